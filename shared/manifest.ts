@@ -1,0 +1,190 @@
+// The release manifest payload (apiVersion berth/v1). Strict everywhere: an
+// agent refuses fields it does not know rather than ignore what a newer CLI
+// meant. Errors name the field path, like `roles.web.proxy.app_port: expected number`.
+import { z } from 'zod';
+import { UserError } from './errors.js';
+
+export const MANIFEST_API_VERSION = 'berth/v1';
+export const MANIFEST_MAX_LIFETIME_S = 900;
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const NAME_RULE = 'must be 1-63 of a-z, 0-9, "-", "_", starting with a letter or digit';
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const KEY_ID = /^[A-Za-z0-9_-]{43}$/;
+const JTI = /^[A-Za-z0-9_-]{16,128}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+// ECDH-ES is direct key agreement, so the encrypted-key part is empty.
+const JWE_COMPACT = /^[A-Za-z0-9_-]{1,4096}\.\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{0,90000}\.[A-Za-z0-9_-]{1,64}$/;
+const HOST = /^(\*\.)?(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+// Docker reference grammar, restricted to `name@sha256:<hex>`: optional
+// registry host[:port], then lowercase path components.
+const DOMAIN = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?/)?`;
+const PATH_COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const DIGEST_REFERENCE = new RegExp(String.raw`^${DOMAIN}${PATH_COMPONENT}(?:/${PATH_COMPONENT})*@sha256:[a-f0-9]{64}$`);
+
+export function isDigestReference(image: string): boolean {
+  return typeof image === 'string' && image.length <= 512 && DIGEST_REFERENCE.test(image);
+}
+
+/** `sub` of a manifest: the service, or `service@destination`. */
+export function manifestSubject(service: string, destination: string): string {
+  return destination === '' ? service : `${service}@${destination}`;
+}
+
+// Messages flagged `standalone` already name their field and are not prefixed.
+const standalone = { standalone: true };
+
+const name = z.string().regex(NAME, NAME_RULE);
+const boundedString = (max: number) => z.string().max(max, `must be at most ${max} characters`);
+const seconds = (min: number, max: number) => z.number().min(min).max(max);
+const stringMap = (key: z.ZodString, value: z.ZodString, maxEntries: number) =>
+  z.record(key, value).refine((m) => Object.keys(m).length <= maxEntries, `at most ${maxEntries} entries`);
+
+const healthcheckSchema = z.strictObject({
+  path: z
+    .string()
+    .max(1024)
+    .regex(/^\/[\x21-\x7e]*$/, 'must start with "/" and contain no spaces or control characters')
+    .default('/up'),
+  interval: seconds(0.1, 3600).default(1),
+  timeout: seconds(0.1, 300).default(5),
+});
+
+const proxySchema = z.strictObject({
+  hosts: z.array(z.string().regex(HOST, 'must be a host name (optionally *.domain)')).min(1).max(32),
+  app_port: z.number().int().min(1).max(65535).default(80),
+  healthcheck: healthcheckSchema.default({ path: '/up', interval: 1, timeout: 5 }),
+  response_timeout: seconds(1, 3600).optional(),
+});
+
+const envSchema = z
+  .strictObject({
+    clear: stringMap(z.string().regex(ENV_NAME, 'must be an environment variable name'), boundedString(32 * 1024), 256).default({}),
+    secret: stringMap(
+      z.string().regex(ENV_NAME, 'must be an environment variable name'),
+      z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)'),
+      256,
+    ).default({}),
+  })
+  .superRefine((env, ctx) => {
+    for (const key of Object.keys(env.secret)) {
+      if (key in env.clear) ctx.addIssue({ code: 'custom', path: ['secret', key], message: 'is also set in env.clear' });
+    }
+  });
+
+const roleSchema = z.strictObject({
+  cmd: z.array(boundedString(4096)).min(1).max(64).optional(),
+  env: envSchema.default({ clear: {}, secret: {} }),
+  labels: stringMap(
+    z
+      .string()
+      .regex(LABEL_KEY, 'must be a label key')
+      .refine((k) => !k.startsWith('berth.'), 'the berth. label prefix is reserved for the agent'),
+    boundedString(4096),
+    64,
+  ).optional(),
+  proxy: proxySchema.optional(),
+});
+
+export const manifestPayloadSchema = z
+  .strictObject({
+    apiVersion: z.literal(MANIFEST_API_VERSION),
+    iss: z.string().regex(KEY_ID, 'must be a key id (JWK thumbprint)'),
+    aud: z.string().regex(KEY_ID, 'must be an agent id (JWK thumbprint)'),
+    sub: boundedString(128),
+    iat: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    exp: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    jti: z.string().regex(JTI, 'must be 16-128 base64url characters'),
+    seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+    service: name,
+    destination: z.string().regex(new RegExp(`^$|${NAME.source}`), `must be "" or a name that ${NAME_RULE}`),
+    version: z.string().regex(VERSION, 'must be 1-128 of A-Z, a-z, 0-9, "_", ".", "-", starting with a letter or digit'),
+    image: z.string().superRefine((image, ctx) => {
+      if (isDigestReference(image)) return;
+      ctx.addIssue({
+        code: 'custom',
+        message: `image must be pinned by digest (repo@sha256:...), got ${JSON.stringify(image.slice(0, 300))}`,
+        params: standalone,
+      });
+    }),
+    roles: z
+      .record(z.string().regex(NAME, `role names ${NAME_RULE}`), roleSchema)
+      .refine((roles) => Object.keys(roles).length >= 1, 'at least one role is required')
+      .refine((roles) => Object.keys(roles).length <= 32, 'at most 32 roles'),
+    deploy_timeout: z.number().int().min(1).max(3600).default(30),
+    drain_timeout: z.number().int().min(0).max(3600).default(30),
+    readiness_delay: z.number().int().min(0).max(600).default(7),
+    stop_timeout: z.number().int().min(0).max(600).default(10),
+    retain_containers: z.number().int().min(0).max(100).default(5),
+  })
+  .superRefine((m, ctx) => {
+    const expected = manifestSubject(m.service, m.destination);
+    if (m.sub !== expected) {
+      ctx.addIssue({ code: 'custom', path: ['sub'], message: `must be ${JSON.stringify(expected)} (service and destination)` });
+    }
+  });
+
+/** The manifest after parsing: defaults filled in. */
+export type ManifestPayload = z.output<typeof manifestPayloadSchema>;
+/** What a signer may write: fields with defaults are optional. */
+export type ManifestInput = z.input<typeof manifestPayloadSchema>;
+export type RoleSpec = ManifestPayload['roles'][string];
+
+const MAX_REPORTED_ISSUES = 10;
+
+function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string[] {
+  const where = formatPath(issue.path);
+  const at = (text: string, path = where) => (path === '' ? text : `${path}: ${text}`);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((k) => at('unknown field', formatPath([...issue.path, k])));
+    case 'invalid_type': {
+      const text = issue.message.replace(/^Invalid input: /, '');
+      return [at(/received undefined$/.test(text) ? 'required' : text.replace(/, received /, ', got '))];
+    }
+    case 'invalid_key': {
+      const inner = issue.issues[0]?.message ?? 'invalid';
+      return [at(`invalid key: ${inner}`)];
+    }
+    case 'too_small':
+    case 'too_big': {
+      const small = issue.code === 'too_small';
+      const bound = small ? issue.minimum : issue.maximum;
+      const op = `${small ? '>' : '<'}${issue.inclusive === false ? '' : '='}`;
+      if (issue.origin === 'array') return [at(`must have ${small ? 'at least' : 'at most'} ${String(bound)} items`)];
+      if (issue.origin === 'string') return [at(`must be ${small ? 'at least' : 'at most'} ${String(bound)} characters`)];
+      return [at(`must be ${op} ${String(bound)}`)];
+    }
+    case 'custom':
+      if ((issue.params as { standalone?: boolean } | undefined)?.standalone) return [issue.message];
+      return [at(issue.message)];
+    default:
+      return [at(issue.message.replace(/^Invalid input: /, ''))];
+  }
+}
+
+/** Human-readable field-path messages for a failed parse (at most 10). */
+export function describeIssues(error: z.ZodError): string {
+  const lines = error.issues.flatMap(formatIssue);
+  const shown = lines.slice(0, MAX_REPORTED_ISSUES);
+  if (lines.length > shown.length) shown.push(`(${lines.length - shown.length} more)`);
+  return shown.join('; ');
+}
+
+/** Validates and fills defaults; throws UserError naming each bad field path. */
+export function parseManifestPayload(input: unknown): ManifestPayload {
+  const result = manifestPayloadSchema.safeParse(input);
+  if (!result.success) throw new UserError(describeIssues(result.error), 'the release manifest does not validate');
+  return result.data;
+}

@@ -1,0 +1,5 @@
+// The agent advertises FEATURES in its identity document so a CLI can refuse,
+// with a clear message, to send fields an older agent would reject.
+export const BERTH_VERSION = '0.1.0';
+
+export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events']);
