@@ -1,0 +1,31 @@
+// The router's own error pages. The detail may hold a client-sent host name,
+// so it is escaped and bounded.
+
+const TITLES: Record<ErrorPageStatus, string> = {
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export type ErrorPageStatus = 502 | 503 | 504;
+
+export function errorPageTitle(status: ErrorPageStatus): string {
+  return TITLES[status];
+}
+
+export function renderErrorPage(status: ErrorPageStatus, detail: string): string {
+  const title = `${status} ${TITLES[status]}`;
+  const text = escapeHtml(detail.length > 300 ? `${detail.slice(0, 300)}…` : detail);
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>${title}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}p{color:#555}</style>
+</head>
+<body><h1>${title}</h1><p>${text}</p><hr><p><small>berth router</small></p></body>
+</html>
+`;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,145 @@
+// The router process wired together: the live route table, the proxy server,
+// the control server and the snapshot. Route changes are serialized; the live
+// table is one reference, swapped in a single assignment.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { unlink } from 'node:fs/promises';
+import { ConflictError } from '../../shared/errors.js';
+import type { RouterConfig } from './config.js';
+import { createControlServer, listenOnSocket } from './control.js';
+import { InflightCounter } from './inflight.js';
+import { createProxyHandler } from './proxy.js';
+import { loadSnapshot, saveSnapshot } from './snapshot.js';
+import { buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
+import { TargetPool } from './target-pool.js';
+import type { RouteSet } from './types.js';
+
+export interface RunningRouter {
+  /** Where the proxy listens (the real port when 0 was asked for). */
+  readonly http: { host: string; port: number };
+  readonly socketPath: string;
+  version(): number;
+  /** Stops accepting, waits for in-flight requests (bounded), closes everything. */
+  stop(): Promise<void>;
+}
+
+export interface RouterOptions {
+  log?: (message: string) => void;
+}
+
+export function stderrLog(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} berth-router ${message}\n`);
+}
+
+export async function startRouter(config: RouterConfig, options: RouterOptions = {}): Promise<RunningRouter> {
+  const log = options.log ?? stderrLog;
+  let table: RouteTable = buildTable(await initialRouteSet(config.snapshotPath, log));
+  let draining = false;
+  const inflight = new InflightCounter();
+  const pool = new TargetPool();
+  pool.setRouted(table.targets(), (t) => inflight.count(t) > 0);
+  inflight.onTargetIdle((t) => pool.releaseIfUnrouted(t));
+
+  let applying: Promise<unknown> = Promise.resolve();
+  const apply = (set: RouteSet): Promise<number> => {
+    const run = applying.then(async () => {
+      if (set.version <= table.version) {
+        throw new ConflictError(
+          `route set version ${set.version} is not newer than the live version ${table.version}`,
+          'send the full route set with a higher version',
+          'stale_version',
+        );
+      }
+      const next = buildTable(set);
+      await saveSnapshot(config.snapshotPath, set);
+      table = next;
+      pool.setRouted(next.targets(), (t) => inflight.count(t) > 0);
+      log(`routes applied version=${set.version} routes=${set.routes.length}`);
+      return set.version;
+    });
+    applying = run.catch(() => undefined);
+    return run;
+  };
+
+  const proxyServer = createServer(
+    { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 },
+    createProxyHandler({ table: () => table, inflight, pool, draining: () => draining, log }),
+  );
+  proxyServer.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.destroy();
+  });
+  const controlServer = createControlServer({
+    routeSet: () => table.routeSet,
+    apply,
+    targets: () => inflight.report(table.targets()),
+    log,
+  });
+
+  await listenOnSocket(controlServer, config.socketPath);
+  try {
+    await listenHttp(proxyServer, config.httpListen.host, config.httpListen.port);
+  } catch (e) {
+    await closeServer(controlServer);
+    await unlink(config.socketPath).catch(() => undefined);
+    throw e;
+  }
+  // Failures after listening (accept errors, EMFILE) are logged, never fatal to the data plane.
+  proxyServer.on('error', (e) => log(`error: proxy server: ${e.message}`));
+  controlServer.on('error', (e) => log(`error: control server: ${e.message}`));
+  const address = proxyServer.address() as AddressInfo;
+  log(`started pid=${process.pid} http=${address.address}:${address.port} socket=${config.socketPath} version=${table.version}`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    draining = true;
+    log(`stopping; waiting for ${inflight.total} in-flight request(s)`);
+    const closed = Promise.all([closeServer(proxyServer), closeServer(controlServer)]);
+    controlServer.closeIdleConnections();
+    await unlink(config.socketPath).catch(() => undefined);
+    // Keep-alive connections that go idle after their last response are closed as they appear.
+    const sweeper = setInterval(() => proxyServer.closeIdleConnections(), 100);
+    proxyServer.closeIdleConnections();
+    const finished = await inflight.whenIdle(config.shutdownTimeoutMs);
+    clearInterval(sweeper);
+    if (!finished) log(`shutdown timeout: cutting ${inflight.total} request(s)`);
+    proxyServer.closeAllConnections();
+    controlServer.closeAllConnections();
+    await closed;
+    await applying;
+    pool.destroyAll();
+    log('stopped');
+  };
+
+  return {
+    http: { host: address.address, port: address.port },
+    socketPath: config.socketPath,
+    version: () => table.version,
+    stop: () => (stopping ??= stop()),
+  };
+}
+
+async function initialRouteSet(path: string, log: (m: string) => void): Promise<RouteSet> {
+  try {
+    return (await loadSnapshot(path)) ?? EMPTY_ROUTE_SET;
+  } catch (e) {
+    // Serving nothing until the agent resends beats not starting at all.
+    log(`error: ignoring unusable route snapshot: ${(e as Error).message}`);
+    return EMPTY_ROUTE_SET;
+  }
+}
+
+function listenHttp(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,175 @@
+// The route table: a validated RouteSet compiled for lookup by Host and path.
+// Pure: no I/O. A table is immutable; the router swaps whole tables.
+
+import { isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { UserError } from '../../shared/errors.js';
+import type { Route, RouteSet } from './types.js';
+
+export const MAX_ROUTES = 10_000;
+export const MAX_HOSTS_PER_ROUTE = 100;
+export const DEFAULT_RESPONSE_TIMEOUT_S = 30;
+
+const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOST_NAME = `${HOST_LABEL}(?:\\.${HOST_LABEL})*`;
+// `*` alone is the catch-all; `*.example.com` matches any subdomain, not the apex.
+const HOST_PATTERN = new RegExp(`^(?:\\*|(?:\\*\\.)?${HOST_NAME})$`);
+const NAME = '[a-z0-9][a-z0-9_-]{0,62}';
+// The agent's route key: `service`, `service.role` for further proxied roles, `@destination` when set.
+const SERVICE_PATTERN = new RegExp(`^${NAME}(?:\\.${NAME})?(?:@${NAME})?$`);
+// Visible ASCII without query/fragment markers, so the prefix compares against a bare path.
+const PATH_PREFIX_PATTERN = /^\/[\x21-\x22\x24-\x3e\x40-\x7e]{0,1023}$/;
+
+const hostSchema = z
+  .string()
+  .max(253)
+  .transform((h) => h.toLowerCase())
+  .refine((h) => HOST_PATTERN.test(h), { message: 'must be a host name, `*.domain` or `*`' });
+
+const targetSchema = z
+  .string()
+  .max(64)
+  .refine((t) => splitTarget(t) !== undefined, { message: 'must be IP:PORT (IPv6 as [addr]:port)' });
+
+const routeSchema = z.strictObject({
+  service: z.string().regex(SERVICE_PATTERN, 'must be service[.role][@destination]'),
+  hosts: z.array(hostSchema).min(1).max(MAX_HOSTS_PER_ROUTE),
+  target: targetSchema,
+  path_prefix: z.string().regex(PATH_PREFIX_PATTERN, 'must start with / and hold no spaces, ? or #').optional(),
+  response_timeout: z.number().positive().max(3600).optional(),
+});
+
+const routeSetSchema = z.strictObject({
+  version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  routes: z.array(routeSchema).max(MAX_ROUTES),
+});
+
+/** Validates untrusted input as a RouteSet; throws UserError naming the field path. */
+export function parseRouteSet(input: unknown): RouteSet {
+  const result = routeSetSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'route set';
+    throw new UserError(`invalid route set: ${where}: ${issue?.message ?? 'invalid'}`);
+  }
+  const set = result.data as RouteSet;
+  assertNoDuplicates(set);
+  return set;
+}
+
+// Two routes claiming the same host and prefix would make lookup depend on order.
+function assertNoDuplicates(set: RouteSet): void {
+  const seen = new Map<string, string>();
+  set.routes.forEach((route, i) => {
+    for (const host of route.hosts) {
+      const key = `${host} ${route.path_prefix ?? '/'}`;
+      const other = seen.get(key);
+      if (other !== undefined && other !== route.service + route.target) {
+        throw new UserError(
+          `invalid route set: routes.${i}: host ${host} with path prefix ${route.path_prefix ?? '/'} is already routed`,
+        );
+      }
+      seen.set(key, route.service + route.target);
+    }
+  });
+}
+
+/** `IP:PORT` → parts, or undefined when malformed. */
+export function splitTarget(target: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(target);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  if (m[1] !== undefined ? !isIPv6(host) : !isIPv4(host)) return undefined;
+  return { host, port };
+}
+
+/** The Host header reduced to a lower-case name without port or trailing dot. */
+export function normalizeHost(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  let host = header.trim().toLowerCase();
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    host = end > 0 ? host.slice(1, end) : '';
+  } else {
+    const colon = host.indexOf(':');
+    if (colon >= 0) host = host.slice(0, colon);
+  }
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  return host.length > 0 && host.length <= 253 ? host : undefined;
+}
+
+interface Entry {
+  prefix: string;
+  route: Route;
+}
+
+export interface RouteTable {
+  readonly version: number;
+  readonly routeSet: RouteSet;
+  /** The route for a normalized host and a request path (query allowed), or undefined. */
+  lookup(host: string, path: string): Route | undefined;
+  /** Every distinct target currently routed. */
+  targets(): string[];
+}
+
+export function buildTable(set: RouteSet): RouteTable {
+  const exact = new Map<string, Entry[]>();
+  const wildcard = new Map<string, Entry[]>(); // keyed by suffix including the dot: ".example.com"
+  const catchAll: Entry[] = [];
+  for (const route of set.routes) {
+    const entry = { prefix: route.path_prefix ?? '/', route };
+    for (const host of route.hosts) {
+      if (host === '*') catchAll.push(entry);
+      else if (host.startsWith('*.')) push(wildcard, host.slice(1), entry);
+      else push(exact, host, entry);
+    }
+  }
+  for (const list of [...exact.values(), ...wildcard.values(), catchAll]) {
+    list.sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+  const targets = [...new Set(set.routes.map((r) => r.target))];
+
+  return {
+    version: set.version,
+    routeSet: set,
+    targets: () => [...targets],
+    lookup(host, rawPath) {
+      const path = pathOnly(rawPath);
+      // Most specific host first; fall through to wider hosts when no prefix matches.
+      const found = matchPrefix(exact.get(host), path);
+      if (found) return found;
+      // Longest suffix first: `.b.example.com` before `.example.com`.
+      for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) {
+        const hit = matchPrefix(wildcard.get(host.slice(dot)), path);
+        if (hit) return hit;
+      }
+      return matchPrefix(catchAll, path);
+    },
+  };
+}
+
+export const EMPTY_ROUTE_SET: RouteSet = Object.freeze({ version: 0, routes: [] }) as RouteSet;
+
+function push(map: Map<string, Entry[]>, key: string, entry: Entry): void {
+  const list = map.get(key);
+  if (list) list.push(entry);
+  else map.set(key, [entry]);
+}
+
+function pathOnly(raw: string): string {
+  const q = raw.search(/[?#]/);
+  return q >= 0 ? raw.slice(0, q) : raw;
+}
+
+// Prefixes match at segment boundaries: `/api` serves `/api` and `/api/x`, not `/apix`.
+function matchPrefix(entries: Entry[] | undefined, path: string): Route | undefined {
+  if (!entries) return undefined;
+  for (const { prefix, route } of entries) {
+    if (prefix.endsWith('/') ? path.startsWith(prefix) || path === prefix.slice(0, -1) : path === prefix || path.startsWith(`${prefix}/`)) {
+      return route;
+    }
+  }
+  return undefined;
+}

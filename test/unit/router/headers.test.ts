@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from '../../../agent/router/headers.js';
+import { renderErrorPage } from '../../../agent/router/pages.js';
+
+const info = { clientIp: '::ffff:192.0.2.7', proto: 'http' as const, nowMs: 1700000000123, newRequestId: () => 'fresh-id' };
+
+test('forwarded headers are set, X-Forwarded-For appended, Host kept', () => {
+  const out = forwardRequestHeaders({ host: 'demo.test:8080', 'x-forwarded-for': '198.51.100.1', accept: 'text/html' }, info);
+  assert.equal(out['host'], 'demo.test:8080');
+  assert.equal(out['accept'], 'text/html');
+  assert.equal(out['x-forwarded-for'], '198.51.100.1, 192.0.2.7');
+  assert.equal(out['x-forwarded-proto'], 'http');
+  assert.equal(out['x-forwarded-host'], 'demo.test:8080');
+  assert.equal(out['x-request-start'], 't=1700000000123');
+  assert.equal(out['x-request-id'], 'fresh-id');
+  assert.equal(forwardRequestHeaders({ host: 'a' }, info)['x-forwarded-for'], '192.0.2.7');
+});
+
+test('a sane incoming request id is kept; an insane one replaced', () => {
+  assert.equal(forwardRequestHeaders({ host: 'a', 'x-request-id': 'abc-123' }, info)['x-request-id'], 'abc-123');
+  for (const bad of ['', 'has space', 'x'.repeat(200), '<script>']) {
+    assert.equal(forwardRequestHeaders({ host: 'a', 'x-request-id': bad }, info)['x-request-id'], 'fresh-id', bad);
+  }
+});
+
+test('client-sent X-Forwarded-Proto/Host are overwritten', () => {
+  const out = forwardRequestHeaders({ host: 'real.test', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test' }, info);
+  assert.equal(out['x-forwarded-proto'], 'http');
+  assert.equal(out['x-forwarded-host'], 'real.test');
+});
+
+test('hop-by-hop headers and headers named in Connection are stripped both ways, Host never', () => {
+  const out = forwardRequestHeaders(
+    {
+      host: 'a',
+      connection: 'keep-alive, x-secret, host',
+      'keep-alive': 'timeout=5',
+      'x-secret': '1',
+      te: 'trailers',
+      upgrade: 'h2c',
+      'proxy-authorization': 'Basic x',
+      'transfer-encoding': 'chunked',
+      expect: '100-continue',
+      'x-kept': 'yes',
+    },
+    info,
+  );
+  for (const h of ['connection', 'keep-alive', 'x-secret', 'te', 'upgrade', 'proxy-authorization', 'transfer-encoding', 'expect']) {
+    assert.equal(out[h], undefined, h);
+  }
+  assert.equal(out['x-kept'], 'yes');
+  assert.equal(out['host'], 'a');
+  const back = forwardResponseHeaders({ connection: 'close', 'transfer-encoding': 'chunked', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+  assert.deepEqual(back, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+});
+
+test('hasRequestBody', () => {
+  assert.equal(hasRequestBody({}), false);
+  assert.equal(hasRequestBody({ 'content-length': '0' }), false);
+  assert.equal(hasRequestBody({ 'content-length': '5' }), true);
+  assert.equal(hasRequestBody({ 'transfer-encoding': 'chunked' }), true);
+});
+
+test('error pages escape what the client sent', () => {
+  const page = renderErrorPage(503, 'There is no service for host <script>alert(1)</script>.');
+  assert.match(page, /503 Service Unavailable/);
+  assert.doesNotMatch(page, /<script>/);
+  assert.match(page, /&#60;script&#62;/);
+});
