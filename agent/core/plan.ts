@@ -1,0 +1,156 @@
+// PURE: plan(manifest, observed) -> steps. The engine observes Docker and the
+// route table, asks for a plan, and executes its steps phase by phase; a re-run
+// after a crash observes again and gets a plan that skips what is done.
+import { ConflictError } from '../../shared/errors.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import type { Route } from '../../shared/api-types.js';
+import { APP_KIND, LABEL, containerName, roleOf, specFingerprint } from './containers.js';
+import { routeKey, routeName } from './routes.js';
+
+export interface ObservedContainer {
+  id: string;
+  name: string;
+  running: boolean;
+  labels: Record<string, string>;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  ip: string | null;
+}
+
+export interface Observed {
+  imagePresent: boolean;
+  /** Berth's containers of this service (any state, any destination) plus whatever holds a name this release needs. */
+  containers: ObservedContainer[];
+  /** The agent's route table. */
+  routes: Route[];
+}
+
+export type Phase = 'PULLED' | 'STARTED' | 'HEALTHY' | 'SWITCHED' | 'DRAINED' | 'DONE';
+export const PHASES: readonly Phase[] = ['PULLED', 'STARTED', 'HEALTHY', 'SWITCHED', 'DRAINED', 'DONE'];
+
+export type Step =
+  | { phase: 'PULLED'; kind: 'pull'; image: string }
+  | { phase: 'STARTED'; kind: 'create'; role: string; name: string }
+  /** A stopped container of this release whose spec changed: remove it, then create. */
+  | { phase: 'STARTED'; kind: 'replace'; role: string; name: string; containerId: string }
+  /** A retained container of this release, unchanged: starting it is a rollback without a pull. */
+  | { phase: 'STARTED'; kind: 'start'; role: string; name: string; containerId: string }
+  | { phase: 'STARTED'; kind: 'reuse'; role: string; name: string; containerId: string }
+  | { phase: 'HEALTHY'; kind: 'http-check'; role: string; port: number; path: string; intervalSeconds: number; requestTimeoutSeconds: number; timeoutSeconds: number }
+  | { phase: 'HEALTHY'; kind: 'running-check'; role: string; delaySeconds: number }
+  | { phase: 'SWITCHED'; kind: 'route'; role: string; service: string; destination: string; previous: Route | null }
+  | { phase: 'DRAINED'; kind: 'drain'; role: string; target: string; timeoutSeconds: number }
+  | { phase: 'DRAINED'; kind: 'stop'; role: string; containerId: string; name: string; timeoutSeconds: number }
+  | { phase: 'DONE'; kind: 'prune'; role: string; containerIds: string[]; names: string[] };
+
+/** Health requests never wait longer than this, whatever the manifest says. */
+export const MAX_HEALTH_REQUEST_SECONDS = 2;
+
+export function isRoleContainer(c: ObservedContainer, manifest: ManifestPayload, role: string): boolean {
+  return (
+    c.labels[LABEL.kind] === APP_KIND &&
+    c.labels[LABEL.service] === manifest.service &&
+    (c.labels[LABEL.destination] ?? '') === manifest.destination &&
+    c.labels[LABEL.role] === role
+  );
+}
+
+export function plan(manifest: ManifestPayload, observed: Observed): Step[] {
+  const steps: Step[] = [];
+  if (!observed.imagePresent) steps.push({ phase: 'PULLED', kind: 'pull', image: manifest.image });
+
+  const roles = Object.keys(manifest.roles).sort();
+  const newIds = new Map<string, string | undefined>();
+  for (const role of roles) {
+    const { step, containerId } = startStep(manifest, role, observed.containers);
+    steps.push(step);
+    newIds.set(role, containerId);
+  }
+
+  for (const role of roles) {
+    const r = roleOf(manifest, role);
+    if (r.proxy) {
+      const hc = r.proxy.healthcheck;
+      steps.push({
+        phase: 'HEALTHY',
+        kind: 'http-check',
+        role,
+        port: r.proxy.app_port,
+        path: hc.path,
+        intervalSeconds: hc.interval,
+        requestTimeoutSeconds: Math.min(hc.timeout, MAX_HEALTH_REQUEST_SECONDS),
+        timeoutSeconds: manifest.deploy_timeout,
+      });
+    } else {
+      steps.push({ phase: 'HEALTHY', kind: 'running-check', role, delaySeconds: manifest.readiness_delay });
+    }
+  }
+
+  for (const role of roles) {
+    if (!roleOf(manifest, role).proxy) continue;
+    const key = routeKey(manifest, role);
+    const previous = observed.routes.find((route) => route.service === routeName(manifest, role)) ?? null;
+    steps.push({ phase: 'SWITCHED', kind: 'route', role, ...key, previous });
+    // The engine skips the drain when the new container answers on the same address.
+    if (previous) steps.push({ phase: 'DRAINED', kind: 'drain', role, target: previous.target, timeoutSeconds: manifest.drain_timeout });
+  }
+
+  for (const role of roles) {
+    const newId = newIds.get(role);
+    const { stop, prune } = retirement(manifest, role, observed.containers, newId);
+    for (const c of stop) {
+      steps.push({ phase: 'DRAINED', kind: 'stop', role, containerId: c.id, name: c.name, timeoutSeconds: manifest.stop_timeout });
+    }
+    if (prune.length > 0) {
+      steps.push({ phase: 'DONE', kind: 'prune', role, containerIds: prune.map((c) => c.id), names: prune.map((c) => c.name) });
+    }
+  }
+  return steps;
+}
+
+function startStep(
+  manifest: ManifestPayload,
+  role: string,
+  containers: ObservedContainer[],
+): { step: Step; containerId: string | undefined } {
+  const name = containerName(manifest.service, role, manifest.destination, manifest.version);
+  const holder = containers.find((c) => c.name === name);
+  if (!holder) return { step: { phase: 'STARTED', kind: 'create', role, name }, containerId: undefined };
+  if (!isRoleContainer(holder, manifest, role) || holder.labels[LABEL.release] !== manifest.version) {
+    throw new ConflictError(
+      `container name ${name} is taken by a container Berth did not create (${holder.id.slice(0, 12)})`,
+      `remove or rename that container on this host, then deploy again`,
+      'container_name_taken',
+    );
+  }
+  const containerId = holder.id;
+  if (holder.running) return { step: { phase: 'STARTED', kind: 'reuse', role, name, containerId }, containerId };
+  if (holder.labels[LABEL.spec] === specFingerprint(manifest, role)) {
+    return { step: { phase: 'STARTED', kind: 'start', role, name, containerId }, containerId };
+  }
+  // A fresh container replaces the stale one, so the old id is not the new one.
+  return { step: { phase: 'STARTED', kind: 'replace', role, name, containerId }, containerId: undefined };
+}
+
+/**
+ * After a switch: every other container of the role that still runs is
+ * stopped, and of the stopped ones only the newest `retain_containers` stay.
+ * The release's own container (newId) is never touched.
+ */
+export function retirement(
+  manifest: ManifestPayload,
+  role: string,
+  containers: ObservedContainer[],
+  newId: string | undefined,
+): { stop: ObservedContainer[]; prune: ObservedContainer[] } {
+  const newName = containerName(manifest.service, role, manifest.destination, manifest.version);
+  const others = containers.filter(
+    (c) => isRoleContainer(c, manifest, role) && c.id !== newId && c.name !== newName,
+  );
+  const stop = others.filter((c) => c.running);
+  const byAge = [...others].sort(
+    (a, b) => b.createdAt - a.createdAt || Number(b.labels[LABEL.seq] ?? 0) - Number(a.labels[LABEL.seq] ?? 0),
+  );
+  const prune = byAge.slice(Math.max(0, manifest.retain_containers));
+  return { stop, prune };
+}

@@ -1,0 +1,98 @@
+// Health checks of a new container before it gets traffic. The agent builds
+// the URL itself from the container address; redirects are not followed and
+// the body is read only up to a cap, so a hostile app cannot stall the agent.
+import { request } from 'node:http';
+import { UnhealthyError } from '../../shared/errors.js';
+import { delay } from './drain.js';
+
+export const HEALTH_BODY_CAP_BYTES = 64 * 1024;
+const FAST_POLL_MS = 200;
+const FAST_PHASE_MS = 2000;
+
+export interface ProbeResult {
+  ok: boolean;
+  /** `HTTP 500`, or the network error, for the failure message. */
+  detail: string;
+}
+
+export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (result: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(result);
+    };
+    const req = request(
+      { host, port, path, method: 'GET', agent: false, headers: { 'user-agent': 'berth-healthcheck', accept: '*/*' } },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        let read = 0;
+        res.on('data', (chunk: Buffer) => {
+          read += chunk.length;
+          if (read >= HEALTH_BODY_CAP_BYTES) finish({ ok: status >= 200 && status < 300, detail: `HTTP ${status}` });
+        });
+        res.on('end', () => finish({ ok: status >= 200 && status < 300, detail: `HTTP ${status}` }));
+        res.on('error', (err) => finish({ ok: false, detail: err.message }));
+      },
+    );
+    const timer = setTimeout(() => finish({ ok: false, detail: `no answer within ${timeoutMs / 1000}s` }), timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, detail: err.code ? `${err.code}` : err.message }));
+    req.end();
+  });
+}
+
+export interface HttpHealthOptions {
+  host: string;
+  port: number;
+  path: string;
+  intervalSeconds: number;
+  requestTimeoutSeconds: number;
+  /** The deploy_timeout: give up after this long. */
+  timeoutSeconds: number;
+  /** Throws (with the exit code and logs) when the container is no longer running. */
+  checkAlive: () => Promise<void>;
+  onAttempt?: (result: ProbeResult, attempt: number) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export async function waitHttpHealthy(o: HttpHealthOptions): Promise<void> {
+  const sleep = o.sleep ?? delay;
+  const started = Date.now();
+  const deadline = started + o.timeoutSeconds * 1000;
+  let last = 'no attempt';
+  for (let attempt = 1; ; attempt++) {
+    await o.checkAlive();
+    // A probe may outlive the deadline by one request timeout: a truncated probe would
+    // report its own timeout instead of what the app answers.
+    const result = await probeHttp(o.host, o.port, o.path, o.requestTimeoutSeconds * 1000);
+    o.onAttempt?.(result, attempt);
+    if (result.ok) return;
+    last = result.detail;
+    if (Date.now() >= deadline) break;
+    const pause = Date.now() - started < FAST_PHASE_MS ? FAST_POLL_MS : o.intervalSeconds * 1000;
+    await sleep(Math.max(1, Math.min(pause, deadline - Date.now())));
+  }
+  // One last look: a container that died during the final wait says so instead.
+  await o.checkAlive();
+  throw new UnhealthyError(
+    `health check GET ${o.path} on port ${o.port} did not return 2xx within ${o.timeoutSeconds}s (last: ${last})`,
+    'check the app logs and that it answers 2xx on the health check path',
+  );
+}
+
+/** Non-proxied roles: the container must still run after readiness_delay. */
+export async function waitStillRunning(
+  delaySeconds: number,
+  checkAlive: () => Promise<void>,
+  sleep: (ms: number) => Promise<void> = delay,
+): Promise<void> {
+  const deadline = Date.now() + delaySeconds * 1000;
+  await checkAlive();
+  while (Date.now() < deadline) {
+    await sleep(Math.min(500, deadline - Date.now()));
+    await checkAlive();
+  }
+}

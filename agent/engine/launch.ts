@@ -1,0 +1,97 @@
+// Getting a role's container of a release running: create (with unsealed
+// secrets), start a retained one, or reuse one that already runs.
+import { UnhealthyError, UserError } from '../../shared/errors.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import type { JWK } from '../../shared/api-types.js';
+import type { DockerPort, ContainerInfo } from '../docker.js';
+import { containerSpec, roleOf } from '../core/containers.js';
+import type { Step } from '../core/plan.js';
+
+export type StartStep = Extract<Step, { phase: 'STARTED' }>;
+
+export interface Launched {
+  role: string;
+  name: string;
+  id: string;
+  /** created: ours to remove on failure; started: a retained one to stop again; reused: leave alone. */
+  origin: 'created' | 'started' | 'reused';
+  info: ContainerInfo;
+}
+
+export interface LaunchContext {
+  docker: DockerPort;
+  manifest: ManifestPayload;
+  deployId: number;
+  hostname: string;
+  network: string;
+  sealingPrivateJwk: JWK;
+  unseal: (jwe: string, key: JWK) => Promise<string>;
+  /** Called as soon as a container exists, so a failure later can still clean it up. */
+  onCreated: (launched: Omit<Launched, 'info'>) => void;
+}
+
+export async function launch(step: StartStep, ctx: LaunchContext): Promise<Launched> {
+  const { docker } = ctx;
+  let id: string;
+  let origin: Launched['origin'];
+  switch (step.kind) {
+    case 'reuse':
+      id = step.containerId;
+      origin = 'reused';
+      break;
+    case 'start':
+      id = step.containerId;
+      origin = 'started';
+      ctx.onCreated({ role: step.role, name: step.name, id, origin });
+      await docker.start(id);
+      break;
+    case 'replace':
+    case 'create': {
+      if (step.kind === 'replace') await docker.remove(step.containerId, { force: true });
+      const secrets = await unsealRole(ctx, step.role);
+      const spec = containerSpec(ctx.manifest, step.role, { deployId: ctx.deployId, hostname: ctx.hostname, network: ctx.network }, secrets);
+      id = await docker.createContainer(spec);
+      origin = 'created';
+      ctx.onCreated({ role: step.role, name: step.name, id, origin });
+      await docker.start(id);
+      break;
+    }
+  }
+  const info = await docker.inspect(id);
+  if (!info) throw new UnhealthyError(`container ${step.name} disappeared right after it was started`);
+  return { role: step.role, name: step.name, id, origin, info };
+}
+
+async function unsealRole(ctx: LaunchContext, role: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, jwe] of Object.entries(roleOf(ctx.manifest, role).env.secret)) {
+    try {
+      out[name] = await ctx.unseal(jwe, ctx.sealingPrivateJwk);
+    } catch {
+      // The cause is about the ciphertext, never the plaintext, but a fixed text is enough.
+      throw new UserError(
+        `secret ${name} of role ${role} could not be unsealed`,
+        "it must be sealed to this agent's sealing key (see GET /v1/identity)",
+      );
+    }
+  }
+  return out;
+}
+
+const MAX_LOG_LINES = 10;
+const MAX_LOG_CHARS = 2000;
+
+/** A check that throws, with the exit code and the last log lines, once a container stopped running. */
+export function aliveCheck(docker: DockerPort, id: string, name: string): () => Promise<void> {
+  return async () => {
+    const info = await docker.inspect(id);
+    if (!info) throw new UnhealthyError(`container ${name} was removed before it became healthy`);
+    if (info.running) return;
+    const tail = (await docker.logTail(id, MAX_LOG_LINES).catch(() => '')).trimEnd().slice(-MAX_LOG_CHARS);
+    throw new UnhealthyError(
+      `container ${name} exited with code ${info.exitCode ?? 'unknown'} before it became healthy` +
+        (tail ? `; last log lines:\n${tail}` : ''),
+      'check the app logs and its command',
+    );
+  };
+}

@@ -1,0 +1,30 @@
+// Reading what Docker and the route table say about a service right now, in the
+// shape the pure planner wants.
+import type { ManifestPayload } from '../../shared/manifest.js';
+import type { DockerPort, ContainerInfo } from '../docker.js';
+import type { Store } from '../store/index.js';
+import { APP_KIND, LABEL, containerName } from '../core/containers.js';
+import type { Observed } from '../core/plan.js';
+
+/** Berth's app containers of a service+destination, any state. */
+export async function serviceContainers(docker: DockerPort, service: string, destination: string): Promise<ContainerInfo[]> {
+  // Filtering the destination here: Docker's label filter on an empty value is not reliable.
+  const all = await docker.listContainers({ [LABEL.service]: service, [LABEL.kind]: APP_KIND }, true);
+  return all.filter((c) => (c.labels[LABEL.destination] ?? '') === destination);
+}
+
+export async function observe(docker: DockerPort, store: Store, manifest: ManifestPayload): Promise<Observed> {
+  const containers = await serviceContainers(docker, manifest.service, manifest.destination);
+  // Whoever holds a name this release needs, even a container Berth did not make.
+  for (const role of Object.keys(manifest.roles)) {
+    const name = containerName(manifest.service, role, manifest.destination, manifest.version);
+    if (containers.some((c) => c.name === name)) continue;
+    const holder = await docker.inspect(name);
+    if (holder) containers.push(holder);
+  }
+  return {
+    imagePresent: await docker.imagePresent(manifest.image),
+    containers,
+    routes: store.routes.all(),
+  };
+}

@@ -1,0 +1,48 @@
+// What the deploy engine needs from the rest of the agent. The composition root
+// maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
+import type { DeployState, JWK, RouteSet } from '../../shared/api-types.js';
+import type { DockerPort } from '../docker.js';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/index.js';
+
+export interface EngineConfig {
+  stateDir: string;
+  network: string;
+  networkSubnet: string;
+  /** BERTH_HOST / KAMAL_HOST inside containers. */
+  hostname: string;
+  /** Test hook: wait forever after entering this state (tests kill -9 the agent there). */
+  testPauseAt?: DeployState | undefined;
+  sealingPrivateJwk: JWK;
+}
+
+export interface TargetStats {
+  inflight: number;
+}
+
+/** The part of agent/router/client.ts the engine uses. */
+export interface RouterPort {
+  getRoutes(): Promise<RouteSet>;
+  /** Resolves once the router serves the set; rejects with status 409 when `version` is not above its own. */
+  putRoutes(set: RouteSet): Promise<unknown>;
+  targets(): Promise<Record<string, TargetStats> | { targets: Record<string, TargetStats> }>;
+}
+
+export interface EngineDeps {
+  store: Store;
+  docker: DockerPort;
+  router: RouterPort;
+  config: EngineConfig;
+  log: Logger;
+  /** Opens a sealed secret; defaults to shared/sealing.ts. Injected only by tests. */
+  unseal?: (jwe: string, sealingPrivateJwk: JWK) => Promise<string>;
+}
+
+export interface Engine {
+  /** Drives a deploy to DONE or REVERTED; never throws. */
+  run(deployId: number): Promise<void>;
+  /** At start: finish or undo unfinished deploys, remove orphans, resend routes. */
+  reconcile(): Promise<void>;
+  /** Sends the agent's route table when the router is behind; tolerates a router that is down. */
+  syncRoutes(): Promise<void>;
+}

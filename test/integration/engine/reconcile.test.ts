@@ -1,0 +1,107 @@
+// What the agent does at start: finish or undo deploys a crash interrupted,
+// remove orphans, repoint routes, resend the route table.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createEngine } from '../../../agent/engine/deploy.js';
+import { createRouterClient } from '../../../agent/router/client.js';
+import { dockerOk } from '../../support/docker-cli.js';
+import { startEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
+import { waitFor } from '../../support/router-fixtures.js';
+
+let f: EngineFixture;
+before(async () => {
+  f = await startEngineFixture('rec');
+  const d = await f.deploy(f.manifest('r1', await f.digestOf('v1')));
+  assert.equal(d.state, 'DONE', d.error ?? '');
+});
+after(async () => {
+  await f?.close();
+});
+
+const byRelease = async () => Object.fromEntries((await f.containers()).map((c) => [c.labels['berth.release'], c.state]));
+
+/** Starts a deploy on an engine that freezes after entering `state`, as the crash tests' agent does. */
+async function deployFrozenAt(state: 'STARTED' | 'SWITCHED', version: string, image: string): Promise<number> {
+  const d = f.accept(f.manifest(version, image));
+  void f.restartEngine({ testPauseAt: state }).run(d.id);
+  await waitFor(`pause at ${state}`, () => existsSync(join(f.stateDir, `paused-at-${state}`)), 60_000);
+  return d.id;
+}
+
+test('crash at STARTED: reconcile removes the new container, reverts, the old keeps serving', async () => {
+  const id = await deployFrozenAt('STARTED', 'r2', await f.digestOf('v2'));
+  assert.equal((await byRelease()).r2, 'running', 'the new container exists at the pause');
+
+  await f.restartEngine().reconcile();
+
+  const d = f.store.getDeploy(id)!;
+  assert.equal(d.state, 'REVERTED');
+  assert.equal(d.error, 'agent restarted during STARTED; release abandoned');
+  assert.deepEqual(await byRelease(), { r1: 'running' });
+  assert.equal((await f.get()).body, 'v1\n');
+});
+
+test('crash at SWITCHED: reconcile finishes the drain, stops the old, marks DONE', async () => {
+  const id = await deployFrozenAt('SWITCHED', 'r3', await f.digestOf('v3'));
+  assert.equal((await f.get()).body, 'v3\n', 'switched before the crash');
+
+  await f.restartEngine().reconcile();
+
+  assert.equal(f.store.getDeploy(id)!.state, 'DONE');
+  assert.deepEqual(await byRelease(), { r1: 'exited', r3: 'running' });
+  assert.equal((await f.get()).body, 'v3\n');
+  assert.equal(f.store.current(f.service, '')?.version, 'r3');
+});
+
+test('orphans are removed; the routed and the retained containers stay', async () => {
+  const image = await f.digestOf('v2');
+  const labels = ['berth.kind=app', `berth.service=${f.service}`, 'berth.role=web', 'berth.destination=', 'berth.release=ghost', 'berth.deploy=9999'];
+  await dockerOk(f.engineHost, ['create', '--name', `${f.service}-web-ghost`, ...labels.flatMap((l) => ['--label', l]), image]);
+  assert.equal((await byRelease()).ghost, 'created');
+
+  await f.restartEngine().reconcile();
+
+  assert.deepEqual(await byRelease(), { r1: 'exited', r3: 'running' });
+  assert.equal((await f.get()).body, 'v3\n');
+});
+
+test('a routed container that was stopped is started again and its route follows its address', async () => {
+  const [r3] = (await f.containers()).filter((c) => c.labels['berth.release'] === 'r3');
+  assert.ok(r3);
+  await dockerOk(f.engineHost, ['stop', '-t', '1', r3.id]);
+  // A stale address in the table, as after a reboot that handed out new IPs.
+  const route = f.store.routes.all()[0]!;
+  f.store.routes.set(f.service, '', { ...route, target: '10.255.255.254:80' });
+  assert.equal((await f.get()).status, 502);
+
+  await f.restartEngine().reconcile();
+
+  const ip = (await f.containers()).find((c) => c.id === r3.id)?.ips.berth;
+  assert.ok(ip);
+  assert.deepEqual(f.store.routes.all().map((r) => r.target), [`${ip}:80`]);
+  assert.equal((await f.get()).body, 'v3\n');
+});
+
+test('syncRoutes resends the table to a router that is ahead or different, and tolerates a dead router', async () => {
+  const client = createRouterClient(f.router.socketPath);
+  const routerVersion = (await client.getRoutes()).version;
+  await client.putRoutes({ version: routerVersion + 50, routes: [] });
+  assert.equal((await f.get()).status, 503, 'router lost the route');
+
+  await f.engine.syncRoutes();
+
+  assert.equal((await f.get()).body, 'v3\n');
+  assert.equal(f.router.version(), f.store.routes.version());
+  assert.ok(f.router.version() > routerVersion + 50);
+
+  const deadRouter = createEngine({
+    store: f.store,
+    docker: f.docker,
+    router: createRouterClient(join(f.stateDir, 'no-such.sock')),
+    config: { stateDir: f.stateDir, network: 'berth', networkSubnet: '10.0.0.0/24', hostname: 'h', sealingPrivateJwk: {} },
+    log: { info() {}, warn() {}, error() {} },
+  });
+  await deadRouter.syncRoutes(); // resolves: the periodic sync tries again later
+});
