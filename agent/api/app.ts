@@ -1,0 +1,44 @@
+// buildApp: the agent's HTTP API from injected dependencies (no ports, no
+// globals), and the one place API errors become responses.
+import { Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { isBerthError } from '../../shared/errors.js';
+import { readBodyWithLimit } from './body-limit.js';
+import type { ApiDeps, ApiEnv } from './context.js';
+import { deployRoutes } from './deploys.js';
+import { healthRoutes } from './health.js';
+import { identityRoutes } from './identity.js';
+import { createFailureLimiter } from './rate-limit.js';
+import { releaseRoutes } from './releases.js';
+import { serviceRoutes } from './services.js';
+
+export type { ApiDeps, ApiEnv } from './context.js';
+
+export const AUTH_FAILURES_PER_MINUTE = 20;
+
+export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
+  const full: ApiDeps = {
+    ...deps,
+    authLimiter: deps.authLimiter ?? createFailureLimiter({ max: AUTH_FAILURES_PER_MINUTE, windowMs: 60_000, ...(deps.now ? { now: deps.now } : {}) }),
+  };
+  const app = new Hono<ApiEnv>();
+
+  app.onError((err, c) => {
+    if (isBerthError(err)) {
+      if (err.status >= 500) full.log.error('request failed', { path: c.req.path, code: err.code, err: err.message });
+      return c.json(err.toBody(), err.status as ContentfulStatusCode);
+    }
+    // Unknown errors may carry internals (paths, SQL); the client gets none of it.
+    full.log.error('unexpected error', { method: c.req.method, path: c.req.path, err, stack: err.stack ?? '' });
+    return c.json({ error: { code: 'internal', message: 'internal error; see the agent log' } }, 500);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+
+  app.use('*', readBodyWithLimit());
+  healthRoutes(app);
+  identityRoutes(app, full);
+  releaseRoutes(app, full);
+  deployRoutes(app, full);
+  serviceRoutes(app, full);
+  return app;
+}

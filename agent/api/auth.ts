@@ -1,0 +1,104 @@
+// `Authorization: Berth <jws>` on every endpoint that is not public. Fails closed:
+// no trusted keys means no access at all.
+import type { IncomingMessage } from 'node:http';
+import type { Context, MiddlewareHandler } from 'hono';
+import { hasScope, type Scope } from '../../shared/api-types.js';
+import { AuthError, ForbiddenError, RateLimitError, isBerthError } from '../../shared/errors.js';
+import { tokenFromAuthorization, verifyRequest } from '../../shared/request-token.js';
+import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
+import type { FailureLimiter } from './rate-limit.js';
+
+export interface RequireTokenOptions {
+  /**
+   * Leave the jti for the route to commit in its own transaction (POST
+   * /v1/releases), so a refused release leaves no trace in the store.
+   */
+  deferJti?: boolean;
+}
+
+const MAX_KID_CHARS = 128;
+
+export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOptions = {}): MiddlewareHandler<ApiEnv> {
+  const limiter = deps.authLimiter;
+  if (!limiter) throw new Error('requireToken needs deps.authLimiter (buildApp sets one)');
+
+  return async function authenticate(c, next) {
+    const address = `addr:${remoteAddress(c)}`;
+    const header = c.req.header('authorization');
+    const claimedKid = header ? unverifiedKid(header) : undefined;
+    const kidKey = claimedKid ? `kid:${claimedKid}` : undefined;
+    if (limiter.blocked(address) || (kidKey && limiter.blocked(kidKey))) {
+      throw new RateLimitError('too many failed authentications; try again in a minute');
+    }
+    if (deps.store.keys.list().length === 0) {
+      deps.log.warn('refused an authenticated request: this agent trusts no keys', {
+        path: c.req.path,
+        fix: "berth-agent trust add '<public key line>'",
+      });
+      throw new AuthError('this agent trusts no keys yet', "on the server: berth-agent trust add '<your public key line>'", 'no_trusted_keys');
+    }
+
+    let claims;
+    try {
+      claims = await verifyRequest(tokenFromAuthorization(header), {
+        lookupKey: (kid) => deps.store.keys.get(kid)?.jwk,
+        audience: deps.identity.agentId,
+        method: c.req.method,
+        pathAndQuery: pathAndQuery(c),
+        body: c.get('rawBody') ?? new Uint8Array(0),
+        now: Math.floor(nowMs(deps) / 1000),
+      });
+    } catch (e) {
+      if (isBerthError(e) && e.status === 401) countFailure(limiter, address, kidKey);
+      throw e;
+    }
+    const key = deps.store.keys.get(claims.iss);
+    if (!key) throw new AuthError(`unknown key ${claims.iss}`);
+    if (!hasScope(key.scopes, scope)) {
+      throw new ForbiddenError(
+        `key ${key.kid} (${key.comment}) has scope ${key.scopes.join(', ')}; this needs ${scope}`,
+        `on the server: berth-agent trust add '<line>' --scope ${scope}`,
+      );
+    }
+    if (!opts.deferJti) deps.store.useJti(claims.jti, claims.exp);
+    c.set('caller', { kid: key.kid, scopes: key.scopes, jti: claims.jti, exp: claims.exp });
+    return next();
+  };
+}
+
+function countFailure(limiter: FailureLimiter, address: string, kidKey: string | undefined): void {
+  limiter.fail(address);
+  if (kidKey) limiter.fail(kidKey);
+}
+
+/** The path and query exactly as the client sent them: what `htu` signs. */
+function pathAndQuery(c: Context<ApiEnv>): string {
+  const raw = incoming(c)?.url;
+  if (typeof raw === 'string' && raw.startsWith('/')) return raw;
+  const url = new URL(c.req.url);
+  return url.pathname + url.search;
+}
+
+function remoteAddress(c: Context<ApiEnv>): string {
+  return incoming(c)?.socket?.remoteAddress ?? 'unknown';
+}
+
+function incoming(c: Context<ApiEnv>): IncomingMessage | undefined {
+  const env = c.env as { incoming?: IncomingMessage } | undefined;
+  return env?.incoming;
+}
+
+/**
+ * The kid a token claims, read without verifying anything: used only to key
+ * the failure counter, so a bad signature still counts against that key id.
+ */
+function unverifiedKid(header: string): string | undefined {
+  const token = /^Berth ([A-Za-z0-9_-]{1,4096})\./.exec(header)?.[1];
+  if (!token) return undefined;
+  try {
+    const h = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { kid?: unknown };
+    return typeof h.kid === 'string' && h.kid.length <= MAX_KID_CHARS ? h.kid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,57 @@
+// POST /v1/releases: accept a signed release manifest and start its deploy.
+import type { Hono } from 'hono';
+import { z } from 'zod';
+import { ForbiddenError, UserError } from '../../shared/errors.js';
+import { describeIssues, isDigestReference } from '../../shared/manifest.js';
+import { MANIFEST_MAX_CHARS, verifyManifest } from '../../shared/manifest-signing.js';
+import { requireToken } from './auth.js';
+import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
+import { parseJsonBody } from './json-body.js';
+
+const releaseBodySchema = z.strictObject({
+  manifest: z.string().min(1).max(MANIFEST_MAX_CHARS),
+});
+
+export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  app.post('/v1/releases', requireToken(deps, 'deploy', { deferJti: true }), async (c) => {
+    const parsed = releaseBodySchema.safeParse(parseJsonBody(c.get('rawBody')));
+    if (!parsed.success) throw new UserError(`request body: ${describeIssues(parsed.error)}`, 'expected {"manifest": "<JWS>"}');
+    const jws = parsed.data.manifest;
+    const caller = c.get('caller');
+
+    const payload = await verifyManifest(jws, {
+      lookupKey: (kid) => deps.store.keys.get(kid)?.jwk,
+      audience: deps.identity.agentId,
+      now: Math.floor(nowMs(deps) / 1000),
+    });
+    // The key that signed the release must be the one delivering it: the
+    // deploy is then attributed to one key that both authorized and sent it,
+    // and a captured manifest cannot be pushed by another key holder (for
+    // instance a read-only key, or an operator who was never meant to ship it).
+    if (payload.iss !== caller.kid) {
+      throw new ForbiddenError(
+        `manifest is signed by key ${payload.iss} but the request by key ${caller.kid}`,
+        'sign the manifest and the request with the same key',
+      );
+    }
+    // The schema refuses tags already; this guards the one invariant the engine relies on.
+    if (!isDigestReference(payload.image)) throw new UserError('image must be pinned by digest (repo@sha256:...)');
+
+    const deploy = deps.store.acceptRelease({
+      payload,
+      jws,
+      keyId: caller.kid,
+      requestJti: { jti: caller.jti, exp: caller.exp },
+    });
+    // After the answer is on its way: the engine reports through the store.
+    setImmediate(() => {
+      Promise.resolve()
+        .then(() => deps.engine.run(deploy.id))
+        .catch((e: unknown) => deps.log.error('deploy run failed', { deploy: deploy.id, err: e }));
+    });
+    return c.json(
+      { deploy: { id: deploy.id, service: deploy.service, destination: deploy.destination, version: deploy.version, state: deploy.state } },
+      202,
+    );
+  });
+}

@@ -1,0 +1,52 @@
+// GET /v1/services and /v1/services/:name: what runs here and the seq the CLI
+// must exceed with its next manifest.
+import type { Hono } from 'hono';
+import type { ServiceDetail } from '../../shared/api-types.js';
+import { NotFoundError, UserError } from '../../shared/errors.js';
+import { requireToken } from './auth.js';
+import type { ApiDeps, ApiEnv } from './context.js';
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  const { store } = deps;
+
+  app.get('/v1/services', requireToken(deps, 'read'), (c) => c.json({ services: store.services() }));
+
+  app.get('/v1/services/:name', requireToken(deps, 'read'), async (c) => {
+    const name = c.req.param('name');
+    const destination = c.req.query('destination') ?? '';
+    if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);
+    if (destination !== '' && !NAME.test(destination)) throw new UserError(`destination "${destination.slice(0, 80)}" is not valid`);
+
+    const seq = store.seq(name, destination);
+    const label = destination ? `${name}@${destination}` : name;
+    if (seq === 0) throw new NotFoundError(`service ${label} has never been deployed on this agent`, 'its seq is 0');
+
+    const containers = (await deps.docker.listContainers({ 'berth.service': name, 'berth.kind': 'app' }, true))
+      .filter((ct) => (ct.labels['berth.destination'] ?? '') === destination)
+      .map((ct) => ({
+        id: ct.id,
+        name: ct.name,
+        role: ct.labels['berth.role'] ?? '',
+        release: ct.labels['berth.release'] ?? '',
+        state: ct.state,
+        status: ct.running ? 'running' : ct.exitCode === null ? ct.state : `exited (${ct.exitCode})`,
+      }));
+    const routes = store.routes
+      .all()
+      .filter((r) => routeBelongsTo(r.service, name, destination))
+      .flatMap((r) => r.hosts.map((host) => ({ host, target: r.target })));
+
+    const service: ServiceDetail = { name, destination, seq, current: store.current(name, destination), containers, routes };
+    return c.json({ service });
+  });
+}
+
+/** Route names are `service[.role][@destination]` (agent/core/routes.ts). */
+function routeBelongsTo(routeService: string, name: string, destination: string): boolean {
+  const at = routeService.lastIndexOf('@');
+  const base = at === -1 ? routeService : routeService.slice(0, at);
+  const dest = at === -1 ? '' : routeService.slice(at + 1);
+  return dest === destination && (base === name || base.startsWith(`${name}.`));
+}

@@ -1,0 +1,120 @@
+// The only place the agent reads its environment: flags win over env, env over
+// defaults (docs/internals.md "Agent config"). Everything else gets an AgentConfig.
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
+import { ConfigError } from '../shared/errors.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface AgentPaths {
+  db: string;
+  identity: string;
+  sealing: string;
+  tlsDir: string;
+  tlsCert: string;
+  tlsKey: string;
+}
+
+export interface AgentConfig {
+  stateDir: string;
+  listen: ListenAddress;
+  dockerHost: string;
+  routerSocket: string;
+  network: string;
+  networkSubnet: string;
+  /** This server's name as containers see it (BERTH_HOST / KAMAL_HOST). */
+  hostname: string;
+  /** Test hook: the engine waits forever after entering this state. */
+  testPauseAt: DeployState | undefined;
+  paths: AgentPaths;
+}
+
+/** Flag values as parsed by agent/cli.ts; undefined means "not given". */
+export interface AgentFlags {
+  'state-dir'?: string | undefined;
+  listen?: string | undefined;
+  'docker-host'?: string | undefined;
+  'router-socket'?: string | undefined;
+  network?: string | undefined;
+  'network-subnet'?: string | undefined;
+}
+
+const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+export function agentPaths(stateDir: string): AgentPaths {
+  const tlsDir = join(stateDir, 'tls');
+  return {
+    db: join(stateDir, 'berth.db'),
+    identity: join(stateDir, 'identity.jwk'),
+    sealing: join(stateDir, 'sealing.jwk'),
+    tlsDir,
+    tlsCert: join(tlsDir, 'cert.pem'),
+    tlsKey: join(tlsDir, 'key.pem'),
+  };
+}
+
+/** The state dir alone, for subcommands (init, trust, status) that need nothing else. */
+export function loadStateDir(flags: Pick<AgentFlags, 'state-dir'>, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = pick(flags['state-dir'], env.BERTH_STATE_DIR, '/var/lib/berth');
+  if (dir.includes('\0')) throw new ConfigError('--state-dir contains a NUL byte');
+  return resolve(dir);
+}
+
+export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const stateDir = loadStateDir(flags, env);
+  const network = pick(flags.network, env.BERTH_NETWORK, 'berth');
+  if (!NETWORK_NAME.test(network)) throw new ConfigError(`--network "${network}" is not a valid Docker network name`);
+  const pauseAt = env.BERTH_TEST_PAUSE_AT;
+  if (pauseAt !== undefined && pauseAt !== '' && !(DEPLOY_STATES as readonly string[]).includes(pauseAt)) {
+    throw new ConfigError(`BERTH_TEST_PAUSE_AT must be one of ${DEPLOY_STATES.join(', ')}`);
+  }
+  return {
+    stateDir,
+    listen: parseListen(pick(flags.listen, env.BERTH_LISTEN, '0.0.0.0:7443'), '--listen'),
+    dockerHost: parseDockerHost(pick(flags['docker-host'], env.DOCKER_HOST, 'unix:///var/run/docker.sock')),
+    routerSocket: resolve(pick(flags['router-socket'], env.BERTH_ROUTER_SOCKET, '/run/berth/router.sock')),
+    network,
+    networkSubnet: parseSubnet(pick(flags['network-subnet'], env.BERTH_NETWORK_SUBNET, '10.210.0.0/24')),
+    hostname: hostname(),
+    testPauseAt: pauseAt ? (pauseAt as DeployState) : undefined,
+    paths: agentPaths(stateDir),
+  };
+}
+
+function pick(flag: string | undefined, envValue: string | undefined, fallback: string): string {
+  if (flag !== undefined) return flag;
+  if (envValue !== undefined && envValue !== '') return envValue;
+  return fallback;
+}
+
+/** `HOST:PORT`, `[v6]:PORT`; the host must be an IP so we never bind by a DNS answer. */
+export function parseListen(value: string, what: string): ListenAddress {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(value);
+  const host = m?.[1] ?? m?.[2];
+  const port = Number(m?.[3]);
+  if (!m || !host || isIP(host) === 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new ConfigError(`${what} "${value}" must be IP:PORT (e.g. 0.0.0.0:7443 or [::1]:7443)`);
+  }
+  return { host, port };
+}
+
+function parseDockerHost(value: string): string {
+  if (!/^(unix:\/\/\/.+|tcp:\/\/.+|http:\/\/.+)$/.test(value)) {
+    throw new ConfigError(`docker host "${value}" must be unix:///path or tcp://host:port`);
+  }
+  return value;
+}
+
+function parseSubnet(value: string): string {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(value);
+  const prefix = Number(m?.[2]);
+  if (!m || isIP(m[1] ?? '') !== 4 || prefix < 8 || prefix > 30) {
+    throw new ConfigError(`--network-subnet "${value}" must be an IPv4 CIDR like 10.210.0.0/24 (prefix 8-30)`);
+  }
+  return value;
+}

@@ -1,0 +1,182 @@
+#!/usr/bin/env node
+// berth-agent: the composition root. Parses the command, wires config -> store ->
+// docker -> router client -> engine -> API, and is the one place the agent's
+// command-line errors are printed.
+import { existsSync } from 'node:fs';
+import { isBerthError, ConfigError } from '../shared/errors.js';
+import { buildApp } from './api/app.js';
+import { startApiServer } from './api/server.js';
+import { parseAgentArgs, usage, type AgentCommand } from './cli.js';
+import { agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
+import { createDockerPort } from './docker.js';
+import { createEngine, startRouteSync } from './engine/deploy.js';
+import { initIdentity, loadIdentity } from './identity.js';
+import { createLogger, type Logger } from './log.js';
+import { routerMain } from './router/main.js';
+import { createRouterClient } from './router/client.js';
+import { agentStatus, renderStatus } from './status.js';
+import { openStore, type Store } from './store/index.js';
+import { renderTrustList, trustAdd, trustRemove } from './trust.js';
+
+const ROUTE_SYNC_INTERVAL_MS = 5_000;
+/** How long SIGTERM waits for running deploys before leaving them to the next start's reconcile. */
+const SHUTDOWN_DEPLOY_WAIT_MS = 10_000;
+
+async function main(argv: string[]): Promise<number> {
+  const command = parseAgentArgs(argv);
+  switch (command.cmd) {
+    case 'help':
+      process.stdout.write(usage());
+      return 0;
+    case 'router':
+      await routerMain(command.argv);
+      return 0;
+    case 'run':
+      return run(loadAgentConfig(command.flags));
+    case 'init': {
+      const stateDir = loadStateDir(command.flags);
+      const r = await initIdentity(stateDir, { sans: command.sans, force: command.force });
+      process.stdout.write(
+        `${r.keysCreated ? 'created' : 'kept existing'} identity in ${stateDir}\n` +
+          `${r.certificateCreated ? 'created' : 'kept existing'} TLS certificate\n` +
+          `agent id:        ${r.agentId}\n` +
+          `tls fingerprint: ${r.tlsFingerprint}\n`,
+      );
+      return 0;
+    }
+    case 'trust-add':
+    case 'trust-list':
+    case 'trust-remove':
+      return withStore(command.flags, async (store) => {
+        process.stdout.write(await trustCommand(store, command));
+        return 0;
+      });
+    case 'status': {
+      const config = loadAgentConfig(command.flags);
+      const identity = await loadIdentity(config.paths);
+      return withStore(command.flags, async (store) => {
+        process.stdout.write(renderStatus(agentStatus(config, identity, store.keys.list().length), command.json));
+        return 0;
+      });
+    }
+  }
+}
+
+async function trustCommand(store: Store, command: Extract<AgentCommand, { cmd: `trust-${string}` }>): Promise<string> {
+  switch (command.cmd) {
+    case 'trust-add':
+      return `${await trustAdd(store, command.line, command.scope)}\n`;
+    case 'trust-list':
+      return renderTrustList(store.keys.list(), command.json);
+    case 'trust-remove':
+      return `${trustRemove(store, command.kid)}\n`;
+  }
+}
+
+async function withStore<T>(flags: AgentFlags, fn: (store: Store) => Promise<T>): Promise<T> {
+  const stateDir = loadStateDir(flags);
+  if (!existsSync(stateDir)) throw new ConfigError(`state directory ${stateDir} does not exist`, 'run berth-agent init first');
+  const store = openStore(agentPaths(stateDir).db);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+async function run(config: AgentConfig): Promise<number> {
+  const log = createLogger('agent');
+  const identity = await loadIdentity(config.paths);
+  const store = openStore(config.paths.db);
+  const docker = createDockerPort(config.dockerHost, config.network);
+  const router = createRouterClient(config.routerSocket);
+  const engine = createEngine({
+    store,
+    docker,
+    router,
+    log,
+    config: {
+      stateDir: config.stateDir,
+      network: config.network,
+      networkSubnet: config.networkSubnet,
+      hostname: config.hostname,
+      testPauseAt: config.testPauseAt,
+      sealingPrivateJwk: identity.sealingPrivateJwk,
+    },
+  });
+
+  try {
+    await engine.reconcile();
+  } catch (e) {
+    log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
+  }
+  const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS);
+
+  const running = new Set<Promise<void>>();
+  const app = buildApp({
+    store,
+    docker,
+    identity,
+    log,
+    engine: {
+      run(deployId) {
+        const p = engine.run(deployId).finally(() => running.delete(p));
+        running.add(p);
+        return p;
+      },
+    },
+  });
+  const server = await startApiServer(app, { listen: config.listen, tlsCertPem: identity.tlsCertPem, tlsKeyPem: identity.tlsKeyPem });
+  log.info('listening', { address: `${server.address.address}:${server.address.port}`, agent_id: identity.agentId, tls_fingerprint: identity.tlsFingerprint });
+  if (store.keys.list().length === 0) {
+    log.warn("no trusted keys: every authenticated request will be refused until berth-agent trust add '<line>'");
+  }
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      log.info('shutting down', { signal, running_deploys: running.size });
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return shutdown({ server, stopRouteSync, running, store, log });
+}
+
+async function shutdown(s: {
+  server: { close(graceMs?: number): Promise<void> };
+  stopRouteSync: () => void;
+  running: Set<Promise<void>>;
+  store: Store;
+  log: Logger;
+}): Promise<number> {
+  s.stopRouteSync();
+  await s.server.close();
+  const settled = await Promise.race([
+    Promise.allSettled([...s.running]).then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), SHUTDOWN_DEPLOY_WAIT_MS).unref()),
+  ]);
+  if (!settled) {
+    // SQLite (WAL) is crash-safe: leaving the store open is safe, and the next
+    // start's reconcile finishes or undoes what was interrupted.
+    s.log.warn('exiting with deploys still running; the next start reconciles them', { running_deploys: s.running.size });
+    return 0;
+  }
+  s.store.close();
+  return 0;
+}
+
+function render(e: unknown): string {
+  if (isBerthError(e)) return `berth-agent: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`;
+  return `berth-agent: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(render(e));
+    process.exit(isBerthError(e) && e.code === 'usage' ? 2 : 1);
+  },
+);

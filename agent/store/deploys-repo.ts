@@ -1,0 +1,103 @@
+// Deploy rows, their event log and the per-service lock a running deploy holds.
+import type { EventEmitter } from 'node:events';
+import { NotFoundError, UserError } from '../../shared/errors.js';
+import type { Db } from './db.js';
+import { DEPLOY_STATES, FINAL_STATES, type DeployEvent, type DeployRecord, type DeployState } from './types.js';
+
+export type DeployRow = Omit<DeployRecord, 'state'> & { state: string; release_id: number };
+type EventRow = { id: number; deploy_id: number; at: string; state: string; message: string; progress: number | null };
+
+const MAX_MESSAGE_LENGTH = 4000;
+
+export function toDeployRecord(r: DeployRow): DeployRecord {
+  return {
+    id: r.id,
+    service: r.service,
+    destination: r.destination,
+    version: r.version,
+    seq: r.seq,
+    image: r.image,
+    state: r.state as DeployState,
+    error: r.error,
+    key_id: r.key_id,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+
+function toEvent(r: EventRow): DeployEvent {
+  return {
+    id: r.id,
+    deploy_id: r.deploy_id,
+    at: r.at,
+    state: r.state as DeployState,
+    message: r.message,
+    ...(r.progress === null ? {} : { progress: r.progress }),
+  };
+}
+
+function checkState(state: string): asserts state is DeployState {
+  if (!(DEPLOY_STATES as readonly string[]).includes(state)) throw new UserError(`unknown deploy state ${state}`);
+}
+
+/** Inserts an event row without emitting; the caller emits after its transaction commits. */
+export function insertEvent(
+  db: Db, nowMs: number, deployId: number, state: DeployState, message: string, progress?: number,
+): DeployEvent {
+  checkState(state);
+  const text = message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}…` : message;
+  const p = progress === undefined || !Number.isFinite(progress) ? null : Math.min(100, Math.max(0, progress));
+  const at = new Date(nowMs).toISOString();
+  const { lastInsertRowid } = db.run(
+    'INSERT INTO deploy_events (deploy_id, at, state, message, progress) VALUES (?, ?, ?, ?, ?)',
+    deployId, at, state, text, p,
+  );
+  return toEvent({ id: lastInsertRowid, deploy_id: deployId, at, state, message: text, progress: p });
+}
+
+export function createDeploysRepo(db: Db, now: () => number, bus: EventEmitter) {
+  const getDeploy = (id: number): DeployRecord | undefined => {
+    const r = db.get<DeployRow>('SELECT * FROM deploys WHERE id = ?', id);
+    return r ? toDeployRecord(r) : undefined;
+  };
+  const mustGet = (id: number): DeployRecord => {
+    const d = getDeploy(id);
+    if (!d) throw new NotFoundError(`deploy ${id} not found`);
+    return d;
+  };
+
+  return {
+    getDeploy,
+    events(deployId: number, afterId = 0): DeployEvent[] {
+      return db
+        .all<EventRow>('SELECT * FROM deploy_events WHERE deploy_id = ? AND id > ? ORDER BY id', deployId, afterId)
+        .map(toEvent);
+    },
+    addEvent(deployId: number, state: DeployState, message: string, progress?: number): DeployEvent {
+      mustGet(deployId);
+      const event = insertEvent(db, now(), deployId, state, message, progress);
+      bus.emit('event', event);
+      return event;
+    },
+    setState(deployId: number, state: DeployState, error?: string): DeployRecord {
+      checkState(state);
+      const record = db.transaction(() => {
+        mustGet(deployId);
+        db.run(
+          'UPDATE deploys SET state = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?',
+          state, error ?? null, new Date(now()).toISOString(), deployId,
+        );
+        // The lock lives exactly as long as the deploy is unfinished.
+        if (FINAL_STATES.has(state)) db.run('DELETE FROM locks WHERE deploy_id = ?', deployId);
+        return mustGet(deployId);
+      });
+      if (FINAL_STATES.has(state)) bus.emit('final', record);
+      return record;
+    },
+    unfinishedDeploys(): DeployRecord[] {
+      return db
+        .all<DeployRow>("SELECT * FROM deploys WHERE state NOT IN ('DONE', 'REVERTED') ORDER BY id")
+        .map(toDeployRecord);
+    },
+  };
+}

@@ -1,0 +1,52 @@
+// openStore: the agent's SQLite state behind the Store interface of docs/internals.md.
+import { EventEmitter } from 'node:events';
+import { openDatabase } from './db.js';
+import { createDeploysRepo } from './deploys-repo.js';
+import { createKeysRepo, recordJti } from './keys-repo.js';
+import { createReleasesRepo } from './releases-repo.js';
+import { createRoutesRepo } from './routes-repo.js';
+import type { Store } from './types.js';
+
+export type * from './types.js';
+export { SCOPES, DEPLOY_STATES, FINAL_STATES } from './types.js';
+
+export interface StoreOptions {
+  /** Clock in ms; tests move it to expire jti rows. */
+  now?: () => number;
+}
+
+export function openStore(file: string, opts: StoreOptions = {}): Store {
+  const now = opts.now ?? Date.now;
+  const db = openDatabase(file);
+  const bus = new EventEmitter();
+  // Every SSE stream listens here; the default cap of 10 would warn under normal use.
+  bus.setMaxListeners(0);
+  const deploys = createDeploysRepo(db, now, bus);
+  const releases = createReleasesRepo(db, now, bus);
+
+  return {
+    close: () => db.close(),
+    dump() {
+      const out: Record<string, unknown[]> = {};
+      for (const table of db.tableNames()) out[table] = db.all(`SELECT * FROM "${table}" ORDER BY rowid`);
+      return out;
+    },
+    keys: createKeysRepo(db, now),
+    useJti(jti, exp) {
+      db.transaction(() => recordJti(db, now(), jti, exp, 'request token'));
+    },
+    acceptRelease: releases.acceptRelease,
+    getDeploy: deploys.getDeploy,
+    getRelease: releases.getRelease,
+    events: deploys.events,
+    addEvent: deploys.addEvent,
+    setState: deploys.setState,
+    unfinishedDeploys: deploys.unfinishedDeploys,
+    seq: releases.seq,
+    current: releases.current,
+    setCurrent: releases.setCurrent,
+    services: releases.services,
+    routes: createRoutesRepo(db),
+    bus,
+  };
+}

@@ -1,0 +1,89 @@
+// Numbered, append-only schema migrations. Never edit a shipped entry: add a new one.
+
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE trusted_keys (
+        kid TEXT PRIMARY KEY,
+        jwk TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        added_at TEXT NOT NULL
+      );
+      CREATE TABLE seen_jti (
+        jti TEXT PRIMARY KEY,
+        exp INTEGER NOT NULL
+      );
+      CREATE INDEX seen_jti_exp ON seen_jti (exp);
+      CREATE TABLE releases (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        version TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        image TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        jws TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (service, destination, seq)
+      );
+      CREATE INDEX releases_version ON releases (service, destination, version);
+      CREATE TABLE deploys (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        release_id INTEGER NOT NULL REFERENCES releases (id),
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        version TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        image TEXT NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        key_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX deploys_state ON deploys (state);
+      CREATE TABLE deploy_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        deploy_id INTEGER NOT NULL REFERENCES deploys (id),
+        at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        message TEXT NOT NULL,
+        progress REAL
+      );
+      CREATE INDEX deploy_events_deploy ON deploy_events (deploy_id, id);
+      CREATE TABLE service_seq (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        current_deploy_id INTEGER REFERENCES deploys (id),
+        PRIMARY KEY (service, destination)
+      );
+      CREATE TABLE locks (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        deploy_id INTEGER NOT NULL REFERENCES deploys (id),
+        since TEXT NOT NULL,
+        PRIMARY KEY (service, destination)
+      );
+      CREATE TABLE routes (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        route TEXT NOT NULL,
+        PRIMARY KEY (service, destination)
+      );
+      CREATE TABLE route_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO route_version (id, version) VALUES (1, 0);
+    `,
+  },
+];

@@ -1,0 +1,126 @@
+// Accepting a signed release (the one transaction that commits seq, jti, release,
+// deploy and lock together), and the per-service view built from it.
+import type { EventEmitter } from 'node:events';
+import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import type { Db } from './db.js';
+import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
+import { recordJti } from './keys-repo.js';
+import type { AcceptReleaseInput, CurrentRelease, DeployRecord, ServiceSummary } from './types.js';
+
+type SeqRow = { service: string; destination: string; seq: number; current_deploy_id: number | null };
+type LockRow = { deploy_id: number; since: string; version: string; key_id: string };
+
+const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
+
+export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter) {
+  const seq = (service: string, destination: string): number =>
+    db.get<SeqRow>('SELECT seq FROM service_seq WHERE service = ? AND destination = ?', service, destination)?.seq ?? 0;
+
+  const currentOf = (deployId: number | null): CurrentRelease | null => {
+    if (deployId === null) return null;
+    const d = db.get<DeployRow>('SELECT * FROM deploys WHERE id = ?', deployId);
+    return d ? { version: d.version, image: d.image, seq: d.seq, deploy_id: d.id } : null;
+  };
+
+  function acceptRelease(a: AcceptReleaseInput): DeployRecord {
+    const p = a.payload;
+    const name = label(p.service, p.destination);
+    const { record, event } = db.transaction(() => {
+      const nowMs = now();
+      if (a.requestJti) recordJti(db, nowMs, a.requestJti.jti, a.requestJti.exp, 'request token');
+      recordJti(db, nowMs, p.jti, p.exp, 'release manifest');
+
+      const last = seq(p.service, p.destination);
+      if (p.seq <= last) {
+        throw new ConflictError(
+          `seq ${p.seq} is not above the last accepted seq ${last} for ${name}`,
+          'sign a new manifest with a higher seq (the CLI does this from GET /v1/services)',
+          'seq_not_increasing',
+        );
+      }
+      const lock = db.get<LockRow>(
+        `SELECT l.deploy_id, l.since, d.version, d.key_id FROM locks l JOIN deploys d ON d.id = l.deploy_id
+         WHERE l.service = ? AND l.destination = ?`,
+        p.service, p.destination,
+      );
+      if (lock) {
+        throw new ConflictError(
+          `${name} is locked by deploy ${lock.deploy_id} (version ${lock.version}, key ${lock.key_id}) since ${lock.since}`,
+          'wait for that deploy to finish, then push again',
+          'locked',
+        );
+      }
+      const clash = db.get<{ image: string }>(
+        'SELECT image FROM releases WHERE service = ? AND destination = ? AND version = ? AND image <> ? LIMIT 1',
+        p.service, p.destination, p.version, p.image,
+      );
+      if (clash) {
+        throw new ConflictError(
+          `version ${p.version} of ${name} was already released with image ${clash.image}`,
+          'use a new version name for a different image',
+          'version_conflict',
+        );
+      }
+
+      const at = new Date(nowMs).toISOString();
+      const releaseId = db.run(
+        `INSERT INTO releases (service, destination, version, seq, image, key_id, jws, payload, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        p.service, p.destination, p.version, p.seq, p.image, a.keyId, a.jws, JSON.stringify(p), at,
+      ).lastInsertRowid;
+      const deployId = db.run(
+        `INSERT INTO deploys (release_id, service, destination, version, seq, image, state, error, key_id, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'RECEIVED', NULL, ?, ?, ?)`,
+        releaseId, p.service, p.destination, p.version, p.seq, p.image, a.keyId, at, at,
+      ).lastInsertRowid;
+      const event = insertEvent(db, nowMs, deployId, 'RECEIVED', `release ${p.version} (seq ${p.seq}) accepted from key ${a.keyId}`);
+      db.run(
+        `INSERT INTO service_seq (service, destination, seq) VALUES (?, ?, ?)
+         ON CONFLICT (service, destination) DO UPDATE SET seq = excluded.seq`,
+        p.service, p.destination, p.seq,
+      );
+      db.run('INSERT INTO locks (service, destination, deploy_id, since) VALUES (?, ?, ?, ?)', p.service, p.destination, deployId, at);
+      const row = db.get<DeployRow>('SELECT * FROM deploys WHERE id = ?', deployId);
+      if (!row) throw new Error('deploy row vanished inside its own transaction');
+      return { record: toDeployRecord(row), event };
+    });
+    bus.emit('event', event);
+    return record;
+  }
+
+  return {
+    acceptRelease,
+    getRelease(deployId: number): { payload: ManifestPayload; jws: string } | undefined {
+      const r = db.get<{ jws: string; payload: string }>(
+        'SELECT r.jws, r.payload FROM releases r JOIN deploys d ON d.release_id = r.id WHERE d.id = ?',
+        deployId,
+      );
+      return r ? { payload: JSON.parse(r.payload) as ManifestPayload, jws: r.jws } : undefined;
+    },
+    seq,
+    current(service: string, destination: string): CurrentRelease | null {
+      const r = db.get<SeqRow>(
+        'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?',
+        service, destination,
+      );
+      return r ? currentOf(r.current_deploy_id) : null;
+    },
+    setCurrent(service: string, destination: string, deployId: number): void {
+      const d = db.get<DeployRow>(
+        'SELECT * FROM deploys WHERE id = ? AND service = ? AND destination = ?',
+        deployId, service, destination,
+      );
+      if (!d) throw new NotFoundError(`deploy ${deployId} is not a deploy of ${label(service, destination)}`);
+      db.run(
+        'UPDATE service_seq SET current_deploy_id = ? WHERE service = ? AND destination = ?',
+        deployId, service, destination,
+      );
+    },
+    services(): ServiceSummary[] {
+      return db
+        .all<SeqRow>('SELECT * FROM service_seq ORDER BY service, destination')
+        .map((r) => ({ name: r.service, destination: r.destination, seq: r.seq, current: currentOf(r.current_deploy_id) }));
+    },
+  };
+}

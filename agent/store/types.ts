@@ -1,0 +1,60 @@
+// The Store contract (docs/internals.md "Agent store"). Row shapes are the API
+// records of shared/api-types.ts.
+import type { EventEmitter } from 'node:events';
+import type {
+  CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
+} from '../../shared/api-types.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+
+export type {
+  CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
+} from '../../shared/api-types.js';
+export { DEPLOY_STATES, SCOPES } from '../../shared/api-types.js';
+
+export const FINAL_STATES: ReadonlySet<DeployState> = new Set<DeployState>(['DONE', 'REVERTED']);
+
+export interface AcceptReleaseInput {
+  payload: ManifestPayload;
+  jws: string;
+  keyId: string;
+  /**
+   * Extension to the contract: the request token's jti, committed in the same
+   * transaction so a refused release leaves the store untouched.
+   */
+  requestJti?: { jti: string; exp: number };
+}
+
+export interface Store {
+  close(): void;
+  /** Every table's rows; tests compare before/after a refused request. */
+  dump(): Record<string, unknown[]>;
+  keys: {
+    list(): TrustedKey[];
+    get(kid: string): TrustedKey | undefined;
+    add(k: { kid: string; jwk: JWK; comment: string; scopes: Scope[] }): 'added' | 'updated' | 'unchanged';
+    remove(kid: string): boolean;
+  };
+  /** Throws ConflictError 'replayed' if seen; prunes long-expired rows. */
+  useJti(jti: string, exp: number): void;
+  acceptRelease(a: AcceptReleaseInput): DeployRecord;
+  getDeploy(id: number): DeployRecord | undefined;
+  getRelease(deployId: number): { payload: ManifestPayload; jws: string } | undefined;
+  events(deployId: number, afterId?: number): DeployEvent[];
+  /** Also emits 'event' on the bus. */
+  addEvent(deployId: number, state: DeployState, message: string, progress?: number): DeployEvent;
+  /** Emits 'final' and frees the lock for DONE/REVERTED. */
+  setState(deployId: number, state: DeployState, error?: string): DeployRecord;
+  unfinishedDeploys(): DeployRecord[];
+  seq(service: string, destination: string): number;
+  current(service: string, destination: string): CurrentRelease | null;
+  setCurrent(service: string, destination: string, deployId: number): void;
+  services(): ServiceSummary[];
+  routes: {
+    all(): Route[];
+    set(service: string, destination: string, route: Route | null): number;
+    version(): number;
+    raiseVersion(min: number): number;
+  };
+  /** 'event' (DeployEvent), 'final' (DeployRecord). */
+  bus: EventEmitter;
+}

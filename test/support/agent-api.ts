@@ -1,0 +1,198 @@
+// Fixtures for agent API tests: a real store on a temp file, real keys, a fake
+// engine and Docker (API logic only), and helpers that sign like the CLI does.
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../../agent/api/app.js';
+import type { ApiDeps } from '../../agent/api/context.js';
+import { createFailureLimiter, type FailureLimiter } from '../../agent/api/rate-limit.js';
+import type { ContainerInfo } from '../../agent/docker.js';
+import type { AgentIdentity } from '../../agent/identity.js';
+import type { Logger } from '../../agent/log.js';
+import { openStore, type Scope, type Store } from '../../agent/store/index.js';
+import type { JWK } from '../../shared/api-types.js';
+import { signCompactJws } from '../../shared/jose.js';
+import { generateIdentityKeys, generateOperatorKey, type OperatorKey } from '../../shared/keys.js';
+import type { ManifestInput } from '../../shared/manifest.js';
+import { signManifest } from '../../shared/manifest-signing.js';
+import { signRequest } from '../../shared/request-token.js';
+
+export const DIGEST_IMAGE = `127.0.0.1:5000/demo@sha256:${'a'.repeat(64)}`;
+
+export function b64(obj: unknown): string {
+  return Buffer.from(JSON.stringify(obj)).toString('base64url');
+}
+
+export async function makeIdentity(): Promise<AgentIdentity> {
+  const k = await generateIdentityKeys();
+  return {
+    agentId: k.agentId,
+    identityPrivateJwk: k.identity.privateJwk,
+    identityPublicJwk: k.identity.publicJwk,
+    sealingPrivateJwk: k.sealing.privateJwk,
+    sealingPublicJwk: k.sealing.publicJwk,
+    tlsCertPem: '',
+    tlsKeyPem: '',
+    tlsFingerprint: 'ab'.repeat(32),
+  };
+}
+
+export interface RequestOptions {
+  key?: OperatorKey;
+  body?: string;
+  /** Overrides the Authorization header entirely (null: none). */
+  authorization?: string | null;
+  /** What the token signs, when it should differ from the request. */
+  sign?: { method?: string; path?: string; body?: string; now?: number; ttl?: number; aud?: string };
+  headers?: Record<string, string>;
+}
+
+export class ApiFixture {
+  readonly dir = mkdtempSync(join(tmpdir(), 'berth-api-test-'));
+  readonly dbFile = join(this.dir, 'berth.db');
+  store: Store;
+  app: ReturnType<typeof buildApp>;
+  readonly runs: number[] = [];
+  readonly logLines: string[] = [];
+  containers: ContainerInfo[] = [];
+  private seq = 1;
+
+  private constructor(
+    readonly identity: AgentIdentity,
+    readonly keyA: OperatorKey,
+    readonly keyB: OperatorKey,
+    readonly keyRead: OperatorKey,
+    private readonly authFailuresPerMinute: number,
+  ) {
+    this.store = openStore(this.dbFile);
+    this.app = this.build();
+  }
+
+  /** Most tests send many bad tokens on purpose: the limiter is loose unless a test asks. */
+  static async create(opts: { authFailuresPerMinute?: number } = {}): Promise<ApiFixture> {
+    const [identity, a, b, r] = await Promise.all([
+      makeIdentity(),
+      generateOperatorKey('alice@laptop'),
+      generateOperatorKey('bob@laptop'),
+      generateOperatorKey('reader@laptop'),
+    ]);
+    return new ApiFixture(identity, a, b, r, opts.authFailuresPerMinute ?? 10_000);
+  }
+
+  private build(): ReturnType<typeof buildApp> {
+    const log: Logger = {
+      info: (m) => this.logLines.push(`info ${m}`),
+      warn: (m) => this.logLines.push(`warn ${m}`),
+      error: (m, f) => this.logLines.push(`error ${m} ${JSON.stringify(f ?? {})}`),
+    };
+    const deps: ApiDeps = {
+      store: this.store,
+      identity: this.identity,
+      log,
+      engine: { run: async (id) => void this.runs.push(id) },
+      docker: { listContainers: async () => this.containers },
+      authLimiter: this.limiter(),
+    };
+    return buildApp(deps);
+  }
+
+  private limiter(): FailureLimiter {
+    return createFailureLimiter({ max: this.authFailuresPerMinute, windowMs: 60_000 });
+  }
+
+  /** Closes and reopens the database and rebuilds the app: an agent restart. */
+  restart(): void {
+    this.store.close();
+    this.store = openStore(this.dbFile);
+    this.app = this.build();
+  }
+
+  trust(key: OperatorKey, scope: Scope): void {
+    this.store.keys.add({ kid: key.kid, jwk: key.publicJwk, comment: 'test', scopes: [scope] });
+  }
+
+  trustAll(): void {
+    this.trust(this.keyA, 'deploy');
+    this.trust(this.keyB, 'deploy');
+    this.trust(this.keyRead, 'read');
+  }
+
+  async token(method: string, path: string, body: string, opts: RequestOptions = {}): Promise<string> {
+    const key = opts.key ?? this.keyA;
+    return signRequest({
+      privateJwk: key.privateJwk,
+      kid: key.kid,
+      aud: opts.sign?.aud ?? this.identity.agentId,
+      method: opts.sign?.method ?? method,
+      pathAndQuery: opts.sign?.path ?? path,
+      body: opts.sign?.body ?? body,
+      ...(opts.sign?.now !== undefined ? { now: opts.sign.now } : {}),
+      ...(opts.sign?.ttl !== undefined ? { ttl: opts.sign.ttl } : {}),
+    });
+  }
+
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
+    const body = opts.body ?? '';
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.authorization !== null) {
+      headers.authorization = opts.authorization ?? `Berth ${await this.token(method, path, body, opts)}`;
+    }
+    if (body !== '') headers['content-type'] = 'application/json';
+    return this.app.request(path, { method, headers, ...(body !== '' ? { body } : {}) });
+  }
+
+  /** A valid manifest payload for this agent; `over` replaces top-level fields. */
+  manifestPayload(over: Partial<ManifestInput> & Record<string, unknown> = {}, key: OperatorKey = this.keyA): ManifestInput {
+    const now = Math.floor(Date.now() / 1000);
+    return {
+      apiVersion: 'berth/v1',
+      iss: key.kid,
+      aud: this.identity.agentId,
+      sub: 'demo',
+      iat: now,
+      exp: now + 300,
+      jti: randomBytes(16).toString('base64url'),
+      seq: this.seq++,
+      service: 'demo',
+      destination: '',
+      version: `v${this.seq}`,
+      image: DIGEST_IMAGE,
+      roles: { web: { env: { clear: {}, secret: {} }, proxy: { hosts: ['demo.test'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 } } } },
+      ...over,
+    } as ManifestInput;
+  }
+
+  async manifest(over: Partial<ManifestInput> & Record<string, unknown> = {}, key: OperatorKey = this.keyA): Promise<string> {
+    return signManifest(this.manifestPayload(over, key), key.privateJwk, key.kid);
+  }
+
+  /** Signs without the schema check, to build manifests a real CLI would refuse to. */
+  async rawManifest(payload: unknown, key: OperatorKey = this.keyA, typ = 'berth-release+jwt'): Promise<string> {
+    return signCompactJws(new TextEncoder().encode(JSON.stringify(payload)), { typ, kid: key.kid }, key.privateJwk);
+  }
+
+  async postRelease(jws: string, opts: RequestOptions = {}): Promise<Response> {
+    return this.request('POST', '/v1/releases', { body: JSON.stringify({ manifest: jws }), ...opts });
+  }
+
+  cleanup(): void {
+    this.store.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A JWS with the given header, signed with HMAC-SHA256 using `secret` (the alg-confusion attack). */
+export function hs256Token(header: Record<string, unknown>, claims: unknown, secret: string | Buffer): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+export function publicKeyBytes(jwk: JWK): Buffer {
+  return Buffer.from(String(jwk.x), 'base64url');
+}
+
+export async function errorOf(res: Response): Promise<{ status: number; code: string; message: string }> {
+  const body = (await res.json()) as { error?: { code?: string; message?: string } };
+  return { status: res.status, code: body.error?.code ?? '', message: body.error?.message ?? '' };
+}

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { DeployEvent, DeployRecord } from '../../../shared/api-types.js';
+import { ApiFixture, errorOf } from '../../support/agent-api.js';
+
+let f: ApiFixture;
+before(async () => {
+  f = await ApiFixture.create();
+  f.trustAll();
+});
+after(() => f.cleanup());
+
+async function accepted(): Promise<number> {
+  const res = await f.postRelease(await f.manifest());
+  assert.equal(res.status, 202);
+  return ((await res.json()) as { deploy: { id: number } }).deploy.id;
+}
+
+interface SseMessage {
+  event: string;
+  id?: string;
+  data: string;
+}
+
+function parseSse(text: string): SseMessage[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block.trim() !== '' && !block.startsWith(':'))
+    .map((block) => {
+      const msg: SseMessage = { event: 'message', data: '' };
+      for (const line of block.split('\n')) {
+        const [field, ...rest] = line.split(': ');
+        const value = rest.join(': ');
+        if (field === 'event') msg.event = value;
+        if (field === 'id') msg.id = value;
+        if (field === 'data') msg.data += value;
+      }
+      return msg;
+    });
+}
+
+describe('GET /v1/deploys/:id', () => {
+  it('returns the deploy and its events to a read key', async () => {
+    const id = await accepted();
+    f.store.addEvent(id, 'VERIFIED', 'signature ok');
+    const res = await f.request('GET', `/v1/deploys/${id}`, { key: f.keyRead });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { deploy: DeployRecord; events: DeployEvent[] };
+    assert.equal(body.deploy.id, id);
+    assert.equal(body.deploy.state, 'RECEIVED');
+    assert.deepEqual(body.events.map((e) => e.state), ['RECEIVED', 'VERIFIED']);
+    f.store.setState(id, 'DONE');
+  });
+
+  it('unknown id → 404, malformed id → 400, no token → 401', async () => {
+    assert.deepEqual(await errorOf(await f.request('GET', '/v1/deploys/9999')), { status: 404, code: 'not_found', message: 'deploy 9999 not found' });
+    assert.equal((await errorOf(await f.request('GET', '/v1/deploys/abc'))).status, 400);
+    assert.equal((await errorOf(await f.request('GET', '/v1/deploys/1', { authorization: null }))).status, 401);
+  });
+
+  it('a GET token cannot be replayed', async () => {
+    const authorization = `Berth ${await f.token('GET', '/v1/deploys/1', '')}`;
+    assert.equal((await f.request('GET', '/v1/deploys/1', { authorization })).status, 200);
+    const err = await errorOf(await f.request('GET', '/v1/deploys/1', { authorization }));
+    assert.equal(err.status, 409);
+    assert.equal(err.code, 'replayed');
+  });
+});
+
+describe('GET /v1/deploys/:id/events (SSE)', () => {
+  it('replays stored events, streams live ones in order, then ends with the final record', async () => {
+    const id = await accepted();
+    f.store.addEvent(id, 'VERIFIED', 'signature ok');
+    const res = await f.request('GET', `/v1/deploys/${id}/events`, { key: f.keyRead });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+    const text = res.text();
+    // Live events arrive after the stream has started.
+    setTimeout(() => {
+      f.store.setState(id, 'PULLED');
+      f.store.addEvent(id, 'PULLED', 'pulling', 40);
+      f.store.addEvent(id, 'PULLED', 'pulled', 100);
+      f.store.setState(id, 'DONE');
+      f.store.addEvent(id, 'DONE', 'done');
+    }, 20);
+    const messages = parseSse(await text);
+    const progress = messages.filter((m) => m.event === 'progress').map((m) => JSON.parse(m.data) as DeployEvent);
+    assert.deepEqual(progress.map((e) => e.message), [progress[0]!.message, 'signature ok', 'pulling', 'pulled', 'done']);
+    assert.deepEqual(progress.map((e) => String(e.id)), messages.filter((m) => m.event === 'progress').map((m) => m.id));
+    const ids = progress.map((e) => e.id);
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    const last = messages.at(-1)!;
+    assert.equal(last.event, 'end');
+    assert.equal((JSON.parse(last.data) as DeployRecord).state, 'DONE');
+  });
+
+  it('resumes after Last-Event-ID, and ends at once for a finished deploy', async () => {
+    const id = await accepted();
+    const e1 = f.store.addEvent(id, 'VERIFIED', 'one');
+    f.store.addEvent(id, 'PULLED', 'two');
+    f.store.setState(id, 'FAILED', 'pull failed');
+    f.store.setState(id, 'REVERTED');
+    const res = await f.request('GET', `/v1/deploys/${id}/events`, { headers: { 'last-event-id': String(e1.id) } });
+    const messages = parseSse(await res.text());
+    assert.deepEqual(messages.map((m) => m.event), ['progress', 'end']);
+    assert.equal((JSON.parse(messages[0]!.data) as DeployEvent).message, 'two');
+    const end = JSON.parse(messages[1]!.data) as DeployRecord;
+    assert.equal(end.state, 'REVERTED');
+    assert.equal(end.error, 'pull failed');
+  });
+
+  it('refuses a malformed Last-Event-ID and an unknown deploy', async () => {
+    assert.equal((await errorOf(await f.request('GET', '/v1/deploys/1/events', { headers: { 'last-event-id': 'x' } }))).status, 400);
+    assert.equal((await errorOf(await f.request('GET', '/v1/deploys/4242/events'))).status, 404);
+  });
+});
+
+describe('GET /v1/services', () => {
+  it('lists services with seq and current; detail adds containers and routes', async () => {
+    const id = await accepted();
+    f.store.setCurrent('demo', '', id);
+    f.store.setState(id, 'DONE');
+    f.store.routes.set('demo', '', { service: 'demo', hosts: ['demo.test', 'www.demo.test'], target: '10.210.0.5:8080' });
+    f.store.routes.set('other', '', { service: 'other', hosts: ['other.test'], target: '10.210.0.6:80' });
+    f.containers = [
+      { id: 'c1', name: 'demo-web-v2', running: true, state: 'running', exitCode: null, ip: '10.210.0.5', labels: { 'berth.role': 'web', 'berth.release': 'v2', 'berth.destination': '' }, createdAt: 0 },
+      { id: 'c2', name: 'demo-web-staging-v1', running: false, state: 'exited', exitCode: 0, ip: null, labels: { 'berth.role': 'web', 'berth.release': 'v1', 'berth.destination': 'staging' }, createdAt: 0 },
+    ];
+    const seq = f.store.seq('demo', '');
+
+    const list = (await (await f.request('GET', '/v1/services', { key: f.keyRead })).json()) as { services: Array<{ name: string; seq: number }> };
+    assert.deepEqual(list.services.map((s) => [s.name, s.seq]), [['demo', seq]]);
+
+    const res = await f.request('GET', '/v1/services/demo', { key: f.keyRead });
+    assert.equal(res.status, 200);
+    const { service } = (await res.json()) as { service: Record<string, unknown> };
+    assert.equal(service.seq, seq);
+    assert.equal((service.current as { deploy_id: number }).deploy_id, id);
+    assert.deepEqual(service.containers, [{ id: 'c1', name: 'demo-web-v2', role: 'web', release: 'v2', state: 'running', status: 'running' }]);
+    assert.deepEqual(service.routes, [
+      { host: 'demo.test', target: '10.210.0.5:8080' },
+      { host: 'www.demo.test', target: '10.210.0.5:8080' },
+    ]);
+  });
+
+  it('never deployed → 404; bad name or destination → 400', async () => {
+    const err = await errorOf(await f.request('GET', '/v1/services/nothing'));
+    assert.equal(err.status, 404);
+    assert.match(err.message, /never been deployed/);
+    assert.equal((await errorOf(await f.request('GET', '/v1/services/demo?destination=staging'))).status, 404);
+    assert.equal((await errorOf(await f.request('GET', '/v1/services/Bad..Name'))).status, 400);
+    assert.equal((await errorOf(await f.request('GET', '/v1/services/demo?destination=%20x'))).status, 400);
+  });
+});
+
+describe('failed-auth rate limit', () => {
+  it('after 20 failures a minute from one address, even a good token gets 429', async () => {
+    const g = await ApiFixture.create({ authFailuresPerMinute: 20 });
+    try {
+      g.trustAll();
+      assert.equal((await g.request('GET', '/v1/services')).status, 200, 'positive control');
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await g.request('GET', '/v1/services', { sign: { aud: 'Z'.repeat(43) } })).status, 401);
+      }
+      const err = await errorOf(await g.request('GET', '/v1/services'));
+      assert.equal(err.status, 429);
+      assert.equal(err.code, 'rate_limited');
+      // Public endpoints are unaffected.
+      assert.equal((await g.request('GET', '/v1/health', { authorization: null })).status, 200);
+    } finally {
+      g.cleanup();
+    }
+  });
+});

@@ -1,0 +1,258 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { openStore, type DeployEvent, type DeployRecord, type Store } from '../../../agent/store/index.js';
+import { isBerthError } from '../../../shared/errors.js';
+import type { ManifestPayload } from '../../../shared/manifest.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'berth-store-test-'));
+let n = 0;
+const KID = 'k'.repeat(43);
+
+function fresh(now?: () => number): { store: Store; file: string } {
+  const file = join(dir, `s${n++}.db`);
+  return { store: openStore(file, now ? { now } : {}), file };
+}
+
+function payload(over: Partial<ManifestPayload> = {}): ManifestPayload {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    apiVersion: 'berth/v1', iss: KID, aud: 'a'.repeat(43), sub: 'demo', iat: now, exp: now + 300,
+    jti: randomBytes(16).toString('base64url'), seq: 1, service: 'demo', destination: '', version: 'v1',
+    image: `reg/demo@sha256:${'a'.repeat(64)}`,
+    roles: { web: { env: { clear: {}, secret: {} } } },
+    deploy_timeout: 30, drain_timeout: 30, readiness_delay: 7, stop_timeout: 10, retain_containers: 5,
+    ...over,
+  } as ManifestPayload;
+}
+
+function conflictCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(isBerthError(e), `expected a BerthError, got ${String(e)}`);
+    return `${e.status} ${e.code}: ${e.message}`;
+  }
+  assert.fail('expected an error');
+}
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('store: migrations and pragmas', () => {
+  it('creates every table, and reopening keeps data without re-running migrations', () => {
+    const { store, file } = fresh();
+    const tables = Object.keys(store.dump()).sort();
+    assert.deepEqual(tables, [
+      'deploy_events', 'deploys', 'locks', 'releases', 'route_version', 'routes', 'schema_migrations', 'seen_jti', 'service_seq', 'trusted_keys',
+    ]);
+    store.keys.add({ kid: KID, jwk: { kty: 'OKP', crv: 'Ed25519', x: 'x' }, comment: 'c', scopes: ['deploy'] });
+    store.close();
+    const again = openStore(file);
+    assert.equal(again.keys.list().length, 1);
+    assert.equal(again.dump().schema_migrations?.length, 1);
+    again.close();
+  });
+});
+
+describe('store: trusted keys', () => {
+  it('adds, reports unchanged/updated, lists and removes', () => {
+    const { store } = fresh();
+    const k = { kid: KID, jwk: { kty: 'OKP', crv: 'Ed25519', x: 'x' }, comment: 'me', scopes: ['deploy' as const] };
+    assert.equal(store.keys.add(k), 'added');
+    assert.equal(store.keys.add(k), 'unchanged');
+    assert.equal(store.keys.add({ ...k, scopes: ['admin'] }), 'updated');
+    assert.deepEqual(store.keys.get(KID)?.scopes, ['admin']);
+    assert.equal(store.keys.remove(KID), true);
+    assert.equal(store.keys.remove(KID), false);
+    assert.equal(store.keys.list().length, 0);
+    store.close();
+  });
+
+  it('refuses an unknown scope and changes nothing', () => {
+    const { store } = fresh();
+    const before = store.dump();
+    assert.match(conflictCode(() => store.keys.add({ kid: KID, jwk: {}, comment: '', scopes: ['root' as never] })), /^400/);
+    assert.deepEqual(store.dump(), before);
+    store.close();
+  });
+});
+
+describe('store: jti replay', () => {
+  it('accepts a jti once, refuses it again, and still refuses it after a restart', () => {
+    const { store, file } = fresh();
+    const exp = Math.floor(Date.now() / 1000) + 30;
+    store.useJti('jti-one-aaaaaaaaaaaa', exp);
+    assert.match(conflictCode(() => store.useJti('jti-one-aaaaaaaaaaaa', exp)), /^409 replayed/);
+    store.close();
+    const again = openStore(file);
+    assert.match(conflictCode(() => again.useJti('jti-one-aaaaaaaaaaaa', exp)), /^409 replayed/);
+    again.useJti('jti-two-aaaaaaaaaaaa', exp);
+    again.close();
+  });
+
+  it('prunes rows long after their exp, and only those', () => {
+    let now = Date.now();
+    const { store } = fresh(() => now);
+    const s = Math.floor(now / 1000);
+    store.useJti('old-jti-aaaaaaaaaaaa', s + 10);
+    store.useJti('new-jti-aaaaaaaaaaaa', s + 3600);
+    now += 3600 * 1000;
+    store.useJti('third-jti-aaaaaaaaaa', s + 3700);
+    const jtis = (store.dump().seen_jti as Array<{ jti: string }>).map((r) => r.jti).sort();
+    assert.deepEqual(jtis, ['new-jti-aaaaaaaaaaaa', 'third-jti-aaaaaaaaaa']);
+    store.close();
+  });
+
+  it('a manifest jti is refused as a request jti too (one table)', () => {
+    const { store } = fresh();
+    const p = payload();
+    store.acceptRelease({ payload: p, jws: 'jws', keyId: KID });
+    assert.match(conflictCode(() => store.useJti(p.jti, p.exp)), /^409 replayed/);
+    store.close();
+  });
+});
+
+describe('store: acceptRelease', () => {
+  it('commits seq, jti, release, deploy, first event and lock together', () => {
+    const { store } = fresh();
+    const events: DeployEvent[] = [];
+    store.bus.on('event', (e: DeployEvent) => events.push(e));
+    const p = payload({ seq: 5 });
+    const d = store.acceptRelease({ payload: p, jws: 'the-jws', keyId: KID, requestJti: { jti: 'request-jti-aaaaaaaaaa', exp: p.exp } });
+    assert.equal(d.state, 'RECEIVED');
+    assert.equal(d.seq, 5);
+    assert.equal(store.seq('demo', ''), 5);
+    assert.deepEqual(store.getRelease(d.id), { payload: p, jws: 'the-jws' });
+    assert.equal(store.events(d.id).length, 1);
+    assert.equal(events.length, 1);
+    const dump = store.dump();
+    assert.equal(dump.locks?.length, 1);
+    assert.equal(dump.seen_jti?.length, 2);
+    assert.deepEqual(store.unfinishedDeploys().map((x) => x.id), [d.id]);
+    store.close();
+  });
+
+  it('refuses, changing nothing: seq not above, replayed jtis, held lock, version with another image', () => {
+    const { store } = fresh();
+    const first = store.acceptRelease({ payload: payload({ seq: 10, version: 'v1' }), jws: 'j', keyId: KID });
+    const before = store.dump();
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ['seq equal', () => store.acceptRelease({ payload: payload({ seq: 10 }), jws: 'j', keyId: KID }), /^409 seq_not_increasing: seq 10 is not above the last accepted seq 10 for demo/],
+      ['seq lower', () => store.acceptRelease({ payload: payload({ seq: 3 }), jws: 'j', keyId: KID }), /^409 seq_not_increasing/],
+      ['locked', () => store.acceptRelease({ payload: payload({ seq: 11, version: 'v2' }), jws: 'j', keyId: KID }), new RegExp(`^409 locked: demo is locked by deploy ${first.id} \\(version v1, key ${KID}\\) since `)],
+    ];
+    const replayed = payload({ seq: 12 });
+    replayed.jti = (store.dump().seen_jti as Array<{ jti: string }>)[0]!.jti;
+    cases.push(['manifest jti', () => store.acceptRelease({ payload: replayed, jws: 'j', keyId: KID }), /^409 replayed/]);
+    for (const [name, fn, re] of cases) {
+      assert.match(conflictCode(fn), re, name);
+      assert.deepEqual(store.dump(), before, `${name}: store changed`);
+    }
+    // Free the lock; a version reused with another image is still refused.
+    store.setState(first.id, 'DONE');
+    const afterDone = store.dump();
+    assert.match(
+      conflictCode(() => store.acceptRelease({ payload: payload({ seq: 20, version: 'v1', image: `reg/demo@sha256:${'b'.repeat(64)}` }), jws: 'j', keyId: KID })),
+      /^409 version_conflict/,
+    );
+    assert.deepEqual(store.dump(), afterDone);
+    // Positive control: same version with the same image (a rollback) is fine.
+    const again = store.acceptRelease({ payload: payload({ seq: 21, version: 'v1' }), jws: 'j', keyId: KID });
+    assert.equal(again.state, 'RECEIVED');
+    store.close();
+  });
+
+  it('a request jti already used refuses the release', () => {
+    const { store } = fresh();
+    const exp = Math.floor(Date.now() / 1000) + 30;
+    store.useJti('used-request-jti-aaaa', exp);
+    const before = store.dump();
+    assert.match(
+      conflictCode(() => store.acceptRelease({ payload: payload(), jws: 'j', keyId: KID, requestJti: { jti: 'used-request-jti-aaaa', exp } })),
+      /^409 replayed/,
+    );
+    assert.deepEqual(store.dump(), before);
+    store.close();
+  });
+
+  it('destinations are separate services for seq and lock', () => {
+    const { store } = fresh();
+    store.acceptRelease({ payload: payload({ seq: 5 }), jws: 'j', keyId: KID });
+    const staging = store.acceptRelease({ payload: payload({ seq: 1, destination: 'staging', sub: 'demo@staging' }), jws: 'j', keyId: KID });
+    assert.equal(staging.destination, 'staging');
+    assert.equal(store.seq('demo', 'staging'), 1);
+    assert.equal(store.seq('demo', ''), 5);
+    store.close();
+  });
+});
+
+describe('store: deploy lifecycle', () => {
+  it('events are ordered with increasing ids, final states free the lock and emit final', () => {
+    const { store } = fresh();
+    const d = store.acceptRelease({ payload: payload({ seq: 1 }), jws: 'j', keyId: KID });
+    const finals: DeployRecord[] = [];
+    store.bus.on('final', (r: DeployRecord) => finals.push(r));
+    store.setState(d.id, 'PULLED');
+    const e1 = store.addEvent(d.id, 'PULLED', 'pulling', 50);
+    const e2 = store.addEvent(d.id, 'PULLED', 'pulled', 100);
+    assert.ok(e2.id > e1.id);
+    assert.deepEqual(store.events(d.id, e1.id).map((e) => e.message), ['pulled']);
+    assert.equal(store.dump().locks?.length, 1);
+    assert.equal(finals.length, 0);
+    const failed = store.setState(d.id, 'FAILED', 'image not found');
+    assert.equal(failed.error, 'image not found');
+    assert.equal(store.dump().locks?.length, 1, 'FAILED still holds the lock until REVERTED');
+    const reverted = store.setState(d.id, 'REVERTED');
+    assert.equal(reverted.error, 'image not found', 'error survives later state changes');
+    assert.equal(store.dump().locks?.length, 0);
+    assert.deepEqual(finals.map((f) => f.state), ['REVERTED']);
+    assert.deepEqual(store.unfinishedDeploys(), []);
+    store.close();
+  });
+
+  it('current is what setCurrent names; services lists seq and current', () => {
+    const { store } = fresh();
+    assert.equal(store.current('demo', ''), null);
+    assert.equal(store.seq('demo', ''), 0);
+    const d = store.acceptRelease({ payload: payload({ seq: 7, version: 'v7' }), jws: 'j', keyId: KID });
+    store.setCurrent('demo', '', d.id);
+    store.setState(d.id, 'DONE');
+    assert.deepEqual(store.current('demo', ''), { version: 'v7', image: d.image, seq: 7, deploy_id: d.id });
+    assert.deepEqual(store.services(), [{ name: 'demo', destination: '', seq: 7, current: { version: 'v7', image: d.image, seq: 7, deploy_id: d.id } }]);
+    assert.match(conflictCode(() => store.setCurrent('other', '', d.id)), /^404/);
+    store.close();
+  });
+
+  it('refuses unknown deploys and states', () => {
+    const { store } = fresh();
+    assert.match(conflictCode(() => store.addEvent(99, 'PULLED', 'x')), /^404/);
+    assert.match(conflictCode(() => store.setState(99, 'DONE')), /^404/);
+    const d = store.acceptRelease({ payload: payload(), jws: 'j', keyId: KID });
+    assert.match(conflictCode(() => store.setState(d.id, 'BOGUS' as never)), /^400/);
+    assert.equal(store.getDeploy(d.id)?.state, 'RECEIVED');
+    store.close();
+  });
+});
+
+describe('store: routes', () => {
+  it('set/remove bump the version; raiseVersion never lowers it', () => {
+    const { store, file } = fresh();
+    assert.equal(store.routes.version(), 0);
+    const r = { service: 'demo', hosts: ['demo.test'], target: '10.0.0.2:80' };
+    assert.equal(store.routes.set('demo', '', r), 1);
+    assert.equal(store.routes.set('api', '', { ...r, service: 'api' }), 2);
+    assert.deepEqual(store.routes.all().map((x) => x.service), ['api', 'demo']);
+    assert.equal(store.routes.set('api', '', null), 3);
+    assert.deepEqual(store.routes.all(), [r]);
+    assert.equal(store.routes.raiseVersion(10), 10);
+    assert.equal(store.routes.raiseVersion(4), 10);
+    store.close();
+    const again = openStore(file);
+    assert.equal(again.routes.version(), 10);
+    again.close();
+  });
+});
+
