@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Benchmarks (never part of a test run): each measurement is sampled a few
+// times side by side in one run, and reported as a median and as a ratio to
+// the first row, since ratios survive noisy machines better than absolutes.
+//   npm run bench          (builds first)    node bench/run.mjs [--runs N]
+// Uses the test engines and registry (scripts/provision-test-env.mjs).
+import { parseArgs } from 'node:util';
+import { envVars, provision, teardown } from '../scripts/provision-test-env.mjs';
+import { bareDocker } from './bare-docker.mjs';
+
+// Add measurements here: { name, sample(env) -> Promise<milliseconds> }.
+const MEASUREMENTS = [bareDocker];
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export function renderTable(rows) {
+  const header = ['measurement', 'median ms', 'min ms', 'max ms', 'runs', 'ratio'];
+  const base = rows[0]?.median;
+  const cells = rows.map((r) => [
+    r.name,
+    r.error ? 'error' : r.median.toFixed(1),
+    r.error ? '' : Math.min(...r.samples).toFixed(1),
+    r.error ? '' : Math.max(...r.samples).toFixed(1),
+    String(r.samples.length),
+    r.error || !base ? '' : `${(r.median / base).toFixed(2)}x`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  const out = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)];
+  for (const r of rows) if (r.error) out.push(`${r.name}: ${r.error}`);
+  return `${out.join('\n')}\n`;
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100) throw new Error('--runs must be 1..100');
+  const env = await provision();
+  Object.assign(process.env, envVars(env));
+  const rows = [];
+  try {
+    for (const m of MEASUREMENTS) {
+      const samples = [];
+      try {
+        for (let i = 0; i < runs; i++) samples.push(await m.sample(env));
+        rows.push({ name: m.name, samples, median: median(samples) });
+      } catch (err) {
+        rows.push({ name: m.name, samples, median: NaN, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  } finally {
+    if (process.env.BERTH_TEST_KEEP !== '1') await teardown();
+  }
+  process.stdout.write(renderTable(rows));
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+});
