@@ -1,0 +1,77 @@
+// Hand-made signed requests to a real agent, for tests that send what the CLI
+// never would (forged, replayed, oversized). TLS is pinned to the agent's cert.
+import https from 'node:https';
+import { createHash, X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { signRequest } from '../../shared/request-token.js';
+import type { BerthHost } from './berth-host.js';
+
+export interface Reply {
+  status: number;
+  body: any;
+}
+
+export interface OperatorKey {
+  privateJwk: Record<string, unknown>;
+  kid: string;
+}
+
+export function loadKey(file: string): OperatorKey {
+  const jwk = JSON.parse(readFileSync(file, 'utf8'));
+  return { privateJwk: jwk, kid: jwk.kid };
+}
+
+export async function agentId(host: BerthHost): Promise<string> {
+  const r = await rawRequest(host, 'GET', '/v1/identity', '');
+  return r.body.agent_id;
+}
+
+/** Send raw bytes with an explicit Authorization header (or none). */
+export function rawRequest(host: BerthHost, method: string, path: string, body: string | Buffer, authorization?: string): Promise<Reply> {
+  const pem = readFileSync(join(host.stateDir, 'tls/cert.pem'), 'utf8');
+  const fingerprint = new X509Certificate(pem).fingerprint256;
+  const data = typeof body === 'string' ? Buffer.from(body) : body;
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      {
+        host: host.ip,
+        port: host.agentPort,
+        method,
+        path,
+        ca: pem,
+        checkServerIdentity: (_name, cert) =>
+          cert.fingerprint256 === fingerprint ? undefined : new Error('certificate does not match the pin'),
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(data.length),
+          ...(authorization ? { authorization } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => {
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // not JSON; keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+export async function signedRequest(host: BerthHost, key: OperatorKey, aud: string, method: string, path: string, body = ''): Promise<Reply> {
+  const token = await signRequest({ privateJwk: key.privateJwk, kid: key.kid, aud, method, pathAndQuery: path, body });
+  return rawRequest(host, method, path, body, `Berth ${token}`);
+}
+
+export function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
