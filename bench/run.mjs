@@ -7,9 +7,10 @@
 import { parseArgs } from 'node:util';
 import { envVars, provision, teardown } from '../scripts/provision-test-env.mjs';
 import { bareDocker } from './bare-docker.mjs';
+import { pushToServing } from './push-to-serving.mjs';
 
 // Add measurements here: { name, sample(env) -> Promise<milliseconds> }.
-const MEASUREMENTS = [bareDocker];
+const MEASUREMENTS = [bareDocker, pushToServing];
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -50,6 +51,8 @@ async function main() {
         rows.push({ name: m.name, samples, median: median(samples) });
       } catch (err) {
         rows.push({ name: m.name, samples, median: NaN, error: err instanceof Error ? err.message : String(err) });
+      } finally {
+        await m.cleanup?.();
       }
     }
   } finally {

@@ -1,0 +1,54 @@
+// `deploy push` until the router serves the new release, for the same image
+// the bare-docker row starts (web:v1/v2, already pulled, as in that row).
+// Each sample alternates v1 and v2 so every push is a real switch.
+import http from 'node:http';
+import { setupApp } from '../dist/test/support/e2e-app.js';
+
+let app;
+let n = 0;
+
+function served(ip, port, host) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: ip, port, path: '/', headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : ''));
+    });
+    req.on('error', () => resolve(''));
+  });
+}
+
+export const pushToServing = {
+  name: 'deploy push -> router serves new release (web, 1 server)',
+  async sample() {
+    if (!app) {
+      app = await setupApp('bench');
+      app.configure('v1');
+      const first = await app.push('warm-1');
+      if (first.code !== 0) throw new Error(`warm-up push failed: ${first.stderr}`);
+      app.configure('v2');
+      const second = await app.push('warm-2');
+      if (second.code !== 0) throw new Error(`warm-up push failed: ${second.stderr}`);
+    }
+    const tag = n % 2 === 0 ? 'v1' : 'v2';
+    n++;
+    app.configure(tag);
+    const h = app.hosts[0];
+    const started = performance.now();
+    const push = app.push(`b${n}-${Date.now()}`);
+    let servedAt;
+    while (performance.now() - started < 60_000) {
+      if ((await served(h.ip, h.httpPort, app.hostHeader)) === tag) {
+        servedAt = performance.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await push;
+    if (r.code !== 0 || servedAt === undefined) throw new Error(`push failed: ${r.stderr}`);
+    return servedAt - started;
+  },
+  async cleanup() {
+    await app?.teardown();
+  },
+};
