@@ -1,0 +1,202 @@
+// HTTPS to an agent, pinned: the only CA is the certificate recorded in
+// known_agents and the server must present exactly that certificate (by SHA-256).
+// Authenticated requests carry a fresh signed token bound to method, path and body.
+
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { isIP } from 'node:net';
+import tls from 'node:tls';
+import { BerthError, PinMismatchError, UpstreamError, errorFromBody } from '../shared/errors.js';
+import { signRequest } from '../shared/request-token.js';
+import { formatServerAddress, type ServerAddress } from './address.js';
+import { derToPem, fingerprintOfDer } from './fingerprint.js';
+import type { OperatorKeyFile } from './keys.js';
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+export interface PinnedTarget {
+  address: ServerAddress;
+  /** PEM of the pinned certificate; the only trust anchor for this connection. */
+  certificate: string;
+  tlsFingerprint: string;
+}
+
+export interface SignedAs {
+  key: OperatorKeyFile;
+  agentId: string;
+}
+
+export interface JsonResponse {
+  status: number;
+  body: unknown;
+}
+
+function pinMismatch(label: string): PinMismatchError {
+  return new PinMismatchError(
+    `the server at ${label} presented a different TLS certificate than the one pinned in .berth/known_agents: its identity changed`,
+    `if it was reinstalled on purpose, check its fingerprint on the server (\`berth-agent status\`) and re-pin with \`deploy server add ${label} --replace\``,
+  );
+}
+
+const PIN_FAILED = Symbol('pin failed');
+
+/** A network or TLS failure as an error that names the server. */
+export function connectionError(err: unknown, label: string, timeoutMs: number): BerthError {
+  if (err instanceof BerthError) return err;
+  const e = err as NodeJS.ErrnoException & { [PIN_FAILED]?: boolean };
+  const code = e.code ?? '';
+  if (e[PIN_FAILED] || /SELF_SIGNED|UNABLE_TO_VERIFY|CERT_SIGNATURE|CERT_UNTRUSTED|CERT_REJECTED|ALTNAME|INVALID_CA|UNABLE_TO_GET_ISSUER/.test(code)) {
+    return pinMismatch(label);
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return new UpstreamError(`the pinned certificate of ${label} is ${code === 'CERT_HAS_EXPIRED' ? 'expired' : 'not yet valid'}`, 'check the clocks here and on the server; a renewed agent certificate must be re-pinned with `deploy server add --replace`', 'tls_failed');
+  }
+  if (code === 'ECONNREFUSED') return new UpstreamError(`cannot reach the agent at ${label}: connection refused`, 'is berth-agent running there, and is the port open?', 'unreachable');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new UpstreamError(`cannot resolve the host name of ${label}`, 'check the server name in deploy.yml', 'unreachable');
+  if (code === 'ETIMEDOUT' || code === 'BERTH_TIMEOUT') {
+    return new UpstreamError(`no answer from the agent at ${label} within ${Math.round(timeoutMs / 1000)}s`, 'is the server up and the agent port reachable from here?', 'timeout');
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE') return new UpstreamError(`the connection to ${label} was closed unexpectedly`, undefined, 'unreachable');
+  return new UpstreamError(`request to ${label} failed: ${e.message ?? String(err)}`, undefined, 'unreachable');
+}
+
+function timeoutError(): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error('timed out');
+  err.code = 'BERTH_TIMEOUT';
+  return err;
+}
+
+/**
+ * First contact only: a bare TLS handshake to read the certificate, then closed.
+ * Nothing is sent; what the certificate is worth is decided by the identity check that follows.
+ */
+export function fetchPeerCertificate(address: ServerAddress, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<{ pem: string; fingerprint: string }> {
+  const label = formatServerAddress(address);
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({
+      host: address.host,
+      port: address.port,
+      ...(isIP(address.host) ? {} : { servername: address.host }),
+      rejectUnauthorized: false,
+    });
+    socket.setTimeout(timeoutMs, () => socket.destroy(timeoutError()));
+    socket.once('secureConnect', () => {
+      const cert = socket.getPeerCertificate();
+      socket.destroy();
+      if (!cert || !cert.raw) return reject(new UpstreamError(`${label} presented no TLS certificate`, undefined, 'tls_failed'));
+      resolve({ pem: derToPem(cert.raw), fingerprint: fingerprintOfDer(cert.raw) });
+    });
+    socket.once('error', (err) => reject(connectionError(err, label, timeoutMs)));
+  });
+}
+
+export class AgentClient {
+  readonly label: string;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly target: PinnedTarget,
+    private readonly signer?: SignedAs,
+    options: { timeoutMs?: number } = {},
+  ) {
+    this.label = formatServerAddress(target.address);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** GET/POST with a JSON body; non-2xx statuses become the agent's typed error (named after the server). */
+  async json(method: 'GET' | 'POST', pathAndQuery: string, options: { body?: unknown; auth?: boolean; accept?: number[] } = {}): Promise<JsonResponse> {
+    const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(options.body));
+    const res = await this.send(method, pathAndQuery, body, { auth: options.auth ?? true, headers: { accept: 'application/json' }, idleTimeoutMs: this.timeoutMs });
+    const raw = await readBody(res, this.label);
+    let parsed: unknown;
+    try {
+      parsed = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    const status = res.statusCode ?? 0;
+    if ((status >= 200 && status < 300) || options.accept?.includes(status)) {
+      if (parsed === undefined && status >= 200 && status < 300) throw new UpstreamError(`${this.label} answered HTTP ${status} without a JSON body`);
+      return { status, body: parsed };
+    }
+    throw this.agentError(status, parsed);
+  }
+
+  /** An authenticated streaming GET (SSE); the caller consumes and closes the response. */
+  async stream(pathAndQuery: string, headers: Record<string, string>, idleTimeoutMs: number): Promise<IncomingMessage> {
+    const res = await this.send('GET', pathAndQuery, Buffer.alloc(0), { auth: true, headers, idleTimeoutMs });
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return res;
+    const raw = await readBody(res, this.label);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    throw this.agentError(status, parsed);
+  }
+
+  private agentError(status: number, body: unknown): BerthError {
+    const err = errorFromBody(status, body);
+    return new BerthError(err.code, err.status, `${this.label}: ${err.message}`, err.hint);
+  }
+
+  private async send(method: string, pathAndQuery: string, body: Buffer, options: { auth: boolean; headers: Record<string, string>; idleTimeoutMs: number }): Promise<IncomingMessage> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (body.length) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(body.length);
+    }
+    if (options.auth) {
+      if (!this.signer) throw new UpstreamError(`internal: request to ${this.label} needs a key`);
+      const token = await signRequest({ privateJwk: this.signer.key.privateJwk, kid: this.signer.key.kid, aud: this.signer.agentId, method, pathAndQuery, body });
+      headers.authorization = `Berth ${token}`;
+    }
+    const { address, certificate, tlsFingerprint } = this.target;
+    return new Promise((resolve, reject) => {
+      const req = https.request({
+        host: address.host,
+        port: address.port,
+        method,
+        path: pathAndQuery,
+        headers,
+        agent: false,
+        ca: certificate,
+        ...(isIP(address.host) ? {} : { servername: address.host }),
+        // `ca` alone does not cover IP addresses or name checks: the pin is the fingerprint.
+        checkServerIdentity: (_host, cert) => {
+          if (cert.raw && fingerprintOfDer(cert.raw) === tlsFingerprint) return undefined;
+          return Object.assign(new Error('certificate does not match the pin'), { [PIN_FAILED]: true });
+        },
+      });
+      req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));
+      req.once('response', (res) => {
+        res.once('error', () => undefined);
+        resolve(res);
+      });
+      req.once('error', (err) => reject(connectionError(err, this.label, options.idleTimeoutMs)));
+      req.end(body);
+    });
+  }
+}
+
+async function readBody(res: IncomingMessage, label: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_RESPONSE_BYTES) {
+        res.destroy();
+        throw new UpstreamError(`${label} sent a response larger than ${MAX_RESPONSE_BYTES} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof BerthError) throw err;
+    throw new UpstreamError(`the answer from ${label} was cut off`, undefined, 'unreachable');
+  }
+  return Buffer.concat(chunks);
+}

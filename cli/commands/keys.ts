@@ -1,0 +1,23 @@
+// deploy keys new | show
+
+import { createKeyFile, defaultKeyComment, readKeyFile, resolveKeyPath } from '../keys.js';
+import { flag, stringOption, type CommandContext } from './context.js';
+
+/** Only the public key line goes to stdout, so `$(deploy keys new)` captures exactly it. */
+export async function keysNewCommand(ctx: CommandContext): Promise<void> {
+  const path = resolveKeyPath(ctx.env, stringOption(ctx, 'key'));
+  const key = await createKeyFile(path, stringOption(ctx, 'comment') ?? defaultKeyComment(), flag(ctx, 'force'));
+  if (ctx.json) {
+    ctx.printer.json({ path: key.path, kid: key.kid, line: key.line });
+    return;
+  }
+  ctx.printer.out(key.line);
+  ctx.printer.err(`private key written to ${key.path} (key id ${key.kid})`);
+  ctx.printer.err('trust it on a server with: berth-agent trust add "<the line above>"');
+}
+
+export async function keysShowCommand(ctx: CommandContext): Promise<void> {
+  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
+  if (ctx.json) ctx.printer.json({ path: key.path, kid: key.kid, line: key.line });
+  else ctx.printer.out(key.line);
+}

@@ -1,0 +1,62 @@
+// The only importer of `yaml`. Parses one document and keeps the source
+// positions so config errors can say which line a key is on.
+
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node } from 'yaml';
+import { ConfigError } from '../../shared/errors.js';
+
+export type KeyPath = readonly (string | number)[];
+
+export interface ParsedYaml {
+  value: unknown;
+  /** 1-based line of the deepest node along `path` that exists, if any. */
+  lineOf(path: KeyPath): number | undefined;
+}
+
+const MAX_ALIASES = 100;
+
+export function parseYaml(text: string, fileLabel: string): ParsedYaml {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const problem = doc.errors[0];
+  if (problem) {
+    const line = lineCounter.linePos(problem.pos[0]).line;
+    const message = problem.message.split('\n')[0] ?? 'invalid YAML';
+    throw new ConfigError(`invalid YAML: ${message} (${fileLabel}:${line})`);
+  }
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    throw new ConfigError(`invalid YAML: ${err instanceof Error ? err.message : String(err)} (${fileLabel})`);
+  }
+  return { value, lineOf: (path) => findLine(doc, lineCounter, path) };
+}
+
+function lineAt(lineCounter: LineCounter, node: Node | null | undefined): number | undefined {
+  const start = node?.range?.[0];
+  return start === undefined ? undefined : lineCounter.linePos(start).line;
+}
+
+function findLine(doc: Document, lineCounter: LineCounter, path: KeyPath): number | undefined {
+  let node: unknown = doc.contents;
+  // A key missing at the top has no better place than the file itself.
+  let line: number | undefined;
+  for (const segment of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
+      if (!pair) return line;
+      line = lineAt(lineCounter, pair.key as Node) ?? line;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment];
+      if (!item) return line;
+      line = lineAt(lineCounter, item as Node) ?? line;
+      node = item;
+    } else {
+      return line;
+    }
+  }
+  return line;
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// The `deploy` CLI's composition root: argv → command, and the one place errors
+// are caught and rendered. Exit codes: 0 ok, 1 failed deploy or runtime error,
+// 2 usage or config error.
+
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isBerthError } from '../shared/errors.js';
+import { parseCommandLine } from './args.js';
+import { keysNewCommand, keysShowCommand } from './commands/keys.js';
+import { pushCommand } from './commands/push.js';
+import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
+import { statusCommand } from './commands/status.js';
+import { versionCommand } from './commands/version.js';
+import type { CommandContext } from './commands/context.js';
+import { readCliEnv, type CliEnv } from './env.js';
+import { createPrinter, type OutputStream } from './output/printer.js';
+import { createStyle, sanitize } from './output/style.js';
+
+const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
+  'keys new': keysNewCommand,
+  'keys show': keysShowCommand,
+  'server add': serverAddCommand,
+  'server list': serverListCommand,
+  'server remove': serverRemoveCommand,
+  push: pushCommand,
+  status: statusCommand,
+  version: versionCommand,
+};
+
+const USAGE_CODES = new Set(['usage', 'config_invalid']);
+
+export function exitCodeFor(err: unknown): 1 | 2 {
+  return isBerthError(err) && USAGE_CODES.has(err.code) ? 2 : 1;
+}
+
+/** `error: …` (red on a colour terminal), then `hint: …`; the stack only when asked. */
+export function renderError(err: unknown, options: { color: boolean; verbose: boolean }): string {
+  const style = createStyle(options.color);
+  const known = isBerthError(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const lines = [style.red(`error: ${sanitize(message, 4000)}`)];
+  const hint = known ? err.hint : 'this looks like a bug in deploy; run again with --verbose and report the output';
+  if (hint) lines.push(`hint: ${sanitize(hint, 2000)}`);
+  if (options.verbose && err instanceof Error && err.stack) lines.push(style.dim(err.stack));
+  return lines.join('\n') + '\n';
+}
+
+export function renderJsonError(err: unknown): string {
+  const body = isBerthError(err)
+    ? err.toBody()
+    : { error: { code: 'internal', message: err instanceof Error ? err.message : String(err) } };
+  return JSON.stringify(body) + '\n';
+}
+
+export interface MainIo {
+  argv: string[];
+  env: CliEnv;
+  stdout: OutputStream;
+  stderr: OutputStream;
+}
+
+export async function main(io: MainIo): Promise<number> {
+  const json = io.argv.includes('--json');
+  const verbose = io.argv.includes('--verbose');
+  try {
+    const parsed = parseCommandLine(io.argv);
+    if (parsed.kind === 'help') {
+      (parsed.exitCode === 0 ? io.stdout : io.stderr).write(parsed.text);
+      return parsed.exitCode;
+    }
+    const handler = handlers[parsed.name];
+    if (!handler) throw new Error(`no handler for ${parsed.name}`);
+    const wantsJson = parsed.values.json === true;
+    const ctx: CommandContext = {
+      env: io.env,
+      printer: createPrinter(io.stdout, io.stderr),
+      style: createStyle(io.env.stdoutIsTTY && !io.env.noColor && !wantsJson),
+      json: wantsJson,
+      live: io.env.stdoutIsTTY && !wantsJson,
+      values: parsed.values,
+      positionals: parsed.positionals,
+    };
+    await handler(ctx);
+    return 0;
+  } catch (err) {
+    if (json) io.stdout.write(renderJsonError(err));
+    else io.stderr.write(renderError(err, { color: io.env.stderrIsTTY && !io.env.noColor, verbose }));
+    return exitCodeFor(err);
+  }
+}
+
+function invokedAsProgram(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (invokedAsProgram()) {
+  process.exitCode = await main({ argv: process.argv.slice(2), env: readCliEnv(), stdout: process.stdout, stderr: process.stderr });
+}

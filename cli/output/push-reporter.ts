@@ -1,0 +1,46 @@
+// Live per-host progress of a push, in the output mode main chose:
+// NDJSON records, a redrawn terminal frame, or plain appended lines.
+
+import { progressRecord, renderProgressFrame, renderProgressLine, renderSummaryTable, resultRecord, type HostProgress, type HostResult } from './deploy.js';
+import type { Printer } from './printer.js';
+import type { Style } from './style.js';
+
+export type OutputMode = 'json' | 'live' | 'plain';
+
+export interface PushReporter {
+  update(progress: HostProgress & { deployId?: number; at?: string }): void;
+  finish(results: HostResult[]): void;
+}
+
+export function createPushReporter(printer: Printer, style: Style, mode: OutputMode, hosts: string[]): PushReporter {
+  const hostWidth = Math.max(4, ...hosts.map((h) => h.length));
+  const current = new Map<string, HostProgress>(hosts.map((host) => [host, { host, state: 'WAITING', message: '' }]));
+  let drawnLines = 0;
+
+  const redraw = () => {
+    printer.outRaw(renderProgressFrame([...current.values()], drawnLines, printer.columns, style));
+    drawnLines = current.size;
+  };
+
+  return {
+    update(progress) {
+      if (mode === 'json') return printer.json(progressRecord(progress));
+      if (mode === 'plain') return printer.out(renderProgressLine(progress, hostWidth, style));
+      current.set(progress.host, { ...progress });
+      redraw();
+    },
+    finish(results) {
+      if (mode === 'json') {
+        for (const r of results) printer.json(resultRecord(r));
+        return;
+      }
+      if (mode === 'live') {
+        for (const r of results) {
+          current.set(r.host, { host: r.host, state: r.state, message: r.ok ? `deployed ${r.release}` : r.error ?? '', outcome: r.ok ? 'ok' : 'failed' });
+        }
+        redraw();
+      }
+      printer.out('\n' + renderSummaryTable(results, style));
+    },
+  };
+}

@@ -1,0 +1,37 @@
+// ANSI styling that turns itself off: plain text unless writing to a colour terminal.
+
+export interface Style {
+  readonly color: boolean;
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+const wrap = (on: boolean, open: number, close: number) => (text: string) => (on ? `\x1b[${open}m${text}\x1b[${close}m` : text);
+
+export function createStyle(color: boolean): Style {
+  return {
+    color,
+    red: wrap(color, 31, 39),
+    green: wrap(color, 32, 39),
+    yellow: wrap(color, 33, 39),
+    dim: wrap(color, 2, 22),
+    bold: wrap(color, 1, 22),
+  };
+}
+
+export const plainStyle = createStyle(false);
+
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+export function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length;
+}
+
+/** Server-supplied text goes to a terminal: escape sequences and control characters are removed. */
+export function sanitize(text: string, max = 2000): string {
+  const clean = text.replace(ANSI, '').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '').replace(/\n/g, ' ');
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}

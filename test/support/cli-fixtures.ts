@@ -1,0 +1,115 @@
+// Fixtures for the CLI unit tests: temp dirs, a CliEnv, captured output,
+// self-signed certificates made by openssl, and a local HTTPS "agent" that
+// serves a real signed identity document.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { X509Certificate, createHash } from 'node:crypto';
+import type { CliEnv } from '../../cli/env.js';
+import { signIdentity } from '../../shared/identity.js';
+import { generateIdentityKeys, type IdentityKeys } from '../../shared/keys.js';
+
+export function tempDir(prefix = 'berth-cli-'): { path: string; cleanup(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function testEnv(cwd: string, overrides: Partial<CliEnv> = {}): CliEnv {
+  return { cwd, home: join(cwd, 'home'), xdgConfigHome: undefined, berthKey: undefined, noColor: true, stdoutIsTTY: false, stderrIsTTY: false, ...overrides };
+}
+
+export function captureStream(): { stream: { write(text: string): boolean; isTTY?: boolean }; text(): string } {
+  let out = '';
+  return {
+    stream: {
+      write(text: string) {
+        out += text;
+        return true;
+      },
+    },
+    text: () => out,
+  };
+}
+
+export interface TestCert {
+  cert: string;
+  key: string;
+  fingerprint: string;
+}
+
+/** A self-signed certificate for 127.0.0.1, as an agent would have. */
+export function makeCert(dir: string, name: string): TestCert {
+  const keyFile = join(dir, `${name}.key`);
+  const certFile = join(dir, `${name}.crt`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const cert = readFileSync(certFile, 'utf8');
+  return { cert, key: readFileSync(keyFile, 'utf8'), fingerprint: createHash('sha256').update(new X509Certificate(cert).raw).digest('hex') };
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
+
+export interface FakeAgent {
+  port: number;
+  agentId: string;
+  keys: IdentityKeys;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+export type FakeRoute = (req: RecordedRequest, res: ServerResponse) => void;
+
+/** HTTPS on 127.0.0.1 with `cert`: GET /v1/identity answers a signed document; everything else goes to `route`. */
+export async function startFakeAgent(cert: TestCert, options: { port?: number; route?: FakeRoute; identityFingerprint?: string } = {}): Promise<FakeAgent> {
+  const keys = await generateIdentityKeys();
+  const document = await signIdentity(
+    {
+      agent_id: keys.agentId,
+      identity_jwk: keys.identity.publicJwk,
+      sealing_jwk: keys.sealing.publicJwk,
+      tls_fingerprint: options.identityFingerprint ?? cert.fingerprint,
+      version: '0.1.0',
+      features: ['releases.v1', 'sse.events'],
+      iat: Math.floor(Date.now() / 1000),
+    },
+    keys.identity.privateJwk,
+  );
+  const requests: RecordedRequest[] = [];
+  const server = https.createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const recorded = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+      requests.push(recorded);
+      if (recorded.method === 'GET' && recorded.url === '/v1/identity') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ document, agent_id: keys.agentId, tls_fingerprint: cert.fingerprint, sealing_jwk: keys.sealing.publicJwk, version: '0.1.0', features: ['releases.v1'] }));
+        return;
+      }
+      if (options.route) return options.route(recorded, res);
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    agentId: keys.agentId,
+    keys,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,172 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { main } from '../../../cli/main.js';
+import { releaseVersion } from '../../../cli/release-version.js';
+import { verifyManifest } from '../../../shared/manifest-signing.js';
+import type { ManifestPayload } from '../../../shared/manifest.js';
+import { captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import type { ServerResponse } from 'node:http';
+
+const DIGEST = `sha256:${'cd'.repeat(32)}`;
+
+interface Behaviour {
+  final: 'DONE' | 'REVERTED';
+  seq: number | null;
+}
+
+/** The agent side of a release: seq lookup, 202 on POST, then an SSE stream cut into awkward chunks. */
+function agentRoutes(behaviour: Behaviour, accepted: string[]) {
+  return (req: RecordedRequest, res: ServerResponse) => {
+    if (req.method === 'GET' && req.url === '/v1/services/demo?destination=') {
+      if (behaviour.seq === null) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { code: 'not_found', message: 'service demo was never deployed' } }));
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ service: { name: 'demo', destination: '', seq: behaviour.seq, current: { version: 'old', image: 'x', seq: behaviour.seq, deploy_id: 1 }, containers: [{ id: 'c1', name: 'demo-web-old', role: 'web', release: 'old', state: 'running', status: 'Up' }], routes: [] } }));
+    }
+    if (req.method === 'POST' && req.url === '/v1/releases') {
+      accepted.push(JSON.parse(req.body.toString()).manifest);
+      res.writeHead(202, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ deploy: { id: 7, service: 'demo', destination: '', version: 'v1', state: 'RECEIVED' } }));
+    }
+    if (req.method === 'GET' && req.url === '/v1/deploys/7/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const event = (id: number, state: string, message: string, extra = {}) => `id: ${id}\r\nevent: progress\r\ndata: ${JSON.stringify({ id, deploy_id: 7, at: new Date().toISOString(), state, message, ...extra })}\r\n\r\n`;
+      const failed = behaviour.final === 'REVERTED';
+      const record = { id: 7, service: 'demo', destination: '', version: 'v1', seq: 1, image: 'x', state: behaviour.final, error: failed ? 'health check GET /up answered 500 for 30s' : null, key_id: 'k', created_at: '', updated_at: '' };
+      const stream = [': keep-alive\n\n', event(1, 'VERIFIED', 'manifest verified'), event(2, 'PULLED', 'pulled image', { progress: 100 }), failed ? event(3, 'FAILED', 'never healthy') : event(3, 'SWITCHED', 'router switched'), `event: end\ndata: ${JSON.stringify(record)}\n\n`].join('');
+      // Split mid-line and mid-CRLF to exercise the parser on real sockets.
+      const cuts = [5, 40, 41, 97, 200];
+      let at = 0;
+      for (const cut of cuts) {
+        res.write(stream.slice(at, cut));
+        at = cut;
+      }
+      return res.end(stream.slice(at));
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } }));
+  };
+}
+
+async function run(cwd: string, argv: string[], xdg: string) {
+  const stdout = captureStream();
+  const stderr = captureStream();
+  const code = await main({ argv, env: testEnv(cwd, { xdgConfigHome: xdg }), stdout: stdout.stream, stderr: stderr.stream });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+describe('deploy push and status against a local agent', () => {
+  const dir = tempDir();
+  const xdg = join(dir.path, 'xdg');
+  const behaviour: Behaviour = { final: 'DONE', seq: null };
+  const accepted: string[] = [];
+  let agent: FakeAgent;
+  let host: string;
+  let kid: string;
+  let publicJwk: Record<string, unknown>;
+
+  before(async () => {
+    agent = await startFakeAgent(makeCert(dir.path, 'agent'), { route: agentRoutes(behaviour, accepted) });
+    host = `127.0.0.1:${agent.port}`;
+    writeFileSync(join(dir.path, 'deploy.yml'), `service: demo\nimage: 127.0.0.1:5000/berth-test/web@${DIGEST}\nservers:\n  - ${host}\nproxy:\n  host: demo.test\n  app_port: 8080\nenv:\n  GREETING: hi\n`);
+    const keys = await run(dir.path, ['keys', 'new'], xdg);
+    assert.equal(keys.code, 0);
+    const { readKeyFile } = await import('../../../cli/keys.js');
+    const key = await readKeyFile(join(xdg, 'berth', 'key.jwk'));
+    kid = key.kid;
+    publicJwk = key.publicJwk;
+  });
+  after(async () => {
+    await agent.close();
+    dir.cleanup();
+  });
+
+  it('refuses an unknown server unless --trust-new', async () => {
+    const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
+    assert.equal(res.code, 1);
+    assert.ok(res.stderr.includes(`unknown server ${host}; run \`deploy server add ${host}\` first`), res.stderr);
+    assert.equal(accepted.length, 0);
+  });
+
+  it('signs one manifest for the agent, follows its events and prints a summary', async () => {
+    const res = await run(dir.path, ['push', '--version', 'v1', '--trust-new'], xdg);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(accepted.length, 1);
+    const payload: ManifestPayload = await verifyManifest(accepted[0]!, { lookupKey: (k) => (k === kid ? publicJwk : undefined), audience: agent.agentId });
+    assert.equal(payload.image, `127.0.0.1:5000/berth-test/web@${DIGEST}`);
+    assert.equal(payload.version, 'v1');
+    assert.equal(payload.sub, 'demo');
+    assert.equal(payload.exp - payload.iat, 600);
+    assert.ok(payload.seq >= Date.now() - 60_000, 'seq is the time in ms when the agent has none');
+    assert.deepEqual(payload.roles.web?.proxy, { hosts: ['demo.test'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 } });
+    assert.deepEqual(payload.roles.web?.env, { clear: { GREETING: 'hi' }, secret: {} });
+    const lines = res.stdout.split('\n');
+    assert.ok(lines.some((l) => l.startsWith(`${host}  PINNED`)), res.stdout);
+    assert.ok(lines.some((l) => /^127\.0\.0\.1:\d+  VERIFIED   manifest verified$/.test(l)), res.stdout);
+    assert.ok(lines.some((l) => /PULLED +pulled image \(100%\)$/.test(l)), res.stdout);
+    assert.match(res.stdout, /HOST +RELEASE +TIME +RESULT\n127\.0\.0\.1:\d+ +v1 +\d+\.\ds +deployed\n/);
+  });
+
+  it('sends current seq + 1 when that is larger than the clock', async () => {
+    behaviour.seq = Date.now() + 10_000_000;
+    const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
+    assert.equal(res.code, 0, res.stderr);
+    const payload = await verifyManifest(accepted.at(-1)!, { lookupKey: () => publicJwk, audience: agent.agentId });
+    assert.equal(payload.seq, behaviour.seq + 1);
+  });
+
+  it('exits 1 naming the host and the reason when the deploy is reverted', async () => {
+    behaviour.final = 'REVERTED';
+    const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
+    assert.equal(res.code, 1);
+    assert.match(res.stdout, /failed: health check GET \/up answered 500 for 30s/);
+    assert.ok(res.stderr.includes(`\nerror: deploy failed on ${host}: health check GET /up answered 500 for 30s\nhint: `), res.stderr);
+    behaviour.final = 'DONE';
+  });
+
+  it('writes NDJSON with --json', async () => {
+    const res = await run(dir.path, ['push', '--version', 'v1', '--json'], xdg);
+    assert.equal(res.code, 0, res.stdout);
+    assert.equal(res.stderr, '');
+    const records = res.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(records.map((r) => r.type), ['progress', 'progress', 'progress', 'progress', 'result']);
+    assert.deepEqual(records.at(-1), { ...records.at(-1), type: 'result', host, release: 'v1', ok: true, state: 'DONE', deploy_id: 7 });
+  });
+
+  it('shows status per server', async () => {
+    const res = await run(dir.path, ['status'], xdg);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^HOST +RELEASE +SEQ +CONTAINERS +LAST DEPLOY\n127\.0\.0\.1:\d+ +old +\d+ +1 running, 0 stopped +DONE\n$/);
+    const json = JSON.parse((await run(dir.path, ['status', '--json'], xdg)).stdout);
+    assert.equal(json.servers[0].service.seq, behaviour.seq);
+    behaviour.seq = null;
+    assert.match((await run(dir.path, ['status'], xdg)).stdout, /never deployed/);
+  });
+});
+
+describe('release version', () => {
+  it('is the full git SHA, marked when the tree is dirty, else --version is needed', async () => {
+    const dir = tempDir();
+    try {
+      await assert.rejects(releaseVersion(dir.path, undefined), /not a git repository with a commit/);
+      const git = (...args: string[]) => execFileSync('git', ['-C', dir.path, '-c', 'user.email=t@t', '-c', 'user.name=t', ...args], { stdio: 'pipe' }).toString().trim();
+      git('init', '-q');
+      writeFileSync(join(dir.path, 'a.txt'), 'a');
+      git('add', '.');
+      git('commit', '-q', '-m', 'one');
+      const head = git('rev-parse', 'HEAD');
+      assert.equal(await releaseVersion(dir.path, undefined), head);
+      writeFileSync(join(dir.path, 'a.txt'), 'b');
+      assert.match(await releaseVersion(dir.path, undefined), new RegExp(`^${head}_uncommitted_[0-9a-f]{16}$`));
+      assert.equal(await releaseVersion(dir.path, 'v2.1'), 'v2.1');
+      await assert.rejects(releaseVersion(dir.path, '../etc'), /is not a valid version/);
+    } finally {
+      dir.cleanup();
+    }
+  });
+});

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { parseImageReference, pinnedImage } from '../../../cli/image-reference.js';
+import { MANIFEST_ACCEPT, parseBearerChallenge, registryBaseUrl, resolveImageDigest } from '../../../cli/registry.js';
+import { UserError } from '../../../shared/errors.js';
+
+const DIGEST = `sha256:${'ab'.repeat(32)}`;
+
+describe('image references', () => {
+  it('expands Docker Hub short names like docker does', () => {
+    assert.deepEqual(parseImageReference('nginx'), { name: 'nginx', registry: 'registry-1.docker.io', repository: 'library/nginx', tag: 'latest', digest: undefined });
+    assert.deepEqual(parseImageReference('acme/web:1.2'), { name: 'acme/web', registry: 'registry-1.docker.io', repository: 'acme/web', tag: '1.2', digest: undefined });
+    assert.equal(parseImageReference('docker.io/library/redis:7').repository, 'library/redis');
+    assert.equal(parseImageReference('docker.io/redis').repository, 'library/redis');
+  });
+
+  it('keeps registries with ports and hosts in the name', () => {
+    const ref = parseImageReference('127.0.0.1:5000/berth-test/web:v1');
+    assert.deepEqual(ref, { name: '127.0.0.1:5000/berth-test/web', registry: '127.0.0.1:5000', repository: 'berth-test/web', tag: 'v1', digest: undefined });
+    assert.equal(pinnedImage(ref, DIGEST), `127.0.0.1:5000/berth-test/web@${DIGEST}`);
+    assert.equal(parseImageReference('localhost/app').registry, 'localhost');
+    assert.equal(parseImageReference('ghcr.io/acme/a/b').repository, 'acme/a/b');
+    assert.equal(parseImageReference('localhost:5000/app').tag, 'latest');
+  });
+
+  it('takes digest references as they are', () => {
+    const ref = parseImageReference(`ghcr.io/acme/web@${DIGEST}`);
+    assert.equal(ref.digest, DIGEST);
+    assert.equal(ref.tag, undefined);
+    assert.equal(parseImageReference(`acme/web:v1@${DIGEST}`).digest, DIGEST);
+  });
+
+  it('refuses invalid references with a message naming them', () => {
+    for (const bad of ['', 'Web', 'web app', 'web:', 'web:bad tag', 'web@sha256:123', 'web@md5:' + 'a'.repeat(32), 'a//b', '-web', 'web-', 'x'.repeat(300), 'host:99x/web', `web@sha256:${'AB'.repeat(32)}`]) {
+      assert.throws(() => parseImageReference(bad), (e: unknown) => e instanceof UserError && /^invalid image reference/.test(e.message), bad);
+    }
+  });
+
+  it('speaks HTTP only to loopback registries', () => {
+    assert.equal(registryBaseUrl('127.0.0.1:5000'), 'http://127.0.0.1:5000');
+    assert.equal(registryBaseUrl('localhost:5000'), 'http://localhost:5000');
+    assert.equal(registryBaseUrl('[::1]:5000'), 'http://[::1]:5000');
+    assert.equal(registryBaseUrl('registry.example.com'), 'https://registry.example.com');
+    assert.equal(registryBaseUrl('127.example.com:5000'), 'https://127.example.com:5000');
+  });
+
+  it('parses bearer challenges', () => {
+    assert.deepEqual(parseBearerChallenge('Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull"'), { realm: 'https://auth.example/token', service: 'reg', scope: 'repository:a/b:pull' });
+    assert.equal(parseBearerChallenge('Basic realm="x"'), undefined);
+    assert.equal(parseBearerChallenge('Bearer service="x"'), undefined);
+  });
+});
+
+// A protocol emulation of the distribution API, the way the real registry answers.
+describe('tag → digest against a registry emulation', () => {
+  let server: http.Server;
+  let base: string;
+  const seen: Array<{ method: string; url: string; auth?: string }> = [];
+
+  before(async () => {
+    server = http.createServer((req, res) => {
+      const url = req.url ?? '';
+      seen.push({ method: req.method ?? '', url, ...(req.headers.authorization ? { auth: req.headers.authorization } : {}) });
+      const accept = req.headers.accept ?? '';
+      const knowsManifests = accept.includes('application/vnd.oci.image.index.v1+json') && accept.includes('application/vnd.docker.distribution.manifest.v2+json');
+      if (url === '/token?service=emu&scope=repository%3Aprivate%2Fweb%3Apull') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ token: 'anon-token' }));
+      }
+      if (url.startsWith('/v2/private/web/manifests/')) {
+        if (req.headers.authorization !== 'Bearer anon-token') {
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="emu",scope="repository:private/web:pull"` });
+          return res.end();
+        }
+      }
+      if (url === '/v2/berth-test/web/manifests/v1' || url === '/v2/private/web/manifests/v1') {
+        if (!knowsManifests) {
+          res.writeHead(400);
+          return res.end();
+        }
+        res.writeHead(200, { 'docker-content-digest': DIGEST, 'content-type': 'application/vnd.oci.image.index.v1+json' });
+        return res.end();
+      }
+      if (url === '/v2/nodigest/web/manifests/v1') {
+        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+        return res.end(req.method === 'GET' ? '{"schemaVersion":2}' : undefined);
+      }
+      if (url === '/v2/closed/web/manifests/v1') {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' });
+        return res.end();
+      }
+      if (url === '/v2/broken/web/manifests/v1') {
+        res.writeHead(500);
+        return res.end();
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const ref = (repo: string, tag = 'v1') => parseImageReference(`${base.slice('http://'.length)}/${repo}:${tag}`);
+
+  it('answers 400 without the manifest Accept list (the trap) and the digest with it', async () => {
+    const plain = await fetch(`${base}/v2/berth-test/web/manifests/v1`, { method: 'HEAD' });
+    assert.equal(plain.status, 400);
+    assert.ok(MANIFEST_ACCEPT.includes('application/vnd.docker.distribution.manifest.list.v2+json'));
+    assert.equal(await resolveImageDigest(ref('berth-test/web')), DIGEST);
+  });
+
+  it('follows an anonymous bearer challenge', async () => {
+    seen.length = 0;
+    assert.equal(await resolveImageDigest(ref('private/web')), DIGEST);
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url.split('?')[0]} ${s.auth ?? '-'}`),
+      ['HEAD /v2/private/web/manifests/v1 -', 'GET /token -', 'HEAD /v2/private/web/manifests/v1 Bearer anon-token'],
+    );
+  });
+
+  it('hashes the manifest when the registry sends no digest header', async () => {
+    const { createHash } = await import('node:crypto');
+    assert.equal(await resolveImageDigest(ref('nodigest/web')), `sha256:${createHash('sha256').update('{"schemaVersion":2}').digest('hex')}`);
+  });
+
+  it('does not ask the registry about digest references', async () => {
+    seen.length = 0;
+    assert.equal(await resolveImageDigest(parseImageReference(`${base.slice(7)}/x/y@${DIGEST}`)), DIGEST);
+    assert.equal(seen.length, 0);
+  });
+
+  it('names the image when the tag does not exist, access is refused or the registry fails', async () => {
+    await assert.rejects(resolveImageDigest(ref('berth-test/web', 'nope')), /image 127\.0\.0\.1:\d+\/berth-test\/web:nope not found in registry/);
+    await assert.rejects(resolveImageDigest(ref('closed/web')), /requires credentials for closed\/web/);
+    await assert.rejects(resolveImageDigest(ref('broken/web')), /answered HTTP 500 for .*broken\/web:v1/);
+    await assert.rejects(resolveImageDigest(parseImageReference('127.0.0.1:1/x/y:v1')), /cannot reach registry 127\.0\.0\.1:1/);
+  });
+});
