@@ -1,6 +1,7 @@
 // The deploy engine end to end on one host: real engine, registry and router.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { removeImage } from '../../support/docker-cli.js';
 import { startEngineFixture, sealFor, type EngineFixture } from '../../support/engine-fixture.js';
 
 let f: EngineFixture;
@@ -18,7 +19,10 @@ const r3Roles = () => ({
 const running = async () => (await f.containers()).filter((c) => c.state === 'running');
 
 test('deploy v1 then v2: the router answers v1 then v2; v1 is stopped and retained', async () => {
-  const v1 = await f.deploy(f.manifest('r1', await f.digestOf('v1')));
+  // Earlier suites may have pulled v1 into this engine; the pull is part of what this test watches.
+  const v1Image = await f.digestOf('v1');
+  await removeImage(f.engineHost, v1Image);
+  const v1 = await f.deploy(f.manifest('r1', v1Image));
   assert.equal(v1.state, 'DONE', v1.error ?? '');
   assert.deepEqual(
     [...new Set(f.states(v1.id))],
