@@ -6,7 +6,6 @@ import { hasScope, type Scope } from '../../shared/api-types.js';
 import { AuthError, ForbiddenError, RateLimitError, isBerthError } from '../../shared/errors.js';
 import { tokenFromAuthorization, verifyRequest } from '../../shared/request-token.js';
 import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
-import type { FailureLimiter } from './rate-limit.js';
 
 export interface RequireTokenOptions {
   /**
@@ -16,18 +15,17 @@ export interface RequireTokenOptions {
   deferJti?: boolean;
 }
 
-const MAX_KID_CHARS = 128;
-
 export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOptions = {}): MiddlewareHandler<ApiEnv> {
   const limiter = deps.authLimiter;
   if (!limiter) throw new Error('requireToken needs deps.authLimiter (buildApp sets one)');
 
   return async function authenticate(c, next) {
+    // Failures are counted per remote address only. Key ids are public (they
+    // are thumbprints of the public key line), so a per-key counter keyed on
+    // an unverified header would let anyone lock a real operator out.
     const address = `addr:${remoteAddress(c)}`;
     const header = c.req.header('authorization');
-    const claimedKid = header ? unverifiedKid(header) : undefined;
-    const kidKey = claimedKid ? `kid:${claimedKid}` : undefined;
-    if (limiter.blocked(address) || (kidKey && limiter.blocked(kidKey))) {
+    if (limiter.blocked(address)) {
       throw new RateLimitError('too many failed authentications; try again in a minute');
     }
     if (deps.store.keys.list().length === 0) {
@@ -49,7 +47,7 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
         now: Math.floor(nowMs(deps) / 1000),
       });
     } catch (e) {
-      if (isBerthError(e) && e.status === 401) countFailure(limiter, address, kidKey);
+      if (isBerthError(e) && e.status === 401) limiter.fail(address);
       throw e;
     }
     const key = deps.store.keys.get(claims.iss);
@@ -64,11 +62,6 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
     c.set('caller', { kid: key.kid, scopes: key.scopes, jti: claims.jti, exp: claims.exp });
     return next();
   };
-}
-
-function countFailure(limiter: FailureLimiter, address: string, kidKey: string | undefined): void {
-  limiter.fail(address);
-  if (kidKey) limiter.fail(kidKey);
 }
 
 /** The path and query exactly as the client sent them: what `htu` signs. */
@@ -86,19 +79,4 @@ function remoteAddress(c: Context<ApiEnv>): string {
 function incoming(c: Context<ApiEnv>): IncomingMessage | undefined {
   const env = c.env as { incoming?: IncomingMessage } | undefined;
   return env?.incoming;
-}
-
-/**
- * The kid a token claims, read without verifying anything: used only to key
- * the failure counter, so a bad signature still counts against that key id.
- */
-function unverifiedKid(header: string): string | undefined {
-  const token = /^Berth ([A-Za-z0-9_-]{1,4096})\./.exec(header)?.[1];
-  if (!token) return undefined;
-  try {
-    const h = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { kid?: unknown };
-    return typeof h.kid === 'string' && h.kid.length <= MAX_KID_CHARS ? h.kid : undefined;
-  } catch {
-    return undefined;
-  }
 }

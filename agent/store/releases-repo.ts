@@ -11,6 +11,8 @@ import type { AcceptReleaseInput, CurrentRelease, DeployRecord, ServiceSummary }
 type SeqRow = { service: string; destination: string; seq: number; current_deploy_id: number | null };
 type LockRow = { deploy_id: number; since: string; version: string; key_id: string };
 
+const SEQ_AHEAD_MS = 15 * 60 * 1000;
+
 const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
 
 export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter) {
@@ -37,6 +39,18 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
           `seq ${p.seq} is not above the last accepted seq ${last} for ${name}`,
           'sign a new manifest with a higher seq (the CLI does this from GET /v1/services)',
           'seq_not_increasing',
+        );
+      }
+      // A seq far in the future would make the service undeployable for good
+      // (every later manifest must exceed it), so cap it near the CLI's rule
+      // max(now_ms, last + 1): the manifest's 15-minute lifetime plus room for
+      // a million releases past the last one.
+      const ceiling = Math.max(last + 1_000_000, nowMs + SEQ_AHEAD_MS);
+      if (p.seq > ceiling) {
+        throw new ConflictError(
+          `seq ${p.seq} is too far ahead for ${name} (at most ${ceiling} now; the last accepted is ${last})`,
+          'seq is the signing time in milliseconds, or the last seq + 1; check the signer\'s clock',
+          'seq_too_far_ahead',
         );
       }
       const lock = db.get<LockRow>(

@@ -46,6 +46,8 @@ export interface RequestOptions {
   /** What the token signs, when it should differ from the request. */
   sign?: { method?: string; path?: string; body?: string; now?: number; ttl?: number; aud?: string };
   headers?: Record<string, string>;
+  /** The client's address as the node server would report it. */
+  remoteAddress?: string;
 }
 
 export class ApiFixture {
@@ -139,7 +141,8 @@ export class ApiFixture {
       headers.authorization = opts.authorization ?? `Berth ${await this.token(method, path, body, opts)}`;
     }
     if (body !== '') headers['content-type'] = 'application/json';
-    return this.app.request(path, { method, headers, ...(body !== '' ? { body } : {}) });
+    const env = opts.remoteAddress ? { incoming: { socket: { remoteAddress: opts.remoteAddress } } } : undefined;
+    return this.app.request(path, { method, headers, ...(body !== '' ? { body } : {}) }, env);
   }
 
   /** A valid manifest payload for this agent; `over` replaces top-level fields. */

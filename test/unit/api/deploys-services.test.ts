@@ -154,6 +154,23 @@ describe('GET /v1/services', () => {
 });
 
 describe('failed-auth rate limit', () => {
+  it('junk tokens naming a real key id from one address do not lock that key out elsewhere', async () => {
+    const g = await ApiFixture.create({ authFailuresPerMinute: 20 });
+    try {
+      g.trustAll();
+      const victim = g.keyA.kid;
+      const junk = `Berth ${Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'berth-request+jwt', kid: victim })).toString('base64url')}.e30.AAAA`;
+      for (let i = 0; i < 25; i++) {
+        const r = await g.request('GET', '/v1/services', { authorization: junk, remoteAddress: '203.0.113.9' });
+        assert.ok(r.status === 401 || r.status === 429);
+      }
+      assert.equal((await g.request('GET', '/v1/services', { remoteAddress: '203.0.113.9' })).status, 429, 'the flooding address is blocked');
+      assert.equal((await g.request('GET', '/v1/services', { remoteAddress: '198.51.100.7' })).status, 200, 'the key still works from elsewhere');
+    } finally {
+      g.cleanup();
+    }
+  });
+
   it('after 20 failures a minute from one address, even a good token gets 429', async () => {
     const g = await ApiFixture.create({ authFailuresPerMinute: 20 });
     try {

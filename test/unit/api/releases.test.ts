@@ -210,6 +210,14 @@ describe('POST /v1/releases', () => {
       await control();
     });
 
+    it('a seq far in the future (which would make the service undeployable) → 409', async () => {
+      await control();
+      const before = f.store.dump();
+      await refused(await f.postRelease(await f.manifest({ seq: Number.MAX_SAFE_INTEGER })), before, 409, 'seq_too_far_ahead', /too far ahead for demo/);
+      await refused(await f.postRelease(await f.manifest({ seq: Date.now() + 60 * 60 * 1000 })), before, 409, 'seq_too_far_ahead', /too far ahead/);
+      await control();
+    });
+
     it('a second release while the lock is held → 409 naming the holder', async () => {
       const first = await f.postRelease(await f.manifest());
       assert.equal(first.status, 202);
