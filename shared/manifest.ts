@@ -16,7 +16,9 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 // ECDH-ES is direct key agreement, so the encrypted-key part is empty.
 const JWE_COMPACT = /^[A-Za-z0-9_-]{1,4096}\.\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{0,90000}\.[A-Za-z0-9_-]{1,64}$/;
-const HOST = /^(\*\.)?(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+// A wildcard needs at least two labels after `*.`, so one service cannot claim a whole TLD (`*.com`).
+const HOST = new RegExp(`^(?:(?=.{1,253}$)${LABEL}(\\.${LABEL})*|\\*\\.(?=.{1,251}$)${LABEL}(\\.${LABEL})+)$`);
 
 // Docker reference grammar, restricted to `name@sha256:<hex>`: optional
 // registry host[:port], then lowercase path components.

@@ -49,7 +49,14 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     const release = deps.inflight.start(route.target);
     res.once('close', release);
-    forward(forwardDeps, req, res, route);
+    try {
+      forward(forwardDeps, req, res, route);
+    } catch (err) {
+      // A synchronous throw here would be uncaught in the request listener and take the router down.
+      forwardDeps.log(route.target, err instanceof Error ? err.message : String(err));
+      if (!res.headersSent) sendErrorPage(res, 502, 'The service could not be reached.');
+      else res.destroy();
+    }
   };
 }
 

@@ -4,9 +4,10 @@
 
 import { Agent } from 'node:http';
 
-// Below Node's default server keepAliveTimeout (5 s), so the router usually
-// drops an idle socket before the target does.
-const FREE_SOCKET_TIMEOUT_MS = 4_000;
+// Well below the idle timeouts of common app servers (Node 5 s, gunicorn 2 s),
+// so the router drops an idle socket before the target does; a POST sent on a
+// socket the target just closed cannot be retried safely.
+const FREE_SOCKET_TIMEOUT_MS = 1_000;
 
 export class TargetPool {
   readonly #agents = new Map<string, Agent>();

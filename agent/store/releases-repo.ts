@@ -25,6 +25,24 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
     return d ? { version: d.version, image: d.image, seq: d.seq, deploy_id: d.id } : null;
   };
 
+  /** A host of this manifest that the route table gives to another service or destination. */
+  function hostHeldElsewhere(p: ManifestPayload): { host: string; owner: string } | undefined {
+    const wanted = new Set(
+      Object.values(p.roles).flatMap((r) => r.proxy?.hosts ?? []).map((h) => h.toLowerCase()),
+    );
+    if (wanted.size === 0) return undefined;
+    const rows = db.all<{ service: string; destination: string; route: string }>('SELECT service, destination, route FROM routes');
+    for (const row of rows) {
+      // Route keys are `service` or `service.role`; service names cannot contain dots.
+      const own = row.destination === p.destination && (row.service === p.service || row.service.startsWith(`${p.service}.`));
+      if (own) continue;
+      const hosts = (JSON.parse(row.route) as { hosts: string[] }).hosts;
+      const taken = hosts.find((h) => wanted.has(h.toLowerCase()));
+      if (taken) return { host: taken, owner: label(row.service.split('.')[0]!, row.destination) };
+    }
+    return undefined;
+  }
+
   function acceptRelease(a: AcceptReleaseInput): DeployRecord {
     const p = a.payload;
     const name = label(p.service, p.destination);
@@ -63,6 +81,14 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
           `${name} is locked by deploy ${lock.deploy_id} (version ${lock.version}, key ${lock.key_id}) since ${lock.since}`,
           'wait for that deploy to finish, then push again',
           'locked',
+        );
+      }
+      const hostOwner = hostHeldElsewhere(p);
+      if (hostOwner) {
+        throw new ConflictError(
+          `host ${hostOwner.host} is already served by ${hostOwner.owner} on this server`,
+          'give each service its own proxy host, or remove the other service first',
+          'host_conflict',
         );
       }
       const clash = db.get<{ image: string }>(

@@ -218,6 +218,17 @@ describe('POST /v1/releases', () => {
       await control();
     });
 
+    it('a host another service already serves → 409 naming it; the service\'s own route is no conflict', async () => {
+      await control();
+      f.store.routes.set('demo', '', { service: 'demo', hosts: ['demo.test'], target: '10.0.0.8:8080' });
+      await control(); // its own host: fine
+      f.store.routes.set('other', '', { service: 'other', hosts: ['DEMO.test'], target: '10.0.0.9:80' });
+      const before = f.store.dump();
+      await refused(await f.postRelease(await f.manifest()), before, 409, 'host_conflict', /host DEMO\.test is already served by other/);
+      f.store.routes.set('other', '', null);
+      await control();
+    });
+
     it('a second release while the lock is held → 409 naming the holder', async () => {
       const first = await f.postRelease(await f.manifest());
       assert.equal(first.status, 202);

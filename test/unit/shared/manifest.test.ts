@@ -129,6 +129,9 @@ describe('manifest schema', () => {
   it('refuses proxy hosts that are missing or not host names', () => {
     refused(withProxy({ hosts: [] }), /^roles\.web\.proxy\.hosts: /);
     refused(withProxy({ hosts: ['demo.example.com/evil'] }), /^roles\.web\.proxy\.hosts\[0\]: must be a host name/);
+    // A wildcard over a whole TLD would let one service take every name under it.
+    refused(withProxy({ hosts: ['*.com'] }), /^roles\.web\.proxy\.hosts\[0\]: must be a host name/);
+    assert.deepEqual(parseManifestPayload(withProxy({ hosts: ['*.example.com'] })).roles.web?.proxy?.hosts, ['*.example.com']);
   });
 
   it('refuses unsealed secrets and a name set both clear and secret', () => {
