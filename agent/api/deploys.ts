@@ -1,7 +1,7 @@
 // GET /v1/deploys/:id and its live event stream (SSE, resumable by Last-Event-ID).
 import type { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { NotFoundError, UserError } from '../../shared/errors.js';
+import { NotFoundError, RateLimitError, UserError } from '../../shared/errors.js';
 import type { DeployEvent, DeployRecord } from '../store/index.js';
 import { FINAL_STATES } from '../store/index.js';
 import { requireToken } from './auth.js';
@@ -9,6 +9,12 @@ import type { ApiDeps, ApiEnv } from './context.js';
 
 const ID = /^[1-9][0-9]{0,14}$/;
 const KEEPALIVE_MS = 15_000;
+// Streams outlive the 60 s request token, so they are bounded: in number (each
+// holds a socket and a bus listener), per key, and in time (the CLI resumes
+// with Last-Event-ID and a fresh token), and they end when the key is untrusted.
+const MAX_STREAMS = 256;
+const MAX_STREAMS_PER_KEY = 32;
+const MAX_STREAM_MS = 30 * 60_000;
 
 function parseId(value: string | undefined, what: string): number {
   if (value === undefined || !ID.test(value)) throw new UserError(`${what} must be a positive integer`);
@@ -28,10 +34,26 @@ export function deployRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     return c.json({ deploy, events: store.events(deploy.id) });
   });
 
+  const open = new Map<string, number>();
+  let openTotal = 0;
+
   app.get('/v1/deploys/:id/events', requireToken(deps, 'read'), (c) => {
     const id = mustGet(parseId(c.req.param('id'), 'deploy id')).id;
     const resume = c.req.header('last-event-id');
     let last = resume === undefined || resume === '' ? 0 : parseId(resume, 'Last-Event-ID');
+    const kid = c.get('caller').kid;
+    if (openTotal >= MAX_STREAMS || (open.get(kid) ?? 0) >= MAX_STREAMS_PER_KEY) {
+      throw new RateLimitError('too many open event streams; close some or poll GET /v1/deploys/:id');
+    }
+    openTotal++;
+    open.set(kid, (open.get(kid) ?? 0) + 1);
+    const closeSlot = () => {
+      openTotal--;
+      const n = (open.get(kid) ?? 1) - 1;
+      if (n > 0) open.set(kid, n);
+      else open.delete(kid);
+    };
+    const endsAt = Date.now() + MAX_STREAM_MS;
 
     return streamSSE(c, async (stream) => {
       // The store is the source of truth; bus events only say "look again".
@@ -59,7 +81,7 @@ export function deployRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       };
 
       try {
-        while (!closed) {
+        while (!closed && Date.now() < endsAt && store.keys.get(kid)) {
           pending = false;
           await flush();
           const deploy = store.getDeploy(id);
@@ -85,6 +107,7 @@ export function deployRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       } finally {
         store.bus.off('event', onEvent);
         store.bus.off('final', onFinal);
+        closeSlot();
       }
     });
   });

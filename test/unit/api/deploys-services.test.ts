@@ -109,6 +109,31 @@ describe('GET /v1/deploys/:id/events (SSE)', () => {
     assert.equal(end.error, 'pull failed');
   });
 
+  it('bounds open streams per key (429), and a stream ends when its key is no longer trusted', async () => {
+    const id = await accepted();
+    const streams: Response[] = [];
+    for (let i = 0; i < 32; i++) {
+      const r = await f.request('GET', `/v1/deploys/${id}/events`, { key: f.keyRead });
+      assert.equal(r.status, 200);
+      streams.push(r);
+    }
+    const refused = await errorOf(await f.request('GET', `/v1/deploys/${id}/events`, { key: f.keyRead }));
+    assert.equal(refused.status, 429);
+    assert.match(refused.message, /too many open event streams/);
+    // Another key still gets one: the bound is per key.
+    const other = await f.request('GET', `/v1/deploys/${id}/events`);
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+
+    const texts = streams.map((r) => r.text());
+    f.store.keys.remove(f.keyRead.kid);
+    f.store.addEvent(id, 'VERIFIED', 'wakes every stream');
+    const ended = await Promise.all(texts);
+    for (const t of ended) assert.ok(!t.includes('event: end'), 'cut off, not a normal end');
+    f.trustAll();
+    f.store.setState(id, 'DONE');
+  });
+
   it('refuses a malformed Last-Event-ID and an unknown deploy', async () => {
     assert.equal((await errorOf(await f.request('GET', '/v1/deploys/1/events', { headers: { 'last-event-id': 'x' } }))).status, 400);
     assert.equal((await errorOf(await f.request('GET', '/v1/deploys/4242/events'))).status, 404);
