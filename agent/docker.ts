@@ -5,8 +5,10 @@
 import Docker from 'dockerode';
 import { ConflictError, ConfigError, UpstreamError } from '../shared/errors.js';
 import type { ContainerSpec } from './core/containers.js';
+import { createPullProgress, followPull } from './docker-pull.js';
 
 export type { ContainerSpec };
+export { createPullProgress, followPull, type PullEvent } from './docker-pull.js';
 
 export interface ContainerInfo {
   id: string;
@@ -20,6 +22,8 @@ export interface ContainerInfo {
   labels: Record<string, string>;
   /** Creation time in milliseconds (list answers have only second precision). */
   createdAt: number;
+  /** When it last stopped, in milliseconds; null or absent if it never did or when unknown (list answers). */
+  finishedAt?: number | null;
 }
 
 export interface RegistryAuth {
@@ -32,6 +36,11 @@ export interface PullOptions {
   auth?: RegistryAuth;
   onProgress?: (percent: number, message: string) => void;
 }
+
+/** A registry that stops sending mid-pull would otherwise hold the deploy (and its lock) forever. */
+export const PULL_INACTIVITY_MS = 120_000;
+/** Docker answers ordinary calls in well under a second; a hung daemon must not hang a deploy. */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 export interface DockerPort {
   ping(): Promise<void>;
@@ -81,13 +90,16 @@ function upstream(action: string, err: unknown): UpstreamError {
 export function createDockerPort(host: string, network = 'berth'): DockerPort {
   const docker = new Docker(dockerOptionsFromHost(host));
 
-  const call = async <T>(action: string, fn: () => Promise<T>): Promise<T> => {
+  const call = async <T>(action: string, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> => {
     try {
-      return await fn();
+      return await withTimeout(action, timeoutMs, fn);
     } catch (err) {
-      throw upstream(action, err);
+      throw err instanceof UpstreamError ? err : upstream(action, err);
     }
   };
+  // The same, for callers that look at Docker's status code themselves.
+  const raw = <T>(action: string, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> =>
+    withTimeout(action, timeoutMs, fn);
 
   return {
     async ping() {
@@ -96,16 +108,17 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async ensureNetwork(name, subnet) {
       const existing = async () =>
-        (await call('network list', () => docker.listNetworks({ filters: { name: [name] } }))).find((n) => n.Name === name);
+        (await call('network list', (abortSignal) => docker.listNetworks({ filters: { name: [name] }, abortSignal }))).find((n) => n.Name === name);
       if (await existing()) return;
       try {
-        await docker.createNetwork({
+        await raw(`network create ${name}`, (abortSignal) => docker.createNetwork({
+          abortSignal,
           Name: name,
           Driver: 'bridge',
           CheckDuplicate: true,
           IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
           Labels: { 'berth.kind': 'network' },
-        });
+        }));
       } catch (err) {
         // Another process may have created it between our look and our create.
         if (statusOf(err) === 409 && (await existing())) return;
@@ -115,7 +128,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async imagePresent(ref) {
       try {
-        await docker.getImage(ref).inspect();
+        await raw(`image inspect ${ref}`, () => docker.getImage(ref).inspect());
         return true;
       } catch (err) {
         if (statusOf(err) === 404) return false;
@@ -127,34 +140,21 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
       const stream = await call(`pull ${ref}`, () =>
         options.auth ? pullWithAuth(docker, ref, options.auth) : docker.pull(ref),
       );
-      // The engine answers 200 and then reports failures inside the stream, so
-      // the pull is only done (or failed) when the stream ends.
       const progress = createPullProgress();
-      await new Promise<void>((resolve, reject) => {
-        let streamError: string | undefined;
-        docker.modem.followProgress(
-          stream,
-          (err: unknown) => {
-            if (err) reject(upstream(`pull ${ref}`, err));
-            else if (streamError) reject(new UpstreamError(`docker pull ${ref} failed: ${streamError}`));
-            else resolve();
-          },
-          (event: PullEvent) => {
-            if (event.error || event.errorDetail?.message) {
-              streamError ??= String(event.errorDetail?.message ?? event.error);
-              return;
-            }
-            const update = progress(event);
-            if (update) options.onProgress?.(update.percent, update.message);
-          },
-        );
+      await followPull(stream, ref, {
+        inactivityMs: PULL_INACTIVITY_MS,
+        onEvent: (event) => {
+          const update = progress(event);
+          if (update) options.onProgress?.(update.percent, update.message);
+        },
       });
       options.onProgress?.(100, `pulled ${ref}`);
     },
 
     async createContainer(spec) {
       try {
-        const container = await docker.createContainer({
+        const container = await raw(`create container ${spec.name}`, (abortSignal) => docker.createContainer({
+          abortSignal,
           name: spec.name,
           Image: spec.image,
           ...(spec.cmd ? { Cmd: spec.cmd } : {}),
@@ -162,7 +162,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
           Labels: spec.labels,
           HostConfig: { RestartPolicy: { Name: spec.restartPolicy }, NetworkMode: spec.network },
           NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
-        });
+        }));
         return container.id;
       } catch (err) {
         if (statusOf(err) === 409) {
@@ -175,7 +175,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async start(id) {
       try {
-        await docker.getContainer(id).start();
+        await raw(`start ${id.slice(0, 12)}`, (abortSignal) => docker.getContainer(id).start({ abortSignal }));
       } catch (err) {
         if (statusOf(err) === 304) return; // already running
         throw upstream(`start ${id.slice(0, 12)}`, err);
@@ -184,7 +184,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async inspect(idOrName) {
       try {
-        const c = await docker.getContainer(idOrName).inspect();
+        const c = await raw(`inspect ${idOrName}`, (abortSignal) => docker.getContainer(idOrName).inspect({ abortSignal }));
         return {
           id: c.Id,
           name: c.Name.replace(/^\//, ''),
@@ -195,6 +195,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
           ip: c.NetworkSettings.Networks?.[network]?.IPAddress || null,
           labels: c.Config.Labels ?? {},
           createdAt: Date.parse(c.Created),
+          finishedAt: finishedAt(c.State.FinishedAt),
         };
       } catch (err) {
         if (statusOf(err) === 404) return undefined;
@@ -204,7 +205,8 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async stop(id, timeoutSeconds) {
       try {
-        await docker.getContainer(id).stop({ t: timeoutSeconds });
+        // Docker answers only once the container stopped, up to its own timeout.
+        await raw(`stop ${id.slice(0, 12)}`, (abortSignal) => docker.getContainer(id).stop({ t: timeoutSeconds, abortSignal }), REQUEST_TIMEOUT_MS + timeoutSeconds * 1000);
       } catch (err) {
         const status = statusOf(err);
         if (status === 304 || status === 404) return; // already stopped or gone
@@ -214,7 +216,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async remove(id, options = {}) {
       try {
-        await docker.getContainer(id).remove({ force: options.force ?? false });
+        await raw(`remove ${id.slice(0, 12)}`, (abortSignal) => docker.getContainer(id).remove({ force: options.force ?? false, abortSignal }));
       } catch (err) {
         const status = statusOf(err);
         if (status === 404) return;
@@ -226,7 +228,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async listContainers(labels, all) {
       const label = Object.entries(labels).map(([k, v]) => `${k}=${v}`);
-      const list = await call('list containers', () => docker.listContainers({ all, filters: { label } }));
+      const list = await call('list containers', (abortSignal) => docker.listContainers({ all, filters: { label }, abortSignal }));
       return list.map((c) => ({
         id: c.Id,
         name: (c.Names[0] ?? '').replace(/^\//, ''),
@@ -236,12 +238,15 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
         ip: c.NetworkSettings?.Networks?.[network]?.IPAddress || null,
         labels: c.Labels ?? {},
         createdAt: c.Created * 1000,
+        finishedAt: null,
       }));
     },
 
     async logTail(id, lines) {
       try {
-        const buf = await docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false });
+        const buf = await raw(`logs ${id.slice(0, 12)}`, (abortSignal) =>
+          docker.getContainer(id).logs({ stdout: true, stderr: true, tail: lines, follow: false, abortSignal }),
+        );
         return demuxLogs(buf).slice(-16 * 1024);
       } catch (err) {
         if (statusOf(err) === 404) return '';
@@ -251,55 +256,36 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
   };
 }
 
+/**
+ * Runs a Docker call with a deadline: the signal asks dockerode to drop the
+ * request, and the race makes sure the caller hears of it even if it does not.
+ */
+async function withTimeout<T>(action: string, timeoutMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new UpstreamError(`docker ${action} did not answer within ${timeoutMs / 1000}s`, 'is the Docker daemon healthy? (systemctl status docker)'));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([fn(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Docker's "never finished" is year 1. */
+function finishedAt(text: string | undefined): number | null {
+  const t = text ? Date.parse(text) : NaN;
+  return Number.isFinite(t) && t > 0 ? t : null;
+}
+
 function pullWithAuth(docker: Docker, ref: string, auth: RegistryAuth): Promise<NodeJS.ReadableStream> {
   return new Promise((resolve, reject) => {
     docker.pull(ref, {}, (err, stream) => (err || !stream ? reject(err) : resolve(stream)), auth);
   });
-}
-
-interface PullEvent {
-  status?: string;
-  id?: string;
-  progressDetail?: { current?: number; total?: number };
-  error?: string;
-  errorDetail?: { message?: string };
-}
-
-/** Rough overall percent from per-layer byte counts; reports only when it moves. */
-export function createPullProgress(): (event: PullEvent) => { percent: number; message: string } | undefined {
-  const layers = new Map<string, { current: number; total: number }>();
-  let last = -1;
-  return (event) => {
-    const status = event.status ?? '';
-    if (event.id && /^[0-9a-f]{12}$/.test(event.id)) {
-      const layer = layers.get(event.id) ?? { current: 0, total: 0 };
-      const detail = event.progressDetail ?? {};
-      // Extraction reports bytes again; count only downloads, then mark done.
-      if (status === 'Downloading' && detail.total) {
-        layer.total = detail.total;
-        layer.current = Math.min(detail.current ?? 0, detail.total);
-      } else if (/^(Download complete|Pull complete|Already exists)$/.test(status)) {
-        layer.total ||= 1;
-        layer.current = layer.total;
-      }
-      layers.set(event.id, layer);
-    }
-    let current = 0;
-    let total = 0;
-    let known = 0;
-    for (const l of layers.values()) {
-      if (l.total > 0) known++;
-      current += l.current;
-      total += l.total;
-    }
-    // Layers whose size is not yet known count as not started.
-    const fraction = total > 0 ? (current / total) * (known / Math.max(layers.size, 1)) : 0;
-    // Layers appear as the pull goes, so the raw fraction can dip; a progress bar must not.
-    const percent = Math.min(99, Math.floor(fraction * 100));
-    if (percent <= last) return undefined;
-    last = percent;
-    return { percent, message: `${status || 'pulling'}${event.id ? ` ${event.id}` : ''}`.trim() };
-  };
 }
 
 /** Docker multiplexes stdout/stderr frames (8-byte header) when the container has no TTY. */

@@ -86,6 +86,9 @@ async function withStore<T>(flags: AgentFlags, fn: (store: Store) => Promise<T>)
 
 async function run(config: AgentConfig): Promise<number> {
   const log = createLogger('agent');
+  // A stray rejection must not take the agent down (the router keeps serving
+  // either way, but deploys and route syncs would stop); it must be visible.
+  process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection', { error: reason }));
   const identity = await loadIdentity(config.paths);
   const store = openStore(config.paths.db);
   const docker = createDockerPort(config.dockerHost, config.network);
@@ -110,7 +113,7 @@ async function run(config: AgentConfig): Promise<number> {
   } catch (e) {
     log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
   }
-  const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS);
+  const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
 
   const running = new Set<Promise<void>>();
   const app = buildApp({

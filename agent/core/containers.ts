@@ -39,6 +39,23 @@ export function containerName(service: string, role: string, destination: string
   return [service, role, ...(destination ? [destination] : []), version].join('-');
 }
 
+/**
+ * Whether labels say "this is the container of that release's role". Names are
+ * not enough: `a-web` + role `x` and `a` + role `web-x` give the same name.
+ */
+export function isReleaseContainer(
+  labels: Record<string, string>,
+  r: { service: string; destination: string; role: string; release: string },
+): boolean {
+  return (
+    labels[LABEL.kind] === APP_KIND &&
+    labels[LABEL.service] === r.service &&
+    (labels[LABEL.destination] ?? '') === r.destination &&
+    labels[LABEL.role] === r.role &&
+    labels[LABEL.release] === r.release
+  );
+}
+
 export function roleOf(manifest: ManifestPayload, role: string): Role {
   const found = Object.hasOwn(manifest.roles, role) ? manifest.roles[role] : undefined;
   if (!found) throw new Error(`role ${role} is not in the manifest of ${manifest.service} ${manifest.version}`);

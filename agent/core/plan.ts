@@ -5,7 +5,7 @@ import { ConflictError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Route } from '../../shared/api-types.js';
 import { APP_KIND, LABEL, containerName, roleOf, specFingerprint } from './containers.js';
-import { routeKey, routeName } from './routes.js';
+import { routeKey, routeName, targetAddress } from './routes.js';
 
 export interface ObservedContainer {
   id: string;
@@ -14,6 +14,8 @@ export interface ObservedContainer {
   labels: Record<string, string>;
   /** Milliseconds since the epoch. */
   createdAt: number;
+  /** When it last stopped (ms since the epoch); null or absent when unknown or never ran. */
+  finishedAt?: number | null;
   ip: string | null;
 }
 
@@ -23,6 +25,8 @@ export interface Observed {
   containers: ObservedContainer[];
   /** The agent's route table. */
   routes: Route[];
+  /** The release that was current (served) before this deploy, if any. */
+  currentRelease?: string | null;
 }
 
 export type Phase = 'PULLED' | 'STARTED' | 'HEALTHY' | 'SWITCHED' | 'DRAINED' | 'DONE';
@@ -42,9 +46,6 @@ export type Step =
   | { phase: 'DRAINED'; kind: 'drain'; role: string; target: string; timeoutSeconds: number }
   | { phase: 'DRAINED'; kind: 'stop'; role: string; containerId: string; name: string; timeoutSeconds: number }
   | { phase: 'DONE'; kind: 'prune'; role: string; containerIds: string[]; names: string[] };
-
-/** Health requests never wait longer than this, whatever the manifest says. */
-export const MAX_HEALTH_REQUEST_SECONDS = 2;
 
 export function isRoleContainer(c: ObservedContainer, manifest: ManifestPayload, role: string): boolean {
   return (
@@ -78,7 +79,7 @@ export function plan(manifest: ManifestPayload, observed: Observed): Step[] {
         port: r.proxy.app_port,
         path: hc.path,
         intervalSeconds: hc.interval,
-        requestTimeoutSeconds: Math.min(hc.timeout, MAX_HEALTH_REQUEST_SECONDS),
+        requestTimeoutSeconds: hc.timeout,
         timeoutSeconds: manifest.deploy_timeout,
       });
     } else {
@@ -86,18 +87,26 @@ export function plan(manifest: ManifestPayload, observed: Observed): Step[] {
     }
   }
 
+  const retired = new Map<string, ReturnType<typeof retirement>>();
+  for (const role of roles) retired.set(role, retirement(manifest, role, observed, newIds.get(role)));
+
   for (const role of roles) {
-    if (!roleOf(manifest, role).proxy) continue;
+    const proxy = roleOf(manifest, role).proxy;
+    if (!proxy) continue;
     const key = routeKey(manifest, role);
     const previous = observed.routes.find((route) => route.service === routeName(manifest, role)) ?? null;
     steps.push({ phase: 'SWITCHED', kind: 'route', role, ...key, previous });
-    // The engine skips the drain when the new container answers on the same address.
-    if (previous) steps.push({ phase: 'DRAINED', kind: 'drain', role, target: previous.target, timeoutSeconds: manifest.drain_timeout });
+    // Drain what is about to be stopped, not the previous route: after a crash
+    // the route may already point at the new container while the old still has
+    // requests in flight.
+    for (const c of retired.get(role)?.stop ?? []) {
+      if (!c.ip) continue;
+      steps.push({ phase: 'DRAINED', kind: 'drain', role, target: targetAddress(c.ip, proxy.app_port), timeoutSeconds: manifest.drain_timeout });
+    }
   }
 
   for (const role of roles) {
-    const newId = newIds.get(role);
-    const { stop, prune } = retirement(manifest, role, observed.containers, newId);
+    const { stop, prune } = retired.get(role) ?? { stop: [], prune: [] };
     for (const c of stop) {
       steps.push({ phase: 'DRAINED', kind: 'stop', role, containerId: c.id, name: c.name, timeoutSeconds: manifest.stop_timeout });
     }
@@ -124,8 +133,20 @@ function startStep(
     );
   }
   const containerId = holder.id;
-  if (holder.running) return { step: { phase: 'STARTED', kind: 'reuse', role, name, containerId }, containerId };
-  if (holder.labels[LABEL.spec] === specFingerprint(manifest, role)) {
+  const sameSpec = holder.labels[LABEL.spec] === specFingerprint(manifest, role);
+  if (holder.running) {
+    // Keeping it would silently ignore the new env/cmd/labels; replacing it would
+    // take down what may be serving. Only a new version can do that safely.
+    if (!sameSpec) {
+      throw new ConflictError(
+        `release ${manifest.version} is already running with a different configuration (env, cmd or labels); push it under a new version`,
+        undefined,
+        'release_config_changed',
+      );
+    }
+    return { step: { phase: 'STARTED', kind: 'reuse', role, name, containerId }, containerId };
+  }
+  if (sameSpec) {
     return { step: { phase: 'STARTED', kind: 'start', role, name, containerId }, containerId };
   }
   // A fresh container replaces the stale one, so the old id is not the new one.
@@ -134,23 +155,33 @@ function startStep(
 
 /**
  * After a switch: every other container of the role that still runs is
- * stopped, and of the stopped ones only the newest `retain_containers` stay.
- * The release's own container (newId) is never touched.
+ * stopped, and of the stopped ones only the `retain_containers` that ran most
+ * recently stay. The release's own container (newId) is never touched, nor is
+ * the one that served just before this deploy: it is the rollback target.
  */
 export function retirement(
   manifest: ManifestPayload,
   role: string,
-  containers: ObservedContainer[],
+  observed: Pick<Observed, 'containers' | 'currentRelease'>,
   newId: string | undefined,
 ): { stop: ObservedContainer[]; prune: ObservedContainer[] } {
   const newName = containerName(manifest.service, role, manifest.destination, manifest.version);
-  const others = containers.filter(
+  const others = observed.containers.filter(
     (c) => isRoleContainer(c, manifest, role) && c.id !== newId && c.name !== newName,
   );
   const stop = others.filter((c) => c.running);
-  const byAge = [...others].sort(
-    (a, b) => b.createdAt - a.createdAt || Number(b.labels[LABEL.seq] ?? 0) - Number(a.labels[LABEL.seq] ?? 0),
+  // Running ones serve until the switch; the current release may have crashed but is still what a rollback wants.
+  const servedBefore = (c: ObservedContainer) =>
+    c.running || (observed.currentRelease != null && c.labels[LABEL.release] === observed.currentRelease);
+  const byLastRun = [...others].sort(
+    (a, b) => lastRan(b) - lastRan(a) || b.createdAt - a.createdAt || Number(b.labels[LABEL.seq] ?? 0) - Number(a.labels[LABEL.seq] ?? 0),
   );
-  const prune = byAge.slice(Math.max(0, manifest.retain_containers));
+  const prune = byLastRun.slice(Math.max(0, manifest.retain_containers)).filter((c) => !servedBefore(c));
   return { stop, prune };
+}
+
+/** A running container runs now; a stopped one last ran when it stopped (or, unknown, when it was made). */
+function lastRan(c: ObservedContainer): number {
+  if (c.running) return Number.MAX_SAFE_INTEGER;
+  return c.finishedAt ?? c.createdAt;
 }

@@ -2,28 +2,41 @@
 // DeployService): start the new container, wait until it is healthy without
 // touching any route, switch, drain the old, stop it, prune. Any failure before
 // the switch disposes only of what this deploy created; the old keeps serving.
-import { UserError, isBerthError } from '../../shared/errors.js';
+import { UserError } from '../../shared/errors.js';
 import { isFinalDeployState, type DeployState } from '../../shared/api-types.js';
 import { isDigestReference, parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import { unseal as defaultUnseal } from '../../shared/sealing.js';
 import { plan, type Step } from '../core/plan.js';
 import { routeFor } from '../core/routes.js';
+import type { Logger } from '../log.js';
 import { observe } from './observe.js';
 import { launch, aliveCheck, type Launched } from './launch.js';
 import { waitHttpHealthy, waitStillRunning } from './health.js';
-import { waitDrained } from './drain.js';
-import { pruneContainers } from './retention.js';
 import { pauseIfRequested } from './pause.js';
 import { createRoutePublisher, type RoutePublisher } from './route-publisher.js';
 import { createReconciler } from './reconcile.js';
+import { errorText, finishAfterSwitch } from './finish.js';
+import { revert, type Pending } from './revert.js';
 import type { Engine, EngineDeps } from './types.js';
 
 export type { Engine, EngineDeps, EngineConfig, RouterPort } from './types.js';
 
+/** Retries of a stranded deploy before it is forced final (about 5 minutes at the 5 s tick). */
+const MAX_SETTLE_ATTEMPTS = 60;
+
 export function createEngine(deps: EngineDeps): Engine {
-  const publisher = createRoutePublisher(deps.store, deps.router, deps.log);
+  const { store, log } = deps;
+  const publisher = createRoutePublisher(store, deps.router, log);
   const active = new Set<number>();
+  // Deploys a failure left unfinished, with the lock held: id -> failed settle attempts.
+  const stranded = new Map<number, number>();
   const reconciler = createReconciler(deps, publisher);
+
+  const settle = async (id: number, force: boolean): Promise<void> => {
+    const d = store.getDeploy(id);
+    if (d && !isFinalDeployState(d.state)) await reconciler.settle(d, { why: 'deploy interrupted', force });
+  };
+
   return {
     async run(deployId) {
       if (active.has(deployId)) return;
@@ -31,34 +44,61 @@ export function createEngine(deps: EngineDeps): Engine {
       try {
         await runDeploy(deps, publisher, deployId);
       } catch (err) {
-        // Only a broken store gets here; the deploy stays unfinished for reconcile.
-        deps.log.error('deploy engine failure', { deploy: deployId, error: err });
+        log.error('deploy engine failure; settling the deploy', { deploy: deployId, error: err });
+        // Once right away; if that fails too, the periodic loop keeps trying.
+        await settle(deployId, false).catch((e: unknown) => {
+          log.error('could not settle the deploy; will retry', { deploy: deployId, error: e });
+          stranded.set(deployId, 1);
+        });
       } finally {
         active.delete(deployId);
       }
     },
-    reconcile: () => reconciler.reconcile(),
-    syncRoutes: () => publisher.sync(),
+    async reconcile() {
+      for (const id of await reconciler.reconcile()) stranded.set(id, 1);
+    },
+    async syncRoutes() {
+      await publisher.sync();
+    },
+    async retryStranded() {
+      for (const [id, attempts] of [...stranded]) {
+        if (active.has(id)) continue;
+        active.add(id);
+        try {
+          await settle(id, attempts + 1 >= MAX_SETTLE_ATTEMPTS);
+          stranded.delete(id);
+        } catch (err) {
+          stranded.set(id, attempts + 1);
+          log.warn('could not settle an unfinished deploy; will retry', { deploy: id, attempts: attempts + 1, error: err });
+        } finally {
+          active.delete(id);
+        }
+      }
+    },
   };
 }
 
-/** Calls engine.syncRoutes every intervalMs (skipping a tick while one runs); returns the stop function. */
-export function startRouteSync(engine: Pick<Engine, 'syncRoutes'>, intervalMs: number): () => void {
+/**
+ * Every intervalMs: resend routes if the router is behind, then retry stranded
+ * deploys (skipping a tick while one runs). Returns the stop function.
+ */
+export function startRouteSync(engine: Pick<Engine, 'syncRoutes' | 'retryStranded'>, intervalMs: number, log: Logger): () => void {
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
-    engine.syncRoutes().finally(() => {
-      busy = false;
-    });
+    // Both already tolerate a dead router or Docker; this only guards against the unforeseen.
+    engine
+      .syncRoutes()
+      .catch((err: unknown) => log.error('periodic route sync failed', { error: err }))
+      .then(() => engine.retryStranded())
+      .catch((err: unknown) => log.error('periodic retry of unfinished deploys failed', { error: err }))
+      .finally(() => {
+        busy = false;
+      });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
-}
-
-export function errorText(err: unknown): string {
-  if (isBerthError(err) || err instanceof Error) return err.message;
-  return String(err);
 }
 
 async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: number): Promise<void> {
@@ -75,7 +115,9 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
   };
 
   const launched = new Map<string, Launched>();
-  const pending: Array<Pick<Launched, 'id' | 'name' | 'origin'>> = [];
+  const pending: Pending[] = [];
+  // Containers the router may still send traffic to: a revert must leave them.
+  const keep = new Set<string>();
   let manifest: ManifestPayload | undefined;
   let steps: Step[] = [];
   const phase = <P extends Step['phase']>(p: P) => steps.filter((s): s is Extract<Step, { phase: P }> => s.phase === p);
@@ -158,8 +200,15 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
     try {
       if (routeSteps.length > 0) await publisher.publish();
     } catch (err) {
-      // Put the table back so the periodic sync converges the router to the old routes.
+      // The router may have applied the switch even though its answer never came
+      // (a timeout): it must serve the old table again before the new container goes.
       for (const step of routeSteps) store.routes.set(step.service, step.destination, step.previous);
+      try {
+        await publisher.publish();
+      } catch (restoreErr) {
+        for (const c of pending) keep.add(c.id);
+        log.warn('could not restore the old routes on the router; leaving the new containers in place', { deploy: deployId, error: restoreErr });
+      }
       throw err;
     }
     store.setCurrent(m.service, m.destination, deployId);
@@ -170,12 +219,12 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
         : `${m.version} is current (no proxied role)`,
     );
   } catch (err) {
-    await revert(deps, deployId, errorText(err), pending, manifest?.stop_timeout ?? 10);
+    await revert(deps, deployId, errorText(err), pending, { stopTimeout: manifest?.stop_timeout ?? 10, keep });
     return;
   }
 
   // From here on the new release serves; trouble with the old ones is only reported.
-  await finishAfterSwitch(deps, deployId, manifest, steps, launched, enter);
+  await finishAfterSwitch(deps, deployId, manifest, steps, enter);
 }
 
 function mustLaunch(launched: Map<string, Launched>, role: string): Launched {
@@ -192,87 +241,4 @@ function verify(payload: unknown, deploy: { service: string; destination: string
     throw new UserError('the stored manifest does not match its deploy record');
   }
   return m;
-}
-
-export async function finishAfterSwitch(
-  deps: EngineDeps,
-  deployId: number,
-  m: ManifestPayload,
-  steps: Step[],
-  launched: Map<string, Launched>,
-  enter: (state: DeployState, message: string) => Promise<void>,
-): Promise<void> {
-  const { store, docker, router } = deps;
-  const event = (message: string) => store.addEvent(deployId, 'SWITCHED', message);
-  for (const step of steps) {
-    if (step.kind === 'drain') {
-      const l = launched.get(step.role);
-      const now = l?.info.ip ? routeFor(m, step.role, l.info.ip)?.target : undefined;
-      if (now === step.target) continue;
-      const r = await waitDrained(router, step.target, step.timeoutSeconds);
-      event(
-        r.drained
-          ? `${step.role}: old target ${step.target} drained`
-          : `${step.role}: drain of ${step.target} timed out after ${step.timeoutSeconds}s with ${r.inflight} in flight${r.lastError ? ` (${r.lastError})` : ''}`,
-      );
-    } else if (step.kind === 'stop') {
-      try {
-        await docker.stop(step.containerId, step.timeoutSeconds);
-        event(`${step.role}: stopped ${step.name} (retained)`);
-      } catch (err) {
-        event(`${step.role}: could not stop ${step.name}: ${errorText(err)}`);
-      }
-    }
-  }
-  await enter('DRAINED', 'old containers drained and stopped');
-
-  for (const step of steps) {
-    if (step.kind !== 'prune') continue;
-    const victims = step.containerIds.map((id, i) => ({ id, name: step.names[i] ?? id }));
-    const r = await pruneContainers(docker, victims).catch((err: unknown) => ({ removed: [], failed: [{ name: step.role, error: errorText(err) }] }));
-    if (r.removed.length) store.addEvent(deployId, 'DRAINED', `${step.role}: removed old containers ${r.removed.join(', ')} (keeping ${m.retain_containers})`);
-    for (const f of r.failed) store.addEvent(deployId, 'DRAINED', `${step.role}: could not remove ${f.name}: ${f.error}`);
-  }
-  await enter('DONE', `${m.service} ${m.version} is live`);
-}
-
-async function revert(
-  deps: EngineDeps,
-  deployId: number,
-  reason: string,
-  pending: Array<Pick<Launched, 'id' | 'name' | 'origin'>>,
-  stopTimeout: number,
-): Promise<void> {
-  const { store, docker, log } = deps;
-  store.setState(deployId, 'FAILED', reason);
-  store.addEvent(deployId, 'FAILED', reason);
-  log.warn('deploy failed', { deploy: deployId, error: reason });
-  await pauseIfRequested(deps.config, 'FAILED');
-
-  const routed = routedHosts(store);
-  const undone: string[] = [];
-  for (const c of pending) {
-    try {
-      const info = await docker.inspect(c.id);
-      if (!info) continue;
-      // Never dispose of what serves (a redeploy that reused the routed container).
-      if (info.ip && routed.has(info.ip)) continue;
-      if (c.origin === 'created') {
-        await docker.remove(c.id, { force: true });
-        undone.push(`removed ${c.name}`);
-      } else if (c.origin === 'started') {
-        await docker.stop(c.id, stopTimeout);
-        undone.push(`stopped ${c.name} again`);
-      }
-    } catch (err) {
-      store.addEvent(deployId, 'FAILED', `could not clean up ${c.name}: ${errorText(err)}`);
-    }
-  }
-  store.setState(deployId, 'REVERTED', reason);
-  store.addEvent(deployId, 'REVERTED', `reverted${undone.length ? ` (${undone.join(', ')})` : ''}; the previous release keeps serving`);
-}
-
-/** The container addresses the agent's route table points at. */
-export function routedHosts(store: EngineDeps['store']): Set<string> {
-  return new Set(store.routes.all().map((r) => r.target.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1')));
 }

@@ -1,5 +1,5 @@
 // Waiting for the router to finish the requests an old target still serves.
-import type { RouterPort, TargetStats } from './types.js';
+import type { RouterPort } from './types.js';
 
 export interface DrainResult {
   drained: boolean;
@@ -21,8 +21,7 @@ export async function waitDrained(
   let lastError: string | undefined;
   for (;;) {
     try {
-      const answer = await router.targets();
-      const table: Record<string, TargetStats> = isWrapped(answer) ? answer.targets : answer;
+      const table = await router.targets();
       inflight = Object.hasOwn(table, target) ? (table[target]?.inflight ?? 0) : 0;
       lastError = undefined;
       if (inflight <= 0) return { drained: true, inflight: 0 };
@@ -32,10 +31,6 @@ export async function waitDrained(
     if (Date.now() >= deadline) return { drained: false, inflight, ...(lastError ? { lastError } : {}) };
     await sleep(Math.min(POLL_MS, Math.max(1, deadline - Date.now())));
   }
-}
-
-function isWrapped(v: unknown): v is { targets: Record<string, TargetStats> } {
-  return typeof v === 'object' && v !== null && 'targets' in v && typeof (v as { targets: unknown }).targets === 'object';
 }
 
 export function delay(ms: number): Promise<void> {

@@ -8,11 +8,14 @@ import { delay } from './drain.js';
 export const HEALTH_BODY_CAP_BYTES = 64 * 1024;
 const FAST_POLL_MS = 200;
 const FAST_PHASE_MS = 2000;
+/** A first probe always gets this long, even when deploy_timeout is nearly spent. */
+const MIN_PROBE_MS = 100;
 
 export interface ProbeResult {
   ok: boolean;
   /** `HTTP 500`, or the network error, for the failure message. */
   detail: string;
+  timedOut?: boolean;
 }
 
 export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
@@ -38,7 +41,7 @@ export function probeHttp(host: string, port: number, path: string, timeoutMs: n
         res.on('error', (err) => finish({ ok: false, detail: err.message }));
       },
     );
-    const timer = setTimeout(() => finish({ ok: false, detail: `no answer within ${timeoutMs / 1000}s` }), timeoutMs);
+    const timer = setTimeout(() => finish({ ok: false, detail: `no answer within ${+(timeoutMs / 1000).toFixed(2)}s`, timedOut: true }), timeoutMs);
     req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, detail: err.code ? `${err.code}` : err.message }));
     req.end();
   });
@@ -49,6 +52,7 @@ export interface HttpHealthOptions {
   port: number;
   path: string;
   intervalSeconds: number;
+  /** The manifest's healthcheck.timeout, per request. */
   requestTimeoutSeconds: number;
   /** The deploy_timeout: give up after this long. */
   timeoutSeconds: number;
@@ -65,12 +69,15 @@ export async function waitHttpHealthy(o: HttpHealthOptions): Promise<void> {
   let last = 'no attempt';
   for (let attempt = 1; ; attempt++) {
     await o.checkAlive();
-    // A probe may outlive the deadline by one request timeout: a truncated probe would
-    // report its own timeout instead of what the app answers.
-    const result = await probeHttp(o.host, o.port, o.path, o.requestTimeoutSeconds * 1000);
+    // The manifest's timeout, but never past deploy_timeout: the failure message
+    // then names the wait that really happened.
+    const probeMs = Math.max(MIN_PROBE_MS, Math.round(Math.min(o.requestTimeoutSeconds * 1000, deadline - Date.now())));
+    const result = await probeHttp(o.host, o.port, o.path, probeMs);
     o.onAttempt?.(result, attempt);
     if (result.ok) return;
-    last = result.detail;
+    // A probe cut short by the deadline timing out says less than the full-length one before it.
+    const cutShort = result.timedOut && probeMs < o.requestTimeoutSeconds * 1000 && attempt > 1;
+    if (!cutShort) last = result.detail;
     if (Date.now() >= deadline) break;
     const pause = Date.now() - started < FAST_PHASE_MS ? FAST_POLL_MS : o.intervalSeconds * 1000;
     await sleep(Math.max(1, Math.min(pause, deadline - Date.now())));

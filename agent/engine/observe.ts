@@ -22,9 +22,16 @@ export async function observe(docker: DockerPort, store: Store, manifest: Manife
     const holder = await docker.inspect(name);
     if (holder) containers.push(holder);
   }
+  // Retention ranks stopped containers by when they last ran; only inspect knows that.
+  for (const [i, c] of containers.entries()) {
+    if (c.running || c.finishedAt != null) continue;
+    const full = await docker.inspect(c.id);
+    if (full) containers[i] = { ...c, finishedAt: full.finishedAt };
+  }
   return {
     imagePresent: await docker.imagePresent(manifest.image),
     containers,
     routes: store.routes.all(),
+    currentRelease: store.current(manifest.service, manifest.destination)?.version ?? null,
   };
 }

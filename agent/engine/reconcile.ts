@@ -1,41 +1,74 @@
 // At agent start: bring every unfinished deploy to a final state, remove the
 // containers no release owns, repoint routes whose container moved, and resend
 // the route table. Before SWITCHED a deploy is undone; at or after it, finished.
+// The engine also settles deploys a failure left unfinished through here.
+import { UpstreamError } from '../../shared/errors.js';
 import { DEPLOY_STATES, type DeployRecord, type DeployState } from '../../shared/api-types.js';
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
-import { APP_KIND, LABEL, containerName } from '../core/containers.js';
+import { APP_KIND, LABEL, containerName, isReleaseContainer } from '../core/containers.js';
 import { plan } from '../core/plan.js';
 import { proxiedRoles, routeFor, routeKey } from '../core/routes.js';
 import type { ContainerInfo } from '../docker.js';
-import { errorText, finishAfterSwitch, routedHosts } from './deploy.js';
-import type { Launched } from './launch.js';
+import { errorText, finishAfterSwitch, routedHosts } from './finish.js';
 import { serviceContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
 import type { EngineDeps } from './types.js';
 
 const SWITCHED_AT = DEPLOY_STATES.indexOf('SWITCHED');
 
+export interface SettleOptions {
+  /** Opens the reason text: `agent restarted`, `deploy interrupted`. */
+  why: string;
+  /** Last attempt: reach a final state even if the clean-up fails. */
+  force?: boolean;
+}
+
 export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
   const { store, docker, log } = deps;
 
-  async function settle(d: DeployRecord): Promise<void> {
+  const isSwitched = (d: DeployRecord) =>
+    DEPLOY_STATES.indexOf(d.state) >= SWITCHED_AT && d.state !== 'FAILED' && d.state !== 'REVERTED';
+
+  async function settle(d: DeployRecord, o: SettleOptions): Promise<void> {
+    try {
+      await settleOnce(d, o);
+    } catch (err) {
+      if (!o.force) throw err;
+      const current = store.getDeploy(d.id) ?? d;
+      if (isSwitched(current)) {
+        // The new release serves; the old containers are left as they are for the next deploy to stop.
+        store.addEvent(d.id, current.state, `could not finish the drain: ${errorText(err)}; old containers left as they were`);
+        store.setState(d.id, 'DONE');
+        store.addEvent(d.id, 'DONE', `${d.service} ${d.version} is live`);
+      } else {
+        abandon(d, `${reasonFor(current, o)} (clean-up failed: ${errorText(err)})`);
+      }
+    }
+  }
+
+  function reasonFor(d: DeployRecord, o: SettleOptions): string {
+    // A deploy that failed on its own keeps its own reason.
+    if (d.state === 'FAILED' && d.error) return d.error;
+    return `${o.why} during ${d.state}; release abandoned`;
+  }
+
+  async function settleOnce(d: DeployRecord, o: SettleOptions): Promise<void> {
     const payload = store.getRelease(d.id)?.payload;
     let manifest: ManifestPayload;
     try {
       manifest = parseManifestPayload(payload);
     } catch (err) {
-      abandon(d, `agent restarted during ${d.state}; stored manifest unreadable: ${errorText(err)}`);
+      abandon(d, `${o.why} during ${d.state}; stored manifest unreadable: ${errorText(err)}`);
       return;
     }
     const containers = await serviceContainers(docker, d.service, d.destination);
-    const mine = containers.filter((c) => c.labels[LABEL.release] === d.version);
+    const mine = containers.filter((c) => Object.keys(manifest.roles).some((role) => isReleaseContainer(c.labels, { ...d, role, release: d.version })));
     const routed = routedHosts(store);
     // A crash between writing the new routes and recording SWITCHED: the table already sends traffic to it.
     const servesAlready = mine.some((c) => c.ip !== null && routed.has(c.ip) && c.running);
-    const switched = DEPLOY_STATES.indexOf(d.state) >= SWITCHED_AT && d.state !== 'FAILED' && d.state !== 'REVERTED';
 
-    if (switched || (servesAlready && d.state !== 'FAILED')) {
-      await finish(d, manifest, containers, mine);
+    if (isSwitched(d) || (servesAlready && d.state !== 'FAILED')) {
+      await finish(d, manifest, containers, o);
       return;
     }
     for (const c of mine) {
@@ -43,7 +76,7 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
       if (c.labels[LABEL.deploy] === String(d.id)) await docker.remove(c.id, { force: true });
       else if (c.running) await docker.stop(c.id, manifest.stop_timeout); // a retained one this deploy had started
     }
-    abandon(d, `agent restarted during ${d.state}; release abandoned`);
+    abandon(d, reasonFor(d, o));
   }
 
   function abandon(d: DeployRecord, reason: string): void {
@@ -52,20 +85,19 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
     log.warn('unfinished deploy reverted', { deploy: d.id, service: d.service, reason });
   }
 
-  async function finish(d: DeployRecord, m: ManifestPayload, containers: ContainerInfo[], mine: ContainerInfo[]): Promise<void> {
-    store.addEvent(d.id, d.state, `agent restarted during ${d.state}; finishing the switch`);
-    const launched = new Map<string, Launched>();
-    for (const c of mine) {
-      const role = c.labels[LABEL.role];
-      if (role) launched.set(role, { role, name: c.name, id: c.id, origin: 'reused', info: c });
+  async function finish(d: DeployRecord, m: ManifestPayload, containers: ContainerInfo[], o: SettleOptions): Promise<void> {
+    // Stopping an old container the router still sends traffic to would fail requests.
+    if (!(await publisher.sync())) {
+      throw new UpstreamError('the router does not serve the route table yet; old containers stay until it does');
     }
+    store.addEvent(d.id, d.state, `${o.why} during ${d.state}; finishing the switch`);
     const steps = plan(m, { imagePresent: true, containers, routes: store.routes.all() });
     store.setCurrent(m.service, m.destination, d.id);
     const enter = async (state: DeployState, message: string) => {
       store.setState(d.id, state);
       store.addEvent(d.id, state, message);
     };
-    await finishAfterSwitch(deps, d.id, m, steps, launched, enter);
+    await finishAfterSwitch(deps, d.id, m, steps, enter);
   }
 
   async function removeOrphans(): Promise<void> {
@@ -77,11 +109,8 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
       if (!service || store.seq(service, destination) === 0) continue;
       if (c.ip && routed.has(c.ip)) continue;
       const owner = store.getDeploy(Number(c.labels[LABEL.deploy]));
-      const ownedByDone =
-        owner?.state === 'DONE' &&
-        owner.service === service &&
-        owner.destination === destination &&
-        owner.version === c.labels[LABEL.release];
+      const role = c.labels[LABEL.role] ?? '';
+      const ownedByDone = owner?.state === 'DONE' && isReleaseContainer(c.labels, { ...owner, role, release: owner.version });
       if (ownedByDone) continue;
       if (owner && owner.state !== 'DONE' && owner.state !== 'REVERTED') continue; // still being deployed
       await docker.remove(c.id, { force: true });
@@ -102,7 +131,8 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
       for (const role of proxiedRoles(m)) {
         const name = containerName(m.service, role, m.destination, m.version);
         let info = await docker.inspect(name);
-        if (!info || info.labels[LABEL.release] !== m.version) {
+        // The name alone could belong to another service's container (names can collide).
+        if (!info || !isReleaseContainer(info.labels, { ...m, role, release: m.version })) {
           log.warn('the current release has no container for a routed role', { service: m.service, role, container: name });
           continue;
         }
@@ -123,12 +153,18 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
   }
 
   return {
-    async reconcile(): Promise<void> {
+    settle,
+    /** Returns the deploys it could not settle, for the engine to retry. */
+    async reconcile(): Promise<number[]> {
+      // The router first matches the table, so no drain below is judged against stale routes.
+      await publisher.sync();
+      const failed: number[] = [];
       for (const d of store.unfinishedDeploys()) {
         try {
-          await settle(d);
+          await settle(d, { why: 'agent restarted' });
         } catch (err) {
-          log.error('could not reconcile deploy', { deploy: d.id, error: err });
+          log.error('could not reconcile deploy; will retry', { deploy: d.id, error: err });
+          failed.push(d.id);
         }
       }
       const chores: Array<[string, () => Promise<void>]> = [
@@ -143,6 +179,7 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
         }
       }
       await publisher.sync();
+      return failed;
     },
   };
 }

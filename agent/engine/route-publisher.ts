@@ -11,8 +11,11 @@ const MAX_ATTEMPTS = 4;
 export interface RoutePublisher {
   /** Sends the whole table now and waits for the router's ack; returns the version it serves. */
   publish(): Promise<number>;
-  /** Sends the table only if the router is behind or differs; logs and returns when the router is down. */
-  sync(): Promise<void>;
+  /**
+   * Sends the table only if the router is behind or differs; logs and returns
+   * when the router is down. True once the router serves the agent's table.
+   */
+  sync(): Promise<boolean>;
 }
 
 export function createRoutePublisher(store: Store, router: RouterPort, log: Logger): RoutePublisher {
@@ -35,7 +38,7 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
         lastError = err;
         if (!isConflict(err)) break;
         // The router has seen a newer version (e.g. our database was restored):
-        // move above it and resend the same table.
+        // move above it and resend the same table. The only place the version is raised.
         const current = await router.getRoutes();
         store.routes.raiseVersion(current.version + 1);
       }
@@ -53,19 +56,20 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
         } catch (err) {
           if (!routerDown) log.warn('router unreachable; will resend routes when it is back', { error: err });
           routerDown = true;
-          return;
+          return false;
         }
         if (routerDown) log.info('router is reachable again');
         routerDown = false;
         const storeVersion = store.routes.version();
         const routes = store.routes.all();
-        if (current.version >= storeVersion && sameRoutes(current.routes, routes)) return;
-        if (current.version >= storeVersion) store.routes.raiseVersion(current.version + 1);
+        if (current.version >= storeVersion && sameRoutes(current.routes, routes)) return true;
         try {
           const version = await send();
           log.info('route table sent to the router', { version, routes: routes.length });
+          return true;
         } catch (err) {
           log.warn('route resend failed; will retry', { error: err });
+          return false;
         }
       }),
   };

@@ -25,7 +25,7 @@ export interface RouterPort {
   getRoutes(): Promise<RouteSet>;
   /** Resolves once the router serves the set; rejects with status 409 when `version` is not above its own. */
   putRoutes(set: RouteSet): Promise<unknown>;
-  targets(): Promise<Record<string, TargetStats> | { targets: Record<string, TargetStats> }>;
+  targets(): Promise<Record<string, TargetStats>>;
 }
 
 export interface EngineDeps {
@@ -45,4 +45,6 @@ export interface Engine {
   reconcile(): Promise<void>;
   /** Sends the agent's route table when the router is behind; tolerates a router that is down. */
   syncRoutes(): Promise<void>;
+  /** Tries again to bring deploys a failure left unfinished (lock held) to a final state. */
+  retryStranded(): Promise<void>;
 }

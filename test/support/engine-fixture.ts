@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createDockerPort, type DockerPort } from '../../agent/docker.js';
 import { createEngine } from '../../agent/engine/deploy.js';
-import type { Engine, EngineConfig } from '../../agent/engine/types.js';
+import type { Engine, EngineConfig, EngineDeps } from '../../agent/engine/types.js';
 import { createLogger, type Logger } from '../../agent/log.js';
 import { createRouterClient } from '../../agent/router/client.js';
 import { startRouter, type RunningRouter } from '../../agent/router/router.js';
@@ -34,8 +34,11 @@ export interface EngineFixture {
   engine: Engine;
   stateDir: string;
   sealingPublicJwk: JWK;
-  /** A fresh engine over the same store, docker and router, as after an agent restart. */
-  restartEngine(config?: Partial<EngineConfig>): Engine;
+  /**
+   * A fresh engine over the same store, docker and router, as after an agent
+   * restart; `wrap` lets a test put a faulty store, docker or router in between.
+   */
+  restartEngine(config?: Partial<EngineConfig>, wrap?: (deps: EngineDeps) => Partial<EngineDeps>): Engine;
   /** Digest reference (REGISTRY/REPO@sha256:…) of a test image tag. */
   digestOf(image: keyof ReturnType<typeof testEnv>['images']): Promise<string>;
   manifest(version: string, image: string, over?: Record<string, unknown>): ManifestPayload;
@@ -74,8 +77,10 @@ export async function startEngineFixture(name: string, engine: TestEngine = test
     sealingPrivateJwk: keys.sealing.privateJwk,
   };
   const log: Logger = process.env.BERTH_TEST_ENGINE_LOG ? createLogger('engine') : { info() {}, warn() {}, error() {} };
-  const make = (over: Partial<EngineConfig> = {}) =>
-    createEngine({ store, docker, router: createRouterClient(router.socketPath), config: { ...baseConfig, ...over }, log });
+  const make = (over: Partial<EngineConfig> = {}, wrap?: (deps: EngineDeps) => Partial<EngineDeps>) => {
+    const deps: EngineDeps = { store, docker, router: createRouterClient(router.socketPath), config: { ...baseConfig, ...over }, log };
+    return createEngine({ ...deps, ...wrap?.(deps) });
+  };
   let seq = 0;
 
   const fixture: EngineFixture = {

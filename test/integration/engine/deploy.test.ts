@@ -138,3 +138,22 @@ test('redeploying the serving release keeps serving from the same container', as
   assert.deepEqual(after.map((c) => c.id), [before.id]);
   assert.equal((await f.get()).body, 'v3\n');
 });
+
+test('redeploying the serving release with a different env is refused before anything changes', async () => {
+  const before = await f.containers();
+  const routes = f.store.routes.all();
+  const roles = r3Roles();
+  const m = f.manifest('r3', await f.digestOf('v3'), { roles: { web: { ...roles.web, env: { ...roles.web.env, clear: { GREETING: 'changed' } } } } });
+  const d = await f.deploy(m);
+  assert.equal(d.state, 'REVERTED');
+  assert.equal(
+    d.error,
+    'release r3 is already running with a different configuration (env, cmd or labels); push it under a new version',
+  );
+  assert.deepEqual(
+    (await f.containers()).map((c) => [c.id, c.state]),
+    before.map((c) => [c.id, c.state]),
+  );
+  assert.deepEqual(f.store.routes.all(), routes);
+  assert.equal((await f.get('/cgi-bin/env?GREETING')).body.trim(), 'hello');
+});

@@ -23,8 +23,8 @@ after(async () => {
 const byRelease = async () => Object.fromEntries((await f.containers()).map((c) => [c.labels['berth.release'], c.state]));
 
 /** Starts a deploy on an engine that freezes after entering `state`, as the crash tests' agent does. */
-async function deployFrozenAt(state: 'STARTED' | 'SWITCHED', version: string, image: string): Promise<number> {
-  const d = f.accept(f.manifest(version, image));
+async function deployFrozenAt(state: 'STARTED' | 'SWITCHED', version: string, image: string, over: Record<string, unknown> = {}): Promise<number> {
+  const d = f.accept(f.manifest(version, image, over));
   void f.restartEngine({ testPauseAt: state }).run(d.id);
   await waitFor(`pause at ${state}`, () => existsSync(join(f.stateDir, `paused-at-${state}`)), 60_000);
   return d.id;
@@ -44,10 +44,16 @@ test('crash at STARTED: reconcile removes the new container, reverts, the old ke
 });
 
 test('crash at SWITCHED: reconcile finishes the drain, stops the old, marks DONE', async () => {
-  const id = await deployFrozenAt('SWITCHED', 'r3', await f.digestOf('v3'));
+  // A slow request to r1 is still in flight when the agent dies after the switch.
+  const inflight = f.get('/cgi-bin/slow?8');
+  const id = await deployFrozenAt('SWITCHED', 'r3', await f.digestOf('v3'), { drain_timeout: 20 });
   assert.equal((await f.get()).body, 'v3\n', 'switched before the crash');
 
   await f.restartEngine().reconcile();
+
+  const slow = await inflight;
+  assert.deepEqual([slow.status, slow.body], [200, 'v1\n'], 'the in-flight request to the old release finished');
+  assert.ok(f.store.events(id).some((e) => /web: old target .* drained/.test(e.message)));
 
   assert.equal(f.store.getDeploy(id)!.state, 'DONE');
   assert.deepEqual(await byRelease(), { r1: 'exited', r3: 'running' });
@@ -104,4 +110,25 @@ test('syncRoutes resends the table to a router that is ahead or different, and t
     log: { info() {}, warn() {}, error() {} },
   });
   await deadRouter.syncRoutes(); // resolves: the periodic sync tries again later
+});
+
+test("a container of another service that happens to have the routed container's name is never routed to", async () => {
+  // f.service is `rec-<hex>`: service `rec`, role `<hex>-web`, release r3 gives the same name.
+  const [r3] = (await f.containers()).filter((c) => c.labels['berth.release'] === 'r3');
+  assert.ok(r3);
+  const route = f.store.routes.all()[0]!;
+  // r3 keeps running (and its address) under another name; the impostor takes its name.
+  const name = `${f.service}-web-r3`;
+  await dockerOk(f.engineHost, ['rename', r3.id, `${name}-moved`]);
+  const [other, role] = [f.service.split('-')[0]!, `${f.service.split('-')[1]}-web`];
+  const labels = ['berth.kind=app', `berth.service=${other}`, `berth.role=${role}`, 'berth.destination=', 'berth.release=r3', 'berth.deploy=1'];
+  await dockerOk(f.engineHost, ['run', '-d', '--name', name, '--network', 'berth', ...labels.flatMap((l) => ['--label', l]), await f.digestOf('v2')]);
+  try {
+    await f.restartEngine().reconcile();
+    assert.deepEqual(f.store.routes.all().map((r) => r.target), [route.target], 'the route was not moved to the impostor');
+    assert.equal((await f.get()).body, 'v3\n');
+  } finally {
+    await dockerOk(f.engineHost, ['rm', '-f', name]);
+    await dockerOk(f.engineHost, ['rename', r3.id, name]);
+  }
 });

@@ -40,7 +40,7 @@ test('fresh deploy: pull, create, http check, route; nothing to drain, stop or p
   assert.deepEqual(steps[1], { phase: 'STARTED', kind: 'create', role: 'web', name: 'demo-web-v1' });
   assert.deepEqual(steps[2], {
     phase: 'HEALTHY', kind: 'http-check', role: 'web', port: 8080, path: '/up',
-    intervalSeconds: 1, requestTimeoutSeconds: 2, timeoutSeconds: 30,
+    intervalSeconds: 1, requestTimeoutSeconds: 5, timeoutSeconds: 30,
   });
   assert.deepEqual(steps[3], { phase: 'SWITCHED', kind: 'route', role: 'web', service: 'demo', destination: '', previous: null });
 });
@@ -66,8 +66,40 @@ test('redeploy of the running release reuses its container and stops nothing', (
   const m = manifest('v1');
   const v1 = container(m, 'web', true, 1000, '10.0.0.2');
   const steps = plan(m, { imagePresent: true, containers: [v1], routes: [oldRoute('10.0.0.2:8080')] });
-  assert.deepEqual(kinds(steps), ['STARTED:reuse', 'HEALTHY:http-check', 'SWITCHED:route', 'DRAINED:drain']);
+  assert.deepEqual(kinds(steps), ['STARTED:reuse', 'HEALTHY:http-check', 'SWITCHED:route']);
   assert.deepEqual(steps[0], { phase: 'STARTED', kind: 'reuse', role: 'web', name: 'demo-web-v1', containerId: v1.id });
+});
+
+test('redeploy of the running release with another env, cmd or labels is refused before any step', () => {
+  const running = container(manifest('v1'), 'web', true, 1000, '10.0.0.2');
+  const message = 'release v1 is already running with a different configuration (env, cmd or labels); push it under a new version';
+  const changes = [
+    { env: { clear: { A: 'b' } } },
+    { cmd: ['other'] },
+    { labels: { team: 'x' } },
+  ];
+  for (const change of changes) {
+    const m = manifest('v1', { seq: 2, roles: { web: { ...change, proxy: { hosts: ['demo.test'], app_port: 8080 } } } });
+    assert.throws(
+      () => plan(m, { imagePresent: true, containers: [running], routes: [oldRoute('10.0.0.2:8080')] }),
+      (err: unknown) => err instanceof ConflictError && err.message === message,
+      JSON.stringify(change),
+    );
+  }
+  // Positive control: the same configuration re-signed (new seq) reuses it.
+  const same = plan(manifest('v1', { seq: 3 }), { imagePresent: true, containers: [running], routes: [] });
+  assert.equal(same[0]?.kind, 'reuse');
+});
+
+test('drains target the containers being stopped, even when the route already points at the new one', () => {
+  const v1 = container(manifest('v1'), 'web', true, 1000, '10.0.0.2');
+  const m = manifest('v2');
+  const v2 = container(m, 'web', true, 2000, '10.0.0.3');
+  // After a crash past the switch: the table already sends traffic to v2.
+  const steps = plan(m, { imagePresent: true, containers: [v1, v2], routes: [oldRoute('10.0.0.3:8080')] });
+  assert.deepEqual(kinds(steps), ['STARTED:reuse', 'HEALTHY:http-check', 'SWITCHED:route', 'DRAINED:drain', 'DRAINED:stop']);
+  assert.deepEqual(steps[3], { phase: 'DRAINED', kind: 'drain', role: 'web', target: '10.0.0.2:8080', timeoutSeconds: 30 });
+  assert.equal(steps[4]?.kind === 'stop' ? steps[4].containerId : undefined, v1.id);
 });
 
 test('rollback to a retained, unchanged container starts it; a changed one is replaced', () => {
@@ -110,6 +142,31 @@ test('retention: of the stopped containers only the newest retain_containers sta
 
   const keepAll = plan(manifest('r6', { retain_containers: 10 }), { imagePresent: true, containers: [...olds, serving], routes: [] });
   assert.ok(!keepAll.some((s) => s.kind === 'prune'));
+});
+
+test('retention ranks by when a container last ran, so a rollback target outlives newer-created ones', () => {
+  // r1 was created first but ran last (it was rolled back to, then replaced by r3).
+  const r1 = { ...container(manifest('r1'), 'web', false, 1000), finishedAt: 9000 };
+  const r2 = { ...container(manifest('r2'), 'web', false, 2000), finishedAt: 3000 };
+  const r3 = container(manifest('r3'), 'web', true, 5000, '10.0.0.5');
+  const steps = plan(manifest('r4', { retain_containers: 2 }), { imagePresent: true, containers: [r1, r2, r3], routes: [oldRoute('10.0.0.5:8080')] });
+  const prune = steps.find((s) => s.kind === 'prune');
+  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r2']);
+});
+
+test('retention never prunes the release that served just before this deploy, even with retain_containers 0', () => {
+  const old = container(manifest('r1'), 'web', false, 1000);
+  const serving = container(manifest('r2'), 'web', true, 2000, '10.0.0.2');
+  const steps = plan(manifest('r3', { retain_containers: 0 }), { imagePresent: true, containers: [old, serving], routes: [oldRoute('10.0.0.2:8080')] });
+  const prune = steps.find((s) => s.kind === 'prune');
+  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r1']);
+  // Also when it had already stopped (it crashed): it is still the current release.
+  const crashed = { ...serving, running: false, ip: null, finishedAt: 3000 };
+  const again = plan(manifest('r3', { retain_containers: 0 }), {
+    imagePresent: true, containers: [old, crashed], routes: [oldRoute('10.0.0.2:8080')], currentRelease: 'r2',
+  });
+  const prune2 = again.find((s) => s.kind === 'prune');
+  assert.deepEqual(prune2?.kind === 'prune' ? prune2.names : [], ['demo-web-r1']);
 });
 
 test('same creation second: the higher seq counts as newer', () => {

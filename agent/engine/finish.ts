@@ -1,0 +1,71 @@
+// What both a running deploy and the agent-start reconcile do once the router
+// sends traffic to the new release: drain the old targets, stop the old
+// containers, prune beyond retention, mark DONE.
+import { isBerthError } from '../../shared/errors.js';
+import type { DeployState } from '../../shared/api-types.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import type { Step } from '../core/plan.js';
+import { splitTarget } from '../router/table.js';
+import { waitDrained } from './drain.js';
+import { pruneContainers } from './retention.js';
+import type { EngineDeps } from './types.js';
+
+export function errorText(err: unknown): string {
+  if (isBerthError(err) || err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** The container addresses the agent's route table points at. */
+export function routedHosts(store: EngineDeps['store']): Set<string> {
+  const hosts = new Set<string>();
+  for (const r of store.routes.all()) {
+    const t = splitTarget(r.target);
+    if (t) hosts.add(t.host);
+  }
+  return hosts;
+}
+
+/**
+ * Only a failing store makes this throw: trouble with old containers is
+ * reported as events, because the new release already serves.
+ */
+export async function finishAfterSwitch(
+  deps: EngineDeps,
+  deployId: number,
+  m: ManifestPayload,
+  steps: Step[],
+  enter: (state: DeployState, message: string) => Promise<void>,
+): Promise<void> {
+  const { store, docker, router } = deps;
+  const event = (message: string) => store.addEvent(deployId, 'SWITCHED', message);
+  // All old targets drain at once, so several of them take drain_timeout, not a multiple.
+  const drains = steps.filter((s): s is Extract<Step, { kind: 'drain' }> => s.kind === 'drain');
+  const results = await Promise.all(drains.map((s) => waitDrained(router, s.target, s.timeoutSeconds)));
+  drains.forEach((s, i) => {
+    const r = results[i]!;
+    event(
+      r.drained
+        ? `${s.role}: old target ${s.target} drained`
+        : `${s.role}: drain of ${s.target} timed out after ${s.timeoutSeconds}s with ${r.inflight} in flight${r.lastError ? ` (${r.lastError})` : ''}`,
+    );
+  });
+  for (const step of steps) {
+    if (step.kind !== 'stop') continue;
+    try {
+      await docker.stop(step.containerId, step.timeoutSeconds);
+      event(`${step.role}: stopped ${step.name} (retained)`);
+    } catch (err) {
+      event(`${step.role}: could not stop ${step.name}: ${errorText(err)}`);
+    }
+  }
+  await enter('DRAINED', 'old containers drained and stopped');
+
+  for (const step of steps) {
+    if (step.kind !== 'prune') continue;
+    const victims = step.containerIds.map((id, i) => ({ id, name: step.names[i] ?? id }));
+    const r = await pruneContainers(docker, victims).catch((err: unknown) => ({ removed: [], failed: [{ name: step.role, error: errorText(err) }] }));
+    if (r.removed.length) store.addEvent(deployId, 'DRAINED', `${step.role}: removed old containers ${r.removed.join(', ')} (keeping ${m.retain_containers})`);
+    for (const f of r.failed) store.addEvent(deployId, 'DRAINED', `${step.role}: could not remove ${f.name}: ${f.error}`);
+  }
+  await enter('DONE', `${m.service} ${m.version} is live`);
+}
