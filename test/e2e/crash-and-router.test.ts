@@ -74,26 +74,35 @@ test('kill -9 at STARTED: after restart the new container is gone, the old serve
 
 test('kill -9 while draining: after restart the drain finishes, the new release serves, the record is final', async () => {
   const h = e.hosts[0]!;
-  await h.stop();
-  await h.startRouter();
-  await h.startAgent({ BERTH_TEST_PAUSE_AT: 'SWITCHED' });
+  // A slow request on the old release keeps the drain going long enough to crash inside it.
+  const slow = h.get(e.hostHeader, '/cgi-bin/slow?8').then((r) => ({ ...r, endedAt: Date.now() }));
+  await new Promise((r) => setTimeout(r, 500));
   e.configure('v3');
   const push = e.push('r3');
-  await waitForFile(h.pausedAt('SWITCHED'));
-  assert.equal((await h.get(e.hostHeader)).body, 'v3\n', 'switched before the crash');
+  const switchDeadline = Date.now() + 30_000;
+  while ((await h.get(e.hostHeader)).body !== 'v3\n') {
+    assert.ok(Date.now() < switchDeadline, 'the router never switched to v3');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const old = (await e.containers()).find((c) => c.labels['berth.release'] === 'r1');
+  assert.equal(old?.state, 'running', 'the old release is still up, draining');
   await h.killAgent();
   await push;
 
   await h.startAgent();
-  // Reconcile runs at start; give it until the old container is stopped.
+  const done = await slow;
+  assert.equal(done.status, 200);
+  assert.equal(done.body, 'v1\n', 'the request in flight at the crash finished on the old release');
+  // Reconcile finishes the drain, then stops the old container.
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const running = (await e.containers()).filter((c) => c.state === 'running');
-    if (running.length === 1) break;
+  while ((await e.containers()).filter((c) => c.state === 'running').length !== 1) {
+    assert.ok(Date.now() < deadline, 'the old container was never stopped');
     await new Promise((r) => setTimeout(r, 200));
   }
   await assertConsistent('v3\n', 'r3');
   assert.equal((await deployRecord('r3')).state, 'DONE');
+  const stopped = Date.parse((await docker(h.engine.host, ['inspect', '-f', '{{.State.FinishedAt}}', old!.name])).stdout.trim());
+  assert.ok(stopped >= done.endedAt - 1000, 'the old container stopped only after the slow request finished');
 });
 
 test('the router keeps serving with the agent dead, and after its own restart from its snapshot', async () => {
