@@ -80,7 +80,7 @@ test('push v1: the agent pulls the image by digest and the router serves it', as
   assert.equal(page.body, 'v1\n');
 });
 
-test('push v2 under continuous load: zero failed requests, v1 stopped and retained', async () => {
+test('push v2 under continuous load: zero failed requests, v1 stopped and retained', async (t) => {
   app.writeConfig(config('v2'));
   const load = startLoad({ ip: server.ip, port: server.httpPort, host: HOST, accept: ['v1', 'v2'], loops: 6 });
   await new Promise((r) => setTimeout(r, 500));
@@ -88,6 +88,7 @@ test('push v2 under continuous load: zero failed requests, v1 stopped and retain
   // Keep the load running past the swap acknowledgement and the drain.
   await new Promise((r) => setTimeout(r, 1000));
   const report = await load.stop();
+  t.diagnostic(`${report.total} requests, ${report.failures.length} failed, answers ${JSON.stringify(report.seen)}`);
   assert.equal(r.code, 0, `push failed:\n${r.stdout}\n${r.stderr}`);
   assert.deepEqual(report.failures.slice(0, 5), [], `${report.failures.length} failed of ${report.total}`);
   assert.ok((report.seen.v1 ?? 0) > 0, `v1 answered during the run (${JSON.stringify(report.seen)})`);
