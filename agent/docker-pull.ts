@@ -1,6 +1,7 @@
 // Reading Docker's pull progress stream: JSON lines in, overall percent and the
 // end (or failure, or silence) of the pull out. No dockerode here: it is only a stream.
 import { UpstreamError } from '../shared/errors.js';
+import { imageRegistry } from '../shared/manifest.js';
 
 export interface PullEvent {
   status?: string;
@@ -108,4 +109,50 @@ export function followPull(
     // After 'end' this is a no-op; without it the daemon hung up mid-pull.
     stream.on('close', () => done(new UpstreamError(`docker pull ${ref} failed: the stream closed before the pull finished`)));
   });
+}
+
+/** Who a pull authenticated as; never the password. */
+export interface PullIdentity {
+  server: string;
+  username: string;
+}
+
+// Docker's words for a registry that refused who we are (or that we are nobody):
+// `unauthorized: authentication required`, `pull access denied`, `no basic auth
+// credentials`, `denied: requested access to the resource is denied`, a bare 401.
+const AUTH_REFUSED = /unauthori[sz]ed|authentication required|access denied|access to the resource is denied|no basic auth credentials|incorrect username or password|\b401\b|\bdenied\b/i;
+
+/**
+ * Turns a failed pull into the deploy error a user reads: a refused login names
+ * the registry and the user, and says so; other failures pass through. Every
+ * message is scrubbed of the secrets given, whatever Docker put in it.
+ */
+export function describePullFailure(err: unknown, ref: string, who: PullIdentity | undefined, secrets: readonly string[] = []): Error {
+  const message = scrub(err instanceof Error ? err.message : String(err), secrets);
+  const hint = err instanceof UpstreamError ? err.hint : undefined;
+  if (AUTH_REFUSED.test(message)) {
+    // dockerode's status prefix says nothing the registry's own words do not.
+    const detail = message.replace(/^docker pull \S+ failed: /, '').replace(/^\(HTTP code \d+\) [a-z ]+ - /, '');
+    if (who) {
+      return new UpstreamError(
+        `registry ${who.server} rejected the credentials of user ${who.username} (pulling ${ref}): ${detail}`,
+        `check registry.username and the registry password secret, and that ${who.username} may pull this repository`,
+        'registry_auth_failed',
+      );
+    }
+    return new UpstreamError(
+      `registry ${imageRegistry(ref)} requires credentials to pull ${ref}: ${detail}`,
+      'add registry: server, username and password to deploy.yml',
+      'registry_auth_failed',
+    );
+  }
+  if (err instanceof UpstreamError) return message === err.message ? err : new UpstreamError(message, hint, err.code);
+  return new UpstreamError(message);
+}
+
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  // Longest first, so a secret that contains another is replaced whole.
+  for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) out = out.split(s).join('[redacted]');
+  return out;
 }

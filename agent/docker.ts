@@ -5,10 +5,10 @@
 import Docker from 'dockerode';
 import { ConflictError, ConfigError, UpstreamError } from '../shared/errors.js';
 import type { ContainerSpec } from './core/containers.js';
-import { createPullProgress, followPull } from './docker-pull.js';
+import { createPullProgress, describePullFailure, followPull } from './docker-pull.js';
 
 export type { ContainerSpec };
-export { createPullProgress, followPull, type PullEvent } from './docker-pull.js';
+export { createPullProgress, describePullFailure, followPull, type PullEvent, type PullIdentity } from './docker-pull.js';
 
 export interface ContainerInfo {
   id: string;
@@ -137,17 +137,21 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
     },
 
     async pull(ref, options = {}) {
-      const stream = await call(`pull ${ref}`, () =>
-        options.auth ? pullWithAuth(docker, ref, options.auth) : docker.pull(ref),
-      );
-      const progress = createPullProgress();
-      await followPull(stream, ref, {
-        inactivityMs: PULL_INACTIVITY_MS,
-        onEvent: (event) => {
-          const update = progress(event);
-          if (update) options.onProgress?.(update.percent, update.message);
-        },
-      });
+      const { auth } = options;
+      try {
+        const stream = await call(`pull ${ref}`, () => (auth ? pullWithAuth(docker, ref, auth) : docker.pull(ref)));
+        const progress = createPullProgress();
+        await followPull(stream, ref, {
+          inactivityMs: PULL_INACTIVITY_MS,
+          onEvent: (event) => {
+            const update = progress(event);
+            if (update) options.onProgress?.(update.percent, update.message);
+          },
+        });
+      } catch (err) {
+        const secrets = auth ? [auth.password, Buffer.from(`${auth.username}:${auth.password}`).toString('base64')] : [];
+        throw describePullFailure(err, ref, auth && { server: auth.serveraddress, username: auth.username }, secrets);
+      }
       options.onProgress?.(100, `pulled ${ref}`);
     },
 

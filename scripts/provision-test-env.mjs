@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Provisions what the integration and e2e suites run against: two dedicated
-// Docker engines, a registry and the test images. Idempotent: reuses what is
-// already running and what is already built. Used by scripts/run-tests.mjs;
+// Docker engines, an open registry, a registry that needs a login (htpasswd)
+// and the test images. Idempotent: reuses what is already running and what is
+// already built. Used by scripts/run-tests.mjs;
 // also runnable by hand:
 //   node scripts/provision-test-env.mjs up      start (or reuse) everything, print the env
 //   node scripts/provision-test-env.mjs down    stop the engines and the registry
@@ -13,12 +14,13 @@ import { fileURLToPath } from 'node:url';
 import { ENGINES, removeLeftovers, startEngines, stopEngines } from './provision/engines.mjs';
 import { ensureImages, removeTestImages } from './provision/images.mjs';
 import { ensureRegistry, stopRegistry } from './provision/registry.mjs';
+import { ensureAuthImages, ensureAuthRegistry, stopAuthRegistry } from './provision/auth-registry.mjs';
 import { registerUser, unregisterUser, withProvisionLock } from './provision/users.mjs';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ENV_FILE = path.join(ROOT, '.berth-test', 'env.json');
 
-const PACKAGES = ['docker.io', 'containerd', 'docker-registry', 'busybox-static', 'openssl', 'iproute2', 'procps', 'curl'];
+const PACKAGES = ['docker.io', 'containerd', 'docker-registry', 'busybox-static', 'apache2-utils', 'openssl', 'iproute2', 'procps', 'curl'];
 
 function missingPackages() {
   return PACKAGES.filter((pkg) => {
@@ -50,23 +52,28 @@ export async function provision({ log = (m) => console.error(`[provision] ${m}`)
     await startEngines(log);
     const registry = await ensureRegistry(log);
     const images = await ensureImages({ root: ROOT, registry, engineHost: ENGINES[0].host, log });
+    const authRegistry = await ensureAuthRegistry(log);
+    const authImages = await ensureAuthImages({ openRegistry: registry, authRegistry, engineHost: ENGINES[0].host, log });
     if (firstUser) {
       removeLeftovers(log);
       for (const engine of ENGINES) removeTestImages(engine.host);
     }
-    return writeEnv(registry, images);
+    return writeEnv(registry, images, { ...authRegistry, images: authImages });
   }, log);
 }
 
-function writeEnv(registry, images) {
+function writeEnv(registry, images, authRegistry) {
   const env = {
     engines: ENGINES.map((e) => ({ host: e.host, subnet: e.subnet })),
     registry,
     images,
+    authRegistry,
     root: ROOT,
   };
   fs.mkdirSync(path.dirname(ENV_FILE), { recursive: true });
-  fs.writeFileSync(ENV_FILE, `${JSON.stringify(env, null, 2)}\n`);
+  // It holds the test registry's (throwaway) login.
+  fs.writeFileSync(ENV_FILE, `${JSON.stringify(env, null, 2)}\n`, { mode: 0o600 });
+  fs.chmodSync(ENV_FILE, 0o600);
   return env;
 }
 
@@ -75,6 +82,7 @@ export function envVars(env) {
     BERTH_TEST_ENGINES: JSON.stringify(env.engines),
     BERTH_TEST_REGISTRY: env.registry,
     BERTH_TEST_IMAGES: JSON.stringify(env.images),
+    BERTH_TEST_AUTH_REGISTRY: JSON.stringify(env.authRegistry),
     BERTH_TEST_ROOT: env.root,
   };
 }
@@ -89,6 +97,7 @@ export async function teardown({ log = (m) => console.error(`[teardown] ${m}`), 
   await withProvisionLock(async () => {
     await stopEngines(log);
     await stopRegistry(log);
+    await stopAuthRegistry(log);
   }, log);
 }
 

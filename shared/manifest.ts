@@ -30,6 +30,23 @@ export function isDigestReference(image: string): boolean {
   return typeof image === 'string' && image.length <= 512 && DIGEST_REFERENCE.test(image);
 }
 
+const REGISTRY_SERVER = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*(?::[0-9]{1,5})?$/;
+const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** The registry host an image reference is pulled from, by Docker's rule (no host part: Docker Hub). */
+export function imageRegistry(image: string): string {
+  const slash = image.indexOf('/');
+  const first = slash === -1 ? '' : image.slice(0, slash);
+  const isHost = first !== '' && (/[.:]/.test(first) || first === 'localhost' || first !== first.toLowerCase());
+  return isHost ? first : 'docker.io';
+}
+
+/** Registry hosts compared as Docker does: case-insensitive, Docker Hub's aliases equal. */
+export function sameRegistry(a: string, b: string): boolean {
+  const norm = (h: string) => (DOCKER_HUB_HOSTS.has(h.toLowerCase()) ? 'docker.io' : h.toLowerCase());
+  return norm(a) === norm(b);
+}
+
 /** `sub` of a manifest: the service, or `service@destination`. */
 export function manifestSubject(service: string, destination: string): string {
   return destination === '' ? service : `${service}@${destination}`;
@@ -76,6 +93,18 @@ const envSchema = z
     }
   });
 
+// The engine hands these credentials to whatever registry the image names, so
+// they are accepted only for that registry (checked against `image` below).
+const registrySchema = z.strictObject({
+  server: z.string().max(255, 'must be at most 255 characters').regex(REGISTRY_SERVER, 'must be a registry host[:port] (no scheme, no path)'),
+  username: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(256, 'must be at most 256 characters')
+    .regex(/^[^\x00-\x1f\x7f:]+$/, 'must not contain ":" or control characters'),
+  password: z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)'),
+});
+
 const roleSchema = z.strictObject({
   cmd: z.array(boundedString(4096)).min(1).max(64).optional(),
   env: envSchema.default({ clear: {}, secret: {} }),
@@ -120,11 +149,19 @@ export const manifestPayloadSchema = z
     readiness_delay: z.number().int().min(0).max(600).default(7),
     stop_timeout: z.number().int().min(0).max(600).default(10),
     retain_containers: z.number().int().min(0).max(100).default(5),
+    registry: registrySchema.optional(),
   })
   .superRefine((m, ctx) => {
     const expected = manifestSubject(m.service, m.destination);
     if (m.sub !== expected) {
       ctx.addIssue({ code: 'custom', path: ['sub'], message: `must be ${JSON.stringify(expected)} (service and destination)` });
+    }
+    if (m.registry && typeof m.image === 'string' && !sameRegistry(m.registry.server, imageRegistry(m.image))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registry', 'server'],
+        message: `must be the registry the image is pulled from (${JSON.stringify(imageRegistry(m.image).slice(0, 255))}); credentials are never sent to another registry`,
+      });
     }
   });
 

@@ -13,6 +13,7 @@ import { observe } from './observe.js';
 import { launch, aliveCheck, type Launched } from './launch.js';
 import { waitHttpHealthy, waitStillRunning } from './health.js';
 import { pauseIfRequested } from './pause.js';
+import { describeLogin, registryAuth } from './registry-auth.js';
 import { createRoutePublisher, type RoutePublisher } from './route-publisher.js';
 import { createReconciler } from './reconcile.js';
 import { errorText, finishAfterSwitch } from './finish.js';
@@ -130,9 +131,11 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
     steps = plan(m, await observe(docker, store, m));
 
     for (const step of phase('PULLED')) {
-      event('VERIFIED', `pulling ${step.image}`, 0);
+      const auth = await registryAuth(m, config.sealingPrivateJwk, deps.unseal ?? defaultUnseal);
+      event('VERIFIED', `pulling ${step.image}${describeLogin(auth)}`, 0);
       let reported = -1;
       await docker.pull(step.image, {
+        ...(auth ? { auth } : {}),
         onProgress: (percent, message) => {
           // Every 5 % is plenty for a progress bar and keeps the event table small.
           if (percent < 100 && percent - reported < 5) return;

@@ -51,7 +51,16 @@ export interface EngineFixture {
   close(): Promise<void>;
 }
 
-export async function startEngineFixture(name: string, engine: TestEngine = testEnv().engines[0]!): Promise<EngineFixture> {
+export interface EngineFixtureOptions {
+  /** The engine's logger (default: silent, or stderr with BERTH_TEST_ENGINE_LOG set). */
+  log?: Logger;
+}
+
+export async function startEngineFixture(
+  name: string,
+  engine: TestEngine = testEnv().engines[0]!,
+  options: EngineFixtureOptions = {},
+): Promise<EngineFixture> {
   const env = testEnv();
   const stateDir = await mkdtemp(join(tmpdir(), 'berth-engine-'));
   const service = `${name}-${randomBytes(3).toString('hex')}`;
@@ -76,7 +85,7 @@ export async function startEngineFixture(name: string, engine: TestEngine = test
     hostname: 'test-host-1',
     sealingPrivateJwk: keys.sealing.privateJwk,
   };
-  const log: Logger = process.env.BERTH_TEST_ENGINE_LOG ? createLogger('engine') : { info() {}, warn() {}, error() {} };
+  const log: Logger = options.log ?? (process.env.BERTH_TEST_ENGINE_LOG ? createLogger('engine') : { info() {}, warn() {}, error() {} });
   const make = (over: Partial<EngineConfig> = {}, wrap?: (deps: EngineDeps) => Partial<EngineDeps>) => {
     const deps: EngineDeps = { store, docker, router: createRouterClient(router.socketPath), config: { ...baseConfig, ...over }, log };
     return createEngine({ ...deps, ...wrap?.(deps) });

@@ -19,12 +19,24 @@ export interface TestImages {
   slowstart: string;
 }
 
+/** The second registry: every request needs this login (htpasswd, bcrypt). */
+export interface TestAuthRegistry {
+  /** 127.0.0.1:PORT, plain HTTP. */
+  address: string;
+  username: string;
+  /** Random per registry start; a throwaway test login. */
+  password: string;
+  /** Tag references ADDRESS/berth-test/web:NAME, the same builds as the open registry's. */
+  images: { v1: string; v2: string };
+}
+
 export interface TestEnv {
   engines: TestEngine[];
   /** 127.0.0.1:PORT, plain HTTP. */
   registry: string;
   /** Tag references REGISTRY/berth-test/web:NAME; absent from both engines at start. */
   images: TestImages;
+  authRegistry: TestAuthRegistry;
   /** The repository root. */
   root: string;
 }
@@ -60,6 +72,17 @@ function isImages(i: unknown): i is TestImages {
   return o !== null && typeof o === 'object' && IMAGE_NAMES.every((n) => typeof o[n] === 'string');
 }
 
+function isAuthRegistry(a: unknown): a is TestAuthRegistry {
+  const o = a as Partial<TestAuthRegistry> | null;
+  return (
+    typeof o?.address === 'string' &&
+    typeof o.username === 'string' &&
+    typeof o.password === 'string' &&
+    typeof o.images?.v1 === 'string' &&
+    typeof o.images.v2 === 'string'
+  );
+}
+
 let cached: TestEnv | undefined;
 
 export function testEnv(): TestEnv {
@@ -70,7 +93,11 @@ export function testEnv(): TestEnv {
     throw new Error(`BERTH_TEST_ENGINES must list at least two {host, subnet}: ${RUNNER_HINT}`);
   }
   if (!isImages(images)) throw new Error(`BERTH_TEST_IMAGES must name ${IMAGE_NAMES.join(', ')}: ${RUNNER_HINT}`);
-  cached = { engines, images, registry: required('BERTH_TEST_REGISTRY'), root: required('BERTH_TEST_ROOT') };
+  const authRegistry = parseJson('BERTH_TEST_AUTH_REGISTRY');
+  if (!isAuthRegistry(authRegistry)) {
+    throw new Error(`BERTH_TEST_AUTH_REGISTRY must be {address, username, password, images: {v1, v2}}: ${RUNNER_HINT}`);
+  }
+  cached = { engines, images, authRegistry, registry: required('BERTH_TEST_REGISTRY'), root: required('BERTH_TEST_ROOT') };
   return cached;
 }
 
