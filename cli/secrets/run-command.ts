@@ -1,0 +1,71 @@
+// The effect behind `$(command)` in secrets files: `/bin/sh -c` in the app
+// directory, like Ruby's backticks under Kamal, but with stdin closed, a time
+// limit and a cap on what it may print. stderr is discarded rather than shown:
+// password-manager CLIs can print secrets there, and we cannot tell.
+
+import { spawn } from 'node:child_process';
+import type { CommandRequest, CommandResult, RunCommand } from './substitute.js';
+
+export const runShellCommand: RunCommand = (request: CommandRequest) =>
+  new Promise<CommandResult>((resolve) => {
+    let settled = false;
+    const chunks: Buffer[] = [];
+    let size = 0;
+
+    const child = spawn('/bin/sh', ['-c', request.command], {
+      cwd: request.cwd,
+      env: request.env,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      // Its own process group, so a timeout also stops whatever the shell started.
+      detached: true,
+    });
+
+    const killGroup = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+
+    const finish = (result: CommandResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      child.stdout?.destroy();
+      resolve(result);
+    };
+
+    const timer = setTimeout(() => {
+      killGroup();
+      finish({ kind: 'timeout' });
+    }, request.timeoutMs);
+
+    child.stdout?.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > request.maxOutputBytes) {
+        killGroup();
+        finish({ kind: 'too_large' });
+        return;
+      }
+      chunks.push(chunk);
+    });
+
+    child.on('error', (err: NodeJS.ErrnoException) => finish({ kind: 'spawn_failed', reason: err.code ?? 'spawn error' }));
+
+    child.on('close', (code, signal) => {
+      if (code !== 0) {
+        finish({ kind: 'exit', code, signal });
+        return;
+      }
+      let stdout: string;
+      try {
+        stdout = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+      } catch {
+        finish({ kind: 'not_text' });
+        return;
+      }
+      finish({ kind: 'ok', stdout });
+    });
+  });
