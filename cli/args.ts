@@ -85,6 +85,20 @@ export const commandSpecs: CommandSpec[] = [
     },
   },
   {
+    path: ['config'],
+    summary: 'print the merged, validated deploy.yml (secrets by name only)',
+    positionals: { min: 0, max: 0 },
+    options: {
+      destination: { type: 'string', short: 'd', value: 'DEST', description: 'merge deploy.DEST.yml over deploy.yml' },
+    },
+  },
+  {
+    path: ['init'],
+    summary: 'write a starter config/deploy.yml and .kamal/secrets',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
     path: ['status'],
     summary: 'show what runs on every server',
     positionals: { min: 0, max: 0 },

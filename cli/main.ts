@@ -7,6 +7,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { parseCommandLine } from './args.js';
+import { configCommand } from './commands/config.js';
+import { initCommand } from './commands/init.js';
 import { keysNewCommand, keysShowCommand } from './commands/keys.js';
 import { pushCommand } from './commands/push.js';
 import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
@@ -24,6 +26,8 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
   'server list': serverListCommand,
   'server remove': serverRemoveCommand,
   push: pushCommand,
+  config: configCommand,
+  init: initCommand,
   status: statusCommand,
   version: versionCommand,
 };

@@ -3,7 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
 import { manifestSubject } from '../shared/manifest.js';
-import type { DeployConfig } from './config/schema.js';
+import { ConfigError } from '../shared/errors.js';
+import { mergeEnv } from './config/schema-env.js';
+import type { DeployConfig, RoleConfig } from './config/schema.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
@@ -23,8 +25,38 @@ export function nextSeq(currentSeq: number, nowMs: number): number {
   return Math.max(nowMs, currentSeq + 1);
 }
 
+/** The role the skeleton deploys: the primary one (other roles and secrets come with issue 3's second half). */
+export function deployedRole(config: DeployConfig): RoleConfig {
+  const role = config.roles.find((r) => r.primary);
+  if (!role) throw new ConfigError(`servers: has no ${config.primary_role} role (the primary_role)`);
+  return role;
+}
+
+function manifestProxy(role: RoleConfig): NonNullable<ManifestInput['roles'][string]['proxy']> | undefined {
+  const proxy = role.proxy;
+  if (!proxy) return undefined;
+  if (proxy.hosts.length === 0) {
+    throw new ConfigError(`proxy/host: is required: Berth's router routes by host name, so the ${role.name} role needs proxy/host or proxy/hosts`, 'set proxy: { host: app.example.com }');
+  }
+  return {
+    hosts: [...proxy.hosts],
+    app_port: proxy.app_port,
+    healthcheck: { ...proxy.healthcheck },
+    // Kamal's default (30 s) is also the router's, so it is only sent when changed.
+    ...(proxy.response_timeout !== 30 ? { response_timeout: proxy.response_timeout } : {}),
+  };
+}
+
+/** Throws the ConfigError a push would meet, before any server is contacted. */
+export function checkDeployable(config: DeployConfig): void {
+  manifestProxy(deployedRole(config));
+}
+
 export function buildManifestPayload(config: DeployConfig, facts: ManifestFacts): ManifestInput {
   const destination = '';
+  const role = deployedRole(config);
+  const env = mergeEnv(config.env, role.env);
+  const proxy = manifestProxy(role);
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
@@ -39,14 +71,10 @@ export function buildManifestPayload(config: DeployConfig, facts: ManifestFacts)
     version: facts.version,
     image: facts.image,
     roles: {
-      web: {
-        env: { clear: { ...config.env.clear }, secret: {} },
-        proxy: {
-          hosts: [...config.proxy.hosts],
-          app_port: config.proxy.app_port,
-          healthcheck: { ...config.proxy.healthcheck },
-          ...(config.proxy.response_timeout !== undefined ? { response_timeout: config.proxy.response_timeout } : {}),
-        },
+      [role.name]: {
+        ...(role.cmd ? { cmd: [...role.cmd] } : {}),
+        env: { clear: { ...env.clear }, secret: {} },
+        ...(proxy ? { proxy } : {}),
       },
     },
     deploy_timeout: config.deploy_timeout,

@@ -10,7 +10,7 @@ import { loadConfig } from '../config/load.js';
 import { followDeploy, parseDeployRecord } from '../follow-deploy.js';
 import { describeImage, parseImageReference, pinnedImage } from '../image-reference.js';
 import { readKeyFile, resolveKeyPath, type OperatorKeyFile } from '../keys.js';
-import { buildManifestPayload, nextSeq } from '../manifest-builder.js';
+import { buildManifestPayload, checkDeployable, deployedRole, nextSeq } from '../manifest-builder.js';
 import type { HostResult } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
 import { checkPinnedIdentity, connectPinned, readIdentity } from '../pinning.js';
@@ -37,18 +37,22 @@ interface HostOutcome extends HostResult {
 }
 
 export async function pushCommand(ctx: CommandContext): Promise<void> {
-  const { config, appDir } = await loadConfig(ctx.env.cwd, stringOption(ctx, 'config'));
+  const { config, appDir, warnings } = await loadConfig(ctx.env.cwd, stringOption(ctx, 'config'));
+  for (const warning of warnings) ctx.printer.err(warning);
+  checkDeployable(config);
   const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
   const version = await releaseVersion(appDir, stringOption(ctx, 'version'));
   const ref = parseImageReference(config.image);
   const image = pinnedImage(ref, await resolveImageDigest(ref));
   const shownImage = ref.digest ? image : `${describeImage(ref)} → ${image.slice(image.indexOf('@') + 1)}`;
-  if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version} (${shownImage}) to ${config.servers.length} server(s)`);
+  if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version} (${shownImage}) to ${deployedRole(config).hosts.length} server(s)`);
 
   const release: Release = { config, appDir, key, version, image, trustNew: flag(ctx, 'trust-new') };
-  const hosts = config.servers.map(formatServerAddress);
+  // Until roles get their own manifests, a release carries the primary role to that role's hosts.
+  const addresses = deployedRole(config).hosts.map((h) => h.address);
+  const hosts = addresses.map(formatServerAddress);
   const reporter = createPushReporter(ctx.printer, ctx.style, ctx.json ? 'json' : ctx.live ? 'live' : 'plain', hosts);
-  const results = await mapBounded(config.servers, MAX_PARALLEL_SERVERS, (address) => deployToServer(release, address, reporter));
+  const results = await mapBounded(addresses, MAX_PARALLEL_SERVERS, (address) => deployToServer(release, address, reporter));
   reporter.finish(results);
   const failed = results.filter((r) => !r.ok);
   if (failed.length > 0) throw pushFailure(failed, results.length);

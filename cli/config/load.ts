@@ -1,18 +1,28 @@
-// Finds and reads deploy.yml: `-c FILE`, else ./deploy.yml, else ./config/deploy.yml (Kamal's place).
+// Finds and reads deploy.yml: `-c FILE`, else ./deploy.yml, else ./config/deploy.yml
+// (Kamal's place); with `-d DEST`, deploy.DEST.yml beside it is merged over it.
 
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
-import { ConfigError } from '../../shared/errors.js';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { ConfigError, UserError } from '../../shared/errors.js';
+import { isPlainObject, renderWarnings } from './issues.js';
+import { deepMerge, locator, type SourceDoc } from './merge.js';
 import { validateConfig, type DeployConfig } from './schema.js';
 import { parseYaml } from './yaml.js';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
+const DESTINATION = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export interface LoadedConfig {
   config: DeployConfig;
+  /** The base file; `files` lists every file read, base first. */
   file: string;
+  files: string[];
   /** The app's root: where `.berth/known_agents` lives and git is asked for the version. */
   appDir: string;
+  /** '' without -d. */
+  destination: string;
+  /** Rendered `warning: key: why (file:line)` lines, for stderr. */
+  warnings: string[];
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -43,19 +53,85 @@ function labelFor(file: string, cwd: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
 }
 
-export async function loadConfigFile(file: string, appDir: string, cwd: string): Promise<LoadedConfig> {
+/** `deploy.yml` → `deploy.DEST.yml`, like Ruby's Pathname#sub_ext. */
+export function destinationFile(baseFile: string, destination: string): string {
+  const name = basename(baseFile);
+  const dot = name.lastIndexOf('.');
+  const stem = dot > 0 ? name.slice(0, dot) : name;
+  return join(dirname(baseFile), `${stem}.${destination}.yml`);
+}
+
+/** Destinations that have a file beside the base file, for hints. */
+export async function availableDestinations(baseFile: string): Promise<string[]> {
+  const name = basename(baseFile);
+  const dot = name.lastIndexOf('.');
+  const stem = dot > 0 ? name.slice(0, dot) : name;
+  const entries = await readdir(dirname(baseFile)).catch(() => [] as string[]);
+  return entries
+    .map((entry) => (entry.startsWith(`${stem}.`) && entry.endsWith('.yml') ? entry.slice(stem.length + 1, -4) : ''))
+    .filter((d) => DESTINATION.test(d))
+    .sort();
+}
+
+async function readDoc(file: string, cwd: string): Promise<SourceDoc> {
   const label = labelFor(file, cwd);
   const info = await stat(file);
   if (info.size > MAX_CONFIG_BYTES) throw new ConfigError(`${label} is larger than ${MAX_CONFIG_BYTES} bytes`);
-  const text = await readFile(file, 'utf8');
-  const { value, lineOf } = parseYaml(text, label);
-  return { config: validateConfig(value, label, lineOf), file, appDir };
+  const { value, lineOf } = parseYaml(await readFile(file, 'utf8'), label);
+  return { value, label, lineOf };
 }
 
-export async function loadConfig(cwd: string, explicit?: string): Promise<LoadedConfig> {
+function destinationHint(available: string[]): string {
+  return available.length ? `destinations with a file: ${available.join(', ')}` : 'create deploy.DESTINATION.yml beside deploy.yml';
+}
+
+export async function loadConfigFile(file: string, appDir: string, cwd: string, destination = ''): Promise<LoadedConfig> {
+  if (destination !== '' && !DESTINATION.test(destination)) {
+    throw new UserError(`destination "${destination.slice(0, 70)}" should be lowercase letters, digits, - or _`, undefined, 'usage');
+  }
+  const docs = [await readDoc(file, cwd)];
+  const base = docs[0] as SourceDoc;
+  if (destination === '') {
+    if (isPlainObject(base.value) && base.value.require_destination === true) {
+      const line = base.lineOf(['require_destination']);
+      throw new ConfigError(
+        `require_destination: is true, so a destination must be given with -d DESTINATION (${base.label}${line ? `:${line}` : ''})`,
+        destinationHint(await availableDestinations(file)),
+      );
+    }
+  } else {
+    const destFile = destinationFile(file, destination);
+    if (!(await isFile(destFile))) {
+      throw new ConfigError(`destination ${destination}: configuration file ${labelFor(destFile, cwd)} not found`, destinationHint(await availableDestinations(file)));
+    }
+    docs.push(await readDoc(destFile, cwd));
+  }
+  const merged = docs.reduce<unknown>((acc, doc) => deepMerge(acc, doc.value), {});
+  const locate = locator(docs);
+  let validated;
+  try {
+    validated = validateConfig(docs.length === 1 ? base.value : merged, locate, destination);
+  } catch (err) {
+    const available = destination === '' && err instanceof ConfigError ? await availableDestinations(file) : [];
+    // A base file whose hosts live in destination files fails without -d; say which exist.
+    if (available.length) throw new ConfigError(err instanceof Error ? err.message : String(err), `${destinationHint(available)} (pass -d DESTINATION)`);
+    throw err;
+  }
+  const { config, warnings } = validated;
+  return {
+    config,
+    file,
+    files: docs.map((d) => d.label),
+    appDir,
+    destination,
+    warnings: renderWarnings(warnings, locate),
+  };
+}
+
+export async function loadConfig(cwd: string, explicit?: string, destination = ''): Promise<LoadedConfig> {
   const found = await findConfigFile(cwd, explicit);
   if (!found) {
     throw new ConfigError(`no deploy.yml in ${cwd} (looked for deploy.yml and config/deploy.yml)`, 'run deploy from your app directory or pass -c FILE');
   }
-  return loadConfigFile(found.file, found.appDir, cwd);
+  return loadConfigFile(found.file, found.appDir, cwd, destination);
 }

@@ -1,259 +1,247 @@
-// deploy.yml, the skeleton subset of Kamal 2's keys with Kamal's defaults.
-// Every problem is reported with its key path and line (`proxy/app_port: should be
-// a number (deploy.yml:7)`), like Kamal's validator.
+// deploy.yml: Kamal 2's keys with Kamal's meaning and defaults, plus Berth's
+// own (agent, cron, backups, auto_deploy). Every problem names its key path and
+// the file:line it was written at; all problems are collected, then reported
+// together (the first three).
 
-import { z } from 'zod';
 import { ConfigError } from '../../shared/errors.js';
-import { DEFAULT_AGENT_PORT, formatServerAddress, isValidHostname, parseServerAddress, type ServerAddress } from '../address.js';
+import { DEFAULT_AGENT_PORT, formatServerAddress, type ServerAddress } from '../address.js';
 import { parseImageReference } from '../image-reference.js';
+import { Findings, isPlainObject, renderIssues, type Issue, type Locate } from './issues.js';
+import { applyKamalCompat } from './kamal.js';
+import { checkVolumes } from './options.js';
+import { checkAccessories } from './schema-accessories.js';
+import { checkEnv } from './schema-env.js';
+import { parseProxy, resolveProxy, type ProxyInput } from './schema-proxy.js';
+import { checkRegistry } from './schema-registry.js';
+import { checkServers, ROLE_NAME } from './schema-servers.js';
+import { checkBoolean, checkInteger, checkLabels, checkLogging, checkPathString, checkText } from './schema-values.js';
+import type { BootConfig, DeployConfig } from './types.js';
 import type { KeyPath } from './yaml.js';
 
-export interface DeployConfig {
-  service: string;
-  image: string;
-  servers: ServerAddress[];
-  proxy: {
-    hosts: string[];
-    app_port: number;
-    healthcheck: { path: string; interval: number; timeout: number };
-    response_timeout?: number;
-  };
-  env: { clear: Record<string, string> };
-  deploy_timeout: number;
-  drain_timeout: number;
-  readiness_delay: number;
-  stop_timeout: number;
-  retain_containers: number;
-  agent: { port: number };
-}
-
-interface Issue {
-  path: KeyPath;
-  message: string;
-}
+export type * from './types.js';
 
 const SERVICE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const MAX_ENV_VALUE = 32 * 1024;
-const MAX_ENV_VARS = 500;
+const ALIAS = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+/** The Kamal release whose configuration format Berth reads. */
+export const KAMAL_COMPAT_VERSION = '2.7.0';
 
-const seconds = (min: number) => z.number().int().min(min).max(3600);
-const port = z.number().int().min(1).max(65535);
-const hostname = z.string().max(253).refine(isValidHostname, { error: 'should be a hostname like app.example.com' });
+const KNOWN = new Set([
+  'service', 'image', 'servers', 'proxy', 'env', 'registry', 'volumes', 'labels', 'logging', 'boot', 'deploy_timeout',
+  'drain_timeout', 'readiness_delay', 'retain_containers', 'stop_timeout', 'primary_role', 'require_destination',
+  'allow_empty_roles', 'aliases', 'minimum_version', 'accessories', 'asset_path', 'error_pages_path', 'secrets_path',
+  'agent', 'cron', 'backups', 'auto_deploy',
+]);
 
-const proxySchema = z
-  .strictObject({
-    host: hostname.optional(),
-    hosts: z.array(hostname).min(1).max(100).optional(),
-    app_port: port.default(80),
-    healthcheck: z
-      .strictObject({
-        path: z.string().regex(/^\/[\x21-\x7e]{0,254}$/, { error: 'should be a URL path starting with /' }).default('/up'),
-        interval: seconds(1).default(1),
-        timeout: seconds(1).default(5),
-      })
-      .prefault({}),
-    response_timeout: seconds(1).optional(),
-  })
-  .superRefine((proxy, ctx) => {
-    if (proxy.host !== undefined && proxy.hosts !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['hosts'], message: 'use either host or hosts, not both' });
-    } else if (proxy.host === undefined && proxy.hosts === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['host'], message: 'is required (the hostname the router serves this app on)' });
-    }
-  });
+export interface ValidatedConfig {
+  config: DeployConfig;
+  warnings: Issue[];
+}
 
-const configSchema = z.strictObject({
-  service: z.string().regex(SERVICE, { error: 'should be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)' }),
-  image: z.string().superRefine((image, ctx) => {
+function compareVersions(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function checkBoot(raw: unknown, findings: Findings): BootConfig {
+  if (raw === undefined || raw === null) return {};
+  if (!isPlainObject(raw)) {
+    findings.error(['boot'], 'should be a map with limit and wait');
+    return {};
+  }
+  for (const key of Object.keys(raw)) if (key !== 'limit' && key !== 'wait') findings.error(['boot', key], 'unknown key');
+  const boot: BootConfig = {};
+  if (typeof raw.limit === 'string') {
+    const match = /^(\d{1,3})%$/.exec(raw.limit.trim());
+    const percent = match ? Number(match[1]) : NaN;
+    if (percent >= 1 && percent <= 100) boot.limit = `${percent}%`;
+    else findings.error(['boot', 'limit'], 'should be a number of hosts or a percentage like 25%');
+  } else if (raw.limit !== undefined && raw.limit !== null) {
+    if (typeof raw.limit !== 'number' || !Number.isInteger(raw.limit) || raw.limit < 1 || raw.limit > 10000) findings.error(['boot', 'limit'], 'should be a number of hosts or a percentage like 25%');
+    else boot.limit = raw.limit;
+  }
+  const wait = checkInteger(raw.wait, ['boot', 'wait'], findings, 0, 3600);
+  if (wait !== undefined) boot.wait = wait;
+  return boot;
+}
+
+function checkOpaqueMap(raw: unknown, path: KeyPath, findings: Findings): Record<string, unknown> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isPlainObject(raw)) findings.error(path, 'should be a map (its keys are defined by a later Berth release)');
+  else return raw;
+  return undefined;
+}
+
+function checkAgent(raw: unknown, findings: Findings): DeployConfig['agent'] {
+  const agent: DeployConfig['agent'] = { port: DEFAULT_AGENT_PORT };
+  if (raw === undefined || raw === null) return agent;
+  if (!isPlainObject(raw)) {
+    findings.error(['agent'], 'should be a map with port, url or known_agents');
+    return agent;
+  }
+  for (const key of Object.keys(raw)) if (!['port', 'url', 'known_agents'].includes(key)) findings.error(['agent', key], 'unknown key');
+  agent.port = checkInteger(raw.port, ['agent', 'port'], findings, 1, 65535) ?? DEFAULT_AGENT_PORT;
+  const url = checkText(raw.url, ['agent', 'url'], findings, 500);
+  if (url !== undefined) {
+    if (/^https:\/\/[^\s/?#]+\/?$/.test(url)) agent.url = url.replace(/\/$/, '');
+    else findings.error(['agent', 'url'], 'should be an https:// URL with no path, like https://agent.example.com:7443');
+  }
+  const knownAgents = checkPathString(raw.known_agents, ['agent', 'known_agents'], findings);
+  if (knownAgents !== undefined) agent.known_agents = knownAgents;
+  return agent;
+}
+
+function checkSeconds(input: Record<string, unknown>, key: string, path: KeyPath, findings: Findings, min: number, fallback: number): number {
+  return checkInteger(input[key], path, findings, min, 3600) ?? fallback;
+}
+
+function imageWithRegistry(image: string, server: string | undefined): string {
+  // Kamal joins registry.server and image; an image already naming that server is not prefixed twice.
+  if (!server || image.toLowerCase().startsWith(`${server}/`)) return image;
+  return `${server}/${image}`;
+}
+
+function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string, string>, destination: string, findings: Findings): DeployConfig {
+  const at = (key: string): KeyPath => [writtenAs[key] ?? key];
+  for (const key of Object.keys(input)) if (!KNOWN.has(key)) findings.error([key], 'unknown key');
+
+  const service = checkText(input.service, ['service'], findings, 100);
+  if (input.service === undefined || input.service === null) findings.error(['service'], 'is required');
+  else if (service !== undefined && !SERVICE.test(service)) findings.error(['service'], 'should be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)');
+
+  const registry = checkRegistry(input.registry, ['registry'], findings);
+  let image = checkText(input.image, ['image'], findings, 512);
+  if (input.image === undefined || input.image === null) findings.error(['image'], 'is required');
+  if (image !== undefined) {
+    image = imageWithRegistry(image, registry?.server);
     try {
       parseImageReference(image);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : 'is not a valid image reference' });
+      findings.error(['image'], err instanceof Error ? err.message : 'is not a valid image reference');
     }
-  }),
-  servers: z.unknown().optional(),
-  proxy: proxySchema.optional(),
-  env: z.unknown().optional(),
-  deploy_timeout: seconds(1).default(30),
-  drain_timeout: seconds(0).default(30),
-  readiness_delay: seconds(0).default(7),
-  retain_containers: z.number().int().min(1).max(100).default(5),
-  agent: z.strictObject({ port: port.optional() }).optional(),
-});
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function valueAt(root: unknown, path: KeyPath): unknown {
-  let node = root;
-  for (const key of path) {
-    if (!isPlainObject(node) && !Array.isArray(node)) return undefined;
-    node = (node as Record<string | number, unknown>)[key];
   }
-  return node;
-}
 
-const NOUNS: Record<string, string> = { object: 'a map', array: 'a list', int: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false' };
-
-function zodIssues(issue: z.core.$ZodIssue, raw: unknown): Issue[] {
-  const path = issue.path as KeyPath;
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key' }));
-    case 'invalid_type':
-      return [{ path, message: valueAt(raw, path) === undefined ? 'is required' : `should be ${NOUNS[issue.expected] ?? issue.expected}` }];
-    case 'too_small':
-      return [{ path, message: issue.origin === 'array' ? `should have at least ${issue.minimum} item(s)` : issue.origin === 'string' ? 'should not be empty' : `should be at least ${issue.minimum}` }];
-    case 'too_big':
-      return [{ path, message: issue.origin === 'array' ? `should have at most ${issue.maximum} items` : issue.origin === 'string' ? `should be at most ${issue.maximum} characters` : `should be at most ${issue.maximum}` }];
-    default:
-      return [{ path, message: issue.message }];
+  const primaryRole = checkText(input.primary_role, ['primary_role'], findings, 63) ?? 'web';
+  if (!ROLE_NAME.test(primaryRole)) findings.error(['primary_role'], 'should be a role name');
+  const agent = checkAgent(input.agent, findings);
+  let topProxy: ProxyInput | undefined;
+  if (input.proxy !== undefined && input.proxy !== null) {
+    if (typeof input.proxy === 'boolean') findings.error(['proxy'], 'should be a map (proxy: false belongs under a role: servers/ROLE/proxy)');
+    else topProxy = parseProxy(input.proxy, ['proxy'], findings);
   }
-}
+  const roles = checkServers(input.servers, { primaryRole, agentPort: agent.port, topProxy }, findings);
+  const { env, tags } = checkEnv(input.env, ['env'], findings, true);
+  const allowEmptyRoles = checkBoolean(input.allow_empty_roles, ['allow_empty_roles'], findings) ?? false;
 
-function checkServerList(entries: unknown[], path: KeyPath, defaultPort: number, issues: Issue[]): ServerAddress[] {
-  if (entries.length === 0) issues.push({ path, message: 'should list at least one server' });
-  const out: ServerAddress[] = [];
+  const servers: ServerAddress[] = [];
   const seen = new Set<string>();
-  entries.forEach((entry, i) => {
-    if (typeof entry !== 'string') {
-      issues.push({ path: [...path, i], message: isPlainObject(entry) ? 'tagged server entries are not supported yet' : 'should be HOST or HOST:PORT' });
-      return;
-    }
-    try {
-      const address = parseServerAddress(entry, defaultPort);
+  for (const role of roles) {
+    for (const { address } of role.hosts) {
       const key = formatServerAddress(address);
-      if (seen.has(key)) issues.push({ path: [...path, i], message: `${key} is listed twice` });
+      if (!seen.has(key)) servers.push(address);
       seen.add(key);
-      out.push(address);
-    } catch (err) {
-      issues.push({ path: [...path, i], message: err instanceof Error ? err.message : 'should be HOST or HOST:PORT' });
-    }
-  });
-  return out;
-}
-
-/** `servers:` is a list, or Kamal's role map (`web: [hosts]` / `web: { hosts: [...] }`). */
-function checkServers(raw: unknown, defaultPort: number, issues: Issue[]): ServerAddress[] {
-  if (raw === undefined || raw === null) {
-    issues.push({ path: ['servers'], message: 'is required' });
-    return [];
-  }
-  if (Array.isArray(raw)) return checkServerList(raw, ['servers'], defaultPort, issues);
-  if (!isPlainObject(raw)) {
-    issues.push({ path: ['servers'], message: 'should be a list of hosts' });
-    return [];
-  }
-  for (const role of Object.keys(raw)) {
-    if (role !== 'web') issues.push({ path: ['servers', role], message: 'only the web role is supported for now' });
-  }
-  const web = raw.web;
-  if (Array.isArray(web)) return checkServerList(web, ['servers', 'web'], defaultPort, issues);
-  if (isPlainObject(web)) {
-    for (const key of Object.keys(web)) {
-      if (key !== 'hosts') issues.push({ path: ['servers', 'web', key], message: 'unknown key' });
-    }
-    if (Array.isArray(web.hosts)) return checkServerList(web.hosts, ['servers', 'web', 'hosts'], defaultPort, issues);
-    issues.push({ path: ['servers', 'web', 'hosts'], message: web.hosts === undefined ? 'is required' : 'should be a list of hosts' });
-    return [];
-  }
-  issues.push({ path: ['servers', 'web'], message: web === undefined ? 'is required' : 'should be a list of hosts' });
-  return [];
-}
-
-function checkEnvMap(raw: unknown, path: KeyPath, issues: Issue[]): Record<string, string> {
-  if (raw === undefined || raw === null) return {};
-  if (!isPlainObject(raw)) {
-    issues.push({ path, message: 'should be a map of NAME: value' });
-    return {};
-  }
-  const out: Record<string, string> = {};
-  const entries = Object.entries(raw);
-  if (entries.length > MAX_ENV_VARS) issues.push({ path, message: `should have at most ${MAX_ENV_VARS} variables` });
-  for (const [name, value] of entries.slice(0, MAX_ENV_VARS)) {
-    if (!ENV_NAME.test(name)) {
-      issues.push({ path: [...path, name], message: 'is not a valid variable name' });
-    } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-      const text = String(value);
-      if (text.length > MAX_ENV_VALUE || text.includes('\0')) issues.push({ path: [...path, name], message: `should be text of at most ${MAX_ENV_VALUE} characters` });
-      else out[name] = text;
-    } else {
-      issues.push({ path: [...path, name], message: 'should be a string' });
     }
   }
-  return out;
-}
-
-/** `env:` is `{ clear: {...} }` or, like Kamal, a plain map meaning clear. */
-function checkEnv(raw: unknown, issues: Issue[]): { clear: Record<string, string> } {
-  if (raw === undefined || raw === null) return { clear: {} };
-  if (!isPlainObject(raw)) {
-    issues.push({ path: ['env'], message: 'should be a map' });
-    return { clear: {} };
+  if (input.servers !== undefined && input.servers !== null && !Array.isArray(input.servers) && isPlainObject(input.servers)) {
+    const primary = roles.find((r) => r.name === primaryRole);
+    // A role whose host entries were refused already has its error; "no servers" would only repeat it.
+    const reported = (name: string) => findings.issues.some((i) => i.path[0] === 'servers' && i.path[1] === name);
+    if (!primary) findings.error(['servers'], `has no ${primaryRole} role (the primary_role); add it or set primary_role`);
+    else if (primary.hosts.length === 0 && !reported(primaryRole)) {
+      findings.error(['servers', primaryRole], `no servers specified for the ${primaryRole} primary role${destination ? '' : ' (are its hosts in a destination file? pass -d DESTINATION)'}`);
+    }
+    if (!allowEmptyRoles) {
+      for (const role of roles) {
+        if (role.name !== primaryRole && role.hosts.length === 0 && !reported(role.name)) findings.error(['servers', role.name], `no servers specified for the ${role.name} role (allow_empty_roles: true permits this)`);
+      }
+    }
   }
-  const structured = ['clear', 'secret', 'tags'].some((key) => key in raw);
-  if (!structured) return { clear: checkEnvMap(raw, ['env'], issues) };
-  for (const key of Object.keys(raw)) {
-    if (key === 'secret') issues.push({ path: ['env', 'secret'], message: 'secrets are not supported yet' });
-    else if (key === 'tags') issues.push({ path: ['env', 'tags'], message: 'env tags are not supported yet' });
-    else if (key !== 'clear') issues.push({ path: ['env', key], message: 'unknown key' });
+  const tagNames = new Set(Object.keys(tags));
+  for (const role of roles) {
+    for (const host of role.hosts) {
+      for (const tag of host.tags) if (!tagNames.has(tag)) findings.warn(['servers', role.name], `host ${host.address.host} has tag ${tag}, which env/tags does not define`);
+    }
+    if (role.proxy && role.proxy.ssl === true && role.hosts.length > 1) {
+      findings.warn(['servers', role.name], `role ${role.name} serves SSL on ${role.hosts.length} servers; automatic certificates need each host name to reach the server asking for it (Kamal refuses this unless proxy/ssl names a certificate)`);
+    }
   }
-  return { clear: checkEnvMap(raw.clear, ['env', 'clear'], issues) };
-}
+  const sslHosts = roles.filter((r) => r.proxy?.ssl).flatMap((r) => r.proxy?.hosts ?? []);
+  const shared = sslHosts.filter((h, i) => sslHosts.indexOf(h) !== i);
+  if (shared.length) findings.error(['servers'], `different roles can't share the same host for SSL: ${[...new Set(shared)].join(', ')}`);
 
-function withoutExtensionKeys(raw: Record<string, unknown>): Record<string, unknown> {
-  // Kamal ignores top-level `x-*` keys so files can hold YAML anchors there.
-  return Object.fromEntries(Object.entries(raw).filter(([key]) => !key.startsWith('x-')));
-}
+  const aliases: Record<string, string> = {};
+  if (input.aliases !== undefined && input.aliases !== null) {
+    if (!isPlainObject(input.aliases)) findings.error(['aliases'], 'should be a map of name: command');
+    else {
+      for (const [name, value] of Object.entries(input.aliases)) {
+        const command = checkText(value, ['aliases', name], findings, 1000);
+        if (!ALIAS.test(name)) findings.error(['aliases', name], 'alias names should be letters, digits, - or _');
+        else if (command !== undefined) aliases[name] = command;
+      }
+    }
+  }
+  const minimumVersion = checkText(input.minimum_version, ['minimum_version'], findings, 40);
+  if (minimumVersion !== undefined) {
+    const parts = /^\d+(\.\d+){0,3}$/.test(minimumVersion) ? minimumVersion.split('.').map(Number) : undefined;
+    if (!parts) findings.error(['minimum_version'], 'should be a version like 2.0.0');
+    else if (compareVersions(parts, KAMAL_COMPAT_VERSION.split('.').map(Number)) > 0) {
+      findings.error(['minimum_version'], `requires Kamal ${minimumVersion}; Berth reads configurations of Kamal ${KAMAL_COMPAT_VERSION}`);
+    }
+  }
 
-function renderIssues(issues: Issue[], fileLabel: string, lineOf: (path: KeyPath) => number | undefined): string {
-  const located = issues.map((issue) => ({ ...issue, line: lineOf(issue.path) }));
-  located.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  const shown = located.slice(0, 3).map(({ path, message, line }) => {
-    const where = line === undefined ? fileLabel : `${fileLabel}:${line}`;
-    return `${path.length ? `${path.join('/')}: ` : ''}${message} (${where})`;
-  });
-  const more = located.length - shown.length;
-  return shown.join('; ') + (more > 0 ? `; and ${more} more` : '');
-}
-
-export function validateConfig(raw: unknown, fileLabel: string, lineOf: (path: KeyPath) => number | undefined): DeployConfig {
-  const fail = (issues: Issue[]): never => {
-    throw new ConfigError(renderIssues(issues, fileLabel, lineOf), `see the deploy.yml reference; the file is ${fileLabel}`);
-  };
-  if (!isPlainObject(raw)) fail([{ path: [], message: raw == null ? 'the file is empty; it needs at least service, image, servers and proxy' : 'should be a map of settings' }]);
-  const input = withoutExtensionKeys(raw as Record<string, unknown>);
-
-  const issues: Issue[] = [];
-  const parsed = configSchema.safeParse(input);
-  if (!parsed.success) for (const issue of parsed.error.issues) issues.push(...zodIssues(issue, input));
-  const agentPort = parsed.success ? parsed.data.agent?.port ?? DEFAULT_AGENT_PORT : DEFAULT_AGENT_PORT;
-  const servers = checkServers(input.servers, agentPort, issues);
-  const env = checkEnv(input.env, issues);
-  if (parsed.success && !parsed.data.proxy) issues.push({ path: ['proxy'], message: 'is required: set proxy.host to the hostname the router serves this app on' });
-  if (!parsed.success || issues.length > 0) return fail(issues);
-
-  const data = parsed.data;
-  const proxy = data.proxy!;
-  const hosts = (proxy.hosts ?? (proxy.host ? [proxy.host] : [])).map((h) => h.toLowerCase().replace(/\.$/, ''));
-  return {
-    service: data.service,
-    image: data.image,
+  const config: DeployConfig = {
+    service: service ?? '',
+    image: image ?? '',
+    destination,
     servers,
-    proxy: {
-      hosts: [...new Set(hosts)],
-      app_port: proxy.app_port,
-      healthcheck: proxy.healthcheck,
-      ...(proxy.response_timeout !== undefined ? { response_timeout: proxy.response_timeout } : {}),
-    },
+    primary_role: primaryRole,
+    roles,
     env,
-    deploy_timeout: data.deploy_timeout,
-    drain_timeout: data.drain_timeout,
-    readiness_delay: data.readiness_delay,
-    stop_timeout: 10,
-    retain_containers: data.retain_containers,
-    agent: { port: agentPort },
+    env_tags: tags,
+    volumes: checkVolumes(input.volumes, ['volumes'], findings),
+    labels: checkLabels(input.labels, ['labels'], findings),
+    boot: checkBoot(input.boot, findings),
+    deploy_timeout: checkSeconds(input, 'deploy_timeout', at('deploy_timeout'), findings, 1, 30),
+    drain_timeout: checkSeconds(input, 'drain_timeout', at('drain_timeout'), findings, 0, 30),
+    readiness_delay: checkSeconds(input, 'readiness_delay', at('readiness_delay'), findings, 0, 7),
+    stop_timeout: checkSeconds(input, 'stop_timeout', at('stop_timeout'), findings, 1, 10),
+    retain_containers: checkInteger(input.retain_containers, ['retain_containers'], findings, 1, 100) ?? 5,
+    require_destination: checkBoolean(input.require_destination, ['require_destination'], findings) ?? false,
+    allow_empty_roles: allowEmptyRoles,
+    aliases,
+    accessories: checkAccessories(service ?? '', input.accessories, roles.map((r) => r.name), findings),
+    agent,
   };
+  if (topProxy !== undefined) config.proxy = resolveProxy(topProxy, ['proxy'], findings);
+  if (registry) config.registry = registry;
+  const logging = checkLogging(input.logging, ['logging'], findings);
+  if (logging) config.logging = logging;
+  if (minimumVersion !== undefined) config.minimum_version = minimumVersion;
+  for (const key of ['asset_path', 'error_pages_path', 'secrets_path'] as const) {
+    const value = checkPathString(input[key], [key], findings);
+    if (value !== undefined) config[key] = value;
+  }
+  for (const key of ['cron', 'backups', 'auto_deploy'] as const) {
+    const value = checkOpaqueMap(input[key], [key], findings);
+    if (value !== undefined) config[key] = value;
+  }
+  return config;
+}
+
+/** Validates a parsed (and destination-merged) deploy.yml; throws ConfigError listing the problems. */
+export function validateConfig(raw: unknown, locate: Locate, destination = ''): ValidatedConfig {
+  const findings = new Findings();
+  const fail = (): never => {
+    throw new ConfigError(renderIssues(findings.issues, locate), `see the deploy.yml reference; the file is ${locate([]).file}`);
+  };
+  if (!isPlainObject(raw)) {
+    findings.error([], raw == null ? 'the file is empty; it needs at least service, image and servers' : 'should be a map of settings');
+    return fail();
+  }
+  const { values, writtenAs } = applyKamalCompat(raw, findings);
+  const config = checkTopLevel(values, writtenAs, destination, findings);
+  if (findings.issues.length > 0) return fail();
+  return { config, warnings: findings.warnings };
 }

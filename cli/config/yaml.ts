@@ -1,7 +1,7 @@
 // The only importer of `yaml`. Parses one document and keeps the source
 // positions so config errors can say which line a key is on.
 
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, stringify } from 'yaml';
 import type { Document, Node } from 'yaml';
 import { ConfigError } from '../../shared/errors.js';
 
@@ -16,8 +16,10 @@ export interface ParsedYaml {
 const MAX_ALIASES = 100;
 
 export function parseYaml(text: string, fileLabel: string): ParsedYaml {
+  rejectErb(text, fileLabel);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // YAML 1.1, like Ruby's Psych that Kamal uses: `10_000_000` is a number and `<<` merges.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.1' });
   const problem = doc.errors[0];
   if (problem) {
     const line = lineCounter.linePos(problem.pos[0]).line;
@@ -31,6 +33,17 @@ export function parseYaml(text: string, fileLabel: string): ParsedYaml {
     throw new ConfigError(`invalid YAML: ${err instanceof Error ? err.message : String(err)} (${fileLabel})`);
   }
   return { value, lineOf: (path) => findLine(doc, lineCounter, path) };
+}
+
+/** Kamal renders deploy.yml as ERB first; Berth evaluates no Ruby, so say so instead of failing obscurely. */
+function rejectErb(text: string, fileLabel: string): void {
+  const lines = text.split('\n');
+  const index = lines.findIndex((line) => line.includes('<%') && !line.trimStart().startsWith('#'));
+  if (index === -1) return;
+  throw new ConfigError(
+    `ERB (<% … %>) is not supported: Berth does not evaluate Ruby in deploy.yml (${fileLabel}:${index + 1})`,
+    'write the value itself, or reference a secret from .kamal/secrets (which supports $VAR and $(command))',
+  );
 }
 
 function lineAt(lineCounter: LineCounter, node: Node | null | undefined): number | undefined {
@@ -59,4 +72,9 @@ function findLine(doc: Document, lineCounter: LineCounter, path: KeyPath): numbe
     }
   }
   return line;
+}
+
+/** Plain data as YAML, for `deploy config`. */
+export function stringifyYaml(value: unknown): string {
+  return stringify(value, { lineWidth: 0 });
 }

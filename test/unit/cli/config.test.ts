@@ -47,12 +47,16 @@ describe('deploy.yml loading', () => {
       { host: '10.0.0.1', port: 7443 },
       { host: '10.0.0.2', port: 8443 },
     ]);
-    assert.deepEqual(config.proxy, { hosts: ['demo.example.com'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 } });
+    const web = config.roles[0];
+    assert.equal(config.roles.length, 1);
+    assert.equal(web?.name, 'web');
+    assert.deepEqual(web?.proxy, { hosts: ['demo.example.com'], app_port: 8080, ssl: false, healthcheck: { path: '/up', interval: 1, timeout: 5 }, response_timeout: 30 });
     assert.equal(config.deploy_timeout, 30);
     assert.equal(config.drain_timeout, 30);
     assert.equal(config.readiness_delay, 7);
     assert.equal(config.retain_containers, 5);
-    assert.deepEqual(config.env, { clear: {} });
+    assert.deepEqual(config.env, { clear: {}, secret: [] });
+    assert.equal(config.stop_timeout, 10);
     assert.ok(appDir.length > 0);
   });
 
@@ -76,8 +80,8 @@ env:
 `;
     const { config } = await loadConfig(app({ 'config/deploy.yml': yaml }));
     assert.deepEqual(config.servers, [{ host: 'app1.internal', port: 9443 }]);
-    assert.deepEqual(config.proxy.hosts, ['a.example.com', 'b.example.com']);
-    assert.equal(config.proxy.healthcheck.path, '/healthz');
+    assert.deepEqual(config.roles[0]?.proxy?.hosts, ['a.example.com', 'b.example.com']);
+    assert.equal(config.roles[0]?.proxy?.healthcheck.path, '/healthz');
     assert.deepEqual(config.env.clear, { RAILS_ENV: 'production', WORKERS: '4' });
     const list = await loadConfig(app({ 'deploy.yml': VALID.replace('servers:\n  - 10.0.0.1\n  - 10.0.0.2:8443', 'servers:\n  web: [10.0.0.9]') }));
     assert.deepEqual(list.config.servers, [{ host: '10.0.0.9', port: 7443 }]);
@@ -103,19 +107,21 @@ env:
   });
 
   it('names unknown keys with their path and line, at any depth', async () => {
-    assert.equal(await configError(VALID + 'sshkit: {}\n'), 'sshkit: unknown key (deploy.yml:9)');
-    assert.equal(await configError(VALID.replace('  app_port: 8080', '  app_port: 8080\n  ssl: true')), 'proxy/ssl: unknown key (deploy.yml:9)');
+    assert.equal(await configError(VALID + 'sshkt: {}\n'), 'sshkt: unknown key (deploy.yml:9)');
+    assert.equal(await configError(VALID.replace('  app_port: 8080', '  app_port: 8080\n  sll: true')), 'proxy/sll: unknown key (deploy.yml:9)');
     assert.equal(
       await configError(VALID.replace('  app_port: 8080', '  healthcheck:\n    path: /up\n    intervl: 2')),
       'proxy/healthcheck/intervl: unknown key (deploy.yml:10)',
     );
-    assert.equal(await configError(VALID + 'env:\n  clear: {}\n  secret: [DB_PASSWORD]\n'), 'env/secret: secrets are not supported yet (deploy.yml:11)');
+    assert.equal(await configError(VALID + 'env:\n  clear: {}\n  secrt: [DB_PASSWORD]\n'), 'env/secrt: unknown key (with clear/secret, every plain variable goes under clear) (deploy.yml:11)');
   });
 
-  it('refuses host and hosts together, and a proxy without a host', async () => {
-    assert.equal(await configError(VALID.replace('  host: demo.example.com', '  host: a.example.com\n  hosts: [b.example.com]')), 'proxy/hosts: use either host or hosts, not both (deploy.yml:8)');
-    assert.match(await configError(VALID.replace('  host: demo.example.com\n', '')), /^proxy\/host: is required .*\(deploy\.yml:6\)$/);
-    assert.match(await configError(VALID.replace(/proxy:[\s\S]*$/, '')), /^proxy: is required/);
+  it('refuses host and hosts together; a proxy without a host loads (Kamal routes everything to it)', async () => {
+    assert.equal(await configError(VALID.replace('  host: demo.example.com', '  host: a.example.com\n  hosts: [b.example.com]')), "proxy/hosts: specify one of 'host' or 'hosts', not both (deploy.yml:8)");
+    const hostless = await loadConfig(app({ 'deploy.yml': VALID.replace('  host: demo.example.com\n', '') }));
+    assert.deepEqual(hostless.config.roles[0]?.proxy?.hosts, []);
+    const noProxy = await loadConfig(app({ 'deploy.yml': VALID.replace(/proxy:[\s\S]*$/, '') }));
+    assert.equal(noProxy.config.roles[0]?.proxy?.app_port, 80);
   });
 
   it('requires service and image', async () => {
@@ -129,7 +135,7 @@ env:
     assert.match(await configError(VALID.replace('  - 10.0.0.2:8443', '  - "bad host!"')), /^servers\/1: "bad host!" is not HOST or HOST:PORT/);
     assert.match(await configError(VALID.replace('  - 10.0.0.2:8443', '  - 10.0.0.1')), /^servers\/1: 10\.0\.0\.1:7443 is listed twice \(deploy\.yml:5\)$/);
     assert.match(await configError(VALID.replace('servers:\n  - 10.0.0.1\n  - 10.0.0.2:8443', 'servers: []')), /^servers: should list at least one server \(deploy\.yml:3\)$/);
-    assert.match(await configError(VALID.replace('servers:\n  - 10.0.0.1\n  - 10.0.0.2:8443', 'servers:\n  job: [10.0.0.1]')), /servers\/job: only the web role is supported for now \(deploy\.yml:4\)/);
+    assert.match(await configError(VALID.replace('servers:\n  - 10.0.0.1\n  - 10.0.0.2:8443', 'servers:\n  job: [10.0.0.1]')), /^servers: has no web role \(the primary_role\); add it or set primary_role \(deploy\.yml:3\)$/);
   });
 
   it('validates service names and image references', async () => {

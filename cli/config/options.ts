@@ -1,0 +1,165 @@
+// Guardrails on what deploy.yml may ask Docker for. Role and accessory
+// `options:` become `docker run --name value`; only a documented allow-list
+// passes, and anything that would give a container the host (privileged, host
+// namespaces, devices, the Docker socket) is refused here, before an agent
+// refuses it too. Added capabilities are the agent owner's call: a few
+// low-risk ones pass with a warning, the rest are refused naming the agent
+// option that exists for them.
+
+import type { Findings } from './issues.js';
+import { isPlainObject } from './issues.js';
+import type { DockerOptions } from './types.js';
+import type { KeyPath } from './yaml.js';
+
+/** docker run options Berth passes through (long names, without `--`). */
+export const ALLOWED_OPTIONS: readonly string[] = [
+  'add-host', 'cap-add', 'cap-drop', 'cpu-period', 'cpu-quota', 'cpu-shares', 'cpus', 'cpuset-cpus', 'cpuset-mems',
+  'dns', 'dns-option', 'dns-search', 'entrypoint', 'expose', 'group-add', 'health-cmd', 'health-interval',
+  'health-retries', 'health-start-interval', 'health-start-period', 'health-timeout', 'hostname', 'init', 'memory',
+  'memory-reservation', 'memory-swap', 'memory-swappiness', 'no-healthcheck', 'oom-score-adj', 'pids-limit', 'read-only',
+  'shm-size', 'stop-signal', 'stop-timeout', 'sysctl', 'tmpfs', 'ulimit', 'user', 'workdir',
+];
+
+const AGENT_CAP_OPTION = 'berth-agent run --allow-cap';
+
+// Adding these changes little: most are in Docker's default set already; SYS_NICE
+// and IPC_LOCK are what database images ask for.
+const LOW_RISK_CAPS = new Set([
+  'AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'IPC_LOCK', 'KILL', 'MKNOD', 'NET_BIND_SERVICE',
+  'NET_RAW', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT', 'SYS_NICE',
+]);
+
+const REFUSED: Record<string, string> = {
+  privileged: 'gives the container full control of the host',
+  device: 'gives the container host devices',
+  'device-cgroup-rule': 'gives the container host devices',
+  gpus: 'gives the container host devices',
+  pid: 'shares the host process namespace',
+  ipc: 'shares a host IPC namespace',
+  uts: 'shares the host UTS namespace',
+  userns: 'can disable user namespace remapping',
+  cgroupns: 'can share the host cgroup namespace',
+  'cgroup-parent': 'moves the container out of the agent-managed cgroup',
+  network: 'the agent attaches app containers to its own network',
+  net: 'the agent attaches app containers to its own network',
+  'security-opt': 'can switch off seccomp, AppArmor or SELinux confinement',
+  volume: 'use the volumes: key, which is checked the same way',
+  v: 'use the volumes: key, which is checked the same way',
+  mount: 'use the volumes: key, which is checked the same way',
+  'volumes-from': "mounts another container's volumes",
+  publish: 'app containers are reached through the router; accessories use port:',
+  p: 'app containers are reached through the router; accessories use port:',
+  'publish-all': 'app containers are reached through the router; accessories use port:',
+  name: 'the agent names containers',
+  label: 'use the labels: key',
+  env: 'use the env: key',
+  e: 'use the env: key',
+  'env-file': 'use the env: key',
+  'log-driver': 'use the logging: key',
+  'log-opt': 'use the logging: key',
+  rm: 'the agent manages container lifetimes',
+  detach: 'the agent manages container lifetimes',
+  d: 'the agent manages container lifetimes',
+  runtime: 'chooses a different container runtime',
+};
+
+const MAX_OPTION_VALUE = 1024;
+const MAX_LIST = 50;
+
+function optionValue(value: unknown): string | true | string[] | undefined {
+  if (value === true) return true;
+  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  if (Array.isArray(value) && value.length <= MAX_LIST && value.every((v) => typeof v === 'string' || typeof v === 'number')) return value.map(String);
+  return undefined;
+}
+
+function checkCapabilities(values: string[], path: KeyPath, findings: Findings): void {
+  for (const raw of values) {
+    const cap = raw.toUpperCase().replace(/^CAP_/, '');
+    if (!/^[A-Z_]{2,32}$/.test(cap)) {
+      findings.error(path, `"${raw.slice(0, 40)}" is not a capability name`);
+    } else if (cap === 'ALL' || !LOW_RISK_CAPS.has(cap)) {
+      findings.error(path, `adding ${cap} is refused by Berth's guardrails; it needs the server owner's consent (${AGENT_CAP_OPTION} ${cap} on the agent)`);
+    } else {
+      findings.warn(path, `${cap} is added only on agents that allow it (${AGENT_CAP_OPTION} ${cap}); others refuse the release`);
+    }
+  }
+}
+
+/** `options:` of a role (`restartAllowed` false, as in Kamal) or an accessory. */
+export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findings, restartAllowed: boolean): DockerOptions {
+  if (raw === undefined || raw === null) return {};
+  if (!isPlainObject(raw)) {
+    findings.error(path, 'should be a map of docker run options');
+    return {};
+  }
+  const out: DockerOptions = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const at = [...path, name];
+    const key = name.replace(/^--?/, '');
+    const refusal = REFUSED[key];
+    if (key === 'restart') {
+      if (restartAllowed) out[key] = String(value);
+      else findings.error(at, 'cannot be set: the agent runs app containers with restart policy unless-stopped (as Kamal requires)');
+      continue;
+    }
+    if (refusal !== undefined) {
+      findings.error(at, `is refused by Berth's guardrails: ${refusal}`);
+      continue;
+    }
+    if (!ALLOWED_OPTIONS.includes(key)) {
+      findings.error(at, `is not a docker run option Berth passes on; allowed: ${ALLOWED_OPTIONS.join(', ')}, and restart for accessories`);
+      continue;
+    }
+    const parsed = optionValue(value);
+    const texts = parsed === undefined || parsed === true ? [] : Array.isArray(parsed) ? parsed : [parsed];
+    if (parsed === undefined || texts.some((t) => t.length > MAX_OPTION_VALUE || /[\0\n\r]/.test(t))) {
+      findings.error(at, 'should be a string, a number, true, or a list of strings (one line each)');
+      continue;
+    }
+    if (key === 'cap-add') checkCapabilities(texts, at, findings);
+    if (key === 'sysctl' && texts.some((t) => !/^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/.test(t))) {
+      findings.error(at, 'only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) may be set');
+      continue;
+    }
+    out[key] = parsed;
+  }
+  return out;
+}
+
+// Mounting these hands the container the host.
+const FORBIDDEN_SOURCES = [/^\/$/, /^\/(var\/)?run\/docker\.sock$/, /^\/(var\/)?run(\/?$|\/docker)/, /^\/proc(\/|$)/, /^\/sys(\/|$)/, /^\/dev(\/|$)/, /^\/boot(\/|$)/, /^\/etc\/?$/, /^\/root\/?$/, /^\/var\/lib\/docker(\/|$)/, /^\/var\/lib\/berth(\/|$)/];
+
+/** `SOURCE:TARGET[:OPTS]` volume strings; sources that give away the host are refused. */
+export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, what = 'volume'): string[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    findings.error(path, `should be a list of ${what}s like /host/path:/container/path`);
+    return [];
+  }
+  if (raw.length > MAX_LIST) findings.error(path, `should have at most ${MAX_LIST} items`);
+  const out: string[] = [];
+  raw.slice(0, MAX_LIST).forEach((item, i) => {
+    const at = [...path, i];
+    // Kamal's hash form for accessory files and directories; mode and owner are the agent's business later.
+    const entry = what !== 'volume' && isPlainObject(item) && typeof item.local === 'string' && typeof item.remote === 'string'
+      ? [item.local, item.remote, ...(typeof item.options === 'string' ? [item.options] : [])].join(':')
+      : item;
+    if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_OPTION_VALUE || /[\0\n\r]/.test(entry)) {
+      findings.error(at, `should be a ${what} like /host/path:/container/path`);
+      return;
+    }
+    const [source = '', target] = entry.split(':');
+    if (target === undefined || target === '') {
+      findings.error(at, `should be SOURCE:TARGET (a ${what} without a target would be an anonymous volume)`);
+      return;
+    }
+    const normalized = source.replace(/\/+/g, '/').replace(/\/\.(?=\/|$)/g, '');
+    if (source.includes('..') || FORBIDDEN_SOURCES.some((re) => re.test(normalized))) {
+      findings.error(at, `mounting ${source} is refused by Berth's guardrails: it would give the container the host`);
+      return;
+    }
+    out.push(entry);
+  });
+  return out;
+}

@@ -1,0 +1,118 @@
+// `accessories:` (databases, caches…): parsed and validated now, run by a later
+// issue. Kamal requires exactly one of host / hosts / roles (and tag / tags).
+
+import { isValidHostname } from '../address.js';
+import { parseImageReference } from '../image-reference.js';
+import { Findings, isPlainObject } from './issues.js';
+import { checkDockerOptions, checkVolumes } from './options.js';
+import { checkEnv } from './schema-env.js';
+import { parseProxy, resolveProxy } from './schema-proxy.js';
+import { checkRegistry } from './schema-registry.js';
+import { checkCmd, checkLabels, checkText } from './schema-values.js';
+import type { AccessoryConfig } from './types.js';
+import type { KeyPath } from './yaml.js';
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
+const KEYS = ['service', 'image', 'host', 'hosts', 'role', 'roles', 'tag', 'tags', 'cmd', 'port', 'labels', 'options', 'env', 'files', 'directories', 'volumes', 'registry', 'network', 'proxy'];
+const PLACEMENT = ['host', 'hosts', 'role', 'roles', 'tag', 'tags'];
+// [ip:]hostPort:containerPort[/proto], IPv6 bind addresses in brackets, or one port.
+const PORT = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:]+\]):)?(?:\d{1,5}:)?\d{1,5}(?:\/(?:tcp|udp))?$/i;
+
+function nameList(raw: unknown, path: KeyPath, findings: Findings, single: boolean): string[] {
+  const list = single ? [raw] : raw;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((v) => typeof v === 'string' && v.length > 0 && v.length <= 253)) {
+    findings.error(path, single ? 'should be a string' : 'should be a list of strings');
+    return [];
+  }
+  return list as string[];
+}
+
+function checkAccessory(service: string, name: string, raw: unknown, findings: Findings): AccessoryConfig | undefined {
+  const path = ['accessories', name];
+  if (!isPlainObject(raw)) {
+    findings.error(path, 'should be a map');
+    return undefined;
+  }
+  for (const key of Object.keys(raw)) if (!KEYS.includes(key)) findings.error([...path, key], 'unknown key');
+  const placement = PLACEMENT.filter((key) => key in raw);
+  const hostKeys = placement.filter((k) => k === 'host' || k === 'hosts' || k === 'role' || k === 'roles');
+  if (hostKeys.length + placement.filter((k) => k === 'tag' || k === 'tags').length !== 1) {
+    findings.error(placement.length ? [...path, placement[1] ?? placement[0] ?? 'host'] : path, 'specify one of host, hosts, role, roles, tag or tags');
+  }
+  const acc: AccessoryConfig = {
+    name,
+    service: checkText(raw.service, [...path, 'service'], findings, 63) ?? `${service}-${name}`,
+    image: '',
+    hosts: [],
+    roles: [],
+    tags: [],
+    env: checkEnv(raw.env, [...path, 'env'], findings, false).env,
+    labels: checkLabels(raw.labels, [...path, 'labels'], findings),
+    options: checkDockerOptions(raw.options, [...path, 'options'], findings, true),
+    files: checkVolumes(raw.files, [...path, 'files'], findings, 'file'),
+    directories: checkVolumes(raw.directories, [...path, 'directories'], findings, 'directory'),
+    volumes: checkVolumes(raw.volumes, [...path, 'volumes'], findings),
+  };
+  const image = checkText(raw.image, [...path, 'image'], findings, 512);
+  if (image === undefined && raw.image === undefined) findings.error([...path, 'image'], 'is required');
+  if (image !== undefined) {
+    try {
+      parseImageReference(image);
+      acc.image = image;
+    } catch (err) {
+      findings.error([...path, 'image'], err instanceof Error ? err.message : 'is not a valid image reference');
+    }
+  }
+  if ('host' in raw) acc.hosts = nameList(raw.host, [...path, 'host'], findings, true);
+  if ('hosts' in raw) acc.hosts = nameList(raw.hosts, [...path, 'hosts'], findings, false);
+  acc.hosts.forEach((h, i) => {
+    if (!isValidHostname(h)) findings.error([...path, 'hosts' in raw ? 'hosts' : 'host', ...('hosts' in raw ? [i] : [])], `"${h.slice(0, 100)}" is not a hostname or IP address`);
+  });
+  if ('role' in raw) acc.roles = nameList(raw.role, [...path, 'role'], findings, true);
+  if ('roles' in raw) acc.roles = nameList(raw.roles, [...path, 'roles'], findings, false);
+  if ('tag' in raw) acc.tags = nameList(raw.tag, [...path, 'tag'], findings, true);
+  if ('tags' in raw) acc.tags = nameList(raw.tags, [...path, 'tags'], findings, false);
+  const cmd = checkCmd(raw.cmd, [...path, 'cmd'], findings);
+  if (cmd) acc.cmd = cmd;
+  const port = checkText(raw.port, [...path, 'port'], findings, 64);
+  if (port !== undefined) {
+    if (!PORT.test(port)) findings.error([...path, 'port'], 'should be PORT, HOST_PORT:CONTAINER_PORT or IP:HOST_PORT:CONTAINER_PORT');
+    else {
+      acc.port = port.includes(':') ? port : `${port}:${port}`;
+      if (!/^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]):/i.test(port)) {
+        findings.warn([...path, 'port'], `publishes ${acc.port} on every interface of the host; write 127.0.0.1:${acc.port} to keep it private`);
+      }
+    }
+  }
+  if (raw.network !== undefined) findings.error([...path, 'network'], 'cannot be set: the agent attaches accessories to its own network');
+  if (raw.registry !== undefined) {
+    const registry = checkRegistry(raw.registry, [...path, 'registry'], findings);
+    if (registry) acc.registry = registry;
+  }
+  if (raw.proxy !== undefined && raw.proxy !== false) {
+    acc.proxy = resolveProxy(parseProxy(raw.proxy === true ? {} : raw.proxy, [...path, 'proxy'], findings) ?? {}, [...path, 'proxy'], findings);
+  }
+  return acc;
+}
+
+export function checkAccessories(service: string, raw: unknown, roleNames: string[], findings: Findings): AccessoryConfig[] {
+  if (raw === undefined || raw === null) return [];
+  if (!isPlainObject(raw)) {
+    findings.error(['accessories'], 'should be a map of name: accessory');
+    return [];
+  }
+  const out: AccessoryConfig[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    if (!NAME.test(name)) {
+      findings.error(['accessories', name], 'accessory names should be letters, digits, - or _');
+      continue;
+    }
+    const acc = checkAccessory(service, name, value, findings);
+    if (!acc) continue;
+    for (const role of acc.roles) {
+      if (!roleNames.includes(role)) findings.error(['accessories', name, 'roles' in (value as object) ? 'roles' : 'role'], `names role ${role}, which servers does not define`);
+    }
+    out.push(acc);
+  }
+  return out;
+}

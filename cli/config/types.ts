@@ -1,0 +1,142 @@
+// The validated deploy.yml: Kamal 2's keys with Kamal's defaults, after a
+// destination file is merged in. Secrets appear only by name here.
+
+import type { ServerAddress } from '../address.js';
+
+/** An env var whose value is the secret `secret` (Kamal's `NAME` or `NAME:SECRET`). */
+export interface SecretRef {
+  name: string;
+  secret: string;
+}
+
+export interface EnvConfig {
+  clear: Record<string, string>;
+  secret: SecretRef[];
+}
+
+/** A registry credential: a literal from deploy.yml, or the name of a secret. */
+export type Credential = { literal: string } | { secret: string };
+
+export interface RegistryConfig {
+  server?: string;
+  username?: Credential;
+  password?: Credential;
+}
+
+export interface HealthcheckConfig {
+  path: string;
+  interval: number;
+  timeout: number;
+}
+
+export interface ProxyConfig {
+  /** Empty means every host not claimed by another app, as in Kamal. */
+  hosts: string[];
+  app_port: number;
+  /** true: automatic certificates; an object names the secrets holding a custom certificate. */
+  ssl: boolean | { certificate_pem: string; private_key_pem: string };
+  ssl_redirect?: boolean;
+  forward_headers?: boolean;
+  healthcheck: HealthcheckConfig;
+  response_timeout: number;
+  path_prefixes?: string[];
+  strip_path_prefix?: boolean;
+  buffering?: { requests?: boolean; responses?: boolean; max_request_body?: number; max_response_body?: number; memory?: number };
+  logging?: { request_headers?: string[]; response_headers?: string[] };
+}
+
+export interface LoggingConfig {
+  driver?: string;
+  options: Record<string, string>;
+}
+
+/** docker run options that passed the guardrails: `--name value`, `true` for a bare flag, lists repeat. */
+export type DockerOptions = Record<string, string | true | string[]>;
+
+export interface HostEntry {
+  address: ServerAddress;
+  tags: string[];
+}
+
+export interface RoleConfig {
+  name: string;
+  primary: boolean;
+  hosts: HostEntry[];
+  /** The container command, split into words the way the host shell would under Kamal. */
+  cmd?: string[];
+  /** The role's own env (merged over the top level when planning). */
+  env: EnvConfig;
+  labels: Record<string, string>;
+  options: DockerOptions;
+  logging?: { driver?: string; options: Record<string, string> };
+  /** The role's proxy merged over the top-level proxy, or null when the role is not proxied. */
+  proxy: ProxyConfig | null;
+  asset_path?: string;
+}
+
+export interface AccessoryConfig {
+  name: string;
+  service: string;
+  image: string;
+  /** Exactly one of hosts / roles / tags was given, as Kamal requires. */
+  hosts: string[];
+  roles: string[];
+  tags: string[];
+  cmd?: string[];
+  port?: string;
+  env: EnvConfig;
+  labels: Record<string, string>;
+  options: DockerOptions;
+  files: string[];
+  directories: string[];
+  volumes: string[];
+  registry?: RegistryConfig;
+  proxy?: ProxyConfig;
+}
+
+export interface BootConfig {
+  /** A host count, or a percentage written `N%`. */
+  limit?: number | `${number}%`;
+  wait?: number;
+}
+
+export interface DeployConfig {
+  service: string;
+  /** The image repository Kamal would use: registry.server prefixed unless already there. */
+  image: string;
+  destination: string;
+  /** Every host of every role, once each (Kamal's all_hosts). */
+  servers: ServerAddress[];
+  primary_role: string;
+  roles: RoleConfig[];
+  /** The top-level `proxy:` as written (with defaults); roles carry their merged view. */
+  proxy?: ProxyConfig;
+  env: EnvConfig;
+  /** Per-tag env, from `env/tags`. */
+  env_tags: Record<string, EnvConfig>;
+  registry?: RegistryConfig;
+  volumes: string[];
+  labels: Record<string, string>;
+  logging?: LoggingConfig;
+  boot: BootConfig;
+  deploy_timeout: number;
+  drain_timeout: number;
+  readiness_delay: number;
+  stop_timeout: number;
+  retain_containers: number;
+  require_destination: boolean;
+  allow_empty_roles: boolean;
+  aliases: Record<string, string>;
+  minimum_version?: string;
+  accessories: AccessoryConfig[];
+  asset_path?: string;
+  hooks_path?: string;
+  error_pages_path?: string;
+  /** Kamal's secrets_path (default .kamal/secrets), for the secrets reader. */
+  secrets_path?: string;
+  agent: { port: number; url?: string; known_agents?: string };
+  /** Berth keys a later issue defines; kept as given. */
+  cron?: Record<string, unknown>;
+  backups?: Record<string, unknown>;
+  auto_deploy?: Record<string, unknown>;
+}

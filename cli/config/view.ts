@@ -1,0 +1,61 @@
+// The merged, validated config as `deploy config` shows it: the plan per role
+// and accessory, settings with their defaults, and secrets by name only. A
+// literal registry password written in deploy.yml is never shown.
+
+import { formatServerAddress } from '../address.js';
+import { planContainers } from './plan.js';
+import type { Credential, DeployConfig, RegistryConfig } from './types.js';
+
+export const REDACTED = '[redacted]';
+
+function showCredential(credential: Credential | undefined, secret: boolean): unknown {
+  if (!credential) return undefined;
+  if ('secret' in credential) return { secret: credential.secret };
+  return secret ? REDACTED : credential.literal;
+}
+
+function showRegistry(registry: RegistryConfig | undefined): unknown {
+  if (!registry) return undefined;
+  return {
+    server: registry.server ?? 'docker.io',
+    ...(registry.username ? { username: showCredential(registry.username, false) } : {}),
+    ...(registry.password ? { password: showCredential(registry.password, true) } : {}),
+  };
+}
+
+function defined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
+
+export function configView(config: DeployConfig, files: string[]): Record<string, unknown> {
+  const plan = planContainers(config);
+  return defined({
+    service: config.service,
+    image: config.image,
+    destination: config.destination,
+    files,
+    primary_role: config.primary_role,
+    servers: config.servers.map(formatServerAddress),
+    roles: plan.roles,
+    accessories: plan.accessories.map((acc) => ({ ...acc, registry: showRegistry(config.accessories.find((a) => a.name === acc.name)?.registry) })),
+    registry: showRegistry(config.registry),
+    secrets: plan.secretNames,
+    boot: config.boot,
+    deploy_timeout: config.deploy_timeout,
+    drain_timeout: config.drain_timeout,
+    readiness_delay: config.readiness_delay,
+    stop_timeout: config.stop_timeout,
+    retain_containers: config.retain_containers,
+    require_destination: config.require_destination,
+    allow_empty_roles: config.allow_empty_roles,
+    aliases: config.aliases,
+    minimum_version: config.minimum_version,
+    asset_path: config.asset_path,
+    error_pages_path: config.error_pages_path,
+    secrets_path: config.secrets_path,
+    agent: config.agent,
+    cron: config.cron,
+    backups: config.backups,
+    auto_deploy: config.auto_deploy,
+  });
+}
