@@ -36,6 +36,9 @@ options (run):
   --router-socket PATH    router control socket (BERTH_ROUTER_SOCKET, default /run/berth/router.sock)
   --network NAME          Docker network (BERTH_NETWORK, default berth)
   --network-subnet CIDR   its subnet (BERTH_NETWORK_SUBNET, default 10.210.0.0/24)
+  --allow-cap CAP         let releases add this capability (repeat; BERTH_ALLOW_CAPS=A,B; default none)
+  --allow-bind DIR        let releases bind-mount host paths under DIR (repeat; BERTH_ALLOW_BINDS=A,B;
+                          default /data and /srv; "none" allows no bind mounts, named volumes always work)
 `;
 }
 
@@ -47,6 +50,8 @@ const RUN_OPTIONS = {
   'router-socket': { type: 'string' },
   network: { type: 'string' },
   'network-subnet': { type: 'string' },
+  'allow-cap': { type: 'string', multiple: true },
+  'allow-bind': { type: 'string', multiple: true },
 } as const;
 
 type Options = Parameters<typeof parseArgs>[0] extends infer C ? (C extends { options?: infer O } ? NonNullable<O> : never) : never;
@@ -61,6 +66,7 @@ function parse(args: string[], options: Options, what: string): { values: Record
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
 
 function noPositionals(positionals: string[], what: string): void {
   if (positionals.length > 0) throw new UserError(`berth-agent ${what}: unexpected argument "${positionals[0]}"`, 'see berth-agent --help', 'usage');
@@ -88,6 +94,8 @@ export function parseAgentArgs(argv: string[]): AgentCommand {
           'router-socket': str(values['router-socket']),
           network: str(values.network),
           'network-subnet': str(values['network-subnet']),
+          'allow-cap': strs(values['allow-cap']),
+          'allow-bind': strs(values['allow-bind']),
         },
       };
     }

@@ -2,9 +2,10 @@
 // defaults (docs/internals.md "Agent config"). Everything else gets an AgentConfig.
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, posix, resolve } from 'node:path';
 import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
 import { ConfigError } from '../shared/errors.js';
+import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 
 export interface ListenAddress {
   host: string;
@@ -32,6 +33,10 @@ export interface AgentConfig {
   /** Test hook: the engine waits forever after entering this state. */
   testPauseAt: DeployState | undefined;
   paths: AgentPaths;
+  /** Capabilities releases may add (--allow-cap); none by default. */
+  allowCaps: string[];
+  /** Host directories releases may bind-mount from (--allow-bind); DEFAULT_ALLOW_BINDS by default. */
+  allowBinds: string[];
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -42,6 +47,8 @@ export interface AgentFlags {
   'router-socket'?: string | undefined;
   network?: string | undefined;
   'network-subnet'?: string | undefined;
+  'allow-cap'?: string[] | undefined;
+  'allow-bind'?: string[] | undefined;
 }
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -83,7 +90,46 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     hostname: hostname(),
     testPauseAt: pauseAt ? (pauseAt as DeployState) : undefined,
     paths: agentPaths(stateDir),
+    allowCaps: parseAllowCaps(flags['allow-cap'] ?? splitList(env.BERTH_ALLOW_CAPS) ?? []),
+    allowBinds: parseAllowBinds(flags['allow-bind'] ?? splitList(env.BERTH_ALLOW_BINDS) ?? [...DEFAULT_ALLOW_BINDS]),
   };
+}
+
+/** The guardrails the engine and the API apply: the config's allowances, the agent's own files protected. */
+export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'>): GuardrailPolicy {
+  const socket = config.dockerHost.startsWith('unix://') ? [config.dockerHost.slice('unix://'.length)] : [];
+  return guardrailPolicy({ allowCaps: config.allowCaps, allowBinds: config.allowBinds, protect: [config.stateDir, ...socket] });
+}
+
+function splitList(value: string | undefined): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+function parseAllowCaps(values: string[]): string[] {
+  return values.map((raw) => {
+    const cap = raw.trim().toUpperCase().replace(/^CAP_/, '');
+    if (cap === 'ALL') throw new ConfigError('--allow-cap ALL is refused: name each capability releases may add');
+    if (!/^[A-Z_]{2,32}$/.test(cap)) throw new ConfigError(`--allow-cap "${raw.slice(0, 40)}" is not a capability name (like SYS_NICE)`);
+    return cap;
+  });
+}
+
+/** `none` alone allows no bind mounts at all; named volumes still work. */
+function parseAllowBinds(values: string[]): string[] {
+  if (values.length === 1 && values[0] === 'none') return [];
+  return values.map((raw) => {
+    const dir = posix.normalize(raw).replace(/(.)\/$/, '$1');
+    if (!raw.startsWith('/') || raw.split('/').includes('..') || raw.includes('\0')) {
+      throw new ConfigError(`--allow-bind "${raw.slice(0, 200)}" must be an absolute directory without ".."`);
+    }
+    const within = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+    const clash = PROTECTED_PATHS.find((p) => within(dir, p) || within(p, dir));
+    if (dir === '/' || clash !== undefined) {
+      throw new ConfigError(`--allow-bind ${dir} is refused: it would give containers the host (${clash ?? '/'})`);
+    }
+    return dir;
+  });
 }
 
 function pick(flag: string | undefined, envValue: string | undefined, fallback: string): string {

@@ -164,7 +164,9 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
           ...(spec.cmd ? { Cmd: spec.cmd } : {}),
           Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
           Labels: spec.labels,
-          HostConfig: { RestartPolicy: { Name: spec.restartPolicy }, NetworkMode: spec.network },
+          // Options first: the restart policy and the network are the agent's, never a manifest's.
+          ...spec.config,
+          HostConfig: { ...spec.host, RestartPolicy: { Name: spec.restartPolicy }, NetworkMode: spec.network },
           NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
         }));
         return container.id;

@@ -7,7 +7,7 @@ import { isBerthError, ConfigError } from '../shared/errors.js';
 import { buildApp } from './api/app.js';
 import { startApiServer } from './api/server.js';
 import { parseAgentArgs, usage, type AgentCommand } from './cli.js';
-import { agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
+import { agentGuardrails, agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
 import { createDockerPort } from './docker.js';
 import { createEngine, startRouteSync } from './engine/deploy.js';
 import { initIdentity, loadIdentity } from './identity.js';
@@ -93,6 +93,7 @@ async function run(config: AgentConfig): Promise<number> {
   const store = openStore(config.paths.db);
   const docker = createDockerPort(config.dockerHost, config.network);
   const router = createRouterClient(config.routerSocket);
+  const guardrails = agentGuardrails(config);
   const engine = createEngine({
     store,
     docker,
@@ -105,6 +106,7 @@ async function run(config: AgentConfig): Promise<number> {
       hostname: config.hostname,
       testPauseAt: config.testPauseAt,
       sealingPrivateJwk: identity.sealingPrivateJwk,
+      guardrails,
     },
   });
 
@@ -121,6 +123,7 @@ async function run(config: AgentConfig): Promise<number> {
     docker,
     identity,
     log,
+    guardrails,
     engine: {
       run(deployId) {
         const p = engine.run(deployId).finally(() => running.delete(p));

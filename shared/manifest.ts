@@ -105,6 +105,23 @@ const registrySchema = z.strictObject({
   password: z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)'),
 });
 
+// Docker settings travel as written in deploy.yml (Kamal's forms); the agent
+// parses and checks them against its own guardrails (agent/core/guardrails.ts),
+// so the schema bounds only their shape and size.
+const LINE = /^[^\x00-\x1f\x7f]*$/;
+const oneLine = (max: number) => boundedString(max).regex(LINE, 'must be one line without control characters');
+const OPTION_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+const optionValue = z.union([
+  oneLine(1024),
+  z.number().finite(),
+  z.boolean(),
+  z.array(oneLine(1024)).max(50),
+]);
+const loggingSchema = z.strictObject({
+  driver: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$/, 'must be a Docker logging driver name'),
+  options: stringMap(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a logging option name'), oneLine(1024), 32).default({}),
+});
+
 const roleSchema = z.strictObject({
   cmd: z.array(boundedString(4096)).min(1).max(64).optional(),
   env: envSchema.default({ clear: {}, secret: {} }),
@@ -117,6 +134,14 @@ const roleSchema = z.strictObject({
     64,
   ).optional(),
   proxy: proxySchema.optional(),
+  /** `SOURCE:TARGET[:MODE]`: a host path or a named volume, as in Kamal. */
+  volumes: z.array(oneLine(1024).min(3, 'must be SOURCE:TARGET')).max(50).optional(),
+  logging: loggingSchema.optional(),
+  /** docker run options by long name without dashes (`memory`, `cap-add`, ...): a list repeats the option. */
+  options: z
+    .record(z.string().regex(OPTION_NAME, 'must be a docker run option name (lower case, without leading dashes)'), optionValue)
+    .refine((m) => Object.keys(m).length <= 64, 'at most 64 entries')
+    .optional(),
 });
 
 export const manifestPayloadSchema = z

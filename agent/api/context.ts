@@ -1,5 +1,6 @@
 // What every API route gets: the injected dependencies and the typed context
 // variables set by middleware.
+import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { AgentIdentity } from '../identity.js';
 import type { Logger } from '../log.js';
@@ -33,6 +34,8 @@ export interface ApiDeps {
   now?: () => number;
   /** Failed-auth limiter; one per app unless a test injects its own. */
   authLimiter?: FailureLimiter;
+  /** What releases may ask Docker for (agent/config.ts agentGuardrails); the default policy when absent. */
+  guardrails?: GuardrailPolicy;
 }
 
 export function nowMs(deps: ApiDeps): number {

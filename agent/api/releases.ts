@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ForbiddenError, UserError } from '../../shared/errors.js';
 import { describeIssues, isDigestReference } from '../../shared/manifest.js';
 import { MANIFEST_MAX_CHARS, verifyManifest } from '../../shared/manifest-signing.js';
+import { checkRelease, guardrailPolicy } from '../core/guardrails.js';
 import { requireToken } from './auth.js';
 import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -12,6 +13,7 @@ const releaseBodySchema = z.strictObject({
   manifest: z.string().min(1).max(MANIFEST_MAX_CHARS),
 });
 
+/** `guardrails`: the agent's policy (agent/config.ts agentGuardrails); the default policy when absent. */
 export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.post('/v1/releases', requireToken(deps, 'deploy', { deferJti: true }), async (c) => {
     const parsed = releaseBodySchema.safeParse(parseJsonBody(c.get('rawBody')));
@@ -36,6 +38,8 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     }
     // The schema refuses tags already; this guards the one invariant the engine relies on.
     if (!isDigestReference(payload.image)) throw new UserError('image must be pinned by digest (repo@sha256:...)');
+    // Before anything is committed: a refused release leaves no trace.
+    checkRelease(payload, deps.guardrails ?? guardrailPolicy());
 
     const deploy = deps.store.acceptRelease({
       payload,

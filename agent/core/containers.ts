@@ -1,9 +1,22 @@
 // PURE: what a release's container for one role looks like — name, labels,
 // environment, restart policy, network. The engine hands the result to Docker.
-import { createHash } from 'node:crypto';
 import type { ManifestPayload } from '../../shared/manifest.js';
+import { translateOptions, type ConfigOptionFields, type HostOptionFields } from './docker-options.js';
+import { checkRole, checkVolume, type GuardrailPolicy } from './guardrails.js';
+import { bindString } from './volumes.js';
 
 export type Role = ManifestPayload['roles'][string];
+
+export interface LogConfig {
+  Type: string;
+  Config: Record<string, string>;
+}
+
+/** HostConfig fields besides the restart policy and network, in Docker API names. */
+export interface HostSettings extends HostOptionFields {
+  Binds?: string[];
+  LogConfig: LogConfig;
+}
 
 export interface ContainerSpec {
   name: string;
@@ -13,6 +26,9 @@ export interface ContainerSpec {
   labels: Record<string, string>;
   network: string;
   restartPolicy: 'unless-stopped' | 'no';
+  host: HostSettings;
+  /** Container Config fields from options (User, WorkingDir, Entrypoint, Healthcheck, ...). */
+  config: ConfigOptionFields;
 }
 
 export interface ContainerContext {
@@ -20,7 +36,13 @@ export interface ContainerContext {
   /** The BERTH_HOST / KAMAL_HOST value: this server's name as the operator knows it. */
   hostname: string;
   network: string;
+  /** The role's spec fingerprint (agent/core/fingerprint.ts), for the berth.spec label. */
+  fingerprint: string;
+  policy: GuardrailPolicy;
 }
+
+/** Without a logging: key, logs are capped so an app cannot fill the disk. */
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
 
 export const APP_KIND = 'app';
 
@@ -62,25 +84,7 @@ export function roleOf(manifest: ManifestPayload, role: string): Role {
   return found;
 }
 
-/**
- * A fingerprint of everything that shapes the container of a role, taken over
- * the manifest as signed (secrets still sealed), so reusing a retained
- * container is only done when nothing about it changed. Sealed values differ
- * on every seal, so a manifest with secrets always gets a fresh container.
- */
-export function specFingerprint(manifest: ManifestPayload, role: string): string {
-  const r = roleOf(manifest, role);
-  const canonical = JSON.stringify([
-    manifest.image,
-    r.cmd ?? null,
-    sortedEntries(r.env.clear),
-    sortedEntries(r.env.secret),
-    sortedEntries(r.labels ?? {}),
-  ]);
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
-}
-
-export function containerLabels(manifest: ManifestPayload, role: string, ctx: Pick<ContainerContext, 'deployId'>): Record<string, string> {
+export function containerLabels(manifest: ManifestPayload, role: string, ctx: Pick<ContainerContext, 'deployId' | 'fingerprint'>): Record<string, string> {
   return {
     // User labels first: berth.* must never be overridden by a manifest.
     ...(roleOf(manifest, role).labels ?? {}),
@@ -91,14 +95,15 @@ export function containerLabels(manifest: ManifestPayload, role: string, ctx: Pi
     [LABEL.kind]: APP_KIND,
     [LABEL.deploy]: String(ctx.deployId),
     [LABEL.seq]: String(manifest.seq),
-    [LABEL.spec]: specFingerprint(manifest, role),
+    [LABEL.spec]: ctx.fingerprint,
   };
 }
 
 /**
  * `secrets` are the role's unsealed secret values; they go into the
  * environment only. Berth's own variables win over the manifest's so an app
- * can rely on them.
+ * can rely on them. The guardrails run again here: a spec is never built from
+ * settings the agent refuses, whatever path the manifest took.
  */
 export function containerSpec(
   manifest: ManifestPayload,
@@ -107,6 +112,7 @@ export function containerSpec(
   secrets: Record<string, string>,
 ): ContainerSpec {
   const r = roleOf(manifest, role);
+  checkRole(role, r, ctx.policy);
   const name = containerName(manifest.service, role, manifest.destination, manifest.version);
   const env: Record<string, string> = {
     ...r.env.clear,
@@ -129,9 +135,27 @@ export function containerSpec(
     labels: containerLabels(manifest, role, ctx),
     network: ctx.network,
     restartPolicy: 'unless-stopped',
+    host: hostSettings(role, r, ctx.policy),
+    config: translateOptions(role, r.options).config,
   };
 }
 
-function sortedEntries(record: Record<string, string>): Array<[string, string]> {
-  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+function hostSettings(role: string, r: Role, policy: GuardrailPolicy): HostSettings {
+  const binds = (r.volumes ?? []).map((entry) => bindString(checkVolume(role, entry, policy)));
+  return {
+    ...translateOptions(role, r.options).host,
+    ...(binds.length > 0 ? { Binds: binds } : {}),
+    LogConfig: logConfig(r),
+  };
+}
+
+/** The role's logging; json-file without a size cap gets the default cap. */
+export function logConfig(r: Role): LogConfig {
+  if (!r.logging) return { Type: DEFAULT_LOG_CONFIG.Type, Config: { ...DEFAULT_LOG_CONFIG.Config } };
+  const config = { ...r.logging.options };
+  if (r.logging.driver === 'json-file' && config['max-size'] === undefined) {
+    config['max-size'] = DEFAULT_LOG_CONFIG.Config['max-size'] ?? '10m';
+    config['max-file'] ??= DEFAULT_LOG_CONFIG.Config['max-file'] ?? '3';
+  }
+  return { Type: r.logging.driver, Config: config };
 }

@@ -4,7 +4,7 @@
 import { ConflictError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Route } from '../../shared/api-types.js';
-import { APP_KIND, LABEL, containerName, roleOf, specFingerprint } from './containers.js';
+import { APP_KIND, LABEL, containerName, roleOf } from './containers.js';
 import { routeKey, routeName, targetAddress } from './routes.js';
 
 export interface ObservedContainer {
@@ -56,14 +56,18 @@ export function isRoleContainer(c: ObservedContainer, manifest: ManifestPayload,
   );
 }
 
-export function plan(manifest: ManifestPayload, observed: Observed): Step[] {
+/**
+ * `fingerprints` holds each role's spec fingerprint (agent/core/fingerprint.ts):
+ * it needs the unsealed secrets, which the engine has and plan must not.
+ */
+export function plan(manifest: ManifestPayload, observed: Observed, fingerprints: Readonly<Record<string, string>>): Step[] {
   const steps: Step[] = [];
   if (!observed.imagePresent) steps.push({ phase: 'PULLED', kind: 'pull', image: manifest.image });
 
   const roles = Object.keys(manifest.roles).sort();
   const newIds = new Map<string, string | undefined>();
   for (const role of roles) {
-    const { step, containerId } = startStep(manifest, role, observed.containers);
+    const { step, containerId } = startStep(manifest, role, observed.containers, fingerprints[role]);
     steps.push(step);
     newIds.set(role, containerId);
   }
@@ -121,6 +125,7 @@ function startStep(
   manifest: ManifestPayload,
   role: string,
   containers: ObservedContainer[],
+  fingerprint: string | undefined,
 ): { step: Step; containerId: string | undefined } {
   const name = containerName(manifest.service, role, manifest.destination, manifest.version);
   const holder = containers.find((c) => c.name === name);
@@ -133,13 +138,13 @@ function startStep(
     );
   }
   const containerId = holder.id;
-  const sameSpec = holder.labels[LABEL.spec] === specFingerprint(manifest, role);
+  const sameSpec = fingerprint !== undefined && holder.labels[LABEL.spec] === fingerprint;
   if (holder.running) {
     // Keeping it would silently ignore the new env/cmd/labels; replacing it would
     // take down what may be serving. Only a new version can do that safely.
     if (!sameSpec) {
       throw new ConflictError(
-        `release ${manifest.version} is already running with a different configuration (env, cmd or labels); push it under a new version`,
+        `release ${manifest.version} is already running with a different configuration (env, cmd, labels, volumes, logging or options); push it under a new version`,
         undefined,
         'release_config_changed',
       );

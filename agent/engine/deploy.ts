@@ -6,6 +6,7 @@ import { UserError } from '../../shared/errors.js';
 import { isFinalDeployState, type DeployState } from '../../shared/api-types.js';
 import { isDigestReference, parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import { unseal as defaultUnseal } from '../../shared/sealing.js';
+import { checkRelease, guardrailPolicy } from '../core/guardrails.js';
 import { plan, type Step } from '../core/plan.js';
 import { routeFor } from '../core/routes.js';
 import type { Logger } from '../log.js';
@@ -14,6 +15,7 @@ import { launch, aliveCheck, type Launched } from './launch.js';
 import { waitHttpHealthy, waitStillRunning } from './health.js';
 import { pauseIfRequested } from './pause.js';
 import { describeLogin, registryAuth } from './registry-auth.js';
+import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
 import { createRoutePublisher, type RoutePublisher } from './route-publisher.js';
 import { createReconciler } from './reconcile.js';
 import { errorText, finishAfterSwitch } from './finish.js';
@@ -128,7 +130,12 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
     const m = manifest;
     await enter('VERIFIED', `manifest verified: ${m.service} ${m.version} (${m.image})`);
 
-    steps = plan(m, await observe(docker, store, m));
+    const policy = config.guardrails ?? guardrailPolicy();
+    // Accepted under the same rules, but the agent may have restarted with narrower ones since.
+    checkRelease(m, policy);
+    const secrets = await openRoleSecrets(m, config.sealingPrivateJwk, deps.unseal ?? defaultUnseal);
+    const fingerprints = roleFingerprints(m, secrets, config.sealingPrivateJwk);
+    steps = plan(m, await observe(docker, store, m), fingerprints);
 
     for (const step of phase('PULLED')) {
       const auth = await registryAuth(m, config.sealingPrivateJwk, deps.unseal ?? defaultUnseal);
@@ -154,8 +161,9 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
         deployId,
         hostname: config.hostname,
         network: config.network,
-        sealingPrivateJwk: config.sealingPrivateJwk,
-        unseal: deps.unseal ?? defaultUnseal,
+        secrets,
+        fingerprints,
+        policy,
         onCreated: (c) => pending.push(c),
       });
       launched.set(l.role, l);

@@ -1,11 +1,13 @@
 // Getting a role's container of a release running: create (with unsealed
 // secrets), start a retained one, or reuse one that already runs.
-import { UnhealthyError, UserError } from '../../shared/errors.js';
+import { UnhealthyError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
-import type { JWK } from '../../shared/api-types.js';
 import type { DockerPort, ContainerInfo } from '../docker.js';
-import { containerSpec, roleOf } from '../core/containers.js';
+import { containerSpec } from '../core/containers.js';
+import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { Step } from '../core/plan.js';
+import { resolveBinds, type Realpath } from './bind-paths.js';
+import type { RoleSecrets } from './role-secrets.js';
 
 export type StartStep = Extract<Step, { phase: 'STARTED' }>;
 
@@ -24,8 +26,13 @@ export interface LaunchContext {
   deployId: number;
   hostname: string;
   network: string;
-  sealingPrivateJwk: JWK;
-  unseal: (jwe: string, key: JWK) => Promise<string>;
+  /** Unsealed secret values by role. */
+  secrets: RoleSecrets;
+  /** Spec fingerprints by role (the berth.spec label). */
+  fingerprints: Record<string, string>;
+  policy: GuardrailPolicy;
+  /** Injected only by tests. */
+  realpath?: Realpath;
   /** Called as soon as a container exists, so a failure later can still clean it up. */
   onCreated: (launched: Omit<Launched, 'info'>) => void;
 }
@@ -47,9 +54,14 @@ export async function launch(step: StartStep, ctx: LaunchContext): Promise<Launc
       break;
     case 'replace':
     case 'create': {
+      const spec = containerSpec(
+        ctx.manifest,
+        step.role,
+        { deployId: ctx.deployId, hostname: ctx.hostname, network: ctx.network, fingerprint: ctx.fingerprints[step.role] ?? '', policy: ctx.policy },
+        ctx.secrets[step.role] ?? {},
+      );
+      if (spec.host.Binds) spec.host.Binds = await resolveBinds(step.role, spec.host.Binds, ctx.policy, ctx.realpath);
       if (step.kind === 'replace') await docker.remove(step.containerId, { force: true });
-      const secrets = await unsealRole(ctx, step.role);
-      const spec = containerSpec(ctx.manifest, step.role, { deployId: ctx.deployId, hostname: ctx.hostname, network: ctx.network }, secrets);
       id = await docker.createContainer(spec);
       origin = 'created';
       ctx.onCreated({ role: step.role, name: step.name, id, origin });
@@ -60,22 +72,6 @@ export async function launch(step: StartStep, ctx: LaunchContext): Promise<Launc
   const info = await docker.inspect(id);
   if (!info) throw new UnhealthyError(`container ${step.name} disappeared right after it was started`);
   return { role: step.role, name: step.name, id, origin, info };
-}
-
-async function unsealRole(ctx: LaunchContext, role: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const [name, jwe] of Object.entries(roleOf(ctx.manifest, role).env.secret)) {
-    try {
-      out[name] = await ctx.unseal(jwe, ctx.sealingPrivateJwk);
-    } catch {
-      // The cause is about the ciphertext, never the plaintext, but a fixed text is enough.
-      throw new UserError(
-        `secret ${name} of role ${role} could not be unsealed`,
-        "it must be sealed to this agent's sealing key (see GET /v1/identity)",
-      );
-    }
-  }
-  return out;
 }
 
 const MAX_LOG_LINES = 10;

@@ -91,7 +91,16 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
       throw new UpstreamError('the router does not serve the route table yet; old containers stay until it does');
     }
     store.addEvent(d.id, d.state, `${o.why} during ${d.state}; finishing the switch`);
-    const steps = plan(m, { imagePresent: true, containers, routes: store.routes.all() });
+    // Past the switch the release's own containers are the ones to keep, whatever
+    // their spec: take their fingerprints as they are (no secrets need opening).
+    const fingerprints = Object.fromEntries(
+      Object.keys(m.roles).flatMap((role) => {
+        const own = containers.find((c) => isReleaseContainer(c.labels, { ...d, role, release: d.version }));
+        const label = own?.labels[LABEL.spec];
+        return label === undefined ? [] : [[role, label]];
+      }),
+    );
+    const steps = plan(m, { imagePresent: true, containers, routes: store.routes.all() }, fingerprints);
     store.setCurrent(m.service, m.destination, d.id);
     const enter = async (state: DeployState, message: string) => {
       store.setState(d.id, state);

@@ -1,6 +1,7 @@
 // What the deploy engine needs from the rest of the agent. The composition root
 // maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
 import type { DeployState, JWK, RouteSet } from '../../shared/api-types.js';
+import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
@@ -14,6 +15,8 @@ export interface EngineConfig {
   /** Test hook: wait forever after entering this state (tests kill -9 the agent there). */
   testPauseAt?: DeployState | undefined;
   sealingPrivateJwk: JWK;
+  /** What releases may ask Docker for (agent/core/guardrails.ts); the default policy when absent. */
+  guardrails?: GuardrailPolicy | undefined;
 }
 
 export interface TargetStats {

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { GuardrailPolicy } from '../../agent/core/guardrails.js';
 import { createDockerPort, type DockerPort } from '../../agent/docker.js';
 import { createEngine } from '../../agent/engine/deploy.js';
 import type { Engine, EngineConfig, EngineDeps } from '../../agent/engine/types.js';
@@ -54,6 +55,8 @@ export interface EngineFixture {
 export interface EngineFixtureOptions {
   /** The engine's logger (default: silent, or stderr with BERTH_TEST_ENGINE_LOG set). */
   log?: Logger;
+  /** The agent's guardrails (default: the default policy). */
+  guardrails?: GuardrailPolicy;
 }
 
 export async function startEngineFixture(
@@ -84,6 +87,7 @@ export async function startEngineFixture(
     networkSubnet: engine.subnet,
     hostname: 'test-host-1',
     sealingPrivateJwk: keys.sealing.privateJwk,
+    ...(options.guardrails ? { guardrails: options.guardrails } : {}),
   };
   const log: Logger = options.log ?? (process.env.BERTH_TEST_ENGINE_LOG ? createLogger('engine') : { info() {}, warn() {}, error() {} });
   const make = (over: Partial<EngineConfig> = {}, wrap?: (deps: EngineDeps) => Partial<EngineDeps>) => {

@@ -148,7 +148,7 @@ test('redeploying the serving release with a different env is refused before any
   assert.equal(d.state, 'REVERTED');
   assert.equal(
     d.error,
-    'release r3 is already running with a different configuration (env, cmd or labels); push it under a new version',
+    'release r3 is already running with a different configuration (env, cmd, labels, volumes, logging or options); push it under a new version',
   );
   assert.deepEqual(
     (await f.containers()).map((c) => [c.id, c.state]),

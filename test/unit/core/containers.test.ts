@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManifestPayload } from '../../../shared/manifest.js';
-import { containerName, containerSpec, specFingerprint } from '../../../agent/core/containers.js';
+import { containerName, containerSpec } from '../../../agent/core/containers.js';
+import { guardrailPolicy } from '../../../agent/core/guardrails.js';
 import { fullManifest, minimalManifest } from '../../support/manifest-fixture.js';
 
-const ctx = { deployId: 42, hostname: 'web-1.example.com', network: 'berth' };
+const ctx = { deployId: 42, hostname: 'web-1.example.com', network: 'berth', fingerprint: 'f'.repeat(32), policy: guardrailPolicy() };
 const SECRET = 's3cr3t-value-never-in-labels';
 
 test('name is service-role-version, with the destination when there is one', () => {
@@ -30,7 +31,7 @@ test('labels identify the release; user labels kept; secrets never in labels', (
       'berth.seq': '1',
     },
   );
-  assert.match(spec.labels['berth.spec'] ?? '', /^[0-9a-f]{32}$/);
+  assert.equal(spec.labels['berth.spec'], ctx.fingerprint);
   assert.ok(!JSON.stringify(spec.labels).includes(SECRET));
   assert.ok(!JSON.stringify(spec.labels).includes('eyJhbGciOiJFQ0RILUVTIn0'), 'not even the sealed value');
 });
@@ -81,14 +82,47 @@ test('an unknown role is refused; a known one is a positive control', () => {
   assert.equal(containerSpec(m, 'web', ctx, {}).name, 'demo-web-abc123');
 });
 
-test('spec fingerprint changes with env or image, not with seq or deploy id', () => {
-  const base = parseManifestPayload(fullManifest());
-  const fp = specFingerprint(base, 'web');
-  assert.equal(specFingerprint(parseManifestPayload(fullManifest({ seq: 99, jti: 'zyxwvutsrqponmlkjihgfe' })), 'web'), fp);
-  const otherImage = parseManifestPayload(fullManifest({ image: `registry.example.com:5000/team/demo@sha256:${'b'.repeat(64)}` }));
-  assert.notEqual(specFingerprint(otherImage, 'web'), fp);
-  const otherEnv = parseManifestPayload(
-    fullManifest({ roles: { web: { env: { clear: { RAILS_ENV: 'staging' } }, proxy: { hosts: ['demo.example.com'] } } } }),
+test('volumes, logging and options become HostConfig and Config fields, as docker run would send them', () => {
+  const m = parseManifestPayload(
+    minimalManifest({
+      roles: {
+        web: {
+          volumes: ['/data/storage/:/rails/storage', 'cache:/cache:ro'],
+          logging: { driver: 'syslog', options: { 'syslog-address': 'udp://127.0.0.1:514', tag: 'web' } },
+          options: { memory: '2GB', cpus: 4, 'shm-size': '128m', 'add-host': 'db:10.0.0.5', init: true, user: 'app', workdir: '/rails' },
+        },
+      },
+    }),
   );
-  assert.notEqual(specFingerprint(otherEnv, 'web'), fp);
+  const spec = containerSpec(m, 'web', ctx, {});
+  assert.deepEqual(spec.host, {
+    Memory: 2 * 1024 ** 3,
+    NanoCpus: 4e9,
+    ShmSize: 128 * 1024 ** 2,
+    ExtraHosts: ['db:10.0.0.5'],
+    Init: true,
+    Binds: ['/data/storage:/rails/storage', 'cache:/cache:ro'],
+    LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'udp://127.0.0.1:514', tag: 'web' } },
+  });
+  assert.deepEqual(spec.config, { User: 'app', WorkingDir: '/rails' });
+  assert.equal(spec.restartPolicy, 'unless-stopped');
+});
+
+test('logs are capped by default: json-file 10m x 3, also when json-file is named without a size', () => {
+  const plain = containerSpec(parseManifestPayload(minimalManifest()), 'web', ctx, {});
+  assert.deepEqual(plain.host, { LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } } });
+  const named = (options: Record<string, string>) =>
+    containerSpec(parseManifestPayload(minimalManifest({ roles: { web: { logging: { driver: 'json-file', options } } } })), 'web', ctx, {}).host.LogConfig;
+  assert.deepEqual(named({}), { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+  assert.deepEqual(named({ 'max-file': '5' }), { Type: 'json-file', Config: { 'max-file': '5', 'max-size': '10m' } });
+  assert.deepEqual(named({ 'max-size': '50m' }), { Type: 'json-file', Config: { 'max-size': '50m' } });
+});
+
+test('the spec is never built from settings the guardrails refuse', () => {
+  const m = (web: Record<string, unknown>) => parseManifestPayload(minimalManifest({ roles: { web } }));
+  assert.throws(() => containerSpec(m({ options: { privileged: true } }), 'web', ctx, {}), /option privileged is refused/);
+  assert.throws(() => containerSpec(m({ volumes: ['/var/run/docker.sock:/var/run/docker.sock'] }), 'web', ctx, {}), /would give the container the host/);
+  assert.throws(() => containerSpec(m({ options: { 'cap-add': 'NET_ADMIN' } }), 'web', ctx, {}), /cap-add NET_ADMIN is refused/);
+  const allowed = { ...ctx, policy: guardrailPolicy({ allowCaps: ['NET_ADMIN'] }) };
+  assert.deepEqual(containerSpec(m({ options: { 'cap-add': 'NET_ADMIN' } }), 'web', allowed, {}).host.CapAdd, ['NET_ADMIN']);
 });

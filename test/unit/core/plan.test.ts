@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseManifestPayload, type ManifestPayload } from '../../../shared/manifest.js';
 import type { Route } from '../../../shared/api-types.js';
 import { containerLabels } from '../../../agent/core/containers.js';
-import { plan, type ObservedContainer, type Step } from '../../../agent/core/plan.js';
+import { plan as planWith, type Observed, type ObservedContainer, type Step } from '../../../agent/core/plan.js';
 import { minimalManifest } from '../../support/manifest-fixture.js';
 import { ConflictError } from '../../../shared/errors.js';
 
@@ -18,13 +18,18 @@ function manifest(version: string, over: Record<string, unknown> = {}): Manifest
   );
 }
 
+// The engine fingerprints with an HMAC over unsealed values; here any function of the manifest will do.
+const fp = (m: ManifestPayload) => `${m.image}|${JSON.stringify(m.roles)}`;
+const plan = (m: ManifestPayload, observed: Observed) =>
+  planWith(m, observed, Object.fromEntries(Object.keys(m.roles).map((r) => [r, fp(m)])));
+
 let nextId = 1;
 function container(m: ManifestPayload, role: string, running: boolean, createdAt: number, ip: string | null = null): ObservedContainer {
   return {
     id: `id${nextId++}`,
     name: `${m.service}-${role}-${m.version}`,
     running,
-    labels: containerLabels(m, role, { deployId: nextId }),
+    labels: containerLabels(m, role, { deployId: nextId, fingerprint: fp(m) }),
     createdAt,
     ip,
   };
@@ -72,7 +77,7 @@ test('redeploy of the running release reuses its container and stops nothing', (
 
 test('redeploy of the running release with another env, cmd or labels is refused before any step', () => {
   const running = container(manifest('v1'), 'web', true, 1000, '10.0.0.2');
-  const message = 'release v1 is already running with a different configuration (env, cmd or labels); push it under a new version';
+  const message = 'release v1 is already running with a different configuration (env, cmd, labels, volumes, logging or options); push it under a new version';
   const changes = [
     { env: { clear: { A: 'b' } } },
     { cmd: ['other'] },

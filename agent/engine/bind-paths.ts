@@ -1,0 +1,56 @@
+// The guardrails judge bind mounts by the path written in the manifest; Docker
+// follows symlinks on the host. A container allowed to write under /data could
+// plant /data/x -> /var/run/docker.sock for the next release to mount, so the
+// path is resolved on the host and judged again right before the container is
+// created.
+import { realpath as fsRealpath } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { UserError } from '../../shared/errors.js';
+import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
+
+export type Realpath = (path: string) => Promise<string>;
+
+/** The path the host would mount: the deepest existing ancestor resolved, the missing rest appended (Docker creates it). */
+export async function resolveHostPath(path: string, realpath: Realpath = fsRealpath): Promise<string> {
+  let existing = path;
+  const missing: string[] = [];
+  for (;;) {
+    try {
+      return posix.join(await realpath(existing), ...missing);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || existing === '/') throw err;
+      missing.unshift(posix.basename(existing));
+      existing = posix.dirname(existing);
+    }
+  }
+}
+
+/**
+ * `binds` as built by containerSpec (HostConfig.Binds). Host paths come back
+ * resolved, so Docker mounts what was judged; a path that resolves somewhere
+ * the guardrails refuse throws.
+ */
+export async function resolveBinds(role: string, binds: readonly string[], policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<string[]> {
+  // An allowed directory may itself be a symlink (/data -> /mnt/disk1/data): what it resolves to is allowed too.
+  const roots = await Promise.all(policy.allowBinds.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
+  const resolvedPolicy: GuardrailPolicy = { ...policy, allowBinds: [...new Set([...policy.allowBinds, ...roots])] };
+  const out: string[] = [];
+  for (const bind of binds) {
+    if (!bind.startsWith('/')) {
+      out.push(bind); // a named volume: Docker's own directory, nothing to resolve
+      continue;
+    }
+    const [source = '', ...rest] = bind.split(':');
+    const resolved = await resolveHostPath(source, realpath);
+    const refusal = resolved === source ? undefined : bindRefusal(resolved, resolvedPolicy);
+    if (refusal) {
+      throw new UserError(
+        `role ${role}: volume ${source} is refused by this agent's guardrails: it resolves to ${resolved} on this host and ${refusal.reason}`,
+        refusal.hint,
+        'guardrail_refused',
+      );
+    }
+    out.push([resolved, ...rest].join(':'));
+  }
+  return out;
+}
