@@ -29,6 +29,7 @@ export type ParsedCommandLine =
 
 const globalOptions: Record<string, OptionSpec> = {
   config: { type: 'string', short: 'c', value: 'FILE', description: 'deploy.yml to use (default: deploy.yml or config/deploy.yml)' },
+  destination: { type: 'string', short: 'd', value: 'DEST', description: 'destination: merge deploy.DEST.yml over deploy.yml' },
   key: { type: 'string', value: 'FILE', description: 'operator key file (default: $BERTH_KEY or ~/.config/berth/key.jwk)' },
   json: { type: 'boolean', description: 'machine-readable output (JSON / NDJSON)' },
   verbose: { type: 'boolean', description: 'show stack traces on errors' },
@@ -88,9 +89,7 @@ export const commandSpecs: CommandSpec[] = [
     path: ['config'],
     summary: 'print the merged, validated deploy.yml (secrets by name only)',
     positionals: { min: 0, max: 0 },
-    options: {
-      destination: { type: 'string', short: 'd', value: 'DEST', description: 'merge deploy.DEST.yml over deploy.yml' },
-    },
+    options: {},
   },
   {
     path: ['init'],

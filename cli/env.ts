@@ -10,6 +10,8 @@ export interface CliEnv {
   noColor: boolean;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
+  /** The whole environment, for `$VAR` in secrets files and the commands they run. */
+  processEnv: Readonly<Record<string, string | undefined>>;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -27,5 +29,6 @@ export function readCliEnv(): CliEnv {
     noColor: nonEmpty(env.NO_COLOR) !== undefined || env.TERM === 'dumb',
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    processEnv: { ...env },
   };
 }

@@ -1,14 +1,19 @@
-// deploy.yml + a resolved image + one agent → the release manifest payload for that agent.
+// A plan (what Kamal would run) + a resolved image + one agent → the release
+// manifest for that agent: every role the host is in, with secret values and
+// the registry password sealed to that agent's key.
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
 import { manifestSubject } from '../shared/manifest.js';
 import { ConfigError } from '../shared/errors.js';
-import { mergeEnv } from './config/schema-env.js';
-import type { DeployConfig, RoleConfig } from './config/schema.js';
+import type { DeployConfig } from './config/types.js';
+import type { Plan, PlannedRole } from './config/plan.js';
+import type { RegistryLogin } from './release-inputs.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
+
+type ManifestRole = ManifestInput['roles'][string];
 
 export interface ManifestFacts {
   kid: string;
@@ -21,22 +26,30 @@ export interface ManifestFacts {
   jti?: string;
 }
 
+export interface Sealing {
+  /** Seals a value to this agent's X25519 key. */
+  seal(plaintext: string): Promise<string>;
+  secret(name: string): string;
+  registry: RegistryLogin | undefined;
+}
+
 export function nextSeq(currentSeq: number, nowMs: number): number {
   return Math.max(nowMs, currentSeq + 1);
 }
 
-/** The role the skeleton deploys: the primary one (other roles and secrets come with issue 3's second half). */
-export function deployedRole(config: DeployConfig): RoleConfig {
-  const role = config.roles.find((r) => r.primary);
-  if (!role) throw new ConfigError(`servers: has no ${config.primary_role} role (the primary_role)`);
-  return role;
+/** The roles that run on `host` (HOST or HOST:PORT as written in servers:). */
+export function rolesOnHost(plan: Plan, host: string): PlannedRole[] {
+  return plan.roles.filter((r) => r.hosts.some((h) => h.host === host));
 }
 
-function manifestProxy(role: RoleConfig): NonNullable<ManifestInput['roles'][string]['proxy']> | undefined {
+function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
   const proxy = role.proxy;
   if (!proxy) return undefined;
   if (proxy.hosts.length === 0) {
-    throw new ConfigError(`proxy/host: is required: Berth's router routes by host name, so the ${role.name} role needs proxy/host or proxy/hosts`, 'set proxy: { host: app.example.com }');
+    throw new ConfigError(
+      `proxy/host: is required: Berth's router routes by host name, so the ${role.role} role needs proxy/host or proxy/hosts`,
+      'set proxy: { host: app.example.com }',
+    );
   }
   return {
     hosts: [...proxy.hosts],
@@ -48,35 +61,47 @@ function manifestProxy(role: RoleConfig): NonNullable<ManifestInput['roles'][str
 }
 
 /** Throws the ConfigError a push would meet, before any server is contacted. */
-export function checkDeployable(config: DeployConfig): void {
-  manifestProxy(deployedRole(config));
+export function checkDeployable(plan: Plan): void {
+  if (plan.roles.every((r) => r.hosts.length === 0)) throw new ConfigError('servers: no role has a host to deploy to');
+  for (const role of plan.roles) manifestProxy(role);
 }
 
-export function buildManifestPayload(config: DeployConfig, facts: ManifestFacts): ManifestInput {
-  const destination = '';
-  const role = deployedRole(config);
-  const env = mergeEnv(config.env, role.env);
+async function manifestRole(role: PlannedRole, host: string, s: Sealing): Promise<ManifestRole> {
+  const env = role.hosts.find((h) => h.host === host)?.env ?? role.env;
+  const secret: Record<string, string> = {};
+  for (const [name, secretName] of Object.entries(env.secretNames)) secret[name] = await s.seal(s.secret(secretName));
   const proxy = manifestProxy(role);
+  return {
+    ...(role.cmd ? { cmd: [...role.cmd] } : {}),
+    env: { clear: { ...env.clear }, secret },
+    ...(Object.keys(role.labels).length > 0 ? { labels: { ...role.labels } } : {}),
+    ...(role.volumes.length > 0 ? { volumes: [...role.volumes] } : {}),
+    ...(Object.keys(role.options).length > 0 ? { options: { ...role.options } } : {}),
+    // Without a driver Kamal passes only --log-opt, which applies to Docker's default driver.
+    logging: { driver: role.logging.driver ?? 'json-file', options: { ...role.logging.options } },
+    ...(proxy ? { proxy } : {}),
+  };
+}
+
+export async function buildManifestPayload(config: DeployConfig, plan: Plan, host: string, facts: ManifestFacts, sealing: Sealing): Promise<ManifestInput> {
+  const roles: Record<string, ManifestRole> = {};
+  for (const role of rolesOnHost(plan, host)) roles[role.role] = await manifestRole(role, host, sealing);
+  const login = sealing.registry;
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
     aud: facts.agentId,
-    sub: manifestSubject(config.service, destination),
+    sub: manifestSubject(config.service, config.destination),
     iat: facts.nowSeconds,
     exp: facts.nowSeconds + MANIFEST_TTL_S,
     jti: facts.jti ?? randomBytes(16).toString('base64url'),
     seq: facts.seq,
     service: config.service,
-    destination,
+    destination: config.destination,
     version: facts.version,
     image: facts.image,
-    roles: {
-      [role.name]: {
-        ...(role.cmd ? { cmd: [...role.cmd] } : {}),
-        env: { clear: { ...env.clear }, secret: {} },
-        ...(proxy ? { proxy } : {}),
-      },
-    },
+    roles,
+    ...(login ? { registry: { server: login.server, username: login.username, password: await sealing.seal(login.password) } } : {}),
     deploy_timeout: config.deploy_timeout,
     drain_timeout: config.drain_timeout,
     readiness_delay: config.readiness_delay,

@@ -4,27 +4,33 @@
 import type { DeployRecord } from '../../shared/api-types.js';
 import { BerthError, UpstreamError } from '../../shared/errors.js';
 import { signManifest } from '../../shared/manifest-signing.js';
+import { imageRegistry } from '../../shared/manifest.js';
+import { seal } from '../../shared/sealing.js';
 import { formatServerAddress, type ServerAddress } from '../address.js';
 import type { DeployConfig } from '../config/schema.js';
-import { loadConfig } from '../config/load.js';
+import { planContainers, type Plan } from '../config/plan.js';
 import { followDeploy, parseDeployRecord } from '../follow-deploy.js';
 import { describeImage, parseImageReference, pinnedImage } from '../image-reference.js';
 import { readKeyFile, resolveKeyPath, type OperatorKeyFile } from '../keys.js';
-import { buildManifestPayload, checkDeployable, deployedRole, nextSeq } from '../manifest-builder.js';
+import { buildManifestPayload, checkDeployable, nextSeq, rolesOnHost } from '../manifest-builder.js';
 import type { HostResult } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
 import { checkPinnedIdentity, connectPinned, readIdentity } from '../pinning.js';
 import { resolveImageDigest } from '../registry.js';
+import { gatherReleaseInputs, type ReleaseInputs } from '../release-inputs.js';
 import { releaseVersion } from '../release-version.js';
+import { loadAppConfig } from './config.js';
 import { flag, mapBounded, stringOption, type CommandContext } from './context.js';
 import { readServiceSeq } from './status.js';
 
 const MAX_PARALLEL_SERVERS = 8;
 // What an agent must understand to accept what this CLI sends.
-const REQUIRED_FEATURES = ['releases.v1'];
+const REQUIRED_FEATURES = ['releases.v1', 'roles.docker.v1'];
 
 interface Release {
   config: DeployConfig;
+  plan: Plan;
+  inputs: ReleaseInputs;
   appDir: string;
   key: OperatorKeyFile;
   version: string;
@@ -37,25 +43,28 @@ interface HostOutcome extends HostResult {
 }
 
 export async function pushCommand(ctx: CommandContext): Promise<void> {
-  const { config, appDir, warnings } = await loadConfig(ctx.env.cwd, stringOption(ctx, 'config'));
-  for (const warning of warnings) ctx.printer.err(warning);
-  checkDeployable(config);
+  const { config, appDir } = await loadAppConfig(ctx);
+  const plan = planContainers(config);
+  checkDeployable(plan);
   const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
   const version = await releaseVersion(appDir, stringOption(ctx, 'version'));
+  const inputs = await gatherReleaseInputs(config, plan, appDir, imageRegistry(config.image), ctx.env.processEnv);
   const ref = parseImageReference(config.image);
-  const image = pinnedImage(ref, await resolveImageDigest(ref));
+  const login = inputs.registry ? { username: inputs.registry.username, password: inputs.registry.password } : undefined;
+  const image = pinnedImage(ref, await resolveImageDigest(ref, login));
   const shownImage = ref.digest ? image : `${describeImage(ref)} → ${image.slice(image.indexOf('@') + 1)}`;
-  if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version} (${shownImage}) to ${deployedRole(config).hosts.length} server(s)`);
+  // Only the hosts that run a role get a release (servers: lists them per role).
+  const addresses = config.servers.filter((a) => rolesOnHost(plan, formatServerAddress(a)).length > 0);
+  const where = config.destination ? ` (destination ${config.destination})` : '';
+  if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version}${where} (${shownImage}) to ${addresses.length} server(s)`);
 
-  const release: Release = { config, appDir, key, version, image, trustNew: flag(ctx, 'trust-new') };
-  // Until roles get their own manifests, a release carries the primary role to that role's hosts.
-  const addresses = deployedRole(config).hosts.map((h) => h.address);
+  const release: Release = { config, plan, inputs, appDir, key, version, image, trustNew: flag(ctx, 'trust-new') };
   const hosts = addresses.map(formatServerAddress);
   const reporter = createPushReporter(ctx.printer, ctx.style, ctx.json ? 'json' : ctx.live ? 'live' : 'plain', hosts);
   const results = await mapBounded(addresses, MAX_PARALLEL_SERVERS, (address) => deployToServer(release, address, reporter));
   reporter.finish(results);
   const failed = results.filter((r) => !r.ok);
-  if (failed.length > 0) throw pushFailure(failed, results.length);
+  if (failed.length > 0) throw pushFailure(failed, results.length, inputs.redact);
 }
 
 async function deployToServer(release: Release, address: ServerAddress, reporter: PushReporter): Promise<HostOutcome> {
@@ -68,19 +77,25 @@ async function deployToServer(release: Release, address: ServerAddress, reporter
     if (discovered) reporter.update({ host, state: 'PINNED', message: `new server: agent ${pin.agent_id}, certificate SHA256 ${pin.tls_fingerprint}` });
     const identity = await readIdentity(client, pin.tls_fingerprint);
     checkPinnedIdentity(host, pin, identity);
-    const missing = REQUIRED_FEATURES.filter((f) => !identity.features.includes(f));
+    const required = [...REQUIRED_FEATURES, ...(release.inputs.registry ? ['registry.auth.v1'] : [])];
+    const missing = required.filter((f) => !identity.features.includes(f));
     if (missing.length) throw new UpstreamError(`the agent on ${host} (version ${identity.version}) does not support ${missing.join(', ')}`, `upgrade the agent on ${host}`, 'agent_outdated');
 
     const { config } = release;
-    const current = await readServiceSeq(client, config.service);
-    const payload = buildManifestPayload(config, {
+    const current = await readServiceSeq(client, config.service, config.destination);
+    const sealing = {
+      seal: (plaintext: string) => seal(plaintext, pin.sealing_jwk),
+      secret: release.inputs.secret,
+      registry: release.inputs.registry,
+    };
+    const payload = await buildManifestPayload(config, release.plan, host, {
       kid: release.key.kid,
       agentId: pin.agent_id,
       version: release.version,
       image: release.image,
       seq: nextSeq(current, Date.now()),
       nowSeconds: Math.floor(Date.now() / 1000),
-    });
+    }, sealing);
     const manifest = await signManifest(payload, release.key.privateJwk, release.key.kid);
     const { body } = await client.json('POST', '/v1/releases', { body: { manifest } });
     const accepted = parseDeployRecord({ error: null, ...(body as { deploy?: object } | undefined)?.deploy }, host);
@@ -99,13 +114,13 @@ async function deployToServer(release: Release, address: ServerAddress, reporter
 }
 
 /** One error naming each failed host and why; a single host's typed error keeps its code and hint. */
-function pushFailure(failed: HostOutcome[], total: number): BerthError {
+function pushFailure(failed: HostOutcome[], total: number, redact: (text: string) => string): BerthError {
   const [only] = failed;
   if (failed.length === 1 && only) {
-    const reason = (only.error ?? '').startsWith(only.host) ? only.error : `${only.host}: ${only.error}`;
+    const reason = redact((only.error ?? '').startsWith(only.host) ? only.error ?? '' : `${only.host}: ${only.error}`);
     if (only.cause instanceof BerthError) return new BerthError(only.cause.code, only.cause.status, `deploy failed on ${reason}`, only.cause.hint);
     return new BerthError('deploy_failed', 502, `deploy failed on ${reason}`, `the previous release keeps serving on ${only.host}`);
   }
-  const reasons = failed.map((f) => ((f.error ?? '').startsWith(f.host) ? f.error : `${f.host}: ${f.error}`)).join('; ');
+  const reasons = redact(failed.map((f) => ((f.error ?? '').startsWith(f.host) ? f.error : `${f.host}: ${f.error}`)).join('; '));
   return new BerthError('deploy_failed', 502, `deploy failed on ${failed.length} of ${total} servers: ${reasons}`, 'servers that failed keep serving their previous release');
 }

@@ -4,20 +4,20 @@ import type { ServiceDetail } from '../../shared/api-types.js';
 import { BerthError, UpstreamError } from '../../shared/errors.js';
 import { formatServerAddress } from '../address.js';
 import type { AgentClient } from '../client.js';
-import { loadConfig } from '../config/load.js';
+import { loadAppConfig } from './config.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
 import { connectPinned } from '../pinning.js';
 import { mapBounded, stringOption, type CommandContext } from './context.js';
 
-function servicePath(service: string): string {
-  return `/v1/services/${encodeURIComponent(service)}?destination=`;
+function servicePath(service: string, destination: string): string {
+  return `/v1/services/${encodeURIComponent(service)}?destination=${encodeURIComponent(destination)}`;
 }
 
 /** The service as the agent sees it, or null when it was never deployed there. */
-export async function readService(client: AgentClient, service: string): Promise<(ServiceDetail & { last_deploy?: { state?: unknown } }) | null> {
-  const { status, body } = await client.json('GET', servicePath(service), { accept: [404] });
+export async function readService(client: AgentClient, service: string, destination = ''): Promise<(ServiceDetail & { last_deploy?: { state?: unknown } }) | null> {
+  const { status, body } = await client.json('GET', servicePath(service, destination), { accept: [404] });
   if (status === 404) return null;
   const detail = (body as { service?: unknown } | undefined)?.service;
   if (typeof detail !== 'object' || detail === null || typeof (detail as ServiceDetail).seq !== 'number') {
@@ -26,8 +26,8 @@ export async function readService(client: AgentClient, service: string): Promise
   return detail as ServiceDetail;
 }
 
-export async function readServiceSeq(client: AgentClient, service: string): Promise<number> {
-  return (await readService(client, service))?.seq ?? 0;
+export async function readServiceSeq(client: AgentClient, service: string, destination = ''): Promise<number> {
+  return (await readService(client, service, destination))?.seq ?? 0;
 }
 
 interface StatusRow {
@@ -51,14 +51,14 @@ export function renderStatusTable(rows: StatusRow[]): string {
 }
 
 export async function statusCommand(ctx: CommandContext): Promise<void> {
-  const { config, appDir } = await loadConfig(ctx.env.cwd, stringOption(ctx, 'config'));
+  const { config, appDir } = await loadAppConfig(ctx);
   const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
   const causes: unknown[] = [];
   const rows = await mapBounded(config.servers, 8, async (address): Promise<StatusRow> => {
     const host = formatServerAddress(address);
     try {
       const { client } = await connectPinned({ appDir, address, key, trustNew: false });
-      return { host, service: await readService(client, config.service) };
+      return { host, service: await readService(client, config.service, config.destination) };
     } catch (err) {
       causes.push(err);
       return { host, service: null, error: err instanceof Error ? err.message : String(err) };

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
 import type { CliEnv } from '../../cli/env.js';
 import { signIdentity } from '../../shared/identity.js';
+import { FEATURES } from '../../shared/version.js';
 import { generateIdentityKeys, type IdentityKeys } from '../../shared/keys.js';
 
 export function tempDir(prefix = 'berth-cli-'): { path: string; cleanup(): void } {
@@ -20,7 +21,7 @@ export function tempDir(prefix = 'berth-cli-'): { path: string; cleanup(): void 
 }
 
 export function testEnv(cwd: string, overrides: Partial<CliEnv> = {}): CliEnv {
-  return { cwd, home: join(cwd, 'home'), xdgConfigHome: undefined, berthKey: undefined, noColor: true, stdoutIsTTY: false, stderrIsTTY: false, ...overrides };
+  return { cwd, home: join(cwd, 'home'), xdgConfigHome: undefined, berthKey: undefined, noColor: true, stdoutIsTTY: false, stderrIsTTY: false, processEnv: { PATH: process.env.PATH }, ...overrides };
 }
 
 export function captureStream(): { stream: { write(text: string): boolean; isTTY?: boolean }; text(): string } {
@@ -78,7 +79,7 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
       sealing_jwk: keys.sealing.publicJwk,
       tls_fingerprint: options.identityFingerprint ?? cert.fingerprint,
       version: '0.1.0',
-      features: ['releases.v1', 'sse.events'],
+      features: [...FEATURES],
       iat: Math.floor(Date.now() / 1000),
     },
     keys.identity.privateJwk,
@@ -92,7 +93,7 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
       requests.push(recorded);
       if (recorded.method === 'GET' && recorded.url === '/v1/identity') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ document, agent_id: keys.agentId, tls_fingerprint: cert.fingerprint, sealing_jwk: keys.sealing.publicJwk, version: '0.1.0', features: ['releases.v1'] }));
+        res.end(JSON.stringify({ document, agent_id: keys.agentId, tls_fingerprint: cert.fingerprint, sealing_jwk: keys.sealing.publicJwk, version: '0.1.0', features: [...FEATURES] }));
         return;
       }
       if (options.route) return options.route(recorded, res);
