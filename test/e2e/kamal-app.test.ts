@@ -127,3 +127,17 @@ test('the secret and the registry password appear nowhere but inside the contain
     assert.ok(!text.includes(reg.password), `the registry password leaked into the ${what}`);
   }
 });
+
+test('-d staging merges config/deploy.staging.yml and reads .kamal/secrets.staging; both destinations serve side by side', async () => {
+  writeFileSync(join(app.dir, 'config/deploy.staging.yml'), `proxy:\n  host: staging.${HOST}\nenv:\n  clear:\n    GREETING: hi-staging\n`);
+  writeFileSync(join(app.dir, '.kamal/secrets.staging'), `KAMAL_REGISTRY_PASSWORD=$REGISTRY_PASSWORD\nDB_PASSWORD=staging-$(printf '%s' "$DB_SECRET_SOURCE")\n`);
+  const r = await app.run(['push', '-d', 'staging', '--version', 's1'], { env: secretsEnv() });
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${server.agentLog()}`);
+
+  assert.equal((await server.get(`staging.${HOST}`, '/cgi-bin/env?GREETING')).body, 'hi-staging\n');
+  assert.equal((await server.get(`staging.${HOST}`, '/cgi-bin/env?DB_PASSWORD')).body, `staging-${SECRET}\n`);
+  assert.equal((await server.get(`staging.${HOST}`, '/cgi-bin/env?KAMAL_DESTINATION')).body, 'staging\n');
+  assert.equal((await server.get(HOST, '/cgi-bin/env?GREETING')).body, 'hello\n', 'the destination-less release still serves');
+  const names = (await containersByLabel(server.engine.host, `berth.service=${SERVICE}`)).filter((c) => c.state === 'running').map((c) => c.name).sort();
+  assert.deepEqual(names, [`${SERVICE}-web-k1`, `${SERVICE}-web-staging-s1`, `${SERVICE}-worker-k1`, `${SERVICE}-worker-staging-s1`]);
+});
