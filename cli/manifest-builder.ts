@@ -60,10 +60,29 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
   };
 }
 
-/** Throws the ConfigError a push would meet, before any server is contacted. */
-export function checkDeployable(plan: Plan): void {
+/**
+ * Throws the ConfigError a push would meet, before any server is contacted, and
+ * returns warnings for proxy settings the router does not apply yet, so nobody
+ * believes they are in force.
+ */
+export function checkDeployable(plan: Plan): string[] {
   if (plan.roles.every((r) => r.hosts.length === 0)) throw new ConfigError('servers: no role has a host to deploy to');
-  for (const role of plan.roles) manifestProxy(role);
+  const warnings: string[] = [];
+  for (const role of plan.roles) {
+    manifestProxy(role);
+    const p = role.proxy;
+    if (!p) continue;
+    if (p.path_prefixes?.length) {
+      throw new ConfigError(
+        `proxy/path_prefix: Berth's router does not route by path prefix yet, so the ${role.role} role would take every path of ${p.hosts.join(', ')}`,
+        'remove path_prefix, or give the role its own host name',
+      );
+    }
+    if (p.ssl) warnings.push(`warning: proxy/ssl: Berth's router does not terminate TLS yet; the ${role.role} role is served over plain HTTP (put a TLS proxy in front meanwhile)`);
+    if (p.buffering) warnings.push(`warning: proxy/buffering: not applied by Berth's router yet; bodies stream unbuffered and unlimited`);
+    if (p.logging) warnings.push(`warning: proxy/logging: not applied by Berth's router yet`);
+  }
+  return [...new Set(warnings)];
 }
 
 async function manifestRole(role: PlannedRole, host: string, s: Sealing): Promise<ManifestRole> {

@@ -45,7 +45,7 @@ interface HostOutcome extends HostResult {
 export async function pushCommand(ctx: CommandContext): Promise<void> {
   const { config, appDir } = await loadAppConfig(ctx);
   const plan = planContainers(config);
-  checkDeployable(plan);
+  for (const warning of checkDeployable(plan)) ctx.printer.err(warning);
   const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
   const version = await releaseVersion(appDir, stringOption(ctx, 'version'));
   const inputs = await gatherReleaseInputs(config, plan, appDir, imageRegistry(config.image), ctx.env.processEnv);

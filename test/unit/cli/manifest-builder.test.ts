@@ -1,0 +1,88 @@
+// What a push sends per host, and what it refuses or warns about before any
+// server is contacted, from real deploy.yml text through the real loader.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../../cli/config/load.js';
+import { planContainers } from '../../../cli/config/plan.js';
+import { buildManifestPayload, checkDeployable } from '../../../cli/manifest-builder.js';
+import { ConfigError } from '../../../shared/errors.js';
+import { tempDir } from '../../support/cli-fixtures.js';
+
+async function planOf(yml: string) {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir.path, 'deploy.yml'), yml);
+    const { config } = await loadConfig(dir.path);
+    return { config, plan: planContainers(config) };
+  } finally {
+    dir.cleanup();
+  }
+}
+
+/** The host of a role as servers: wrote it (formatted with its agent port). */
+function hostOf(plan: Awaited<ReturnType<typeof planOf>>['plan'], role: string): string {
+  return plan.roles.find((r) => r.role === role)!.hosts[0]!.host;
+}
+
+const BASE = `service: shop
+image: 127.0.0.1:5000/shop:v1
+servers:
+  web:
+    - 10.0.0.1
+  worker:
+    hosts:
+      - 10.0.0.2
+    cmd: bin/jobs
+proxy:
+  host: shop.example.com
+env:
+  clear:
+    A: "1"
+  secret:
+    - DB_PASSWORD
+`;
+
+const facts = { kid: 'k'.repeat(43), agentId: 'a'.repeat(43), version: 'r1', image: '127.0.0.1:5000/shop@sha256:' + '0'.repeat(64), seq: 1, nowSeconds: 1_800_000_000 };
+
+describe('manifest per host', () => {
+  it('carries only the roles that host runs, with secrets sealed by the given sealer', async () => {
+    const { config, plan } = await planOf(BASE);
+    assert.deepEqual(checkDeployable(plan), []);
+    const sealed: string[] = [];
+    const sealing = {
+      seal: async (v: string) => {
+        sealed.push(v);
+        return `sealed(${v.length})`;
+      },
+      secret: (name: string) => (name === 'DB_PASSWORD' ? 'hunter2' : assert.fail(`unexpected secret ${name}`)),
+      registry: undefined,
+    };
+    const web = await buildManifestPayload(config, plan, hostOf(plan, 'web'), facts, sealing);
+    assert.deepEqual(Object.keys(web.roles), ['web']);
+    assert.deepEqual(web.roles.web?.env, { clear: { A: '1' }, secret: { DB_PASSWORD: 'sealed(7)' } });
+    assert.equal(web.roles.web?.proxy?.hosts[0], 'shop.example.com');
+    const worker = await buildManifestPayload(config, plan, hostOf(plan, 'worker'), facts, sealing);
+    assert.deepEqual(Object.keys(worker.roles), ['worker']);
+    assert.deepEqual(worker.roles.worker?.cmd, ['bin/jobs']);
+    assert.equal(worker.roles.worker?.proxy, undefined, 'a non-primary role is not proxied');
+    assert.deepEqual(sealed, ['hunter2', 'hunter2']);
+    assert.ok(!JSON.stringify([web, worker]).includes('hunter2'), 'no clear secret in a manifest');
+  });
+});
+
+describe('settings the router does not apply yet', () => {
+  it('path_prefix is refused: the role would take every path of its host', async () => {
+    const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  path_prefix: /api'));
+    assert.throws(() => checkDeployable(plan), (e: unknown) => e instanceof ConfigError && /path_prefix: Berth's router does not route by path prefix yet/.test(e.message));
+  });
+
+  it('ssl and buffering deploy, with a warning each saying they are not in force', async () => {
+    const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  ssl: true\n  buffering:\n    max_request_body: 1000'));
+    const warnings = checkDeployable(plan);
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0]!, /proxy\/ssl: .*plain HTTP/);
+    assert.match(warnings[1]!, /proxy\/buffering: not applied/);
+  });
+});
