@@ -221,10 +221,10 @@ describe('redaction', () => {
 });
 
 describe('the example apps', () => {
-  // dist/test/unit/cli/ → the repository's parent, where ../shared/examples lives.
-  const source = fileURLToPath(new URL('../../../../../shared/examples/mysql-cron-app/.kamal', import.meta.url));
-  const skip = existsSync(source) ? false : `the examples live beside the repository (${source}) and are not there`;
-  it('loads mysql-cron-app for production with its environment and config/master.key', { skip }, async () => {
+  // dist/test/unit/cli/ → the repository's copy of the examples in test/fixtures/kamal.
+  const source = fileURLToPath(new URL('../../../../test/fixtures/kamal/mysql-cron-app/.kamal', import.meta.url));
+  it('loads mysql-cron-app for production with its environment and config/master.key', async () => {
+    assert.ok(existsSync(source), `${source} exists`);
     const dir = app({ 'config/master.key': 'master-key-value\n' });
     cpSync(source, join(dir, '.kamal'), { recursive: true });
     const store = await load(dir, 'production', { ...ENV, KAMAL_REGISTRY_PASSWORD: 'reg-pass', PRODUCTION_DB_PASSWORD: 'prod-db' });
