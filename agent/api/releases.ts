@@ -13,7 +13,7 @@ const releaseBodySchema = z.strictObject({
   manifest: z.string().min(1).max(MANIFEST_MAX_CHARS),
 });
 
-/** `guardrails`: the agent's policy (agent/config.ts agentGuardrails); the default policy when absent. */
+/** Guardrails come from deps.guardrails (agent/config.ts agentGuardrails), the default policy when absent. */
 export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.post('/v1/releases', requireToken(deps, 'deploy', { deferJti: true }), async (c) => {
     const parsed = releaseBodySchema.safeParse(parseJsonBody(c.get('rawBody')));
