@@ -3,7 +3,9 @@
 // serves a real signed identity document.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
 import type { CliEnv } from '../../cli/env.js';
+import { ConfigError } from '../../shared/errors.js';
 import { signIdentity } from '../../shared/identity.js';
 import { FEATURES } from '../../shared/version.js';
 import { generateIdentityKeys, type IdentityKeys } from '../../shared/keys.js';
@@ -18,6 +21,38 @@ import { generateIdentityKeys, type IdentityKeys } from '../../shared/keys.js';
 export function tempDir(prefix = 'berth-cli-'): { path: string; cleanup(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * Call at a test file's top level: returns `app(files)`, which writes the files
+ * (paths relative to a new temp app dir) and returns that dir; all are removed after the file's tests.
+ */
+export function appDirs(prefix = 'berth-cli-'): (files: Record<string, string | Buffer>) => string {
+  const dirs: Array<{ cleanup(): void }> = [];
+  after(() => dirs.forEach((d) => d.cleanup()));
+  return (files) => {
+    const dir = tempDir(prefix);
+    dirs.push(dir);
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(join(dir.path, name, '..'), { recursive: true });
+      writeFileSync(join(dir.path, name), text);
+    }
+    return dir.path;
+  };
+}
+
+/** Awaits a ConfigError matching `pattern` whose message and hint contain none of `secrets`. */
+export async function rejectsConfigError(promise: Promise<unknown>, pattern: RegExp, secrets: string[] = []): Promise<ConfigError> {
+  let caught: unknown;
+  await promise.catch((e: unknown) => {
+    caught = e;
+  });
+  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${String(caught)}`);
+  assert.match(caught.message, pattern);
+  for (const secret of secrets) {
+    assert.ok(!caught.message.includes(secret) && !(caught.hint ?? '').includes(secret), `message leaks ${secret}: ${caught.message} / ${caught.hint}`);
+  }
+  return caught;
 }
 
 export function testEnv(cwd: string, overrides: Partial<CliEnv> = {}): CliEnv {

@@ -189,6 +189,31 @@ export async function startInProcessRouter(dir: string, over: Partial<RouterConf
   return Object.assign(router, { logs });
 }
 
+export interface RouterBench {
+  dir: Awaited<ReturnType<typeof tempDir>>;
+  router: InProcessRouter;
+  /** One per name given, in order. */
+  upstreams: Upstream[];
+  stop(): Promise<void>;
+}
+
+/** A temp dir, an in-process router using it, and one upstream per name: the usual setup of a router test file. */
+export async function startRouterBench(...names: string[]): Promise<RouterBench> {
+  const dir = await tempDir();
+  const upstreams = await Promise.all(names.map((n) => startUpstream(n)));
+  const router = await startInProcessRouter(dir.path);
+  return {
+    dir,
+    router,
+    upstreams,
+    async stop() {
+      await router.stop();
+      await Promise.all(upstreams.map((u) => u.close()));
+      await dir.remove();
+    },
+  };
+}
+
 const MAIN_JS = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'agent', 'router', 'main.js');
 
 export interface RouterProcess {

@@ -12,10 +12,10 @@ import {
   routerConfig,
   routeSet,
   send,
-  startInProcessRouter,
-  startUpstream,
+  startRouterBench,
   tempDir,
   type InProcessRouter,
+  type RouterBench,
   type Upstream,
 } from '../../support/router-fixtures.js';
 
@@ -24,17 +24,13 @@ let router: InProcessRouter;
 let v1: Upstream;
 const client = () => createRouterClient(router.socketPath);
 
+let bench: RouterBench;
 before(async () => {
-  dir = await tempDir();
-  v1 = await startUpstream('v1');
-  router = await startInProcessRouter(dir.path);
+  bench = await startRouterBench('v1');
+  ({ dir, router } = bench);
+  [v1] = bench.upstreams as [Upstream];
 });
-
-after(async () => {
-  await router.stop();
-  await v1.close();
-  await dir.remove();
-});
+after(() => bench.stop());
 
 /** A raw control request, to send what the typed client never would. */
 function raw(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {

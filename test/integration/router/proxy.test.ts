@@ -8,15 +8,14 @@ import { createRouterClient } from '../../../agent/router/client.js';
 import {
   routeSet,
   send,
-  startInProcessRouter,
+  startRouterBench,
   startUpstream,
-  tempDir,
   waitFor,
   type InProcessRouter,
+  type RouterBench,
   type Upstream,
 } from '../../support/router-fixtures.js';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
 let router: InProcessRouter;
 let v1: Upstream;
 let v2: Upstream;
@@ -29,17 +28,13 @@ async function routes(list: Parameters<typeof routeSet>[1]): Promise<void> {
   await client().putRoutes(routeSet(version, list));
 }
 
+let bench: RouterBench;
 before(async () => {
-  dir = await tempDir();
-  [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
-  router = await startInProcessRouter(dir.path);
+  bench = await startRouterBench('v1', 'v2');
+  ({ router } = bench);
+  [v1, v2] = bench.upstreams as [Upstream, Upstream];
 });
-
-after(async () => {
-  await router.stop();
-  await Promise.all([v1.close(), v2.close()]);
-  await dir.remove();
-});
+after(() => bench.stop());
 
 test('requests are routed by Host (port and case ignored) and path prefix', async () => {
   await routes([

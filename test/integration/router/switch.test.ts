@@ -7,16 +7,16 @@ import { startLoad, type RunningLoad } from '../../support/load.js';
 import {
   routeSet,
   send,
-  startInProcessRouter,
+  startRouterBench,
   startRouterProcess,
   startUpstream,
   tempDir,
   waitFor,
   type InProcessRouter,
+  type RouterBench,
   type Upstream,
 } from '../../support/router-fixtures.js';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
 let router: InProcessRouter;
 let v1: Upstream;
 let v2: Upstream;
@@ -38,17 +38,13 @@ function load(port: number, accept: string[]): RunningLoad {
   return startLoad({ ip: '127.0.0.1', port, host: 'demo.test', accept, loops: 6, maxRequests: 50_000, maxMs: 60_000 });
 }
 
+let bench: RouterBench;
 before(async () => {
-  dir = await tempDir();
-  [v1, v2] = await Promise.all([startUpstream('v1'), startUpstream('v2')]);
-  router = await startInProcessRouter(dir.path);
+  bench = await startRouterBench('v1', 'v2');
+  ({ router } = bench);
+  [v1, v2] = bench.upstreams as [Upstream, Upstream];
 });
-
-after(async () => {
-  await router.stop();
-  await Promise.all([v1.close(), v2.close()]);
-  await dir.remove();
-});
+after(() => bench.stop());
 
 test('switching v1 <-> v2 under load fails no request, with keep-alive and fresh connections', async () => {
   await switchTo(client(), v1);

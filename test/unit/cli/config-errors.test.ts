@@ -3,27 +3,15 @@
 // each next to a control that loads.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadConfig, type LoadedConfig } from '../../../cli/config/load.js';
 import { planContainers } from '../../../cli/config/plan.js';
 import { ConfigError } from '../../../shared/errors.js';
-import { tempDir } from '../../support/cli-fixtures.js';
+import { appDirs } from '../../support/cli-fixtures.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-after(() => dirs.forEach((d) => d.cleanup()));
-
-function app(files: Record<string, string>): string {
-  const dir = tempDir();
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(join(dir.path, name, '..'), { recursive: true });
-    writeFileSync(join(dir.path, name), text);
-  }
-  return dir.path;
-}
+const app = appDirs();
 
 const BASE = `service: demo
 image: acme/demo:latest

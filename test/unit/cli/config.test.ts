@@ -1,23 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadConfig } from '../../../cli/config/load.js';
 import { ConfigError } from '../../../shared/errors.js';
-import { tempDir } from '../../support/cli-fixtures.js';
+import { appDirs } from '../../support/cli-fixtures.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-after(() => dirs.forEach((d) => d.cleanup()));
-
-function app(files: Record<string, string>): string {
-  const dir = tempDir();
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(join(dir.path, name, '..'), { recursive: true });
-    writeFileSync(join(dir.path, name), text);
-  }
-  return dir.path;
-}
+const app = appDirs();
 
 const VALID = `service: demo
 image: 127.0.0.1:5000/berth-test/web:latest

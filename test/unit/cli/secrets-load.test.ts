@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { secretsFileCandidates } from '../../../cli/secrets/files.js';
 import { loadSecrets, type LoadSecretsOptions } from '../../../cli/secrets/load.js';
 import { makeRedactor } from '../../../cli/secrets/redact.js';
 import { runShellCommand } from '../../../cli/secrets/run-command.js';
-import { ConfigError } from '../../../shared/errors.js';
-import { tempDir } from '../../support/cli-fixtures.js';
+import { appDirs, rejectsConfigError } from '../../support/cli-fixtures.js';
 
-const dirs: Array<{ cleanup(): void }> = [];
-after(() => dirs.forEach((d) => d.cleanup()));
-
-function app(files: Record<string, string | Buffer>): string {
-  const dir = tempDir('berth-secrets-');
-  dirs.push(dir);
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(join(dir.path, name, '..'), { recursive: true });
-    writeFileSync(join(dir.path, name), text);
-  }
-  return dir.path;
-}
+const app = appDirs('berth-secrets-');
 
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin' };
 
@@ -30,18 +18,7 @@ function load(appDir: string, destination?: string, env: Record<string, string> 
   return loadSecrets(appDir, destination, env, runShellCommand, options);
 }
 
-async function rejects(promise: Promise<unknown>, pattern: RegExp, secrets: string[] = []): Promise<ConfigError> {
-  let caught: unknown;
-  await promise.catch((e: unknown) => {
-    caught = e;
-  });
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${String(caught)}`);
-  assert.match(caught.message, pattern);
-  for (const secret of secrets) {
-    assert.ok(!caught.message.includes(secret) && !(caught.hint ?? '').includes(secret), `message leaks ${secret}: ${caught.message} / ${caught.hint}`);
-  }
-  return caught;
-}
+const rejects = rejectsConfigError;
 
 describe('which secrets files are read (Kamal 2 precedence, plus .berth/)', () => {
   it('reads secrets-common, then secrets.DEST with a destination or secrets without one, never both', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseDotenv } from '../../../cli/secrets/dotenv.js';
 import { resolveEntries, type CommandRequest, type CommandResult, type RunCommand } from '../../../cli/secrets/substitute.js';
-import { ConfigError } from '../../../shared/errors.js';
+import { rejectsConfigError } from '../../support/cli-fixtures.js';
 
 const FILE = '.kamal/secrets';
 
@@ -21,18 +21,7 @@ async function resolve(text: string, env: Record<string, string | undefined> = {
   return { values: Object.fromEntries(resolved.values), warnings: resolved.warnings };
 }
 
-async function rejects(promise: Promise<unknown>, pattern: RegExp, secrets: string[] = []): Promise<ConfigError> {
-  let caught: unknown;
-  await promise.catch((e: unknown) => {
-    caught = e;
-  });
-  assert.ok(caught instanceof ConfigError, `expected ConfigError, got ${String(caught)}`);
-  assert.match(caught.message, pattern);
-  for (const secret of secrets) {
-    assert.ok(!caught.message.includes(secret) && !(caught.hint ?? '').includes(secret), `message leaks ${secret}: ${caught.message}`);
-  }
-  return caught;
-}
+const rejects = rejectsConfigError;
 
 describe('secrets substitution ($VAR, ${VAR}, $(command))', () => {
   it('replaces $VAR and ${VAR} from earlier lines, then from the environment', async () => {
