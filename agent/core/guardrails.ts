@@ -11,6 +11,7 @@ import { UserError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { capabilityName, translateOptions, type OptionValue } from './docker-options.js';
 import { parseVolume, type VolumeMount } from './volumes.js';
+import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 
 export interface GuardrailPolicy {
   /** Capabilities a role may add (upper case, without CAP_). */
@@ -37,43 +38,6 @@ export const ALLOW_BIND_FLAG = 'berth-agent run --allow-bind';
 
 const NOTHING_ALLOWS = 'no agent setting allows it';
 
-const REFUSED: Readonly<Record<string, string>> = {
-  privileged: 'gives the container full control of the host',
-  device: 'gives the container host devices',
-  'device-cgroup-rule': 'gives the container host devices',
-  gpus: 'gives the container host devices',
-  pid: 'can share the host process namespace',
-  ipc: 'can share a host IPC namespace',
-  uts: 'can share the host UTS namespace',
-  userns: 'can disable user namespace remapping',
-  cgroupns: 'can share the host cgroup namespace',
-  'cgroup-parent': 'moves the container out of the agent-managed cgroup',
-  network: 'the agent attaches app containers to its own network',
-  net: 'the agent attaches app containers to its own network',
-  'network-alias': 'the agent attaches app containers to its own network',
-  'security-opt': 'can switch off seccomp, AppArmor or SELinux confinement',
-  volume: 'use the volumes: key, which is checked the same way',
-  v: 'use the volumes: key, which is checked the same way',
-  mount: 'use the volumes: key, which is checked the same way',
-  'volumes-from': "mounts another container's volumes",
-  'volume-driver': 'chooses a volume plugin',
-  publish: 'app containers are reached through the router',
-  p: 'app containers are reached through the router',
-  'publish-all': 'app containers are reached through the router',
-  name: 'the agent names containers',
-  label: 'use the labels: key',
-  env: 'use the env: key',
-  e: 'use the env: key',
-  'env-file': 'use the env: key',
-  'log-driver': 'use the logging: key',
-  'log-opt': 'use the logging: key',
-  restart: 'the agent runs app containers with restart policy unless-stopped, as Kamal does',
-  rm: 'the agent manages container lifetimes',
-  detach: 'the agent manages container lifetimes',
-  d: 'the agent manages container lifetimes',
-  runtime: 'chooses a different container runtime',
-  isolation: 'chooses a different container runtime',
-};
 
 // Only sysctls Docker namespaces per container; others would change the host.
 const NAMESPACED_SYSCTL = /^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/;

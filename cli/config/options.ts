@@ -10,6 +10,7 @@ import type { Findings } from './issues.js';
 import { isPlainObject } from './issues.js';
 import type { DockerOptions } from './types.js';
 import type { KeyPath } from './yaml.js';
+import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 
 /** docker run options Berth passes through (long names, without `--`). */
 export const ALLOWED_OPTIONS: readonly string[] = [
@@ -29,39 +30,6 @@ const LOW_RISK_CAPS = new Set([
   'NET_RAW', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT', 'SYS_NICE',
 ]);
 
-const REFUSED: Record<string, string> = {
-  privileged: 'gives the container full control of the host',
-  device: 'gives the container host devices',
-  'device-cgroup-rule': 'gives the container host devices',
-  gpus: 'gives the container host devices',
-  pid: 'shares the host process namespace',
-  ipc: 'shares a host IPC namespace',
-  uts: 'shares the host UTS namespace',
-  userns: 'can disable user namespace remapping',
-  cgroupns: 'can share the host cgroup namespace',
-  'cgroup-parent': 'moves the container out of the agent-managed cgroup',
-  network: 'the agent attaches app containers to its own network',
-  net: 'the agent attaches app containers to its own network',
-  'security-opt': 'can switch off seccomp, AppArmor or SELinux confinement',
-  volume: 'use the volumes: key, which is checked the same way',
-  v: 'use the volumes: key, which is checked the same way',
-  mount: 'use the volumes: key, which is checked the same way',
-  'volumes-from': "mounts another container's volumes",
-  publish: 'app containers are reached through the router; accessories use port:',
-  p: 'app containers are reached through the router; accessories use port:',
-  'publish-all': 'app containers are reached through the router; accessories use port:',
-  name: 'the agent names containers',
-  label: 'use the labels: key',
-  env: 'use the env: key',
-  e: 'use the env: key',
-  'env-file': 'use the env: key',
-  'log-driver': 'use the logging: key',
-  'log-opt': 'use the logging: key',
-  rm: 'the agent manages container lifetimes',
-  detach: 'the agent manages container lifetimes',
-  d: 'the agent manages container lifetimes',
-  runtime: 'chooses a different container runtime',
-};
 
 const MAX_OPTION_VALUE = 1024;
 const MAX_LIST = 50;
@@ -97,7 +65,7 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
   for (const [name, value] of Object.entries(raw)) {
     const at = [...path, name];
     const key = name.replace(/^--?/, '');
-    const refusal = REFUSED[key];
+    const refusal = Object.hasOwn(REFUSED, key) ? REFUSED[key] : undefined;
     if (key === 'restart') {
       if (restartAllowed) out[key] = String(value);
       else findings.error(at, 'cannot be set: the agent runs app containers with restart policy unless-stopped (as Kamal requires)');

@@ -158,7 +158,7 @@ describe('bad input names the key and line', () => {
     const withOptions = (options: string) => BASE.replace('    cmd: bin/web', `    cmd: bin/web\n    options:\n${options}`);
     assert.deepEqual((await good('', withOptions('      memory: 2g\n      cpus: 2\n      add-host: [db:10.0.0.9]\n'))).config.roles[0]?.options, { memory: '2g', cpus: '2', 'add-host': ['db:10.0.0.9'] });
     assert.equal(await bad('', withOptions('      privileged: true\n')), "servers/web/options/privileged: is refused by Berth's guardrails: gives the container full control of the host (config/deploy.yml:9)");
-    assert.equal(await bad('', withOptions('      pid: host\n')), "servers/web/options/pid: is refused by Berth's guardrails: shares the host process namespace (config/deploy.yml:9)");
+    assert.equal(await bad('', withOptions('      pid: host\n')), "servers/web/options/pid: is refused by Berth's guardrails: can share the host process namespace (config/deploy.yml:9)");
     assert.equal(await bad('', withOptions('      network: host\n')), "servers/web/options/network: is refused by Berth's guardrails: the agent attaches app containers to its own network (config/deploy.yml:9)");
     assert.equal(await bad('', withOptions('      device: /dev/sda\n')), "servers/web/options/device: is refused by Berth's guardrails: gives the container host devices (config/deploy.yml:9)");
     assert.equal(
@@ -167,6 +167,8 @@ describe('bad input names the key and line', () => {
     );
     assert.equal(await bad('', withOptions('      restart: always\n')), 'servers/web/options/restart: cannot be set: the agent runs app containers with restart policy unless-stopped (as Kamal requires) (config/deploy.yml:9)');
     assert.match(await bad('', withOptions('      blkio-weight: 10\n')), /^servers\/web\/options\/blkio-weight: is not a docker run option Berth passes on; allowed: add-host, /);
+    // An inherited property name is an unknown option, not a lookup into the object's prototype.
+    assert.match(await bad('', withOptions('      constructor: x\n')), /^servers\/web\/options\/constructor: is not a docker run option Berth passes on/);
     assert.equal(await bad('volumes:\n  - /var/run/docker.sock:/var/run/docker.sock\n'), "volumes/0: mounting /var/run/docker.sock is refused by Berth's guardrails: it would give the container the host (config/deploy.yml:12)");
     assert.deepEqual((await good('volumes:\n  - /data/app:/app/data\n')).config.volumes, ['/data/app:/app/data']);
   });
