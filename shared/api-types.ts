@@ -43,6 +43,52 @@ export interface DeployRecord {
   key_id: string;
   created_at: string; // ISO 8601
   updated_at: string; // ISO 8601
+  /** What started it: an operator's push or rollback, or the agent itself. */
+  trigger: DeployTrigger;
+  /** For agent-made deploys (bake-revert): the deploy whose failure caused it. */
+  derived_from: number | null;
+}
+
+export const DEPLOY_TRIGGERS = ['push', 'rollback', 'bake-revert', 'webhook'] as const;
+export type DeployTrigger = (typeof DEPLOY_TRIGGERS)[number];
+
+/** Key id recorded for actions the agent takes by itself, and for `berth-agent trust` run on the server. */
+export const AGENT_ACTOR = 'agent';
+export const LOCAL_ACTOR = 'local';
+
+/**
+ * One audit row. `action` is a stable dotted name (docs/internals.md "Audit"):
+ * release.accepted, deploy.<STATE>, bake.failed, lock.acquired, lock.released,
+ * maintenance.on, maintenance.off, exec, trust.added, trust.updated,
+ * trust.removed, service.removed, webhook.deploy.
+ */
+export interface AuditEntry {
+  id: number;
+  at: string; // ISO 8601
+  key_id: string;
+  action: string;
+  service: string;
+  destination: string;
+  detail: Record<string, unknown>;
+}
+
+/** A manual lock taken with `deploy lock acquire`; deploys are refused while it is held. */
+export interface OperatorLock {
+  service: string;
+  destination: string;
+  key_id: string;
+  /** The holder key's comment (user@host), when the key is still trusted. */
+  key_comment?: string;
+  message: string;
+  since: string; // ISO 8601
+}
+
+export interface MaintenanceState {
+  service: string;
+  destination: string;
+  key_id: string;
+  message: string;
+  since: string; // ISO 8601
 }
 
 export interface DeployEvent {

@@ -175,6 +175,13 @@ export const manifestPayloadSchema = z
     stop_timeout: z.number().int().min(0).max(600).default(10),
     retain_containers: z.number().int().min(0).max(100).default(5),
     registry: registrySchema.optional(),
+    /**
+     * Bake window in seconds (feature bake.v1): after the switch the agent
+     * keeps checking the new release and switches back by itself if it fails.
+     */
+    bake: z.number().int().min(1).max(3600).optional(),
+    /** Why the operator signed it (feature rollback.v1); absent means a push. */
+    trigger: z.enum(['push', 'rollback']).optional(),
   })
   .superRefine((m, ctx) => {
     const expected = manifestSubject(m.service, m.destination);

@@ -2,9 +2,10 @@
 import type { EventEmitter } from 'node:events';
 import { NotFoundError, UserError } from '../../shared/errors.js';
 import type { Db } from './db.js';
+import { insertAudit } from './audit-repo.js';
 import { DEPLOY_STATES, FINAL_STATES, type DeployEvent, type DeployRecord, type DeployState } from './types.js';
 
-export type DeployRow = Omit<DeployRecord, 'state'> & { state: string; release_id: number };
+export type DeployRow = Omit<DeployRecord, 'state' | 'trigger'> & { state: string; trigger: string; release_id: number };
 type EventRow = { id: number; deploy_id: number; at: string; state: string; message: string; progress: number | null };
 
 const MAX_MESSAGE_LENGTH = 4000;
@@ -22,6 +23,8 @@ export function toDeployRecord(r: DeployRow): DeployRecord {
     key_id: r.key_id,
     created_at: r.created_at,
     updated_at: r.updated_at,
+    trigger: r.trigger as DeployRecord['trigger'],
+    derived_from: r.derived_from ?? null,
   };
 }
 
@@ -82,11 +85,22 @@ export function createDeploysRepo(db: Db, now: () => number, bus: EventEmitter) 
     setState(deployId: number, state: DeployState, error?: string): DeployRecord {
       checkState(state);
       const record = db.transaction(() => {
-        mustGet(deployId);
+        const before = mustGet(deployId);
+        const nowMs = now();
         db.run(
           'UPDATE deploys SET state = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?',
-          state, error ?? null, new Date(now()).toISOString(), deployId,
+          state, error ?? null, new Date(nowMs).toISOString(), deployId,
         );
+        // Every step of a deploy is attributed to the key that signed its release.
+        if (before.state !== state) {
+          insertAudit(db, nowMs, {
+            keyId: before.key_id,
+            action: `deploy.${state}`,
+            service: before.service,
+            destination: before.destination,
+            detail: { deploy: deployId, version: before.version, trigger: before.trigger, ...(error ? { error } : {}) },
+          });
+        }
         // The lock lives exactly as long as the deploy is unfinished.
         if (FINAL_STATES.has(state)) db.run('DELETE FROM locks WHERE deploy_id = ?', deployId);
         return mustGet(deployId);

@@ -1,5 +1,6 @@
 // openStore: the agent's SQLite state behind the Store interface of docs/internals.md.
 import { EventEmitter } from 'node:events';
+import { createAuditRepo } from './audit-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo } from './deploys-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
@@ -47,6 +48,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     setCurrent: releases.setCurrent,
     services: releases.services,
     routes: createRoutesRepo(db),
+    audit: createAuditRepo(db, now),
     bus,
   };
 }

@@ -1,6 +1,7 @@
 // Trusted operator keys and the replay table shared by request tokens and manifests.
 import { ConflictError, UserError } from '../../shared/errors.js';
-import type { JWK } from '../../shared/api-types.js';
+import { LOCAL_ACTOR, type JWK } from '../../shared/api-types.js';
+import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
 import { SCOPES, type Scope, type TrustedKey } from './types.js';
 
@@ -36,20 +37,30 @@ export function createKeysRepo(db: Db, now: () => number) {
       const scopes = [...new Set(k.scopes)].sort().join(',');
       return db.transaction(() => {
         const existing = db.get<KeyRow>('SELECT * FROM trusted_keys WHERE kid = ?', k.kid);
+        const audit = (action: string) =>
+          insertAudit(db, now(), { keyId: LOCAL_ACTOR, action, detail: { kid: k.kid, comment: k.comment, scopes: scopes.split(',') } });
         if (!existing) {
           db.run(
             'INSERT INTO trusted_keys (kid, jwk, comment, scopes, added_at) VALUES (?, ?, ?, ?, ?)',
             k.kid, jwk, k.comment, scopes, new Date(now()).toISOString(),
           );
+          audit('trust.added');
           return 'added';
         }
         if (existing.jwk === jwk && existing.comment === k.comment && existing.scopes === scopes) return 'unchanged';
         db.run('UPDATE trusted_keys SET jwk = ?, comment = ?, scopes = ? WHERE kid = ?', jwk, k.comment, scopes, k.kid);
+        audit('trust.updated');
         return 'updated';
       });
     },
     remove(kid: string): boolean {
-      return db.run('DELETE FROM trusted_keys WHERE kid = ?', kid).changes > 0;
+      return db.transaction(() => {
+        const existing = db.get<KeyRow>('SELECT * FROM trusted_keys WHERE kid = ?', kid);
+        if (!existing) return false;
+        db.run('DELETE FROM trusted_keys WHERE kid = ?', kid);
+        insertAudit(db, now(), { keyId: LOCAL_ACTOR, action: 'trust.removed', detail: { kid, comment: existing.comment } });
+        return true;
+      });
     },
   };
 }

@@ -86,4 +86,39 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO route_version (id, version) VALUES (1, 0);
     `,
   },
+  {
+    // Issue 4: who did what (audit), operator locks, maintenance mode, and
+    // deploys the agent makes itself (bake-window reverts) or that roll back.
+    version: 2,
+    sql: `
+      ALTER TABLE deploys ADD COLUMN trigger TEXT NOT NULL DEFAULT 'push';
+      ALTER TABLE deploys ADD COLUMN derived_from INTEGER REFERENCES deploys (id);
+      CREATE TABLE audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        service TEXT NOT NULL DEFAULT '',
+        destination TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '{}'
+      );
+      CREATE INDEX audit_service ON audit (service, destination, id);
+      CREATE TABLE operator_locks (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (service, destination)
+      );
+      CREATE TABLE maintenance (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        message TEXT NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (service, destination)
+      );
+    `,
+  },
 ];

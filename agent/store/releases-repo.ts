@@ -6,6 +6,7 @@ import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Db } from './db.js';
 import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import { recordJti } from './keys-repo.js';
+import { insertAudit } from './audit-repo.js';
 import type { AcceptReleaseInput, CurrentRelease, DeployRecord, ServiceSummary } from './types.js';
 
 type SeqRow = { service: string; destination: string; seq: number; current_deploy_id: number | null };
@@ -104,16 +105,24 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
       }
 
       const at = new Date(nowMs).toISOString();
+      const trigger = p.trigger ?? 'push';
       const releaseId = db.run(
         `INSERT INTO releases (service, destination, version, seq, image, key_id, jws, payload, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         p.service, p.destination, p.version, p.seq, p.image, a.keyId, a.jws, JSON.stringify(p), at,
       ).lastInsertRowid;
       const deployId = db.run(
-        `INSERT INTO deploys (release_id, service, destination, version, seq, image, state, error, key_id, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'RECEIVED', NULL, ?, ?, ?)`,
-        releaseId, p.service, p.destination, p.version, p.seq, p.image, a.keyId, at, at,
+        `INSERT INTO deploys (release_id, service, destination, version, seq, image, state, error, key_id, created_at, updated_at, trigger)
+         VALUES (?, ?, ?, ?, ?, ?, 'RECEIVED', NULL, ?, ?, ?, ?)`,
+        releaseId, p.service, p.destination, p.version, p.seq, p.image, a.keyId, at, at, trigger,
       ).lastInsertRowid;
+      insertAudit(db, nowMs, {
+        keyId: a.keyId,
+        action: 'release.accepted',
+        service: p.service,
+        destination: p.destination,
+        detail: { deploy: deployId, version: p.version, seq: p.seq, image: p.image, trigger },
+      });
       const event = insertEvent(db, nowMs, deployId, 'RECEIVED', `release ${p.version} (seq ${p.seq}) accepted from key ${a.keyId}`);
       db.run(
         `INSERT INTO service_seq (service, destination, seq) VALUES (?, ?, ?)

@@ -5,9 +5,12 @@ import type {
   CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
+import type { AuditEntry } from '../../shared/api-types.js';
+import type { AuditInput, AuditQuery } from './audit-repo.js';
 
+export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type {
-  CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
+  AuditEntry, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 export { DEPLOY_STATES, SCOPES } from '../../shared/api-types.js';
 
@@ -54,6 +57,11 @@ export interface Store {
     set(service: string, destination: string, route: Route | null): number;
     version(): number;
     raiseVersion(min: number): number;
+  };
+  /** Append-only log of actions with the key that took them (docs/internals.md "Audit"). */
+  audit: {
+    record(e: AuditInput): AuditEntry;
+    list(q: AuditQuery): AuditEntry[];
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;

@@ -46,13 +46,14 @@ describe('store: migrations and pragmas', () => {
     const { store, file } = fresh();
     const tables = Object.keys(store.dump()).sort();
     assert.deepEqual(tables, [
-      'deploy_events', 'deploys', 'locks', 'releases', 'route_version', 'routes', 'schema_migrations', 'seen_jti', 'service_seq', 'trusted_keys',
+      'audit', 'deploy_events', 'deploys', 'locks', 'maintenance', 'operator_locks', 'releases', 'route_version', 'routes',
+      'schema_migrations', 'seen_jti', 'service_seq', 'trusted_keys',
     ]);
     store.keys.add({ kid: KID, jwk: { kty: 'OKP', crv: 'Ed25519', x: 'x' }, comment: 'c', scopes: ['deploy'] });
     store.close();
     const again = openStore(file);
     assert.equal(again.keys.list().length, 1);
-    assert.equal(again.dump().schema_migrations?.length, 1);
+    assert.equal(again.dump().schema_migrations?.length, 2);
     again.close();
   });
 });
