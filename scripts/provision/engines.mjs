@@ -1,5 +1,5 @@
-// Two dedicated test Docker engines, each with its own bridge, data root,
-// exec root, socket and its own containerd. The system engine
+// Three dedicated test Docker engines (three servers in e2e tests), each with
+// its own bridge, data root, exec root, socket and its own containerd. The system engine
 // (/var/run/docker.sock) is never used or touched.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ export const RUN_DIR = '/run/berth-test';
 export const LIB_DIR = '/var/lib/berth-test';
 export const LOG_DIR = '/var/log/berth-test';
 
-export const ENGINES = [1, 2].map((n) => ({
+export const ENGINES = [1, 2, 3].map((n) => ({
   n,
   name: `engine${n}`,
   host: `unix://${RUN_DIR}/engine${n}.sock`,

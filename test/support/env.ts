@@ -34,7 +34,7 @@ export interface TestEnv {
   engines: TestEngine[];
   /** 127.0.0.1:PORT, plain HTTP. */
   registry: string;
-  /** Tag references REGISTRY/berth-test/web:NAME; absent from both engines at start. */
+  /** Tag references REGISTRY/berth-test/web:NAME; absent from every engine at start. */
   images: TestImages;
   authRegistry: TestAuthRegistry;
   /** The repository root. */
