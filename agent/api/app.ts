@@ -10,6 +10,7 @@ import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
+import { serviceReleaseRoutes } from './service-releases.js';
 import { serviceRoutes } from './services.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
@@ -40,5 +41,6 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   releaseRoutes(app, full);
   deployRoutes(app, full);
   serviceRoutes(app, full);
+  serviceReleaseRoutes(app, full);
   return app;
 }
