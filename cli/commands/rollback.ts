@@ -24,7 +24,7 @@ async function storedPayload(client: AgentClient, config: DeployConfig, version:
   const { status, body } = await client.json('GET', path, { accept: [404] });
   if (status === 404) {
     throw new NotFoundError(
-      `${client.label} has no release ${version} of ${manifestSubject(config.service, config.destination)}`,
+      `${client.label}: release ${version} of ${manifestSubject(config.service, config.destination)} is not on this server`,
       'deploy releases lists the releases each server has',
     );
   }
