@@ -3,8 +3,10 @@
 // and a release the server does not have refused with nothing changed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { startLoad } from '../support/load.js';
+import { agentId, loadKey, signedRequest } from '../support/signed-client.js';
 
 let e: E2eApp;
 
@@ -73,4 +75,26 @@ test('rollback to a release the server never had exits 1 naming it, and changes 
   assert.deepEqual(await containerStates(), before);
   assert.equal((await e.app.run(['releases', '--json'])).stdout, releasesBefore, 'no release was recorded');
   assert.equal((await e.hosts[0]!.get(e.hostHeader)).body, 'v2\n');
+});
+
+test('rollback --lock-wait waits for a running push to finish, then rolls back', async () => {
+  const h = e.hosts[0]!;
+  const key = loadKey(e.app.keyFile);
+  const aud = await agentId(h);
+  const seq = async () => (await signedRequest(h, key, aud, 'GET', '/v1/services/rollback?destination=')).body.service.seq as number;
+  const before = await seq();
+  // slowstart listens only after 8 s, so its deploy holds the service lock meanwhile.
+  e.configure('slowstart');
+  const push = e.push('slow');
+  for (let i = 0; i < 200 && (await seq()) === before; i++) await sleep(50);
+  assert.notEqual(await seq(), before, 'the push was accepted');
+
+  const r = await e.app.run(['rollback', 'v2', '--lock-wait', '60']);
+  const pushed = await push;
+  assert.equal(pushed.code, 0, explain(pushed, e));
+  assert.equal(r.code, 0, explain(r, e));
+  const waits = r.stdout.split('\n').filter((l) => l.includes('waiting for the lock'));
+  assert.equal(waits.length, 1, r.stdout);
+  assert.match(waits[0]!, /LOCKED +waiting for the lock on \S+: rollback is locked by deploy \d+ \(version slow/);
+  assert.equal((await h.get(e.hostHeader)).body, 'v2\n');
 });
