@@ -187,7 +187,11 @@ export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<H
     reporter,
   };
   const results = await runRollout<HostOutcome>(rollout, {
-    deliver: (host) => deliverToHost(delivery, byHost.get(host)!.address, byHost.get(host)!.roles, r.maker),
+    deliver: async (host) => {
+      const outcome = await deliverToHost(delivery, byHost.get(host)!.address, byHost.get(host)!.roles, r.maker);
+      reporter.hostDone(outcome);
+      return outcome;
+    },
     ok: (o) => o.ok,
     skipped: (host, reason) => ({ host, roles: byHost.get(host)?.roles ?? [], release: r.version, ok: false, state: 'SKIPPED', seconds: 0, error: `skipped: ${reason}` }),
     sleep: defaultSleep,

@@ -11,6 +11,8 @@ export interface PushReporter {
   update(progress: HostProgress & { deployId?: number; at?: string }): void;
   /** A rollout-wide note (a boot.wait pause) about the hosts still waiting. */
   note(message: string, hosts: string[]): void;
+  /** One host is finished; on a terminal its line shows the outcome while the others go on. */
+  hostDone(result: HostResult): void;
   finish(results: HostResult[]): void;
 }
 
@@ -18,6 +20,13 @@ export function createPushReporter(printer: Printer, style: Style, mode: OutputM
   const hostWidth = Math.max(4, ...hosts.map((h) => h.length));
   const current = new Map<string, HostProgress>(hosts.map((host) => [host, { host, state: 'WAITING', message: '' }]));
   let drawnLines = 0;
+
+  const outcomeLine = (r: HostResult): HostProgress => ({
+    host: r.host,
+    state: r.state,
+    message: r.ok ? `${words.done} ${r.release}` : r.error ?? '',
+    outcome: r.ok ? 'ok' : r.state === 'SKIPPED' ? 'skipped' : 'failed',
+  });
 
   const redraw = () => {
     printer.outRaw(renderProgressFrame([...current.values()], drawnLines, printer.columns, style));
@@ -37,17 +46,18 @@ export function createPushReporter(printer: Printer, style: Style, mode: OutputM
       for (const host of waiting) current.set(host, { host, state: 'WAITING', message });
       redraw();
     },
+    hostDone(r) {
+      if (mode !== 'live') return;
+      current.set(r.host, outcomeLine(r));
+      redraw();
+    },
     finish(results) {
       if (mode === 'json') {
         for (const r of results) printer.json(resultRecord(r));
         return;
       }
       if (mode === 'live') {
-        for (const r of results) {
-          const outcome = r.ok ? 'ok' : r.state === 'SKIPPED' ? 'skipped' : 'failed';
-          const message = r.ok ? `${words.done} ${r.release}` : r.error ?? '';
-          current.set(r.host, { host: r.host, state: r.state, message, outcome });
-        }
+        for (const r of results) current.set(r.host, outcomeLine(r));
         redraw();
       }
       printer.out('\n' + renderSummaryTable(results, style, words));

@@ -29,6 +29,7 @@ function run(mode: OutputMode): string {
   const r = createPushReporter(printer, plainStyle, mode, ['h1', 'h2']);
   r.update({ host: 'h1', state: 'PULLED', message: 'pulling', progress: 40 });
   r.note('waiting 5s before the next batch (h2)', ['h2']);
+  r.hostDone(results[0]!);
   r.finish(results);
   return out.join('');
 }
@@ -37,10 +38,11 @@ describe('push reporter', () => {
   it('on a terminal redraws one line per host, then marks failed and skipped hosts and prints the summary', () => {
     const text = run('live');
     const frames = text.split('\x1b[2A');
-    assert.equal(frames.length, 3, 'every frame after the first redraws the two host lines');
+    assert.equal(frames.length, 4, 'every frame after the first redraws the two host lines');
     assert.match(frames[0]!, /… h1    PULLED     \[########------------\]  40% pulling\n.*… h2    WAITING/s);
     assert.match(frames[1]!, /… h2    WAITING    waiting 5s before the next batch \(h2\)/);
-    assert.match(frames[2]!, /✗ h1    REVERTED   never healthy\n\r\x1b\[2K- h2    SKIPPED    skipped: the primary host h1 failed\n/);
+    assert.match(frames[2]!, /✗ h1    REVERTED   never healthy\n\r\x1b\[2K… h2    WAITING/, 'a finished host shows its outcome at once');
+    assert.match(frames[3]!, /✗ h1    REVERTED   never healthy\n\r\x1b\[2K- h2    SKIPPED    skipped: the primary host h1 failed\n/);
     assert.match(text, /\nHOST  ROLE  RELEASE  RESULT                 TIME\nh1    web   v2       failed: never healthy  2\.0s\nh2    web   v2       skipped                -\n$/);
   });
 
