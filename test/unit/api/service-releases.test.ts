@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ContainerInfo } from '../../../agent/docker.js';
 import type { ReleaseSummary, StoredRelease } from '../../../shared/api-types.js';
+import { generateOperatorKey } from '../../../shared/keys.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
 
 let f: ApiFixture;
@@ -67,6 +68,15 @@ describe('GET /v1/services/:name/releases/:version', () => {
     assert.equal(err.status, 403);
     assert.equal(err.code, 'forbidden');
     assert.deepEqual(f.store.dump(), before);
+  });
+
+  it('refuses a replayed token (409) and a key the agent does not trust (401)', async () => {
+    const authorization = `Berth ${await f.token('GET', '/v1/services/demo/releases/v1', '')}`;
+    assert.equal((await f.request('GET', '/v1/services/demo/releases/v1', { authorization })).status, 200);
+    const replay = await errorOf(await f.request('GET', '/v1/services/demo/releases/v1', { authorization }));
+    assert.deepEqual([replay.status, replay.code], [409, 'replayed']);
+    const stranger = await generateOperatorKey('mallory@evil');
+    assert.equal((await errorOf(await f.request('GET', '/v1/services/demo/releases/v1', { key: stranger }))).status, 401);
   });
 
   it('answers 400 for a malformed version and 404 naming an unknown one', async () => {
