@@ -8,6 +8,7 @@ import type { ApiDeps, ApiEnv } from './context.js';
 import { deployRoutes } from './deploys.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
+import { maintenanceRoutes } from './maintenance.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
 import { serviceRoutes } from './services.js';
@@ -40,5 +41,6 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   releaseRoutes(app, full);
   deployRoutes(app, full);
   serviceRoutes(app, full);
+  maintenanceRoutes(app, full);
   return app;
 }

@@ -4,6 +4,7 @@ import { createAuditRepo } from './audit-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo } from './deploys-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
+import { createMaintenanceRepo } from './maintenance-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
 import type { Store } from './types.js';
@@ -49,6 +50,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     services: releases.services,
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
+    maintenance: createMaintenanceRepo(db, now),
     bus,
   };
 }

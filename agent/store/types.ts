@@ -7,8 +7,11 @@ import type {
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
+import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
+import type { MaintenanceState } from '../../shared/api-types.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
+export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type {
   AuditEntry, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -62,6 +65,13 @@ export interface Store {
   audit: {
     record(e: AuditInput): AuditEntry;
     list(q: AuditQuery): AuditEntry[];
+  };
+  /** Maintenance mode per service and destination; set and clear record `maintenance.on|off` audit rows. */
+  maintenance: {
+    get(service: string, destination: string): MaintenanceState | null;
+    all(): MaintenanceState[];
+    set(on: MaintenanceOn): { state: MaintenanceState; changed: boolean };
+    clear(off: MaintenanceOff): MaintenanceState | null;
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;
