@@ -29,8 +29,9 @@ export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // Everything is checked before the token's jti is spent, so a refused request leaves no trace.
   const target = (name: string, destination: string | undefined) => {
     const dest = destination ?? '';
-    if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);
-    if (dest !== '' && !NAME.test(dest)) throw new UserError(`destination "${dest.slice(0, 80)}" is not valid`);
+    // JSON-quoted: the names come from the URL and may hold control characters.
+    if (!NAME.test(name)) throw new UserError(`service name ${JSON.stringify(name.slice(0, 80))} is not valid`);
+    if (dest !== '' && !NAME.test(dest)) throw new UserError(`destination ${JSON.stringify(dest.slice(0, 80))} is not valid`);
     if (store.seq(name, dest) === 0) {
       throw new NotFoundError(`service ${dest ? `${name}@${dest}` : name} has never been deployed on this agent`);
     }

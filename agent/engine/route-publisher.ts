@@ -64,7 +64,7 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
   };
 
   return {
-    publish: () => serialize(send),
+    publish: () => serialize(() => send()),
     sync: () =>
       serialize(async () => {
         let current;
