@@ -53,4 +53,6 @@ export interface Engine {
   retryStranded(): Promise<void>;
   /** Maintenance on (a message) or off (null), recorded once the router serves it; rejects with UpstreamError otherwise. */
   setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null>;
+  /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
+  stopBakes(): Promise<void>;
 }

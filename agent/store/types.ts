@@ -9,9 +9,11 @@ import type { AuditEntry } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
+import type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
+export type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 export type {
   AuditEntry, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -72,6 +74,15 @@ export interface Store {
     all(): MaintenanceState[];
     set(on: MaintenanceOn): { state: MaintenanceState; changed: boolean };
     clear(off: MaintenanceOff): MaintenanceState | null;
+  };
+  /** Releases the agent makes by itself (bake-window reverts), derived from stored signed ones. */
+  derived: {
+    /** The deploy that was live before this one (last earlier DONE deploy of the service), if any. */
+    previousLive(deployId: number): DeployRecord | undefined;
+    /** Undefined while a bake of the deploy may go on (current, DONE, unlocked, not failed yet); else why not. */
+    bakeOver(deployId: number): string | undefined;
+    /** Records bake.failed and, when possible, a bake-revert deploy holding the lock; nothing when moved on. */
+    bakeFailed(a: BakeFailureInput): BakeFailureOutcome;
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;
