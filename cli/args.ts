@@ -120,6 +120,20 @@ export const commandSpecs: CommandSpec[] = [
     options: {},
   },
   {
+    path: ['maintenance'],
+    summary: 'answer every request with 503 and a message (the health check path still reaches the app)',
+    positionals: { min: 0, max: 0 },
+    options: {
+      message: { type: 'string', short: 'm', value: 'TEXT', description: 'what visitors see (default: "This service is down for maintenance.")' },
+    },
+  },
+  {
+    path: ['live'],
+    summary: 'end maintenance: serve the app again',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
     path: ['version'],
     summary: 'print the CLI version',
     positionals: { min: 0, max: 0 },

@@ -10,6 +10,7 @@ import { parseCommandLine } from './args.js';
 import { configCommand } from './commands/config.js';
 import { initCommand } from './commands/init.js';
 import { keysNewCommand, keysShowCommand } from './commands/keys.js';
+import { liveCommand, maintenanceCommand } from './commands/maintenance.js';
 import { pushCommand } from './commands/push.js';
 import { releasesCommand } from './commands/releases.js';
 import { rollbackCommand } from './commands/rollback.js';
@@ -33,6 +34,8 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
   config: configCommand,
   init: initCommand,
   status: statusCommand,
+  maintenance: maintenanceCommand,
+  live: liveCommand,
   version: versionCommand,
 };
 

@@ -156,6 +156,8 @@ export interface ServiceDetail {
   current: CurrentRelease | null;
   containers: ServiceContainer[];
   routes: Array<{ host: string; target: string }>;
+  /** Set while the service is in maintenance on this agent. */
+  maintenance?: MaintenanceState | null;
 }
 
 export interface Route {
@@ -164,6 +166,10 @@ export interface Route {
   target: string; // 'IP:PORT'
   path_prefix?: string;
   response_timeout?: number;
+  /** Requests for this path (query ignored) reach the target even in maintenance, so health checks still pass. */
+  health_path?: string;
+  /** While set, every other request gets 503 with the message (the default one when absent). */
+  maintenance?: { message?: string };
 }
 
 export interface RouteSet {

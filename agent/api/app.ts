@@ -8,6 +8,7 @@ import type { ApiDeps, ApiEnv } from './context.js';
 import { deployRoutes } from './deploys.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
+import { maintenanceRoutes } from './maintenance.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
 import { serviceReleaseRoutes } from './service-releases.js';
@@ -42,5 +43,6 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   deployRoutes(app, full);
   serviceRoutes(app, full);
   serviceReleaseRoutes(app, full);
+  maintenanceRoutes(app, full);
   return app;
 }

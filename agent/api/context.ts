@@ -5,6 +5,7 @@ import type { DockerPort } from '../docker.js';
 import type { AgentIdentity } from '../identity.js';
 import type { Logger } from '../log.js';
 import type { Scope, Store } from '../store/index.js';
+import type { Engine } from '../engine/types.js';
 import type { FailureLimiter } from './rate-limit.js';
 
 export interface Caller {
@@ -26,7 +27,7 @@ export type ApiEnv = {
 export interface ApiDeps {
   store: Store;
   /** Only `run` is needed here; it drives a deploy to a final state and never throws. */
-  engine: { run(deployId: number): Promise<void> };
+  engine: { run(deployId: number): Promise<void> } & Pick<Engine, 'setMaintenance'>;
   docker: Pick<DockerPort, 'listContainers'>;
   identity: AgentIdentity;
   log: Logger;

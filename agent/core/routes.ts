@@ -1,7 +1,7 @@
 // PURE: the router entry for a proxied role of a release, and the key it is
 // stored under in the agent's route table.
 import type { ManifestPayload } from '../../shared/manifest.js';
-import type { Route } from '../../shared/api-types.js';
+import type { MaintenanceState, Route } from '../../shared/api-types.js';
 import { roleOf } from './containers.js';
 
 /** Proxied roles in a stable order, the primary one first. */
@@ -42,8 +42,40 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
     service: routeName(manifest, role),
     hosts: [...proxy.hosts],
     target: targetAddress(containerIp, proxy.app_port),
+    health_path: proxy.healthcheck.path,
     ...(proxy.response_timeout !== undefined ? { response_timeout: proxy.response_timeout } : {}),
   };
+}
+
+/** The health path of routes stored before routes carried one: the manifest's default. */
+export const DEFAULT_HEALTH_PATH = '/up';
+
+/**
+ * The routes as the router gets them: the stored table plus, per route, its
+ * health path and the maintenance flag of its service. Maintenance lives in
+ * its own table and is merged only here, so a deploy that rewrites a route
+ * during maintenance keeps it.
+ */
+export function publishedRoutes(routes: readonly Route[], maintenance: ReadonlyArray<Pick<MaintenanceState, 'service' | 'destination' | 'message'>>): Route[] {
+  const messages = new Map(maintenance.map((m) => [`${m.service}@${m.destination}`, m.message]));
+  return routes.map((route) => {
+    const { service, destination } = routeOwner(route.service);
+    const message = messages.get(`${service}@${destination}`);
+    const { maintenance: _stale, ...rest } = route;
+    return {
+      ...rest,
+      health_path: route.health_path ?? DEFAULT_HEALTH_PATH,
+      ...(message !== undefined ? { maintenance: { message } } : {}),
+    };
+  });
+}
+
+/** The service and destination a router entry `service[.role][@destination]` belongs to. */
+export function routeOwner(name: string): { service: string; destination: string } {
+  const at = name.lastIndexOf('@');
+  const base = at === -1 ? name : name.slice(0, at);
+  const dot = base.indexOf('.');
+  return { service: dot === -1 ? base : base.slice(0, dot), destination: at === -1 ? '' : name.slice(at + 1) };
 }
 
 /** Same routes regardless of order: decides whether the router needs a resend. */
@@ -51,7 +83,10 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
   const canon = (routes: readonly Route[]) =>
     routes
       .map((r) =>
-        JSON.stringify([r.service, [...r.hosts].sort(), r.target, r.path_prefix ?? null, r.response_timeout ?? null]),
+        JSON.stringify([
+          r.service, [...r.hosts].sort(), r.target, r.path_prefix ?? null, r.response_timeout ?? null,
+          r.health_path ?? null, r.maintenance ? (r.maintenance.message ?? null) : false,
+        ]),
       )
       .sort();
   const ca = canon(a);

@@ -18,12 +18,14 @@ import { describeLogin, registryAuth } from './registry-auth.js';
 import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
 import { createRoutePublisher, type RoutePublisher } from './route-publisher.js';
 import { createReconciler } from './reconcile.js';
+import { createMaintenanceSwitch } from './maintenance.js';
 import { errorText, finishAfterSwitch } from './finish.js';
 import { revert, type Pending } from './revert.js';
 import { createBakeWatcher } from './bake.js';
 import type { Engine, EngineDeps } from './types.js';
 
 export type { Engine, EngineDeps, EngineConfig, RouterPort } from './types.js';
+export type { MaintenanceChange } from './maintenance.js';
 
 /** Retries of a stranded deploy before it is forced final (about 5 minutes at the 5 s tick). */
 const MAX_SETTLE_ATTEMPTS = 60;
@@ -69,6 +71,7 @@ export function createEngine(deps: EngineDeps): Engine {
     async syncRoutes() {
       await publisher.sync();
     },
+    setMaintenance: createMaintenanceSwitch(store, publisher),
     async retryStranded() {
       for (const [id, attempts] of [...stranded]) {
         if (active.has(id)) continue;

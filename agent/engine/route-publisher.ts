@@ -3,7 +3,8 @@
 import { UpstreamError } from '../../shared/errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import { sameRoutes } from '../core/routes.js';
+import type { MaintenanceState } from '../../shared/api-types.js';
+import { publishedRoutes, sameRoutes } from '../core/routes.js';
 import type { RouterPort } from './types.js';
 
 const MAX_ATTEMPTS = 4;
@@ -16,6 +17,14 @@ export interface RoutePublisher {
    * when the router is down. True once the router serves the agent's table.
    */
   sync(): Promise<boolean>;
+  /**
+   * Sends the table with the maintenance entries `preview` makes of the stored
+   * ones, at a version above the stored one; once the router serves it, runs
+   * `commit` with that version in the same turn of the queue (no other send in
+   * between) and returns its result. When the router refuses or is down nothing
+   * is committed, and the periodic sync puts back what the store says.
+   */
+  publishChange<T>(preview: (stored: MaintenanceState[]) => MaintenanceState[], commit: (version: number) => T): Promise<T>;
 }
 
 export function createRoutePublisher(store: Store, router: RouterPort, log: Logger): RoutePublisher {
@@ -27,10 +36,17 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
     return next;
   };
 
-  const send = async (): Promise<number> => {
+  // The table as the router must serve it: routes with health paths and maintenance merged in.
+  const table = (maintenance = store.maintenance.all()) => publishedRoutes(store.routes.all(), maintenance);
+
+  const send = async (preview?: (stored: MaintenanceState[]) => MaintenanceState[]): Promise<number> => {
     let lastError: unknown;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const set = { version: store.routes.version(), routes: store.routes.all() };
+      const stored = store.maintenance.all();
+      // A previewed change needs a version the router has not seen with other contents.
+      const set = preview
+        ? { version: store.routes.version() + 1, routes: table(preview(stored)) }
+        : { version: store.routes.version(), routes: table(stored) };
       try {
         await router.putRoutes(set);
         return set.version;
@@ -38,7 +54,8 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
         lastError = err;
         if (!isConflict(err)) break;
         // The router has seen a newer version (e.g. our database was restored):
-        // move above it and resend the same table. The only place the version is raised.
+        // move above it and resend the same table. The only place the version is
+        // raised apart from a committed change (publishChange).
         const current = await router.getRoutes();
         store.routes.raiseVersion(current.version + 1);
       }
@@ -47,7 +64,7 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
   };
 
   return {
-    publish: () => serialize(send),
+    publish: () => serialize(() => send()),
     sync: () =>
       serialize(async () => {
         let current;
@@ -61,7 +78,7 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
         if (routerDown) log.info('router is reachable again');
         routerDown = false;
         const storeVersion = store.routes.version();
-        const routes = store.routes.all();
+        const routes = table();
         if (current.version >= storeVersion && sameRoutes(current.routes, routes)) return true;
         try {
           const version = await send();
@@ -71,6 +88,14 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
           log.warn('route resend failed; will retry', { error: err });
           return false;
         }
+      }),
+    publishChange: (preview, commit) =>
+      serialize(async () => {
+        const version = await send(preview);
+        const result = commit(version);
+        // The store now describes what the router serves, at the version it serves.
+        store.routes.raiseVersion(version);
+        return result;
       }),
   };
 }

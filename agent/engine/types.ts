@@ -1,10 +1,11 @@
 // What the deploy engine needs from the rest of the agent. The composition root
 // maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
-import type { DeployState, JWK, RouteSet } from '../../shared/api-types.js';
+import type { DeployState, JWK, MaintenanceState, RouteSet } from '../../shared/api-types.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
+import type { MaintenanceChange } from './maintenance.js';
 
 export interface EngineConfig {
   stateDir: string;
@@ -50,6 +51,8 @@ export interface Engine {
   syncRoutes(): Promise<void>;
   /** Tries again to bring deploys a failure left unfinished (lock held) to a final state. */
   retryStranded(): Promise<void>;
+  /** Maintenance on (a message) or off (null), recorded once the router serves it; rejects with UpstreamError otherwise. */
+  setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null>;
   /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
   stopBakes(): Promise<void>;
 }

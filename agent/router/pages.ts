@@ -26,6 +26,35 @@ export function renderErrorPage(status: ErrorPageStatus, detail: string): string
 `;
 }
 
+/** The maintenance notice; the message is the operator's, validated but still escaped. */
+export function renderMaintenancePage(message: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Down for maintenance</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}p{color:#555}</style>
+</head>
+<body><h1>Down for maintenance</h1><p>${escapeHtml(message)}</p></body>
+</html>
+`;
+}
+
+/**
+ * Whether the client asked for HTML by name (browsers do). `*\/*` alone (curl,
+ * fetch, health probes) gets plain text, which reads better in a terminal or a log.
+ */
+export function acceptsHtml(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  return accept
+    .slice(0, 2000)
+    .split(',')
+    .some((part) => {
+      const [type = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+      if (type !== 'text/html' && type !== 'application/xhtml+xml') return false;
+      const q = params.find((p) => p.startsWith('q='));
+      return q === undefined || Number(q.slice(2)) > 0;
+    });
+}
+
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -8,8 +8,9 @@ import { request as httpRequest } from 'node:http';
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from './headers.js';
 import type { InflightCounter } from './inflight.js';
-import { renderErrorPage, type ErrorPageStatus } from './pages.js';
-import { DEFAULT_RESPONSE_TIMEOUT_S, normalizeHost, splitTarget, type RouteTable } from './table.js';
+import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
+import { acceptsHtml, renderErrorPage, renderMaintenancePage, type ErrorPageStatus } from './pages.js';
+import { DEFAULT_RESPONSE_TIMEOUT_S, isHealthPath, normalizeHost, splitTarget, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import type { Route } from './types.js';
 
@@ -24,6 +25,9 @@ export interface ProxyDeps {
 }
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD']);
+
+/** What a client in maintenance is told to wait before trying again. */
+export const MAINTENANCE_RETRY_AFTER_S = 60;
 
 // One failure line per target per interval: a dead target under load must not flood the log.
 const FAILURE_LOG_INTERVAL_MS = 10_000;
@@ -45,6 +49,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     const route = host === undefined ? undefined : deps.table().lookup(host, url);
     if (!route) {
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
+      return;
+    }
+    // Answered here, so the target sees none of it and nothing is counted in flight.
+    if (route.maintenance && !isHealthPath(route, url)) {
+      sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
       return;
     }
     const release = deps.inflight.start(route.target);
@@ -193,6 +202,20 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse): void {
 
 function isStaleSocketError(err: NodeJS.ErrnoException): boolean {
   return err.code === 'ECONNRESET' || err.code === 'EPIPE';
+}
+
+function sendMaintenancePage(req: IncomingMessage, res: ServerResponse, message: string): void {
+  const html = acceptsHtml(req.headers.accept);
+  const body = html ? renderMaintenancePage(message) : `${message}\n`;
+  // The request body is never read: close instead of draining an upload on a kept-alive socket.
+  if (hasRequestBody(req.headers)) res.shouldKeepAlive = false;
+  res.writeHead(503, {
+    'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'retry-after': String(MAINTENANCE_RETRY_AFTER_S),
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 export function sendErrorPage(res: ServerResponse, status: ErrorPageStatus, detail: string): void {

@@ -4,6 +4,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
+import { maintenanceMessageProblem } from '../../shared/maintenance.js';
 import type { Route, RouteSet } from './types.js';
 
 export const MAX_ROUTES = 10_000;
@@ -19,6 +20,8 @@ const NAME = '[a-z0-9][a-z0-9_-]{0,62}';
 const SERVICE_PATTERN = new RegExp(`^${NAME}(?:\\.${NAME})?(?:@${NAME})?$`);
 // Visible ASCII without query/fragment markers, so the prefix compares against a bare path.
 const PATH_PREFIX_PATTERN = /^\/[\x21-\x22\x24-\x3e\x40-\x7e]{0,1023}$/;
+// A health check path as the manifest allows it (a query may follow); compared without its query.
+const HEALTH_PATH_PATTERN = /^\/[\x21-\x7e]{0,1023}$/;
 
 const hostSchema = z
   .string()
@@ -37,6 +40,18 @@ const routeSchema = z.strictObject({
   target: targetSchema,
   path_prefix: z.string().regex(PATH_PREFIX_PATTERN, 'must start with / and hold no spaces, ? or #').optional(),
   response_timeout: z.number().positive().max(3600).optional(),
+  health_path: z.string().regex(HEALTH_PATH_PATTERN, 'must start with / and hold no spaces or control characters').optional(),
+  maintenance: z
+    .strictObject({
+      message: z
+        .string()
+        .superRefine((m, ctx) => {
+          const problem = maintenanceMessageProblem(m);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .optional(),
+    })
+    .optional(),
 });
 
 const routeSetSchema = z.strictObject({
@@ -156,6 +171,11 @@ function push(map: Map<string, Entry[]>, key: string, entry: Entry): void {
   const list = map.get(key);
   if (list) list.push(entry);
   else map.set(key, [entry]);
+}
+
+/** True when the request path (query ignored) is the route's health path: it is served even in maintenance. */
+export function isHealthPath(route: Route, rawPath: string): boolean {
+  return route.health_path !== undefined && pathOnly(rawPath) === pathOnly(route.health_path);
 }
 
 function pathOnly(raw: string): string {

@@ -6,6 +6,7 @@ import { createDeploysRepo } from './deploys-repo.js';
 import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
 import { createReleaseHistoryRepo } from './release-history-repo.js';
+import { createMaintenanceRepo } from './maintenance-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
 import type { Store } from './types.js';
@@ -54,6 +55,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     storedRelease: history.storedRelease,
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
+    maintenance: createMaintenanceRepo(db, now),
     derived: createDerivedRepo(db, now, bus),
     bus,
   };

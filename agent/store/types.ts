@@ -7,10 +7,13 @@ import type {
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
+import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
+import type { MaintenanceState } from '../../shared/api-types.js';
 import type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
+export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 export type {
@@ -70,6 +73,13 @@ export interface Store {
   audit: {
     record(e: AuditInput): AuditEntry;
     list(q: AuditQuery): AuditEntry[];
+  };
+  /** Maintenance mode per service and destination; set and clear record `maintenance.on|off` audit rows. */
+  maintenance: {
+    get(service: string, destination: string): MaintenanceState | null;
+    all(): MaintenanceState[];
+    set(on: MaintenanceOn): { state: MaintenanceState; changed: boolean };
+    clear(off: MaintenanceOff): MaintenanceState | null;
   };
   /** Releases the agent makes by itself (bake-window reverts), derived from stored signed ones. */
   derived: {

@@ -8,6 +8,8 @@ import { buildApp } from '../../agent/api/app.js';
 import type { ApiDeps } from '../../agent/api/context.js';
 import { createFailureLimiter, type FailureLimiter } from '../../agent/api/rate-limit.js';
 import type { ContainerInfo } from '../../agent/docker.js';
+import { createMaintenanceSwitch } from '../../agent/engine/maintenance.js';
+import { createRoutePublisher } from '../../agent/engine/route-publisher.js';
 import type { AgentIdentity } from '../../agent/identity.js';
 import type { Logger } from '../../agent/log.js';
 import { openStore, type Scope, type Store } from '../../agent/store/index.js';
@@ -17,6 +19,7 @@ import { generateIdentityKeys, generateOperatorKey, type OperatorKey } from '../
 import type { ManifestInput } from '../../shared/manifest.js';
 import { signManifest } from '../../shared/manifest-signing.js';
 import { signRequest } from '../../shared/request-token.js';
+import { MemoryRouter } from './memory-router.js';
 
 export const DIGEST_IMAGE = `127.0.0.1:5000/demo@sha256:${'a'.repeat(64)}`;
 
@@ -58,6 +61,8 @@ export class ApiFixture {
   readonly runs: number[] = [];
   readonly logLines: string[] = [];
   containers: ContainerInfo[] = [];
+  /** What the route publisher talks to (maintenance on/off). */
+  readonly router = new MemoryRouter();
   private seq = 1;
 
   private constructor(
@@ -92,7 +97,10 @@ export class ApiFixture {
       store: this.store,
       identity: this.identity,
       log,
-      engine: { run: async (id) => void this.runs.push(id) },
+      engine: {
+        run: async (id) => void this.runs.push(id),
+        setMaintenance: createMaintenanceSwitch(this.store, createRoutePublisher(this.store, this.router, log)),
+      },
       docker: { listContainers: async () => this.containers },
       authLimiter: this.limiter(),
     };

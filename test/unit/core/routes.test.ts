@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManifestPayload } from '../../../shared/manifest.js';
-import { proxiedRoles, routeFor, routeKey, sameRoutes, targetAddress } from '../../../agent/core/routes.js';
+import { proxiedRoles, publishedRoutes, routeFor, routeKey, routeOwner, sameRoutes, targetAddress } from '../../../agent/core/routes.js';
 import { fullManifest, minimalManifest } from '../../support/manifest-fixture.js';
 
 test('a proxied role routes its hosts to the container address and app port', () => {
@@ -10,6 +10,7 @@ test('a proxied role routes its hosts to the container address and app port', ()
     service: 'demo@staging',
     hosts: ['demo.example.com', '*.demo.example.com'],
     target: '10.210.0.7:3000',
+    health_path: '/health',
     response_timeout: 30,
   });
   assert.deepEqual(routeKey(m, 'web'), { service: 'demo', destination: 'staging' });
@@ -21,9 +22,9 @@ test('a role without proxy has no route', () => {
   assert.deepEqual(proxiedRoles(m), ['web']);
 });
 
-test('defaults: port 80, no destination, no response timeout', () => {
+test('defaults: port 80, no destination, no response timeout, health path /up', () => {
   const m = parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'] } } } }));
-  assert.deepEqual(routeFor(m, 'web', '10.0.0.2'), { service: 'demo', hosts: ['a.test'], target: '10.0.0.2:80' });
+  assert.deepEqual(routeFor(m, 'web', '10.0.0.2'), { service: 'demo', hosts: ['a.test'], target: '10.0.0.2:80', health_path: '/up' });
 });
 
 test('a second proxied role gets its own key; web stays the primary', () => {
@@ -48,4 +49,42 @@ test('sameRoutes ignores order, sees any difference', () => {
   assert.ok(!sameRoutes([a, b], [a, { ...b, target: '10.0.0.3:80' }]));
   assert.ok(!sameRoutes([a], [a, b]));
   assert.ok(!sameRoutes([a], [{ ...a, response_timeout: 5 }]));
+});
+
+test('sameRoutes sees a health path or maintenance change', () => {
+  const a = { service: 'a', hosts: ['x.test'], target: '10.0.0.1:80', health_path: '/up' };
+  assert.ok(!sameRoutes([a], [{ ...a, health_path: '/health' }]));
+  assert.ok(!sameRoutes([a], [{ ...a, maintenance: {} }]));
+  assert.ok(!sameRoutes([{ ...a, maintenance: { message: 'x' } }], [{ ...a, maintenance: { message: 'y' } }]));
+  assert.ok(sameRoutes([{ ...a, maintenance: { message: 'x' } }], [{ ...a, maintenance: { message: 'x' } }]));
+});
+
+test('routeOwner reads service and destination from router entry names', () => {
+  assert.deepEqual(routeOwner('demo'), { service: 'demo', destination: '' });
+  assert.deepEqual(routeOwner('demo.api'), { service: 'demo', destination: '' });
+  assert.deepEqual(routeOwner('demo.api@staging'), { service: 'demo', destination: 'staging' });
+  assert.deepEqual(routeOwner('demo@staging'), { service: 'demo', destination: 'staging' });
+});
+
+test('publishedRoutes flags every route of a service in maintenance, and only those', () => {
+  const routes = [
+    { service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/health' },
+    { service: 'demo.api', hosts: ['api.test'], target: '10.0.0.2:80', health_path: '/up' },
+    { service: 'demo@staging', hosts: ['staging.test'], target: '10.0.0.3:80' },
+    { service: 'demo-two', hosts: ['two.test'], target: '10.0.0.4:80' },
+  ];
+  const out = publishedRoutes(routes, [{ service: 'demo', destination: '', message: 'Back at 5' }]);
+  assert.deepEqual(out, [
+    { ...routes[0], maintenance: { message: 'Back at 5' } },
+    { ...routes[1], maintenance: { message: 'Back at 5' } },
+    // Routes stored before routes carried a health path get the manifest default.
+    { ...routes[2], health_path: '/up' },
+    { ...routes[3], health_path: '/up' },
+  ]);
+  assert.deepEqual(routes[0], { service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/health' }, 'input untouched');
+});
+
+test('publishedRoutes drops a maintenance flag that is no longer in the table', () => {
+  const stale = { service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/up', maintenance: { message: 'old' } };
+  assert.deepEqual(publishedRoutes([stale], []), [{ service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/up' }]);
 });

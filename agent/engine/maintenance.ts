@@ -1,0 +1,36 @@
+// Turning maintenance on and off: the router must serve the change before the
+// store records it, so an answer of 200 means the hosts already answer 503
+// (or serve again), and a router that refuses or is down leaves the store as it was.
+import type { MaintenanceState } from '../../shared/api-types.js';
+import type { Store } from '../store/index.js';
+import type { RoutePublisher } from './route-publisher.js';
+
+export interface MaintenanceChange {
+  service: string;
+  destination: string;
+  keyId: string;
+  /** The message to show; null ends maintenance. */
+  message: string | null;
+}
+
+/** Resolves with the maintenance now in force (null when off) once the router serves it. */
+export function createMaintenanceSwitch(store: Store, publisher: Pick<RoutePublisher, 'publishChange'>) {
+  return function setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null> {
+    const { service, destination, keyId, message } = change;
+    const mine = (m: MaintenanceState) => m.service === service && m.destination === destination;
+    return publisher.publishChange(
+      (stored) => {
+        const others = stored.filter((m) => !mine(m));
+        if (message === null) return others;
+        return [...others, { service, destination, key_id: keyId, message, since: stored.find(mine)?.since ?? '' }];
+      },
+      () => {
+        if (message === null) {
+          store.maintenance.clear({ service, destination, keyId });
+          return null;
+        }
+        return store.maintenance.set({ service, destination, keyId, message }).state;
+      },
+    );
+  };
+}

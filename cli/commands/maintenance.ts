@@ -1,0 +1,98 @@
+// deploy maintenance / deploy live: every server's router answers the
+// service's hosts with 503 and a message (health checks still pass), or serves
+// the app again. One request per server, a bounded number at a time; a server
+// that fails does not stop the others, and the exit code names it.
+
+import type { MaintenanceState } from '../../shared/api-types.js';
+import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
+import { maintenanceMessageProblem } from '../../shared/maintenance.js';
+import { formatServerAddress } from '../address.js';
+import type { AgentClient } from '../client.js';
+import { readKeyFile, resolveKeyPath } from '../keys.js';
+import { sanitize } from '../output/style.js';
+import { renderTable } from '../output/table.js';
+import { connectPinned } from '../pinning.js';
+import { loadAppConfig } from './config.js';
+import { mapBounded, stringOption, type CommandContext } from './context.js';
+
+const CONCURRENCY = 8;
+
+export interface MaintenanceRow {
+  host: string;
+  /** The maintenance in force after the request (null: serving); undefined when the request failed. */
+  maintenance?: MaintenanceState | null;
+  error?: string;
+}
+
+function maintenancePath(service: string, destination: string): string {
+  return `/v1/services/${encodeURIComponent(service)}/maintenance?destination=${encodeURIComponent(destination)}`;
+}
+
+async function switchOne(client: AgentClient, service: string, destination: string, message: string | undefined, on: boolean): Promise<MaintenanceState | null> {
+  const path = maintenancePath(service, destination);
+  const { body } = on
+    ? await client.json('PUT', path, { body: message === undefined ? {} : { message } })
+    : await client.json('DELETE', path);
+  const state = (body as { maintenance?: unknown } | undefined)?.maintenance;
+  if (!on) return null;
+  if (typeof state !== 'object' || state === null || typeof (state as MaintenanceState).message !== 'string') {
+    throw new UpstreamError(`${client.label} sent a malformed maintenance record`);
+  }
+  return state as MaintenanceState;
+}
+
+export function renderMaintenanceTable(rows: MaintenanceRow[]): string {
+  return renderTable(
+    ['HOST', 'STATE', 'DETAIL'],
+    rows.map(({ host, maintenance, error }) => {
+      if (error !== undefined) return [host, 'failed', `error: ${sanitize(error, 300)}`];
+      if (maintenance) return [host, 'maintenance', sanitize(maintenance.message, 300)];
+      return [host, 'live', 'serving'];
+    }),
+  );
+}
+
+async function switchAll(ctx: CommandContext, on: boolean): Promise<void> {
+  const message = on ? stringOption(ctx, 'message') : undefined;
+  if (message !== undefined) {
+    const problem = maintenanceMessageProblem(message);
+    if (problem) throw new UserError(`--message ${problem}`, undefined, 'usage');
+  }
+  const { config, appDir } = await loadAppConfig(ctx);
+  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
+  const causes: unknown[] = [];
+  const rows = await mapBounded(config.servers, CONCURRENCY, async (address): Promise<MaintenanceRow> => {
+    const host = formatServerAddress(address);
+    let row: MaintenanceRow;
+    try {
+      const { client } = await connectPinned({ appDir, address, key, trustNew: false });
+      row = { host, maintenance: await switchOne(client, config.service, config.destination, message, on) };
+    } catch (err) {
+      causes.push(err);
+      row = { host, error: err instanceof Error ? err.message : String(err) };
+    }
+    // NDJSON as each server answers, so a long fan-out shows progress.
+    if (ctx.json) ctx.printer.json(row);
+    return row;
+  });
+  if (!ctx.json) ctx.printer.out(renderMaintenanceTable(rows));
+
+  const failed = rows.filter((r) => r.error !== undefined);
+  if (failed.length === 0) return;
+  const what = on ? 'did not go into maintenance' : 'did not go live';
+  const [first] = causes;
+  const hint = failed.length === 1 && first instanceof BerthError ? first.hint : undefined;
+  throw new UpstreamError(
+    `${failed.length} of ${rows.length} servers ${what}: ${failed.map((f) => f.host).join(', ')}`,
+    hint ?? `run \`deploy ${on ? 'maintenance' : 'live'}\` again; servers that already switched are unaffected`,
+    'hosts_failed',
+  );
+}
+
+export function maintenanceCommand(ctx: CommandContext): Promise<void> {
+  return switchAll(ctx, true);
+}
+
+export function liveCommand(ctx: CommandContext): Promise<void> {
+  return switchAll(ctx, false);
+}
