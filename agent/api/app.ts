@@ -6,8 +6,10 @@ import { isBerthError } from '../../shared/errors.js';
 import { readBodyWithLimit } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { deployRoutes } from './deploys.js';
+import { execRoutes } from './exec.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
+import { logRoutes } from './logs.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
 import { serviceRoutes } from './services.js';
@@ -40,5 +42,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   releaseRoutes(app, full);
   deployRoutes(app, full);
   serviceRoutes(app, full);
+  logRoutes(app, full);
+  execRoutes(app, full);
   return app;
 }
