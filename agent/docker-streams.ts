@@ -96,15 +96,11 @@ export async function execIn(docker: Docker, id: string, cmd: string[], io: Proc
     write: (data) => void raw.write?.(data),
     endInput: () => raw.end?.(),
     resize: async (cols, rows) => void (await exec.resize({ w: cols, h: rows })),
-    async exitCode() {
-      // The output ends a moment before Docker records the exit.
-      for (let i = 0; i < 50; i++) {
+    exitCode: () =>
+      settle(async () => {
         const info = await exec.inspect();
-        if (!info.Running) return info.ExitCode ?? null;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      return null;
-    },
+        return info.Running ? undefined : (info.ExitCode ?? null);
+      }),
     async dispose() {
       if (disposed) return;
       disposed = true;
@@ -135,10 +131,6 @@ export async function runAttached(docker: Docker, create: Docker.ContainerCreate
   try {
     const raw = (await container.attach({ stream: true, stdin: io.stdin, stdout: true, stderr: true, hijack: io.stdin })) as RawStream;
     const output = demuxed(raw, io.tty ? 'raw' : 'framed');
-    const exited = container.wait().then(
-      (r: { StatusCode?: number }) => (typeof r?.StatusCode === 'number' ? r.StatusCode : null),
-      () => null,
-    );
     await container.start();
     return {
       output,
@@ -146,11 +138,34 @@ export async function runAttached(docker: Docker, create: Docker.ContainerCreate
       write: (data) => void raw.write?.(data),
       endInput: () => raw.end?.(),
       resize: async (cols, rows) => void (await container.resize({ w: cols, h: rows })),
-      exitCode: () => exited,
+      // Read once the output ended: a wait issued before start can miss a fast exit.
+      exitCode: () =>
+        settle(async () => {
+          const info = await container.inspect();
+          return info.State.Running ? undefined : info.State.ExitCode;
+        }),
       dispose,
     };
   } catch (err) {
     await dispose();
     throw err;
   }
+}
+
+/**
+ * The exit code once Docker records it: the output ends a moment before the
+ * exit is recorded. Null when Docker cannot say (removed meanwhile, or still
+ * running after a few seconds).
+ */
+async function settle(read: () => Promise<number | null | undefined>): Promise<number | null> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const code = await read();
+      if (code !== undefined) return code;
+    } catch {
+      return null;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
 }
