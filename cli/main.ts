@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { parseCommandLine } from './args.js';
 import { configCommand } from './commands/config.js';
+import { execCommand } from './commands/exec.js';
 import { initCommand } from './commands/init.js';
 import { keysNewCommand, keysShowCommand } from './commands/keys.js';
+import { logsCommand } from './commands/logs.js';
 import { pushCommand } from './commands/push.js';
 import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
@@ -19,7 +21,8 @@ import { readCliEnv, type CliEnv } from './env.js';
 import { createPrinter, type OutputStream } from './output/printer.js';
 import { createStyle, sanitize } from './output/style.js';
 
-const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
+/** A handler may answer an exit code (exec passes on the command's). */
+const handlers: Record<string, (ctx: CommandContext) => Promise<void | number>> = {
   'keys new': keysNewCommand,
   'keys show': keysShowCommand,
   'server add': serverAddCommand,
@@ -30,6 +33,8 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
   init: initCommand,
   status: statusCommand,
   version: versionCommand,
+  logs: logsCommand,
+  exec: execCommand,
 };
 
 const USAGE_CODES = new Set(['usage', 'config_invalid']);
@@ -85,8 +90,8 @@ export async function main(io: MainIo): Promise<number> {
       values: parsed.values,
       positionals: parsed.positionals,
     };
-    await handler(ctx);
-    return 0;
+    const code = await handler(ctx);
+    return typeof code === 'number' ? code : 0;
   } catch (err) {
     if (json) io.stdout.write(renderJsonError(err));
     else io.stderr.write(renderError(err, { color: io.env.stderrIsTTY && !io.env.noColor, verbose }));
