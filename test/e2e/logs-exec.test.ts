@@ -180,3 +180,23 @@ test('a key without admin scope: exec and exec -i get 403 and nothing runs', asy
   assert.notEqual(probe.code, 0, 'the command never ran');
   assert.deepEqual((await e.containers()).map((x) => x.name).sort(), containersBefore, 'no container was started');
 });
+
+test('a client that goes away: the exec container it started is removed', async () => {
+  const engine = e.hosts[0]!.engine.host;
+  const execContainers = async () => (await containersByLabel(engine, 'berth.kind=exec')).filter((c) => c.labels['berth.service'] === e.service);
+  for (const interactive of [false, true]) {
+    const args = interactive ? ['exec', '-i', '--', 'sh', '-c', 'echo started; sleep 300'] : ['exec', '--host', e.hosts[0]!.server, '--', 'sh', '-c', 'echo started; sleep 300'];
+    const r = startCli(args, { input: '' });
+    await r.waitFor(/started/);
+    assert.equal((await execContainers()).length, 1, 'the command runs in its own container');
+    r.child.kill('SIGKILL');
+    await r.exited;
+    // The agent notices the closed connection and removes the container; poll until it has.
+    let left = (await execContainers()).length;
+    for (let i = 0; i < 300 && left > 0; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      left = (await execContainers()).length;
+    }
+    assert.equal(left, 0, `${interactive ? '-i' : 'plain'}: no exec container left behind\n${e.hosts[0]!.agentLog()}`);
+  }
+});
