@@ -200,3 +200,26 @@ test('a client that goes away: the exec container it started is removed', async 
     assert.equal(left, 0, `${interactive ? '-i' : 'plain'}: no exec container left behind\n${e.hosts[0]!.agentLog()}`);
   }
 });
+
+test('exec -i on a terminal: the remote command gets a TTY; its exit code comes back', async () => {
+  // `script` gives the CLI a pseudo-terminal, as a person at a terminal would have.
+  const inner = `'${process.execPath}' '${CLI_BIN}' exec -i -- sh -c 'test -t 0 && echo remote-has-a-tty; read line; echo "got-$line"; exit 6'`;
+  const child = spawn('script', ['-qfec', inner, '/dev/null'], {
+    cwd: e.app.dir,
+    env: { ...process.env, BERTH_KEY: e.app.keyFile, NO_COLOR: '1', SHELL: '/bin/sh' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let typed = false;
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (/remote-has-a-tty/.test(out) && !typed) {
+      typed = true;
+      child.stdin!.write('abc\r');
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.match(out, /remote-has-a-tty/);
+  assert.match(out, /got-abc/);
+  assert.equal(code, 6, out);
+});
