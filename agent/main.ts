@@ -165,6 +165,8 @@ async function run(config: AgentConfig): Promise<number> {
   });
   // Upgraded sockets are no longer the HTTP server's to close; their exec sessions clean up on close.
   websockets.closeAll();
+  // Bake windows end now; the next start reopens those still open.
+  running.add(engine.stopBakes());
   return shutdown({ server, stopRouteSync, running, store, log });
 }
 

@@ -50,4 +50,6 @@ export interface Engine {
   syncRoutes(): Promise<void>;
   /** Tries again to bring deploys a failure left unfinished (lock held) to a final state. */
   retryStranded(): Promise<void>;
+  /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
+  stopBakes(): Promise<void>;
 }

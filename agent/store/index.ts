@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createAuditRepo } from './audit-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo } from './deploys-repo.js';
+import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
@@ -49,6 +50,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     services: releases.services,
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
+    derived: createDerivedRepo(db, now, bus),
     bus,
   };
 }

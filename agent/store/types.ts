@@ -7,8 +7,10 @@ import type {
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
+import type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
+export type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 export type {
   AuditEntry, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -62,6 +64,15 @@ export interface Store {
   audit: {
     record(e: AuditInput): AuditEntry;
     list(q: AuditQuery): AuditEntry[];
+  };
+  /** Releases the agent makes by itself (bake-window reverts), derived from stored signed ones. */
+  derived: {
+    /** The deploy that was live before this one (last earlier DONE deploy of the service), if any. */
+    previousLive(deployId: number): DeployRecord | undefined;
+    /** Undefined while a bake of the deploy may go on (current, DONE, unlocked, not failed yet); else why not. */
+    bakeOver(deployId: number): string | undefined;
+    /** Records bake.failed and, when possible, a bake-revert deploy holding the lock; nothing when moved on. */
+    bakeFailed(a: BakeFailureInput): BakeFailureOutcome;
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;
