@@ -249,3 +249,15 @@ test('logs -f: at most 32 open streams per agent, then 429; a closed stream free
   }
   assert.equal(status, 200);
 });
+
+test('logs -f: the stream ends when its key is no longer trusted', async () => {
+  const { generateOperatorKey } = await import('../../../shared/keys.js');
+  const temp = await generateOperatorKey('temp@test');
+  fx.trust(temp, 'read');
+  containers = [container('web', 'r1')];
+  const res = await send('GET', '/v1/services/demo/logs?follow=1', { key: temp });
+  assert.equal(res.status, 200);
+  fx.store.keys.remove(temp.kid);
+  // Resolves only once the agent ends the stream.
+  assert.equal((await res.text()).trim(), '');
+});
