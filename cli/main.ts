@@ -13,6 +13,8 @@ import { initCommand } from './commands/init.js';
 import { keysNewCommand, keysShowCommand } from './commands/keys.js';
 import { logsCommand } from './commands/logs.js';
 import { pushCommand } from './commands/push.js';
+import { releasesCommand } from './commands/releases.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -29,6 +31,8 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void | number>> 
   'server list': serverListCommand,
   'server remove': serverRemoveCommand,
   push: pushCommand,
+  rollback: rollbackCommand,
+  releases: releasesCommand,
   config: configCommand,
   init: initCommand,
   status: statusCommand,

@@ -12,6 +12,7 @@ import { identityRoutes } from './identity.js';
 import { logRoutes } from './logs.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
+import { serviceReleaseRoutes } from './service-releases.js';
 import { serviceRoutes } from './services.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
@@ -42,6 +43,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   releaseRoutes(app, full);
   deployRoutes(app, full);
   serviceRoutes(app, full);
+  serviceReleaseRoutes(app, full);
   logRoutes(app, full);
   execRoutes(app, full);
   return app;

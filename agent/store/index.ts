@@ -5,6 +5,7 @@ import { openDatabase } from './db.js';
 import { createDeploysRepo } from './deploys-repo.js';
 import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
+import { createReleaseHistoryRepo } from './release-history-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
 import type { Store } from './types.js';
@@ -25,6 +26,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
   bus.setMaxListeners(0);
   const deploys = createDeploysRepo(db, now, bus);
   const releases = createReleasesRepo(db, now, bus);
+  const history = createReleaseHistoryRepo(db);
 
   return {
     close: () => db.close(),
@@ -48,6 +50,8 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     current: releases.current,
     setCurrent: releases.setCurrent,
     services: releases.services,
+    releaseHistory: history.releaseHistory,
+    storedRelease: history.storedRelease,
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
     derived: createDerivedRepo(db, now, bus),
