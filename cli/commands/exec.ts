@@ -72,7 +72,8 @@ export async function execCommand(ctx: CommandContext): Promise<number> {
   }
 
   const many = plan.servers.length > 1;
-  const raw = (stream: string, text: string) => (stream === 'stderr' ? ctx.printer.errRaw(text) : ctx.printer.outRaw(text));
+  const errRaw = ctx.printer.errRaw ?? ctx.printer.err;
+  const raw = (stream: string, text: string) => (stream === 'stderr' ? errRaw(text) : ctx.printer.outRaw(text));
   const results = await mapBounded(plan.servers, MAX_PARALLEL_SERVERS, async (address) => {
     const host = formatServerAddress(address);
     const out = many ? createPrefixedWriter(raw, host) : { push: raw, end: () => undefined };

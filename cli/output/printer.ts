@@ -13,8 +13,8 @@ export interface Printer {
   err(text: string): void;
   /** A raw write to stdout (terminal progress redraws, a command's output). */
   outRaw(text: string): void;
-  /** A raw write to stderr (a remote command's stderr). */
-  errRaw(text: string): void;
+  /** A raw write to stderr (a remote command's stderr); optional so printers made for tests need not have it. */
+  errRaw?(text: string): void;
   /** One NDJSON line on stdout. */
   json(value: unknown): void;
   readonly columns: number;
