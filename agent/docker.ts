@@ -6,9 +6,11 @@ import Docker from 'dockerode';
 import { ConflictError, ConfigError, UpstreamError } from '../shared/errors.js';
 import type { ContainerSpec } from './core/containers.js';
 import { createPullProgress, describePullFailure, followPull } from './docker-pull.js';
+import { execIn, openLogs, runAttached, type ChunkStream, type LogOptions, type ProcessIo, type ProcessSession } from './docker-streams.js';
 
 export type { ContainerSpec };
 export { createPullProgress, describePullFailure, followPull, type PullEvent, type PullIdentity } from './docker-pull.js';
+export type { ChunkStream, LogOptions, OutputChunk, ProcessIo, ProcessSession } from './docker-streams.js';
 
 export interface ContainerInfo {
   id: string;
@@ -58,6 +60,12 @@ export interface DockerPort {
   listContainers(labels: Record<string, string>, all: boolean): Promise<ContainerInfo[]>;
   /** The last `lines` lines of stdout+stderr, decoded, for failure messages. */
   logTail(id: string, lines: number): Promise<string>;
+  /** A container's stdout+stderr with Docker's timestamps; undefined when the container is gone. */
+  logs(id: string, options: LogOptions): Promise<ChunkStream | undefined>;
+  /** `docker exec` in a running container. */
+  exec(id: string, cmd: string[], io: ProcessIo): Promise<ProcessSession>;
+  /** A new container from `spec`, attached before it starts; dispose() removes it. */
+  runAttached(spec: ContainerSpec, io: ProcessIo): Promise<ProcessSession>;
 }
 
 export function dockerOptionsFromHost(host: string): Docker.DockerOptions {
@@ -159,18 +167,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async createContainer(spec) {
       try {
-        const container = await raw(`create container ${spec.name}`, (abortSignal) => docker.createContainer({
-          abortSignal,
-          name: spec.name,
-          Image: spec.image,
-          ...(spec.cmd ? { Cmd: spec.cmd } : {}),
-          Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-          Labels: spec.labels,
-          // Options first: the restart policy and the network are the agent's, never a manifest's.
-          ...spec.config,
-          HostConfig: { ...spec.host, RestartPolicy: { Name: spec.restartPolicy }, NetworkMode: spec.network },
-          NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
-        }));
+        const container = await raw(`create container ${spec.name}`, (abortSignal) => docker.createContainer({ abortSignal, ...createOptions(spec) }));
         return container.id;
       } catch (err) {
         if (statusOf(err) === 409) {
@@ -262,6 +259,50 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
         throw upstream(`logs ${id.slice(0, 12)}`, err);
       }
     },
+
+    async logs(id, options) {
+      try {
+        return await openLogs(docker, id, options);
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw upstream(`logs ${id.slice(0, 12)}`, err);
+      }
+    },
+
+    async exec(id, cmd, io) {
+      try {
+        return await execIn(docker, id, cmd, io);
+      } catch (err) {
+        if (statusOf(err) === 404 || statusOf(err) === 409) {
+          throw new ConflictError(`container ${id.slice(0, 12)} is not running: ${messageOf(err)}`, 'run without --reuse for a new container', 'not_running');
+        }
+        throw upstream(`exec in ${id.slice(0, 12)}`, err);
+      }
+    },
+
+    async runAttached(spec, io) {
+      try {
+        return await runAttached(docker, createOptions(spec), io);
+      } catch (err) {
+        // Never echo the spec: its env holds unsealed secrets.
+        throw upstream(`run ${spec.name}`, err);
+      }
+    },
+  };
+}
+
+/** Docker's create options for a spec. */
+function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  return {
+    name: spec.name,
+    Image: spec.image,
+    ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: spec.labels,
+    // Options first: the restart policy and the network are the agent's, never a manifest's.
+    ...spec.config,
+    HostConfig: { ...spec.host, RestartPolicy: { Name: spec.restartPolicy }, NetworkMode: spec.network },
+    NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
   };
 }
 

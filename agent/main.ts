@@ -6,12 +6,14 @@ import { existsSync } from 'node:fs';
 import { isBerthError, ConfigError } from '../shared/errors.js';
 import { buildApp } from './api/app.js';
 import { startApiServer } from './api/server.js';
+import { createWebSocketSupport } from './api/websocket.js';
 import { parseAgentArgs, usage, type AgentCommand } from './cli.js';
 import { agentGuardrails, agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
 import { createDockerPort } from './docker.js';
 import { createEngine, startRouteSync } from './engine/deploy.js';
 import { initIdentity, loadIdentity } from './identity.js';
 import { createLogger, type Logger } from './log.js';
+import { removeExecOrphans } from './ops/exec.js';
 import { routerMain } from './router/main.js';
 import { createRouterClient } from './router/client.js';
 import { agentStatus, renderStatus } from './status.js';
@@ -116,6 +118,12 @@ async function run(config: AgentConfig): Promise<number> {
     log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
   }
   const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
+  // Exec containers outlive an agent that died mid-command; nobody will read them.
+  await removeExecOrphans(docker).then(
+    (n) => n > 0 && log.info('removed exec containers left by a previous run', { count: n }),
+    (e: unknown) => log.warn('could not remove leftover exec containers', { err: e }),
+  );
+  const websockets = createWebSocketSupport();
 
   const running = new Set<Promise<void>>();
   const app = buildApp({
@@ -124,6 +132,8 @@ async function run(config: AgentConfig): Promise<number> {
     identity,
     log,
     guardrails,
+    ops: { docker, hostname: config.hostname, network: config.network },
+    upgradeWebSocket: websockets.upgrade,
     engine: {
       run(deployId) {
         const p = engine.run(deployId).finally(() => running.delete(p));
@@ -133,7 +143,12 @@ async function run(config: AgentConfig): Promise<number> {
       setMaintenance: (change) => engine.setMaintenance(change),
     },
   });
-  const server = await startApiServer(app, { listen: config.listen, tlsCertPem: identity.tlsCertPem, tlsKeyPem: identity.tlsKeyPem });
+  const server = await startApiServer(app, {
+    listen: config.listen,
+    tlsCertPem: identity.tlsCertPem,
+    tlsKeyPem: identity.tlsKeyPem,
+    attachUpgrades: (s) => websockets.attach(s, app),
+  });
   log.info('listening', { address: `${server.address.address}:${server.address.port}`, agent_id: identity.agentId, tls_fingerprint: identity.tlsFingerprint });
   if (store.keys.list().length === 0) {
     log.warn("no trusted keys: every authenticated request will be refused until berth-agent trust add '<line>'");
@@ -149,6 +164,8 @@ async function run(config: AgentConfig): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  // Upgraded sockets are no longer the HTTP server's to close; their exec sessions clean up on close.
+  websockets.closeAll();
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
   return shutdown({ server, stopRouteSync, running, store, log });

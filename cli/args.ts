@@ -134,6 +134,30 @@ export const commandSpecs: CommandSpec[] = [
     options: {},
   },
   {
+    path: ['logs'],
+    summary: 'show the container logs of every server (each line prefixed by its host)',
+    positionals: { min: 0, max: 0 },
+    options: {
+      role: { type: 'string', short: 'r', value: 'ROLE', description: 'only this role (and its servers)' },
+      follow: { type: 'boolean', short: 'f', description: 'keep streaming, across deploys, until interrupted' },
+      lines: { type: 'string', short: 'n', value: 'N', description: 'last N lines per container (default 100, at most 10000)' },
+      since: { type: 'string', value: 'WHEN', description: 'only lines since a duration ago (90, 10m, 2h, 1d) or an ISO time' },
+      grep: { type: 'string', value: 'REGEX', description: 'only lines matching this regular expression (applied here, not on the servers)' },
+    },
+  },
+  {
+    path: ['exec'],
+    summary: 'run a command in a new container of the current release (needs an admin key)',
+    args: '[--] CMD...',
+    positionals: { min: 1, max: 64 },
+    options: {
+      role: { type: 'string', short: 'r', value: 'ROLE', description: 'the role to run as (default: the primary role)' },
+      reuse: { type: 'boolean', description: 'run in the running container instead of a new one' },
+      interactive: { type: 'boolean', short: 'i', description: 'interactive, on one server (a TTY when this terminal is one)' },
+      host: { type: 'string', value: 'HOST', description: 'only this server (default for -i: the first server of the role)' },
+    },
+  },
+  {
     path: ['version'],
     summary: 'print the CLI version',
     positionals: { min: 0, max: 0 },

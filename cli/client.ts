@@ -22,6 +22,13 @@ export interface PinnedTarget {
   tlsFingerprint: string;
 }
 
+/** TLS options that trust exactly the pinned certificate (never rejectUnauthorized: false). */
+export interface PinnedTls {
+  ca: string;
+  servername?: string;
+  checkServerIdentity: (host: string, cert: tls.PeerCertificate) => Error | undefined;
+}
+
 export interface SignedAs {
   key: OperatorKeyFile;
   agentId: string;
@@ -124,8 +131,14 @@ export class AgentClient {
   }
 
   /** An authenticated streaming GET (SSE); the caller consumes and closes the response. */
-  async stream(pathAndQuery: string, headers: Record<string, string>, idleTimeoutMs: number): Promise<IncomingMessage> {
-    const res = await this.send('GET', pathAndQuery, Buffer.alloc(0), { auth: true, headers, idleTimeoutMs });
+  stream(pathAndQuery: string, headers: Record<string, string>, idleTimeoutMs: number): Promise<IncomingMessage> {
+    return this.streamRequest('GET', pathAndQuery, { headers, idleTimeoutMs });
+  }
+
+  /** An authenticated streaming request (SSE, NDJSON) with an optional JSON body; the caller consumes and closes the response. */
+  async streamRequest(method: 'GET' | 'POST', pathAndQuery: string, options: { body?: unknown; headers: Record<string, string>; idleTimeoutMs: number }): Promise<IncomingMessage> {
+    const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(options.body));
+    const res = await this.send(method, pathAndQuery, body, { auth: true, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs });
     const status = res.statusCode ?? 0;
     if (status >= 200 && status < 300) return res;
     const raw = await readBody(res, this.label);
@@ -136,6 +149,36 @@ export class AgentClient {
       parsed = undefined;
     }
     throw this.agentError(status, parsed);
+  }
+
+  /**
+   * What a WebSocket to the agent needs: its wss URL, a signed token for a GET
+   * of `pathAndQuery`, and the same pinned TLS settings as every request.
+   */
+  async socketOptions(pathAndQuery: string): Promise<{ url: string; headers: Record<string, string>; tls: PinnedTls }> {
+    if (!this.signer) throw new UpstreamError(`internal: request to ${this.label} needs a key`);
+    const token = await signRequest({ privateJwk: this.signer.key.privateJwk, kid: this.signer.key.kid, aud: this.signer.agentId, method: 'GET', pathAndQuery, body: Buffer.alloc(0) });
+    const { host, port } = this.target.address;
+    const url = `wss://${isIP(host) === 6 ? `[${host}]` : host}:${port}${pathAndQuery}`;
+    return { url, headers: { authorization: `Berth ${token}` }, tls: this.pinnedTls() };
+  }
+
+  /** Translates an agent's error answer (status and JSON body), named after the server. */
+  errorFrom(status: number, body: unknown): BerthError {
+    return this.agentError(status, body);
+  }
+
+  private pinnedTls(): PinnedTls {
+    const { address, certificate, tlsFingerprint } = this.target;
+    return {
+      ca: certificate,
+      ...(isIP(address.host) ? {} : { servername: address.host }),
+      // `ca` alone does not cover IP addresses or name checks: the pin is the fingerprint.
+      checkServerIdentity: (_host, cert) => {
+        if (cert.raw && fingerprintOfDer(cert.raw) === tlsFingerprint) return undefined;
+        return Object.assign(new Error('certificate does not match the pin'), { [PIN_FAILED]: true });
+      },
+    };
   }
 
   private agentError(status: number, body: unknown): BerthError {
@@ -154,7 +197,7 @@ export class AgentClient {
       const token = await signRequest({ privateJwk: this.signer.key.privateJwk, kid: this.signer.key.kid, aud: this.signer.agentId, method, pathAndQuery, body });
       headers.authorization = `Berth ${token}`;
     }
-    const { address, certificate, tlsFingerprint } = this.target;
+    const { address } = this.target;
     return new Promise((resolve, reject) => {
       const req = https.request({
         host: address.host,
@@ -163,13 +206,7 @@ export class AgentClient {
         path: pathAndQuery,
         headers,
         agent: false,
-        ca: certificate,
-        ...(isIP(address.host) ? {} : { servername: address.host }),
-        // `ca` alone does not cover IP addresses or name checks: the pin is the fingerprint.
-        checkServerIdentity: (_host, cert) => {
-          if (cert.raw && fingerprintOfDer(cert.raw) === tlsFingerprint) return undefined;
-          return Object.assign(new Error('certificate does not match the pin'), { [PIN_FAILED]: true });
-        },
+        ...this.pinnedTls(),
       });
       req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));
       req.once('response', (res) => {

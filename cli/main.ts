@@ -8,9 +8,11 @@ import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { parseCommandLine } from './args.js';
 import { configCommand } from './commands/config.js';
+import { execCommand } from './commands/exec.js';
 import { initCommand } from './commands/init.js';
 import { keysNewCommand, keysShowCommand } from './commands/keys.js';
 import { liveCommand, maintenanceCommand } from './commands/maintenance.js';
+import { logsCommand } from './commands/logs.js';
 import { pushCommand } from './commands/push.js';
 import { releasesCommand } from './commands/releases.js';
 import { rollbackCommand } from './commands/rollback.js';
@@ -22,7 +24,8 @@ import { readCliEnv, type CliEnv } from './env.js';
 import { createPrinter, type OutputStream } from './output/printer.js';
 import { createStyle, sanitize } from './output/style.js';
 
-const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
+/** A handler may answer an exit code (exec passes on the command's). */
+const handlers: Record<string, (ctx: CommandContext) => Promise<void | number>> = {
   'keys new': keysNewCommand,
   'keys show': keysShowCommand,
   'server add': serverAddCommand,
@@ -37,6 +40,8 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
   maintenance: maintenanceCommand,
   live: liveCommand,
   version: versionCommand,
+  logs: logsCommand,
+  exec: execCommand,
 };
 
 const USAGE_CODES = new Set(['usage', 'config_invalid']);
@@ -92,8 +97,8 @@ export async function main(io: MainIo): Promise<number> {
       values: parsed.values,
       positionals: parsed.positionals,
     };
-    await handler(ctx);
-    return 0;
+    const code = await handler(ctx);
+    return typeof code === 'number' ? code : 0;
   } catch (err) {
     if (json) io.stdout.write(renderJsonError(err));
     else io.stderr.write(renderError(err, { color: io.env.stderrIsTTY && !io.env.noColor, verbose }));

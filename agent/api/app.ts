@@ -6,9 +6,11 @@ import { isBerthError } from '../../shared/errors.js';
 import { readBodyWithLimit } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { deployRoutes } from './deploys.js';
+import { execRoutes } from './exec.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
 import { maintenanceRoutes } from './maintenance.js';
+import { logRoutes } from './logs.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
 import { serviceReleaseRoutes } from './service-releases.js';
@@ -44,5 +46,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   serviceRoutes(app, full);
   serviceReleaseRoutes(app, full);
   maintenanceRoutes(app, full);
+  logRoutes(app, full);
+  execRoutes(app, full);
   return app;
 }

@@ -6,7 +6,18 @@ import type { AgentIdentity } from '../identity.js';
 import type { Logger } from '../log.js';
 import type { Scope, Store } from '../store/index.js';
 import type { Engine } from '../engine/types.js';
+import type { Unseal } from '../engine/role-secrets.js';
 import type { FailureLimiter } from './rate-limit.js';
+import type { Upgrade } from './websocket.js';
+
+/** What logs and exec need beyond the rest of the API (agent/ops). */
+export interface OpsDeps {
+  docker: DockerPort;
+  /** BERTH_HOST / KAMAL_HOST in exec containers. */
+  hostname: string;
+  network: string;
+  unseal?: Unseal;
+}
 
 export interface Caller {
   kid: string;
@@ -37,6 +48,10 @@ export interface ApiDeps {
   authLimiter?: FailureLimiter;
   /** What releases may ask Docker for (agent/config.ts agentGuardrails); the default policy when absent. */
   guardrails?: GuardrailPolicy;
+  /** Logs and exec; absent (tests of other routes), those routes answer 503. */
+  ops?: OpsDeps;
+  /** WebSocket upgrades (agent/api/websocket.ts); absent, interactive exec answers 503. */
+  upgradeWebSocket?: Upgrade;
 }
 
 export function nowMs(deps: ApiDeps): number {

@@ -14,7 +14,13 @@ export interface ApiServer {
 
 export function startApiServer(
   app: { fetch: (req: Request, env?: unknown) => Response | Promise<Response> },
-  opts: { listen: ListenAddress; tlsCertPem: string; tlsKeyPem: string },
+  opts: {
+    listen: ListenAddress;
+    tlsCertPem: string;
+    tlsKeyPem: string;
+    /** Hooks WebSocket upgrades onto the server (agent/api/websocket.ts). */
+    attachUpgrades?: (server: Server) => void;
+  },
 ): Promise<ApiServer> {
   return new Promise((resolve, reject) => {
     let server: Server;
@@ -37,6 +43,7 @@ export function startApiServer(
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     server.on('error', onError);
+    opts.attachUpgrades?.(server);
   });
 }
 

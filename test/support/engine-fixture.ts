@@ -35,6 +35,8 @@ export interface EngineFixture {
   engine: Engine;
   stateDir: string;
   sealingPublicJwk: JWK;
+  /** What the engine unseals with; other agent parts that open secrets (exec) need it too. */
+  sealingPrivateJwk: JWK;
   /**
    * A fresh engine over the same store, docker and router, as after an agent
    * restart; `wrap` lets a test put a faulty store, docker or router in between.
@@ -106,6 +108,7 @@ export async function startEngineFixture(
     engine: make(),
     stateDir,
     sealingPublicJwk: keys.sealing.publicJwk,
+    sealingPrivateJwk: keys.sealing.privateJwk,
     restartEngine: make,
     async digestOf(image) {
       const { registry, repo, tag } = splitImageRef(env.images[image]);

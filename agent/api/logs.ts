@@ -1,0 +1,55 @@
+// GET /v1/services/:name/logs: the service's container logs as NDJSON, one
+// {t, role, release, container, stream, line} per line; with follow=1 the
+// stream stays open and follows new containers (a deploy) until the client
+// goes away or its key is no longer trusted.
+import type { Hono } from 'hono';
+import { BerthError, NotFoundError, RateLimitError } from '../../shared/errors.js';
+import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js';
+import { requireToken } from './auth.js';
+import { nowMs, type ApiDeps, type ApiEnv, type OpsDeps } from './context.js';
+import { ndjsonResponse } from './ndjson.js';
+import { boolParam, checkQueryKeys, optionalRole, serviceRef, sinceParam, tailParam } from './ops-input.js';
+
+/** Each open stream holds Docker connections (one per container) and a socket. */
+export const MAX_LOG_STREAMS = 32;
+
+export function opsOf(deps: ApiDeps): OpsDeps {
+  if (!deps.ops) throw new BerthError('unavailable', 503, 'this agent was started without logs and exec support');
+  return deps.ops;
+}
+
+export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  let open = 0;
+
+  app.get('/v1/services/:name/logs', requireToken(deps, 'read'), async (c) => {
+    const query = c.req.query();
+    checkQueryKeys(query, ['destination', 'role', 'follow', 'tail', 'since']);
+    const ref = serviceRef(c.req.param('name'), query.destination);
+    const q: LogQuery = {
+      ...ref,
+      role: optionalRole(query.role),
+      follow: boolParam('follow', query.follow),
+      tail: tailParam(query.tail),
+      since: sinceParam(query.since, nowMs(deps)),
+    };
+    const ops = opsOf(deps);
+    if (deps.store.seq(ref.service, ref.destination) === 0) {
+      const label = ref.destination ? `${ref.service}@${ref.destination}` : ref.service;
+      throw new NotFoundError(`service ${label} has never been deployed on this agent`);
+    }
+    if (open >= MAX_LOG_STREAMS) throw new RateLimitError(`too many open log streams on this agent (${MAX_LOG_STREAMS}); close some and try again`);
+    // Listed before answering, so a Docker failure is an error status, not a cut stream.
+    const targets = await logTargets(ops.docker, q);
+    const kid = c.get('caller').kid;
+    const logsDeps = { store: deps.store, docker: ops.docker, log: deps.log };
+    open++;
+    return ndjsonResponse(c, deps.log, async (write, signal) => {
+      try {
+        if (q.follow) await followLogs(logsDeps, q, targets, write, signal, () => deps.store.keys.get(kid) !== undefined);
+        else await readLogs(logsDeps, q, targets, write, signal);
+      } finally {
+        open--;
+      }
+    });
+  });
+}

@@ -1,0 +1,171 @@
+// Docker's long-lived streams: container logs, `docker exec`, and a new
+// container attached before it starts. Receives the Dockerode instance from
+// agent/docker.ts (the one file that imports dockerode); hands back plain
+// chunk streams so the rest of the agent never sees Docker's framing.
+import { Readable, Transform } from 'node:stream';
+import type Docker from 'dockerode';
+import { createDemuxer, type OutputChunk } from './core/output-frames.js';
+
+export type { OutputChunk };
+
+export interface LogOptions {
+  follow: boolean;
+  /** Lines per container; undefined: all. */
+  tail?: number;
+  /** Unix seconds. */
+  since?: number;
+}
+
+export interface ChunkStream {
+  /** Demuxed output; ends when Docker ends the stream (container stopped, or not following). */
+  output: AsyncIterable<OutputChunk>;
+  /** Drops the Docker connection; idempotent. */
+  close(): void;
+}
+
+export interface ProcessIo {
+  tty: boolean;
+  /** Attach stdin (interactive); without it the process gets no input. */
+  stdin: boolean;
+}
+
+/** A process started by the agent for an operator: exec in a container, or a container of its own. */
+export interface ProcessSession extends ChunkStream {
+  write(data: Uint8Array): void;
+  /** End of input: the process reads EOF. */
+  endInput(): void;
+  resize(cols: number, rows: number): Promise<void>;
+  /** The exit code, once the process ended; null when Docker cannot say. */
+  exitCode(): Promise<number | null>;
+  /** Stops what was started (a container is removed); idempotent. */
+  dispose(): Promise<void>;
+}
+
+type RawStream = NodeJS.ReadableStream & { destroy?: (err?: Error) => void; end?: (cb?: () => void) => void; write?: (data: Uint8Array) => boolean };
+
+function demuxed(raw: RawStream, framing: 'framed' | 'raw' | 'auto'): Readable {
+  const demux = createDemuxer(framing);
+  const out = new Transform({
+    readableObjectMode: true,
+    transform(chunk: Buffer, _enc, done) {
+      for (const c of demux.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))) this.push(c);
+      done();
+    },
+    flush(done) {
+      for (const c of demux.end()) this.push(c);
+      done();
+    },
+  });
+  // A Docker connection reset, or our own close(), ends the output; it is not the consumer's error.
+  const finish = () => {
+    if (!out.writableEnded) out.end();
+  };
+  (raw as NodeJS.EventEmitter).on('error', finish);
+  (raw as NodeJS.EventEmitter).on('close', finish);
+  raw.pipe(out);
+  return out;
+}
+
+export async function openLogs(docker: Docker, id: string, o: LogOptions): Promise<ChunkStream> {
+  const container = docker.getContainer(id);
+  const base = {
+    stdout: true,
+    stderr: true,
+    timestamps: true,
+    ...(o.tail !== undefined ? { tail: o.tail } : {}),
+    ...(o.since !== undefined ? { since: o.since } : {}),
+  };
+  if (!o.follow) {
+    const buf = await container.logs({ ...base, follow: false });
+    const demux = createDemuxer('auto');
+    return { output: Readable.from([...demux.push(buf), ...demux.end()]), close: () => undefined };
+  }
+  const raw = (await container.logs({ ...base, follow: true })) as RawStream;
+  const output = demuxed(raw, 'auto');
+  return { output, close: () => raw.destroy?.() };
+}
+
+export async function execIn(docker: Docker, id: string, cmd: string[], io: ProcessIo): Promise<ProcessSession> {
+  const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdin: io.stdin, AttachStdout: true, AttachStderr: true, Tty: io.tty });
+  const raw = (await exec.start({ hijack: true, stdin: io.stdin, Tty: io.tty })) as unknown as RawStream;
+  const output = demuxed(raw, io.tty ? 'raw' : 'framed');
+  let disposed = false;
+  return {
+    output,
+    close: () => raw.destroy?.(),
+    write: (data) => void raw.write?.(data),
+    endInput: () => raw.end?.(),
+    resize: async (cols, rows) => void (await exec.resize({ w: cols, h: rows })),
+    exitCode: () =>
+      settle(async () => {
+        const info = await exec.inspect();
+        return info.Running ? undefined : (info.ExitCode ?? null);
+      }),
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      // Docker has no call to stop an exec: dropping the connection closes its
+      // input (and hangs up its terminal), which ends shells and most commands.
+      raw.destroy?.();
+    },
+  };
+}
+
+/** Creates the container from `create` options, attaches, then starts it, so no output is missed. */
+export async function runAttached(docker: Docker, create: Docker.ContainerCreateOptions, io: ProcessIo): Promise<ProcessSession> {
+  const container = await docker.createContainer({
+    ...create,
+    Tty: io.tty,
+    OpenStdin: io.stdin,
+    StdinOnce: io.stdin,
+    AttachStdin: io.stdin,
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  let disposed = false;
+  const dispose = async () => {
+    if (disposed) return;
+    disposed = true;
+    await container.remove({ force: true }).catch(() => undefined);
+  };
+  try {
+    const raw = (await container.attach({ stream: true, stdin: io.stdin, stdout: true, stderr: true, hijack: io.stdin })) as RawStream;
+    const output = demuxed(raw, io.tty ? 'raw' : 'framed');
+    await container.start();
+    return {
+      output,
+      close: () => raw.destroy?.(),
+      write: (data) => void raw.write?.(data),
+      endInput: () => raw.end?.(),
+      resize: async (cols, rows) => void (await container.resize({ w: cols, h: rows })),
+      // Read once the output ended: a wait issued before start can miss a fast exit.
+      exitCode: () =>
+        settle(async () => {
+          const info = await container.inspect();
+          return info.State.Running ? undefined : info.State.ExitCode;
+        }),
+      dispose,
+    };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+/**
+ * The exit code once Docker records it: the output ends a moment before the
+ * exit is recorded. Null when Docker cannot say (removed meanwhile, or still
+ * running after a few seconds).
+ */
+async function settle(read: () => Promise<number | null | undefined>): Promise<number | null> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      const code = await read();
+      if (code !== undefined) return code;
+    } catch {
+      return null;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
+}

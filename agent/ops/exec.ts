@@ -1,0 +1,99 @@
+// Running an operator's command for a service: in a new container of the
+// current release (the role's full environment, secrets unsealed as for the
+// app itself), or with `reuse` in the running container of that release.
+import { randomBytes } from 'node:crypto';
+import type { JWK } from '../../shared/api-types.js';
+import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import { unseal as defaultUnseal } from '../../shared/sealing.js';
+import { APP_KIND, LABEL, containerSpec } from '../core/containers.js';
+import { checkRelease, guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
+import { proxiedRoles } from '../core/routes.js';
+import type { DockerPort, ProcessSession } from '../docker.js';
+import { resolveBinds } from '../engine/bind-paths.js';
+import { openRoleSecrets, type Unseal } from '../engine/role-secrets.js';
+import type { Store } from '../store/index.js';
+
+export const EXEC_KIND = 'exec';
+
+export interface ExecDeps {
+  store: Store;
+  docker: DockerPort;
+  /** BERTH_HOST / KAMAL_HOST, as for app containers. */
+  hostname: string;
+  network: string;
+  sealingPrivateJwk: JWK;
+  guardrails?: GuardrailPolicy | undefined;
+  unseal?: Unseal;
+}
+
+export interface ExecRequest {
+  service: string;
+  destination: string;
+  cmd: string[];
+  role?: string | undefined;
+  reuse: boolean;
+}
+
+export interface ExecTarget {
+  role: string;
+  release: string;
+  deployId: number;
+  manifest: ManifestPayload;
+  /** The running container, for reuse. */
+  containerId?: string;
+}
+
+/** Which release and role the command runs in; throws the 4xx a caller should see before anything starts. */
+export async function resolveExecTarget(deps: ExecDeps, req: ExecRequest): Promise<ExecTarget> {
+  const label = req.destination ? `${req.service}@${req.destination}` : req.service;
+  const current = deps.store.current(req.service, req.destination);
+  const manifest = current ? deps.store.getRelease(current.deploy_id)?.payload : undefined;
+  if (!current || !manifest) throw new NotFoundError(`service ${label} has no current release on this agent`, 'deploy it first');
+  const roles = Object.keys(manifest.roles).sort();
+  let role = req.role;
+  if (role === undefined) {
+    role = proxiedRoles(manifest)[0] ?? (roles.length === 1 ? roles[0] : undefined);
+    if (role === undefined) throw new UserError(`service ${label} has several roles (${roles.join(', ')}); choose one`, 'pass -r ROLE', 'role_required');
+  } else if (!Object.hasOwn(manifest.roles, role)) {
+    throw new UserError(`role ${role} is not in release ${current.version} of ${label} (roles: ${roles.join(', ')})`, undefined, 'unknown_role');
+  }
+  const target: ExecTarget = { role, release: current.version, deployId: current.deploy_id, manifest };
+  if (!req.reuse) return target;
+  const running = (await deps.docker.listContainers({ [LABEL.service]: req.service, [LABEL.kind]: APP_KIND }, false)).find(
+    (c) =>
+      c.running &&
+      (c.labels[LABEL.destination] ?? '') === req.destination &&
+      c.labels[LABEL.role] === role &&
+      c.labels[LABEL.release] === current.version,
+  );
+  if (!running) {
+    throw new ConflictError(`no running ${role} container of release ${current.version} of ${label}`, 'run without --reuse to start a new container', 'not_running');
+  }
+  return { ...target, containerId: running.id };
+}
+
+/** Starts the command; the caller reads the session and disposes of it. */
+export async function startExec(deps: ExecDeps, target: ExecTarget, cmd: string[], io: { tty: boolean; stdin: boolean }): Promise<ProcessSession> {
+  if (target.containerId) return deps.docker.exec(target.containerId, cmd, io);
+  const { manifest, role } = target;
+  const secrets = await openRoleSecrets(manifest, deps.sealingPrivateJwk, deps.unseal ?? defaultUnseal);
+  // The agent's policy today, not the one the release was accepted under: a tightened policy applies to new containers.
+  const policy = deps.guardrails ?? guardrailPolicy();
+  checkRelease(manifest, policy);
+  const spec = containerSpec(manifest, role, { deployId: target.deployId, hostname: deps.hostname, network: deps.network, fingerprint: '', policy }, secrets[role] ?? {});
+  if (spec.host.Binds) spec.host.Binds = await resolveBinds(role, spec.host.Binds, policy);
+  const labels: Record<string, string> = { ...spec.labels, [LABEL.kind]: EXEC_KIND };
+  delete labels[LABEL.spec];
+  return deps.docker.runAttached(
+    { ...spec, name: `${spec.name}-exec-${randomBytes(4).toString('hex')}`, cmd: [...cmd], labels, restartPolicy: 'no' },
+    io,
+  );
+}
+
+/** Exec containers left by an agent that died mid-command; nobody reads them any more. */
+export async function removeExecOrphans(docker: DockerPort): Promise<number> {
+  const orphans = await docker.listContainers({ [LABEL.kind]: EXEC_KIND }, true);
+  for (const c of orphans) await docker.remove(c.id, { force: true });
+  return orphans.length;
+}

@@ -1,0 +1,119 @@
+// deploy logs: the service's container logs from every server, merged as they
+// arrive, each line prefixed by its host. --grep runs here: an operator's
+// regular expression never runs on a server.
+
+import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
+import { formatServerAddress, type ServerAddress } from '../address.js';
+import type { DeployConfig } from '../config/types.js';
+import { readKeyFile, resolveKeyPath } from '../keys.js';
+import { readNdjson, streamError } from '../ndjson.js';
+import { sanitize } from '../output/style.js';
+import { connectPinned } from '../pinning.js';
+import { loadAppConfig } from './config.js';
+import { flag, mapBounded, stringOption, type CommandContext } from './context.js';
+
+const MAX_PARALLEL_SERVERS = 8;
+/** Following holds one stream per server; the agent sends a keepalive every 15 s. */
+const FOLLOW_IDLE_MS = 60_000;
+const READ_IDLE_MS = 30_000;
+const MAX_LINE_SHOWN = 16 * 1024;
+
+export interface LogLine {
+  host: string;
+  t: string;
+  role: string;
+  release: string;
+  container: string;
+  stream: string;
+  line: string;
+}
+
+/** The servers a role runs on (all servers without one); a role the config does not have is a usage error. */
+export function serversOf(config: DeployConfig, role: string | undefined): ServerAddress[] {
+  if (role === undefined) return config.servers;
+  const found = config.roles.find((r) => r.name === role);
+  if (!found) throw new UserError(`role ${role} is not in the config (roles: ${config.roles.map((r) => r.name).join(', ')})`, undefined, 'usage');
+  return found.hosts.map((h) => h.address);
+}
+
+export function logsQuery(service: string, o: { destination: string; role?: string | undefined; follow: boolean; tail?: string | undefined; since?: string | undefined }): string {
+  const params = new URLSearchParams({ destination: o.destination });
+  if (o.role !== undefined) params.set('role', o.role);
+  if (o.follow) params.set('follow', '1');
+  if (o.tail !== undefined) params.set('tail', o.tail);
+  if (o.since !== undefined) params.set('since', o.since);
+  return `/v1/services/${encodeURIComponent(service)}/logs?${params.toString()}`;
+}
+
+/** `host [role] [release] | line`: role and release only once there is more than one to tell apart. */
+export function createLinePrefixer(manyRoles: boolean): (l: LogLine) => string {
+  const releases = new Set<string>();
+  const roles = new Set<string>();
+  return (l) => {
+    releases.add(l.release);
+    roles.add(l.role);
+    const parts = [l.host];
+    if (manyRoles || roles.size > 1) parts.push(l.role);
+    if (releases.size > 1) parts.push(l.release.slice(0, 12));
+    return `${parts.join(' ')} | ${sanitize(l.line, MAX_LINE_SHOWN)}`;
+  };
+}
+
+function compileGrep(pattern: string | undefined): RegExp | undefined {
+  if (pattern === undefined) return undefined;
+  try {
+    return new RegExp(pattern);
+  } catch (err) {
+    throw new UserError(`--grep ${JSON.stringify(pattern)} is not a valid regular expression: ${err instanceof Error ? err.message : String(err)}`, undefined, 'usage');
+  }
+}
+
+function checkTail(value: string | undefined): void {
+  if (value !== undefined && (!/^\d{1,5}$/.test(value) || Number(value) > 10_000)) throw new UserError('-n must be a whole number from 0 to 10000', undefined, 'usage');
+}
+
+export async function logsCommand(ctx: CommandContext): Promise<void> {
+  const role = stringOption(ctx, 'role');
+  const follow = flag(ctx, 'follow');
+  const tail = stringOption(ctx, 'lines');
+  checkTail(tail);
+  const grep = compileGrep(stringOption(ctx, 'grep'));
+  const { config, appDir } = await loadAppConfig(ctx);
+  const servers = serversOf(config, role);
+  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
+  const path = logsQuery(config.service, { destination: config.destination, role, follow, tail, since: stringOption(ctx, 'since') });
+  const prefix = createLinePrefixer(role === undefined && config.roles.length > 1);
+  const show = (l: LogLine) => {
+    if (grep && !grep.test(l.line)) return;
+    if (ctx.json) ctx.printer.json(l);
+    else ctx.printer.out(prefix(l));
+  };
+
+  const failures: Array<{ host: string; err: unknown }> = [];
+  // Following needs every server's stream open at once; reading can take turns.
+  const limit = follow ? Math.max(1, servers.length) : MAX_PARALLEL_SERVERS;
+  await mapBounded(servers, limit, async (address) => {
+    const host = formatServerAddress(address);
+    try {
+      const { client } = await connectPinned({ appDir, address, key, trustNew: false });
+      const res = await client.streamRequest('GET', path, { headers: { accept: 'application/x-ndjson' }, idleTimeoutMs: follow ? FOLLOW_IDLE_MS : READ_IDLE_MS });
+      for await (const record of readNdjson(res, host)) {
+        const failed = streamError(record);
+        if (failed) throw new BerthError(failed.code, 502, `${host}: ${failed.message}`);
+        show({ host, ...logFields(record) });
+      }
+    } catch (err) {
+      failures.push({ host, err });
+      if (!ctx.json) ctx.printer.err(`${host}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  if (failures.length === 0) return;
+  const [only] = failures;
+  if (failures.length === 1 && only?.err instanceof BerthError) throw only.err;
+  throw new UpstreamError(`could not read the logs of ${failures.length} of ${servers.length} servers: ${failures.map((f) => f.host).join(', ')}`);
+}
+
+function logFields(r: Record<string, unknown>): Omit<LogLine, 'host'> {
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { t: text(r.t), role: text(r.role), release: text(r.release), container: text(r.container), stream: text(r.stream), line: text(r.line) };
+}

@@ -1,0 +1,79 @@
+// deploy logs / deploy exec: the command line, which servers, how lines are prefixed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseCommandLine } from '../../../cli/args.js';
+import { execServers } from '../../../cli/commands/exec.js';
+import { createLinePrefixer, logsQuery, serversOf } from '../../../cli/commands/logs.js';
+import type { DeployConfig } from '../../../cli/config/types.js';
+import { readNdjson } from '../../../cli/ndjson.js';
+
+function command(argv: string[]) {
+  const parsed = parseCommandLine(argv);
+  assert.equal(parsed.kind, 'command');
+  return parsed as Extract<ReturnType<typeof parseCommandLine>, { kind: 'command' }>;
+}
+
+test('exec: everything after -- is the command, options included', () => {
+  const p = command(['exec', '-r', 'worker', '--reuse', '--', 'sh', '-c', 'ls -la --color']);
+  assert.equal(p.name, 'exec');
+  assert.deepEqual(p.positionals, ['sh', '-c', 'ls -la --color']);
+  assert.equal(p.values.role, 'worker');
+  assert.equal(p.values.reuse, true);
+  assert.throws(() => parseCommandLine(['exec']), /needs \[--\] CMD/);
+  assert.throws(() => parseCommandLine(['exec', '--', ...Array.from({ length: 65 }, () => 'a')]), /unexpected argument/);
+});
+
+test('logs: -f -n --since --grep -r', () => {
+  const p = command(['logs', '-f', '-n', '20', '--since', '10m', '--grep', 'error', '-r', 'web']);
+  assert.deepEqual(
+    { follow: p.values.follow, lines: p.values.lines, since: p.values.since, grep: p.values.grep, role: p.values.role },
+    { follow: true, lines: '20', since: '10m', grep: 'error', role: 'web' },
+  );
+  assert.equal(logsQuery('app', { destination: 'prod', role: 'web', follow: true, tail: '20', since: '10m' }), '/v1/services/app/logs?destination=prod&role=web&follow=1&tail=20&since=10m');
+});
+
+const config = {
+  service: 'app',
+  destination: '',
+  primary_role: 'web',
+  servers: [{ host: 'a.example', port: 7443 }, { host: 'b.example', port: 7443 }, { host: 'c.example', port: 7443 }],
+  roles: [
+    { name: 'web', primary: true, hosts: [{ address: { host: 'a.example', port: 7443 }, tags: [] }, { address: { host: 'b.example', port: 7443 }, tags: [] }] },
+    { name: 'jobs', primary: false, hosts: [{ address: { host: 'c.example', port: 7443 }, tags: [] }] },
+  ],
+} as unknown as DeployConfig;
+
+test('servers: all for logs, the role\'s for -r and exec, one for --host', () => {
+  assert.equal(serversOf(config, undefined).length, 3);
+  assert.deepEqual(serversOf(config, 'jobs').map((a) => a.host), ['c.example']);
+  assert.throws(() => serversOf(config, 'nope'), /role nope is not in the config \(roles: web, jobs\)/);
+  assert.deepEqual(execServers(config, undefined, undefined), { role: 'web', servers: config.roles[0]!.hosts.map((h) => h.address) });
+  assert.deepEqual(execServers(config, undefined, 'b.example').servers.map((a) => a.host), ['b.example']);
+  assert.deepEqual(execServers(config, undefined, 'b.example:7443').servers.map((a) => a.host), ['b.example']);
+  assert.throws(() => execServers(config, undefined, 'c.example'), /--host c.example is not a server of the web role/);
+});
+
+test('prefix: the host; the role with several roles; the release once there are two; control characters removed', () => {
+  const line = (host: string, role: string, release: string, text: string) => ({ host, t: '', role, release, container: '', stream: 'stdout', line: text });
+  const one = createLinePrefixer(false);
+  assert.equal(one(line('a:7443', 'web', 'r1', 'hello\x1b[31m red')), 'a:7443 | hello red');
+  assert.equal(one(line('a:7443', 'web', 'r2', 'new')), 'a:7443 r2 | new');
+  const many = createLinePrefixer(true);
+  assert.equal(many(line('c:7443', 'jobs', 'r1', 'x')), 'c:7443 jobs | x');
+});
+
+test('NDJSON reader: records split anywhere, keepalive lines skipped, junk refused', async () => {
+  async function* chunks(parts: string[]) {
+    for (const p of parts) yield Buffer.from(p);
+  }
+  const text = '{"a":1}\n\n{"b":"é"}\n{"c":3}';
+  const out: unknown[] = [];
+  for await (const r of readNdjson(chunks([text.slice(0, 3), text.slice(3, 11), text.slice(11)]), 'h')) out.push(r);
+  assert.deepEqual(out, [{ a: 1 }, { b: 'é' }, { c: 3 }]);
+  await assert.rejects(async () => {
+    for await (const _ of readNdjson(chunks(['{"a":1}\nnot json\n']), 'host-x')) void _;
+  }, /host-x sent a line that is not JSON/);
+  await assert.rejects(async () => {
+    for await (const _ of readNdjson(chunks(['[1,2]\n']), 'host-x')) void _;
+  }, /not an object/);
+});
