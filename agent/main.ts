@@ -130,6 +130,7 @@ async function run(config: AgentConfig): Promise<number> {
         running.add(p);
         return p;
       },
+      removeService: (req) => engine.removeService(req),
     },
   });
   const server = await startApiServer(app, { listen: config.listen, tlsCertPem: identity.tlsCertPem, tlsKeyPem: identity.tlsKeyPem });

@@ -104,6 +104,48 @@ export const commandSpecs: CommandSpec[] = [
     options: {},
   },
   {
+    path: ['details'],
+    summary: 'show per server the release, containers, routes and lock',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
+    path: ['lock', 'status'],
+    summary: 'show whether the service is locked on every server',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
+    path: ['lock', 'acquire'],
+    summary: 'lock the service on every server: deploys are refused until released',
+    positionals: { min: 0, max: 0 },
+    options: {
+      message: { type: 'string', short: 'm', value: 'MSG', description: 'why (required; shown to whoever tries to deploy)' },
+    },
+  },
+  {
+    path: ['lock', 'release'],
+    summary: 'release the lock on every server',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
+    path: ['audit'],
+    summary: 'show what was done to the service on every server, and by which key',
+    positionals: { min: 0, max: 0 },
+    options: {
+      lines: { type: 'string', short: 'n', value: 'N', description: 'show the newest N entries (default 50, at most 1000)' },
+    },
+  },
+  {
+    path: ['remove'],
+    summary: 'remove the service (its containers and routes) from every server',
+    positionals: { min: 0, max: 0 },
+    options: {
+      confirmed: { type: 'boolean', short: 'y', description: 'do not ask; required when not on a terminal' },
+    },
+  },
+  {
     path: ['version'],
     summary: 'print the CLI version',
     positionals: { min: 0, max: 0 },

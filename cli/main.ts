@@ -7,10 +7,14 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { parseCommandLine } from './args.js';
+import { auditCommand } from './commands/audit.js';
 import { configCommand } from './commands/config.js';
+import { detailsCommand } from './commands/details.js';
 import { initCommand } from './commands/init.js';
 import { keysNewCommand, keysShowCommand } from './commands/keys.js';
+import { lockAcquireCommand, lockReleaseCommand, lockStatusCommand } from './commands/lock.js';
 import { pushCommand } from './commands/push.js';
+import { removeCommand } from './commands/remove.js';
 import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -29,6 +33,12 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
   config: configCommand,
   init: initCommand,
   status: statusCommand,
+  details: detailsCommand,
+  'lock status': lockStatusCommand,
+  'lock acquire': lockAcquireCommand,
+  'lock release': lockReleaseCommand,
+  audit: auditCommand,
+  remove: removeCommand,
   version: versionCommand,
 };
 

@@ -130,6 +130,8 @@ export interface ServiceDetail {
   current: CurrentRelease | null;
   containers: ServiceContainer[];
   routes: Array<{ host: string; target: string }>;
+  /** The operator lock, when the agent knows about locks (absent from older agents). */
+  lock?: OperatorLock | null;
 }
 
 export interface Route {

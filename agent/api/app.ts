@@ -3,13 +3,16 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isBerthError } from '../../shared/errors.js';
+import { auditRoutes } from './audit.js';
 import { readBodyWithLimit } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { deployRoutes } from './deploys.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
+import { lockRoutes } from './locks.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
+import { serviceRemoveRoutes } from './service-remove.js';
 import { serviceRoutes } from './services.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
@@ -40,5 +43,8 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   releaseRoutes(app, full);
   deployRoutes(app, full);
   serviceRoutes(app, full);
+  lockRoutes(app, full);
+  serviceRemoveRoutes(app, full);
+  auditRoutes(app, full);
   return app;
 }

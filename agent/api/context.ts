@@ -2,6 +2,7 @@
 // variables set by middleware.
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
+import type { Engine } from '../engine/types.js';
 import type { AgentIdentity } from '../identity.js';
 import type { Logger } from '../log.js';
 import type { Scope, Store } from '../store/index.js';
@@ -25,8 +26,11 @@ export type ApiEnv = {
 
 export interface ApiDeps {
   store: Store;
-  /** Only `run` is needed here; it drives a deploy to a final state and never throws. */
-  engine: { run(deployId: number): Promise<void> };
+  /**
+   * `run` drives a deploy to a final state and never throws; `removeService`
+   * is DELETE /v1/services/:name (it needs the engine's route publisher).
+   */
+  engine: Pick<Engine, 'run' | 'removeService'>;
   docker: Pick<DockerPort, 'listContainers'>;
   identity: AgentIdentity;
   log: Logger;

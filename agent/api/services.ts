@@ -38,7 +38,10 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       .filter((r) => routeBelongsTo(r.service, name, destination))
       .flatMap((r) => r.hosts.map((host) => ({ host, target: r.target })));
 
-    const service: ServiceDetail = { name, destination, seq, current: store.current(name, destination), containers, routes };
+    const service: ServiceDetail = {
+      name, destination, seq, current: store.current(name, destination), containers, routes,
+      lock: store.operatorLocks.get(name, destination),
+    };
     return c.json({ service });
   });
 }

@@ -20,6 +20,7 @@ import { createRoutePublisher, type RoutePublisher } from './route-publisher.js'
 import { createReconciler } from './reconcile.js';
 import { errorText, finishAfterSwitch } from './finish.js';
 import { revert, type Pending } from './revert.js';
+import { removeService } from './remove.js';
 import type { Engine, EngineDeps } from './types.js';
 
 export type { Engine, EngineDeps, EngineConfig, RouterPort } from './types.js';
@@ -63,6 +64,7 @@ export function createEngine(deps: EngineDeps): Engine {
     async syncRoutes() {
       await publisher.sync();
     },
+    removeService: (req) => removeService({ store, docker: deps.docker, publisher, log }, req),
     async retryStranded() {
       for (const [id, attempts] of [...stranded]) {
         if (active.has(id)) continue;

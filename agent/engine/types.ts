@@ -5,6 +5,7 @@ import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
+import type { RemoveRequest, RemoveResult } from './remove.js';
 
 export interface EngineConfig {
   stateDir: string;
@@ -50,4 +51,6 @@ export interface Engine {
   syncRoutes(): Promise<void>;
   /** Tries again to bring deploys a failure left unfinished (lock held) to a final state. */
   retryStranded(): Promise<void>;
+  /** `deploy remove` on this server (agent/engine/remove.ts); 409 while a deploy or operator lock holds it. */
+  removeService(req: RemoveRequest): Promise<RemoveResult>;
 }

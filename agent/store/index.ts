@@ -4,7 +4,9 @@ import { createAuditRepo } from './audit-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo } from './deploys-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
+import { createOperatorLocksRepo } from './operator-locks-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
+import { createRemovalRepo } from './removal-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
 import type { Store } from './types.js';
 
@@ -49,6 +51,8 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     services: releases.services,
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
+    operatorLocks: createOperatorLocksRepo(db, now),
+    removal: createRemovalRepo(db, now),
     bus,
   };
 }

@@ -5,16 +5,23 @@ import type {
   CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
-import type { AuditEntry } from '../../shared/api-types.js';
+import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type {
-  AuditEntry, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
+  AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 export { DEPLOY_STATES, SCOPES } from '../../shared/api-types.js';
 
 export const FINAL_STATES: ReadonlySet<DeployState> = new Set<DeployState>(['DONE', 'REVERTED']);
+
+/** A route table row as stored: key `service` or `service.role`, the Route as JSON. */
+export type RemovedRouteRow = {
+  service: string;
+  destination: string;
+  route: string;
+};
 
 export interface AcceptReleaseInput {
   payload: ManifestPayload;
@@ -62,6 +69,23 @@ export interface Store {
   audit: {
     record(e: AuditInput): AuditEntry;
     list(q: AuditQuery): AuditEntry[];
+  };
+  /** Locks taken by people (`deploy lock`); acceptRelease refuses deploys while one is held. */
+  operatorLocks: {
+    get(service: string, destination: string): OperatorLock | null;
+    /** ConflictError `locked` naming holder, since and message when already held. */
+    acquire(a: { service: string; destination: string; keyId: string; message: string }): OperatorLock;
+    /** NotFoundError when none is held. */
+    release(a: { service: string; destination: string; keyId: string }): OperatorLock;
+  };
+  /** The store side of `deploy remove` (agent/store/removal-repo.ts, agent/engine/remove.ts). */
+  removal: {
+    /** ConflictError `locked` while a deploy or an operator lock holds the service; else holds it. */
+    begin(a: { service: string; destination: string; keyId: string }): void;
+    dropRoutes(service: string, destination: string): RemovedRouteRow[];
+    restoreRoutes(rows: RemovedRouteRow[]): void;
+    finish(a: { service: string; destination: string; keyId: string; containers: string[]; routes: number }): void;
+    abort(a: { service: string; destination: string; keyId: string }): void;
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;

@@ -8,6 +8,7 @@ import { buildApp } from '../../agent/api/app.js';
 import type { ApiDeps } from '../../agent/api/context.js';
 import { createFailureLimiter, type FailureLimiter } from '../../agent/api/rate-limit.js';
 import type { ContainerInfo } from '../../agent/docker.js';
+import { removeService } from '../../agent/engine/remove.js';
 import type { AgentIdentity } from '../../agent/identity.js';
 import type { Logger } from '../../agent/log.js';
 import { openStore, type Scope, type Store } from '../../agent/store/index.js';
@@ -58,6 +59,10 @@ export class ApiFixture {
   readonly runs: number[] = [];
   readonly logLines: string[] = [];
   containers: ContainerInfo[] = [];
+  /** Route tables the fake router was sent (DELETE /v1/services publishes one). */
+  readonly published: Array<Array<{ service: string; hosts: string[] }>> = [];
+  /** Makes the fake router refuse the next route tables. */
+  routerDown = false;
   private seq = 1;
 
   private constructor(
@@ -92,11 +97,39 @@ export class ApiFixture {
       store: this.store,
       identity: this.identity,
       log,
-      engine: { run: async (id) => void this.runs.push(id) },
+      engine: {
+        run: async (id) => void this.runs.push(id),
+        // The real removal logic, over the fake Docker (this.containers) and a fake router.
+        removeService: (req) => removeService({ store: this.store, docker: this.fakeDocker(), publisher: this.fakePublisher(), log }, req),
+      },
       docker: { listContainers: async () => this.containers },
       authLimiter: this.limiter(),
     };
     return buildApp(deps);
+  }
+
+  private fakeDocker() {
+    return {
+      listContainers: async (labels: Record<string, string>) =>
+        this.containers.filter((c) => Object.entries(labels).every(([k, v]) => c.labels[k] === v)),
+      stop: async (id: string) => {
+        const c = this.containers.find((x) => x.id === id);
+        if (c) Object.assign(c, { running: false, state: 'exited', exitCode: 0 });
+      },
+      remove: async (id: string) => {
+        this.containers = this.containers.filter((x) => x.id !== id);
+      },
+    };
+  }
+
+  private fakePublisher() {
+    return {
+      publish: async () => {
+        if (this.routerDown) throw new Error('router socket: connection refused');
+        this.published.push(this.store.routes.all().map((r) => ({ service: r.service, hosts: r.hosts })));
+        return this.store.routes.version();
+      },
+    };
   }
 
   private limiter(): FailureLimiter {
