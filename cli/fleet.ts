@@ -35,13 +35,16 @@ export async function loadFleet(ctx: CommandContext): Promise<Fleet> {
 export async function onEveryServer<T>(
   fleet: Fleet,
   task: (client: AgentClient, host: string) => Promise<T>,
-  options: { servers?: readonly ServerAddress[]; limit?: number } = {},
+  options: { servers?: readonly ServerAddress[]; limit?: number; timeoutMs?: number } = {},
 ): Promise<Array<HostOutcome<T>>> {
   const servers = options.servers ?? fleet.config.servers;
   return mapBounded(servers, options.limit ?? MAX_PARALLEL_SERVERS, async (address): Promise<HostOutcome<T>> => {
     const host = formatServerAddress(address);
     try {
-      const { client } = await connectPinned({ appDir: fleet.appDir, address, key: fleet.key, trustNew: false });
+      const { client } = await connectPinned({
+        appDir: fleet.appDir, address, key: fleet.key, trustNew: false,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      });
       return { host, ok: true, value: await task(client, host) };
     } catch (err) {
       return { host, ok: false, error: err instanceof Error ? err.message : String(err), cause: err };

@@ -57,16 +57,19 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
 
     const removed: string[] = [];
     const failed: string[] = [];
-    for (const c of containers) {
+    // All at once, so the answer comes within one stop_timeout however many roles run.
+    await Promise.all(containers.map(async (c) => {
       try {
-        // A graceful stop first: the app gets its SIGTERM like in a deploy's drain.
+        // A graceful stop first: the app gets its SIGTERM and stop_timeout, as in a deploy.
         if (c.running) await deps.docker.stop(c.id, stopTimeout);
         await deps.docker.remove(c.id, { force: true });
         removed.push(c.name);
       } catch (err) {
         failed.push(`${c.name} (${errorText(err)})`);
       }
-    }
+    }));
+    // Containers in the order Docker listed them, whatever order they finished in.
+    removed.sort((a, b) => containers.findIndex((c) => c.name === a) - containers.findIndex((c) => c.name === b));
     if (failed.length > 0) {
       throw new UpstreamError(
         `${name}: could not remove ${failed.join(', ')}${removed.length ? `; removed ${removed.join(', ')}` : ''}`,

@@ -11,6 +11,8 @@ import { sanitize } from '../output/style.js';
 import { askLine } from '../prompt.js';
 import { flag, type CommandContext } from './context.js';
 
+const REMOVE_TIMEOUT_MS = 5 * 60_000;
+
 export interface Removed {
   containers: string[];
   routes: number;
@@ -62,7 +64,8 @@ export async function runRemove(ctx: CommandContext, ask: (q: string) => Promise
   const fleet = await loadFleet(ctx);
   await confirm(ctx, fleet, ask);
   const { service, destination } = fleet.config;
-  const outcomes = await onEveryServer(fleet, (client) => removeFrom(client, fleet));
+  // The agent answers once the containers are stopped, which takes up to their stop_timeout.
+  const outcomes = await onEveryServer(fleet, (client) => removeFrom(client, fleet), { timeoutMs: REMOVE_TIMEOUT_MS });
   if (ctx.json) ctx.printer.json({ service, destination, servers: outcomes.map((o) => outcomeJson(o, 'removed')) });
   else ctx.printer.out(renderRemoveTable(outcomes));
   const failure = fleetFailure(outcomes, `remove ${service}`);

@@ -125,6 +125,13 @@ test('an operator lock refuses deploys naming holder, since and message; release
   const kid = (await parseKeyLine(e.keyLine)).kid;
   const comment = e.keyLine.split(' ').slice(2).join(' ');
 
+  const details = await e.app.run(['details']);
+  assert.equal(details.code, 0, explain(details, e));
+  assert.match(details.stdout, /release:\s+r1 \(seq \d+, deploy #1, /);
+  assert.match(details.stdout, /lock:\s+none/);
+  assert.match(details.stdout, /NAME\s+ROLE\s+RELEASE\s+STATE\s+STATUS\n\s+oplock-web-r1\s+web\s+r1\s+running\s+running/);
+  assert.match(details.stdout, new RegExp(`${e.hostHeader.replace('.', '\\.')} → \\d+\\.\\d+\\.\\d+\\.\\d+:80`));
+
   const acquire = await e.app.run(['lock', 'acquire', '-m', 'database migration running']);
   assert.equal(acquire.code, 0, explain(acquire, e));
   assert.match(acquire.stdout, /^HOST\s+LOCKED\s+BY\s+SINCE\s+MESSAGE\n.*\byes\b.*database migration running/m);
