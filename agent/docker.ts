@@ -24,6 +24,8 @@ export interface ContainerInfo {
   createdAt: number;
   /** When it last stopped, in milliseconds; null or absent if it never did or when unknown (list answers). */
   finishedAt?: number | null;
+  /** How often Docker's restart policy restarted it (inspect only): a rise means it crashed in between. */
+  restartCount?: number;
 }
 
 export interface RegistryAuth {
@@ -202,6 +204,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
           labels: c.Config.Labels ?? {},
           createdAt: Date.parse(c.Created),
           finishedAt: finishedAt(c.State.FinishedAt),
+          restartCount: c.RestartCount ?? 0,
         };
       } catch (err) {
         if (statusOf(err) === 404) return undefined;

@@ -149,6 +149,8 @@ async function run(config: AgentConfig): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  // Bake windows end now; the next start reopens those still open.
+  running.add(engine.stopBakes());
   return shutdown({ server, stopRouteSync, running, store, log });
 }
 

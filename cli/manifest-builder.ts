@@ -33,6 +33,11 @@ export interface Sealing {
   registry: RegistryLogin | undefined;
 }
 
+/** What `deploy push` says after a release with a bake window went live. */
+export function bakeNotice(version: string, seconds: number): string {
+  return `bake window: each agent watches ${version} for ${seconds}s and switches back to the previous release by itself if it fails`;
+}
+
 export function nextSeq(currentSeq: number, nowMs: number): number {
   return Math.max(nowMs, currentSeq + 1);
 }
@@ -126,5 +131,6 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     readiness_delay: config.readiness_delay,
     stop_timeout: config.stop_timeout,
     retain_containers: config.retain_containers,
+    ...(config.bake !== undefined ? { bake: config.bake } : {}),
   };
 }

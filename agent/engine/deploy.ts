@@ -21,6 +21,7 @@ import { createReconciler } from './reconcile.js';
 import { errorText, finishAfterSwitch } from './finish.js';
 import { revert, type Pending } from './revert.js';
 import { removeService } from './remove.js';
+import { createBakeWatcher } from './bake.js';
 import type { Engine, EngineDeps } from './types.js';
 
 export type { Engine, EngineDeps, EngineConfig, RouterPort } from './types.js';
@@ -35,13 +36,15 @@ export function createEngine(deps: EngineDeps): Engine {
   // Deploys a failure left unfinished, with the lock held: id -> failed settle attempts.
   const stranded = new Map<number, number>();
   const reconciler = createReconciler(deps, publisher);
+  // A failed bake's revert is a deploy like any other: it runs through this engine.
+  const bakes = createBakeWatcher(deps, (id) => engine.run(id));
 
   const settle = async (id: number, force: boolean): Promise<void> => {
     const d = store.getDeploy(id);
     if (d && !isFinalDeployState(d.state)) await reconciler.settle(d, { why: 'deploy interrupted', force });
   };
 
-  return {
+  const engine: Engine = {
     async run(deployId) {
       if (active.has(deployId)) return;
       active.add(deployId);
@@ -57,10 +60,13 @@ export function createEngine(deps: EngineDeps): Engine {
       } finally {
         active.delete(deployId);
       }
+      bakes.afterRun(deployId);
     },
     async reconcile() {
       for (const id of await reconciler.reconcile()) stranded.set(id, 1);
+      bakes.resume();
     },
+    stopBakes: () => bakes.stop(),
     async syncRoutes() {
       await publisher.sync();
     },
@@ -81,6 +87,7 @@ export function createEngine(deps: EngineDeps): Engine {
       }
     },
   };
+  return engine;
 }
 
 /**

@@ -36,9 +36,9 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
   const { store, log } = deps;
   const name = req.destination ? `${req.service}@${req.destination}` : req.service;
   // Refuses (409) while a deploy or an operator lock holds the service; then holds it itself.
-  store.removal.begin(req);
+  const stopTimeout = currentStopTimeout(store, req);
+  const { previousCurrent } = store.removal.begin(req);
   try {
-    const stopTimeout = currentStopTimeout(store, req);
     const containers = await serviceContainers(deps.docker, req.service, req.destination);
     const routes = store.removal.dropRoutes(req.service, req.destination);
     if (store.seq(req.service, req.destination) === 0 && containers.length === 0 && routes.length === 0) {
@@ -80,7 +80,7 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
     log.info('service removed', { service: name, containers: removed, routes: routes.length });
     return { containers: removed, routes: routes.length };
   } catch (err) {
-    store.removal.abort(req);
+    store.removal.abort({ ...req, previousCurrent });
     throw err;
   }
 }

@@ -53,4 +53,6 @@ export interface Engine {
   retryStranded(): Promise<void>;
   /** `deploy remove` on this server (agent/engine/remove.ts); 409 while a deploy or operator lock holds it. */
   removeService(req: RemoveRequest): Promise<RemoveResult>;
+  /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
+  stopBakes(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { createAuditRepo } from './audit-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo } from './deploys-repo.js';
+import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
 import { createOperatorLocksRepo } from './operator-locks-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
@@ -53,6 +54,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     audit: createAuditRepo(db, now),
     operatorLocks: createOperatorLocksRepo(db, now),
     removal: createRemovalRepo(db, now),
+    derived: createDerivedRepo(db, now, bus),
     bus,
   };
 }

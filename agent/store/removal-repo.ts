@@ -31,9 +31,14 @@ export function createRemovalRepo(db: Db, now: () => number) {
     );
 
   return {
-    /** Refuses while a deploy or an operator lock holds the service; otherwise holds it for the removal. */
-    begin(a: LockInput): void {
-      db.transaction(() => {
+    /**
+     * Refuses while a deploy or an operator lock holds the service; otherwise
+     * holds it for the removal and clears its current release at once, so a
+     * bake window still open on it ends instead of reverting mid-removal.
+     * Returns the current deploy id for abort to put back.
+     */
+    begin(a: LockInput): { previousCurrent: number | null } {
+      return db.transaction(() => {
         const running = db.get<DeployLockRow>(
           `SELECT l.deploy_id, l.since, d.version, d.key_id FROM locks l JOIN deploys d ON d.id = l.deploy_id
            WHERE l.service = ? AND l.destination = ?`,
@@ -52,6 +57,11 @@ export function createRemovalRepo(db: Db, now: () => number) {
           'INSERT INTO operator_locks (service, destination, key_id, message, since) VALUES (?, ?, ?, ?, ?)',
           a.service, a.destination, a.keyId, REMOVAL_MESSAGE, new Date(now()).toISOString(),
         );
+        const previousCurrent = db.get<{ current_deploy_id: number | null }>(
+          'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?', a.service, a.destination,
+        )?.current_deploy_id ?? null;
+        db.run('UPDATE service_seq SET current_deploy_id = NULL WHERE service = ? AND destination = ?', a.service, a.destination);
+        return { previousCurrent };
       });
     },
 
@@ -81,10 +91,9 @@ export function createRemovalRepo(db: Db, now: () => number) {
       });
     },
 
-    /** No current release, no maintenance, lock freed, and one audit row; all or nothing. */
+    /** No maintenance, lock freed, and one audit row; all or nothing. */
     finish(a: LockInput & { containers: string[]; routes: number }): void {
       db.transaction(() => {
-        db.run('UPDATE service_seq SET current_deploy_id = NULL WHERE service = ? AND destination = ?', a.service, a.destination);
         db.run('DELETE FROM maintenance WHERE service = ? AND destination = ?', a.service, a.destination);
         dropPlaceholder(a);
         insertAudit(db, now(), {
@@ -97,9 +106,15 @@ export function createRemovalRepo(db: Db, now: () => number) {
       });
     },
 
-    /** Frees the service again after a removal that could not finish. */
-    abort(a: LockInput): void {
-      db.transaction(() => dropPlaceholder(a));
+    /** Frees the service again after a removal that could not finish, with its current release back. */
+    abort(a: LockInput & { previousCurrent: number | null }): void {
+      db.transaction(() => {
+        if (dropPlaceholder(a).changes === 0) return;
+        db.run(
+          'UPDATE service_seq SET current_deploy_id = ? WHERE service = ? AND destination = ? AND current_deploy_id IS NULL',
+          a.previousCurrent, a.service, a.destination,
+        );
+      });
     },
   };
 }

@@ -7,8 +7,10 @@ import type {
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
+import type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
+export type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 export type {
   AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -80,12 +82,21 @@ export interface Store {
   };
   /** The store side of `deploy remove` (agent/store/removal-repo.ts, agent/engine/remove.ts). */
   removal: {
-    /** ConflictError `locked` while a deploy or an operator lock holds the service; else holds it. */
-    begin(a: { service: string; destination: string; keyId: string }): void;
+    /** ConflictError `locked` while a deploy or an operator lock holds the service; else holds it and clears current. */
+    begin(a: { service: string; destination: string; keyId: string }): { previousCurrent: number | null };
     dropRoutes(service: string, destination: string): RemovedRouteRow[];
     restoreRoutes(rows: RemovedRouteRow[]): void;
     finish(a: { service: string; destination: string; keyId: string; containers: string[]; routes: number }): void;
-    abort(a: { service: string; destination: string; keyId: string }): void;
+    abort(a: { service: string; destination: string; keyId: string; previousCurrent: number | null }): void;
+  };
+  /** Releases the agent makes by itself (bake-window reverts), derived from stored signed ones. */
+  derived: {
+    /** The deploy that was live before this one (last earlier DONE deploy of the service), if any. */
+    previousLive(deployId: number): DeployRecord | undefined;
+    /** Undefined while a bake of the deploy may go on (current, DONE, unlocked, not failed yet); else why not. */
+    bakeOver(deployId: number): string | undefined;
+    /** Records bake.failed and, when possible, a bake-revert deploy holding the lock; nothing when moved on. */
+    bakeFailed(a: BakeFailureInput): BakeFailureOutcome;
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;

@@ -12,7 +12,7 @@ import { planContainers, type Plan } from '../config/plan.js';
 import { followDeploy, parseDeployRecord } from '../follow-deploy.js';
 import { describeImage, parseImageReference, pinnedImage } from '../image-reference.js';
 import { readKeyFile, resolveKeyPath, type OperatorKeyFile } from '../keys.js';
-import { buildManifestPayload, checkDeployable, nextSeq, rolesOnHost } from '../manifest-builder.js';
+import { bakeNotice, buildManifestPayload, checkDeployable, nextSeq, rolesOnHost } from '../manifest-builder.js';
 import type { HostResult } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
 import { checkPinnedIdentity, connectPinned, readIdentity } from '../pinning.js';
@@ -65,6 +65,7 @@ export async function pushCommand(ctx: CommandContext): Promise<void> {
   reporter.finish(results);
   const failed = results.filter((r) => !r.ok);
   if (failed.length > 0) throw pushFailure(failed, results.length, inputs.redact);
+  if (config.bake !== undefined && !ctx.json) ctx.printer.out(bakeNotice(version, config.bake));
 }
 
 async function deployToServer(release: Release, address: ServerAddress, reporter: PushReporter): Promise<HostOutcome> {
@@ -77,7 +78,7 @@ async function deployToServer(release: Release, address: ServerAddress, reporter
     if (discovered) reporter.update({ host, state: 'PINNED', message: `new server: agent ${pin.agent_id}, certificate SHA256 ${pin.tls_fingerprint}` });
     const identity = await readIdentity(client, pin.tls_fingerprint);
     checkPinnedIdentity(host, pin, identity);
-    const required = [...REQUIRED_FEATURES, ...(release.inputs.registry ? ['registry.auth.v1'] : [])];
+    const required = [...REQUIRED_FEATURES, ...(release.inputs.registry ? ['registry.auth.v1'] : []), ...(release.config.bake !== undefined ? ['bake.v1'] : [])];
     const missing = required.filter((f) => !identity.features.includes(f));
     if (missing.length) throw new UpstreamError(`the agent on ${host} (version ${identity.version}) does not support ${missing.join(', ')}`, `upgrade the agent on ${host}`, 'agent_outdated');
 

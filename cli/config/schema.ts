@@ -29,7 +29,7 @@ const KNOWN = new Set([
   'service', 'image', 'servers', 'proxy', 'env', 'registry', 'volumes', 'labels', 'logging', 'boot', 'deploy_timeout',
   'drain_timeout', 'readiness_delay', 'retain_containers', 'stop_timeout', 'primary_role', 'require_destination',
   'allow_empty_roles', 'aliases', 'minimum_version', 'accessories', 'asset_path', 'error_pages_path', 'secrets_path',
-  'agent', 'cron', 'backups', 'auto_deploy',
+  'agent', 'cron', 'backups', 'auto_deploy', 'bake',
 ]);
 
 export interface ValidatedConfig {
@@ -219,6 +219,8 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   const logging = checkLogging(input.logging, ['logging'], findings);
   if (logging) config.logging = logging;
   if (minimumVersion !== undefined) config.minimum_version = minimumVersion;
+  const bake = checkInteger(input.bake, ['bake'], findings, 1, 3600);
+  if (bake !== undefined) config.bake = bake;
   for (const key of ['asset_path', 'error_pages_path', 'secrets_path'] as const) {
     const value = checkPathString(input[key], [key], findings);
     if (value !== undefined) config[key] = value;

@@ -124,6 +124,8 @@ export interface DeployConfig {
   readiness_delay: number;
   stop_timeout: number;
   retain_containers: number;
+  /** Berth's bake window in seconds: after a deploy the agent watches the release and switches back if it fails. */
+  bake?: number;
   require_destination: boolean;
   allow_empty_roles: boolean;
   aliases: Record<string, string>;

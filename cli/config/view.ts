@@ -46,6 +46,7 @@ export function configView(config: DeployConfig, files: string[]): Record<string
     readiness_delay: config.readiness_delay,
     stop_timeout: config.stop_timeout,
     retain_containers: config.retain_containers,
+    bake: config.bake,
     require_destination: config.require_destination,
     allow_empty_roles: config.allow_empty_roles,
     aliases: config.aliases,

@@ -105,7 +105,8 @@ export interface FakeAgent {
 export type FakeRoute = (req: RecordedRequest, res: ServerResponse) => void;
 
 /** HTTPS on 127.0.0.1 with `cert`: GET /v1/identity answers a signed document; everything else goes to `route`. */
-export async function startFakeAgent(cert: TestCert, options: { port?: number; route?: FakeRoute; identityFingerprint?: string } = {}): Promise<FakeAgent> {
+export async function startFakeAgent(cert: TestCert, options: { port?: number; route?: FakeRoute; identityFingerprint?: string; features?: readonly string[] } = {}): Promise<FakeAgent> {
+  const features = [...(options.features ?? FEATURES)];
   const keys = await generateIdentityKeys();
   const document = await signIdentity(
     {
@@ -114,7 +115,7 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
       sealing_jwk: keys.sealing.publicJwk,
       tls_fingerprint: options.identityFingerprint ?? cert.fingerprint,
       version: '0.1.0',
-      features: [...FEATURES],
+      features,
       iat: Math.floor(Date.now() / 1000),
     },
     keys.identity.privateJwk,
@@ -128,7 +129,7 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
       requests.push(recorded);
       if (recorded.method === 'GET' && recorded.url === '/v1/identity') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ document, agent_id: keys.agentId, tls_fingerprint: cert.fingerprint, sealing_jwk: keys.sealing.publicJwk, version: '0.1.0', features: [...FEATURES] }));
+        res.end(JSON.stringify({ document, agent_id: keys.agentId, tls_fingerprint: cert.fingerprint, sealing_jwk: keys.sealing.publicJwk, version: '0.1.0', features }));
         return;
       }
       if (options.route) return options.route(recorded, res);

@@ -9,7 +9,7 @@ export interface TestEngine {
 }
 
 export interface TestImages {
-  /** GET / answers "v1\n"; /up 200; /cgi-bin/slow?N; /cgi-bin/env?NAME. */
+  /** GET / answers "v1\n"; /up 200; /cgi-bin/slow?N; /cgi-bin/env?NAME; /cgi-bin/up 200, or 500 once /tmp/sick exists. */
   v1: string;
   v2: string;
   v3: string;

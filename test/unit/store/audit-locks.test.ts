@@ -290,7 +290,9 @@ describe('removal (store side)', () => {
     store.setState(d.id, 'DONE');
     store.setCurrent('demo', '', d.id);
     const versionBefore = store.routes.version();
-    store.removal.begin({ service: 'demo', destination: '', keyId: KID });
+    assert.deepEqual(store.removal.begin({ service: 'demo', destination: '', keyId: KID }), { previousCurrent: d.id });
+    assert.equal(store.current('demo', ''), null, 'a bake window on the current release ends now');
+    assert.equal(store.derived.bakeOver(d.id), 'deploy none is current now');
     assert.equal(failure(() => store.acceptRelease({ payload: payload({ seq: 6, version: 'v6' }), jws: 'j', keyId: OTHER })).code, 'locked');
 
     const dropped = store.removal.dropRoutes('demo', '');
@@ -315,15 +317,18 @@ describe('removal (store side)', () => {
     store.close();
   });
 
-  it('abort frees the service and leaves a real operator lock alone', () => {
+  it('abort frees the service with its current release back, and leaves a real operator lock alone', () => {
     const { store, d } = deployed();
     store.setState(d.id, 'DONE');
-    store.removal.begin({ service: 'demo', destination: '', keyId: KID });
-    store.removal.abort({ service: 'demo', destination: '', keyId: KID });
-    assert.equal(store.operatorLocks.get('demo', ''), null);
+    store.setCurrent('demo', '', d.id);
+    const before = store.dump();
+    const held = store.removal.begin({ service: 'demo', destination: '', keyId: KID });
+    store.removal.abort({ service: 'demo', destination: '', keyId: KID, ...held });
+    assert.deepEqual(store.dump(), before);
     store.operatorLocks.acquire({ service: 'demo', destination: '', keyId: KID, message: 'real lock' });
-    store.removal.abort({ service: 'demo', destination: '', keyId: KID });
+    store.removal.abort({ service: 'demo', destination: '', keyId: KID, previousCurrent: null });
     assert.equal(store.operatorLocks.get('demo', '')?.message, 'real lock');
+    assert.equal(store.current('demo', '')?.deploy_id, d.id);
     store.close();
   });
 });

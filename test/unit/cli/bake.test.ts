@@ -1,0 +1,150 @@
+// The bake key of deploy.yml as a user meets it: validation with file:line,
+// `deploy config`, the manifest field, and `deploy push` refusing an agent that
+// does not know bake windows (nothing sent) or saying what the agent will do.
+import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../../cli/config/load.js';
+import { planContainers } from '../../../cli/config/plan.js';
+import { main } from '../../../cli/main.js';
+import { buildManifestPayload } from '../../../cli/manifest-builder.js';
+import { ConfigError } from '../../../shared/errors.js';
+import { verifyManifest } from '../../../shared/manifest-signing.js';
+import { parseManifestPayload } from '../../../shared/manifest.js';
+import { FEATURES } from '../../../shared/version.js';
+import { appDirs, captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+
+const app = appDirs();
+const DIGEST = `sha256:${'cd'.repeat(32)}`;
+const base = (servers = '  - 10.0.0.1') => `service: demo
+image: 127.0.0.1:5000/berth-test/web@${DIGEST}
+servers:
+${servers}
+proxy:
+  host: demo.test
+`;
+
+async function configError(yaml: string): Promise<string> {
+  const err = await loadConfig(app({ 'deploy.yml': yaml })).then(() => assert.fail('expected a config error'), (e: unknown) => e);
+  assert.ok(err instanceof ConfigError, String(err));
+  return err.message;
+}
+
+async function run(cwd: string, argv: string[], xdg?: string) {
+  const stdout = captureStream();
+  const stderr = captureStream();
+  const code = await main({ argv, env: testEnv(cwd, xdg ? { xdgConfigHome: xdg } : {}), stdout: stdout.stream, stderr: stderr.stream });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+describe('deploy.yml bake', () => {
+  it('is optional; when set it goes into every manifest as bake', async () => {
+    const without = await loadConfig(app({ 'deploy.yml': base() }));
+    assert.equal(without.config.bake, undefined);
+    const { config } = await loadConfig(app({ 'deploy.yml': base() + 'bake: 15\n' }));
+    assert.equal(config.bake, 15);
+    const facts = { kid: 'k'.repeat(43), agentId: 'a'.repeat(43), version: 'r1', image: `127.0.0.1:5000/berth-test/web@${DIGEST}`, seq: 1, nowSeconds: 1_800_000_000 };
+    const sealing = { seal: async (s: string) => s, secret: () => '', registry: undefined };
+    const plan = planContainers(config);
+    const payload = await buildManifestPayload(config, plan, '10.0.0.1:7443', facts, sealing);
+    assert.equal(parseManifestPayload(payload).bake, 15);
+    const plain = await buildManifestPayload(without.config, planContainers(without.config), '10.0.0.1:7443', facts, sealing);
+    assert.equal('bake' in plain, false, 'no bake field for agents that may not know it');
+  });
+
+  it('refuses values outside 1..3600 and non-integers, naming the key and line', async () => {
+    assert.equal(await configError(base() + 'bake: 0\n'), 'bake: should be at least 1 (deploy.yml:7)');
+    assert.equal(await configError(base() + 'bake: 3601\n'), 'bake: should be at most 3600 (deploy.yml:7)');
+    assert.equal(await configError(base() + 'bake: 2.5\n'), 'bake: should be an integer (deploy.yml:7)');
+    assert.equal(await configError(base() + 'bake: "15"\n'), 'bake: should be a number (deploy.yml:7)');
+    assert.equal(await configError(base() + 'bake:\n  seconds: 15\n'), 'bake: should be a number (deploy.yml:7)');
+  });
+
+  it('deploy config shows it', async () => {
+    const cwd = app({ 'deploy.yml': base() + 'bake: 20\n' });
+    const json = await run(cwd, ['config', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.equal(JSON.parse(json.stdout).bake, 20);
+    const yaml = await run(cwd, ['config']);
+    assert.match(yaml.stdout, /^bake: 20$/m);
+    assert.doesNotMatch((await run(app({ 'deploy.yml': base() }), ['config'])).stdout, /bake/);
+  });
+});
+
+/** Enough of an agent for one push: no seq yet, 202 on POST, a stream that ends DONE. */
+function agentRoutes(accepted: string[]) {
+  return (req: RecordedRequest, res: ServerResponse) => {
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && req.url === '/v1/services/demo?destination=') return json(404, { error: { code: 'not_found', message: 'never deployed' } });
+    if (req.method === 'POST' && req.url === '/v1/releases') {
+      accepted.push(JSON.parse(req.body.toString()).manifest);
+      return json(202, { deploy: { id: 3, service: 'demo', destination: '', version: 'r1', state: 'RECEIVED' } });
+    }
+    if (req.method === 'GET' && req.url === '/v1/deploys/3/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const record = { id: 3, service: 'demo', destination: '', version: 'r1', seq: 1, image: 'x', state: 'DONE', error: null, key_id: 'k', created_at: '', updated_at: '' };
+      return res.end(`event: end\ndata: ${JSON.stringify(record)}\n\n`);
+    }
+    json(404, { error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
+  };
+}
+
+describe('deploy push with bake', () => {
+  const dir = tempDir();
+  const xdg = join(dir.path, 'xdg');
+  const accepted: string[] = [];
+  let current: FakeAgent;
+  let outdated: FakeAgent;
+  let publicJwk: Record<string, unknown>;
+
+  before(async () => {
+    current = await startFakeAgent(makeCert(dir.path, 'current'), { route: agentRoutes(accepted) });
+    outdated = await startFakeAgent(makeCert(dir.path, 'outdated'), { route: agentRoutes(accepted), features: FEATURES.filter((f) => f !== 'bake.v1') });
+    assert.equal((await run(dir.path, ['keys', 'new'], xdg)).code, 0);
+    const { readKeyFile } = await import('../../../cli/keys.js');
+    publicJwk = (await readKeyFile(join(xdg, 'berth', 'key.jwk'))).publicJwk;
+  });
+  after(async () => {
+    await current.close();
+    await outdated.close();
+    dir.cleanup();
+  });
+
+  const configure = (agent: FakeAgent, extra: string) => writeFileSync(join(dir.path, 'deploy.yml'), base(`  - 127.0.0.1:${agent.port}`) + extra);
+
+  it('refuses an agent without bake.v1: exit 1, "upgrade the agent on HOST", nothing sent', async () => {
+    configure(outdated, 'bake: 15\n');
+    const host = `127.0.0.1:${outdated.port}`;
+    const res = await run(dir.path, ['push', '--version', 'r1', '--trust-new'], xdg);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, new RegExp(`the agent on ${host.replace(/\./g, '\\.')} \\(version 0\\.1\\.0\\) does not support bake\\.v1`));
+    assert.match(res.stderr, new RegExp(`hint: upgrade the agent on ${host.replace(/\./g, '\\.')}`));
+    assert.equal(accepted.length, 0);
+    assert.equal(outdated.requests.filter((r) => r.method === 'POST').length, 0);
+  });
+
+  it('the same old agent still takes a release without bake', async () => {
+    configure(outdated, '');
+    const res = await run(dir.path, ['push', '--version', 'r1'], xdg);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(accepted.length, 1);
+    assert.doesNotMatch(res.stdout + res.stderr, /bake/);
+  });
+
+  it('sends bake to an agent that knows it and says what the agent will do after the push', async () => {
+    configure(current, 'bake: 15\n');
+    const res = await run(dir.path, ['push', '--version', 'r1', '--trust-new'], xdg);
+    assert.equal(res.code, 0, res.stderr);
+    const payload = await verifyManifest(accepted.at(-1)!, { lookupKey: () => publicJwk, audience: current.agentId });
+    assert.equal(payload.bake, 15);
+    assert.match(res.stdout, /\nbake window: each agent watches r1 for 15s and switches back to the previous release by itself if it fails\n$/);
+    const json = await run(dir.path, ['push', '--version', 'r1', '--json'], xdg);
+    assert.equal(json.code, 0, json.stderr);
+    assert.ok(json.stdout.trim().split('\n').every((l) => JSON.parse(l)), 'only NDJSON on stdout');
+  });
+});
