@@ -83,7 +83,23 @@ export const commandSpecs: CommandSpec[] = [
     options: {
       version: { type: 'string', value: 'VERSION', description: 'release name (default: git HEAD)' },
       'trust-new': { type: 'boolean', description: 'pin servers seen for the first time' },
+      'lock-wait': { type: 'string', value: 'SECONDS', description: 'when the service is locked on a server, retry until this many seconds passed' },
     },
+  },
+  {
+    path: ['rollback'],
+    summary: 'go back to the previous release (or RELEASE) on every server',
+    args: '[RELEASE]',
+    positionals: { min: 0, max: 1 },
+    options: {
+      'lock-wait': { type: 'string', value: 'SECONDS', description: 'when the service is locked on a server, retry until this many seconds passed' },
+    },
+  },
+  {
+    path: ['releases'],
+    summary: 'list the releases on every server (image, when, key, status)',
+    positionals: { min: 0, max: 0 },
+    options: {},
   },
   {
     path: ['config'],

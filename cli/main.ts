@@ -15,6 +15,8 @@ import { keysNewCommand, keysShowCommand } from './commands/keys.js';
 import { lockAcquireCommand, lockReleaseCommand, lockStatusCommand } from './commands/lock.js';
 import { pushCommand } from './commands/push.js';
 import { removeCommand } from './commands/remove.js';
+import { releasesCommand } from './commands/releases.js';
+import { rollbackCommand } from './commands/rollback.js';
 import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -30,6 +32,8 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void>> = {
   'server list': serverListCommand,
   'server remove': serverRemoveCommand,
   push: pushCommand,
+  rollback: rollbackCommand,
+  releases: releasesCommand,
   config: configCommand,
   init: initCommand,
   status: statusCommand,

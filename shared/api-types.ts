@@ -114,6 +114,32 @@ export interface ServiceSummary {
   current: CurrentRelease | null;
 }
 
+/** One version of a service as `GET /v1/services/:name/releases` lists it: its latest release row and latest deploy. */
+export interface ReleaseSummary {
+  version: string;
+  image: string;
+  seq: number;
+  key_id: string;
+  created_at: string; // ISO 8601, of the latest release row of this version
+  trigger: DeployTrigger;
+  /** The state of the latest deploy of this version. */
+  last_state: DeployState;
+  error: string | null;
+  /** Whether a container of this version exists on the server, and runs. */
+  container: 'running' | 'stopped' | null;
+  current: boolean;
+}
+
+/** A stored release as `GET /v1/services/:name/releases/:version` returns it; sealed values stay sealed. */
+export interface StoredRelease {
+  version: string;
+  seq: number;
+  image: string;
+  key_id: string;
+  created_at: string; // ISO 8601
+  payload: unknown;
+}
+
 export interface ServiceContainer {
   id: string;
   name: string;

@@ -52,6 +52,11 @@ export function manifestSubject(service: string, destination: string): string {
   return destination === '' ? service : `${service}@${destination}`;
 }
 
+/** A release version as manifests allow it (also for versions named in API paths and on the command line). */
+export function isValidVersion(version: string): boolean {
+  return typeof version === 'string' && VERSION.test(version);
+}
+
 // Messages flagged `standalone` already name their field and are not prefixed.
 const standalone = { standalone: true };
 

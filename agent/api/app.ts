@@ -13,6 +13,7 @@ import { lockRoutes } from './locks.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
 import { serviceRemoveRoutes } from './service-remove.js';
+import { serviceReleaseRoutes } from './service-releases.js';
 import { serviceRoutes } from './services.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
@@ -46,5 +47,6 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   lockRoutes(app, full);
   serviceRemoveRoutes(app, full);
   auditRoutes(app, full);
+  serviceReleaseRoutes(app, full);
   return app;
 }

@@ -6,6 +6,7 @@ import { createDeploysRepo } from './deploys-repo.js';
 import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
 import { createOperatorLocksRepo } from './operator-locks-repo.js';
+import { createReleaseHistoryRepo } from './release-history-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
 import { createRemovalRepo } from './removal-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
@@ -27,6 +28,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
   bus.setMaxListeners(0);
   const deploys = createDeploysRepo(db, now, bus);
   const releases = createReleasesRepo(db, now, bus);
+  const history = createReleaseHistoryRepo(db);
 
   return {
     close: () => db.close(),
@@ -50,6 +52,8 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     current: releases.current,
     setCurrent: releases.setCurrent,
     services: releases.services,
+    releaseHistory: history.releaseHistory,
+    storedRelease: history.storedRelease,
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
     operatorLocks: createOperatorLocksRepo(db, now),

@@ -8,9 +8,11 @@ import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
+import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
+export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 export type {
   AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -61,6 +63,10 @@ export interface Store {
   current(service: string, destination: string): CurrentRelease | null;
   setCurrent(service: string, destination: string, deployId: number): void;
   services(): ServiceSummary[];
+  /** One entry per version, newest first (agent/store/release-history-repo.ts). */
+  releaseHistory(service: string, destination: string, limit?: number): ReleaseHistoryEntry[];
+  /** One version's stored payload (sealed values stay sealed), or undefined. */
+  storedRelease(service: string, destination: string, version: string): StoredReleasePayload | undefined;
   routes: {
     all(): Route[];
     set(service: string, destination: string, route: Route | null): number;

@@ -28,20 +28,28 @@ describe('output renderers', () => {
     assert.ok(!renderProgressFrame([{ host: 'h', state: 'S', message: 'x'.repeat(500) }], 0, 40, plainStyle).includes('x'.repeat(40)));
   });
 
-  it('renders the summary table', () => {
+  it('renders the summary table: host, roles, release, result, time; skipped hosts have no time', () => {
     const table = renderSummaryTable(
       [
-        { host: '10.0.0.1:7443', release: 'abc', ok: true, state: 'DONE', seconds: 3.21 },
-        { host: '10.0.0.2:7443', release: 'abc', ok: false, state: 'REVERTED', seconds: 75, error: 'never healthy' },
+        { host: '10.0.0.1:7443', roles: ['web', 'jobs'], release: 'abc', ok: true, state: 'DONE', seconds: 3.21 },
+        { host: '10.0.0.2:7443', roles: ['web'], release: 'abc', ok: false, state: 'REVERTED', seconds: 75, error: 'never healthy' },
+        { host: '10.0.0.3:7443', roles: ['web'], release: 'abc', ok: false, state: 'SKIPPED', seconds: 0, error: 'skipped: the primary failed' },
       ],
       plainStyle,
     );
-    assert.equal(table, ['HOST           RELEASE  TIME   RESULT', '10.0.0.1:7443  abc      3.2s   deployed', '10.0.0.2:7443  abc      1m15s  failed: never healthy', ''].join('\n'));
+    assert.equal(table, [
+      'HOST           ROLE      RELEASE  RESULT                 TIME',
+      '10.0.0.1:7443  web,jobs  abc      deployed               3.2s',
+      '10.0.0.2:7443  web       abc      failed: never healthy  1m15s',
+      '10.0.0.3:7443  web       abc      skipped                -',
+      '',
+    ].join('\n'));
+    assert.match(renderSummaryTable([{ host: 'h', roles: ['web'], release: 'v1', ok: true, state: 'DONE', seconds: 1 }], plainStyle, { done: 'rolled back' }), /h +web +v1 +rolled back +1\.0s/);
   });
 
   it('renders JSON records', () => {
     assert.deepEqual(progressRecord({ host: 'h', state: 'PULLED', message: 'm', progress: 10, deployId: 3 }), { type: 'progress', host: 'h', deploy_id: 3, state: 'PULLED', message: 'm', progress: 10 });
-    assert.deepEqual(resultRecord({ host: 'h', release: 'v', ok: false, state: 'ERROR', seconds: 1.23456, error: 'boom' }), { type: 'result', host: 'h', release: 'v', ok: false, state: 'ERROR', seconds: 1.235, error: 'boom' });
+    assert.deepEqual(resultRecord({ host: 'h', roles: ['web'], release: 'v', ok: false, state: 'ERROR', seconds: 1.23456, error: 'boom' }), { type: 'result', host: 'h', roles: ['web'], release: 'v', ok: false, state: 'ERROR', seconds: 1.235, error: 'boom' });
   });
 
   it('renders the status table', () => {

@@ -109,7 +109,7 @@ describe('deploy push and status against a local agent', () => {
     assert.ok(lines.some((l) => l.startsWith(`${host}  PINNED`)), res.stdout);
     assert.ok(lines.some((l) => /^127\.0\.0\.1:\d+  VERIFIED   manifest verified$/.test(l)), res.stdout);
     assert.ok(lines.some((l) => /PULLED +pulled image \(100%\)$/.test(l)), res.stdout);
-    assert.match(res.stdout, /HOST +RELEASE +TIME +RESULT\n127\.0\.0\.1:\d+ +v1 +\d+\.\ds +deployed\n/);
+    assert.match(res.stdout, /HOST +ROLE +RELEASE +RESULT +TIME\n127\.0\.0\.1:\d+ +web +v1 +deployed +\d+\.\ds\n/);
   });
 
   it('sends current seq + 1 when that is larger than the clock', async () => {

@@ -1,0 +1,58 @@
+// GET /v1/services/:name/releases and /v1/services/:name/releases/:version:
+// what was released here (for `deploy releases` and choosing a rollback
+// target), and one version's stored payload, which a rollback re-signs.
+import type { Hono } from 'hono';
+import type { ReleaseSummary, StoredRelease } from '../../shared/api-types.js';
+import { NotFoundError, UserError } from '../../shared/errors.js';
+import { isValidVersion } from '../../shared/manifest.js';
+import { requireToken } from './auth.js';
+import type { ApiDeps, ApiEnv } from './context.js';
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+function serviceOf(name: string, destination: string): { label: string } {
+  if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);
+  if (destination !== '' && !NAME.test(destination)) throw new UserError(`destination "${destination.slice(0, 80)}" is not valid`);
+  return { label: destination ? `${name}@${destination}` : name };
+}
+
+export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  const { store } = deps;
+
+  app.get('/v1/services/:name/releases', requireToken(deps, 'read'), async (c) => {
+    const name = c.req.param('name');
+    const destination = c.req.query('destination') ?? '';
+    const { label } = serviceOf(name, destination);
+    if (store.seq(name, destination) === 0) throw new NotFoundError(`service ${label} has never been deployed on this agent`);
+
+    const presence = new Map<string, 'running' | 'stopped'>();
+    const containers = await deps.docker.listContainers({ 'berth.service': name, 'berth.kind': 'app' }, true);
+    for (const ct of containers) {
+      if ((ct.labels['berth.destination'] ?? '') !== destination) continue;
+      const release = ct.labels['berth.release'] ?? '';
+      // Any role's container running makes the release running.
+      if (ct.running) presence.set(release, 'running');
+      else if (!presence.has(release)) presence.set(release, 'stopped');
+    }
+    const releases: ReleaseSummary[] = store
+      .releaseHistory(name, destination)
+      .map((r) => ({ ...r, container: presence.get(r.version) ?? null }));
+    return c.json({ releases });
+  });
+
+  // The payload carries sealed secrets (sealed to this agent only), and is
+  // what a deploy key needs to roll back: deploy scope, not read.
+  app.get('/v1/services/:name/releases/:version', requireToken(deps, 'deploy'), (c) => {
+    const name = c.req.param('name');
+    const version = c.req.param('version');
+    const destination = c.req.query('destination') ?? '';
+    const { label } = serviceOf(name, destination);
+    if (!isValidVersion(version)) throw new UserError(`release version "${version.slice(0, 80)}" is not valid`);
+    const stored = store.storedRelease(name, destination, version);
+    if (!stored) {
+      throw new NotFoundError(`release ${version} of ${label} is not on this agent`, 'deploy releases lists the releases each server has');
+    }
+    const release: StoredRelease = stored;
+    return c.json({ release });
+  });
+}

@@ -1,0 +1,219 @@
+// What push and rollback share: per host, connect (pinned), check the agent's
+// features, post a freshly signed manifest (waiting for the service lock when
+// asked to), follow the deploy to its end; and the rollout over all hosts with
+// the primary first, boot.limit batches, the reporter and the closing error.
+
+import type { DeployRecord, IdentityClaims } from '../../shared/api-types.js';
+import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
+import { signManifest } from '../../shared/manifest-signing.js';
+import type { ManifestInput } from '../../shared/manifest.js';
+import { formatServerAddress, type ServerAddress } from '../address.js';
+import type { AgentClient } from '../client.js';
+import type { Plan } from '../config/plan.js';
+import type { DeployConfig } from '../config/schema.js';
+import { followDeploy, parseDeployRecord } from '../follow-deploy.js';
+import type { OperatorKeyFile } from '../keys.js';
+import type { KnownAgent } from '../known-agents.js';
+import { nextSeq, rolesOnHost } from '../manifest-builder.js';
+import type { HostResult, SummaryWords } from '../output/deploy.js';
+import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
+import { checkPinnedIdentity, connectPinned, readIdentity } from '../pinning.js';
+import { runRollout } from '../rollout.js';
+import { planRollout } from '../rollout-plan.js';
+import { stringOption, type CommandContext } from './context.js';
+import { readServiceSeq } from './status.js';
+
+const LOCK_RETRY_MS = 2000;
+const MAX_LOCK_WAIT_S = 86_400;
+
+export interface HostOutcome extends HostResult {
+  cause?: unknown;
+}
+
+export interface HostConnection {
+  host: string;
+  client: AgentClient;
+  pin: KnownAgent;
+  identity: IdentityClaims;
+}
+
+export interface AttemptFacts {
+  seq: number;
+  nowSeconds: number;
+}
+
+/** How one kind of release (a push, a rollback) is made for one host. */
+export interface ReleaseMaker {
+  /** Features the agent must list, given what it lists (some are needed only for some releases). */
+  requiredFeatures: string[];
+  /** Once per host before the first attempt; returns the payload of one attempt (fresh seq, iat, exp, jti). */
+  prepare(conn: HostConnection): Promise<(facts: AttemptFacts) => Promise<ManifestInput>>;
+}
+
+export interface Delivery {
+  appDir: string;
+  key: OperatorKeyFile;
+  trustNew: boolean;
+  service: string;
+  destination: string;
+  version: string;
+  lockWaitSeconds: number;
+  reporter: PushReporter;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** --lock-wait SECONDS (default 0: a held lock fails the host at once). */
+export function lockWaitOption(ctx: CommandContext): number {
+  const text = stringOption(ctx, 'lock-wait');
+  if (text === undefined) return 0;
+  const seconds = /^[0-9]{1,6}$/.test(text) ? Number(text) : NaN;
+  if (!(seconds >= 0 && seconds <= MAX_LOCK_WAIT_S)) {
+    throw new UserError(`--lock-wait must be a number of seconds from 0 to ${MAX_LOCK_WAIT_S}, got "${text.slice(0, 40)}"`, undefined, 'usage');
+  }
+  return seconds;
+}
+
+function isLocked(err: unknown): err is BerthError {
+  return err instanceof BerthError && err.status === 409 && err.code === 'locked';
+}
+
+/** The agent's message without the `HOST: ` prefix the client adds. */
+function withoutLabel(message: string, host: string): string {
+  return message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
+}
+
+async function connectHost(d: Delivery, address: ServerAddress): Promise<HostConnection> {
+  const host = formatServerAddress(address);
+  const { client, pin, discovered } = await connectPinned({ appDir: d.appDir, address, key: d.key, trustNew: d.trustNew });
+  if (discovered) d.reporter.update({ host, state: 'PINNED', message: `new server: agent ${pin.agent_id}, certificate SHA256 ${pin.tls_fingerprint}` });
+  const identity = await readIdentity(client, pin.tls_fingerprint);
+  checkPinnedIdentity(host, pin, identity);
+  return { host, client, pin, identity };
+}
+
+/** Posts a manifest made fresh for every attempt; a held lock is retried until the --lock-wait deadline. */
+async function postRelease(d: Delivery, conn: HostConnection, make: (facts: AttemptFacts) => Promise<ManifestInput>): Promise<DeployRecord> {
+  const now = d.now ?? Date.now;
+  const sleep = d.sleep ?? defaultSleep;
+  const deadline = now() + d.lockWaitSeconds * 1000;
+  let told = false;
+  for (;;) {
+    // Re-read each attempt: the deploy that held the lock may have raised the seq.
+    const current = await readServiceSeq(conn.client, d.service, d.destination);
+    const payload = await make({ seq: nextSeq(current, now()), nowSeconds: Math.floor(now() / 1000) });
+    const manifest = await signManifest(payload, d.key.privateJwk, d.key.kid);
+    try {
+      const { body } = await conn.client.json('POST', '/v1/releases', { body: { manifest } });
+      return parseDeployRecord({ error: null, ...(body as { deploy?: object } | undefined)?.deploy }, conn.host);
+    } catch (err) {
+      const left = deadline - now();
+      if (!isLocked(err) || left <= 0) throw err;
+      if (!told) d.reporter.update({ host: conn.host, state: 'LOCKED', message: `waiting for the lock on ${conn.host}: ${withoutLabel(err.message, conn.host)}` });
+      told = true;
+      await sleep(Math.min(LOCK_RETRY_MS, left));
+    }
+  }
+}
+
+export async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker): Promise<HostOutcome> {
+  const host = formatServerAddress(address);
+  const started = Date.now();
+  const seconds = () => (Date.now() - started) / 1000;
+  let deployId: number | undefined;
+  try {
+    const conn = await connectHost(d, address);
+    const missing = maker.requiredFeatures.filter((f) => !conn.identity.features.includes(f));
+    if (missing.length) throw new UpstreamError(`the agent on ${host} (version ${conn.identity.version}) does not support ${missing.join(', ')}`, `upgrade the agent on ${host}`, 'agent_outdated');
+    const make = await maker.prepare(conn);
+    const accepted = await postRelease(d, conn, make);
+    deployId = accepted.id;
+    d.reporter.update({ host, deployId, state: accepted.state, message: `release ${d.version} accepted as deploy #${accepted.id}` });
+    const record = await followDeploy(conn.client, accepted.id, {
+      onEvent: (e) => d.reporter.update({ host, deployId, state: e.state, message: e.message, at: e.at, ...(e.progress !== undefined ? { progress: e.progress } : {}) }),
+    });
+    const ok = record.state === 'DONE';
+    return { host, roles, release: d.version, ok, state: record.state, seconds: seconds(), deployId, ...(ok ? {} : { error: record.error ?? `deploy ended in ${record.state}` }) };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { host, roles, release: d.version, ok: false, state: 'ERROR', seconds: seconds(), ...(deployId !== undefined ? { deployId } : {}), error: message, cause: err };
+  }
+}
+
+export interface RolloutRequest {
+  config: DeployConfig;
+  plan: Plan;
+  appDir: string;
+  key: OperatorKeyFile;
+  version: string;
+  trustNew: boolean;
+  maker: ReleaseMaker;
+  words: SummaryWords & { verb: string };
+  redact?: (text: string) => string;
+}
+
+/** The hosts that run a role, with their roles, in deploy.yml order. */
+export function hostsWithRoles(config: DeployConfig, plan: Plan): Array<{ address: ServerAddress; host: string; roles: string[] }> {
+  return config.servers
+    .map((address) => {
+      const host = formatServerAddress(address);
+      return { address, host, roles: rolesOnHost(plan, host).map((r) => r.role) };
+    })
+    .filter((h) => h.roles.length > 0);
+}
+
+/** The primary role's first host (Kamal's primary_host). */
+export function primaryHostOf(config: DeployConfig, plan: Plan): string | undefined {
+  return plan.roles.find((r) => r.role === config.primary_role)?.hosts[0]?.host;
+}
+
+/** Delivers to every host as the rollout plan orders them; throws naming the failed and skipped hosts. */
+export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<HostOutcome[]> {
+  const targets = hostsWithRoles(r.config, r.plan);
+  const byHost = new Map(targets.map((t) => [t.host, t]));
+  const rollout = planRollout(targets.map((t) => t.host), primaryHostOf(r.config, r.plan), r.config.boot);
+  const order = rollout.stages.flatMap((s) => s.hosts);
+  const reporter = createPushReporter(ctx.printer, ctx.style, ctx.json ? 'json' : ctx.live ? 'live' : 'plain', order, r.words);
+  const delivery: Delivery = {
+    appDir: r.appDir,
+    key: r.key,
+    trustNew: r.trustNew,
+    service: r.config.service,
+    destination: r.config.destination,
+    version: r.version,
+    lockWaitSeconds: lockWaitOption(ctx),
+    reporter,
+  };
+  const results = await runRollout<HostOutcome>(rollout, {
+    deliver: async (host) => {
+      const outcome = await deliverToHost(delivery, byHost.get(host)!.address, byHost.get(host)!.roles, r.maker);
+      reporter.hostDone(outcome);
+      return outcome;
+    },
+    ok: (o) => o.ok,
+    skipped: (host, reason) => ({ host, roles: byHost.get(host)?.roles ?? [], release: r.version, ok: false, state: 'SKIPPED', seconds: 0, error: `skipped: ${reason}` }),
+    sleep: defaultSleep,
+    onWait: (seconds, next) => reporter.note(`waiting ${seconds}s before the next batch (${next.join(', ')})`, next),
+  });
+  reporter.finish(results);
+  const failed = results.filter((o) => !o.ok && o.state !== 'SKIPPED');
+  const skipped = results.filter((o) => o.state === 'SKIPPED');
+  if (failed.length > 0 || skipped.length > 0) throw rolloutFailure(failed, skipped, results.length, r.words.verb, r.redact ?? ((t) => t));
+  return results;
+}
+
+/** One error naming each failed host and why, and the skipped ones; a single host's typed error keeps its code and hint. */
+export function rolloutFailure(failed: HostOutcome[], skipped: HostOutcome[], total: number, verb: string, redact: (text: string) => string): BerthError {
+  const reason = (f: HostOutcome) => ((f.error ?? '').startsWith(f.host) ? f.error ?? '' : `${f.host}: ${f.error}`);
+  const skippedText = skipped.length ? `; ${skipped.length} server(s) skipped, left as they were: ${skipped.map((s) => s.host).join(', ')}` : '';
+  const [only] = failed;
+  if (failed.length === 1 && only) {
+    const message = redact(`${verb} failed on ${reason(only)}${skippedText}`);
+    if (only.cause instanceof BerthError) return new BerthError(only.cause.code, only.cause.status, message, only.cause.hint);
+    return new BerthError('deploy_failed', 502, message, `the previous release keeps serving on ${only.host}`);
+  }
+  const reasons = redact(`${verb} failed on ${failed.length} of ${total} servers: ${failed.map(reason).join('; ')}${skippedText}`);
+  return new BerthError('deploy_failed', 502, reasons, 'servers that failed keep serving their previous release');
+}

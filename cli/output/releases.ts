@@ -1,0 +1,49 @@
+// Renderers for `deploy releases`: one table, a block of rows per host.
+
+import type { ReleaseSummary } from '../../shared/api-types.js';
+import { sanitize } from './style.js';
+import { renderTable } from './table.js';
+
+export interface HostReleases {
+  host: string;
+  /** null: the service was never deployed there. */
+  releases: ReleaseSummary[] | null;
+  error?: string;
+}
+
+const FINAL = new Set(['DONE', 'REVERTED']);
+
+/** current / deploying / retained (a container is kept) / failed / gone. */
+export function releaseStatus(r: ReleaseSummary): string {
+  if (r.current) return 'current';
+  if (!FINAL.has(r.last_state)) return 'deploying';
+  if (r.container !== null) return 'retained';
+  if (r.last_state !== 'DONE') return 'failed';
+  return 'gone';
+}
+
+/** `repo@sha256:<12 hex>`: the last path part of the repository and the start of the digest. */
+export function shortImage(image: string): string {
+  const at = image.indexOf('@');
+  if (at === -1) return image;
+  const repo = image.slice(0, at).split('/').at(-1) ?? '';
+  return `${repo}@${image.slice(at + 1, at + 1 + 'sha256:'.length + 12)}`;
+}
+
+function when(iso: string): string {
+  return /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : '-';
+}
+
+export function renderReleasesTable(hosts: HostReleases[]): string {
+  const rows: string[][] = [];
+  for (const h of hosts) {
+    if (h.error !== undefined) rows.push([h.host, '-', '-', '-', '-', `error: ${sanitize(h.error, 300)}`]);
+    else if (!h.releases || h.releases.length === 0) rows.push([h.host, '-', '-', '-', '-', 'never deployed']);
+    else {
+      for (const r of h.releases) {
+        rows.push([h.host, sanitize(r.version, 130), sanitize(shortImage(r.image), 200), when(r.created_at), sanitize(r.key_id.slice(0, 12), 12), releaseStatus(r)]);
+      }
+    }
+  }
+  return renderTable(['HOST', 'RELEASE', 'IMAGE', 'WHEN', 'KEY', 'STATUS'], rows);
+}
