@@ -141,6 +141,7 @@ async function run(config: AgentConfig): Promise<number> {
         return p;
       },
       setMaintenance: (change) => engine.setMaintenance(change),
+      removeService: (req) => engine.removeService(req),
     },
   });
   const server = await startApiServer(app, {

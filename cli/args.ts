@@ -134,6 +134,12 @@ export const commandSpecs: CommandSpec[] = [
     options: {},
   },
   {
+    path: ['details'],
+    summary: 'show per server the release, containers, routes and lock',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
     path: ['logs'],
     summary: 'show the container logs of every server (each line prefixed by its host)',
     positionals: { min: 0, max: 0 },
@@ -155,6 +161,42 @@ export const commandSpecs: CommandSpec[] = [
       reuse: { type: 'boolean', description: 'run in the running container instead of a new one' },
       interactive: { type: 'boolean', short: 'i', description: 'interactive, on one server (a TTY when this terminal is one)' },
       host: { type: 'string', value: 'HOST', description: 'only this server (default for -i: the first server of the role)' },
+    },
+  },
+  {
+    path: ['lock', 'status'],
+    summary: 'show whether the service is locked on every server',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
+    path: ['lock', 'acquire'],
+    summary: 'lock the service on every server: deploys are refused until released',
+    positionals: { min: 0, max: 0 },
+    options: {
+      message: { type: 'string', short: 'm', value: 'MSG', description: 'why (required; shown to whoever tries to deploy)' },
+    },
+  },
+  {
+    path: ['lock', 'release'],
+    summary: 'release the lock on every server',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
+    path: ['audit'],
+    summary: 'show what was done to the service on every server, and by which key',
+    positionals: { min: 0, max: 0 },
+    options: {
+      lines: { type: 'string', short: 'n', value: 'N', description: 'show the newest N entries (default 50, at most 1000)' },
+    },
+  },
+  {
+    path: ['remove'],
+    summary: 'remove the service (its containers and routes) from every server',
+    positionals: { min: 0, max: 0 },
+    options: {
+      confirmed: { type: 'boolean', short: 'y', description: 'do not ask; required when not on a terminal' },
     },
   },
   {

@@ -111,7 +111,7 @@ export class AgentClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  /** A JSON request; non-2xx statuses become the agent's typed error (named after the server). */
+  /** GET/POST/PUT/DELETE with a JSON body; non-2xx statuses become the agent's typed error (named after the server). */
   async json(method: 'GET' | 'POST' | 'PUT' | 'DELETE', pathAndQuery: string, options: { body?: unknown; auth?: boolean; accept?: number[] } = {}): Promise<JsonResponse> {
     const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(options.body));
     const res = await this.send(method, pathAndQuery, body, { auth: options.auth ?? true, headers: { accept: 'application/json' }, idleTimeoutMs: this.timeoutMs });

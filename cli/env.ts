@@ -10,6 +10,8 @@ export interface CliEnv {
   noColor: boolean;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
+  /** A person can answer a question (`deploy remove` asks for the service name). */
+  stdinIsTTY?: boolean;
   /** The whole environment, for `$VAR` in secrets files and the commands they run. */
   processEnv: Readonly<Record<string, string | undefined>>;
 }
@@ -29,6 +31,7 @@ export function readCliEnv(): CliEnv {
     noColor: nonEmpty(env.NO_COLOR) !== undefined || env.TERM === 'dumb',
     stdoutIsTTY: process.stdout.isTTY === true,
     stderrIsTTY: process.stderr.isTTY === true,
+    stdinIsTTY: process.stdin.isTTY === true,
     processEnv: { ...env },
   };
 }

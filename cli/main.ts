@@ -7,13 +7,17 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { parseCommandLine } from './args.js';
+import { auditCommand } from './commands/audit.js';
 import { configCommand } from './commands/config.js';
+import { detailsCommand } from './commands/details.js';
 import { execCommand } from './commands/exec.js';
 import { initCommand } from './commands/init.js';
 import { keysNewCommand, keysShowCommand } from './commands/keys.js';
 import { liveCommand, maintenanceCommand } from './commands/maintenance.js';
+import { lockAcquireCommand, lockReleaseCommand, lockStatusCommand } from './commands/lock.js';
 import { logsCommand } from './commands/logs.js';
 import { pushCommand } from './commands/push.js';
+import { removeCommand } from './commands/remove.js';
 import { releasesCommand } from './commands/releases.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
@@ -39,6 +43,12 @@ const handlers: Record<string, (ctx: CommandContext) => Promise<void | number>> 
   status: statusCommand,
   maintenance: maintenanceCommand,
   live: liveCommand,
+  details: detailsCommand,
+  'lock status': lockStatusCommand,
+  'lock acquire': lockAcquireCommand,
+  'lock release': lockReleaseCommand,
+  audit: auditCommand,
+  remove: removeCommand,
   version: versionCommand,
   logs: logsCommand,
   exec: execCommand,

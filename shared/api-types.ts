@@ -158,6 +158,8 @@ export interface ServiceDetail {
   routes: Array<{ host: string; target: string }>;
   /** Set while the service is in maintenance on this agent. */
   maintenance?: MaintenanceState | null;
+  /** The operator lock, when the agent knows about locks (absent from older agents). */
+  lock?: OperatorLock | null;
 }
 
 export interface Route {

@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isBerthError } from '../../shared/errors.js';
+import { auditRoutes } from './audit.js';
 import { readBodyWithLimit } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { deployRoutes } from './deploys.js';
@@ -11,8 +12,10 @@ import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
 import { maintenanceRoutes } from './maintenance.js';
 import { logRoutes } from './logs.js';
+import { lockRoutes } from './locks.js';
 import { createFailureLimiter } from './rate-limit.js';
 import { releaseRoutes } from './releases.js';
+import { serviceRemoveRoutes } from './service-remove.js';
 import { serviceReleaseRoutes } from './service-releases.js';
 import { serviceRoutes } from './services.js';
 
@@ -44,6 +47,9 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   releaseRoutes(app, full);
   deployRoutes(app, full);
   serviceRoutes(app, full);
+  lockRoutes(app, full);
+  serviceRemoveRoutes(app, full);
+  auditRoutes(app, full);
   serviceReleaseRoutes(app, full);
   maintenanceRoutes(app, full);
   logRoutes(app, full);

@@ -2,10 +2,10 @@
 // variables set by middleware.
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
+import type { Engine } from '../engine/types.js';
 import type { AgentIdentity } from '../identity.js';
 import type { Logger } from '../log.js';
 import type { Scope, Store } from '../store/index.js';
-import type { Engine } from '../engine/types.js';
 import type { Unseal } from '../engine/role-secrets.js';
 import type { FailureLimiter } from './rate-limit.js';
 import type { Upgrade } from './websocket.js';
@@ -37,8 +37,11 @@ export type ApiEnv = {
 
 export interface ApiDeps {
   store: Store;
-  /** Only `run` is needed here; it drives a deploy to a final state and never throws. */
-  engine: { run(deployId: number): Promise<void> } & Pick<Engine, 'setMaintenance'>;
+  /**
+   * `run` drives a deploy to a final state and never throws; `removeService`
+   * (DELETE /v1/services/:name) and `setMaintenance` need the engine's route publisher.
+   */
+  engine: Pick<Engine, 'run' | 'removeService' | 'setMaintenance'>;
   docker: Pick<DockerPort, 'listContainers'>;
   identity: AgentIdentity;
   log: Logger;

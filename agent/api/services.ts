@@ -41,6 +41,7 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const service: ServiceDetail = {
       name, destination, seq, current: store.current(name, destination), containers, routes,
       maintenance: store.maintenance.get(name, destination),
+      lock: store.operatorLocks.get(name, destination),
     };
     return c.json({ service });
   });

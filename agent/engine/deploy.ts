@@ -21,6 +21,7 @@ import { createReconciler } from './reconcile.js';
 import { createMaintenanceSwitch } from './maintenance.js';
 import { errorText, finishAfterSwitch } from './finish.js';
 import { revert, type Pending } from './revert.js';
+import { removeService } from './remove.js';
 import { createBakeWatcher } from './bake.js';
 import type { Engine, EngineDeps } from './types.js';
 
@@ -72,6 +73,7 @@ export function createEngine(deps: EngineDeps): Engine {
       await publisher.sync();
     },
     setMaintenance: createMaintenanceSwitch(store, publisher),
+    removeService: (req) => removeService({ store, docker: deps.docker, publisher, log }, req),
     async retryStranded() {
       for (const [id, attempts] of [...stranded]) {
         if (active.has(id)) continue;

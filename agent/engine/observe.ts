@@ -7,7 +7,7 @@ import { APP_KIND, LABEL, containerName } from '../core/containers.js';
 import type { Observed } from '../core/plan.js';
 
 /** Berth's app containers of a service+destination, any state. */
-export async function serviceContainers(docker: DockerPort, service: string, destination: string): Promise<ContainerInfo[]> {
+export async function serviceContainers(docker: Pick<DockerPort, 'listContainers'>, service: string, destination: string): Promise<ContainerInfo[]> {
   // Filtering the destination here: Docker's label filter on an empty value is not reliable.
   const all = await docker.listContainers({ [LABEL.service]: service, [LABEL.kind]: APP_KIND }, true);
   return all.filter((c) => (c.labels[LABEL.destination] ?? '') === destination);

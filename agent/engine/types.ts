@@ -6,6 +6,7 @@ import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { MaintenanceChange } from './maintenance.js';
+import type { RemoveRequest, RemoveResult } from './remove.js';
 
 export interface EngineConfig {
   stateDir: string;
@@ -53,6 +54,8 @@ export interface Engine {
   retryStranded(): Promise<void>;
   /** Maintenance on (a message) or off (null), recorded once the router serves it; rejects with UpstreamError otherwise. */
   setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null>;
+  /** `deploy remove` on this server (agent/engine/remove.ts); 409 while a deploy or operator lock holds it. */
+  removeService(req: RemoveRequest): Promise<RemoveResult>;
   /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
   stopBakes(): Promise<void>;
 }

@@ -5,9 +5,11 @@ import { openDatabase } from './db.js';
 import { createDeploysRepo } from './deploys-repo.js';
 import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
+import { createOperatorLocksRepo } from './operator-locks-repo.js';
 import { createReleaseHistoryRepo } from './release-history-repo.js';
 import { createMaintenanceRepo } from './maintenance-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
+import { createRemovalRepo } from './removal-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
 import type { Store } from './types.js';
 
@@ -56,6 +58,8 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
     maintenance: createMaintenanceRepo(db, now),
+    operatorLocks: createOperatorLocksRepo(db, now),
+    removal: createRemovalRepo(db, now),
     derived: createDerivedRepo(db, now, bus),
     bus,
   };

@@ -5,7 +5,7 @@ import type {
   CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
-import type { AuditEntry } from '../../shared/api-types.js';
+import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
@@ -17,11 +17,18 @@ export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 export type {
-  AuditEntry, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
+  AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 export { DEPLOY_STATES, SCOPES } from '../../shared/api-types.js';
 
 export const FINAL_STATES: ReadonlySet<DeployState> = new Set<DeployState>(['DONE', 'REVERTED']);
+
+/** A route table row as stored: key `service` or `service.role`, the Route as JSON. */
+export type RemovedRouteRow = {
+  service: string;
+  destination: string;
+  route: string;
+};
 
 export interface AcceptReleaseInput {
   payload: ManifestPayload;
@@ -80,6 +87,23 @@ export interface Store {
     all(): MaintenanceState[];
     set(on: MaintenanceOn): { state: MaintenanceState; changed: boolean };
     clear(off: MaintenanceOff): MaintenanceState | null;
+  };
+  /** Locks taken by people (`deploy lock`); acceptRelease refuses deploys while one is held. */
+  operatorLocks: {
+    get(service: string, destination: string): OperatorLock | null;
+    /** ConflictError `locked` naming holder, since and message when already held. */
+    acquire(a: { service: string; destination: string; keyId: string; message: string }): OperatorLock;
+    /** NotFoundError when none is held. */
+    release(a: { service: string; destination: string; keyId: string }): OperatorLock;
+  };
+  /** The store side of `deploy remove` (agent/store/removal-repo.ts, agent/engine/remove.ts). */
+  removal: {
+    /** ConflictError `locked` while a deploy or an operator lock holds the service; else holds it and clears current. */
+    begin(a: { service: string; destination: string; keyId: string }): { previousCurrent: number | null };
+    dropRoutes(service: string, destination: string): RemovedRouteRow[];
+    restoreRoutes(rows: RemovedRouteRow[]): void;
+    finish(a: { service: string; destination: string; keyId: string; containers: string[]; routes: number }): void;
+    abort(a: { service: string; destination: string; keyId: string; previousCurrent: number | null }): void;
   };
   /** Releases the agent makes by itself (bake-window reverts), derived from stored signed ones. */
   derived: {

@@ -1,29 +1,29 @@
-// deploy status: what each server runs for this service.
+// deploy status: what each server runs for this service, one row per server.
 
-import type { ServiceDetail } from '../../shared/api-types.js';
-import { BerthError, UpstreamError } from '../../shared/errors.js';
-import { formatServerAddress } from '../address.js';
+import type { MaintenanceState, OperatorLock, ServiceDetail } from '../../shared/api-types.js';
+import { UpstreamError } from '../../shared/errors.js';
 import type { AgentClient } from '../client.js';
-import { loadAppConfig } from './config.js';
-import { readKeyFile, resolveKeyPath } from '../keys.js';
+import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
-import { connectPinned } from '../pinning.js';
-import { mapBounded, stringOption, type CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
+
+/** What GET /v1/services/:name answers; `lock` and `maintenance` only from agents that know them. */
+export type ServiceView = ServiceDetail & { last_deploy?: { state?: unknown }; maintenance?: MaintenanceState | null };
 
 function servicePath(service: string, destination: string): string {
   return `/v1/services/${encodeURIComponent(service)}?destination=${encodeURIComponent(destination)}`;
 }
 
 /** The service as the agent sees it, or null when it was never deployed there. */
-export async function readService(client: AgentClient, service: string, destination = ''): Promise<(ServiceDetail & { last_deploy?: { state?: unknown } }) | null> {
+export async function readService(client: AgentClient, service: string, destination = ''): Promise<ServiceView | null> {
   const { status, body } = await client.json('GET', servicePath(service, destination), { accept: [404] });
   if (status === 404) return null;
   const detail = (body as { service?: unknown } | undefined)?.service;
   if (typeof detail !== 'object' || detail === null || typeof (detail as ServiceDetail).seq !== 'number') {
     throw new UpstreamError(`${client.label} sent a malformed service record`);
   }
-  return detail as ServiceDetail;
+  return detail as ServiceView;
 }
 
 export async function readServiceSeq(client: AgentClient, service: string, destination = ''): Promise<number> {
@@ -32,43 +32,68 @@ export async function readServiceSeq(client: AgentClient, service: string, desti
 
 interface StatusRow {
   host: string;
-  service: Awaited<ReturnType<typeof readService>>;
+  service: ServiceView | null;
   error?: string;
 }
 
+/** A key id shortened for tables; the agent's and the server's own actors stay whole. */
+export function shortKey(kid: string): string {
+  return kid.length > 12 ? kid.slice(0, 12) : kid;
+}
+
+/** `KEY (comment)` of a lock's holder, for one table cell. */
+export function lockHolder(lock: OperatorLock): string {
+  const comment = typeof lock.key_comment === 'string' ? ` (${lock.key_comment})` : '';
+  return sanitize(`${shortKey(String(lock.key_id))}${comment}`, 80);
+}
+
+function lockCell(service: ServiceView | null): string {
+  const lock = service?.lock;
+  return lock && typeof lock === 'object' ? `locked by ${lockHolder(lock)}` : '-';
+}
+
+function maintenanceCell(service: ServiceView | null): string {
+  const m = service?.maintenance;
+  return m && typeof m === 'object' ? `on${typeof m.message === 'string' && m.message ? `: ${sanitize(m.message, 60)}` : ''}` : '-';
+}
+
 export function renderStatusTable(rows: StatusRow[]): string {
+  // Older agents send neither field: no column rather than a column of dashes that means "unknown".
+  const withLock = rows.some((r) => r.service !== null && r.service.lock !== undefined);
+  const withMaintenance = rows.some((r) => r.service !== null && r.service.maintenance !== undefined);
+  const extra = (service: ServiceView | null): string[] => [
+    ...(withLock ? [lockCell(service)] : []),
+    ...(withMaintenance ? [maintenanceCell(service)] : []),
+  ];
   return renderTable(
-    ['HOST', 'RELEASE', 'SEQ', 'CONTAINERS', 'LAST DEPLOY'],
+    ['HOST', 'RELEASE', 'SEQ', 'CONTAINERS', ...(withLock ? ['LOCK'] : []), ...(withMaintenance ? ['MAINTENANCE'] : []), 'LAST DEPLOY'],
     rows.map(({ host, service, error }) => {
-      if (error !== undefined) return [host, '-', '-', '-', `error: ${sanitize(error, 300)}`];
-      if (!service) return [host, '-', '0', '-', 'never deployed'];
+      if (error !== undefined) return [host, '-', '-', '-', ...extra(null), `error: ${sanitize(error, 300)}`];
+      if (!service) return [host, '-', '0', '-', ...extra(null), 'never deployed'];
       const containers = Array.isArray(service.containers) ? service.containers : [];
       const running = containers.filter((c) => c.state === 'running').length;
       const lastState = typeof service.last_deploy?.state === 'string' ? service.last_deploy.state : service.current ? 'DONE' : '-';
-      return [host, sanitize(service.current?.version ?? '-', 130), String(service.seq), `${running} running, ${containers.length - running} stopped`, sanitize(lastState, 40)];
+      return [host, sanitize(service.current?.version ?? '-', 130), String(service.seq), `${running} running, ${containers.length - running} stopped`, ...extra(service), sanitize(lastState, 40)];
     }),
   );
 }
 
+/** Every server's view of the service; shared by status and details. */
+export async function readFleetServices(ctx: CommandContext): Promise<{ service: string; destination: string; outcomes: Array<HostOutcome<ServiceView | null>> }> {
+  const fleet = await loadFleet(ctx);
+  const { service, destination } = fleet.config;
+  const outcomes = await onEveryServer(fleet, (client) => readService(client, service, destination));
+  return { service, destination, outcomes };
+}
+
+export function statusRows(outcomes: Array<HostOutcome<ServiceView | null>>): StatusRow[] {
+  return outcomes.map((o) => (o.ok ? { host: o.host, service: o.value } : { host: o.host, service: null, error: o.error }));
+}
+
 export async function statusCommand(ctx: CommandContext): Promise<void> {
-  const { config, appDir } = await loadAppConfig(ctx);
-  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
-  const causes: unknown[] = [];
-  const rows = await mapBounded(config.servers, 8, async (address): Promise<StatusRow> => {
-    const host = formatServerAddress(address);
-    try {
-      const { client } = await connectPinned({ appDir, address, key, trustNew: false });
-      return { host, service: await readService(client, config.service, config.destination) };
-    } catch (err) {
-      causes.push(err);
-      return { host, service: null, error: err instanceof Error ? err.message : String(err) };
-    }
-  });
-  if (ctx.json) ctx.printer.json({ service: config.service, servers: rows.map((r) => ({ host: r.host, service: r.service, ...(r.error !== undefined ? { error: r.error } : {}) })) });
-  else ctx.printer.out(renderStatusTable(rows));
-  const failed = rows.filter((r) => r.error !== undefined);
-  if (failed.length === 0) return;
-  const [first] = causes;
-  if (failed.length === 1 && first instanceof BerthError) throw first;
-  throw new UpstreamError(`could not read the status of ${failed.length} of ${rows.length} servers: ${failed.map((f) => f.host).join(', ')}`);
+  const { service, destination, outcomes } = await readFleetServices(ctx);
+  if (ctx.json) ctx.printer.json({ service, destination, servers: outcomes.map((o) => outcomeJson(o, 'service')) });
+  else ctx.printer.out(renderStatusTable(statusRows(outcomes)));
+  const failure = fleetFailure(outcomes, 'read the status');
+  if (failure) throw failure;
 }

@@ -10,6 +10,7 @@ import { createFailureLimiter, type FailureLimiter } from '../../agent/api/rate-
 import type { ContainerInfo } from '../../agent/docker.js';
 import { createMaintenanceSwitch } from '../../agent/engine/maintenance.js';
 import { createRoutePublisher } from '../../agent/engine/route-publisher.js';
+import { removeService } from '../../agent/engine/remove.js';
 import type { AgentIdentity } from '../../agent/identity.js';
 import type { Logger } from '../../agent/log.js';
 import { openStore, type Scope, type Store } from '../../agent/store/index.js';
@@ -93,19 +94,38 @@ export class ApiFixture {
       warn: (m) => this.logLines.push(`warn ${m}`),
       error: (m, f) => this.logLines.push(`error ${m} ${JSON.stringify(f ?? {})}`),
     };
+    // One publisher, as in the agent: maintenance and removal share its queue and versions.
+    const publisher = createRoutePublisher(this.store, this.router, log);
     const deps: ApiDeps = {
       store: this.store,
       identity: this.identity,
       log,
       engine: {
         run: async (id) => void this.runs.push(id),
-        setMaintenance: createMaintenanceSwitch(this.store, createRoutePublisher(this.store, this.router, log)),
+        setMaintenance: createMaintenanceSwitch(this.store, publisher),
+        // The real removal logic, over the fake Docker (this.containers) and the in-memory router.
+        removeService: (req) => removeService({ store: this.store, docker: this.fakeDocker(), publisher, log }, req),
       },
       docker: { listContainers: async () => this.containers },
       authLimiter: this.limiter(),
     };
     return buildApp(deps);
   }
+
+  private fakeDocker() {
+    return {
+      listContainers: async (labels: Record<string, string>) =>
+        this.containers.filter((c) => Object.entries(labels).every(([k, v]) => c.labels[k] === v)),
+      stop: async (id: string) => {
+        const c = this.containers.find((x) => x.id === id);
+        if (c) Object.assign(c, { running: false, state: 'exited', exitCode: 0 });
+      },
+      remove: async (id: string) => {
+        this.containers = this.containers.filter((x) => x.id !== id);
+      },
+    };
+  }
+
 
   private limiter(): FailureLimiter {
     return createFailureLimiter({ max: this.authFailuresPerMinute, windowMs: 60_000 });

@@ -1,0 +1,37 @@
+// Query and path parameters shared by the per-service routes: validated once
+// here, so every route refuses the same malformed input with the same 400.
+import type { Context } from 'hono';
+import { UserError } from '../../shared/errors.js';
+import type { ApiEnv } from './context.js';
+
+export const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+/**
+ * Refuses parameters the route does not know and repeated ones: a typo such as
+ * `?destinaton=x` must not silently act on the default destination.
+ */
+export function queryParams<K extends string>(c: Context<ApiEnv>, allowed: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const [key, values] of Object.entries(c.req.queries())) {
+    if (!(allowed as readonly string[]).includes(key)) {
+      throw new UserError(`unknown query parameter "${key.slice(0, 40)}"`, allowed.length ? `known: ${allowed.join(', ')}` : 'this route takes none');
+    }
+    if (values.length !== 1) throw new UserError(`query parameter "${key}" is given ${values.length} times`);
+    out[key as K] = values[0];
+  }
+  return out;
+}
+
+export function checkName(value: string, what: string): string {
+  if (!NAME.test(value)) throw new UserError(`${what} "${value.slice(0, 80)}" is not valid`, 'lower-case letters, digits, - and _, at most 63');
+  return value;
+}
+
+/** `:name` and `?destination=` of /v1/services/:name/...; nothing else in the query. */
+export function serviceTarget(c: Context<ApiEnv>): { service: string; destination: string } {
+  const q = queryParams(c, ['destination']);
+  const service = checkName(c.req.param('name') ?? '', 'service name');
+  const destination = q.destination ?? '';
+  if (destination !== '') checkName(destination, 'destination');
+  return { service, destination };
+}

@@ -1,0 +1,58 @@
+// deploy details: per server, the current release, every container of the
+// service, the routes the router serves for it, and its lock.
+
+import { fleetFailure, outcomeJson } from '../fleet.js';
+import { renderTable } from '../output/table.js';
+import { sanitize } from '../output/style.js';
+import type { CommandContext } from './context.js';
+import { lockHolder, readFleetServices, type ServiceView } from './status.js';
+
+const digestOf = (image: string) => {
+  const at = image.indexOf('@');
+  return at === -1 ? image : `${image.slice(0, at)}@${image.slice(at + 1, at + 20)}…`;
+};
+
+/** One server's block: a header line, then release, lock, maintenance, containers and routes. */
+export function renderDetailsBlock(host: string, service: ServiceView | null, error?: string): string {
+  const lines = [`${host}`];
+  if (error !== undefined) return [...lines, `  error: ${sanitize(error, 500)}`, ''].join('\n');
+  if (!service) return [...lines, '  never deployed here', ''].join('\n');
+  const current = service.current;
+  lines.push(
+    current
+      ? `  release:     ${sanitize(current.version, 130)} (seq ${current.seq}, deploy #${current.deploy_id}, ${sanitize(digestOf(current.image), 200)})`
+      : `  release:     none (seq ${service.seq})`,
+  );
+  if (service.lock !== undefined) {
+    const lock = service.lock;
+    lines.push(lock ? `  lock:        locked by ${lockHolder(lock)} since ${sanitize(lock.since, 40)}: ${sanitize(lock.message, 500)}` : '  lock:        none');
+  }
+  if (service.maintenance !== undefined) {
+    const m = service.maintenance;
+    lines.push(m ? `  maintenance: on since ${sanitize(String(m.since), 40)}${m.message ? `: ${sanitize(m.message, 500)}` : ''}` : '  maintenance: off');
+  }
+  const containers = Array.isArray(service.containers) ? service.containers : [];
+  lines.push('');
+  if (containers.length === 0) lines.push('  no containers');
+  else {
+    const table = renderTable(
+      ['NAME', 'ROLE', 'RELEASE', 'STATE', 'STATUS'],
+      containers.map((c) => [c.name, c.role, c.release, c.state, c.status].map((v) => sanitize(String(v ?? ''), 130))),
+    );
+    lines.push(...table.trimEnd().split('\n').map((l) => `  ${l}`));
+  }
+  const routes = Array.isArray(service.routes) ? service.routes : [];
+  lines.push('');
+  if (routes.length === 0) lines.push('  no routes');
+  else lines.push('  ROUTES', ...routes.map((r) => `  ${sanitize(r.host, 260)} → ${sanitize(r.target, 60)}`));
+  lines.push('');
+  return lines.join('\n');
+}
+
+export async function detailsCommand(ctx: CommandContext): Promise<void> {
+  const { service, destination, outcomes } = await readFleetServices(ctx);
+  if (ctx.json) ctx.printer.json({ service, destination, servers: outcomes.map((o) => outcomeJson(o, 'service')) });
+  else ctx.printer.out(outcomes.map((o) => (o.ok ? renderDetailsBlock(o.host, o.value) : renderDetailsBlock(o.host, null, o.error))).join('\n'));
+  const failure = fleetFailure(outcomes, 'read the details');
+  if (failure) throw failure;
+}
