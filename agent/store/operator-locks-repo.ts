@@ -37,7 +37,7 @@ export function readOperatorLock(db: Db, service: string, destination: string): 
   };
 }
 
-/** `<svc> is locked by key <kid> (<comment>) since <iso>: <message>` (docs/issue4-contract.md). */
+/** `<svc> is locked by key <kid> (<comment>) since <iso>: <message>` (docs/internals.md, issue 4 contract). */
 export function describeOperatorLock(lock: OperatorLock): string {
   const who = lock.key_comment !== undefined ? `${lock.key_id} (${lock.key_comment})` : `${lock.key_id} (a key no longer trusted here)`;
   return `${label(lock.service, lock.destination)} is locked by key ${who} since ${lock.since}: ${lock.message}`;
