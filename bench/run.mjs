@@ -8,9 +8,10 @@ import { parseArgs } from 'node:util';
 import { envVars, provision, teardown } from '../scripts/provision-test-env.mjs';
 import { bareDocker } from './bare-docker.mjs';
 import { pushToServing } from './push-to-serving.mjs';
+import { rollbackToServing } from './rollback-to-serving.mjs';
 
 // Add measurements here: { name, sample(env) -> Promise<milliseconds> }.
-const MEASUREMENTS = [bareDocker, pushToServing];
+const MEASUREMENTS = [bareDocker, pushToServing, rollbackToServing];
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);

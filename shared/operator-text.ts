@@ -5,7 +5,8 @@ import { UserError } from './errors.js';
 
 export const MAX_LOCK_MESSAGE_CHARS = 500;
 
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/u;
+/** Characters no one-line notice shown on someone else's terminal or page may hold. */
+export const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/u;
 
 /** The message trimmed, or a UserError naming what is wrong with it. */
 export function checkOperatorMessage(value: unknown, what: string, max: number): string {

@@ -5,22 +5,16 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
-import { DEFAULT_MAINTENANCE_MESSAGE, maintenanceMessageProblem } from '../../shared/maintenance.js';
+import { DEFAULT_MAINTENANCE_MESSAGE, maintenanceMessageSchema } from '../../shared/maintenance.js';
 import { describeIssues } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
+import { NAME } from './params.js';
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 const bodySchema = z.strictObject({
-  message: z
-    .string()
-    .superRefine((m, ctx) => {
-      const problem = maintenanceMessageProblem(m);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
+  message: maintenanceMessageSchema.optional(),
 });
 
 export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {

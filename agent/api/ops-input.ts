@@ -2,8 +2,8 @@
 // body. Everything is refused with a 400 that names the field.
 import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
+import { NAME } from './params.js';
 
-export const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const DEFAULT_TAIL = 100;
 export const MAX_TAIL = 10_000;
 export const MAX_CMD_ARGS = 64;

@@ -7,8 +7,8 @@ import { NotFoundError, UserError } from '../../shared/errors.js';
 import { isValidVersion } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
+import { NAME } from './params.js';
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 function serviceOf(name: string, destination: string): { label: string } {
   if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);

@@ -5,8 +5,8 @@ import type { ServiceDetail } from '../../shared/api-types.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
+import { NAME } from './params.js';
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;

@@ -4,7 +4,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
-import { maintenanceMessageProblem } from '../../shared/maintenance.js';
+import { maintenanceMessageSchema } from '../../shared/maintenance.js';
 import type { Route, RouteSet } from './types.js';
 
 export const MAX_ROUTES = 10_000;
@@ -43,13 +43,7 @@ const routeSchema = z.strictObject({
   health_path: z.string().regex(HEALTH_PATH_PATTERN, 'must start with / and hold no spaces or control characters').optional(),
   maintenance: z
     .strictObject({
-      message: z
-        .string()
-        .superRefine((m, ctx) => {
-          const problem = maintenanceMessageProblem(m);
-          if (problem) ctx.addIssue({ code: 'custom', message: problem });
-        })
-        .optional(),
+      message: maintenanceMessageSchema.optional(),
     })
     .optional(),
 });

@@ -1,14 +1,11 @@
 // deploy releases: what each server has released of this service, newest first.
 
 import { DEPLOY_STATES, type ReleaseSummary } from '../../shared/api-types.js';
-import { BerthError, UpstreamError } from '../../shared/errors.js';
-import { formatServerAddress } from '../address.js';
+import { UpstreamError } from '../../shared/errors.js';
 import type { AgentClient } from '../client.js';
-import { readKeyFile, resolveKeyPath } from '../keys.js';
+import { fleetFailure, loadFleet, onEveryServer, outcomeJson } from '../fleet.js';
 import { renderReleasesTable, type HostReleases } from '../output/releases.js';
-import { connectPinned } from '../pinning.js';
-import { loadAppConfig } from './config.js';
-import { mapBounded, stringOption, type CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
 
 function isSummary(v: unknown): v is ReleaseSummary {
   const r = v as Partial<ReleaseSummary> | null;
@@ -38,24 +35,12 @@ export async function readReleases(client: AgentClient, service: string, destina
 }
 
 export async function releasesCommand(ctx: CommandContext): Promise<void> {
-  const { config, appDir } = await loadAppConfig(ctx);
-  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
-  const causes: unknown[] = [];
-  const rows = await mapBounded(config.servers, 8, async (address): Promise<HostReleases> => {
-    const host = formatServerAddress(address);
-    try {
-      const { client } = await connectPinned({ appDir, address, key, trustNew: false });
-      return { host, releases: await readReleases(client, config.service, config.destination) };
-    } catch (err) {
-      causes.push(err);
-      return { host, releases: null, error: err instanceof Error ? err.message : String(err) };
-    }
-  });
-  if (ctx.json) ctx.printer.json({ service: config.service, destination: config.destination, servers: rows });
+  const fleet = await loadFleet(ctx);
+  const { service, destination } = fleet.config;
+  const outcomes = await onEveryServer(fleet, (client) => readReleases(client, service, destination));
+  const rows: HostReleases[] = outcomes.map((o) => outcomeJson(o, 'releases') as HostReleases);
+  if (ctx.json) ctx.printer.json({ service, destination, servers: rows });
   else ctx.printer.out(renderReleasesTable(rows));
-  const failed = rows.filter((r) => r.error !== undefined);
-  if (failed.length === 0) return;
-  const [first] = causes;
-  if (failed.length === 1 && first instanceof BerthError) throw first;
-  throw new UpstreamError(`could not read the releases of ${failed.length} of ${rows.length} servers: ${failed.map((f) => f.host).join(', ')}`);
+  const failure = fleetFailure(outcomes, 'read the releases');
+  if (failure) throw failure;
 }

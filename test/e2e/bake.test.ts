@@ -4,7 +4,7 @@
 // not re-created), and the agent says why; one that stays healthy is left alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readAudit } from '../support/agent-audit.js';
+import type { AuditEntry } from '../../shared/api-types.js';
 import { deployYml } from '../support/deploy-cli.js';
 import { dockerOk } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
@@ -94,7 +94,7 @@ test('a release that turns unhealthy after the switch is switched back by the ag
   assert.ok(revertEvents.some((m) => /started retained container/.test(m)), revertEvents.join('\n'));
   assert.ok(revertEvents.some((m) => /image .* already present/.test(m)), 'no pull');
 
-  const audit = readAudit(e.hosts[0]!.stateDir, 'bake.failed');
+  const audit = await auditRows('bake.failed');
   assert.equal(audit.length, 1);
   assert.equal(audit[0]!.key_id, 'agent');
   assert.deepEqual(audit[0]!.detail, {
@@ -105,6 +105,13 @@ test('a release that turns unhealthy after the switch is switched back by the ag
     revert_deploy: revert.id,
   });
 });
+
+/** What `deploy audit --json` shows for one action: what a user reads. */
+async function auditRows(action: string): Promise<AuditEntry[]> {
+  const r = await e.app.run(['audit', '--json', '-n', '1000']);
+  assert.equal(r.code, 0, explain(r, e));
+  return (JSON.parse(r.stdout) as { entries: AuditEntry[] }).entries.filter((x) => x.action === action);
+}
 
 test('a release that stays healthy through its bake window keeps serving', async () => {
   configure('v3', 4);
@@ -118,5 +125,5 @@ test('a release that stays healthy through its bake window keeps serving', async
   assert.equal(passed.message, 'bake window passed: r3 stayed healthy for 4s');
   assert.equal((await e.hosts[0]!.get(e.hostHeader)).body, 'v3\n');
   assert.equal((await get(`/v1/services/${e.service}?destination=`)).service.current.deploy_id, id);
-  assert.equal(readAudit(e.hosts[0]!.stateDir, 'bake.failed').length, 1, 'no new bake.failed');
+  assert.equal((await auditRows('bake.failed')).length, 1, 'no new bake.failed');
 });

@@ -1,0 +1,53 @@
+// `deploy rollback` until the router serves the previous release: a start of
+// the retained container, its health check and the switch (no pull, no
+// create). Each sample rolls back to the other of two releases, so every
+// rollback is a real switch, comparable with the push row.
+import http from 'node:http';
+import { setupApp } from '../dist/test/support/e2e-app.js';
+
+let app;
+let serving = 'v2';
+
+function served(ip, port, host) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: ip, port, path: '/', headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : ''));
+    });
+    req.on('error', () => resolve(''));
+  });
+}
+
+export const rollbackToServing = {
+  name: 'deploy rollback -> router serves the retained release (web, 1 server)',
+  async sample() {
+    if (!app) {
+      app = await setupApp('benchrb');
+      for (const [tag, version] of [['v1', 'rb-1'], ['v2', 'rb-2']]) {
+        app.configure(tag);
+        const r = await app.push(version);
+        if (r.code !== 0) throw new Error(`warm-up push failed: ${r.stderr}`);
+      }
+    }
+    const want = serving === 'v2' ? 'v1' : 'v2';
+    const h = app.hosts[0];
+    const started = performance.now();
+    const rollback = app.app.run(['rollback']);
+    let servedAt;
+    while (performance.now() - started < 60_000) {
+      if ((await served(h.ip, h.httpPort, app.hostHeader)) === want) {
+        servedAt = performance.now();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await rollback;
+    if (r.code !== 0 || servedAt === undefined) throw new Error(`rollback failed: ${r.stderr}`);
+    serving = want;
+    return servedAt - started;
+  },
+  async cleanup() {
+    await app?.teardown();
+  },
+};
