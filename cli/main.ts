@@ -7,51 +7,41 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { parseCommandLine } from './args.js';
-import { auditCommand } from './commands/audit.js';
-import { configCommand } from './commands/config.js';
-import { detailsCommand } from './commands/details.js';
-import { execCommand } from './commands/exec.js';
-import { initCommand } from './commands/init.js';
-import { keysNewCommand, keysShowCommand } from './commands/keys.js';
-import { liveCommand, maintenanceCommand } from './commands/maintenance.js';
-import { lockAcquireCommand, lockReleaseCommand, lockStatusCommand } from './commands/lock.js';
-import { logsCommand } from './commands/logs.js';
-import { pushCommand } from './commands/push.js';
-import { removeCommand } from './commands/remove.js';
-import { releasesCommand } from './commands/releases.js';
-import { rollbackCommand } from './commands/rollback.js';
-import { serverAddCommand, serverListCommand, serverRemoveCommand } from './commands/server.js';
-import { statusCommand } from './commands/status.js';
-import { versionCommand } from './commands/version.js';
 import type { CommandContext } from './commands/context.js';
 import { readCliEnv, type CliEnv } from './env.js';
 import { createPrinter, type OutputStream } from './output/printer.js';
 import { createStyle, sanitize } from './output/style.js';
 
-/** A handler may answer an exit code (exec passes on the command's). */
-const handlers: Record<string, (ctx: CommandContext) => Promise<void | number>> = {
-  'keys new': keysNewCommand,
-  'keys show': keysShowCommand,
-  'server add': serverAddCommand,
-  'server list': serverListCommand,
-  'server remove': serverRemoveCommand,
-  push: pushCommand,
-  rollback: rollbackCommand,
-  releases: releasesCommand,
-  config: configCommand,
-  init: initCommand,
-  status: statusCommand,
-  maintenance: maintenanceCommand,
-  live: liveCommand,
-  details: detailsCommand,
-  'lock status': lockStatusCommand,
-  'lock acquire': lockAcquireCommand,
-  'lock release': lockReleaseCommand,
-  audit: auditCommand,
-  remove: removeCommand,
-  version: versionCommand,
-  logs: logsCommand,
-  exec: execCommand,
+type Handler = (ctx: CommandContext) => Promise<void | number>;
+
+/**
+ * A handler may answer an exit code (exec passes on the command's). Each is
+ * loaded when its command runs, so a push does not pay for loading exec's
+ * WebSocket client or the other commands (CLI start-up is most of a push).
+ */
+const handlers: Record<string, () => Promise<Handler>> = {
+  'keys new': async () => (await import('./commands/keys.js')).keysNewCommand,
+  'keys show': async () => (await import('./commands/keys.js')).keysShowCommand,
+  'server add': async () => (await import('./commands/server.js')).serverAddCommand,
+  'server list': async () => (await import('./commands/server.js')).serverListCommand,
+  'server remove': async () => (await import('./commands/server.js')).serverRemoveCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
+  rollback: async () => (await import('./commands/rollback.js')).rollbackCommand,
+  releases: async () => (await import('./commands/releases.js')).releasesCommand,
+  config: async () => (await import('./commands/config.js')).configCommand,
+  init: async () => (await import('./commands/init.js')).initCommand,
+  status: async () => (await import('./commands/status.js')).statusCommand,
+  maintenance: async () => (await import('./commands/maintenance.js')).maintenanceCommand,
+  live: async () => (await import('./commands/maintenance.js')).liveCommand,
+  details: async () => (await import('./commands/details.js')).detailsCommand,
+  'lock status': async () => (await import('./commands/lock.js')).lockStatusCommand,
+  'lock acquire': async () => (await import('./commands/lock.js')).lockAcquireCommand,
+  'lock release': async () => (await import('./commands/lock.js')).lockReleaseCommand,
+  audit: async () => (await import('./commands/audit.js')).auditCommand,
+  remove: async () => (await import('./commands/remove.js')).removeCommand,
+  version: async () => (await import('./commands/version.js')).versionCommand,
+  logs: async () => (await import('./commands/logs.js')).logsCommand,
+  exec: async () => (await import('./commands/exec.js')).execCommand,
 };
 
 const USAGE_CODES = new Set(['usage', 'config_invalid']);
@@ -95,8 +85,9 @@ export async function main(io: MainIo): Promise<number> {
       (parsed.exitCode === 0 ? io.stdout : io.stderr).write(parsed.text);
       return parsed.exitCode;
     }
-    const handler = handlers[parsed.name];
-    if (!handler) throw new Error(`no handler for ${parsed.name}`);
+    const load = handlers[parsed.name];
+    if (!load) throw new Error(`no handler for ${parsed.name}`);
+    const handler = await load();
     const wantsJson = parsed.values.json === true;
     const ctx: CommandContext = {
       env: io.env,
