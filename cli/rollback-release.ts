@@ -11,12 +11,13 @@ import { parseManifestPayload, type ManifestInput } from '../shared/manifest.js'
 import { MANIFEST_TTL_S } from './manifest-builder.js';
 
 /**
- * `releases` newest first, as GET /v1/services/:name/releases lists them: the
- * most recent one older than the current release whose last deploy reached DONE.
+ * `releases` newest first, as GET /v1/services/:name/releases lists them (by
+ * when each last went live): the most recent one older than the current
+ * release whose last deploy reached DONE and did not then fail its bake window.
  */
-export function previousRelease(releases: readonly Pick<ReleaseSummary, 'version' | 'current' | 'last_state'>[]): string | undefined {
+export function previousRelease(releases: readonly Pick<ReleaseSummary, 'version' | 'current' | 'last_state' | 'bake_failed'>[]): string | undefined {
   const current = releases.findIndex((r) => r.current);
-  return releases.slice(current + 1).find((r) => r.last_state === 'DONE' && !r.current)?.version;
+  return releases.slice(current + 1).find((r) => r.last_state === 'DONE' && !r.current && r.bake_failed !== true)?.version;
 }
 
 export interface RollbackFacts {

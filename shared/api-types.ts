@@ -125,6 +125,8 @@ export interface ReleaseSummary {
   /** The state of the latest deploy of this version. */
   last_state: DeployState;
   error: string | null;
+  /** Its latest deploy went live and then failed its bake window (absent from older agents). */
+  bake_failed?: boolean;
   /** Whether a container of this version exists on the server, and runs. */
   container: 'running' | 'stopped' | null;
   current: boolean;

@@ -17,7 +17,7 @@ export const MAX_RELEASE_HISTORY = 100;
 
 type HistoryRow = {
   version: string; image: string; seq: number; key_id: string; created_at: string;
-  trigger: string; last_state: string; error: string | null;
+  trigger: string; last_state: string; error: string | null; bake_failed: number;
 };
 type StoredRow = { version: string; seq: number; image: string; key_id: string; created_at: string; payload: string };
 
@@ -30,17 +30,24 @@ export function createReleaseHistoryRepo(db: Db) {
     )?.version ?? null;
 
   return {
-    /** Newest first (by the seq of each version's latest release), at most `limit` versions. */
+    /**
+     * Newest first by each version's latest deploy (when it last went live or
+     * was tried), at most `limit` versions. Not by seq: a bake-window revert
+     * re-deploys the earlier release row, so after v1, v2 (bake failed, back
+     * to v1), v3 the release before v3 is v1, which seq order would put last.
+     */
     releaseHistory(service: string, destination: string, limit = MAX_RELEASE_HISTORY): ReleaseHistoryEntry[] {
       const current = currentVersion(service, destination);
       const rows = db.all<HistoryRow>(
-        `SELECT r.version, r.image, r.seq, r.key_id, r.created_at, d.trigger, d.state AS last_state, d.error
+        `SELECT r.version, r.image, r.seq, r.key_id, r.created_at, d.trigger, d.state AS last_state, d.error,
+                EXISTS (SELECT 1 FROM audit a WHERE a.action = 'bake.failed' AND a.service = r.service
+                          AND a.destination = r.destination AND json_extract(a.detail, '$.deploy') = d.id) AS bake_failed
          FROM releases r
          JOIN deploys d ON d.id = (
            SELECT MAX(id) FROM deploys WHERE service = r.service AND destination = r.destination AND version = r.version)
          WHERE r.service = ? AND r.destination = ?
            AND r.seq = (SELECT MAX(seq) FROM releases WHERE service = r.service AND destination = r.destination AND version = r.version)
-         ORDER BY r.seq DESC LIMIT ?`,
+         ORDER BY d.id DESC LIMIT ?`,
         service, destination, Math.max(1, Math.min(MAX_RELEASE_HISTORY, Math.floor(limit))),
       );
       return rows.map((r) => ({
@@ -52,6 +59,7 @@ export function createReleaseHistoryRepo(db: Db) {
         trigger: r.trigger as DeployTrigger,
         last_state: r.last_state as DeployState,
         error: r.error,
+        bake_failed: r.bake_failed === 1,
         current: r.version === current,
       }));
     },

@@ -14,7 +14,8 @@ function isSummary(v: unknown): v is ReleaseSummary {
     typeof r.version === 'string' && typeof r.image === 'string' && typeof r.seq === 'number' &&
     typeof r.key_id === 'string' && typeof r.created_at === 'string' && typeof r.current === 'boolean' &&
     (DEPLOY_STATES as readonly unknown[]).includes(r.last_state) &&
-    (r.container === null || r.container === 'running' || r.container === 'stopped')
+    (r.container === null || r.container === 'running' || r.container === 'stopped') &&
+    (r.bake_failed === undefined || typeof r.bake_failed === 'boolean')
   );
 }
 

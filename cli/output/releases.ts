@@ -13,10 +13,11 @@ export interface HostReleases {
 
 const FINAL = new Set(['DONE', 'REVERTED']);
 
-/** current / deploying / retained (a container is kept) / failed / gone. */
+/** current / deploying / bake failed / retained (a container is kept) / failed / gone. */
 export function releaseStatus(r: ReleaseSummary): string {
-  if (r.current) return 'current';
+  if (r.current) return r.bake_failed ? 'current, bake failed' : 'current';
   if (!FINAL.has(r.last_state)) return 'deploying';
+  if (r.bake_failed) return 'bake failed';
   if (r.container !== null) return 'retained';
   if (r.last_state !== 'DONE') return 'failed';
   return 'gone';

@@ -18,6 +18,12 @@ describe('previous release', () => {
     assert.equal(previousRelease([r('v2', 'DONE'), r('v1', 'DONE')]), 'v2', 'nothing current: the newest that went live');
     assert.equal(previousRelease([]), undefined);
   });
+
+  it('passes over a release that failed its bake window', () => {
+    assert.equal(previousRelease([r('v3', 'DONE', true), { ...r('v2', 'DONE'), bake_failed: true }, r('v1', 'DONE')]), 'v1');
+    assert.equal(previousRelease([r('v1', 'DONE', true), { ...r('v2', 'DONE'), bake_failed: true }]), undefined);
+    assert.equal(previousRelease([r('v3', 'DONE', true), { ...r('v2', 'DONE'), bake_failed: false }]), 'v2');
+  });
 });
 
 const stored = {

@@ -56,6 +56,20 @@ describe('store: release history', () => {
     assert.deepEqual(store.releaseHistory('demo', '', 2).map((r) => r.version), ['v1', 'v3']);
   });
 
+  it('orders by when each version last went live: after a bake revert the release before the next one is the one reverted to', () => {
+    const d1 = release('v1', IMAGE('1'), 'DONE');
+    const d2 = release('v2', IMAGE('2'), 'DONE');
+    const outcome = store.derived.bakeFailed({ bakedDeployId: d2, revertToDeployId: d1, reason: 'web: GET /up failed 3 times' });
+    assert.equal(outcome.kind, 'reverting');
+    if (outcome.kind !== 'reverting') return;
+    store.setState(outcome.deploy.id, 'DONE');
+    store.setCurrent('demo', '', outcome.deploy.id);
+    // Right after the revert: v1 serves again and v2 is marked, so a plain rollback has nothing to go to.
+    assert.deepEqual(store.releaseHistory('demo', '').map((r) => [r.version, r.current, r.bake_failed]), [['v1', true, false], ['v2', false, true]]);
+    release('v3', IMAGE('3'), 'DONE');
+    assert.deepEqual(store.releaseHistory('demo', '').map((r) => [r.version, r.current, r.bake_failed]), [['v3', true, false], ['v1', false, false], ['v2', false, true]]);
+  });
+
   it('keeps services and destinations apart, and an unknown service has no history', () => {
     release('v1', IMAGE('1'), 'DONE');
     release('s1', IMAGE('5'), 'DONE', { destination: 'staging', sub: 'demo@staging' });
