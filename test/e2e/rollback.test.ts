@@ -21,7 +21,7 @@ type Row = Record<string, unknown>;
 const ndjson = (text: string): Row[] => text.trim().split('\n').map((l) => JSON.parse(l) as Row);
 const containerStates = async () => (await e.containers()).map((c) => `${c.name}:${c.state}`).sort();
 
-test('push v1, push v2, then rollback under load: zero failed requests, v1 served again from its retained container, no pull', async () => {
+test('push v1, push v2, then rollback under load: zero failed requests, v1 served again from its retained container, no pull', async (t) => {
   e.configure('v1');
   const r1 = await e.push('v1');
   assert.equal(r1.code, 0, explain(r1, e));
@@ -37,6 +37,7 @@ test('push v1, push v2, then rollback under load: zero failed requests, v1 serve
   assert.equal(rb.code, 0, explain(rb, e));
   assert.deepEqual(report.failures, [], `failed requests during the rollback (of ${report.total})`);
   assert.ok((report.seen.v1 ?? 0) > 0 && (report.seen.v2 ?? 0) > 0, `load saw both releases: ${JSON.stringify(report.seen)}`);
+  t.diagnostic(`load during the rollback: ${report.total} requests, ${report.failures.length} failed, answers ${JSON.stringify(report.seen)}`);
   assert.equal((await h.get(e.hostHeader)).body, 'v1\n');
 
   const records = ndjson(rb.stdout);
