@@ -15,13 +15,14 @@ import { initIdentity, loadIdentity } from './identity.js';
 import { createLogger, type Logger } from './log.js';
 import { removeExecOrphans } from './ops/exec.js';
 import { routerMain } from './router/main.js';
+import { trackedEngine } from './running-work.js';
 import { createRouterClient } from './router/client.js';
 import { agentStatus, renderStatus } from './status.js';
 import { openStore, type Store } from './store/index.js';
 import { renderTrustList, trustAdd, trustRemove } from './trust.js';
 
 const ROUTE_SYNC_INTERVAL_MS = 5_000;
-/** How long SIGTERM waits for running deploys before leaving them to the next start's reconcile. */
+/** How long SIGTERM waits for running deploys and removals before leaving them to the next start. */
 const SHUTDOWN_DEPLOY_WAIT_MS = 10_000;
 
 async function main(argv: string[]): Promise<number> {
@@ -134,15 +135,8 @@ async function run(config: AgentConfig): Promise<number> {
     guardrails,
     ops: { docker, hostname: config.hostname, network: config.network },
     upgradeWebSocket: websockets.upgrade,
-    engine: {
-      run(deployId) {
-        const p = engine.run(deployId).finally(() => running.delete(p));
-        running.add(p);
-        return p;
-      },
-      setMaintenance: (change) => engine.setMaintenance(change),
-      removeService: (req) => engine.removeService(req),
-    },
+    // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
+    engine: trackedEngine(engine, running),
   });
   const server = await startApiServer(app, {
     listen: config.listen,
@@ -188,7 +182,7 @@ async function shutdown(s: {
   if (!settled) {
     // SQLite (WAL) is crash-safe: leaving the store open is safe, and the next
     // start's reconcile finishes or undoes what was interrupted.
-    s.log.warn('exiting with deploys still running; the next start reconciles them', { running_deploys: s.running.size });
+    s.log.warn('exiting with work still running; the next start reconciles deploys, and deploy remove again finishes a removal', { running_deploys: s.running.size });
     return 0;
   }
   s.store.close();

@@ -60,7 +60,7 @@ export const LOCAL_ACTOR = 'local';
  * One audit row. `action` is a stable dotted name (docs/internals.md "Audit"):
  * release.accepted, deploy.<STATE>, bake.failed, lock.acquired, lock.released,
  * maintenance.on, maintenance.off, exec, trust.added, trust.updated,
- * trust.removed, service.removed, webhook.deploy.
+ * trust.removed, service.removed, service.remove_failed, webhook.deploy.
  */
 export interface AuditEntry {
   id: number;

@@ -1,7 +1,7 @@
 // PUT and DELETE /v1/services/:name/maintenance: the router answers the
 // service's hosts with 503 and a message (its health path still reaches the
 // app) until maintenance ends. The answer comes once the router serves the change.
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
@@ -10,8 +10,7 @@ import { describeIssues } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
-import { NAME } from './params.js';
-
+import { serviceTarget } from './params.js';
 
 const bodySchema = z.strictObject({
   message: maintenanceMessageSchema.optional(),
@@ -21,19 +20,16 @@ export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;
 
   // Everything is checked before the token's jti is spent, so a refused request leaves no trace.
-  const target = (name: string, destination: string | undefined) => {
-    const dest = destination ?? '';
-    // JSON-quoted: the names come from the URL and may hold control characters.
-    if (!NAME.test(name)) throw new UserError(`service name ${JSON.stringify(name.slice(0, 80))} is not valid`);
-    if (dest !== '' && !NAME.test(dest)) throw new UserError(`destination ${JSON.stringify(dest.slice(0, 80))} is not valid`);
-    if (store.seq(name, dest) === 0) {
-      throw new NotFoundError(`service ${dest ? `${name}@${dest}` : name} has never been deployed on this agent`);
+  const target = (c: Context<ApiEnv>) => {
+    const { service, destination } = serviceTarget(c);
+    if (store.seq(service, destination) === 0) {
+      throw new NotFoundError(`service ${destination ? `${service}@${destination}` : service} has never been deployed on this agent`);
     }
-    return { service: name, destination: dest };
+    return { service, destination };
   };
 
   app.put('/v1/services/:name/maintenance', requireToken(deps, 'deploy', { deferJti: true }), async (c) => {
-    const where = target(c.req.param('name'), c.req.query('destination'));
+    const where = target(c);
     const raw = c.get('rawBody');
     const parsed = bodySchema.safeParse(raw.length === 0 ? {} : parseJsonBody(raw));
     if (!parsed.success) throw new UserError(`request body: ${describeIssues(parsed.error)}`, 'expected {"message": "<text>"} or {}');
@@ -48,7 +44,7 @@ export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   });
 
   app.delete('/v1/services/:name/maintenance', requireToken(deps, 'deploy', { deferJti: true }), async (c) => {
-    const where = target(c.req.param('name'), c.req.query('destination'));
+    const where = target(c);
     if (c.get('rawBody').length > 0) throw new UserError('DELETE takes no request body');
     const caller = c.get('caller');
     store.useJti(caller.jti, caller.exp);

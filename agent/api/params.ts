@@ -23,7 +23,8 @@ export function queryParams<K extends string>(c: Context<ApiEnv>, allowed: reado
 }
 
 export function checkName(value: string, what: string): string {
-  if (!NAME.test(value)) throw new UserError(`${what} "${value.slice(0, 80)}" is not valid`, 'lower-case letters, digits, - and _, at most 63');
+  // JSON-quoted: the value comes from the URL and may hold control characters.
+  if (!NAME.test(value)) throw new UserError(`${what} ${JSON.stringify(value.slice(0, 80))} is not valid`, 'lower-case letters, digits, - and _, at most 63');
   return value;
 }
 

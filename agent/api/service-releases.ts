@@ -7,22 +7,16 @@ import { NotFoundError, UserError } from '../../shared/errors.js';
 import { isValidVersion } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
-import { NAME } from './params.js';
+import { serviceTarget } from './params.js';
 
-
-function serviceOf(name: string, destination: string): { label: string } {
-  if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);
-  if (destination !== '' && !NAME.test(destination)) throw new UserError(`destination "${destination.slice(0, 80)}" is not valid`);
-  return { label: destination ? `${name}@${destination}` : name };
-}
+const labelOf = (name: string, destination: string) => (destination ? `${name}@${destination}` : name);
 
 export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;
 
   app.get('/v1/services/:name/releases', requireToken(deps, 'read'), async (c) => {
-    const name = c.req.param('name');
-    const destination = c.req.query('destination') ?? '';
-    const { label } = serviceOf(name, destination);
+    const { service: name, destination } = serviceTarget(c);
+    const label = labelOf(name, destination);
     if (store.seq(name, destination) === 0) throw new NotFoundError(`service ${label} has never been deployed on this agent`);
 
     const presence = new Map<string, 'running' | 'stopped'>();
@@ -43,10 +37,9 @@ export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // The payload carries sealed secrets (sealed to this agent only), and is
   // what a deploy key needs to roll back: deploy scope, not read.
   app.get('/v1/services/:name/releases/:version', requireToken(deps, 'deploy'), (c) => {
-    const name = c.req.param('name');
+    const { service: name, destination } = serviceTarget(c);
+    const label = labelOf(name, destination);
     const version = c.req.param('version');
-    const destination = c.req.query('destination') ?? '';
-    const { label } = serviceOf(name, destination);
     if (!isValidVersion(version)) throw new UserError(`release version "${version.slice(0, 80)}" is not valid`);
     const stored = store.storedRelease(name, destination, version);
     if (!stored) {

@@ -38,6 +38,8 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
   // Refuses (409) while a deploy or an operator lock holds the service; then holds it itself.
   const stopTimeout = currentStopTimeout(store, req);
   const { previousCurrent } = store.removal.begin(req);
+  // Set once the routes are off: from then on a failure is audited with what was removed.
+  let removedSoFar: string[] | undefined;
   try {
     const containers = await serviceContainers(deps.docker, req.service, req.destination);
     const routes = store.removal.dropRoutes(req.service, req.destination);
@@ -56,7 +58,8 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
     }
 
     const removed: string[] = [];
-    const failed: string[] = [];
+    const notRemoved: string[] = [];
+    removedSoFar = removed;
     // All at once, so the answer comes within one stop_timeout however many roles run.
     await Promise.all(containers.map(async (c) => {
       try {
@@ -65,14 +68,14 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
         await deps.docker.remove(c.id, { force: true });
         removed.push(c.name);
       } catch (err) {
-        failed.push(`${c.name} (${errorText(err)})`);
+        notRemoved.push(`${c.name} (${errorText(err)})`);
       }
     }));
     // Containers in the order Docker listed them, whatever order they finished in.
     removed.sort((a, b) => containers.findIndex((c) => c.name === a) - containers.findIndex((c) => c.name === b));
-    if (failed.length > 0) {
+    if (notRemoved.length > 0) {
       throw new UpstreamError(
-        `${name}: could not remove ${failed.join(', ')}${removed.length ? `; removed ${removed.join(', ')}` : ''}`,
+        `${name}: could not remove ${notRemoved.join(', ')}${removed.length ? `; removed ${removed.join(', ')}` : ''}`,
         'the router no longer serves it; run deploy remove again to finish',
       );
     }
@@ -80,7 +83,7 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
     log.info('service removed', { service: name, containers: removed, routes: routes.length });
     return { containers: removed, routes: routes.length };
   } catch (err) {
-    store.removal.abort({ ...req, previousCurrent });
+    store.removal.abort({ ...req, previousCurrent, ...(removedSoFar ? { failed: { containers: removedSoFar, error: errorText(err) } } : {}) });
     throw err;
   }
 }

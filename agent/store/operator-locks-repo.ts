@@ -2,7 +2,7 @@
 // service" until someone releases it. acceptRelease refuses deploys while one
 // is held; taking and releasing one are audited in the same transaction.
 import type { OperatorLock } from '../../shared/api-types.js';
-import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js';
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
@@ -16,6 +16,13 @@ export interface LockInput {
 }
 
 export const LOCKED_DEPLOY_HINT = 'deploy lock release, or push with --lock-wait SECONDS';
+
+/**
+ * The message of the hold `deploy remove` takes (agent/store/removal-repo.ts).
+ * acquire refuses it, so an operator lock never looks like a removal hold.
+ */
+export const REMOVAL_MESSAGE = 'removing the service (deploy remove)';
+export const isRemovalHold = (lock: OperatorLock): boolean => lock.message === REMOVAL_MESSAGE;
 
 const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
 
@@ -39,12 +46,26 @@ export function readOperatorLock(db: Db, service: string, destination: string): 
 
 /** `<svc> is locked by key <kid> (<comment>) since <iso>: <message>` (docs/internals.md, issue 4 contract). */
 export function describeOperatorLock(lock: OperatorLock): string {
-  const who = lock.key_comment !== undefined ? `${lock.key_id} (${lock.key_comment})` : `${lock.key_id} (a key no longer trusted here)`;
-  return `${label(lock.service, lock.destination)} is locked by key ${who} since ${lock.since}: ${lock.message}`;
+  return `${label(lock.service, lock.destination)} is locked by key ${holder(lock)} since ${lock.since}: ${lock.message}`;
 }
+
+const holder = (lock: OperatorLock) =>
+  lock.key_comment !== undefined ? `${lock.key_id} (${lock.key_comment})` : `${lock.key_id} (a key no longer trusted here)`;
 
 export function lockedError(lock: OperatorLock, hint: string): ConflictError {
   return new ConflictError(describeOperatorLock(lock), hint, 'locked');
+}
+
+/** A removal hold met by a push, a lock release or a second removal. */
+export function removingError(lock: OperatorLock, hint: string): ConflictError {
+  return new ConflictError(`${label(lock.service, lock.destination)} is being removed by key ${holder(lock)} since ${lock.since}`, hint, 'locked');
+}
+
+/** What a deploy meets while the service is held: a removal says so, not "release the lock". */
+export function deployBlockedError(lock: OperatorLock): ConflictError {
+  return isRemovalHold(lock)
+    ? removingError(lock, 'a removal (deploy remove) is in progress; push again once it has finished')
+    : lockedError(lock, LOCKED_DEPLOY_HINT);
 }
 
 export function createOperatorLocksRepo(db: Db, now: () => number) {
@@ -54,8 +75,10 @@ export function createOperatorLocksRepo(db: Db, now: () => number) {
     /** Takes the lock; ConflictError `locked` naming the holder when it is already held (by anyone). */
     acquire(a: LockInput & { message: string }): OperatorLock {
       const message = checkOperatorMessage(a.message, 'lock message', MAX_LOCK_MESSAGE_CHARS);
+      if (message === REMOVAL_MESSAGE) throw new UserError('that lock message is reserved for deploy remove', 'say why the service is locked');
       return db.transaction(() => {
         const held = readOperatorLock(db, a.service, a.destination);
+        if (held && isRemovalHold(held)) throw removingError(held, 'wait for the removal to finish');
         if (held) throw lockedError(held, 'wait for its holder to release it, or `deploy lock release` if it is stale');
         const nowMs = now();
         db.run(
@@ -69,11 +92,19 @@ export function createOperatorLocksRepo(db: Db, now: () => number) {
       });
     },
 
-    /** Releases whoever's lock it is (like `kamal lock release`); NotFoundError when none is held. */
+    /**
+     * Releases whoever's lock it is (like `kamal lock release`); NotFoundError
+     * when none is held. Never a removal hold: lifting it would let a push land
+     * mid-removal, which needs admin scope; `deploy remove` again takes over a
+     * hold an agent restart left behind.
+     */
     release(a: LockInput): OperatorLock {
       return db.transaction(() => {
         const held = readOperatorLock(db, a.service, a.destination);
         if (!held) throw new NotFoundError(`${label(a.service, a.destination)} is not locked on this server`);
+        if (isRemovalHold(held)) {
+          throw removingError(held, 'wait for the removal to finish; if the agent restarted during it, run deploy remove again to finish it');
+        }
         db.run('DELETE FROM operator_locks WHERE service = ? AND destination = ?', a.service, a.destination);
         insertAudit(db, now(), {
           keyId: a.keyId,

@@ -7,7 +7,7 @@ import type { Db } from './db.js';
 import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import { recordJti } from './keys-repo.js';
 import { insertAudit } from './audit-repo.js';
-import { LOCKED_DEPLOY_HINT, lockedError, readOperatorLock } from './operator-locks-repo.js';
+import { deployBlockedError, readOperatorLock } from './operator-locks-repo.js';
 import type { AcceptReleaseInput, CurrentRelease, DeployRecord, ServiceSummary } from './types.js';
 
 type SeqRow = { service: string; destination: string; seq: number; current_deploy_id: number | null };
@@ -87,7 +87,7 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
       }
       // A person's lock (`deploy lock acquire`); agent-made reverts do not come through here.
       const operatorLock = readOperatorLock(db, p.service, p.destination);
-      if (operatorLock) throw lockedError(operatorLock, LOCKED_DEPLOY_HINT);
+      if (operatorLock) throw deployBlockedError(operatorLock);
       const hostOwner = hostHeldElsewhere(p);
       if (hostOwner) {
         throw new ConflictError(

@@ -1,15 +1,14 @@
 // The store side of `deploy remove`. The engine removes containers between
 // begin and finish (agent/engine/remove.ts); meanwhile an operator lock with
-// REMOVAL_MESSAGE keeps deploys out, so a release accepted mid-removal cannot
-// have its new container deleted under it. seq and history stay: old
-// manifests remain refused and the audit keeps what happened.
+// REMOVAL_MESSAGE (the removal hold) keeps deploys out, so a release accepted
+// mid-removal cannot have its new container deleted under it; `deploy lock
+// release` refuses to lift it. seq and history stay: old manifests remain
+// refused and the audit keeps what happened.
 import { ConflictError } from '../../shared/errors.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
 import type { RemovedRouteRow } from './types.js';
-import { lockedError, readOperatorLock, type LockInput } from './operator-locks-repo.js';
-
-export const REMOVAL_MESSAGE = 'removing the service (deploy remove)';
+import { REMOVAL_MESSAGE, isRemovalHold, lockedError, readOperatorLock, removingError, type LockInput } from './operator-locks-repo.js';
 
 type DeployLockRow = { deploy_id: number; since: string; version: string; key_id: string };
 type RouteRow = RemovedRouteRow;
@@ -17,6 +16,11 @@ type RouteRow = RemovedRouteRow;
 const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
 
 export function createRemovalRepo(db: Db, now: () => number) {
+  // Removals this process is running. A removal hold not in here was left by
+  // an agent stopped mid-removal: the next removal takes it over and finishes.
+  const inProgress = new Set<string>();
+  const keyOf = (a: LockInput) => JSON.stringify([a.service, a.destination]);
+
   /** Route rows of a service: keyed `service` or `service.role` (agent/core/routes.ts). */
   const routeRows = (service: string, destination: string): RouteRow[] =>
     db.all<RouteRow>(
@@ -52,15 +56,26 @@ export function createRemovalRepo(db: Db, now: () => number) {
           );
         }
         const held = readOperatorLock(db, a.service, a.destination);
-        if (held) throw lockedError(held, 'deploy lock release first, then remove again');
-        db.run(
-          'INSERT INTO operator_locks (service, destination, key_id, message, since) VALUES (?, ?, ?, ?, ?)',
-          a.service, a.destination, a.keyId, REMOVAL_MESSAGE, new Date(now()).toISOString(),
-        );
+        const since = new Date(now()).toISOString();
+        if (held && !isRemovalHold(held)) throw lockedError(held, 'deploy lock release first, then remove again');
+        if (held && inProgress.has(keyOf(a))) throw removingError(held, 'wait for that removal to finish');
+        if (held) {
+          // Stale: this removal takes it over, under its caller's key.
+          db.run(
+            'UPDATE operator_locks SET key_id = ?, since = ? WHERE service = ? AND destination = ?',
+            a.keyId, since, a.service, a.destination,
+          );
+        } else {
+          db.run(
+            'INSERT INTO operator_locks (service, destination, key_id, message, since) VALUES (?, ?, ?, ?, ?)',
+            a.service, a.destination, a.keyId, REMOVAL_MESSAGE, since,
+          );
+        }
         const previousCurrent = db.get<{ current_deploy_id: number | null }>(
           'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?', a.service, a.destination,
         )?.current_deploy_id ?? null;
         db.run('UPDATE service_seq SET current_deploy_id = NULL WHERE service = ? AND destination = ?', a.service, a.destination);
+        inProgress.add(keyOf(a));
         return { previousCurrent };
       });
     },
@@ -94,6 +109,7 @@ export function createRemovalRepo(db: Db, now: () => number) {
     /** No maintenance, lock freed, and one audit row; all or nothing. */
     finish(a: LockInput & { containers: string[]; routes: number }): void {
       db.transaction(() => {
+        inProgress.delete(keyOf(a));
         db.run('DELETE FROM maintenance WHERE service = ? AND destination = ?', a.service, a.destination);
         dropPlaceholder(a);
         insertAudit(db, now(), {
@@ -106,9 +122,23 @@ export function createRemovalRepo(db: Db, now: () => number) {
       });
     },
 
-    /** Frees the service again after a removal that could not finish, with its current release back. */
-    abort(a: LockInput & { previousCurrent: number | null }): void {
+    /**
+     * Frees the service again after a removal that could not finish, with its
+     * current release back. `failed`: the removal had started removing (routes
+     * taken off), so what it did is audited as `service.remove_failed`.
+     */
+    abort(a: LockInput & { previousCurrent: number | null; failed?: { containers: string[]; error: string } }): void {
+      inProgress.delete(keyOf(a));
       db.transaction(() => {
+        if (a.failed) {
+          insertAudit(db, now(), {
+            keyId: a.keyId,
+            action: 'service.remove_failed',
+            service: a.service,
+            destination: a.destination,
+            detail: { containers: a.failed.containers, error: a.failed.error },
+          });
+        }
         if (dropPlaceholder(a).changes === 0) return;
         db.run(
           'UPDATE service_seq SET current_deploy_id = ? WHERE service = ? AND destination = ? AND current_deploy_id IS NULL',

@@ -93,17 +93,25 @@ export interface Store {
     get(service: string, destination: string): OperatorLock | null;
     /** ConflictError `locked` naming holder, since and message when already held. */
     acquire(a: { service: string; destination: string; keyId: string; message: string }): OperatorLock;
-    /** NotFoundError when none is held. */
+    /** NotFoundError when none is held; ConflictError `locked` for a removal hold. */
     release(a: { service: string; destination: string; keyId: string }): OperatorLock;
   };
   /** The store side of `deploy remove` (agent/store/removal-repo.ts, agent/engine/remove.ts). */
   removal: {
-    /** ConflictError `locked` while a deploy or an operator lock holds the service; else holds it and clears current. */
+    /**
+     * ConflictError `locked` while a deploy, an operator lock or a removal this
+     * process runs holds the service; else holds it (taking over a removal hold
+     * left by an earlier run of the agent) and clears current.
+     */
     begin(a: { service: string; destination: string; keyId: string }): { previousCurrent: number | null };
     dropRoutes(service: string, destination: string): RemovedRouteRow[];
     restoreRoutes(rows: RemovedRouteRow[]): void;
     finish(a: { service: string; destination: string; keyId: string; containers: string[]; routes: number }): void;
-    abort(a: { service: string; destination: string; keyId: string; previousCurrent: number | null }): void;
+    /** `failed`: the removal had taken the routes off; audited as `service.remove_failed`. */
+    abort(a: {
+      service: string; destination: string; keyId: string; previousCurrent: number | null;
+      failed?: { containers: string[]; error: string };
+    }): void;
   };
   /** Releases the agent makes by itself (bake-window reverts), derived from stored signed ones. */
   derived: {

@@ -62,6 +62,10 @@ export class ApiFixture {
   readonly runs: number[] = [];
   readonly logLines: string[] = [];
   containers: ContainerInfo[] = [];
+  /** Container names whose removal the fake Docker refuses. */
+  readonly failRemove = new Set<string>();
+  /** Awaited inside each fake Docker stop: a test holds a removal mid-way with it. */
+  onStop: ((id: string) => Promise<void>) | undefined;
   /** What the route publisher talks to (maintenance on/off). */
   readonly router = new MemoryRouter();
   private seq = 1;
@@ -117,10 +121,13 @@ export class ApiFixture {
       listContainers: async (labels: Record<string, string>) =>
         this.containers.filter((c) => Object.entries(labels).every(([k, v]) => c.labels[k] === v)),
       stop: async (id: string) => {
+        await this.onStop?.(id);
         const c = this.containers.find((x) => x.id === id);
         if (c) Object.assign(c, { running: false, state: 'exited', exitCode: 0 });
       },
       remove: async (id: string) => {
+        const c = this.containers.find((x) => x.id === id);
+        if (c && this.failRemove.has(c.name)) throw new Error(`removal of container ${c.name} is already in progress`);
         this.containers = this.containers.filter((x) => x.id !== id);
       },
     };

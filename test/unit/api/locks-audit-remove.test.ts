@@ -311,6 +311,73 @@ describe('DELETE /v1/services/:name', () => {
     assert.deepEqual(state(), before);
   });
 
+  it('a container that cannot be removed: 502, and service.remove_failed audits what was removed', async () => {
+    const id = await deployed('partial');
+    f.store.setState(id, 'DONE');
+    f.containers = [container('partial-web-v2', 'partial', '', true), container('partial-web-v1', 'partial', '', false)];
+    f.failRemove.add('partial-web-v1');
+    try {
+      const err = await errorOf(await f.request('DELETE', '/v1/services/partial', { key: f.keyB }));
+      assert.equal(err.status, 502);
+      const message = 'partial: could not remove partial-web-v1 (removal of container partial-web-v1 is already in progress); removed partial-web-v2';
+      assert.equal(err.message, message);
+      const [audit] = f.store.audit.list({ service: 'partial', limit: 1 });
+      assert.deepEqual([audit!.action, audit!.key_id, audit!.detail], ['service.remove_failed', f.keyB.kid, { containers: ['partial-web-v2'], error: message }]);
+      assert.equal(f.store.operatorLocks.get('partial', ''), null, 'the hold is lifted');
+    } finally {
+      f.failRemove.clear();
+    }
+    // Again: finishes the job.
+    assert.deepEqual(await (await f.request('DELETE', '/v1/services/partial', { key: f.keyB })).json(), { removed: { containers: ['partial-web-v1'], routes: 0 } });
+  });
+
+  it('mid-removal: a deploy key cannot release the hold (409), a push is told a removal is in progress; nothing changes', async () => {
+    const id = await deployed('midway');
+    f.store.setState(id, 'DONE');
+    f.containers = [container('midway-web-v1', 'midway', '', true)];
+    let letGo!: () => void;
+    const gate = new Promise<void>((r) => (letGo = r));
+    const stopping = new Promise<void>((r) => (f.onStop = async () => { r(); await gate; }));
+    const removal = f.request('DELETE', '/v1/services/midway', { key: f.keyB });
+    try {
+      await stopping;
+      const before = state();
+      const release = await errorOf(await f.request('DELETE', lockPath('midway'), { key: f.keyA }));
+      assert.equal(release.status, 409);
+      assert.match(release.message, new RegExp(`^midway is being removed by key ${f.keyB.kid} \\(test\\) since `));
+      const push = await f.postRelease(await f.manifest({ service: 'midway', sub: 'midway' }));
+      const body = (await push.json()) as { error: { code: string; message: string; hint: string } };
+      assert.deepEqual([push.status, body.error.code], [409, 'locked']);
+      assert.match(body.error.message, /^midway is being removed by key/);
+      assert.equal(body.error.hint, 'a removal (deploy remove) is in progress; push again once it has finished');
+      const again = await errorOf(await f.request('DELETE', '/v1/services/midway', { key: f.keyB }));
+      assert.deepEqual([again.status, again.code], [409, 'locked']);
+      assert.deepEqual(state(), before);
+    } finally {
+      f.onStop = undefined;
+      letGo();
+    }
+    assert.equal((await removal).status, 200);
+    assert.equal(f.store.operatorLocks.get('midway', ''), null);
+  });
+
+  it('a hold left by an agent stopped mid-removal: lock release refuses, deploy remove again finishes it', async () => {
+    const id = await deployed('stale');
+    f.store.setState(id, 'DONE');
+    f.containers = [container('stale-web-v1', 'stale', '', true)];
+    f.store.removal.begin({ service: 'stale', destination: '', keyId: f.keyB.kid });
+    f.restart();
+    const before = state();
+    const release = await errorOf(await f.request('DELETE', lockPath('stale')));
+    assert.equal(release.status, 409);
+    assert.match(release.message, /^stale is being removed by key/);
+    assert.deepEqual(state(), before);
+    const res = await f.request('DELETE', '/v1/services/stale', { key: f.keyB });
+    assert.deepEqual(await res.json(), { removed: { containers: ['stale-web-v1'], routes: 1 } });
+    assert.equal(f.store.operatorLocks.get('stale', ''), null);
+    assert.equal(f.store.audit.list({ service: 'stale', limit: 1 })[0]?.action, 'service.removed');
+  });
+
   it('404 for a service never deployed here; 400 for bad names and parameters', async () => {
     const before = state();
     assert.deepEqual(await errorOf(await f.request('DELETE', '/v1/services/nothere', { key: f.keyB })), { status: 404, code: 'not_found', message: 'service nothere has never been deployed on this agent' });

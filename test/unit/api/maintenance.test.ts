@@ -91,6 +91,21 @@ describe('PUT /v1/services/:name/maintenance', () => {
     await refused(await put({}, {}, '/v1/services/demo/maintenance?destination=%0Aevil'), snapshot, 400, 'invalid_input', /destination "\\nevil" is not valid/);
   });
 
+  it('unknown and repeated query parameters get 400 and change nothing (a typo must not act on the default destination)', async () => {
+    assert.equal((await del()).status, 200);
+    const snapshot = f.store.dump();
+    const accepted = f.router.accepted;
+    for (const path of ['/v1/services/demo/maintenance?destinaton=staging', '/v1/services/demo/maintenance?destination=&force=1']) {
+      await refused(await put({ message: 'typo' }, {}, path), snapshot, 400, 'invalid_input', /unknown query parameter "(destinaton|force)"/);
+      await refused(await del({}, path), snapshot, 400, 'invalid_input', /unknown query parameter/);
+    }
+    const repeated = '/v1/services/demo/maintenance?destination=&destination=staging';
+    await refused(await put({}, {}, repeated), snapshot, 400, 'invalid_input', /query parameter "destination" is given 2 times/);
+    await refused(await del({}, repeated), snapshot, 400, 'invalid_input', /is given 2 times/);
+    assert.equal(f.router.accepted, accepted, 'nothing sent to the router');
+    assert.equal(maintenanceOf('demo'), undefined);
+  });
+
   it('malformed, oversized, non-printable or unexpected bodies get 400 and change nothing', async () => {
     const snapshot = f.store.dump();
     const cases: Array<[string, RegExp]> = [

@@ -48,6 +48,15 @@ describe('GET /v1/services/:name/releases', () => {
     assert.equal((await errorOf(await f.request('GET', '/v1/services/demo/releases?destination=../x'))).status, 400);
     assert.equal((await errorOf(await f.request('GET', '/v1/services/demo/releases', { authorization: null }))).status, 401);
   });
+
+  it('answers 400 for unknown and repeated query parameters (a typo must not read the default destination)', async () => {
+    for (const base of ['/v1/services/demo/releases', '/v1/services/demo/releases/v1']) {
+      const typo = await errorOf(await f.request('GET', `${base}?destinaton=staging`));
+      assert.deepEqual([typo.status, typo.code, typo.message], [400, 'invalid_input', 'unknown query parameter "destinaton"']);
+      const repeated = await errorOf(await f.request('GET', `${base}?destination=&destination=staging`));
+      assert.deepEqual([repeated.status, repeated.message], [400, 'query parameter "destination" is given 2 times']);
+    }
+  });
 });
 
 describe('GET /v1/services/:name/releases/:version', () => {

@@ -332,3 +332,80 @@ describe('removal (store side)', () => {
     store.close();
   });
 });
+
+describe('the removal hold', () => {
+  function held() {
+    const file = join(dir, `a${n++}.db`);
+    let now = T0;
+    const store = openStore(file, { now: () => now });
+    trustBoth(store);
+    const d = store.acceptRelease({ payload: payload({ seq: 5 }), jws: 'j', keyId: KID });
+    store.setState(d.id, 'DONE');
+    store.setCurrent('demo', '', d.id);
+    const previous = store.removal.begin({ service: 'demo', destination: '', keyId: KID });
+    return { store, d, previous, file, tick: () => void (now += 1000) };
+  }
+
+  it('an abort after the removal started removing audits service.remove_failed with what was removed', () => {
+    const { store, previous } = held();
+    store.removal.abort({
+      service: 'demo', destination: '', keyId: KID, ...previous,
+      failed: { containers: ['demo-web-v1'], error: 'demo: could not remove demo-web-v2 (no such container)' },
+    });
+    assert.deepEqual(strip(store.audit.list({ limit: 1 })[0]!), {
+      key_id: KID, action: 'service.remove_failed', service: 'demo', destination: '',
+      detail: { containers: ['demo-web-v1'], error: 'demo: could not remove demo-web-v2 (no such container)' },
+    });
+    assert.equal(store.operatorLocks.get('demo', ''), null, 'the hold is lifted');
+    store.close();
+  });
+
+  it('deploy lock release cannot lift it, and a push is told a removal is in progress; nothing changes', () => {
+    const { store } = held();
+    const before = store.dump();
+    const release = failure(() => store.operatorLocks.release({ service: 'demo', destination: '', keyId: OTHER }));
+    assert.equal(release.status, 409);
+    assert.match(release.message, new RegExp(`^demo is being removed by key ${KID} \\(alice@laptop\\) since 2026-11-22T10:00:00.000Z$`));
+    assert.match(release.hint ?? '', /run deploy remove again/);
+    const push = failure(() => store.acceptRelease({ payload: payload({ seq: 6, version: 'v6' }), jws: 'j', keyId: OTHER }));
+    assert.equal(push.code, 'locked');
+    assert.match(push.message, /^demo is being removed by key/);
+    assert.equal(push.hint, 'a removal (deploy remove) is in progress; push again once it has finished');
+    const acquire = failure(() => store.operatorLocks.acquire({ service: 'demo', destination: '', keyId: OTHER, message: 'mine' }));
+    assert.match(acquire.message, /is being removed by key/);
+    assert.deepEqual(store.dump(), before);
+    store.close();
+  });
+
+  it('no operator lock can pose as one: acquire refuses its message, storing nothing', () => {
+    const { store } = fresh();
+    trustBoth(store);
+    const before = store.dump();
+    const err = failure(() => store.operatorLocks.acquire({ service: 'x', destination: '', keyId: KID, message: ' removing the service (deploy remove) ' }));
+    assert.deepEqual([err.status, err.message], [400, 'that lock message is reserved for deploy remove']);
+    assert.deepEqual(store.dump(), before);
+    store.close();
+  });
+
+  it('a second removal meanwhile is refused; after a restart, the next removal takes the stale hold over and finishes', () => {
+    const { store, file, tick } = held();
+    const before = store.dump();
+    const second = failure(() => store.removal.begin({ service: 'demo', destination: '', keyId: OTHER }));
+    assert.deepEqual([second.status, second.code], [409, 'locked']);
+    assert.match(second.message, /^demo is being removed by key/);
+    assert.deepEqual(store.dump(), before);
+
+    // The agent stops mid-removal: the hold stays in the database.
+    store.close();
+    tick();
+    const restarted = openStore(file, { now: () => T0 + 5000 });
+    assert.match(failure(() => restarted.operatorLocks.release({ service: 'demo', destination: '', keyId: OTHER })).message, /is being removed/);
+    assert.deepEqual(restarted.removal.begin({ service: 'demo', destination: '', keyId: OTHER }), { previousCurrent: null });
+    const hold = restarted.operatorLocks.get('demo', '');
+    assert.deepEqual([hold?.key_id, hold?.since], [OTHER, '2026-11-22T10:00:05.000Z']);
+    restarted.removal.finish({ service: 'demo', destination: '', keyId: OTHER, containers: [], routes: 0 });
+    assert.equal(restarted.operatorLocks.get('demo', ''), null);
+    assert.equal(restarted.audit.list({ limit: 1 })[0]?.action, 'service.removed');
+    restarted.close();
+  });
+});
