@@ -4,6 +4,7 @@
 // frames are output, then a text frame {"type":"exit","code":N} and close 1000.
 // A failure after the upgrade is a text frame {"type":"error","message"} and
 // close 1011. The process is stopped (its container removed) when the client goes.
+import { isBerthError } from '../../shared/errors.js';
 import type { ProcessSession } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { WsHandlers, WsPeer } from './websocket.js';
@@ -12,6 +13,8 @@ import type { WsHandlers, WsPeer } from './websocket.js';
 const MAX_PENDING_BYTES = 1024 * 1024;
 const MAX_CONTROL_CHARS = 1024;
 const MAX_TERMINAL = 10_000;
+/** Output queued for a slow client past which the process is not read until the socket drained. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export interface InteractiveExec {
   start(): Promise<ProcessSession>;
@@ -61,7 +64,8 @@ export function interactiveExec(x: InteractiveExec): WsHandlers {
       s = await x.start();
     } catch (err) {
       x.log.warn('interactive exec could not start', { err: err instanceof Error ? err.message : String(err) });
-      return fail(peer, err instanceof Error ? err.message : 'the command could not be started');
+      // Our own errors are written for the operator; anything else (Docker's) may say more than it should.
+      return fail(peer, isBerthError(err) ? err.message : 'the command could not be started; see the agent log');
     }
     session = s;
     if (closed) {
@@ -74,6 +78,8 @@ export function interactiveExec(x: InteractiveExec): WsHandlers {
       for await (const chunk of s.output) {
         if (closed) break;
         peer.send(chunk.data);
+        // Not reading pauses the process (its output pipe fills), so `yes` cannot fill the agent's memory.
+        if (peer.bufferedAmount() > MAX_BUFFERED_BYTES) await peer.drained();
       }
       if (!closed) exitCode = await s.exitCode();
     } finally {

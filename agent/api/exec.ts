@@ -26,8 +26,11 @@ export interface ExecRun {
 
 export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   let running = 0;
-  const slot = (): (() => void) => {
+  const refuseWhenFull = () => {
     if (running >= MAX_EXECS) throw new RateLimitError(`too many commands running on this agent (${MAX_EXECS}); try again when some have ended`);
+  };
+  const slot = (): (() => void) => {
+    refuseWhenFull();
     running++;
     let freed = false;
     return () => {
@@ -98,21 +101,26 @@ export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!upgrade) throw new BerthError('unavailable', 503, 'this agent was started without WebSocket support');
     const ed = execDeps();
     const target = await resolveExecTarget(ed, req);
-    const free = slot();
+    // Refused with a status while one still can; the place itself is taken only
+    // once the socket is open (the upgrade can still fail, or the client hang up).
+    refuseWhenFull();
     const run: ExecRun = { keyId: c.get('caller').kid, req, target, interactive: true };
-    try {
-      return await upgrade(c, interactiveExec({
-        start: () => startExec(ed, target, req.cmd, { tty, stdin: true }),
-        log: deps.log,
-        done: (exitCode) => {
-          free();
-          auditExec(deps, run, exitCode);
-        },
-      }));
-    } catch (err) {
-      free();
-      throw err;
-    }
+    let free: (() => void) | undefined;
+    let started = false;
+    return await upgrade(c, interactiveExec({
+      start: async () => {
+        free = slot();
+        const session = await startExec(ed, target, req.cmd, { tty, stdin: true });
+        started = true;
+        return session;
+      },
+      log: deps.log,
+      done: (exitCode) => {
+        free?.();
+        // As with POST: a command that never started is not a run.
+        if (started) auditExec(deps, run, exitCode);
+      },
+    }));
   });
 }
 

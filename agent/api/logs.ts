@@ -4,6 +4,7 @@
 // goes away or its key is no longer trusted.
 import type { Hono } from 'hono';
 import { BerthError, NotFoundError, RateLimitError } from '../../shared/errors.js';
+import type { ContainerInfo } from '../docker.js';
 import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js';
 import { requireToken } from './auth.js';
 import { nowMs, type ApiDeps, type ApiEnv, type OpsDeps } from './context.js';
@@ -38,11 +39,18 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       throw new NotFoundError(`service ${label} has never been deployed on this agent`);
     }
     if (open >= MAX_LOG_STREAMS) throw new RateLimitError(`too many open log streams on this agent (${MAX_LOG_STREAMS}); close some and try again`);
-    // Listed before answering, so a Docker failure is an error status, not a cut stream.
-    const targets = await logTargets(ops.docker, q);
+    // Counted before the first await, so requests arriving together cannot all pass the check.
+    open++;
+    let targets: ContainerInfo[];
+    try {
+      // Listed before answering, so a Docker failure is an error status, not a cut stream.
+      targets = await logTargets(ops.docker, q);
+    } catch (err) {
+      open--;
+      throw err;
+    }
     const kid = c.get('caller').kid;
     const logsDeps = { store: deps.store, docker: ops.docker, log: deps.log };
-    open++;
     return ndjsonResponse(c, deps.log, async (write, signal) => {
       try {
         if (q.follow) await followLogs(logsDeps, q, targets, write, signal, () => deps.store.keys.get(kid) !== undefined);

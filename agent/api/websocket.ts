@@ -10,10 +10,15 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createNodeWebSocket } from '@hono/node-ws';
 import type { Context, Hono } from 'hono';
+import type { WebSocket } from 'ws';
 
 export interface WsPeer {
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
+  /** Bytes sent but not yet written to the network (a slow or stalled client). */
+  bufferedAmount(): number;
+  /** Resolves once everything sent so far was written, or the socket closed. */
+  drained(): Promise<void>;
 }
 
 export interface WsHandlers {
@@ -35,22 +40,29 @@ export interface WebSocketSupport {
 
 /** Frames larger than this close the socket: stdin comes in small pieces. */
 const MAX_FRAME_BYTES = 1024 * 1024;
+/** A peer that has not answered the last ping when the next is due is dropped (a dead network holds no process). */
+export const HEARTBEAT_MS = 30_000;
 
-export function createWebSocketSupport(): WebSocketSupport {
+export function createWebSocketSupport(opts: { heartbeatMs?: number } = {}): WebSocketSupport {
   // The app is only needed by @hono/node-ws's own injector, which we do not use.
   const nodeWs = createNodeWebSocket({ app: undefined as unknown as Hono });
   nodeWs.wss.options.maxPayload = MAX_FRAME_BYTES;
+  const heartbeatMs = opts.heartbeatMs ?? HEARTBEAT_MS;
 
   const upgrade: Upgrade = async (c, h) => {
     let peer: WsPeer | undefined;
+    const peerOf = (ws: WebSocket): WsPeer => {
+      peer ??= openPeer(ws, heartbeatMs);
+      return peer;
+    };
     const response = await nodeWs.upgradeWebSocket(c, {
-      onOpen: (_evt, ws) => {
-        peer = { send: (data) => ws.send(typeof data === 'string' ? data : Buffer.from(data)), close: (code, reason) => ws.close(code, reason) };
-        h.onOpen(peer);
+      onOpen: (_evt, ctx) => {
+        if (ctx.raw) h.onOpen(peerOf(ctx.raw));
       },
-      onMessage: (evt, ws) => {
+      onMessage: (evt, ctx) => {
         const data = evt.data as unknown;
-        const p = peer ?? { send: (d: string | Uint8Array) => ws.send(typeof d === 'string' ? d : Buffer.from(d)), close: (code?: number, reason?: string) => ws.close(code, reason) };
+        if (!ctx.raw) return;
+        const p = peerOf(ctx.raw);
         if (typeof data === 'string') h.onMessage(data, p);
         else if (data instanceof ArrayBuffer) h.onMessage(new Uint8Array(data), p);
       },
@@ -71,6 +83,30 @@ export function createWebSocketSupport(): WebSocketSupport {
     closeAll() {
       for (const ws of nodeWs.wss.clients) ws.terminate();
     },
+  };
+}
+
+/** The peer of an open socket, pinged every `heartbeatMs` until it closes. */
+function openPeer(ws: WebSocket, heartbeatMs: number): WsPeer {
+  let alive = true;
+  ws.on('pong', () => (alive = true));
+  const beat = setInterval(() => {
+    if (!alive) return ws.terminate();
+    alive = false;
+    ws.ping();
+  }, heartbeatMs);
+  beat.unref();
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+  void closed.then(() => clearInterval(beat));
+  let lastWrite: Promise<void> = Promise.resolve();
+  return {
+    send: (data) => {
+      // ws calls back once the frame is written to the network (or failed on a closed socket).
+      lastWrite = new Promise((resolve) => ws.send(typeof data === 'string' ? data : Buffer.from(data), () => resolve()));
+    },
+    close: (code, reason) => ws.close(code, reason),
+    bufferedAmount: () => ws.bufferedAmount,
+    drained: () => Promise.race([lastWrite, closed]),
   };
 }
 

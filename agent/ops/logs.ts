@@ -36,6 +36,8 @@ export interface LogsDeps {
 
 /** Longer lines are cut into pieces of this size. */
 export const MAX_LINE_CHARS = 16 * 1024;
+/** A read without follow holds every line to merge them by time; past this many characters it stops reading. */
+export const MAX_READ_CHARS = 16 * 1024 * 1024;
 const POLL_MS = 1000;
 
 /** The running app containers the query covers. */
@@ -54,6 +56,9 @@ async function pump(docker: DockerPort, c: ContainerInfo, opts: LogOptions, emit
   if (signal.aborted) return;
   const stream = await docker.logs(c.id, opts);
   if (!stream) return;
+  // The client may have gone while Docker answered: a listener added to an
+  // aborted signal never runs, and a quiet container would hold the stream.
+  if (signal.aborted) return stream.close();
   const onAbort = () => stream.close();
   signal.addEventListener('abort', onAbort, { once: true });
   const meta = { role: c.labels[LABEL.role] ?? '', release: c.labels[LABEL.release] ?? '', container: c.name };
@@ -79,15 +84,46 @@ async function pump(docker: DockerPort, c: ContainerInfo, opts: LogOptions, emit
   }
 }
 
-/** Without follow: the last `tail` lines of each container, merged by time. */
-export async function readLogs(deps: LogsDeps, q: LogQuery, targets: ContainerInfo[], emit: Emit, signal: AbortSignal): Promise<void> {
+/**
+ * Without follow: the last `tail` lines of each container, merged by time.
+ * Merging holds them all, so past MAX_READ_CHARS the read stops and a last
+ * record says the output was cut.
+ */
+export async function readLogs(deps: LogsDeps, q: LogQuery, targets: ContainerInfo[], emit: Emit, signal: AbortSignal, maxChars = MAX_READ_CHARS): Promise<void> {
   const records: LogRecord[] = [];
   const opts: LogOptions = { follow: false, tail: q.tail, ...(q.since !== undefined ? { since: q.since } : {}) };
-  for (const c of targets) await pump(deps.docker, c, opts, async (r) => void records.push(r), signal);
+  const full = new AbortController();
+  const stop = () => full.abort();
+  signal.addEventListener('abort', stop, { once: true });
+  let held = 0;
+  const collect = async (r: LogRecord) => {
+    if (full.signal.aborted) return;
+    // The characters the record holds, and a rough allowance for the object around them.
+    held += r.line.length + r.container.length + r.role.length + r.release.length + 64;
+    if (held > maxChars) return full.abort();
+    records.push(r);
+  };
+  try {
+    for (const c of targets) await pump(deps.docker, c, opts, collect, full.signal);
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+  if (signal.aborted) return;
   records.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
   for (const r of records) {
     if (signal.aborted) return;
     await emit(r);
+  }
+  if (full.signal.aborted) {
+    const size = maxChars >= 1024 * 1024 ? `${Math.round(maxChars / (1024 * 1024))} MiB` : `${maxChars} characters`;
+    await emit({
+      t: records.at(-1)?.t ?? new Date().toISOString(),
+      role: '',
+      release: '',
+      container: '',
+      stream: 'stderr',
+      line: `berth: output cut at ${size} of lines; ask for fewer (--lines, --since) or one role`,
+    });
   }
 }
 
@@ -110,8 +146,19 @@ export async function followLogs(
   const active = new Map<string, Promise<void>>();
   /** When a container's stream ended: if it runs again (restart), follow it from there. */
   const endedAt = new Map<string, number>();
+  /**
+   * The time of the last line sent per container. Docker's `since` is whole
+   * seconds, so a re-attach repeats the last second: those lines are dropped.
+   */
+  const lastSent = new Map<string, string>();
   const attach = (c: ContainerInfo, opts: LogOptions) => {
-    const p = pump(deps.docker, c, opts, emit, inner.signal)
+    const after = lastSent.get(c.id);
+    const emitNew: Emit = async (r) => {
+      if (after !== undefined && r.t <= after) return;
+      lastSent.set(c.id, r.t);
+      await emit(r);
+    };
+    const p = pump(deps.docker, c, opts, emitNew, inner.signal)
       .catch((err: unknown) => {
         if (!inner.signal.aborted) deps.log.warn('log stream failed', { container: c.name, err: err instanceof Error ? err.message : String(err) });
       })

@@ -194,3 +194,32 @@ test('target errors: unknown role, not deployed, no running container to reuse',
   await assert.rejects(resolveExecTarget(execDeps, { service: f.service, destination: '', cmd: ['x'], reuse: true }), /no running web container of release r3/);
   await docker(f.engineHost, ['start', c.name]);
 });
+
+test('followLogs across a restart: the lines before it arrive once, the lines after it arrive', async () => {
+  const c = await running('r3');
+  const q = { service: f.service, destination: '', follow: true, tail: 0 };
+  const seen: LogRecord[] = [];
+  let notify: () => void = () => undefined;
+  const emit = async (r: LogRecord) => {
+    seen.push(r);
+    notify();
+  };
+  const waitFor = async (line: string) => {
+    while (!seen.some((r) => r.line === line)) await new Promise<void>((resolve) => (notify = resolve));
+  };
+  const controller = new AbortController();
+  const following = followLogs({ store: f.store, docker: f.docker, log: silent }, q, await logTargets(f.docker, q), emit, controller.signal);
+  await writeToApp(c.name, 'before-restart');
+  await waitFor('before-restart');
+  // Killed at once: its stream ends in the same second as the line above, the second a re-attach starts from.
+  await dockerOk(f.engineHost, ['restart', '-t', '0', c.name]);
+  await dockerOk(f.engineHost, ['exec', c.name, 'true']);
+  // The agent re-attaches on its next look; a line written until then would be sent once it has.
+  for (let i = 0; !seen.some((r) => r.line.startsWith('after-restart')); i++) {
+    await writeToApp(c.name, `after-restart-${i}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  controller.abort();
+  await following;
+  assert.equal(seen.filter((r) => r.line === 'before-restart').length, 1, 'each line once');
+});

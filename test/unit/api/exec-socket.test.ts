@@ -3,9 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { interactiveExec } from '../../../agent/api/exec-socket.js';
+import { interactiveExec, MAX_BUFFERED_BYTES } from '../../../agent/api/exec-socket.js';
 import type { WsPeer } from '../../../agent/api/websocket.js';
 import type { OutputChunk, ProcessSession } from '../../../agent/docker.js';
+import { BerthError } from '../../../shared/errors.js';
 
 const silent = { info() {}, warn() {}, error() {} };
 
@@ -37,6 +38,8 @@ function peer() {
       closed = code;
       onClosed();
     },
+    bufferedAmount: () => 0,
+    drained: async () => undefined,
   };
   return { p, sent, closedWith: () => closed, whenClosed };
 }
@@ -82,14 +85,63 @@ test('a malformed control frame ends the session with an error frame and close 1
 
 test('a process that cannot start: an error frame naming why, close 1011, done once', async () => {
   const calls: Array<number | null> = [];
-  const h = interactiveExec({ start: async () => { throw new Error('docker create failed: no such image'); }, log: silent, done: (c) => void calls.push(c) });
+  const h = interactiveExec({ start: async () => { throw new BerthError('guardrail', 400, 'volume /etc is not allowed'); }, log: silent, done: (c) => void calls.push(c) });
   const ws = peer();
   h.onOpen(ws.p);
   await ws.whenClosed;
-  assert.deepEqual(JSON.parse(ws.sent[0] as string), { type: 'error', message: 'docker create failed: no such image' });
+  assert.deepEqual(JSON.parse(ws.sent[0] as string), { type: 'error', message: 'volume /etc is not allowed' });
   assert.equal(ws.closedWith(), 1011);
   h.onClose();
   assert.deepEqual(calls, [null]);
+});
+
+test('an unexpected failure to start: a generic error frame; the detail goes to the agent log only', async () => {
+  const logged: unknown[] = [];
+  const log = { ...silent, warn: (_m: string, f?: unknown) => void logged.push(f) };
+  const h = interactiveExec({ start: async () => { throw new Error('connect ECONNREFUSED /var/run/docker.sock (token=abc123)'); }, log, done: () => undefined });
+  const ws = peer();
+  h.onOpen(ws.p);
+  await ws.whenClosed;
+  assert.deepEqual(JSON.parse(ws.sent[0] as string), { type: 'error', message: 'the command could not be started; see the agent log' });
+  assert.equal(ws.closedWith(), 1011);
+  assert.match(JSON.stringify(logged), /ECONNREFUSED/);
+});
+
+test('a client that does not read: the process output is not read until the socket drained', async () => {
+  const out = new Readable({ objectMode: true, read() {} });
+  const { session } = fakeProcess(out, 0);
+  const ws = peer();
+  let buffered = 0;
+  let drain!: () => void;
+  let waiting = 0;
+  ws.p.send = (d) => {
+    ws.sent.push(d);
+    buffered += typeof d === 'string' ? d.length : d.length;
+  };
+  ws.p.bufferedAmount = () => buffered;
+  ws.p.drained = () => new Promise<void>((r) => {
+    waiting++;
+    drain = () => {
+      buffered = 0;
+      r();
+    };
+  });
+  const h = interactiveExec({ start: async () => session, log: silent, done: () => undefined });
+  h.onOpen(ws.p);
+  const big = Buffer.alloc(MAX_BUFFERED_BYTES / 4);
+  for (let i = 0; i < 12; i++) out.push({ stream: 'stdout', data: big } satisfies OutputChunk);
+  out.push(null);
+  while (waiting === 0 && ws.closedWith() === undefined) await new Promise((r) => setImmediate(r));
+  // Past the cap after the fifth chunk: nothing more is sent until the client caught up.
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(ws.sent.length, 5);
+  drain();
+  while (waiting === 1) await new Promise((r) => setImmediate(r));
+  assert.equal(ws.sent.length, 10);
+  drain();
+  await ws.whenClosed;
+  assert.equal(ws.sent.filter((d) => typeof d !== 'string').length, 12);
+  assert.deepEqual(JSON.parse(ws.sent.at(-1) as string), { type: 'exit', code: 0 });
 });
 
 test('the client leaves: the process is disposed and the run is over (exit code unknown)', async () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { buildApp } from '../../../agent/api/app.js';
 import { createFailureLimiter } from '../../../agent/api/rate-limit.js';
+import type { Upgrade } from '../../../agent/api/websocket.js';
 import type { ContainerInfo, DockerPort, OutputChunk, ProcessSession } from '../../../agent/docker.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
 import type { OperatorKey } from '../../../shared/keys.js';
@@ -260,4 +261,120 @@ test('logs -f: the stream ends when its key is no longer trusted', async () => {
   fx.store.keys.remove(temp.kid);
   // Resolves only once the agent ends the stream.
   assert.equal((await res.text()).trim(), '');
+});
+
+/** Another agent over the same store: its own Docker, its own WebSocket upgrade, its own counters. */
+function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade): ReturnType<typeof buildApp> {
+  const d = docker as DockerPort;
+  return buildApp({
+    store: fx.store,
+    identity: fx.identity,
+    log: { info() {}, warn() {}, error() {} },
+    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('not used'); }, removeService: async () => { throw new Error('not used'); } },
+    docker: d,
+    authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
+    ops: { docker: d, hostname: 'host-1', network: 'berth' },
+    ...(upgradeWebSocket ? { upgradeWebSocket } : {}),
+  });
+}
+
+async function sendTo(to: ReturnType<typeof buildApp>, path: string, key: OperatorKey, headers: Record<string, string> = {}): Promise<Response> {
+  const token = await fx.token('GET', path, '', { key });
+  return to.request(path, { method: 'GET', headers: { authorization: `Berth ${token}`, ...headers } });
+}
+
+const wsPath = `/v1/services/demo/exec/ws?cmd=${encodeURIComponent('["sh"]')}`;
+
+test('logs -f: requests arriving together cannot pass the 32-stream cap while containers are listed', async () => {
+  let listed = 0;
+  let answer!: () => void;
+  const answered = new Promise<void>((r) => (answer = r));
+  const streams: Readable[] = [];
+  const other = appWith({
+    async listContainers() {
+      listed++;
+      await answered;
+      return [container('web', 'r1')];
+    },
+    async logs() {
+      const r = new Readable({ objectMode: true, read() {} });
+      streams.push(r);
+      return { output: r, close: () => r.push(null) };
+    },
+  });
+  let settled = 0;
+  const requests = Array.from({ length: 40 }, () => sendTo(other, '/v1/services/demo/logs?follow=1', fx.keyRead).finally(() => settled++));
+  while (listed + settled < 40) await new Promise((r) => setImmediate(r));
+  answer();
+  const responses = await Promise.all(requests);
+  assert.equal(responses.filter((r) => r.status === 200).length, 32);
+  assert.equal(responses.filter((r) => r.status === 429).length, 8);
+  for (const r of responses) await r.body?.cancel();
+  for (const r of streams) r.push(null);
+});
+
+test('exec/ws: upgrades that never open hold no place; 16 open sessions do, then 429', async () => {
+  // The app agreed, but the socket never opened (a bad Sec-WebSocket-Key, a client gone).
+  const neverOpens: Upgrade = async () => new Response(null);
+  const sessions: Readable[] = [];
+  const docker = {
+    listContainers: async () => containers,
+    async runAttached() {
+      const out = new Readable({ objectMode: true, read() {} });
+      sessions.push(out);
+      return { ...session(), output: out, dispose: async () => void out.push(null) };
+    },
+  };
+  const refused = appWith(docker, neverOpens);
+  for (let i = 0; i < 20; i++) assert.equal((await sendTo(refused, wsPath, admin, { upgrade: 'websocket' })).status, 200, `upgrade ${i + 1}`);
+
+  const ended: Array<Promise<void>> = [];
+  const opens: Upgrade = async (_c, h) => {
+    let close!: () => void;
+    ended.push(new Promise((r) => (close = r)));
+    h.onOpen({ send: () => undefined, close: () => close(), bufferedAmount: () => 0, drained: async () => undefined });
+    return new Response(null);
+  };
+  const open = appWith(docker, opens);
+  for (let i = 0; i < 16; i++) assert.equal((await sendTo(open, wsPath, admin, { upgrade: 'websocket' })).status, 200);
+  while (sessions.length < 16) await new Promise((r) => setImmediate(r));
+  const full = await errorOf(await sendTo(open, wsPath, admin, { upgrade: 'websocket' }));
+  assert.equal(full.status, 429);
+  assert.match(full.message, /too many commands running/);
+  for (const s of sessions) s.push(null);
+  await Promise.all(ended);
+});
+
+test('exec/ws: a command that never started is not audited and its error is generic; one that ran is, with its exit code', async () => {
+  let fail = true;
+  const frames: string[] = [];
+  let closed!: () => void;
+  let whenClosed = new Promise<void>((r) => (closed = r));
+  const docker = {
+    listContainers: async () => containers,
+    async runAttached() {
+      if (fail) throw new Error('(HTTP code 500) create failed: /var/lib/docker/secret-path');
+      return session();
+    },
+  };
+  const opens: Upgrade = async (_c, h) => {
+    h.onOpen({ send: (d) => void (typeof d === 'string' && frames.push(d)), close: () => closed(), bufferedAmount: () => 0, drained: async () => undefined });
+    return new Response(null);
+  };
+  const other = appWith(docker, opens);
+  const auditBefore = fx.store.audit.list({ limit: 1000 }).length;
+  assert.equal((await sendTo(other, wsPath, admin, { upgrade: 'websocket' })).status, 200);
+  await whenClosed;
+  assert.deepEqual(JSON.parse(frames[0] ?? ''), { type: 'error', message: 'the command could not be started; see the agent log' });
+  assert.equal(fx.store.audit.list({ limit: 1000 }).length, auditBefore, 'nothing ran: nothing audited');
+
+  fail = false;
+  exitCode = 7;
+  whenClosed = new Promise<void>((r) => (closed = r));
+  assert.equal((await sendTo(other, wsPath, admin, { upgrade: 'websocket' })).status, 200);
+  await whenClosed;
+  assert.deepEqual(JSON.parse(frames.at(-1) ?? ''), { type: 'exit', code: 7 });
+  const [entry] = fx.store.audit.list({ service: 'demo', limit: 1 });
+  assert.equal(entry?.action, 'exec');
+  assert.deepEqual(entry?.detail, { role: 'web', release: 'r1', cmd: ['sh'], reuse: false, interactive: true, exit_code: 7 });
 });
