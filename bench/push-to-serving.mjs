@@ -1,22 +1,12 @@
 // `deploy push` until the router serves the new release, for the same image
 // the bare-docker row starts (web:v1/v2, already pulled, as in that row).
 // Each sample alternates v1 and v2 so every push is a real switch.
-import http from 'node:http';
 import { setupApp } from '../dist/test/support/e2e-app.js';
+import { served } from './served.mjs';
 
 let app;
 let n = 0;
 
-function served(ip, port, host) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: ip, port, path: '/', headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : ''));
-    });
-    req.on('error', () => resolve(''));
-  });
-}
 
 export const pushToServing = {
   name: 'deploy push -> router serves new release (web, 1 server)',

@@ -2,22 +2,12 @@
 // the retained container, its health check and the switch (no pull, no
 // create). Each sample rolls back to the other of two releases, so every
 // rollback is a real switch, comparable with the push row.
-import http from 'node:http';
 import { setupApp } from '../dist/test/support/e2e-app.js';
+import { served } from './served.mjs';
 
 let app;
 let serving = 'v2';
 
-function served(ip, port, host) {
-  return new Promise((resolve) => {
-    const req = http.get({ host: ip, port, path: '/', headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : ''));
-    });
-    req.on('error', () => resolve(''));
-  });
-}
 
 export const rollbackToServing = {
   name: 'deploy rollback -> router serves the retained release (web, 1 server)',
