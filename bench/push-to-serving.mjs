@@ -7,7 +7,6 @@ import { served } from './served.mjs';
 let app;
 let n = 0;
 
-
 export const pushToServing = {
   name: 'deploy push -> router serves new release (web, 1 server)',
   async sample() {

@@ -8,7 +8,6 @@ import { served } from './served.mjs';
 let app;
 let serving = 'v2';
 
-
 export const rollbackToServing = {
   name: 'deploy rollback -> router serves the retained release (web, 1 server)',
   async sample() {
