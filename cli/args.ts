@@ -102,34 +102,8 @@ export const commandSpecs: CommandSpec[] = [
     options: {},
   },
   {
-    path: ['config'],
-    summary: 'print the merged, validated deploy.yml (secrets by name only)',
-    positionals: { min: 0, max: 0 },
-    options: {},
-  },
-  {
-    path: ['init'],
-    summary: 'write a starter config/deploy.yml and .kamal/secrets',
-    positionals: { min: 0, max: 0 },
-    options: {},
-  },
-  {
     path: ['status'],
     summary: 'show what runs on every server',
-    positionals: { min: 0, max: 0 },
-    options: {},
-  },
-  {
-    path: ['maintenance'],
-    summary: 'answer every request with 503 and a message (the health check path still reaches the app)',
-    positionals: { min: 0, max: 0 },
-    options: {
-      message: { type: 'string', short: 'm', value: 'TEXT', description: 'what visitors see (default: "This service is down for maintenance.")' },
-    },
-  },
-  {
-    path: ['live'],
-    summary: 'end maintenance: serve the app again',
     positionals: { min: 0, max: 0 },
     options: {},
   },
@@ -162,6 +136,20 @@ export const commandSpecs: CommandSpec[] = [
       interactive: { type: 'boolean', short: 'i', description: 'interactive, on one server (a TTY when this terminal is one)' },
       host: { type: 'string', value: 'HOST', description: 'only this server (default for -i: the first server of the role)' },
     },
+  },
+  {
+    path: ['maintenance'],
+    summary: 'answer every request with 503 and a message (the health check path still reaches the app)',
+    positionals: { min: 0, max: 0 },
+    options: {
+      message: { type: 'string', short: 'm', value: 'TEXT', description: 'what visitors see (default: "This service is down for maintenance.")' },
+    },
+  },
+  {
+    path: ['live'],
+    summary: 'end maintenance: serve the app again',
+    positionals: { min: 0, max: 0 },
+    options: {},
   },
   {
     path: ['lock', 'status'],
@@ -198,6 +186,18 @@ export const commandSpecs: CommandSpec[] = [
     options: {
       confirmed: { type: 'boolean', short: 'y', description: 'do not ask; required when not on a terminal' },
     },
+  },
+  {
+    path: ['config'],
+    summary: 'print the merged, validated deploy.yml (secrets by name only)',
+    positionals: { min: 0, max: 0 },
+    options: {},
+  },
+  {
+    path: ['init'],
+    summary: 'write a starter config/deploy.yml and .kamal/secrets',
+    positionals: { min: 0, max: 0 },
+    options: {},
   },
   {
     path: ['version'],
