@@ -10,6 +10,7 @@ import { requireToken } from './auth.js';
 import { nowMs, type ApiDeps, type ApiEnv, type OpsDeps } from './context.js';
 import { ndjsonResponse } from './ndjson.js';
 import { boolParam, checkQueryKeys, optionalRole, serviceRef, sinceParam, tailParam } from './ops-input.js';
+import { manifestSubject } from '../../shared/manifest.js';
 
 /** Each open stream holds Docker connections (one per container) and a socket. */
 export const MAX_LOG_STREAMS = 32;
@@ -35,7 +36,7 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     };
     const ops = opsOf(deps);
     if (deps.store.seq(ref.service, ref.destination) === 0) {
-      const label = ref.destination ? `${ref.service}@${ref.destination}` : ref.service;
+      const label = manifestSubject(ref.service, ref.destination);
       throw new NotFoundError(`service ${label} has never been deployed on this agent`);
     }
     if (open >= MAX_LOG_STREAMS) throw new RateLimitError(`too many open log streams on this agent (${MAX_LOG_STREAMS}); close some and try again`);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
 import { DEFAULT_MAINTENANCE_MESSAGE, maintenanceMessageSchema } from '../../shared/maintenance.js';
-import { describeIssues } from '../../shared/manifest.js';
+import { describeIssues, manifestSubject } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -23,7 +23,7 @@ export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const target = (c: Context<ApiEnv>) => {
     const { service, destination } = serviceTarget(c);
     if (store.seq(service, destination) === 0) {
-      throw new NotFoundError(`service ${destination ? `${service}@${destination}` : service} has never been deployed on this agent`);
+      throw new NotFoundError(`service ${manifestSubject(service, destination)} has never been deployed on this agent`);
     }
     return { service, destination };
   };

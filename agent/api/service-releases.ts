@@ -4,19 +4,17 @@
 import type { Hono } from 'hono';
 import type { ReleaseSummary, StoredRelease } from '../../shared/api-types.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
-import { isValidVersion } from '../../shared/manifest.js';
+import { isValidVersion, manifestSubject } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { serviceTarget } from './params.js';
-
-const labelOf = (name: string, destination: string) => (destination ? `${name}@${destination}` : name);
 
 export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;
 
   app.get('/v1/services/:name/releases', requireToken(deps, 'read'), async (c) => {
     const { service: name, destination } = serviceTarget(c);
-    const label = labelOf(name, destination);
+    const label = manifestSubject(name, destination);
     if (store.seq(name, destination) === 0) throw new NotFoundError(`service ${label} has never been deployed on this agent`);
 
     const presence = new Map<string, 'running' | 'stopped'>();
@@ -38,7 +36,7 @@ export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   // what a deploy key needs to roll back: deploy scope, not read.
   app.get('/v1/services/:name/releases/:version', requireToken(deps, 'deploy'), (c) => {
     const { service: name, destination } = serviceTarget(c);
-    const label = labelOf(name, destination);
+    const label = manifestSubject(name, destination);
     const version = c.req.param('version');
     if (!isValidVersion(version)) throw new UserError(`release version "${version.slice(0, 80)}" is not valid`);
     const stored = store.storedRelease(name, destination, version);

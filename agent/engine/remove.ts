@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js';
 import { errorText } from './finish.js';
 import { serviceContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
+import { manifestSubject } from '../../shared/manifest.js';
 
 export interface RemoveDeps {
   store: Store;
@@ -34,7 +35,7 @@ const DEFAULT_STOP_TIMEOUT_S = 10;
 
 export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promise<RemoveResult> {
   const { store, log } = deps;
-  const name = req.destination ? `${req.service}@${req.destination}` : req.service;
+  const name = manifestSubject(req.service, req.destination);
   // Refuses (409) while a deploy or an operator lock holds the service; then holds it itself.
   const stopTimeout = currentStopTimeout(store, req);
   const { previousCurrent } = store.removal.begin(req);

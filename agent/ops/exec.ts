@@ -13,6 +13,7 @@ import type { DockerPort, ProcessSession } from '../docker.js';
 import { resolveBinds } from '../engine/bind-paths.js';
 import { openRoleSecrets, type Unseal } from '../engine/role-secrets.js';
 import type { Store } from '../store/index.js';
+import { manifestSubject } from '../../shared/manifest.js';
 
 export const EXEC_KIND = 'exec';
 
@@ -46,7 +47,7 @@ export interface ExecTarget {
 
 /** Which release and role the command runs in; throws the 4xx a caller should see before anything starts. */
 export async function resolveExecTarget(deps: ExecDeps, req: ExecRequest): Promise<ExecTarget> {
-  const label = req.destination ? `${req.service}@${req.destination}` : req.service;
+  const label = manifestSubject(req.service, req.destination);
   const current = deps.store.current(req.service, req.destination);
   const manifest = current ? deps.store.getRelease(current.deploy_id)?.payload : undefined;
   if (!current || !manifest) throw new NotFoundError(`service ${label} has no current release on this agent`, 'deploy it first');

@@ -8,6 +8,7 @@ import type { Db } from './db.js';
 import { insertAudit } from './audit-repo.js';
 import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import type { DeployRecord } from './types.js';
+import { manifestSubject } from '../../shared/manifest.js';
 
 export interface BakeFailureInput {
   /** The deploy whose bake window failed. */
@@ -25,8 +26,6 @@ export type BakeFailureOutcome =
   | { kind: 'nothing-to-revert'; why: string }
   /** The bake no longer applies (another deploy is current or holds the lock, or it failed already): nothing recorded. */
   | { kind: 'over'; why: string };
-
-const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
 
 export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) {
   const row = (id: number) => db.get<DeployRow>('SELECT * FROM deploys WHERE id = ?', id);
@@ -102,7 +101,7 @@ export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) 
         const why = !target
           ? 'nothing to revert to: no release was live before it'
           : target.service !== baked.service || target.destination !== baked.destination || target.id >= baked.id
-            ? `nothing to revert to: deploy ${target.id} is not an earlier deploy of ${label(baked.service, baked.destination)}`
+            ? `nothing to revert to: deploy ${target.id} is not an earlier deploy of ${manifestSubject(baked.service, baked.destination)}`
             : target.version === baked.version
               ? `nothing to revert to: the release live before it was ${target.version} too`
               : undefined;

@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js'
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
+import { manifestSubject } from '../../shared/manifest.js';
 
 type LockRow = { service: string; destination: string; key_id: string; message: string; since: string; comment: string | null };
 
@@ -23,8 +24,6 @@ export const LOCKED_DEPLOY_HINT = 'deploy lock release, or push with --lock-wait
  */
 export const REMOVAL_MESSAGE = 'removing the service (deploy remove)';
 export const isRemovalHold = (lock: OperatorLock): boolean => lock.message === REMOVAL_MESSAGE;
-
-const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
 
 /** The lock on a service with its holder's comment (from trusted_keys), or null. */
 export function readOperatorLock(db: Db, service: string, destination: string): OperatorLock | null {
@@ -46,7 +45,7 @@ export function readOperatorLock(db: Db, service: string, destination: string): 
 
 /** `<svc> is locked by key <kid> (<comment>) since <iso>: <message>` (docs/internals.md, issue 4 contract). */
 export function describeOperatorLock(lock: OperatorLock): string {
-  return `${label(lock.service, lock.destination)} is locked by key ${holder(lock)} since ${lock.since}: ${lock.message}`;
+  return `${manifestSubject(lock.service, lock.destination)} is locked by key ${holder(lock)} since ${lock.since}: ${lock.message}`;
 }
 
 const holder = (lock: OperatorLock) =>
@@ -58,7 +57,7 @@ export function lockedError(lock: OperatorLock, hint: string): ConflictError {
 
 /** A removal hold met by a push, a lock release or a second removal. */
 export function removingError(lock: OperatorLock, hint: string): ConflictError {
-  return new ConflictError(`${label(lock.service, lock.destination)} is being removed by key ${holder(lock)} since ${lock.since}`, hint, 'locked');
+  return new ConflictError(`${manifestSubject(lock.service, lock.destination)} is being removed by key ${holder(lock)} since ${lock.since}`, hint, 'locked');
 }
 
 /** What a deploy meets while the service is held: a removal says so, not "release the lock". */
@@ -101,7 +100,7 @@ export function createOperatorLocksRepo(db: Db, now: () => number) {
     release(a: LockInput): OperatorLock {
       return db.transaction(() => {
         const held = readOperatorLock(db, a.service, a.destination);
-        if (!held) throw new NotFoundError(`${label(a.service, a.destination)} is not locked on this server`);
+        if (!held) throw new NotFoundError(`${manifestSubject(a.service, a.destination)} is not locked on this server`);
         if (isRemovalHold(held)) {
           throw removingError(held, 'wait for the removal to finish; if the agent restarted during it, run deploy remove again to finish it');
         }

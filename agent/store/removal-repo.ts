@@ -9,11 +9,10 @@ import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
 import type { RemovedRouteRow } from './types.js';
 import { REMOVAL_MESSAGE, isRemovalHold, lockedError, readOperatorLock, removingError, type LockInput } from './operator-locks-repo.js';
+import { manifestSubject } from '../../shared/manifest.js';
 
 type DeployLockRow = { deploy_id: number; since: string; version: string; key_id: string };
 type RouteRow = RemovedRouteRow;
-
-const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
 
 export function createRemovalRepo(db: Db, now: () => number) {
   // Removals this process is running. A removal hold not in here was left by
@@ -50,7 +49,7 @@ export function createRemovalRepo(db: Db, now: () => number) {
         );
         if (running) {
           throw new ConflictError(
-            `${label(a.service, a.destination)} is being deployed: deploy ${running.deploy_id} (version ${running.version}, key ${running.key_id}) since ${running.since}`,
+            `${manifestSubject(a.service, a.destination)} is being deployed: deploy ${running.deploy_id} (version ${running.version}, key ${running.key_id}) since ${running.since}`,
             'wait for that deploy to finish, then remove again',
             'locked',
           );
