@@ -7,7 +7,8 @@ import { UserError } from './errors.js';
 export const MANIFEST_API_VERSION = 'berth/v1';
 export const MANIFEST_MAX_LIFETIME_S = 900;
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** Service, destination and role names (also as the agent API takes them in paths and queries). */
+export const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const NAME_RULE = 'must be 1-63 of a-z, 0-9, "-", "_", starting with a letter or digit';
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const KEY_ID = /^[A-Za-z0-9_-]{43}$/;

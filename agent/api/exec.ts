@@ -11,7 +11,8 @@ import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { opsOf } from './logs.js';
 import { ndjsonResponse } from './ndjson.js';
-import { boolParam, checkQueryKeys, optionalRole, parseCmdParam, parseExecBody, serviceRef } from './ops-input.js';
+import { boolParam, parseCmdParam, parseExecBody } from './ops-input.js';
+import { optionalRole, serviceQuery, serviceTarget } from './params.js';
 import { interactiveExec } from './exec-socket.js';
 
 /** Each run holds a container or a Docker connection. */
@@ -52,9 +53,7 @@ export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   };
 
   app.post('/v1/services/:name/exec', requireToken(deps, 'admin'), async (c) => {
-    const query = c.req.query();
-    checkQueryKeys(query, ['destination']);
-    const ref = serviceRef(c.req.param('name'), query.destination);
+    const ref = serviceTarget(c);
     const body = parseExecBody(parseJsonBody(c.get('rawBody')));
     const req: ExecRequest = { ...ref, cmd: body.cmd, role: body.role, reuse: body.reuse ?? false };
     const ed = execDeps();
@@ -91,9 +90,7 @@ export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   });
 
   app.get('/v1/services/:name/exec/ws', requireToken(deps, 'admin'), async (c) => {
-    const query = c.req.query();
-    checkQueryKeys(query, ['destination', 'role', 'reuse', 'tty', 'cmd']);
-    const ref = serviceRef(c.req.param('name'), query.destination);
+    const { target: ref, query } = serviceQuery(c, ['role', 'reuse', 'tty', 'cmd']);
     const req: ExecRequest = { ...ref, cmd: parseCmdParam(query.cmd), role: optionalRole(query.role), reuse: boolParam('reuse', query.reuse) };
     const tty = boolParam('tty', query.tty);
     requireUpgrade(c);

@@ -9,7 +9,8 @@ import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js'
 import { requireToken } from './auth.js';
 import { nowMs, type ApiDeps, type ApiEnv, type OpsDeps } from './context.js';
 import { ndjsonResponse } from './ndjson.js';
-import { boolParam, checkQueryKeys, optionalRole, serviceRef, sinceParam, tailParam } from './ops-input.js';
+import { boolParam, sinceParam, tailParam } from './ops-input.js';
+import { optionalRole, requireDeployed, serviceQuery } from './params.js';
 import { manifestSubject } from '../../shared/manifest.js';
 
 /** Each open stream holds Docker connections (one per container) and a socket. */
@@ -24,9 +25,7 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   let open = 0;
 
   app.get('/v1/services/:name/logs', requireToken(deps, 'read'), async (c) => {
-    const query = c.req.query();
-    checkQueryKeys(query, ['destination', 'role', 'follow', 'tail', 'since']);
-    const ref = serviceRef(c.req.param('name'), query.destination);
+    const { target: ref, query } = serviceQuery(c, ['role', 'follow', 'tail', 'since']);
     const q: LogQuery = {
       ...ref,
       role: optionalRole(query.role),
@@ -35,10 +34,7 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       since: sinceParam(query.since, nowMs(deps)),
     };
     const ops = opsOf(deps);
-    if (deps.store.seq(ref.service, ref.destination) === 0) {
-      const label = manifestSubject(ref.service, ref.destination);
-      throw new NotFoundError(`service ${label} has never been deployed on this agent`);
-    }
+    requireDeployed(deps.store, ref);
     if (open >= MAX_LOG_STREAMS) throw new RateLimitError(`too many open log streams on this agent (${MAX_LOG_STREAMS}); close some and try again`);
     // Counted before the first await, so requests arriving together cannot all pass the check.
     open++;

@@ -4,13 +4,13 @@
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { MaintenanceState } from '../../shared/api-types.js';
-import { NotFoundError, UserError } from '../../shared/errors.js';
+import { UserError } from '../../shared/errors.js';
 import { DEFAULT_MAINTENANCE_MESSAGE, maintenanceMessageSchema } from '../../shared/maintenance.js';
-import { describeIssues, manifestSubject } from '../../shared/manifest.js';
+import { describeIssues } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
-import { serviceTarget } from './params.js';
+import { requireDeployed, serviceTarget } from './params.js';
 
 const bodySchema = z.strictObject({
   message: maintenanceMessageSchema.optional(),
@@ -21,11 +21,9 @@ export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
   // Everything is checked before the token's jti is spent, so a refused request leaves no trace.
   const target = (c: Context<ApiEnv>) => {
-    const { service, destination } = serviceTarget(c);
-    if (store.seq(service, destination) === 0) {
-      throw new NotFoundError(`service ${manifestSubject(service, destination)} has never been deployed on this agent`);
-    }
-    return { service, destination };
+    const where = serviceTarget(c);
+    requireDeployed(store, where);
+    return where;
   };
 
   app.put('/v1/services/:name/maintenance', requireToken(deps, 'deploy', { deferJti: true }), async (c) => {

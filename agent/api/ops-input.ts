@@ -2,7 +2,7 @@
 // body. Everything is refused with a 400 that names the field.
 import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
-import { NAME } from './params.js';
+import { NAME } from '../../shared/manifest.js';
 
 export const DEFAULT_TAIL = 100;
 export const MAX_TAIL = 10_000;
@@ -12,31 +12,6 @@ export const MAX_ARG_CHARS = 4096;
 const MAX_SINCE_SECONDS = 10 * 366 * 86_400;
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
-
-export interface ServiceRef {
-  service: string;
-  destination: string;
-}
-
-/** Query keys a route accepts; anything else is refused, so a typo is not silently ignored. */
-export function checkQueryKeys(query: Record<string, string>, allowed: readonly string[]): void {
-  for (const key of Object.keys(query)) {
-    if (!allowed.includes(key)) throw new UserError(`unknown query parameter ${JSON.stringify(key.slice(0, 40))}`, `allowed: ${allowed.join(', ')}`);
-  }
-}
-
-export function serviceRef(name: string, destination: string | undefined): ServiceRef {
-  if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);
-  const dest = destination ?? '';
-  if (dest !== '' && !NAME.test(dest)) throw new UserError(`destination "${dest.slice(0, 80)}" is not valid`);
-  return { service: name, destination: dest };
-}
-
-export function optionalRole(value: string | undefined): string | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (!NAME.test(value)) throw new UserError(`role "${value.slice(0, 80)}" is not valid`);
-  return value;
-}
 
 export function boolParam(name: string, value: string | undefined): boolean {
   if (value === undefined || value === '' || value === '0' || value === 'false') return false;

@@ -1,10 +1,15 @@
 // Query and path parameters shared by the per-service routes: validated once
 // here, so every route refuses the same malformed input with the same 400.
 import type { Context } from 'hono';
-import { UserError } from '../../shared/errors.js';
+import { NotFoundError, UserError } from '../../shared/errors.js';
+import { NAME, manifestSubject } from '../../shared/manifest.js';
+import type { Store } from '../store/index.js';
 import type { ApiEnv } from './context.js';
 
-export const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export interface ServiceTarget {
+  service: string;
+  destination: string;
+}
 
 /**
  * Refuses parameters the route does not know and repeated ones: a typo such as
@@ -29,10 +34,30 @@ export function checkName(value: string, what: string): string {
 }
 
 /** `:name` and `?destination=` of /v1/services/:name/...; nothing else in the query. */
-export function serviceTarget(c: Context<ApiEnv>): { service: string; destination: string } {
-  const q = queryParams(c, ['destination']);
+export function serviceTarget(c: Context<ApiEnv>): ServiceTarget {
+  return serviceQuery(c, []).target;
+}
+
+/** serviceTarget for a route that also takes the query parameters `extra` (each at most once). */
+export function serviceQuery<K extends string>(
+  c: Context<ApiEnv>,
+  extra: readonly K[],
+): { target: ServiceTarget; query: Partial<Record<K, string>> } {
+  const query = queryParams<K | 'destination'>(c, ['destination', ...extra]);
   const service = checkName(c.req.param('name') ?? '', 'service name');
-  const destination = q.destination ?? '';
+  const destination = query.destination ?? '';
   if (destination !== '') checkName(destination, 'destination');
-  return { service, destination };
+  return { target: { service, destination }, query };
+}
+
+/** A role named in the query; absent or empty means none. */
+export function optionalRole(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : checkName(value, 'role');
+}
+
+/** 404 unless a release of the service was ever accepted here; returns its seq. */
+export function requireDeployed(store: Store, { service, destination }: ServiceTarget, hint?: string): number {
+  const seq = store.seq(service, destination);
+  if (seq === 0) throw new NotFoundError(`service ${manifestSubject(service, destination)} has never been deployed on this agent`, hint);
+  return seq;
 }

@@ -7,15 +7,14 @@ import { NotFoundError, UserError } from '../../shared/errors.js';
 import { isValidVersion, manifestSubject } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
-import { serviceTarget } from './params.js';
+import { requireDeployed, serviceTarget } from './params.js';
 
 export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;
 
   app.get('/v1/services/:name/releases', requireToken(deps, 'read'), async (c) => {
     const { service: name, destination } = serviceTarget(c);
-    const label = manifestSubject(name, destination);
-    if (store.seq(name, destination) === 0) throw new NotFoundError(`service ${label} has never been deployed on this agent`);
+    requireDeployed(store, { service: name, destination });
 
     const presence = new Map<string, 'running' | 'stopped'>();
     const containers = await deps.docker.listContainers({ 'berth.service': name, 'berth.kind': 'app' }, true);

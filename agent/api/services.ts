@@ -2,10 +2,11 @@
 // must exceed with its next manifest.
 import type { Hono } from 'hono';
 import type { ServiceDetail } from '../../shared/api-types.js';
-import { NotFoundError, UserError } from '../../shared/errors.js';
+import { UserError } from '../../shared/errors.js';
+import { NAME } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
-import { NAME } from './params.js';
+import { requireDeployed } from './params.js';
 
 
 export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
@@ -19,9 +20,7 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);
     if (destination !== '' && !NAME.test(destination)) throw new UserError(`destination "${destination.slice(0, 80)}" is not valid`);
 
-    const seq = store.seq(name, destination);
-    const label = destination ? `${name}@${destination}` : name;
-    if (seq === 0) throw new NotFoundError(`service ${label} has never been deployed on this agent`, 'its seq is 0');
+    const seq = requireDeployed(store, { service: name, destination }, 'its seq is 0');
 
     const containers = (await deps.docker.listContainers({ 'berth.service': name, 'berth.kind': 'app' }, true))
       .filter((ct) => (ct.labels['berth.destination'] ?? '') === destination)

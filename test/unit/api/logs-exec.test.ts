@@ -228,6 +228,22 @@ test('logs: read scope; records with the Docker time; junk options are 400; unkn
   assert.equal((await send('GET', '/v1/services/ghost/logs', { key: fx.keyRead })).status, 404);
 });
 
+test('logs, exec and exec/ws: a repeated destination is 400 and nothing starts', async () => {
+  const audited = fx.store.audit.list({ limit: 1000 }).length;
+  const cases: Array<[string, string, { key?: OperatorKey; body?: string; headers?: Record<string, string> }]> = [
+    ['GET', '/v1/services/demo/logs?destination=&destination=staging', { key: fx.keyRead }],
+    ['POST', '/v1/services/demo/exec?destination=staging&destination=', { body: '{"cmd":["ls"]}' }],
+    ['GET', `/v1/services/demo/exec/ws?destination=&destination=&cmd=${encodeURIComponent('["sh"]')}`, { headers: { upgrade: 'websocket' } }],
+  ];
+  for (const [method, path, opts] of cases) {
+    const err = await errorOf(await send(method, path, opts));
+    assert.equal(err.status, 400, `${method} ${path}: ${err.message}`);
+    assert.match(err.message, /query parameter "destination" is given 2 times/);
+  }
+  assert.deepEqual(calls, []);
+  assert.equal(fx.store.audit.list({ limit: 1000 }).length, audited);
+});
+
 test('logs -f: at most 32 open streams per agent, then 429; a closed stream frees its place', async () => {
   containers = [container('web', 'r1')];
   const open: Response[] = [];
