@@ -11,7 +11,6 @@ import { nowMs, type ApiDeps, type ApiEnv, type OpsDeps } from './context.js';
 import { ndjsonResponse } from './ndjson.js';
 import { boolParam, sinceParam, tailParam } from './ops-input.js';
 import { optionalRole, requireDeployed, serviceQuery } from './params.js';
-import { manifestSubject } from '../../shared/manifest.js';
 
 /** Each open stream holds Docker connections (one per container) and a socket. */
 export const MAX_LOG_STREAMS = 32;

@@ -4,13 +4,13 @@
 // release and maintenance. seq and history stay. Safe to repeat: a removal that
 // stopped half-way (Docker or the router failed) finishes on the next try.
 import { NotFoundError, UpstreamError } from '../../shared/errors.js';
+import { manifestSubject } from '../../shared/manifest.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { errorText } from './finish.js';
 import { serviceContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
-import { manifestSubject } from '../../shared/manifest.js';
 
 export interface RemoveDeps {
   store: Store;

@@ -4,11 +4,11 @@
 // is a new deploy of the release that was current before the baked one.
 import type { EventEmitter } from 'node:events';
 import { AGENT_ACTOR } from '../../shared/api-types.js';
+import { manifestSubject } from '../../shared/manifest.js';
 import type { Db } from './db.js';
 import { insertAudit } from './audit-repo.js';
 import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import type { DeployRecord } from './types.js';
-import { manifestSubject } from '../../shared/manifest.js';
 
 export interface BakeFailureInput {
   /** The deploy whose bake window failed. */

@@ -3,10 +3,10 @@
 // is held; taking and releasing one are audited in the same transaction.
 import type { OperatorLock } from '../../shared/api-types.js';
 import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js';
+import { manifestSubject } from '../../shared/manifest.js';
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
-import { manifestSubject } from '../../shared/manifest.js';
 
 type LockRow = { service: string; destination: string; key_id: string; message: string; since: string; comment: string | null };
 

@@ -5,11 +5,11 @@
 // release` refuses to lift it. seq and history stay: old manifests remain
 // refused and the audit keeps what happened.
 import { ConflictError } from '../../shared/errors.js';
+import { manifestSubject } from '../../shared/manifest.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
 import type { RemovedRouteRow } from './types.js';
 import { REMOVAL_MESSAGE, isRemovalHold, lockedError, readOperatorLock, removingError, type LockInput } from './operator-locks-repo.js';
-import { manifestSubject } from '../../shared/manifest.js';
 
 type DeployLockRow = { deploy_id: number; since: string; version: string; key_id: string };
 type RouteRow = RemovedRouteRow;
