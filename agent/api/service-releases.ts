@@ -5,6 +5,7 @@ import type { Hono } from 'hono';
 import type { ReleaseSummary, StoredRelease } from '../../shared/api-types.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
 import { isValidVersion, manifestSubject } from '../../shared/manifest.js';
+import { serviceContainers } from '../engine/observe.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { requireDeployed, serviceTarget } from './params.js';
@@ -17,9 +18,7 @@ export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     requireDeployed(store, { service: name, destination });
 
     const presence = new Map<string, 'running' | 'stopped'>();
-    const containers = await deps.docker.listContainers({ 'berth.service': name, 'berth.kind': 'app' }, true);
-    for (const ct of containers) {
-      if ((ct.labels['berth.destination'] ?? '') !== destination) continue;
+    for (const ct of await serviceContainers(deps.docker, name, destination)) {
       const release = ct.labels['berth.release'] ?? '';
       // Any role's container running makes the release running.
       if (ct.running) presence.set(release, 'running');

@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import type { ServiceDetail } from '../../shared/api-types.js';
 import { UserError } from '../../shared/errors.js';
 import { NAME } from '../../shared/manifest.js';
+import { serviceContainers } from '../engine/observe.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { requireDeployed } from './params.js';
@@ -22,9 +23,7 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
     const seq = requireDeployed(store, { service: name, destination }, 'its seq is 0');
 
-    const containers = (await deps.docker.listContainers({ 'berth.service': name, 'berth.kind': 'app' }, true))
-      .filter((ct) => (ct.labels['berth.destination'] ?? '') === destination)
-      .map((ct) => ({
+    const containers = (await serviceContainers(deps.docker, name, destination)).map((ct) => ({
         id: ct.id,
         name: ct.name,
         role: ct.labels['berth.role'] ?? '',

@@ -6,11 +6,16 @@ import type { Store } from '../store/index.js';
 import { APP_KIND, LABEL, containerName } from '../core/containers.js';
 import type { Observed } from '../core/plan.js';
 
-/** Berth's app containers of a service+destination, any state. */
-export async function serviceContainers(docker: Pick<DockerPort, 'listContainers'>, service: string, destination: string): Promise<ContainerInfo[]> {
+/** Berth's app containers of a service+destination: any state, or with `all: false` the running ones. */
+export async function serviceContainers(
+  docker: Pick<DockerPort, 'listContainers'>,
+  service: string,
+  destination: string,
+  { all = true }: { all?: boolean } = {},
+): Promise<ContainerInfo[]> {
   // Filtering the destination here: Docker's label filter on an empty value is not reliable.
-  const all = await docker.listContainers({ [LABEL.service]: service, [LABEL.kind]: APP_KIND }, true);
-  return all.filter((c) => (c.labels[LABEL.destination] ?? '') === destination);
+  const listed = await docker.listContainers({ [LABEL.service]: service, [LABEL.kind]: APP_KIND }, all);
+  return listed.filter((c) => (c.labels[LABEL.destination] ?? '') === destination);
 }
 
 export async function observe(docker: DockerPort, store: Store, manifest: ManifestPayload): Promise<Observed> {

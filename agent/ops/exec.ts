@@ -4,16 +4,16 @@
 import { randomBytes } from 'node:crypto';
 import type { JWK } from '../../shared/api-types.js';
 import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js';
-import type { ManifestPayload } from '../../shared/manifest.js';
+import { manifestSubject, type ManifestPayload } from '../../shared/manifest.js';
 import { unseal as defaultUnseal } from '../../shared/sealing.js';
 import { APP_KIND, LABEL, containerSpec } from '../core/containers.js';
 import { checkRelease, guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
 import { proxiedRoles } from '../core/routes.js';
 import type { DockerPort, ProcessSession } from '../docker.js';
 import { resolveBinds } from '../engine/bind-paths.js';
+import { serviceContainers } from '../engine/observe.js';
 import { openRoleSecrets, type Unseal } from '../engine/role-secrets.js';
 import type { Store } from '../store/index.js';
-import { manifestSubject } from '../../shared/manifest.js';
 
 export const EXEC_KIND = 'exec';
 
@@ -61,12 +61,8 @@ export async function resolveExecTarget(deps: ExecDeps, req: ExecRequest): Promi
   }
   const target: ExecTarget = { role, release: current.version, deployId: current.deploy_id, manifest };
   if (!req.reuse) return target;
-  const running = (await deps.docker.listContainers({ [LABEL.service]: req.service, [LABEL.kind]: APP_KIND }, false)).find(
-    (c) =>
-      c.running &&
-      (c.labels[LABEL.destination] ?? '') === req.destination &&
-      c.labels[LABEL.role] === role &&
-      c.labels[LABEL.release] === current.version,
+  const running = (await serviceContainers(deps.docker, req.service, req.destination, { all: false })).find(
+    (c) => c.running && c.labels[LABEL.role] === role && c.labels[LABEL.release] === current.version,
   );
   if (!running) {
     throw new ConflictError(`no running ${role} container of release ${current.version} of ${label}`, 'run without --reuse to start a new container', 'not_running');

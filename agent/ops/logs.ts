@@ -2,9 +2,10 @@
 // watching the service: a container that starts later (a deploy) is attached
 // from its creation time, so none of its lines are lost, and a container whose
 // stream ends (stopped after a switch) is dropped.
-import { APP_KIND, LABEL } from '../core/containers.js';
+import { LABEL } from '../core/containers.js';
 import { createLineSplitter, splitTimestamp, type OutputStreamName } from '../core/output-frames.js';
 import type { ContainerInfo, DockerPort, LogOptions } from '../docker.js';
+import { serviceContainers } from '../engine/observe.js';
 import type { Logger } from '../log.js';
 import type { DeployEvent, Store } from '../store/index.js';
 
@@ -42,10 +43,9 @@ const POLL_MS = 1000;
 
 /** The running app containers the query covers. */
 export async function logTargets(docker: DockerPort, q: Pick<LogQuery, 'service' | 'destination' | 'role'>): Promise<ContainerInfo[]> {
-  const all = await docker.listContainers({ [LABEL.service]: q.service, [LABEL.kind]: APP_KIND }, false);
-  return all
-    .filter((c) => c.running && (c.labels[LABEL.destination] ?? '') === q.destination)
-    .filter((c) => q.role === undefined || c.labels[LABEL.role] === q.role)
+  const listed = await serviceContainers(docker, q.service, q.destination, { all: false });
+  return listed
+    .filter((c) => c.running && (q.role === undefined || c.labels[LABEL.role] === q.role))
     .sort((a, b) => a.createdAt - b.createdAt);
 }
 
