@@ -28,10 +28,10 @@ export type BakeFailureOutcome =
   | { kind: 'over'; why: string };
 
 export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) {
-  const row = (id: number) => db.get<DeployRow>('SELECT * FROM deploys WHERE id = ?', id);
+  const row = (id: number) => db.get<DeployRow & { bake_failed: number }>('SELECT * FROM deploys WHERE id = ?', id);
 
   /** Why the baked deploy is no longer the one to act on, or undefined while it still is. */
-  function bakeOverWhy(baked: DeployRow): string | undefined {
+  function bakeOverWhy(baked: DeployRow & { bake_failed: number }): string | undefined {
     const current = db.get<{ current_deploy_id: number | null }>(
       'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?',
       baked.service, baked.destination,
@@ -44,11 +44,7 @@ export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) 
     if (lock) return `deploy ${lock.deploy_id} holds the deploy lock`;
     if (baked.state !== 'DONE') return `deploy ${baked.id} is ${baked.state}, not DONE`;
     // A bake that failed with nothing to go back to stays failed across restarts.
-    const failed = db.get<{ id: number }>(
-      `SELECT id FROM audit WHERE action = 'bake.failed' AND service = ? AND destination = ? AND json_extract(detail, '$.deploy') = ?`,
-      baked.service, baked.destination, baked.id,
-    );
-    if (failed) return `its bake already failed (audit ${failed.id})`;
+    if (baked.bake_failed !== 0) return `its bake already failed (audit ${baked.bake_failed})`;
     return undefined;
   }
 
@@ -88,14 +84,16 @@ export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) 
         const over = bakeOverWhy(baked);
         if (over) return { outcome: { kind: 'over', why: over } };
         const nowMs = now();
-        const audit = (revertedTo: string | null, extra: Record<string, unknown>) =>
-          insertAudit(db, nowMs, {
+        const audit = (revertedTo: string | null, extra: Record<string, unknown>) => {
+          const entry = insertAudit(db, nowMs, {
             keyId: AGENT_ACTOR,
             action: 'bake.failed',
             service: baked.service,
             destination: baked.destination,
             detail: { deploy: baked.id, version: baked.version, reason: a.reason, reverted_to: revertedTo, ...extra },
           });
+          db.run('UPDATE deploys SET bake_failed = ? WHERE id = ?', entry.id, baked.id);
+        };
 
         const target = a.revertToDeployId === null ? undefined : row(a.revertToDeployId);
         const why = !target

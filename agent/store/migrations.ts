@@ -121,4 +121,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // A failed bake as a column, so the bake loop's once-a-second check reads
+    // one deploy row instead of searching the audit log. Holds the id of the
+    // deploy's `bake.failed` audit row (0: none), back-filled from the audit.
+    version: 3,
+    sql: `
+      ALTER TABLE deploys ADD COLUMN bake_failed INTEGER NOT NULL DEFAULT 0;
+      UPDATE deploys SET bake_failed = COALESCE((
+        SELECT MIN(a.id) FROM audit a
+        WHERE a.action = 'bake.failed' AND a.service = deploys.service AND a.destination = deploys.destination
+          AND json_extract(a.detail, '$.deploy') = deploys.id), 0);
+    `,
+  },
 ];

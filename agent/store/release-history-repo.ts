@@ -40,8 +40,7 @@ export function createReleaseHistoryRepo(db: Db) {
       const current = currentVersion(service, destination);
       const rows = db.all<HistoryRow>(
         `SELECT r.version, r.image, r.seq, r.key_id, r.created_at, d.trigger, d.state AS last_state, d.error,
-                EXISTS (SELECT 1 FROM audit a WHERE a.action = 'bake.failed' AND a.service = r.service
-                          AND a.destination = r.destination AND json_extract(a.detail, '$.deploy') = d.id) AS bake_failed
+                d.bake_failed <> 0 AS bake_failed
          FROM releases r
          JOIN deploys d ON d.id = (
            SELECT MAX(id) FROM deploys WHERE service = r.service AND destination = r.destination AND version = r.version)

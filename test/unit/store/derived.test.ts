@@ -141,11 +141,13 @@ describe('store: bake-window reverts (derived releases)', () => {
     const deploysBefore = store.dump().deploys;
     const out = store.derived.bakeFailed({ bakedDeployId: only.id, revertToDeployId: null, reason: REASON });
     assert.deepEqual(out, { kind: 'nothing-to-revert', why: 'nothing to revert to: no release was live before it' });
-    assert.deepEqual(store.dump().deploys, deploysBefore);
-    assert.deepEqual(store.dump().locks, []);
     assert.deepEqual(bakeAudit(store).map((e) => e.detail), [
       { deploy: only.id, version: 'v1', reason: REASON, reverted_to: null, note: 'nothing to revert to: no release was live before it' },
     ]);
+    // No new deploy: only the baked one is marked with its bake.failed audit row (migration 3).
+    const failedAudit = bakeAudit(store)[0]?.id;
+    assert.deepEqual(store.dump().deploys, (deploysBefore as Array<{ id: number }>).map((d) => (d.id === only.id ? { ...d, bake_failed: failedAudit } : d)));
+    assert.deepEqual(store.dump().locks, []);
     // An agent restart must not report the same failure again.
     assert.match(store.derived.bakeOver(only.id) ?? '', /its bake already failed/);
     assert.equal(store.derived.bakeFailed({ bakedDeployId: only.id, revertToDeployId: null, reason: REASON }).kind, 'over');

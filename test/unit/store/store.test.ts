@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../../agent/store/migrations.js';
 import { openStore, type DeployEvent, type DeployRecord, type Store } from '../../../agent/store/index.js';
 import { isBerthError } from '../../../shared/errors.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
@@ -53,8 +55,35 @@ describe('store: migrations and pragmas', () => {
     store.close();
     const again = openStore(file);
     assert.equal(again.keys.list().length, 1);
-    assert.equal(again.dump().schema_migrations?.length, 2);
+    assert.equal(again.dump().schema_migrations?.length, 3);
     again.close();
+  });
+
+  it('migration 3 marks the deploys whose bake already failed, from the audit of a database at version 2', () => {
+    const file = join(dir, `s${n++}.db`);
+    const old = new Database(file);
+    for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
+      old.exec(m.sql);
+    }
+    old.exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+      INSERT INTO schema_migrations VALUES (1, '2024-05-01T00:00:00Z'), (2, '2024-05-01T00:00:00Z');
+      INSERT INTO releases (id, service, destination, version, seq, image, key_id, jws, payload, created_at)
+        VALUES (1, 'demo', '', 'v1', 1, 'img', 'k', 'jws', '{}', '2024-05-01T00:00:00Z'),
+               (2, 'demo', 'staging', 'v1', 1, 'img', 'k', 'jws', '{}', '2024-05-01T00:00:00Z');
+      INSERT INTO deploys (id, release_id, service, destination, version, seq, image, state, key_id, created_at, updated_at)
+        VALUES (1, 1, 'demo', '', 'v1', 1, 'img', 'DONE', 'k', '2024-05-01T00:00:00Z', '2024-05-01T00:00:00Z'),
+               (2, 2, 'demo', 'staging', 'v1', 1, 'img', 'DONE', 'k', '2024-05-01T00:00:00Z', '2024-05-01T00:00:00Z');
+      INSERT INTO service_seq (service, destination, seq, current_deploy_id) VALUES ('demo', '', 1, 1), ('demo', 'staging', 1, 2);
+      INSERT INTO audit (id, at, key_id, action, service, destination, detail)
+        VALUES (7, '2024-05-01T00:00:00Z', 'agent', 'bake.failed', 'demo', '', '{"deploy":1,"version":"v1","reason":"x","reverted_to":null}');`);
+    old.close();
+    const store = openStore(file);
+    assert.equal(store.dump().schema_migrations?.length, 3);
+    assert.equal(store.derived.bakeOver(1), 'its bake already failed (audit 7)');
+    assert.equal(store.derived.bakeOver(2), undefined);
+    assert.deepEqual(store.releaseHistory('demo', '').map((r) => r.bake_failed), [true]);
+    assert.deepEqual(store.releaseHistory('demo', 'staging').map((r) => r.bake_failed), [false]);
+    store.close();
   });
 });
 
