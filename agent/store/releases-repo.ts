@@ -2,7 +2,7 @@
 // deploy and lock together), and the per-service view built from it.
 import type { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
-import type { ManifestPayload } from '../../shared/manifest.js';
+import { manifestSubject, type ManifestPayload } from '../../shared/manifest.js';
 import type { Db } from './db.js';
 import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import { recordJti } from './keys-repo.js';
@@ -14,8 +14,6 @@ type SeqRow = { service: string; destination: string; seq: number; current_deplo
 type LockRow = { deploy_id: number; since: string; version: string; key_id: string };
 
 const SEQ_AHEAD_MS = 15 * 60 * 1000;
-
-const label = (service: string, destination: string) => (destination ? `${service}@${destination}` : service);
 
 export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter) {
   const seq = (service: string, destination: string): number =>
@@ -40,14 +38,14 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
       if (own) continue;
       const hosts = (JSON.parse(row.route) as { hosts: string[] }).hosts;
       const taken = hosts.find((h) => wanted.has(h.toLowerCase()));
-      if (taken) return { host: taken, owner: label(row.service.split('.')[0]!, row.destination) };
+      if (taken) return { host: taken, owner: manifestSubject(row.service.split('.')[0]!, row.destination) };
     }
     return undefined;
   }
 
   function acceptRelease(a: AcceptReleaseInput): DeployRecord {
     const p = a.payload;
-    const name = label(p.service, p.destination);
+    const name = manifestSubject(p.service, p.destination);
     const { record, event } = db.transaction(() => {
       const nowMs = now();
       if (a.requestJti) recordJti(db, nowMs, a.requestJti.jti, a.requestJti.exp, 'request token');
@@ -164,7 +162,7 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
         'SELECT * FROM deploys WHERE id = ? AND service = ? AND destination = ?',
         deployId, service, destination,
       );
-      if (!d) throw new NotFoundError(`deploy ${deployId} is not a deploy of ${label(service, destination)}`);
+      if (!d) throw new NotFoundError(`deploy ${deployId} is not a deploy of ${manifestSubject(service, destination)}`);
       db.run(
         'UPDATE service_seq SET current_deploy_id = ? WHERE service = ? AND destination = ?',
         deployId, service, destination,
