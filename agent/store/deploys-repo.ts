@@ -10,6 +10,17 @@ type EventRow = { id: number; deploy_id: number; at: string; state: string; mess
 
 const MAX_MESSAGE_LENGTH = 4000;
 
+/** The deploy holding a service's deploy lock, with what a refusal names. */
+export type DeployLock = { deploy_id: number; since: string; version: string; key_id: string };
+
+export function readDeployLock(db: Db, service: string, destination: string): DeployLock | undefined {
+  return db.get<DeployLock>(
+    `SELECT l.deploy_id, l.since, d.version, d.key_id FROM locks l JOIN deploys d ON d.id = l.deploy_id
+     WHERE l.service = ? AND l.destination = ?`,
+    service, destination,
+  );
+}
+
 export function toDeployRecord(r: DeployRow): DeployRecord {
   return {
     id: r.id,

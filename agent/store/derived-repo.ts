@@ -7,7 +7,7 @@ import { AGENT_ACTOR } from '../../shared/api-types.js';
 import { manifestSubject } from '../../shared/manifest.js';
 import type { Db } from './db.js';
 import { insertAudit } from './audit-repo.js';
-import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
+import { insertEvent, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import type { DeployRecord } from './types.js';
 
 export interface BakeFailureInput {
@@ -37,10 +37,7 @@ export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) 
       baked.service, baked.destination,
     )?.current_deploy_id;
     if (current !== baked.id) return `deploy ${current ?? 'none'} is current now`;
-    const lock = db.get<{ deploy_id: number }>(
-      'SELECT deploy_id FROM locks WHERE service = ? AND destination = ?',
-      baked.service, baked.destination,
-    );
+    const lock = readDeployLock(db, baked.service, baked.destination);
     if (lock) return `deploy ${lock.deploy_id} holds the deploy lock`;
     if (baked.state !== 'DONE') return `deploy ${baked.id} is ${baked.state}, not DONE`;
     // A bake that failed with nothing to go back to stays failed across restarts.

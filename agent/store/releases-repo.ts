@@ -4,14 +4,13 @@ import type { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
 import { manifestSubject, type ManifestPayload } from '../../shared/manifest.js';
 import type { Db } from './db.js';
-import { insertEvent, toDeployRecord, type DeployRow } from './deploys-repo.js';
+import { insertEvent, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import { recordJti } from './keys-repo.js';
 import { insertAudit } from './audit-repo.js';
 import { deployBlockedError, readOperatorLock } from './operator-locks-repo.js';
 import type { AcceptReleaseInput, CurrentRelease, DeployRecord, ServiceSummary } from './types.js';
 
 type SeqRow = { service: string; destination: string; seq: number; current_deploy_id: number | null };
-type LockRow = { deploy_id: number; since: string; version: string; key_id: string };
 
 const SEQ_AHEAD_MS = 15 * 60 * 1000;
 
@@ -71,11 +70,7 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
           'seq_too_far_ahead',
         );
       }
-      const lock = db.get<LockRow>(
-        `SELECT l.deploy_id, l.since, d.version, d.key_id FROM locks l JOIN deploys d ON d.id = l.deploy_id
-         WHERE l.service = ? AND l.destination = ?`,
-        p.service, p.destination,
-      );
+      const lock = readDeployLock(db, p.service, p.destination);
       if (lock) {
         throw new ConflictError(
           `${name} is locked by deploy ${lock.deploy_id} (version ${lock.version}, key ${lock.key_id}) since ${lock.since}`,

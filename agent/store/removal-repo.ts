@@ -8,10 +8,10 @@ import { ConflictError } from '../../shared/errors.js';
 import { manifestSubject } from '../../shared/manifest.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
+import { readDeployLock } from './deploys-repo.js';
 import type { RemovedRouteRow } from './types.js';
 import { REMOVAL_MESSAGE, isRemovalHold, lockedError, readOperatorLock, removingError, type LockInput } from './operator-locks-repo.js';
 
-type DeployLockRow = { deploy_id: number; since: string; version: string; key_id: string };
 type RouteRow = RemovedRouteRow;
 
 export function createRemovalRepo(db: Db, now: () => number) {
@@ -42,11 +42,7 @@ export function createRemovalRepo(db: Db, now: () => number) {
      */
     begin(a: LockInput): { previousCurrent: number | null } {
       return db.transaction(() => {
-        const running = db.get<DeployLockRow>(
-          `SELECT l.deploy_id, l.since, d.version, d.key_id FROM locks l JOIN deploys d ON d.id = l.deploy_id
-           WHERE l.service = ? AND l.destination = ?`,
-          a.service, a.destination,
-        );
+        const running = readDeployLock(db, a.service, a.destination);
         if (running) {
           throw new ConflictError(
             `${manifestSubject(a.service, a.destination)} is being deployed: deploy ${running.deploy_id} (version ${running.version}, key ${running.key_id}) since ${running.since}`,
