@@ -9,6 +9,7 @@ import { manifestSubject } from '../../shared/manifest.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
 import { readDeployLock } from './deploys-repo.js';
+import { writeRouteRows } from './routes-repo.js';
 import type { RemovedRouteRow } from './types.js';
 import { REMOVAL_MESSAGE, isRemovalHold, lockedError, readOperatorLock, removingError, type LockInput } from './operator-locks-repo.js';
 
@@ -80,8 +81,7 @@ export function createRemovalRepo(db: Db, now: () => number) {
       return db.transaction(() => {
         const rows = routeRows(service, destination);
         if (rows.length === 0) return rows;
-        for (const r of rows) db.run('DELETE FROM routes WHERE service = ? AND destination = ?', r.service, r.destination);
-        db.run('UPDATE route_version SET version = version + 1 WHERE id = 1');
+        writeRouteRows(db, rows.map((r) => ({ ...r, route: null })));
         return rows;
       });
     },
@@ -89,16 +89,7 @@ export function createRemovalRepo(db: Db, now: () => number) {
     /** Puts back rows dropRoutes returned (the router refused the new table). */
     restoreRoutes(rows: RouteRow[]): void {
       if (rows.length === 0) return;
-      db.transaction(() => {
-        for (const r of rows) {
-          db.run(
-            `INSERT INTO routes (service, destination, route) VALUES (?, ?, ?)
-             ON CONFLICT (service, destination) DO UPDATE SET route = excluded.route`,
-            r.service, r.destination, r.route,
-          );
-        }
-        db.run('UPDATE route_version SET version = version + 1 WHERE id = 1');
-      });
+      db.transaction(() => writeRouteRows(db, rows));
     },
 
     /** No maintenance, lock freed, and one audit row; all or nothing. */

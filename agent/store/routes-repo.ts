@@ -3,6 +3,28 @@ import { UserError } from '../../shared/errors.js';
 import type { Db } from './db.js';
 import type { Route } from './types.js';
 
+/** A route row to write: the Route as JSON, or null to delete the row. */
+export type RouteRowWrite = { service: string; destination: string; route: string | null };
+
+/**
+ * Sets or deletes each row, then one table version step. Runs in the caller's
+ * transaction, so a multi-row change reaches the router as one table.
+ */
+export function writeRouteRows(db: Db, rows: readonly RouteRowWrite[]): void {
+  for (const r of rows) {
+    if (r.route !== null) {
+      db.run(
+        `INSERT INTO routes (service, destination, route) VALUES (?, ?, ?)
+         ON CONFLICT (service, destination) DO UPDATE SET route = excluded.route`,
+        r.service, r.destination, r.route,
+      );
+    } else {
+      db.run('DELETE FROM routes WHERE service = ? AND destination = ?', r.service, r.destination);
+    }
+  }
+  db.run('UPDATE route_version SET version = version + 1 WHERE id = 1');
+}
+
 export function createRoutesRepo(db: Db) {
   const version = (): number => db.get<{ version: number }>('SELECT version FROM route_version WHERE id = 1')?.version ?? 0;
 
@@ -15,16 +37,7 @@ export function createRoutesRepo(db: Db) {
     /** Sets or (with null) removes the route of a service; returns the new table version. */
     set(service: string, destination: string, route: Route | null): number {
       return db.transaction(() => {
-        if (route) {
-          db.run(
-            `INSERT INTO routes (service, destination, route) VALUES (?, ?, ?)
-             ON CONFLICT (service, destination) DO UPDATE SET route = excluded.route`,
-            service, destination, JSON.stringify(route),
-          );
-        } else {
-          db.run('DELETE FROM routes WHERE service = ? AND destination = ?', service, destination);
-        }
-        db.run('UPDATE route_version SET version = version + 1 WHERE id = 1');
+        writeRouteRows(db, [{ service, destination, route: route ? JSON.stringify(route) : null }]);
         return version();
       });
     },
