@@ -4,11 +4,11 @@ import type { Hono } from 'hono';
 import type { ServiceDetail } from '../../shared/api-types.js';
 import { UserError } from '../../shared/errors.js';
 import { NAME } from '../../shared/manifest.js';
+import { routeOwner } from '../core/routes.js';
 import { serviceContainers } from '../engine/observe.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { requireDeployed } from './params.js';
-
 
 export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;
@@ -33,7 +33,10 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       }));
     const routes = store.routes
       .all()
-      .filter((r) => routeBelongsTo(r.service, name, destination))
+      .filter((r) => {
+        const owner = routeOwner(r.service);
+        return owner.service === name && owner.destination === destination;
+      })
       .flatMap((r) => r.hosts.map((host) => ({ host, target: r.target })));
 
     const service: ServiceDetail = {
@@ -43,12 +46,4 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     };
     return c.json({ service });
   });
-}
-
-/** Route names are `service[.role][@destination]` (agent/core/routes.ts). */
-function routeBelongsTo(routeService: string, name: string, destination: string): boolean {
-  const at = routeService.lastIndexOf('@');
-  const base = at === -1 ? routeService : routeService.slice(0, at);
-  const dest = at === -1 ? '' : routeService.slice(at + 1);
-  return dest === destination && (base === name || base.startsWith(`${name}.`));
 }
