@@ -4,7 +4,6 @@ import type { Hono } from 'hono';
 import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
 import { describeIssues } from '../../shared/manifest.js';
-import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -25,8 +24,8 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const { service, destination } = serviceTarget(c);
     const parsed = acquireBodySchema.safeParse(parseJsonBody(c.get('rawBody')));
     if (!parsed.success) throw new UserError(`request body: ${describeIssues(parsed.error)}`, 'expected {"message": "why"}');
-    const message = checkOperatorMessage(parsed.data.message, 'lock message', MAX_LOCK_MESSAGE_CHARS);
-    const lock = store.operatorLocks.acquire({ service, destination, keyId: c.get('caller').kid, message });
+    // The store checks the message (empty, too long, unprintable, reserved) before it changes anything.
+    const lock = store.operatorLocks.acquire({ service, destination, keyId: c.get('caller').kid, message: parsed.data.message });
     return c.json({ lock });
   });
 
