@@ -7,7 +7,7 @@
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import {
   BAKE_TICK_MS, bakeHttpChecks, bakeRemainingMs, bakeSeconds, judgeRound, openTally,
-  type BakeRound, type ContainerObservation, type ProbeObservation,
+  type BakeHttpCheck, type BakeRound, type ContainerObservation, type ProbeObservation,
 } from '../core/bake.js';
 import { containerName, isReleaseContainer } from '../core/containers.js';
 import type { DeployRecord } from '../../shared/api-types.js';
@@ -118,7 +118,7 @@ async function watch(deps: EngineDeps, run: (id: number) => Promise<void>, w: Wi
     }
     let round: BakeRound;
     try {
-      round = await observeRound(deps, m);
+      round = await observeRound(deps, m, checks);
       dockerTrouble = false;
     } catch (err) {
       // The engine being unreachable says nothing about the release.
@@ -176,7 +176,7 @@ async function fail(
 }
 
 /** One look at every role's container and, for proxied roles that run, one health probe each (in parallel). */
-async function observeRound(deps: EngineDeps, m: ManifestPayload): Promise<BakeRound> {
+async function observeRound(deps: EngineDeps, m: ManifestPayload, checks: readonly BakeHttpCheck[]): Promise<BakeRound> {
   const containers: ContainerObservation[] = [];
   const targets: Array<{ role: string; ip: string }> = [];
   for (const role of Object.keys(m.roles).sort()) {
@@ -192,7 +192,7 @@ async function observeRound(deps: EngineDeps, m: ManifestPayload): Promise<BakeR
     }
   }
   const probes: ProbeObservation[] = await Promise.all(
-    bakeHttpChecks(m).flatMap((c) => {
+    checks.flatMap((c) => {
       const t = targets.find((x) => x.role === c.role);
       if (!t) return [];
       return [probeHttp(t.ip, c.port, c.path, c.timeoutSeconds * 1000).then((r) => ({ role: c.role, path: c.path, port: c.port, ok: r.ok, detail: r.detail }))];
