@@ -5,7 +5,7 @@
 import type { OperatorLock } from '../../shared/api-types.js';
 import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
-import type { AgentClient } from '../client.js';
+import { outdatedAgentError, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, type Fleet, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
@@ -82,11 +82,8 @@ export async function lockReleaseCommand(ctx: CommandContext): Promise<void> {
   const outcomes = await onEveryServer(fleet, async (client) => {
     const { status, body } = await client.json('DELETE', lockPath(fleet), { accept: [404] });
     if (status === 404) {
-      const error = (body as { error?: { message?: unknown } } | undefined)?.error;
-      // An agent without lock support answers 404 too, from its route table.
-      if (typeof error?.message === 'string' && error.message.startsWith('no route for')) {
-        throw new UpstreamError(`${client.label}: the agent does not support locks`, `upgrade the agent on ${client.label}`, 'agent_outdated');
-      }
+      const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent does not support locks`);
+      if (outdated) throw outdated;
       return null;
     }
     return parseLock((body as { released?: unknown } | undefined)?.released, client);
