@@ -6,7 +6,7 @@ import type { OperatorLock } from '../../shared/api-types.js';
 import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
 import { outdatedAgentError, type AgentClient } from '../client.js';
-import { fleetFailure, loadFleet, onEveryServer, type Fleet, type HostOutcome } from '../fleet.js';
+import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type Fleet, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
 import { stringOption, type CommandContext } from './context.js';
@@ -41,8 +41,7 @@ export function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>
 function report(ctx: CommandContext, fleet: Fleet, outcomes: Array<HostOutcome<OperatorLock | null>>, field: 'lock' | 'released', doing: string): void {
   const { service, destination } = fleet.config;
   if (ctx.json) {
-    const servers = outcomes.map((o) => (o.ok ? { host: o.host, [field]: o.value } : { host: o.host, [field]: null, error: o.error }));
-    ctx.printer.json({ service, destination, servers });
+    ctx.printer.json({ service, destination, servers: outcomes.map((o) => outcomeJson(o, field)) });
   } else {
     ctx.printer.out(renderLockTable(outcomes));
   }

@@ -1,7 +1,7 @@
 // Renderers for `deploy releases`: one table, a block of rows per host.
 
 import type { ReleaseSummary } from '../../shared/api-types.js';
-import { sanitize } from './style.js';
+import { sanitize, shortKey } from './style.js';
 import { renderTable } from './table.js';
 
 export interface HostReleases {
@@ -42,7 +42,7 @@ export function renderReleasesTable(hosts: HostReleases[]): string {
     else if (!h.releases || h.releases.length === 0) rows.push([h.host, '-', '-', '-', '-', 'never deployed']);
     else {
       for (const r of h.releases) {
-        rows.push([h.host, sanitize(r.version, 130), sanitize(shortImage(r.image), 200), when(r.created_at), sanitize(r.key_id.slice(0, 12), 12), releaseStatus(r)]);
+        rows.push([h.host, sanitize(r.version, 130), sanitize(shortImage(r.image), 200), when(r.created_at), sanitize(shortKey(r.key_id), 12), releaseStatus(r)]);
       }
     }
   }
