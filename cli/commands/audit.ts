@@ -9,8 +9,8 @@ import { renderTable } from '../output/table.js';
 import { sanitize, shortKey } from '../output/style.js';
 import { stringOption, type CommandContext } from './context.js';
 
-export const DEFAULT_AUDIT_ENTRIES = 50;
-export const MAX_AUDIT_ENTRIES = 1000;
+const DEFAULT_AUDIT_ENTRIES = 50;
+const MAX_AUDIT_ENTRIES = 1000;
 
 export type HostAuditEntry = AuditEntry & { host: string };
 

@@ -27,7 +27,7 @@ function parseLock(value: unknown, client: AgentClient): OperatorLock | null {
 }
 
 /** One row per server: LOCKED yes/no, or the error that server gave. */
-export function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>>): string {
+function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>>): string {
   return renderTable(
     ['HOST', 'LOCKED', 'BY', 'SINCE', 'MESSAGE'],
     outcomes.map((o) => {

@@ -41,7 +41,7 @@ async function switchOne(client: AgentClient, service: string, destination: stri
   return state as MaintenanceState;
 }
 
-export function renderMaintenanceTable(rows: MaintenanceRow[]): string {
+function renderMaintenanceTable(rows: MaintenanceRow[]): string {
   return renderTable(
     ['HOST', 'STATE', 'DETAIL'],
     rows.map(({ host, maintenance, error }) => {

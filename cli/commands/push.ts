@@ -16,7 +16,7 @@ import { flag, stringOption, type CommandContext } from './context.js';
 import { hostsWithRoles, lockWaitOption, rollOut, type ReleaseMaker } from './deliver.js';
 
 // What an agent must understand to accept what this CLI sends.
-export const REQUIRED_FEATURES = ['releases.v1', 'roles.docker.v1'];
+const REQUIRED_FEATURES = ['releases.v1', 'roles.docker.v1'];
 
 export async function pushCommand(ctx: CommandContext): Promise<void> {
   lockWaitOption(ctx);

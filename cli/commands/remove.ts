@@ -18,7 +18,7 @@ export interface Removed {
   routes: number;
 }
 
-export function renderRemoveTable(outcomes: Array<HostOutcome<Removed | null>>): string {
+function renderRemoveTable(outcomes: Array<HostOutcome<Removed | null>>): string {
   return renderTable(
     ['HOST', 'RESULT', 'CONTAINERS'],
     outcomes.map((o) => {

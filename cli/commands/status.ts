@@ -81,7 +81,7 @@ export async function readFleetServices(ctx: CommandContext): Promise<{ service:
   return { service, destination, outcomes };
 }
 
-export function statusRows(outcomes: Array<HostOutcome<ServiceView | null>>): StatusRow[] {
+function statusRows(outcomes: Array<HostOutcome<ServiceView | null>>): StatusRow[] {
   return outcomes.map((o) => (o.ok ? { host: o.host, service: o.value } : { host: o.host, service: null, error: o.error }));
 }
 

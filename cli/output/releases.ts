@@ -14,7 +14,7 @@ export interface HostReleases {
 const FINAL = new Set(['DONE', 'REVERTED']);
 
 /** current / deploying / bake failed / retained (a container is kept) / failed / gone. */
-export function releaseStatus(r: ReleaseSummary): string {
+function releaseStatus(r: ReleaseSummary): string {
   if (r.current) return r.bake_failed ? 'current, bake failed' : 'current';
   if (!FINAL.has(r.last_state)) return 'deploying';
   if (r.bake_failed) return 'bake failed';
@@ -24,7 +24,7 @@ export function releaseStatus(r: ReleaseSummary): string {
 }
 
 /** `repo@sha256:<12 hex>`: the last path part of the repository and the start of the digest. */
-export function shortImage(image: string): string {
+function shortImage(image: string): string {
   const at = image.indexOf('@');
   if (at === -1) return image;
   const repo = image.slice(0, at).split('/').at(-1) ?? '';
