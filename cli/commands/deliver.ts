@@ -149,6 +149,8 @@ export interface RolloutRequest {
   key: OperatorKeyFile;
   version: string;
   trustNew: boolean;
+  /** --lock-wait, parsed by the command before any server is contacted. */
+  lockWaitSeconds: number;
   maker: ReleaseMaker;
   words: SummaryWords & { verb: string };
   redact?: (text: string) => string;
@@ -183,7 +185,7 @@ export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<H
     service: r.config.service,
     destination: r.config.destination,
     version: r.version,
-    lockWaitSeconds: lockWaitOption(ctx),
+    lockWaitSeconds: r.lockWaitSeconds,
     reporter,
   };
   const results = await runRollout<HostOutcome>(rollout, {

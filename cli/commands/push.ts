@@ -19,7 +19,7 @@ import { hostsWithRoles, lockWaitOption, rollOut, type ReleaseMaker } from './de
 const REQUIRED_FEATURES = ['releases.v1', 'roles.docker.v1'];
 
 export async function pushCommand(ctx: CommandContext): Promise<void> {
-  lockWaitOption(ctx);
+  const lockWaitSeconds = lockWaitOption(ctx);
   const { config, appDir } = await loadAppConfig(ctx);
   const plan = planContainers(config);
   for (const warning of checkDeployable(plan)) ctx.printer.err(warning);
@@ -46,7 +46,7 @@ export async function pushCommand(ctx: CommandContext): Promise<void> {
     },
   };
   await rollOut(ctx, {
-    config, plan, appDir, key, version, maker,
+    config, plan, appDir, key, version, maker, lockWaitSeconds,
     trustNew: flag(ctx, 'trust-new'),
     words: { done: 'deployed', verb: 'deploy' },
     redact: inputs.redact,

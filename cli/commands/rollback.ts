@@ -52,7 +52,7 @@ async function chooseTarget(config: DeployConfig, plan: Plan, appDir: string, ke
 }
 
 export async function rollbackCommand(ctx: CommandContext): Promise<void> {
-  lockWaitOption(ctx);
+  const lockWaitSeconds = lockWaitOption(ctx);
   const named = ctx.positionals[0];
   if (named !== undefined && !isValidVersion(named)) {
     throw new UserError(`"${named.slice(0, 80)}" is not a release name`, 'deploy releases lists the releases', 'usage');
@@ -78,7 +78,7 @@ export async function rollbackCommand(ctx: CommandContext): Promise<void> {
     },
   };
   await rollOut(ctx, {
-    config, plan, appDir, key, version, maker,
+    config, plan, appDir, key, version, maker, lockWaitSeconds,
     // A server seen for the first time has nothing to roll back to.
     trustNew: false,
     words: { done: 'rolled back', verb: 'rollback' },
