@@ -75,6 +75,17 @@ function timeoutError(): NodeJS.ErrnoException {
 }
 
 /**
+ * An agent too old for an endpoint answers 404 from its route table ("no route
+ * for ..."), not from the endpoint: then the error saying to upgrade it, named
+ * by `message`; undefined for the endpoint's own 404.
+ */
+export function outdatedAgentError(label: string, body: unknown, message: string): UpstreamError | undefined {
+  const text = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
+  if (typeof text !== 'string' || !text.startsWith('no route for')) return undefined;
+  return new UpstreamError(message, `upgrade the agent on ${label}`, 'agent_outdated');
+}
+
+/**
  * First contact only: a bare TLS handshake to read the certificate, then closed.
  * Nothing is sent; what the certificate is worth is decided by the identity check that follows.
  */

@@ -31,24 +31,37 @@ export async function loadFleet(ctx: CommandContext): Promise<Fleet> {
   return { config, appDir, key };
 }
 
+export interface EveryServerOptions<T> {
+  /** Default: every server of the config. */
+  servers?: readonly ServerAddress[];
+  /** Servers asked at once (default MAX_PARALLEL_SERVERS). */
+  limit?: number;
+  timeoutMs?: number;
+  /** Called as each server's outcome is known, for output that shows progress. */
+  onOutcome?: (outcome: HostOutcome<T>) => void;
+}
+
 /** Runs `task` against every server (pinned, never trusting new ones); outcomes keep the config's order. */
 export async function onEveryServer<T>(
   fleet: Fleet,
   task: (client: AgentClient, host: string) => Promise<T>,
-  options: { servers?: readonly ServerAddress[]; limit?: number; timeoutMs?: number } = {},
+  options: EveryServerOptions<T> = {},
 ): Promise<Array<HostOutcome<T>>> {
   const servers = options.servers ?? fleet.config.servers;
   return mapBounded(servers, options.limit ?? MAX_PARALLEL_SERVERS, async (address): Promise<HostOutcome<T>> => {
     const host = formatServerAddress(address);
+    let outcome: HostOutcome<T>;
     try {
       const { client } = await connectPinned({
         appDir: fleet.appDir, address, key: fleet.key, trustNew: false,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       });
-      return { host, ok: true, value: await task(client, host) };
+      outcome = { host, ok: true, value: await task(client, host) };
     } catch (err) {
-      return { host, ok: false, error: err instanceof Error ? err.message : String(err), cause: err };
+      outcome = { host, ok: false, error: err instanceof Error ? err.message : String(err), cause: err };
     }
+    options.onOutcome?.(outcome);
+    return outcome;
   });
 }
 

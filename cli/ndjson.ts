@@ -1,7 +1,8 @@
 // Reading an agent's NDJSON answer (logs, exec): one JSON object per line,
 // empty lines are keepalives. A line that is not JSON, or longer than the cap,
-// means the stream is not what the agent promised.
-import { UpstreamError } from '../shared/errors.js';
+// means the stream is not what the agent promised; a record `{error}` means
+// the agent failed after its answer began, and ends the stream as that error.
+import { BerthError, UpstreamError } from '../shared/errors.js';
 
 const MAX_LINE_CHARS = 4 * 1024 * 1024;
 
@@ -17,6 +18,8 @@ export async function* readNdjson(source: AsyncIterable<Buffer | string>, label:
       throw new UpstreamError(`${label} sent a line that is not JSON`);
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UpstreamError(`${label} sent a record that is not an object`);
+    const failed = streamError(value as Record<string, unknown>);
+    if (failed) throw new BerthError(failed.code, 502, `${label}: ${failed.message}`);
     return value as Record<string, unknown>;
   };
   try {
@@ -31,7 +34,7 @@ export async function* readNdjson(source: AsyncIterable<Buffer | string>, label:
       if (buffer.length > MAX_LINE_CHARS) throw new UpstreamError(`${label} sent a line longer than ${MAX_LINE_CHARS} characters`);
     }
   } catch (err) {
-    if (err instanceof UpstreamError) throw err;
+    if (err instanceof BerthError) throw err;
     throw new UpstreamError(`the stream from ${label} was cut off`, undefined, 'unreachable');
   }
   const last = parse(buffer + decoder.decode());
@@ -39,7 +42,7 @@ export async function* readNdjson(source: AsyncIterable<Buffer | string>, label:
 }
 
 /** A record `{error: {code, message}}`: the agent failed after the answer began. */
-export function streamError(record: Record<string, unknown>): { code: string; message: string } | undefined {
+function streamError(record: Record<string, unknown>): { code: string; message: string } | undefined {
   const e = record.error as { code?: unknown; message?: unknown } | undefined;
   if (!e || typeof e !== 'object') return undefined;
   return { code: typeof e.code === 'string' ? e.code : 'upstream_failed', message: typeof e.message === 'string' ? e.message : 'failed' };

@@ -6,7 +6,7 @@
 import { mapBounded } from './commands/context.js';
 import type { RolloutPlan } from './rollout-plan.js';
 
-export const MAX_PARALLEL_HOSTS = 8;
+const MAX_PARALLEL_HOSTS = 8;
 
 export interface RolloutHooks<T> {
   deliver(host: string): Promise<T>;

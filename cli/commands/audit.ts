@@ -6,12 +6,11 @@ import { UpstreamError, UserError } from '../../shared/errors.js';
 import type { AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer } from '../fleet.js';
 import { renderTable } from '../output/table.js';
-import { sanitize } from '../output/style.js';
+import { sanitize, shortKey } from '../output/style.js';
 import { stringOption, type CommandContext } from './context.js';
-import { shortKey } from './status.js';
 
-export const DEFAULT_AUDIT_ENTRIES = 50;
-export const MAX_AUDIT_ENTRIES = 1000;
+const DEFAULT_AUDIT_ENTRIES = 50;
+const MAX_AUDIT_ENTRIES = 1000;
 
 export type HostAuditEntry = AuditEntry & { host: string };
 

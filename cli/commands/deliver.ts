@@ -19,7 +19,7 @@ import type { HostResult, SummaryWords } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
 import { checkPinnedIdentity, connectPinned, readIdentity } from '../pinning.js';
 import { runRollout } from '../rollout.js';
-import { planRollout } from '../rollout-plan.js';
+import { planRollout, rolloutOrder } from '../rollout-plan.js';
 import { stringOption, type CommandContext } from './context.js';
 import { readServiceSeq } from './status.js';
 
@@ -118,7 +118,7 @@ async function postRelease(d: Delivery, conn: HostConnection, make: (facts: Atte
   }
 }
 
-export async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker): Promise<HostOutcome> {
+async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker): Promise<HostOutcome> {
   const host = formatServerAddress(address);
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
@@ -149,6 +149,8 @@ export interface RolloutRequest {
   key: OperatorKeyFile;
   version: string;
   trustNew: boolean;
+  /** --lock-wait, parsed by the command before any server is contacted. */
+  lockWaitSeconds: number;
   maker: ReleaseMaker;
   words: SummaryWords & { verb: string };
   redact?: (text: string) => string;
@@ -174,7 +176,7 @@ export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<H
   const targets = hostsWithRoles(r.config, r.plan);
   const byHost = new Map(targets.map((t) => [t.host, t]));
   const rollout = planRollout(targets.map((t) => t.host), primaryHostOf(r.config, r.plan), r.config.boot);
-  const order = rollout.stages.flatMap((s) => s.hosts);
+  const order = rolloutOrder(rollout);
   const reporter = createPushReporter(ctx.printer, ctx.style, ctx.json ? 'json' : ctx.live ? 'live' : 'plain', order, r.words);
   const delivery: Delivery = {
     appDir: r.appDir,
@@ -183,7 +185,7 @@ export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<H
     service: r.config.service,
     destination: r.config.destination,
     version: r.version,
-    lockWaitSeconds: lockWaitOption(ctx),
+    lockWaitSeconds: r.lockWaitSeconds,
     reporter,
   };
   const results = await runRollout<HostOutcome>(rollout, {
@@ -205,7 +207,7 @@ export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<H
 }
 
 /** One error naming each failed host and why, and the skipped ones; a single host's typed error keeps its code and hint. */
-export function rolloutFailure(failed: HostOutcome[], skipped: HostOutcome[], total: number, verb: string, redact: (text: string) => string): BerthError {
+function rolloutFailure(failed: HostOutcome[], skipped: HostOutcome[], total: number, verb: string, redact: (text: string) => string): BerthError {
   const reason = (f: HostOutcome) => ((f.error ?? '').startsWith(f.host) ? f.error ?? '' : `${f.host}: ${f.error}`);
   const skippedText = skipped.length ? `; ${skipped.length} server(s) skipped, left as they were: ${skipped.map((s) => s.host).join(', ')}` : '';
   const [only] = failed;

@@ -2,18 +2,18 @@
 // with --reuse in the running one) on every server of the role; -i runs it
 // interactively on one server over a WebSocket. Needs a key with admin scope.
 
-import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
+import { UpstreamError, UserError } from '../../shared/errors.js';
 import { formatServerAddress, type ServerAddress } from '../address.js';
 import type { DeployConfig } from '../config/types.js';
 import { runInteractive } from '../exec-socket.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
-import { readNdjson, streamError } from '../ndjson.js';
+import { onEveryServer, type Fleet } from '../fleet.js';
+import { readNdjson } from '../ndjson.js';
 import { connectPinned } from '../pinning.js';
 import { loadAppConfig } from './config.js';
-import { flag, mapBounded, stringOption, type CommandContext } from './context.js';
+import { flag, stringOption, type CommandContext } from './context.js';
 import { serversOf } from './logs.js';
 
-const MAX_PARALLEL_SERVERS = 8;
 /** The agent sends a keepalive every 15 s while a command is quiet. */
 const IDLE_MS = 60_000;
 
@@ -61,7 +61,9 @@ export async function execCommand(ctx: CommandContext): Promise<number> {
   const { config, appDir } = await loadAppConfig(ctx);
   const plan = execServers(config, stringOption(ctx, 'role'), stringOption(ctx, 'host'));
   if (plan.servers.length === 0) throw new UserError(`the ${plan.role} role has no servers`, undefined, 'usage');
+  // Not loadFleet: a usage error comes before the key is read.
   const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
+  const fleet: Fleet = { config, appDir, key };
 
   if (flag(ctx, 'interactive')) {
     const address = plan.servers[0] as ServerAddress;
@@ -74,36 +76,31 @@ export async function execCommand(ctx: CommandContext): Promise<number> {
   const many = plan.servers.length > 1;
   const errRaw = ctx.printer.errRaw ?? ctx.printer.err;
   const raw = (stream: string, text: string) => (stream === 'stderr' ? errRaw(text) : ctx.printer.outRaw(text));
-  const results = await mapBounded(plan.servers, MAX_PARALLEL_SERVERS, async (address) => {
-    const host = formatServerAddress(address);
+  const outcomes = await onEveryServer(fleet, async (client, host) => {
     const out = many ? createPrefixedWriter(raw, host) : { push: raw, end: () => undefined };
+    let exitCode: number | null | undefined;
     try {
-      const { client } = await connectPinned({ appDir, address, key, trustNew: false });
       const res = await client.streamRequest('POST', execPath(config.service, config.destination), {
         body: { cmd, role: plan.role, ...(reuse ? { reuse: true } : {}) },
         headers: { accept: 'application/x-ndjson' },
         idleTimeoutMs: IDLE_MS,
       });
-      let exitCode: number | null | undefined;
       for await (const record of readNdjson(res, host)) {
-        const failed = streamError(record);
-        if (failed) throw new BerthError(failed.code, 502, `${host}: ${failed.message}`);
         if ('exit_code' in record) exitCode = typeof record.exit_code === 'number' ? record.exit_code : null;
         else if (typeof record.data === 'string' && (record.stream === 'stdout' || record.stream === 'stderr')) {
           if (ctx.json) ctx.printer.json({ host, stream: record.stream, data: record.data });
           else out.push(record.stream, record.data);
         }
       }
+    } finally {
       out.end();
-      if (exitCode === undefined) throw new UpstreamError(`${host}: the command's output ended without an exit code`);
-      if (ctx.json) ctx.printer.json({ host, exit_code: exitCode });
-      else if (many && exitCode !== 0) ctx.printer.err(`${host}: exit code ${exitCode ?? 'unknown'}`);
-      return { host, exitCode };
-    } catch (err) {
-      out.end();
-      return { host, exitCode: null, err };
     }
-  });
+    if (exitCode === undefined) throw new UpstreamError(`${host}: the command's output ended without an exit code`);
+    if (ctx.json) ctx.printer.json({ host, exit_code: exitCode });
+    else if (many && exitCode !== 0) ctx.printer.err(`${host}: exit code ${exitCode ?? 'unknown'}`);
+    return exitCode;
+  }, { servers: plan.servers });
+  const results = outcomes.map((o) => (o.ok ? { host: o.host, exitCode: o.value, err: undefined } : { host: o.host, exitCode: null, err: o.cause }));
 
   const failed = results.filter((r) => r.err !== undefined);
   if (!many) {

@@ -5,8 +5,8 @@
 import type { OperatorLock } from '../../shared/api-types.js';
 import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
-import type { AgentClient } from '../client.js';
-import { fleetFailure, loadFleet, onEveryServer, type Fleet, type HostOutcome } from '../fleet.js';
+import { outdatedAgentError, type AgentClient } from '../client.js';
+import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type Fleet, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
 import { stringOption, type CommandContext } from './context.js';
@@ -27,7 +27,7 @@ function parseLock(value: unknown, client: AgentClient): OperatorLock | null {
 }
 
 /** One row per server: LOCKED yes/no, or the error that server gave. */
-export function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>>): string {
+function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>>): string {
   return renderTable(
     ['HOST', 'LOCKED', 'BY', 'SINCE', 'MESSAGE'],
     outcomes.map((o) => {
@@ -41,8 +41,7 @@ export function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>
 function report(ctx: CommandContext, fleet: Fleet, outcomes: Array<HostOutcome<OperatorLock | null>>, field: 'lock' | 'released', doing: string): void {
   const { service, destination } = fleet.config;
   if (ctx.json) {
-    const servers = outcomes.map((o) => (o.ok ? { host: o.host, [field]: o.value } : { host: o.host, [field]: null, error: o.error }));
-    ctx.printer.json({ service, destination, servers });
+    ctx.printer.json({ service, destination, servers: outcomes.map((o) => outcomeJson(o, field)) });
   } else {
     ctx.printer.out(renderLockTable(outcomes));
   }
@@ -82,11 +81,8 @@ export async function lockReleaseCommand(ctx: CommandContext): Promise<void> {
   const outcomes = await onEveryServer(fleet, async (client) => {
     const { status, body } = await client.json('DELETE', lockPath(fleet), { accept: [404] });
     if (status === 404) {
-      const error = (body as { error?: { message?: unknown } } | undefined)?.error;
-      // An agent without lock support answers 404 too, from its route table.
-      if (typeof error?.message === 'string' && error.message.startsWith('no route for')) {
-        throw new UpstreamError(`${client.label}: the agent does not support locks`, `upgrade the agent on ${client.label}`, 'agent_outdated');
-      }
+      const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent does not support locks`);
+      if (outdated) throw outdated;
       return null;
     }
     return parseLock((body as { released?: unknown } | undefined)?.released, client);

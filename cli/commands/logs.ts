@@ -3,16 +3,15 @@
 // regular expression never runs on a server.
 
 import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
-import { formatServerAddress, type ServerAddress } from '../address.js';
+import type { ServerAddress } from '../address.js';
 import type { DeployConfig } from '../config/types.js';
+import { MAX_PARALLEL_SERVERS, onEveryServer, type Fleet } from '../fleet.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
-import { readNdjson, streamError } from '../ndjson.js';
+import { readNdjson } from '../ndjson.js';
 import { sanitize } from '../output/style.js';
-import { connectPinned } from '../pinning.js';
 import { loadAppConfig } from './config.js';
-import { flag, mapBounded, stringOption, type CommandContext } from './context.js';
+import { flag, stringOption, type CommandContext } from './context.js';
 
-const MAX_PARALLEL_SERVERS = 8;
 /** Following holds one stream per server; the agent sends a keepalive every 15 s. */
 const FOLLOW_IDLE_MS = 60_000;
 const READ_IDLE_MS = 30_000;
@@ -89,27 +88,23 @@ export async function logsCommand(ctx: CommandContext): Promise<void> {
     else ctx.printer.out(prefix(l));
   };
 
-  const failures: Array<{ host: string; err: unknown }> = [];
-  // Following needs every server's stream open at once; reading can take turns.
-  const limit = follow ? Math.max(1, servers.length) : MAX_PARALLEL_SERVERS;
-  await mapBounded(servers, limit, async (address) => {
-    const host = formatServerAddress(address);
-    try {
-      const { client } = await connectPinned({ appDir, address, key, trustNew: false });
-      const res = await client.streamRequest('GET', path, { headers: { accept: 'application/x-ndjson' }, idleTimeoutMs: follow ? FOLLOW_IDLE_MS : READ_IDLE_MS });
-      for await (const record of readNdjson(res, host)) {
-        const failed = streamError(record);
-        if (failed) throw new BerthError(failed.code, 502, `${host}: ${failed.message}`);
-        show({ host, ...logFields(record) });
-      }
-    } catch (err) {
-      failures.push({ host, err });
-      if (!ctx.json) ctx.printer.err(`${host}: ${err instanceof Error ? err.message : String(err)}`);
-    }
+  // Not loadFleet: an unknown role is a usage error before the key is read.
+  const fleet: Fleet = { config, appDir, key };
+  const outcomes = await onEveryServer(fleet, async (client, host) => {
+    const res = await client.streamRequest('GET', path, { headers: { accept: 'application/x-ndjson' }, idleTimeoutMs: follow ? FOLLOW_IDLE_MS : READ_IDLE_MS });
+    for await (const record of readNdjson(res, host)) show({ host, ...logFields(record) });
+  }, {
+    servers,
+    // Following needs every server's stream open at once; reading can take turns.
+    limit: follow ? Math.max(1, servers.length) : MAX_PARALLEL_SERVERS,
+    onOutcome: (o) => {
+      if (!o.ok && !ctx.json) ctx.printer.err(`${o.host}: ${o.error}`);
+    },
   });
+  const failures = outcomes.filter((o) => !o.ok);
   if (failures.length === 0) return;
   const [only] = failures;
-  if (failures.length === 1 && only?.err instanceof BerthError) throw only.err;
+  if (failures.length === 1 && only && !only.ok && only.cause instanceof BerthError) throw only.cause;
   throw new UpstreamError(`could not read the logs of ${failures.length} of ${servers.length} servers: ${failures.map((f) => f.host).join(', ')}`);
 }
 

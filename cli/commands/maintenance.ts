@@ -6,16 +6,11 @@
 import type { MaintenanceState } from '../../shared/api-types.js';
 import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
 import { maintenanceMessageProblem } from '../../shared/maintenance.js';
-import { formatServerAddress } from '../address.js';
 import type { AgentClient } from '../client.js';
-import { readKeyFile, resolveKeyPath } from '../keys.js';
+import { loadFleet, onEveryServer, type HostOutcome } from '../fleet.js';
 import { sanitize } from '../output/style.js';
 import { renderTable } from '../output/table.js';
-import { connectPinned } from '../pinning.js';
-import { loadAppConfig } from './config.js';
-import { mapBounded, stringOption, type CommandContext } from './context.js';
-
-const CONCURRENCY = 8;
+import { stringOption, type CommandContext } from './context.js';
 
 export interface MaintenanceRow {
   host: string;
@@ -41,7 +36,7 @@ async function switchOne(client: AgentClient, service: string, destination: stri
   return state as MaintenanceState;
 }
 
-export function renderMaintenanceTable(rows: MaintenanceRow[]): string {
+function renderMaintenanceTable(rows: MaintenanceRow[]): string {
   return renderTable(
     ['HOST', 'STATE', 'DETAIL'],
     rows.map(({ host, maintenance, error }) => {
@@ -58,30 +53,23 @@ async function switchAll(ctx: CommandContext, on: boolean): Promise<void> {
     const problem = maintenanceMessageProblem(message);
     if (problem) throw new UserError(`--message ${problem}`, undefined, 'usage');
   }
-  const { config, appDir } = await loadAppConfig(ctx);
-  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
-  const causes: unknown[] = [];
-  const rows = await mapBounded(config.servers, CONCURRENCY, async (address): Promise<MaintenanceRow> => {
-    const host = formatServerAddress(address);
-    let row: MaintenanceRow;
-    try {
-      const { client } = await connectPinned({ appDir, address, key, trustNew: false });
-      row = { host, maintenance: await switchOne(client, config.service, config.destination, message, on) };
-    } catch (err) {
-      causes.push(err);
-      row = { host, error: err instanceof Error ? err.message : String(err) };
-    }
+  const fleet = await loadFleet(ctx);
+  const { service, destination } = fleet.config;
+  const rowOf = (o: HostOutcome<MaintenanceState | null>): MaintenanceRow => (o.ok ? { host: o.host, maintenance: o.value } : { host: o.host, error: o.error });
+  const outcomes = await onEveryServer(fleet, (client) => switchOne(client, service, destination, message, on), {
     // NDJSON as each server answers, so a long fan-out shows progress.
-    if (ctx.json) ctx.printer.json(row);
-    return row;
+    onOutcome: (o) => {
+      if (ctx.json) ctx.printer.json(rowOf(o));
+    },
   });
+  const rows = outcomes.map(rowOf);
   if (!ctx.json) ctx.printer.out(renderMaintenanceTable(rows));
 
   const failed = rows.filter((r) => r.error !== undefined);
   if (failed.length === 0) return;
   const what = on ? 'did not go into maintenance' : 'did not go live';
-  const [first] = causes;
-  const hint = failed.length === 1 && first instanceof BerthError ? first.hint : undefined;
+  const first = outcomes.find((o) => !o.ok);
+  const hint = failed.length === 1 && first && !first.ok && first.cause instanceof BerthError ? first.cause.hint : undefined;
   throw new UpstreamError(
     `${failed.length} of ${rows.length} servers ${what}: ${failed.map((f) => f.host).join(', ')}`,
     hint ?? `run \`deploy ${on ? 'maintenance' : 'live'}\` again; servers that already switched are unaffected`,

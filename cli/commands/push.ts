@@ -16,10 +16,10 @@ import { flag, stringOption, type CommandContext } from './context.js';
 import { hostsWithRoles, lockWaitOption, rollOut, type ReleaseMaker } from './deliver.js';
 
 // What an agent must understand to accept what this CLI sends.
-export const REQUIRED_FEATURES = ['releases.v1', 'roles.docker.v1'];
+const REQUIRED_FEATURES = ['releases.v1', 'roles.docker.v1'];
 
 export async function pushCommand(ctx: CommandContext): Promise<void> {
-  lockWaitOption(ctx);
+  const lockWaitSeconds = lockWaitOption(ctx);
   const { config, appDir } = await loadAppConfig(ctx);
   const plan = planContainers(config);
   for (const warning of checkDeployable(plan)) ctx.printer.err(warning);
@@ -46,7 +46,7 @@ export async function pushCommand(ctx: CommandContext): Promise<void> {
     },
   };
   await rollOut(ctx, {
-    config, plan, appDir, key, version, maker,
+    config, plan, appDir, key, version, maker, lockWaitSeconds,
     trustNew: flag(ctx, 'trust-new'),
     words: { done: 'deployed', verb: 'deploy' },
     redact: inputs.redact,

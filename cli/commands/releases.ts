@@ -2,7 +2,7 @@
 
 import { DEPLOY_STATES, type ReleaseSummary } from '../../shared/api-types.js';
 import { UpstreamError } from '../../shared/errors.js';
-import type { AgentClient } from '../client.js';
+import { outdatedAgentError, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson } from '../fleet.js';
 import { renderReleasesTable, type HostReleases } from '../output/releases.js';
 import type { CommandContext } from './context.js';
@@ -25,10 +25,8 @@ export async function readReleases(client: AgentClient, service: string, destina
   const { status, body } = await client.json('GET', path, { accept: [404] });
   const list = (body as { releases?: unknown } | undefined)?.releases;
   if (status === 404) {
-    // An agent without this endpoint answers 404 too, but without a release list to speak of.
-    if (/no route for/.test(String((body as { error?: { message?: unknown } } | undefined)?.error?.message ?? ''))) {
-      throw new UpstreamError(`the agent on ${client.label} cannot list releases`, `upgrade the agent on ${client.label}`, 'agent_outdated');
-    }
+    const outdated = outdatedAgentError(client.label, body, `the agent on ${client.label} cannot list releases`);
+    if (outdated) throw outdated;
     return null;
   }
   if (!Array.isArray(list) || !list.every(isSummary)) throw new UpstreamError(`${client.label} sent a malformed release list`);

@@ -4,7 +4,7 @@
 
 import { UpstreamError, UserError } from '../../shared/errors.js';
 import { formatServerAddress } from '../address.js';
-import type { AgentClient } from '../client.js';
+import { outdatedAgentError, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type Fleet, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
@@ -18,7 +18,7 @@ export interface Removed {
   routes: number;
 }
 
-export function renderRemoveTable(outcomes: Array<HostOutcome<Removed | null>>): string {
+function renderRemoveTable(outcomes: Array<HostOutcome<Removed | null>>): string {
   return renderTable(
     ['HOST', 'RESULT', 'CONTAINERS'],
     outcomes.map((o) => {
@@ -35,10 +35,8 @@ async function removeFrom(client: AgentClient, fleet: Fleet): Promise<Removed | 
   const path = `/v1/services/${encodeURIComponent(service)}?destination=${encodeURIComponent(destination)}`;
   const { status, body } = await client.json('DELETE', path, { accept: [404] });
   if (status === 404) {
-    const message = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
-    if (typeof message === 'string' && message.startsWith('no route for')) {
-      throw new UpstreamError(`${client.label}: the agent cannot remove services`, `upgrade the agent on ${client.label}`, 'agent_outdated');
-    }
+    const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent cannot remove services`);
+    if (outdated) throw outdated;
     return null;
   }
   const removed = (body as { removed?: Partial<Removed> } | undefined)?.removed;

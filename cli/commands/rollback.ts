@@ -9,11 +9,11 @@ import { isValidVersion, manifestSubject } from '../../shared/manifest.js';
 import type { AgentClient } from '../client.js';
 import { planContainers, type Plan } from '../config/plan.js';
 import type { DeployConfig } from '../config/schema.js';
-import { readKeyFile, resolveKeyPath, type OperatorKeyFile } from '../keys.js';
+import { loadFleet } from '../fleet.js';
+import type { OperatorKeyFile } from '../keys.js';
 import { connectPinned } from '../pinning.js';
 import { previousRelease, rollbackPayload } from '../rollback-release.js';
-import { loadAppConfig } from './config.js';
-import { stringOption, type CommandContext } from './context.js';
+import type { CommandContext } from './context.js';
 import { hostsWithRoles, lockWaitOption, primaryHostOf, rollOut, type ReleaseMaker } from './deliver.js';
 import { readReleases } from './releases.js';
 
@@ -52,14 +52,13 @@ async function chooseTarget(config: DeployConfig, plan: Plan, appDir: string, ke
 }
 
 export async function rollbackCommand(ctx: CommandContext): Promise<void> {
-  lockWaitOption(ctx);
+  const lockWaitSeconds = lockWaitOption(ctx);
   const named = ctx.positionals[0];
   if (named !== undefined && !isValidVersion(named)) {
     throw new UserError(`"${named.slice(0, 80)}" is not a release name`, 'deploy releases lists the releases', 'usage');
   }
-  const { config, appDir } = await loadAppConfig(ctx);
+  const { config, appDir, key } = await loadFleet(ctx);
   const plan = planContainers(config);
-  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
   const version = named ?? (await chooseTarget(config, plan, appDir, key));
   const count = hostsWithRoles(config, plan).length;
   if (count === 0) throw new ConfigError('servers: no role has a host to roll back');
@@ -78,7 +77,7 @@ export async function rollbackCommand(ctx: CommandContext): Promise<void> {
     },
   };
   await rollOut(ctx, {
-    config, plan, appDir, key, version, maker,
+    config, plan, appDir, key, version, maker, lockWaitSeconds,
     // A server seen for the first time has nothing to roll back to.
     trustNew: false,
     words: { done: 'rolled back', verb: 'rollback' },

@@ -5,7 +5,7 @@ import { UpstreamError } from '../../shared/errors.js';
 import type { AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
-import { sanitize } from '../output/style.js';
+import { sanitize, shortKey } from '../output/style.js';
 import type { CommandContext } from './context.js';
 
 /** What GET /v1/services/:name answers; `lock` and `maintenance` only from agents that know them. */
@@ -34,11 +34,6 @@ interface StatusRow {
   host: string;
   service: ServiceView | null;
   error?: string;
-}
-
-/** A key id shortened for tables; the agent's and the server's own actors stay whole. */
-export function shortKey(kid: string): string {
-  return kid.length > 12 ? kid.slice(0, 12) : kid;
 }
 
 /** `KEY (comment)` of a lock's holder, for one table cell. */
@@ -86,7 +81,7 @@ export async function readFleetServices(ctx: CommandContext): Promise<{ service:
   return { service, destination, outcomes };
 }
 
-export function statusRows(outcomes: Array<HostOutcome<ServiceView | null>>): StatusRow[] {
+function statusRows(outcomes: Array<HostOutcome<ServiceView | null>>): StatusRow[] {
   return outcomes.map((o) => (o.ok ? { host: o.host, service: o.value } : { host: o.host, service: null, error: o.error }));
 }
 

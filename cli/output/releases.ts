@@ -1,7 +1,7 @@
 // Renderers for `deploy releases`: one table, a block of rows per host.
 
 import type { ReleaseSummary } from '../../shared/api-types.js';
-import { sanitize } from './style.js';
+import { sanitize, shortKey } from './style.js';
 import { renderTable } from './table.js';
 
 export interface HostReleases {
@@ -14,7 +14,7 @@ export interface HostReleases {
 const FINAL = new Set(['DONE', 'REVERTED']);
 
 /** current / deploying / bake failed / retained (a container is kept) / failed / gone. */
-export function releaseStatus(r: ReleaseSummary): string {
+function releaseStatus(r: ReleaseSummary): string {
   if (r.current) return r.bake_failed ? 'current, bake failed' : 'current';
   if (!FINAL.has(r.last_state)) return 'deploying';
   if (r.bake_failed) return 'bake failed';
@@ -24,7 +24,7 @@ export function releaseStatus(r: ReleaseSummary): string {
 }
 
 /** `repo@sha256:<12 hex>`: the last path part of the repository and the start of the digest. */
-export function shortImage(image: string): string {
+function shortImage(image: string): string {
   const at = image.indexOf('@');
   if (at === -1) return image;
   const repo = image.slice(0, at).split('/').at(-1) ?? '';
@@ -42,7 +42,7 @@ export function renderReleasesTable(hosts: HostReleases[]): string {
     else if (!h.releases || h.releases.length === 0) rows.push([h.host, '-', '-', '-', '-', 'never deployed']);
     else {
       for (const r of h.releases) {
-        rows.push([h.host, sanitize(r.version, 130), sanitize(shortImage(r.image), 200), when(r.created_at), sanitize(r.key_id.slice(0, 12), 12), releaseStatus(r)]);
+        rows.push([h.host, sanitize(r.version, 130), sanitize(shortImage(r.image), 200), when(r.created_at), sanitize(shortKey(r.key_id), 12), releaseStatus(r)]);
       }
     }
   }

@@ -35,3 +35,8 @@ export function sanitize(text: string, max = 2000): string {
   const clean = text.replace(ANSI, '').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '').replace(/\n/g, ' ');
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
 }
+
+/** A key id shortened for tables; the agent's and the server's own actors stay whole. */
+export function shortKey(kid: string): string {
+  return kid.length > 12 ? kid.slice(0, 12) : kid;
+}

@@ -9,6 +9,7 @@ import { deployYml } from '../support/deploy-cli.js';
 import { dockerOk } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { agentId, loadKey, signedRequest, type OperatorKey } from '../support/signed-client.js';
+import { waitFor } from '../support/wait.js';
 
 let e: E2eApp;
 let key: OperatorKey;
@@ -40,15 +41,11 @@ const get = async (path: string) => {
 const deployIdOf = (stdout: string, version: string) => Number(new RegExp(`release ${version} accepted as deploy #(\\d+)`).exec(stdout)?.[1]);
 const containerOf = async (release: string) => (await e.containers()).find((c) => c.labels['berth.release'] === release);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${e.hosts[0]!.agentLog()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Polls the agent at a gentle pace; a timeout shows its log. */
+const until = <T>(what: string, check: () => Promise<T | false | undefined>) =>
+  waitFor(what, check, 40_000, { intervalMs: 200, explain: () => e.hosts[0]!.agentLog() });
+const eventOf = async (deployId: number, pattern: RegExp) =>
+  ((await get(`/v1/deploys/${deployId}`)).events as Array<{ message: string }>).find((ev) => pattern.test(ev.message));
 
 test('a release that turns unhealthy after the switch is switched back by the agent, which says why', async () => {
   const v1Before = await containerOf('r1');
@@ -62,14 +59,15 @@ test('a release that turns unhealthy after the switch is switched back by the ag
   assert.ok(bakedId > 0, r.stdout);
   assert.equal((await e.hosts[0]!.get(e.hostHeader)).body, 'v2\n');
 
-  // The app turns sick a moment after it went live.
+  // The app turns sick about 3 s after the switch, once the agent watches it.
+  await until('the bake window to start', () => eventOf(bakedId, /^bake window started/));
   await new Promise((res) => setTimeout(res, 3000));
   await dockerOk(e.hosts[0]!.engine.host, ['exec', `${e.service}-web-r2`, 'touch', '/tmp/sick']);
 
-  await until('the router to serve v1 again', async () => ((await e.hosts[0]!.get(e.hostHeader)).body === 'v1\n' ? true : undefined));
+  await until('the router to serve v1 again', async () => (await e.hosts[0]!.get(e.hostHeader)).body === 'v1\n');
   const v1After = await containerOf('r1');
   assert.deepEqual([v1After?.id, v1After?.state], [v1Before!.id, 'running'], 'r1 was started again, not re-created');
-  await until('r2 to stop', async () => ((await containerOf('r2'))?.state === 'exited' ? true : undefined));
+  await until('r2 to stop', async () => (await containerOf('r2'))?.state === 'exited');
 
   // Why, as an operator sees it: the service, the revert deploy, the baked deploy's events.
   const service = (await get(`/v1/services/${e.service}?destination=`)).service;
@@ -118,10 +116,7 @@ test('a release that stays healthy through its bake window keeps serving', async
   const r = await e.push('r3');
   assert.equal(r.code, 0, explain(r, e));
   const id = deployIdOf(r.stdout, 'r3');
-  const passed = await until('the window to pass', async () => {
-    const { events } = await get(`/v1/deploys/${id}`);
-    return (events as Array<{ message: string }>).find((ev) => /^bake window (passed|failed|ended)/.test(ev.message));
-  });
+  const passed = await until('the window to pass', () => eventOf(id, /^bake window (passed|failed|ended)/));
   assert.equal(passed.message, 'bake window passed: r3 stayed healthy for 4s');
   assert.equal((await e.hosts[0]!.get(e.hostHeader)).body, 'v3\n');
   assert.equal((await get(`/v1/services/${e.service}?destination=`)).service.current.deploy_id, id);

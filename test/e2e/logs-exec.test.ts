@@ -10,6 +10,7 @@ import { CLI_BIN } from '../support/berth-host.js';
 import { containersByLabel, docker, dockerOk } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { testEnv } from '../support/env.js';
+import { waitFor } from '../support/wait.js';
 
 let e: E2eApp;
 before(async () => {
@@ -192,12 +193,10 @@ test('a client that goes away: the exec container it started is removed', async 
     r.child.kill('SIGKILL');
     await r.exited;
     // The agent notices the closed connection and removes the container; poll until it has.
-    let left = (await execContainers()).length;
-    for (let i = 0; i < 300 && left > 0; i++) {
-      await new Promise((res) => setTimeout(res, 100));
-      left = (await execContainers()).length;
-    }
-    assert.equal(left, 0, `${interactive ? '-i' : 'plain'}: no exec container left behind\n${e.hosts[0]!.agentLog()}`);
+    await waitFor(`${interactive ? '-i' : 'plain'}: no exec container left behind`, async () => (await execContainers()).length === 0, 30_000, {
+      intervalMs: 100,
+      explain: () => e.hosts[0]!.agentLog(),
+    });
   }
 });
 

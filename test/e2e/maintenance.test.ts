@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { openStore } from '../../agent/store/index.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { loadKey } from '../support/signed-client.js';
+import { waitFor } from '../support/wait.js';
 
 let e: E2eApp;
 
@@ -20,14 +21,6 @@ before(async () => {
 after(async () => e?.teardown());
 
 const page = (path = '/') => e.hosts[0]!.get(e.hostHeader, path);
-
-async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function auditActions(): Array<{ action: string; key_id: string; detail: Record<string, unknown> }> {
   const store = openStore(join(e.hosts[0]!.stateDir, 'berth.db'));
@@ -94,7 +87,7 @@ test('maintenance survives a router restart (snapshot) and a router that lost it
   await h.startRouter();
   assert.equal((await page()).status, 503, 'an empty router has no service for the host');
   await h.startAgent();
-  await eventually('the agent resent its routes', async () => (await page('/up')).status === 200);
+  await waitFor('the agent to resend its routes', async () => (await page('/up')).status === 200, 30_000, { intervalMs: 100 });
   assert.deepEqual(await page(), { status: 503, body: 'Back at 5\n' }, 'the agent store keeps maintenance');
 });
 

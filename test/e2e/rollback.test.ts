@@ -3,10 +3,10 @@
 // and a release the server does not have refused with nothing changed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { startLoad } from '../support/load.js';
 import { agentId, loadKey, signedRequest } from '../support/signed-client.js';
+import { waitFor } from '../support/wait.js';
 
 let e: E2eApp;
 
@@ -87,8 +87,7 @@ test('rollback --lock-wait waits for a running push to finish, then rolls back',
   // slowstart listens only after 8 s, so its deploy holds the service lock meanwhile.
   e.configure('slowstart');
   const push = e.push('slow');
-  for (let i = 0; i < 200 && (await seq()) === before; i++) await sleep(50);
-  assert.notEqual(await seq(), before, 'the push was accepted');
+  await waitFor('the push to be accepted', async () => (await seq()) !== before, 10_000, { intervalMs: 50 });
 
   const r = await e.app.run(['rollback', 'v2', '--lock-wait', '60']);
   const pushed = await push;

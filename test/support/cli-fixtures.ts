@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
 import type { CliEnv } from '../../cli/env.js';
+import { main } from '../../cli/main.js';
 import { ConfigError } from '../../shared/errors.js';
 import { signIdentity } from '../../shared/identity.js';
 import { FEATURES } from '../../shared/version.js';
@@ -69,6 +70,16 @@ export function captureStream(): { stream: { write(text: string): boolean; isTTY
       },
     },
     text: () => out,
+  };
+}
+
+/** `deploy ARGV` run in-process in `cwd` with its own XDG config dir: the exit code and what it printed. */
+export function cliRunner(cwd: string, xdgConfigHome: string): (argv: string[]) => Promise<{ code: number; stdout: string; stderr: string }> {
+  return async (argv) => {
+    const stdout = captureStream();
+    const stderr = captureStream();
+    const code = await main({ argv, env: testEnv(cwd, { xdgConfigHome }), stdout: stdout.stream, stderr: stderr.stream });
+    return { code, stdout: stdout.text(), stderr: stderr.text() };
   };
 }
 

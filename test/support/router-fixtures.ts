@@ -150,14 +150,8 @@ export function send(port: number, host: string, path: string, opts: SendOptions
   });
 }
 
-/** Polls `check` every 20 ms until true; fails after `timeoutMs`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+// Kept here too for the router and engine tests that import it from this module.
+export { waitFor } from './wait.js';
 
 export function routeSet(version: number, routes: Array<Partial<Route> & Pick<Route, 'target'>>): RouteSet {
   return { version, routes: routes.map((r) => ({ service: 'demo', hosts: ['demo.test'], ...r })) };

@@ -10,6 +10,7 @@ import type { ContainerInfo, DockerPort, OutputChunk, ProcessSession } from '../
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
 import type { OperatorKey } from '../../../shared/keys.js';
 import { seal } from '../../../shared/sealing.js';
+import { waitFor } from '../../support/wait.js';
 
 const SECRET_VALUE = 'plain-secret-value-7f3a';
 
@@ -257,13 +258,11 @@ test('logs -f: at most 32 open streams per agent, then 429; a closed stream free
   assert.match(refused.message, /too many open log streams/);
   for (const r of open) await r.body?.cancel();
   // The streams wind down asynchronously; a new one is accepted once one has.
-  let status = 429;
-  for (let attempt = 0; attempt < 200 && status === 429; attempt++) {
+  const status = await waitFor('a new log stream to be accepted', async () => {
     const res = await send('GET', '/v1/services/demo/logs?follow=1', { key: fx.keyRead });
-    status = res.status;
     await res.body?.cancel();
-    if (status === 429) await new Promise((r) => setTimeout(r, 50));
-  }
+    return res.status === 429 ? undefined : res.status;
+  }, 10_000, { intervalMs: 50 });
   assert.equal(status, 200);
 });
 

@@ -11,12 +11,11 @@ import { renderDetailsBlock } from '../../../cli/commands/details.js';
 import { runRemove } from '../../../cli/commands/remove.js';
 import { renderStatusTable, type ServiceView } from '../../../cli/commands/status.js';
 import { fleetFailure } from '../../../cli/fleet.js';
-import { main } from '../../../cli/main.js';
 import { createPrinter } from '../../../cli/output/printer.js';
 import { plainStyle } from '../../../cli/output/style.js';
 import type { AuditEntry, OperatorLock } from '../../../shared/api-types.js';
 import { ConflictError, UpstreamError } from '../../../shared/errors.js';
-import { captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { captureStream, cliRunner, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
 
 const LOCK: OperatorLock = { service: 'demo', destination: '', key_id: 'K'.repeat(43), key_comment: 'alice@laptop', message: 'db migration', since: '2026-11-22T10:00:00.000Z' };
 
@@ -68,12 +67,7 @@ describe('fleet commands against two agents', () => {
   let hostA: string;
   let hostB: string;
 
-  const run = async (argv: string[]) => {
-    const stdout = captureStream();
-    const stderr = captureStream();
-    const code = await main({ argv, env: testEnv(dir.path, { xdgConfigHome: xdg }), stdout: stdout.stream, stderr: stderr.stream });
-    return { code, stdout: stdout.text(), stderr: stderr.text() };
-  };
+  const run = cliRunner(dir.path, xdg);
   const sent = (method: string) => [...a.requests, ...b.requests].filter((r) => r.method === method && r.url !== '/v1/identity');
 
   before(async () => {

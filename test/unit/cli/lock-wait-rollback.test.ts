@@ -5,11 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { main } from '../../../cli/main.js';
 import { verifyManifest } from '../../../shared/manifest-signing.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 import { seal } from '../../../shared/sealing.js';
-import { captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { cliRunner, makeCert, startFakeAgent, tempDir, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
 const IMAGE = `127.0.0.1:5000/berth-test/web@${DIGEST}`;
@@ -67,12 +66,7 @@ describe('push --lock-wait, rollback and releases against a local agent', () => 
   let publicJwk: Record<string, unknown>;
   let kid: string;
 
-  const run = async (argv: string[]) => {
-    const stdout = captureStream();
-    const stderr = captureStream();
-    const code = await main({ argv, env: testEnv(dir.path, { xdgConfigHome: xdg }), stdout: stdout.stream, stderr: stderr.stream });
-    return { code, stdout: stdout.text(), stderr: stderr.text() };
-  };
+  const run = cliRunner(dir.path, xdg);
   const posted = (i: number): Promise<ManifestPayload> => verifyManifest(s.posted[i]!, { lookupKey: () => publicJwk, audience: agent.agentId });
 
   before(async () => {

@@ -76,4 +76,10 @@ test('NDJSON reader: records split anywhere, keepalive lines skipped, junk refus
   await assert.rejects(async () => {
     for await (const _ of readNdjson(chunks(['[1,2]\n']), 'host-x')) void _;
   }, /not an object/);
+  // The agent failed mid-answer: the records before it arrive, then its error, named by host.
+  const before: unknown[] = [];
+  await assert.rejects(async () => {
+    for await (const r of readNdjson(chunks(['{"a":1}\n{"error":{"code":"not_found","message":"no such container"}}\n{"b":2}\n']), 'host-x')) before.push(r);
+  }, (err: Error & { code?: string; status?: number }) => err.message === 'host-x: no such container' && err.code === 'not_found' && err.status === 502);
+  assert.deepEqual(before, [{ a: 1 }]);
 });

@@ -6,8 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../../cli/main.js';
-import { captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { cliRunner, makeCert, startFakeAgent, tempDir, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
 
 const PATH = '/v1/services/demo/maintenance?destination=';
 
@@ -41,12 +40,7 @@ describe('deploy maintenance and deploy live', () => {
   let goodHost: string;
   let badHost: string;
 
-  const run = async (argv: string[]) => {
-    const stdout = captureStream();
-    const stderr = captureStream();
-    const code = await main({ argv, env: testEnv(dir.path, { xdgConfigHome: xdg }), stdout: stdout.stream, stderr: stderr.stream });
-    return { code, stdout: stdout.text(), stderr: stderr.text() };
-  };
+  const run = cliRunner(dir.path, xdg);
   const changes = () => [...good.requests, ...bad.requests].filter((r) => r.url === PATH);
 
   before(async () => {
