@@ -12,7 +12,7 @@ import path from 'node:path';
 import { ourPid, startDaemon, stopDaemon, waitUntil } from './daemons.mjs';
 import { LIB_DIR, LOG_DIR, RUN_DIR, docker } from './engines.mjs';
 import { IMAGE_REPO } from './images.mjs';
-import { MANIFEST_ACCEPT, freePort, imageConfig } from './registry.mjs';
+import { MANIFEST_ACCEPT, freePort, imageConfig, registryAnswers, registryConfig } from './registry.mjs';
 
 const CONFIG = `${RUN_DIR}/auth-registry.yml`;
 const PID_FILE = `${RUN_DIR}/auth-registry.pid`;
@@ -27,33 +27,10 @@ const HASH_LABEL = 'berth.test.context';
 
 const basic = ({ username, password }) => `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
-async function answers(addr, login) {
-  const res = await fetch(`http://${addr}/v2/`, { headers: { Authorization: basic(login) }, signal: AbortSignal.timeout(2000) });
-  await res.body?.cancel();
-  return res.status === 200;
-}
+const answers = (addr, login) => registryAnswers(addr, { Authorization: basic(login) });
 
-function config(addr) {
-  return [
-    'version: 0.1',
-    'log:',
-    '  level: warn',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${STORAGE}`,
-    '  delete:',
-    '    enabled: true',
-    'auth:',
-    '  htpasswd:',
-    '    realm: berth-test',
-    `    path: ${HTPASSWD}`,
-    'http:',
-    `  addr: ${addr}`,
-    '',
-  ].join('\n');
-}
+const config = (addr) =>
+  registryConfig(addr, STORAGE, ['auth:', '  htpasswd:', '    realm: berth-test', `    path: ${HTPASSWD}`]);
 
 function readLogin() {
   try {

@@ -29,13 +29,15 @@ export function freePort() {
   });
 }
 
-async function answers(addr) {
-  const res = await fetch(`http://${addr}/v2/`, { signal: AbortSignal.timeout(2000) });
+/** Whether the registry at `addr` answers /v2/ with 200 (with `headers`, e.g. a login). */
+export async function registryAnswers(addr, headers = {}) {
+  const res = await fetch(`http://${addr}/v2/`, { headers, signal: AbortSignal.timeout(2000) });
   await res.body?.cancel();
   return res.status === 200;
 }
 
-function config(addr) {
+/** A distribution registry config: filesystem storage under `storage`, bound to `addr`, plus `extra` lines (auth). */
+export function registryConfig(addr, storage, extra = []) {
   return [
     'version: 0.1',
     'log:',
@@ -44,9 +46,10 @@ function config(addr) {
     '    disabled: true',
     'storage:',
     '  filesystem:',
-    `    rootdirectory: ${STORAGE}`,
+    `    rootdirectory: ${storage}`,
     '  delete:',
     '    enabled: true',
+    ...extra,
     'http:',
     `  addr: ${addr}`,
     '',
@@ -57,15 +60,15 @@ function config(addr) {
 export async function ensureRegistry(log) {
   if (ourPid(PID_FILE, CONFIG) !== null) {
     const addr = fs.existsSync(ADDR_FILE) ? fs.readFileSync(ADDR_FILE, 'utf8').trim() : '';
-    if (addr && (await answers(addr).catch(() => false))) return addr;
+    if (addr && (await registryAnswers(addr).catch(() => false))) return addr;
     await stopDaemon(PID_FILE, CONFIG);
   }
   fs.mkdirSync(STORAGE, { recursive: true });
   const addr = `127.0.0.1:${await freePort()}`;
-  fs.writeFileSync(CONFIG, config(addr));
+  fs.writeFileSync(CONFIG, registryConfig(addr, STORAGE));
   log(`starting registry on ${addr}`);
   const pid = startDaemon({ cmd: 'docker-registry', args: ['serve', CONFIG], logFile: LOG, pidFile: PID_FILE });
-  await waitUntil('registry', () => answers(addr), { pid, logFile: LOG, timeoutMs: 30_000 });
+  await waitUntil('registry', () => registryAnswers(addr), { pid, logFile: LOG, timeoutMs: 30_000 });
   fs.writeFileSync(ADDR_FILE, `${addr}\n`);
   return addr;
 }

@@ -2,6 +2,7 @@
 // independent of the agent's own dockerode adapter, so tests check what a
 // user of the engine would see.
 import { spawn } from 'node:child_process';
+import { MANIFEST_ACCEPT } from '../../cli/registry.js';
 
 export interface CommandResult {
   code: number;
@@ -94,13 +95,8 @@ export async function removeImage(engineHost: string, ref: string): Promise<void
   }
 }
 
-/** The registry rejects a manifest HEAD (400) unless these are accepted. */
-export const MANIFEST_ACCEPT = [
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-].join(', ');
+/** The registry rejects a manifest HEAD (400) unless these are accepted: the CLI's own list. */
+export { MANIFEST_ACCEPT };
 
 /** `sha256:...` of REPO:TAG (or REPO@DIGEST) in a plain-HTTP registry; null when absent. */
 export async function registryDigest(registry: string, repo: string, tag: string): Promise<string | null> {
