@@ -2,7 +2,7 @@
 // the bare-docker row starts (web:v1/v2, already pulled, as in that row).
 // Each sample alternates v1 and v2 so every push is a real switch.
 import { setupApp } from '../dist/test/support/e2e-app.js';
-import { served } from './served.mjs';
+import { msUntilServed } from './served.mjs';
 
 let app;
 let n = 0;
@@ -22,20 +22,7 @@ export const pushToServing = {
     const tag = n % 2 === 0 ? 'v1' : 'v2';
     n++;
     app.configure(tag);
-    const h = app.hosts[0];
-    const started = performance.now();
-    const push = app.push(`b${n}-${Date.now()}`);
-    let servedAt;
-    while (performance.now() - started < 60_000) {
-      if ((await served(h.ip, h.httpPort, app.hostHeader)) === tag) {
-        servedAt = performance.now();
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const r = await push;
-    if (r.code !== 0 || servedAt === undefined) throw new Error(`push failed: ${r.stderr}`);
-    return servedAt - started;
+    return msUntilServed(app, tag, () => app.push(`b${n}-${Date.now()}`), 'push');
   },
   async cleanup() {
     await app?.teardown();

@@ -3,7 +3,7 @@
 // create). Each sample rolls back to the other of two releases, so every
 // rollback is a real switch, comparable with the push row.
 import { setupApp } from '../dist/test/support/e2e-app.js';
-import { served } from './served.mjs';
+import { msUntilServed } from './served.mjs';
 
 let app;
 let serving = 'v2';
@@ -20,21 +20,9 @@ export const rollbackToServing = {
       }
     }
     const want = serving === 'v2' ? 'v1' : 'v2';
-    const h = app.hosts[0];
-    const started = performance.now();
-    const rollback = app.app.run(['rollback']);
-    let servedAt;
-    while (performance.now() - started < 60_000) {
-      if ((await served(h.ip, h.httpPort, app.hostHeader)) === want) {
-        servedAt = performance.now();
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    const r = await rollback;
-    if (r.code !== 0 || servedAt === undefined) throw new Error(`rollback failed: ${r.stderr}`);
+    const ms = await msUntilServed(app, want, () => app.app.run(['rollback']), 'rollback');
     serving = want;
-    return servedAt - started;
+    return ms;
   },
   async cleanup() {
     await app?.teardown();
