@@ -39,12 +39,28 @@ wait_for() { # SECONDS DESCRIPTION COMMAND...
   die "$what did not come up within ${seconds}s"
 }
 
+# A daemon killed without cleaning up leaves its pid file behind. When that pid
+# has since been reused by another process, dockerd believes the old dockerd
+# (or its containerd) still runs: it refuses to start, or waits for a
+# containerd socket that never comes. Only a file whose process is alive and
+# has the expected name is kept.
+clear_stale_pidfile() { # FILE PROCESS-NAME
+  local file=$1 name=$2 pid
+  [[ -f "$file" ]] || return 0
+  pid=$(tr -dc '0-9' <"$file")
+  if [[ -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$name" ]]; then return 0; fi
+  rm -f "$file"
+  step "stale pid file" "removed $file (pid ${pid:-none} is not $name)"
+}
+
 ensure_docker() {
   if docker info >/dev/null 2>&1; then unchanged "docker engine" "running"; return; fi
   if is_systemd; then
     systemctl enable --now docker >/dev/null 2>&1 || systemctl start docker
   else
     mkdir -p /var/log
+    clear_stale_pidfile /var/run/docker.pid dockerd
+    clear_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
     setsid nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &
   fi
   wait_for 60 "the Docker engine (see /var/log/dockerd.log or journalctl -u docker)" docker info
