@@ -48,9 +48,11 @@ clear_stale_pidfile() { # FILE PROCESS-NAME
   local file=$1 name=$2 pid
   [[ -f "$file" ]] || return 0
   pid=$(tr -dc '0-9' <"$file")
-  if [[ -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$name" ]]; then return 0; fi
+  # A zombie keeps its name in /proc, and dockerd counts it as running.
+  if [[ -n "$pid" && "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$name" ]] &&
+    ! ps -o stat= -p "$pid" | grep -q '^Z'; then return 0; fi
   rm -f "$file"
-  step "stale pid file" "removed $file (pid ${pid:-none} is not $name)"
+  step "stale pid file" "removed $file (pid ${pid:-none} is not a running $name)"
 }
 
 ensure_docker() {
