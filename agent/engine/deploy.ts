@@ -81,6 +81,8 @@ export function createEngine(deps: EngineDeps): Engine {
         try {
           await settle(id, attempts + 1 >= MAX_SETTLE_ATTEMPTS);
           stranded.delete(id);
+          // A deploy that only now went live gets its bake window like any other.
+          bakes.afterRun(id);
         } catch (err) {
           stranded.set(id, attempts + 1);
           log.warn('could not settle an unfinished deploy; will retry', { deploy: id, attempts: attempts + 1, error: err });

@@ -113,6 +113,28 @@ test('a window survives an agent restart, and a container that crashes in it fai
   await restarted.stopBakes();
 });
 
+test('a deploy that only reaches DONE through the periodic retry still opens its bake window', async () => {
+  let failDone = 2; // the engine's write and its immediate settle both fail; the periodic retry gets through
+  const engine = f.restartEngine({}, (deps) => ({
+    store: {
+      ...deps.store,
+      setState(id, s, error) {
+        if (s === 'DONE' && failDone-- > 0) throw new Error('database is locked');
+        return deps.store.setState(id, s, error);
+      },
+    },
+  }));
+  const d = f.accept(f.manifest('r7', await f.digestOf('v1'), { roles: roles(), bake: 60 }));
+  await engine.run(d.id);
+  assert.notEqual(f.store.getDeploy(d.id)!.state, 'DONE', 'not finished yet');
+  assert.ok(!messages(d.id).some((m) => /^bake window started/.test(m)));
+
+  await engine.retryStranded();
+  assert.equal(f.store.getDeploy(d.id)!.state, 'DONE');
+  await waitFor('the window to open', () => messages(d.id).some((m) => /^bake window started: watching r7 for 60s/.test(m)), 5_000);
+  await engine.stopBakes();
+});
+
 test('a first release that fails its bake has nothing to go back to: recorded, left serving', async () => {
   const g = await startEngineFixture('bake1');
   try {
