@@ -3,14 +3,9 @@
 
 import { fleetFailure, outcomeJson } from '../fleet.js';
 import { renderTable } from '../output/table.js';
-import { sanitize } from '../output/style.js';
+import { sanitize, shortImage } from '../output/style.js';
 import type { CommandContext } from './context.js';
 import { lockHolder, readFleetServices, type ServiceView } from './status.js';
-
-const digestOf = (image: string) => {
-  const at = image.indexOf('@');
-  return at === -1 ? image : `${image.slice(0, at)}@${image.slice(at + 1, at + 20)}…`;
-};
 
 /** One server's block: a header line, then release, lock, maintenance, containers and routes. */
 export function renderDetailsBlock(host: string, service: ServiceView | null, error?: string): string {
@@ -20,7 +15,7 @@ export function renderDetailsBlock(host: string, service: ServiceView | null, er
   const current = service.current;
   lines.push(
     current
-      ? `  release:     ${sanitize(current.version, 130)} (seq ${current.seq}, deploy #${current.deploy_id}, ${sanitize(digestOf(current.image), 200)})`
+      ? `  release:     ${sanitize(current.version, 130)} (seq ${current.seq}, deploy #${current.deploy_id}, ${sanitize(shortImage(current.image), 200)})`
       : `  release:     none (seq ${service.seq})`,
   );
   if (service.lock !== undefined) {

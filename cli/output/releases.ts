@@ -1,7 +1,7 @@
 // Renderers for `deploy releases`: one table, a block of rows per host.
 
 import type { ReleaseSummary } from '../../shared/api-types.js';
-import { sanitize, shortKey } from './style.js';
+import { sanitize, shortImage, shortKey } from './style.js';
 import { renderTable } from './table.js';
 
 export interface HostReleases {
@@ -23,14 +23,6 @@ function releaseStatus(r: ReleaseSummary): string {
   return 'gone';
 }
 
-/** `repo@sha256:<12 hex>`: the last path part of the repository and the start of the digest. */
-function shortImage(image: string): string {
-  const at = image.indexOf('@');
-  if (at === -1) return image;
-  const repo = image.slice(0, at).split('/').at(-1) ?? '';
-  return `${repo}@${image.slice(at + 1, at + 1 + 'sha256:'.length + 12)}`;
-}
-
 function when(iso: string): string {
   return /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(iso) ? `${iso.slice(0, 10)} ${iso.slice(11, 19)}` : '-';
 }
@@ -42,7 +34,7 @@ export function renderReleasesTable(hosts: HostReleases[]): string {
     else if (!h.releases || h.releases.length === 0) rows.push([h.host, '-', '-', '-', '-', 'never deployed']);
     else {
       for (const r of h.releases) {
-        rows.push([h.host, sanitize(r.version, 130), sanitize(shortImage(r.image), 200), when(r.created_at), sanitize(shortKey(r.key_id), 12), releaseStatus(r)]);
+        rows.push([h.host, sanitize(r.version, 130), sanitize(shortImage(r.image, { lastPart: true }), 200), when(r.created_at), sanitize(shortKey(r.key_id), 12), releaseStatus(r)]);
       }
     }
   }

@@ -40,3 +40,14 @@ export function sanitize(text: string, max = 2000): string {
 export function shortKey(kid: string): string {
   return kid.length > 12 ? kid.slice(0, 12) : kid;
 }
+
+/**
+ * `repo@sha256:<12 hex>`, the one short form of a pinned image in every view;
+ * `lastPart` keeps only the last path part of the repository (for tables).
+ */
+export function shortImage(image: string, { lastPart = false } = {}): string {
+  const at = image.indexOf('@');
+  if (at === -1) return image;
+  const repo = image.slice(0, at);
+  return `${lastPart ? (repo.split('/').at(-1) ?? '') : repo}@${image.slice(at + 1, at + 1 + 'sha256:'.length + 12)}`;
+}

@@ -201,7 +201,7 @@ describe('renderers', () => {
     const block = renderDetailsBlock('h:7443', view({ lock: { ...LOCK, message: 'db\x1b[2J migration' } }));
     assert.equal(block, [
       'h:7443',
-      `  release:     v4 (seq 4, deploy #9, reg/demo@sha256:abababababab…)`,
+      `  release:     v4 (seq 4, deploy #9, reg/demo@sha256:abababababab)`,
       `  lock:        locked by KKKKKKKKKKKK (alice@laptop) since 2026-11-22T10:00:00.000Z: db migration`,
       '',
       '  NAME         ROLE  RELEASE  STATE    STATUS',
