@@ -51,11 +51,17 @@ export function interactiveExec(x: InteractiveExec): WsHandlers {
     pending.push(input);
   };
 
+  // Ends the session as a client leaving would; with no process yet, run()
+  // stops it when it arrives, so a command that started is still reported done.
   const fail = (peer: WsPeer, message: string) => {
+    if (closed) return;
+    closed = true;
     peer.send(JSON.stringify({ type: 'error', message }));
     peer.close(1011, 'exec failed');
-    void session?.dispose();
-    finish(null);
+    if (session) {
+      void session.dispose();
+      finish(null);
+    }
   };
 
   const run = async (peer: WsPeer) => {
@@ -65,7 +71,8 @@ export function interactiveExec(x: InteractiveExec): WsHandlers {
     } catch (err) {
       x.log.warn('interactive exec could not start', { err: err instanceof Error ? err.message : String(err) });
       // Our own errors are written for the operator; anything else (Docker's) may say more than it should.
-      return fail(peer, isBerthError(err) ? err.message : 'the command could not be started; see the agent log');
+      fail(peer, isBerthError(err) ? err.message : 'the command could not be started; see the agent log');
+      return finish(null);
     }
     session = s;
     if (closed) {
@@ -97,7 +104,7 @@ export function interactiveExec(x: InteractiveExec): WsHandlers {
       void run(peer).catch((err: unknown) => x.log.error('interactive exec failed', { err }));
     },
     onMessage(data, peer) {
-      if (finished) return;
+      if (closed || finished) return;
       if (typeof data !== 'string') return deliver({ kind: 'data', data }, peer);
       const control = parseControl(data);
       if (!control) return fail(peer, 'a text frame must be {"type":"resize","cols":N,"rows":N} or {"type":"eof"}');
@@ -105,9 +112,11 @@ export function interactiveExec(x: InteractiveExec): WsHandlers {
     },
     onClose() {
       closed = true;
-      if (session) void session.dispose();
       // With no session yet, run() disposes of it when it arrives.
-      if (session) finish(null);
+      if (session) {
+        void session.dispose();
+        finish(null);
+      }
     },
   };
 }

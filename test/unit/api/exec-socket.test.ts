@@ -158,3 +158,42 @@ test('the client leaves: the process is disposed and the run is over (exit code 
   assert.deepEqual(calls, [null]);
   assert.equal(ws.sent.length, 0, 'nothing is sent to a closed socket');
 });
+
+test('too much input before the start: error frame and close 1011; the process that then arrives is stopped, sent nothing, and reported done once', async () => {
+  const out = new Readable({ objectMode: true, read() {} });
+  const { session, got } = fakeProcess(out, 0);
+  let start!: (s: ProcessSession) => void;
+  const calls: Array<number | null> = [];
+  const h = interactiveExec({ start: () => new Promise((r) => (start = r)), log: silent, done: (c) => void calls.push(c) });
+  const ws = peer();
+  h.onOpen(ws.p);
+  h.onMessage(new Uint8Array(1024 * 1024 + 1), ws.p);
+  await ws.whenClosed;
+  assert.equal(ws.closedWith(), 1011);
+  assert.deepEqual(JSON.parse(ws.sent[0] as string), { type: 'error', message: 'too much input before the command started' });
+  assert.deepEqual(calls, [], 'not over before the process is stopped');
+  h.onMessage(new TextEncoder().encode('late\n'), ws.p);
+  start(session);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, ['dispose'], 'no input applied; stopped at once');
+  assert.deepEqual(calls, [null]);
+  h.onClose();
+  assert.deepEqual(calls, [null], 'done once');
+  assert.equal(ws.sent.length, 1, 'only the error frame');
+});
+
+test('a malformed control frame while the process runs: done once, and no exit frame after the error', async () => {
+  const out = new Readable({ objectMode: true, read() {} });
+  const { session } = fakeProcess(out, 0);
+  const calls: Array<number | null> = [];
+  const h = interactiveExec({ start: async () => session, log: silent, done: (c) => void calls.push(c) });
+  const ws = peer();
+  h.onOpen(ws.p);
+  await new Promise((r) => setImmediate(r));
+  h.onMessage('{"type":"kill"}', ws.p);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  h.onClose();
+  assert.deepEqual(calls, [null]);
+  assert.equal(ws.sent.length, 1);
+  assert.equal(JSON.parse(ws.sent[0] as string).type, 'error');
+});
