@@ -1,5 +1,6 @@
 // What every API route gets: the injected dependencies and the typed context
 // variables set by middleware.
+import { BerthError } from '../../shared/errors.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Engine } from '../engine/types.js';
@@ -59,4 +60,10 @@ export interface ApiDeps {
 
 export function nowMs(deps: ApiDeps): number {
   return (deps.now ?? Date.now)();
+}
+
+/** Logs and exec need the ops dependencies; an agent started without them answers 503. */
+export function opsOf(deps: ApiDeps): OpsDeps {
+  if (!deps.ops) throw new BerthError('unavailable', 503, 'this agent was started without logs and exec support');
+  return deps.ops;
 }

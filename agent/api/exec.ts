@@ -7,9 +7,8 @@ import { BerthError, RateLimitError } from '../../shared/errors.js';
 import type { ProcessSession } from '../docker.js';
 import { resolveExecTarget, startExec, type ExecDeps, type ExecRequest, type ExecTarget } from '../ops/exec.js';
 import { requireToken } from './auth.js';
-import type { ApiDeps, ApiEnv } from './context.js';
+import { opsOf, type ApiDeps, type ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
-import { opsOf } from './logs.js';
 import { ndjsonResponse } from './ndjson.js';
 import { boolParam, parseCmdParam, parseExecBody } from './ops-input.js';
 import { optionalRole, serviceQuery, serviceTarget } from './params.js';
@@ -77,6 +76,11 @@ export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         for await (const chunk of session.output) {
           if (signal.aborted) break;
           await write({ stream: chunk.stream, data: decoders[chunk.stream].decode(chunk.data, { stream: true }) });
+        }
+        // A process may end in the middle of a character: its bytes are written, as U+FFFD.
+        for (const stream of ['stdout', 'stderr'] as const) {
+          const rest = decoders[stream].decode();
+          if (rest !== '' && !signal.aborted) await write({ stream, data: rest });
         }
         if (!signal.aborted) exitCode = await session.exitCode();
         await write({ exit_code: exitCode });

@@ -7,18 +7,13 @@ import { BerthError, NotFoundError, RateLimitError } from '../../shared/errors.j
 import type { ContainerInfo } from '../docker.js';
 import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js';
 import { requireToken } from './auth.js';
-import { nowMs, type ApiDeps, type ApiEnv, type OpsDeps } from './context.js';
+import { nowMs, opsOf, type ApiDeps, type ApiEnv } from './context.js';
 import { ndjsonResponse } from './ndjson.js';
 import { boolParam, sinceParam, tailParam } from './ops-input.js';
 import { optionalRole, requireDeployed, serviceQuery } from './params.js';
 
 /** Each open stream holds Docker connections (one per container) and a socket. */
 export const MAX_LOG_STREAMS = 32;
-
-export function opsOf(deps: ApiDeps): OpsDeps {
-  if (!deps.ops) throw new BerthError('unavailable', 503, 'this agent was started without logs and exec support');
-  return deps.ops;
-}
 
 export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   let open = 0;

@@ -2,13 +2,11 @@
 // must exceed with its next manifest.
 import type { Hono } from 'hono';
 import type { ServiceDetail } from '../../shared/api-types.js';
-import { UserError } from '../../shared/errors.js';
-import { NAME } from '../../shared/manifest.js';
 import { routeOwner } from '../core/routes.js';
 import { serviceContainers } from '../engine/observe.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
-import { requireDeployed } from './params.js';
+import { requireDeployed, serviceTarget } from './params.js';
 
 export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;
@@ -16,10 +14,7 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get('/v1/services', requireToken(deps, 'read'), (c) => c.json({ services: store.services() }));
 
   app.get('/v1/services/:name', requireToken(deps, 'read'), async (c) => {
-    const name = c.req.param('name');
-    const destination = c.req.query('destination') ?? '';
-    if (!NAME.test(name)) throw new UserError(`service name "${name.slice(0, 80)}" is not valid`);
-    if (destination !== '' && !NAME.test(destination)) throw new UserError(`destination "${destination.slice(0, 80)}" is not valid`);
+    const { service: name, destination } = serviceTarget(c);
 
     const seq = requireDeployed(store, { service: name, destination }, 'its seq is 0');
 

@@ -168,13 +168,17 @@ describe('GET /v1/services', () => {
     ]);
   });
 
-  it('never deployed → 404; bad name or destination → 400', async () => {
+  it('never deployed → 404; bad name, destination or query parameter → 400', async () => {
     const err = await errorOf(await f.request('GET', '/v1/services/nothing'));
     assert.equal(err.status, 404);
     assert.match(err.message, /never been deployed/);
     assert.equal((await errorOf(await f.request('GET', '/v1/services/demo?destination=staging'))).status, 404);
     assert.equal((await errorOf(await f.request('GET', '/v1/services/Bad..Name'))).status, 400);
     assert.equal((await errorOf(await f.request('GET', '/v1/services/demo?destination=%20x'))).status, 400);
+    // A misspelt parameter must not quietly read the default destination.
+    const typo = await errorOf(await f.request('GET', '/v1/services/demo?destinaton=staging'));
+    assert.equal(typo.status, 400);
+    assert.match(typo.message, /destinaton/);
   });
 });
 
