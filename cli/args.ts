@@ -236,10 +236,17 @@ function leadingPositionals(argv: string[]): string[] {
   return positionals;
 }
 
+/** The words before `--`: after it they belong to a remote command (`deploy exec -- rails --help`). */
+export function ownWords(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return end === -1 ? argv : argv.slice(0, end);
+}
+
 export function parseCommandLine(argv: string[]): ParsedCommandLine {
   if (argv.length === 1 && argv[0] === '--version') argv = ['version'];
   const words = leadingPositionals(argv);
-  const wantsHelp = argv.includes('--help') || argv.includes('-h') || words[0] === 'help';
+  const own = ownWords(argv);
+  const wantsHelp = own.includes('--help') || own.includes('-h') || words[0] === 'help';
   const commandWords = words[0] === 'help' ? words.slice(1) : words;
   const match = matchCommand(commandWords);
 

@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
-import { parseCommandLine } from './args.js';
+import { ownWords, parseCommandLine } from './args.js';
 import type { CommandContext } from './commands/context.js';
 import { readCliEnv, type CliEnv } from './env.js';
 import { createPrinter, type OutputStream } from './output/printer.js';
@@ -77,8 +77,9 @@ export interface MainIo {
 }
 
 export async function main(io: MainIo): Promise<number> {
-  const json = io.argv.includes('--json');
-  const verbose = io.argv.includes('--verbose');
+  const own = ownWords(io.argv);
+  const json = own.includes('--json');
+  const verbose = own.includes('--verbose');
   try {
     const parsed = parseCommandLine(io.argv);
     if (parsed.kind === 'help') {

@@ -6,6 +6,10 @@ import { execServers } from '../../../cli/commands/exec.js';
 import { createLinePrefixer, logsQuery, serversOf } from '../../../cli/commands/logs.js';
 import type { DeployConfig } from '../../../cli/config/types.js';
 import { readNdjson } from '../../../cli/ndjson.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliRunner } from '../../support/cli-fixtures.js';
 
 function command(argv: string[]) {
   const parsed = parseCommandLine(argv);
@@ -19,8 +23,24 @@ test('exec: everything after -- is the command, options included', () => {
   assert.deepEqual(p.positionals, ['sh', '-c', 'ls -la --color']);
   assert.equal(p.values.role, 'worker');
   assert.equal(p.values.reuse, true);
+  // Help and output options after -- are the remote command's, not the CLI's.
+  assert.deepEqual(command(['exec', '--', 'df', '-h']).positionals, ['df', '-h']);
+  assert.deepEqual(command(['exec', '--', 'bin/rails', '--help']).positionals, ['bin/rails', '--help']);
+  assert.equal(command(['exec', '--', 'tool', '--json']).values.json, undefined);
+  assert.equal(parseCommandLine(['exec', '--help', '--', 'df']).kind, 'help');
   assert.throws(() => parseCommandLine(['exec']), /needs \[--\] CMD/);
   assert.throws(() => parseCommandLine(['exec', '--', ...Array.from({ length: 65 }, () => 'a')]), /unexpected argument/);
+});
+
+test('exec: a --json after -- does not turn the CLI\'s own error into JSON', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-exec-args-'));
+  const run = cliRunner(dir, join(dir, 'xdg'));
+  const plain = await run(['exec', '--', 'tool', '--json']);
+  assert.notEqual(plain.code, 0);
+  assert.match(plain.stderr, /^error: no deploy\.yml/);
+  assert.equal(plain.stdout, '');
+  const json = await run(['exec', '--json', '--', 'tool']);
+  assert.match(json.stdout, /^\{"error":\{"code":"config_invalid"/, 'the CLI\'s own --json still applies');
 });
 
 test('logs: -f -n --since --grep -r', () => {
