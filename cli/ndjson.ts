@@ -19,7 +19,7 @@ export async function* readNdjson(source: AsyncIterable<Buffer | string>, label:
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UpstreamError(`${label} sent a record that is not an object`);
     const failed = streamError(value as Record<string, unknown>);
-    if (failed) throw new BerthError(failed.code, 502, `${label}: ${failed.message}`);
+    if (failed) throw new BerthError(failed.code, 502, `${label}: ${failed.message}`, failed.hint);
     return value as Record<string, unknown>;
   };
   try {
@@ -41,9 +41,13 @@ export async function* readNdjson(source: AsyncIterable<Buffer | string>, label:
   if (last) yield last;
 }
 
-/** A record `{error: {code, message}}`: the agent failed after the answer began. */
-function streamError(record: Record<string, unknown>): { code: string; message: string } | undefined {
-  const e = record.error as { code?: unknown; message?: unknown } | undefined;
+/** A record `{error: {code, message, hint?}}`: the agent failed after the answer began. */
+function streamError(record: Record<string, unknown>): { code: string; message: string; hint?: string } | undefined {
+  const e = record.error as { code?: unknown; message?: unknown; hint?: unknown } | undefined;
   if (!e || typeof e !== 'object') return undefined;
-  return { code: typeof e.code === 'string' ? e.code : 'upstream_failed', message: typeof e.message === 'string' ? e.message : 'failed' };
+  return {
+    code: typeof e.code === 'string' ? e.code : 'upstream_failed',
+    message: typeof e.message === 'string' ? e.message : 'failed',
+    hint: typeof e.hint === 'string' ? e.hint : undefined,
+  };
 }

@@ -102,4 +102,8 @@ test('NDJSON reader: records split anywhere, keepalive lines skipped, junk refus
     for await (const r of readNdjson(chunks(['{"a":1}\n{"error":{"code":"not_found","message":"no such container"}}\n{"b":2}\n']), 'host-x')) before.push(r);
   }, (err: Error & { code?: string; status?: number }) => err.message === 'host-x: no such container' && err.code === 'not_found' && err.status === 502);
   assert.deepEqual(before, [{ a: 1 }]);
+  // Its hint reaches the operator too.
+  await assert.rejects(async () => {
+    for await (const _ of readNdjson(chunks(['{"error":{"code":"unavailable","message":"the engine went away","hint":"check dockerd on the server"}}\n']), 'host-x')) void _;
+  }, (err: Error & { hint?: string }) => err.hint === 'check dockerd on the server');
 });
