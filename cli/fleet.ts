@@ -65,6 +65,11 @@ export async function onEveryServer<T>(
   });
 }
 
+/** A failed server's error, led by its name unless the error already names it (the client's do). */
+export function hostError(o: { host: string; error: string }): string {
+  return o.error.includes(o.host) ? o.error : `${o.host}: ${o.error}`;
+}
+
 /**
  * The error to end a command with when some servers failed, naming them and
  * why; one failed server keeps its own typed error (code and hint). Undefined
@@ -81,7 +86,7 @@ export function fleetFailure<T>(outcomes: Array<HostOutcome<T>>, doing: string):
     if (only.cause instanceof BerthError) return new BerthError(only.cause.code, only.cause.status, message, only.cause.hint);
     return new UpstreamError(`could not ${doing} on ${message}`);
   }
-  const reasons = failed.map((f) => (f.error.includes(f.host) ? f.error : `${f.host}: ${f.error}`)).join('; ');
+  const reasons = failed.map(hostError).join('; ');
   return new UpstreamError(`could not ${doing} on ${failed.length} of ${outcomes.length} servers (${failed.map((f) => f.host).join(', ')}): ${reasons}`);
 }
 

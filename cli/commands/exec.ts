@@ -7,7 +7,7 @@ import { formatServerAddress, type ServerAddress } from '../address.js';
 import type { DeployConfig } from '../config/types.js';
 import { runInteractive } from '../exec-socket.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
-import { onEveryServer, type Fleet } from '../fleet.js';
+import { hostError, onEveryServer, type Fleet } from '../fleet.js';
 import { readNdjson } from '../ndjson.js';
 import { connectPinned } from '../pinning.js';
 import { loadAppConfig } from './config.js';
@@ -100,15 +100,13 @@ export async function execCommand(ctx: CommandContext): Promise<number> {
     else if (many && exitCode !== 0) ctx.printer.err(`${host}: exit code ${exitCode ?? 'unknown'}`);
     return exitCode;
   }, { servers: plan.servers });
-  const results = outcomes.map((o) => (o.ok ? { host: o.host, exitCode: o.value, err: undefined } : { host: o.host, exitCode: null, err: o.cause }));
-
-  const failed = results.filter((r) => r.err !== undefined);
   if (!many) {
-    const [only] = results;
-    if (only?.err !== undefined) throw only.err;
-    return only?.exitCode ?? 1;
+    const [only] = outcomes;
+    if (only && !only.ok) throw only.cause;
+    return (only?.ok ? only.value : null) ?? 1;
   }
-  for (const f of failed) if (!ctx.json) ctx.printer.err(`${f.host}: ${f.err instanceof Error ? f.err.message : String(f.err)}`);
-  if (failed.length > 0) throw new UpstreamError(`the command could not run on ${failed.length} of ${results.length} servers: ${failed.map((f) => f.host).join(', ')}`);
-  return results.every((r) => r.exitCode === 0) ? 0 : 1;
+  const failed = outcomes.filter((o) => !o.ok);
+  for (const f of failed) if (!ctx.json && !f.ok) ctx.printer.err(hostError(f));
+  if (failed.length > 0) throw new UpstreamError(`the command could not run on ${failed.length} of ${outcomes.length} servers: ${failed.map((f) => f.host).join(', ')}`);
+  return outcomes.every((o) => o.ok && o.value === 0) ? 0 : 1;
 }

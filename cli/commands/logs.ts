@@ -2,10 +2,10 @@
 // arrive, each line prefixed by its host. --grep runs here: an operator's
 // regular expression never runs on a server.
 
-import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
+import { UserError } from '../../shared/errors.js';
 import type { ServerAddress } from '../address.js';
 import type { DeployConfig } from '../config/types.js';
-import { MAX_PARALLEL_SERVERS, onEveryServer, type Fleet } from '../fleet.js';
+import { fleetFailure, hostError, MAX_PARALLEL_SERVERS, onEveryServer, type Fleet } from '../fleet.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
 import { readNdjson } from '../ndjson.js';
 import { sanitize } from '../output/style.js';
@@ -98,14 +98,12 @@ export async function logsCommand(ctx: CommandContext): Promise<void> {
     // Following needs every server's stream open at once; reading can take turns.
     limit: follow ? Math.max(1, servers.length) : MAX_PARALLEL_SERVERS,
     onOutcome: (o) => {
-      if (!o.ok && !ctx.json) ctx.printer.err(`${o.host}: ${o.error}`);
+      // A follow runs until interrupted: say at once that a server dropped out.
+      if (!o.ok && follow && !ctx.json) ctx.printer.err(hostError(o));
     },
   });
-  const failures = outcomes.filter((o) => !o.ok);
-  if (failures.length === 0) return;
-  const [only] = failures;
-  if (failures.length === 1 && only && !only.ok && only.cause instanceof BerthError) throw only.cause;
-  throw new UpstreamError(`could not read the logs of ${failures.length} of ${servers.length} servers: ${failures.map((f) => f.host).join(', ')}`);
+  const failure = fleetFailure(outcomes, 'read the logs');
+  if (failure) throw failure;
 }
 
 function logFields(r: Record<string, unknown>): Omit<LogLine, 'host'> {

@@ -50,6 +50,11 @@ function routesFor(name: 'A' | 'B', modes: { bOutdated: boolean }) {
         : [entry(8, '2026-11-22T10:00:09.000Z', 'lock.acquired', { message: 'db migration' }), entry(7, '2026-11-22T10:00:03.000Z', 'deploy.FAILED', { error: 'x' })];
       return reply(res, 200, { entries });
     }
+    if (method === 'GET' && url.startsWith('/v1/services/demo/logs?destination=')) {
+      if (name === 'B') return reply(res, 503, { error: { code: 'unavailable', message: 'the Docker engine is not answering' } });
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      return res.end(`${JSON.stringify({ t: '2026-11-22T10:00:00.000Z', role: 'web', release: 'v2', container: 'demo-web-v2', stream: 'stdout', line: 'hello from A' })}\n`);
+    }
     if (method === 'DELETE' && url === '/v1/services/demo?destination=') {
       if (name === 'B') return reply(res, 404, { error: { code: 'not_found', message: 'service demo has never been deployed on this agent' } });
       return reply(res, 200, { removed: { containers: ['demo-web-v2', 'demo-web-v1'], routes: 1 } });
@@ -141,6 +146,16 @@ describe('fleet commands against two agents', () => {
     const json = JSON.parse((await run(['audit', '--json'])).stdout);
     assert.deepEqual(json.entries.map((e: { host: string; id: number }) => `${e.host === hostA ? 'A' : 'B'}${e.id}`), ['B8', 'A3', 'B7', 'A1']);
     for (const n of ['0', '1001', 'x', '-1', '2.5']) assert.equal((await run(['audit', '-n', n])).code, 2, n);
+  });
+
+  it('logs: the lines of the server that answered, and the failed server named once with its reason; exit 1', async () => {
+    const res = await run(['logs', '-n', '1']);
+    assert.equal(res.code, 1);
+    assert.equal(res.stdout, `${hostA} | hello from A\n`);
+    const said = res.stderr.split('\n').filter((l) => l.includes('the Docker engine is not answering'));
+    assert.equal(said.length, 1, res.stderr);
+    assert.equal(said[0]!.split(hostB).length, 2, `the host is named once: ${said[0]}`);
+    assert.match(res.stderr, /^error: /);
   });
 
   it('remove: without -y and without a terminal exits 2 and sends nothing', async () => {
