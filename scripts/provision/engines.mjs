@@ -94,6 +94,9 @@ async function ensureContainerd(engine, log) {
 
 async function ensureDockerd(engine, log) {
   if (ourPid(engine.pidFile, engine.socket) !== null && (await engineAnswers(engine))) return false;
+  // dockerd refuses to start while its pid file names a live process, and a
+  // killed engine's pid may belong to another process by now.
+  if (ourPid(engine.pidFile, engine.socket) === null) fs.rmSync(engine.pidFile, { force: true });
   fs.mkdirSync(engine.dataRoot, { recursive: true });
   fs.mkdirSync(engine.execRoot, { recursive: true });
   // Our own daemon.json so the host's /etc/docker/daemon.json (hosts, bridge,

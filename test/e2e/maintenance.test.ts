@@ -85,7 +85,9 @@ test('maintenance survives a router restart (snapshot) and a router that lost it
   await h.killRouter();
   rmSync(join(h.stateDir, 'router', 'routes.json'));
   await h.startRouter();
-  assert.equal((await page()).status, 503, 'an empty router has no service for the host');
+  const empty = await page();
+  assert.equal(empty.status, 503);
+  assert.match(empty.body, /There is no service for host/, 'an empty router has no service for the host');
   await h.startAgent();
   await waitFor('the agent to resend its routes', async () => (await page('/up')).status === 200, 30_000, { intervalMs: 100 });
   assert.deepEqual(await page(), { status: 503, body: 'Back at 5\n' }, 'the agent store keeps maintenance');

@@ -7,6 +7,7 @@ import { resolveExecTarget, startExec, type ExecDeps } from '../../../agent/ops/
 import { followLogs, logTargets, readLogs, type LogRecord } from '../../../agent/ops/logs.js';
 import { containersByLabel, docker, dockerOk } from '../../support/docker-cli.js';
 import { sealFor, startEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
+import { waitFor } from '../../support/wait.js';
 
 let f: EngineFixture;
 let execDeps: ExecDeps;
@@ -80,25 +81,15 @@ test('readLogs: the last lines of the running container, with stream, role, rele
 test('followLogs: sees new lines, then the new container of a deploy from its first line', async () => {
   const q = { service: f.service, destination: '', follow: true, tail: 0 };
   const seen: LogRecord[] = [];
-  const waiters: Array<{ match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }> = [];
-  const emit = async (r: LogRecord) => {
-    seen.push(r);
-    for (const w of waiters.splice(0)) if (w.match(r)) w.resolve(r);
-    else waiters.push(w);
-  };
-  const waitFor = (match: (r: LogRecord) => boolean) =>
-    new Promise<LogRecord>((resolve) => {
-      const hit = seen.find(match);
-      if (hit) return resolve(hit);
-      waiters.push({ match, resolve });
-    });
+  const emit = async (r: LogRecord) => void seen.push(r);
+  const line = (text: string) => waitFor(`log line ${text}`, () => seen.find((r) => r.line === text), 30_000);
   const controller = new AbortController();
   const targets = await logTargets(f.docker, q);
   const following = followLogs({ store: f.store, docker: f.docker, log: silent }, q, targets, emit, controller.signal);
 
   const c1 = await running('r1');
   await writeToApp(c1.name, 'follow-marker-1');
-  assert.equal((await waitFor((r) => r.line === 'follow-marker-1')).release, 'r1');
+  assert.equal((await line('follow-marker-1')).release, 'r1');
   assert.equal(seen.some((r) => r.line === 'marker-out-1'), false, 'tail 0: no earlier lines');
 
   // A release whose app prints at start: that line must arrive although it was written before anyone asked.
@@ -107,10 +98,10 @@ test('followLogs: sees new lines, then the new container of a deploy from its fi
   });
   const d = await f.deploy(m);
   assert.equal(d.state, 'DONE', d.error ?? '');
-  assert.equal((await waitFor((r) => r.line === 'booted-r2')).release, 'r2');
+  assert.equal((await line('booted-r2')).release, 'r2');
   const c2 = await running('r2');
   await writeToApp(c2.name, 'follow-marker-2');
-  assert.equal((await waitFor((r) => r.line === 'follow-marker-2')).container, c2.name);
+  assert.equal((await line('follow-marker-2')).container, c2.name);
 
   controller.abort();
   await following;
@@ -199,26 +190,20 @@ test('followLogs across a restart: the lines before it arrive once, the lines af
   const c = await running('r3');
   const q = { service: f.service, destination: '', follow: true, tail: 0 };
   const seen: LogRecord[] = [];
-  let notify: () => void = () => undefined;
-  const emit = async (r: LogRecord) => {
-    seen.push(r);
-    notify();
-  };
-  const waitFor = async (line: string) => {
-    while (!seen.some((r) => r.line === line)) await new Promise<void>((resolve) => (notify = resolve));
-  };
+  const emit = async (r: LogRecord) => void seen.push(r);
   const controller = new AbortController();
   const following = followLogs({ store: f.store, docker: f.docker, log: silent }, q, await logTargets(f.docker, q), emit, controller.signal);
   await writeToApp(c.name, 'before-restart');
-  await waitFor('before-restart');
+  await waitFor('the line before the restart', () => seen.some((r) => r.line === 'before-restart'), 30_000);
   // Killed at once: its stream ends in the same second as the line above, the second a re-attach starts from.
   await dockerOk(f.engineHost, ['restart', '-t', '0', c.name]);
   await dockerOk(f.engineHost, ['exec', c.name, 'true']);
   // The agent re-attaches on its next look; a line written until then would be sent once it has.
-  for (let i = 0; !seen.some((r) => r.line.startsWith('after-restart')); i++) {
-    await writeToApp(c.name, `after-restart-${i}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  let i = 0;
+  await waitFor('a line after the restart', async () => {
+    await writeToApp(c.name, `after-restart-${i++}`);
+    return seen.some((r) => r.line.startsWith('after-restart'));
+  }, 30_000, { intervalMs: 200 });
   controller.abort();
   await following;
   assert.equal(seen.filter((r) => r.line === 'before-restart').length, 1, 'each line once');

@@ -96,7 +96,7 @@ describe('push --lock-wait, rollback and releases against a local agent', () => 
     assert.equal(res.code, 1);
     assert.equal(s.posted.length, 1);
     assert.ok(res.stderr.includes(`error: deploy failed on ${host}: ${LOCK_MESSAGE}`), res.stderr);
-    assert.match(res.stdout, /skipped|failed: /);
+    assert.match(res.stdout, new RegExp(`\\n${host.replace(/[.]/g, '\\.')} +web +v1 +failed: `), res.stdout);
   });
 
   it('with --lock-wait retries, re-reading the seq and signing anew each time, and says once that it waits', async () => {
