@@ -9,7 +9,7 @@ import { createPullProgress, describePullFailure, followPull } from './docker-pu
 import { execIn, openLogs, runAttached, type ChunkStream, type LogOptions, type ProcessIo, type ProcessSession } from './docker-streams.js';
 
 export type { ContainerSpec };
-export { createPullProgress, describePullFailure, followPull, type PullEvent, type PullIdentity } from './docker-pull.js';
+export { followPull, type PullEvent } from './docker-pull.js';
 export type { ChunkStream, LogOptions, OutputChunk, ProcessIo, ProcessSession } from './docker-streams.js';
 
 export interface ContainerInfo {

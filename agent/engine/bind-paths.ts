@@ -6,6 +6,8 @@
 import { realpath as fsRealpath } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { UserError } from '../../shared/errors.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import { containerSpec, type ContainerContext, type ContainerSpec } from '../core/containers.js';
 import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
 
 export type Realpath = (path: string) => Promise<string>;
@@ -53,4 +55,16 @@ export async function resolveBinds(role: string, binds: readonly string[], polic
     out.push([resolved, ...rest].join(':'));
   }
   return out;
+}
+
+/** containerSpec with its bind mounts resolved on this host and judged again: how every container Berth creates is specified. */
+export async function hostContainerSpec(
+  manifest: ManifestPayload,
+  role: string,
+  ctx: ContainerContext,
+  secrets: Record<string, string>,
+): Promise<ContainerSpec> {
+  const spec = containerSpec(manifest, role, ctx, secrets);
+  if (spec.host.Binds) spec.host.Binds = await resolveBinds(role, spec.host.Binds, ctx.policy);
+  return spec;
 }

@@ -3,10 +3,9 @@
 import { UnhealthyError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { DockerPort, ContainerInfo } from '../docker.js';
-import { containerSpec } from '../core/containers.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { Step } from '../core/plan.js';
-import { resolveBinds, type Realpath } from './bind-paths.js';
+import { hostContainerSpec } from './bind-paths.js';
 import type { RoleSecrets } from './role-secrets.js';
 
 export type StartStep = Extract<Step, { phase: 'STARTED' }>;
@@ -31,8 +30,6 @@ export interface LaunchContext {
   /** Spec fingerprints by role (the berth.spec label). */
   fingerprints: Record<string, string>;
   policy: GuardrailPolicy;
-  /** Injected only by tests. */
-  realpath?: Realpath;
   /** Called as soon as a container exists, so a failure later can still clean it up. */
   onCreated: (launched: Omit<Launched, 'info'>) => void;
 }
@@ -54,13 +51,12 @@ export async function launch(step: StartStep, ctx: LaunchContext): Promise<Launc
       break;
     case 'replace':
     case 'create': {
-      const spec = containerSpec(
+      const spec = await hostContainerSpec(
         ctx.manifest,
         step.role,
         { deployId: ctx.deployId, hostname: ctx.hostname, network: ctx.network, fingerprint: ctx.fingerprints[step.role] ?? '', policy: ctx.policy },
         ctx.secrets[step.role] ?? {},
       );
-      if (spec.host.Binds) spec.host.Binds = await resolveBinds(step.role, spec.host.Binds, ctx.policy, ctx.realpath);
       if (step.kind === 'replace') await docker.remove(step.containerId, { force: true });
       id = await docker.createContainer(spec);
       origin = 'created';

@@ -6,11 +6,11 @@ import type { JWK } from '../../shared/api-types.js';
 import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js';
 import { manifestSubject, type ManifestPayload } from '../../shared/manifest.js';
 import { unseal as defaultUnseal } from '../../shared/sealing.js';
-import { APP_KIND, LABEL, containerSpec } from '../core/containers.js';
-import { checkRelease, guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
+import { APP_KIND, LABEL } from '../core/containers.js';
+import { guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
 import { proxiedRoles } from '../core/routes.js';
 import type { DockerPort, ProcessSession } from '../docker.js';
-import { resolveBinds } from '../engine/bind-paths.js';
+import { hostContainerSpec } from '../engine/bind-paths.js';
 import { serviceContainers } from '../engine/observe.js';
 import { openRoleSecrets, type Unseal } from '../engine/role-secrets.js';
 import type { Store } from '../store/index.js';
@@ -75,11 +75,10 @@ export async function startExec(deps: ExecDeps, target: ExecTarget, cmd: string[
   if (target.containerId) return deps.docker.exec(target.containerId, cmd, io);
   const { manifest, role } = target;
   const secrets = await openRoleSecrets(manifest, deps.sealingPrivateJwk, deps.unseal ?? defaultUnseal);
-  // The agent's policy today, not the one the release was accepted under: a tightened policy applies to new containers.
+  // The agent's policy today, not the one the release was accepted under: a
+  // tightened policy applies to new containers (the spec checks the role it runs).
   const policy = deps.guardrails ?? guardrailPolicy();
-  checkRelease(manifest, policy);
-  const spec = containerSpec(manifest, role, { deployId: target.deployId, hostname: deps.hostname, network: deps.network, fingerprint: '', policy }, secrets[role] ?? {});
-  if (spec.host.Binds) spec.host.Binds = await resolveBinds(role, spec.host.Binds, policy);
+  const spec = await hostContainerSpec(manifest, role, { deployId: target.deployId, hostname: deps.hostname, network: deps.network, fingerprint: '', policy }, secrets[role] ?? {});
   const labels: Record<string, string> = { ...spec.labels, [LABEL.kind]: EXEC_KIND };
   delete labels[LABEL.spec];
   return deps.docker.runAttached(

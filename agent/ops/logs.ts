@@ -160,7 +160,7 @@ export async function followLogs(
     };
     const p = pump(deps.docker, c, opts, emitNew, inner.signal)
       .catch((err: unknown) => {
-        if (!inner.signal.aborted) deps.log.warn('log stream failed', { container: c.name, err: err instanceof Error ? err.message : String(err) });
+        if (!inner.signal.aborted) deps.log.warn('log stream failed', { container: c.name, err });
       })
       .finally(() => {
         active.delete(c.id);
@@ -192,7 +192,7 @@ export async function followLogs(
       try {
         running = await logTargets(deps.docker, q);
       } catch (err) {
-        deps.log.warn('listing containers for logs failed', { err: err instanceof Error ? err.message : String(err) });
+        deps.log.warn('listing containers for logs failed', { err });
         continue;
       }
       for (const c of running) {

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { buildApp } from '../../../agent/api/app.js';
 import { createFailureLimiter } from '../../../agent/api/rate-limit.js';
 import type { Upgrade } from '../../../agent/api/websocket.js';
+import { guardrailPolicy, type GuardrailPolicy } from '../../../agent/core/guardrails.js';
 import type { ContainerInfo, DockerPort, OutputChunk, ProcessSession } from '../../../agent/docker.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
 import type { OperatorKey } from '../../../shared/keys.js';
@@ -279,7 +280,7 @@ test('logs -f: the stream ends when its key is no longer trusted', async () => {
 });
 
 /** Another agent over the same store: its own Docker, its own WebSocket upgrade, its own counters. */
-function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade): ReturnType<typeof buildApp> {
+function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade, guardrails?: GuardrailPolicy): ReturnType<typeof buildApp> {
   const d = docker as DockerPort;
   return buildApp({
     store: fx.store,
@@ -290,8 +291,42 @@ function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade): Retur
     authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
     ops: { docker: d, hostname: 'host-1', network: 'berth' },
     ...(upgradeWebSocket ? { upgradeWebSocket } : {}),
+    ...(guardrails ? { guardrails } : {}),
   });
 }
+
+test('exec under a policy tightened since the release: the role that breaks it is refused and nothing runs; another role still runs', async () => {
+  const res = await fx.postRelease(await fx.manifest({
+    service: 'tight',
+    sub: 'tight',
+    version: 't1',
+    roles: {
+      web: { env: { clear: {}, secret: {} }, proxy: { hosts: ['tight.test'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 } } },
+      worker: { env: { clear: {}, secret: {} }, volumes: ['/data/tight:/data'] },
+    },
+  }));
+  assert.equal(res.status, 202, await res.clone().text());
+  const { deploy } = (await res.json()) as { deploy: { id: number } };
+  fx.store.setCurrent('tight', '', deploy.id);
+  const tightened = appWith(fakeDocker, undefined, guardrailPolicy({ allowBinds: [] }));
+  const exec = async (role: string) => {
+    const path = '/v1/services/tight/exec?destination=';
+    const body = JSON.stringify({ cmd: ['true'], role });
+    const token = await fx.token('POST', path, body, { key: admin });
+    return tightened.request(path, { method: 'POST', headers: { authorization: `Berth ${token}`, 'content-type': 'application/json' }, body });
+  };
+
+  const refused = await errorOf(await exec('worker'));
+  assert.equal(refused.status, 400);
+  assert.equal(refused.code, 'guardrail_refused');
+  assert.match(refused.message, /^role worker: volume "\/data\/tight:\/data" is refused by this agent.s guardrails/);
+  assert.equal(calls.length, 0, 'nothing ran');
+
+  const ok = await exec('web');
+  assert.equal(ok.status, 200);
+  assert.deepEqual((await ndjson(ok)).at(-1), { exit_code: 3 });
+  assert.ok(calls.includes('run exec true no-secret'), calls.join('\n'));
+});
 
 async function sendTo(to: ReturnType<typeof buildApp>, path: string, key: OperatorKey, headers: Record<string, string> = {}): Promise<Response> {
   const token = await fx.token('GET', path, '', { key });
