@@ -21,6 +21,14 @@ export function readDeployLock(db: Db, service: string, destination: string): De
   );
 }
 
+/** The deploy a service serves from (service_seq.current_deploy_id); null when none or never deployed. */
+export function readCurrentDeployId(db: Db, service: string, destination: string): number | null {
+  return db.get<{ current_deploy_id: number | null }>(
+    'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?',
+    service, destination,
+  )?.current_deploy_id ?? null;
+}
+
 export function toDeployRecord(r: DeployRow): DeployRecord {
   return {
     id: r.id,

@@ -7,7 +7,7 @@ import { AGENT_ACTOR } from '../../shared/api-types.js';
 import { manifestSubject } from '../../shared/manifest.js';
 import type { Db } from './db.js';
 import { insertAudit } from './audit-repo.js';
-import { insertEvent, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
+import { insertEvent, readCurrentDeployId, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import type { DeployRecord } from './types.js';
 
 export interface BakeFailureInput {
@@ -32,10 +32,7 @@ export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) 
 
   /** Why the baked deploy is no longer the one to act on, or undefined while it still is. */
   function bakeOverWhy(baked: DeployRow & { bake_failed: number }): string | undefined {
-    const current = db.get<{ current_deploy_id: number | null }>(
-      'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?',
-      baked.service, baked.destination,
-    )?.current_deploy_id;
+    const current = readCurrentDeployId(db, baked.service, baked.destination);
     if (current !== baked.id) return `deploy ${current ?? 'none'} is current now`;
     const lock = readDeployLock(db, baked.service, baked.destination);
     if (lock) return `deploy ${lock.deploy_id} holds the deploy lock`;

@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
 import { manifestSubject, type ManifestPayload } from '../../shared/manifest.js';
 import type { Db } from './db.js';
-import { insertEvent, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
+import { insertEvent, readCurrentDeployId, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import { recordJti } from './keys-repo.js';
 import { insertAudit } from './audit-repo.js';
 import { deployBlockedError, readOperatorLock } from './operator-locks-repo.js';
@@ -146,11 +146,7 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
     },
     seq,
     current(service: string, destination: string): CurrentRelease | null {
-      const r = db.get<SeqRow>(
-        'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?',
-        service, destination,
-      );
-      return r ? currentOf(r.current_deploy_id) : null;
+      return currentOf(readCurrentDeployId(db, service, destination));
     },
     setCurrent(service: string, destination: string, deployId: number): void {
       const d = db.get<DeployRow>(

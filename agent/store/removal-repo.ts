@@ -8,7 +8,7 @@ import { ConflictError } from '../../shared/errors.js';
 import { manifestSubject } from '../../shared/manifest.js';
 import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
-import { readDeployLock } from './deploys-repo.js';
+import { readCurrentDeployId, readDeployLock } from './deploys-repo.js';
 import { writeRouteRows } from './routes-repo.js';
 import type { RemovedRouteRow } from './types.js';
 import { REMOVAL_MESSAGE, isRemovalHold, lockedError, readOperatorLock, removingError, type LockInput } from './operator-locks-repo.js';
@@ -67,9 +67,7 @@ export function createRemovalRepo(db: Db, now: () => number) {
             a.service, a.destination, a.keyId, REMOVAL_MESSAGE, since,
           );
         }
-        const previousCurrent = db.get<{ current_deploy_id: number | null }>(
-          'SELECT current_deploy_id FROM service_seq WHERE service = ? AND destination = ?', a.service, a.destination,
-        )?.current_deploy_id ?? null;
+        const previousCurrent = readCurrentDeployId(db, a.service, a.destination);
         db.run('UPDATE service_seq SET current_deploy_id = NULL WHERE service = ? AND destination = ?', a.service, a.destination);
         inProgress.add(keyOf(a));
         return { previousCurrent };
