@@ -49,6 +49,11 @@ function pinMismatch(label: string): PinMismatchError {
 const PIN_FAILED = Symbol('pin failed');
 
 /** A network or TLS failure as an error that names the server. */
+/** `/v1/services/NAME[/SUFFIX]?destination=DEST`: how the per-service routes are addressed. */
+export function servicePath(service: string, destination: string, suffix = ''): string {
+  return `/v1/services/${encodeURIComponent(service)}${suffix ? `/${suffix}` : ''}?destination=${encodeURIComponent(destination)}`;
+}
+
 export function connectionError(err: unknown, label: string, timeoutMs: number): BerthError {
   if (err instanceof BerthError) return err;
   const e = err as NodeJS.ErrnoException & { [PIN_FAILED]?: boolean };

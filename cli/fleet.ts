@@ -7,12 +7,10 @@ import { BerthError, UpstreamError } from '../shared/errors.js';
 import { formatServerAddress, type ServerAddress } from './address.js';
 import type { AgentClient } from './client.js';
 import { loadAppConfig } from './commands/config.js';
-import { stringOption, mapBounded, type CommandContext } from './commands/context.js';
+import { MAX_PARALLEL_SERVERS, stringOption, mapBounded, type CommandContext } from './commands/context.js';
 import type { DeployConfig } from './config/schema.js';
 import { readKeyFile, resolveKeyPath, type OperatorKeyFile } from './keys.js';
 import { connectPinned } from './pinning.js';
-
-export const MAX_PARALLEL_SERVERS = 8;
 
 export interface Fleet {
   config: DeployConfig;

@@ -44,6 +44,11 @@ const handlers: Record<string, () => Promise<Handler>> = {
   exec: async () => (await import('./commands/exec.js')).execCommand,
 };
 
+/** The handler of a command (`server add`); undefined for a name no handler is written for. */
+export async function loadHandler(name: string): Promise<Handler | undefined> {
+  return Object.hasOwn(handlers, name) ? (handlers[name] as () => Promise<Handler>)() : undefined;
+}
+
 const USAGE_CODES = new Set(['usage', 'config_invalid']);
 
 export function exitCodeFor(err: unknown): 1 | 2 {
@@ -86,9 +91,8 @@ export async function main(io: MainIo): Promise<number> {
       (parsed.exitCode === 0 ? io.stdout : io.stderr).write(parsed.text);
       return parsed.exitCode;
     }
-    const load = handlers[parsed.name];
-    if (!load) throw new Error(`no handler for ${parsed.name}`);
-    const handler = await load();
+    const handler = await loadHandler(parsed.name);
+    if (!handler) throw new Error(`no handler for ${parsed.name}`);
     const wantsJson = parsed.values.json === true;
     const ctx: CommandContext = {
       env: io.env,

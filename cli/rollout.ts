@@ -1,12 +1,10 @@
 // Runs a rollout plan (cli/rollout-plan.ts): one stage after another, at most
-// `maxParallel` hosts at once inside a stage. A stage with a failure stops the
+// MAX_PARALLEL_SERVERS hosts at once inside a stage. A stage with a failure stops the
 // rollout: the hosts of later stages are never contacted and come back as
 // skipped. Delivery and waiting are injected, so this is tested without I/O.
 
-import { mapBounded } from './commands/context.js';
+import { MAX_PARALLEL_SERVERS, mapBounded } from './commands/context.js';
 import type { RolloutPlan } from './rollout-plan.js';
-
-const MAX_PARALLEL_HOSTS = 8;
 
 export interface RolloutHooks<T> {
   deliver(host: string): Promise<T>;
@@ -15,7 +13,6 @@ export interface RolloutHooks<T> {
   sleep(ms: number): Promise<void>;
   /** Before a stage's boot.wait pause. */
   onWait?(seconds: number, nextHosts: string[]): void;
-  maxParallel?: number;
 }
 
 /** Results in rollout order (the primary first). */
@@ -31,7 +28,7 @@ export async function runRollout<T>(plan: RolloutPlan, hooks: RolloutHooks<T>): 
       hooks.onWait?.(stage.waitBefore, stage.hosts);
       await hooks.sleep(stage.waitBefore * 1000);
     }
-    const stageResults = await mapBounded(stage.hosts, hooks.maxParallel ?? MAX_PARALLEL_HOSTS, (host) => hooks.deliver(host));
+    const stageResults = await mapBounded(stage.hosts, MAX_PARALLEL_SERVERS, (host) => hooks.deliver(host));
     results.push(...stageResults);
     const failed = stage.hosts.filter((_, i) => !hooks.ok(stageResults[i] as T));
     if (failed.length > 0) {

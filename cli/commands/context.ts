@@ -33,6 +33,9 @@ export function positional(ctx: CommandContext, index: number, what: string): st
   return value;
 }
 
+/** Servers a command talks to at once (fleet commands, and inside a rollout batch). */
+export const MAX_PARALLEL_SERVERS = 8;
+
 /** Runs `task` over `items` with at most `limit` in flight; results keep the input order. */
 export async function mapBounded<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

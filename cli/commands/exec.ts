@@ -4,6 +4,7 @@
 
 import { UpstreamError, UserError } from '../../shared/errors.js';
 import { formatServerAddress, type ServerAddress } from '../address.js';
+import { servicePath } from '../client.js';
 import type { DeployConfig } from '../config/types.js';
 import { runInteractive } from '../exec-socket.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
@@ -35,7 +36,7 @@ export function execServers(config: DeployConfig, role: string | undefined, host
 }
 
 export function execPath(service: string, destination: string): string {
-  return `/v1/services/${encodeURIComponent(service)}/exec?destination=${encodeURIComponent(destination)}`;
+  return servicePath(service, destination, 'exec');
 }
 
 /** Text split into lines per host and stream, so prefixed output never interleaves mid-line. */

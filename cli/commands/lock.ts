@@ -5,7 +5,7 @@
 import type { OperatorLock } from '../../shared/api-types.js';
 import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
-import { outdatedAgentError, type AgentClient } from '../client.js';
+import { outdatedAgentError, servicePath, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type Fleet, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
@@ -14,7 +14,7 @@ import { lockHolder } from './status.js';
 
 function lockPath(fleet: Fleet): string {
   const { service, destination } = fleet.config;
-  return `/v1/services/${encodeURIComponent(service)}/lock?destination=${encodeURIComponent(destination)}`;
+  return servicePath(service, destination, 'lock');
 }
 
 function parseLock(value: unknown, client: AgentClient): OperatorLock | null {

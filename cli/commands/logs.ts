@@ -5,12 +5,12 @@
 import { UserError } from '../../shared/errors.js';
 import type { ServerAddress } from '../address.js';
 import type { DeployConfig } from '../config/types.js';
-import { fleetFailure, hostError, MAX_PARALLEL_SERVERS, onEveryServer, type Fleet } from '../fleet.js';
+import { fleetFailure, hostError, onEveryServer, type Fleet } from '../fleet.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
 import { readNdjson } from '../ndjson.js';
 import { sanitize } from '../output/style.js';
 import { loadAppConfig } from './config.js';
-import { flag, stringOption, type CommandContext } from './context.js';
+import { flag, MAX_PARALLEL_SERVERS, stringOption, type CommandContext } from './context.js';
 
 /** Following holds one stream per server; the agent sends a keepalive every 15 s. */
 const FOLLOW_IDLE_MS = 60_000;

@@ -6,7 +6,7 @@
 import type { MaintenanceState } from '../../shared/api-types.js';
 import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
 import { maintenanceMessageProblem } from '../../shared/maintenance.js';
-import type { AgentClient } from '../client.js';
+import { servicePath, type AgentClient } from '../client.js';
 import { loadFleet, onEveryServer, type HostOutcome } from '../fleet.js';
 import { sanitize } from '../output/style.js';
 import { renderTable } from '../output/table.js';
@@ -20,7 +20,7 @@ export interface MaintenanceRow {
 }
 
 function maintenancePath(service: string, destination: string): string {
-  return `/v1/services/${encodeURIComponent(service)}/maintenance?destination=${encodeURIComponent(destination)}`;
+  return servicePath(service, destination, 'maintenance');
 }
 
 async function switchOne(client: AgentClient, service: string, destination: string, message: string | undefined, on: boolean): Promise<MaintenanceState | null> {

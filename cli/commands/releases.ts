@@ -2,7 +2,7 @@
 
 import { DEPLOY_STATES, type ReleaseSummary } from '../../shared/api-types.js';
 import { UpstreamError } from '../../shared/errors.js';
-import { outdatedAgentError, type AgentClient } from '../client.js';
+import { outdatedAgentError, servicePath, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson } from '../fleet.js';
 import { renderReleasesTable, type HostReleases } from '../output/releases.js';
 import type { CommandContext } from './context.js';
@@ -21,7 +21,7 @@ function isSummary(v: unknown): v is ReleaseSummary {
 
 /** The agent's release list, newest first; null when the service was never deployed there. */
 export async function readReleases(client: AgentClient, service: string, destination: string): Promise<ReleaseSummary[] | null> {
-  const path = `/v1/services/${encodeURIComponent(service)}/releases?destination=${encodeURIComponent(destination)}`;
+  const path = servicePath(service, destination, 'releases');
   const { status, body } = await client.json('GET', path, { accept: [404] });
   const list = (body as { releases?: unknown } | undefined)?.releases;
   if (status === 404) {

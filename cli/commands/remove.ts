@@ -4,7 +4,7 @@
 
 import { UpstreamError, UserError } from '../../shared/errors.js';
 import { formatServerAddress } from '../address.js';
-import { outdatedAgentError, type AgentClient } from '../client.js';
+import { outdatedAgentError, servicePath, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type Fleet, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
@@ -32,8 +32,7 @@ function renderRemoveTable(outcomes: Array<HostOutcome<Removed | null>>): string
 
 async function removeFrom(client: AgentClient, fleet: Fleet): Promise<Removed | null> {
   const { service, destination } = fleet.config;
-  const path = `/v1/services/${encodeURIComponent(service)}?destination=${encodeURIComponent(destination)}`;
-  const { status, body } = await client.json('DELETE', path, { accept: [404] });
+  const { status, body } = await client.json('DELETE', servicePath(service, destination), { accept: [404] });
   if (status === 404) {
     const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent cannot remove services`);
     if (outdated) throw outdated;

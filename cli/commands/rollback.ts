@@ -6,7 +6,7 @@
 
 import { ConfigError, NotFoundError, UpstreamError, UserError } from '../../shared/errors.js';
 import { isValidVersion, manifestSubject } from '../../shared/manifest.js';
-import type { AgentClient } from '../client.js';
+import { servicePath, type AgentClient } from '../client.js';
 import { planContainers, type Plan } from '../config/plan.js';
 import type { DeployConfig } from '../config/schema.js';
 import { loadFleet } from '../fleet.js';
@@ -20,7 +20,7 @@ import { readReleases } from './releases.js';
 const ROLLBACK_FEATURE = 'rollback.v1';
 
 async function storedPayload(client: AgentClient, config: DeployConfig, version: string): Promise<unknown> {
-  const path = `/v1/services/${encodeURIComponent(config.service)}/releases/${encodeURIComponent(version)}?destination=${encodeURIComponent(config.destination)}`;
+  const path = servicePath(config.service, config.destination, `releases/${encodeURIComponent(version)}`);
   const { status, body } = await client.json('GET', path, { accept: [404] });
   if (status === 404) {
     throw new NotFoundError(

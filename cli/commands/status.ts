@@ -2,7 +2,7 @@
 
 import type { MaintenanceState, OperatorLock, ServiceDetail } from '../../shared/api-types.js';
 import { UpstreamError } from '../../shared/errors.js';
-import type { AgentClient } from '../client.js';
+import { servicePath, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize, shortKey } from '../output/style.js';
@@ -10,10 +10,6 @@ import type { CommandContext } from './context.js';
 
 /** What GET /v1/services/:name answers; `lock` and `maintenance` only from agents that know them. */
 export type ServiceView = ServiceDetail & { last_deploy?: { state?: unknown }; maintenance?: MaintenanceState | null };
-
-function servicePath(service: string, destination: string): string {
-  return `/v1/services/${encodeURIComponent(service)}?destination=${encodeURIComponent(destination)}`;
-}
 
 /** The service as the agent sees it, or null when it was never deployed there. */
 export async function readService(client: AgentClient, service: string, destination = ''): Promise<ServiceView | null> {

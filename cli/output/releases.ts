@@ -1,6 +1,6 @@
 // Renderers for `deploy releases`: one table, a block of rows per host.
 
-import type { ReleaseSummary } from '../../shared/api-types.js';
+import { isFinalDeployState, type ReleaseSummary } from '../../shared/api-types.js';
 import { sanitize, shortImage, shortKey } from './style.js';
 import { renderTable } from './table.js';
 
@@ -11,12 +11,10 @@ export interface HostReleases {
   error?: string;
 }
 
-const FINAL = new Set(['DONE', 'REVERTED']);
-
 /** current / deploying / bake failed / retained (a container is kept) / failed / gone. */
 function releaseStatus(r: ReleaseSummary): string {
   if (r.current) return r.bake_failed ? 'current, bake failed' : 'current';
-  if (!FINAL.has(r.last_state)) return 'deploying';
+  if (!isFinalDeployState(r.last_state)) return 'deploying';
   if (r.bake_failed) return 'bake failed';
   if (r.container !== null) return 'retained';
   if (r.last_state !== 'DONE') return 'failed';

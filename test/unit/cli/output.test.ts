@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCommandLine } from '../../../cli/args.js';
+import { commandSpecs, parseCommandLine } from '../../../cli/args.js';
 import { renderStatusTable } from '../../../cli/commands/status.js';
-import { exitCodeFor, renderError, renderJsonError } from '../../../cli/main.js';
+import { exitCodeFor, loadHandler, renderError, renderJsonError } from '../../../cli/main.js';
 import { progressRecord, renderProgressFrame, renderProgressLine, renderSummaryTable, resultRecord } from '../../../cli/output/deploy.js';
 import { createStyle, plainStyle } from '../../../cli/output/style.js';
 import { ConfigError, PinMismatchError, UpstreamError, UserError } from '../../../shared/errors.js';
@@ -80,6 +80,14 @@ describe('output renderers', () => {
 });
 
 describe('command line', () => {
+  it('every command in the help has a handler that loads', async () => {
+    for (const spec of commandSpecs) {
+      const name = spec.path.join(' ');
+      assert.equal(typeof (await loadHandler(name)), 'function', name);
+    }
+    assert.equal(await loadHandler('toString'), undefined);
+  });
+
   it('selects commands, aliases and options', () => {
     const push = parseCommandLine(['deploy', '--version', 'v1', '-c', 'x.yml', '--trust-new']);
     assert.equal(push.kind, 'command');
