@@ -89,7 +89,6 @@ export async function execIn(docker: Docker, id: string, cmd: string[], io: Proc
   const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdin: io.stdin, AttachStdout: true, AttachStderr: true, Tty: io.tty });
   const raw = (await exec.start({ hijack: true, stdin: io.stdin, Tty: io.tty })) as unknown as RawStream;
   const output = demuxed(raw, io.tty ? 'raw' : 'framed');
-  let disposed = false;
   return {
     output,
     close: () => raw.destroy?.(),
@@ -102,8 +101,6 @@ export async function execIn(docker: Docker, id: string, cmd: string[], io: Proc
         return info.Running ? undefined : (info.ExitCode ?? null);
       }),
     async dispose() {
-      if (disposed) return;
-      disposed = true;
       // Docker has no call to stop an exec: dropping the connection closes its
       // input (and hangs up its terminal), which ends shells and most commands.
       raw.destroy?.();

@@ -58,22 +58,21 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
       }
     }
 
-    const removed: string[] = [];
-    const notRemoved: string[] = [];
-    removedSoFar = removed;
-    // All at once, so the answer comes within one stop_timeout however many roles run.
-    await Promise.all(containers.map(async (c) => {
+    // All at once, so the answer comes within one stop_timeout however many roles run;
+    // results in the order Docker listed the containers, whatever order they finished in.
+    const results = await Promise.all(containers.map(async (c) => {
       try {
         // A graceful stop first: the app gets its SIGTERM and stop_timeout, as in a deploy.
         if (c.running) await deps.docker.stop(c.id, stopTimeout);
         await deps.docker.remove(c.id, { force: true });
-        removed.push(c.name);
+        return { name: c.name, error: undefined };
       } catch (err) {
-        notRemoved.push(`${c.name} (${errorText(err)})`);
+        return { name: c.name, error: errorText(err) };
       }
     }));
-    // Containers in the order Docker listed them, whatever order they finished in.
-    removed.sort((a, b) => containers.findIndex((c) => c.name === a) - containers.findIndex((c) => c.name === b));
+    const removed = results.filter((r) => r.error === undefined).map((r) => r.name);
+    const notRemoved = results.filter((r) => r.error !== undefined).map((r) => `${r.name} (${r.error})`);
+    removedSoFar = removed;
     if (notRemoved.length > 0) {
       throw new UpstreamError(
         `${name}: could not remove ${notRemoved.join(', ')}${removed.length ? `; removed ${removed.join(', ')}` : ''}`,

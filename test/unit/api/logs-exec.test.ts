@@ -74,15 +74,7 @@ before(async () => {
   fx.trustAll();
   admin = fx.keyB;
   fx.trust(admin, 'admin');
-  app = buildApp({
-    store: fx.store,
-    identity: fx.identity,
-    log: { info() {}, warn() {}, error() {} },
-    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('maintenance is not part of these tests'); }, removeService: async () => { throw new Error('removal is not part of these tests'); } },
-    docker: fakeDocker,
-    authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
-    ops: { docker: fakeDocker, hostname: 'host-1', network: 'berth' },
-  });
+  app = appWith(fakeDocker);
   // A current release with two roles: web (proxied) and worker.
   const res = await fx.postRelease(await fx.manifest({
     version: 'r1',
