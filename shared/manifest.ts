@@ -67,12 +67,15 @@ const seconds = (min: number, max: number) => z.number().min(min).max(max);
 const stringMap = (key: z.ZodString, value: z.ZodString, maxEntries: number) =>
   z.record(key, value).refine((m) => Object.keys(m).length <= maxEntries, `at most ${maxEntries} entries`);
 
+/** Kamal's default health check path, used when a role names none. */
+export const DEFAULT_HEALTH_PATH = '/up';
+
 const healthcheckSchema = z.strictObject({
   path: z
     .string()
     .max(1024)
     .regex(/^\/[\x21-\x7e]*$/, 'must start with "/" and contain no spaces or control characters')
-    .default('/up'),
+    .default(DEFAULT_HEALTH_PATH),
   interval: seconds(0.1, 3600).default(1),
   timeout: seconds(0.1, 300).default(5),
 });
@@ -80,7 +83,7 @@ const healthcheckSchema = z.strictObject({
 const proxySchema = z.strictObject({
   hosts: z.array(z.string().regex(HOST, 'must be a host name (optionally *.domain)')).min(1).max(32),
   app_port: z.number().int().min(1).max(65535).default(80),
-  healthcheck: healthcheckSchema.default({ path: '/up', interval: 1, timeout: 5 }),
+  healthcheck: healthcheckSchema.default({ path: DEFAULT_HEALTH_PATH, interval: 1, timeout: 5 }),
   response_timeout: seconds(1, 3600).optional(),
 });
 

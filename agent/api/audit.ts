@@ -7,7 +7,7 @@ import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { checkName, queryParams } from './params.js';
 
-export const DEFAULT_AUDIT_LIMIT = 50;
+const DEFAULT_AUDIT_LIMIT = 50;
 const COUNT = /^[1-9][0-9]{0,15}$/;
 
 function positive(value: string, what: string, max: number): number {

@@ -15,9 +15,9 @@ import { optionalRole, serviceQuery, serviceTarget } from './params.js';
 import { interactiveExec } from './exec-socket.js';
 
 /** Each run holds a container or a Docker connection. */
-export const MAX_EXECS = 16;
+const MAX_EXECS = 16;
 
-export interface ExecRun {
+interface ExecRun {
   keyId: string;
   req: ExecRequest;
   target: ExecTarget;

@@ -13,7 +13,7 @@ import { boolParam, sinceParam, tailParam } from './ops-input.js';
 import { optionalRole, requireDeployed, serviceQuery } from './params.js';
 
 /** Each open stream holds Docker connections (one per container) and a socket. */
-export const MAX_LOG_STREAMS = 32;
+const MAX_LOG_STREAMS = 32;
 
 export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   let open = 0;

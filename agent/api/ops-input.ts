@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
 import { NAME } from '../../shared/manifest.js';
 
-export const DEFAULT_TAIL = 100;
-export const MAX_TAIL = 10_000;
-export const MAX_CMD_ARGS = 64;
-export const MAX_ARG_CHARS = 4096;
+const DEFAULT_TAIL = 100;
+const MAX_TAIL = 10_000;
+const MAX_CMD_ARGS = 64;
+const MAX_ARG_CHARS = 4096;
 
 const MAX_SINCE_SECONDS = 10 * 366 * 86_400;
 const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
@@ -49,7 +49,7 @@ const arg = z
   .max(MAX_ARG_CHARS, `each argument must be at most ${MAX_ARG_CHARS} characters`)
   .refine((s) => !s.includes('\0'), 'an argument must not contain NUL');
 
-export const cmdSchema = z.array(arg).min(1, 'cmd must name a command').max(MAX_CMD_ARGS, `cmd must have at most ${MAX_CMD_ARGS} arguments`);
+const cmdSchema = z.array(arg).min(1, 'cmd must name a command').max(MAX_CMD_ARGS, `cmd must have at most ${MAX_CMD_ARGS} arguments`);
 
 const execBodySchema = z
   .object({
@@ -59,7 +59,7 @@ const execBodySchema = z
   })
   .strict();
 
-export type ExecBody = z.infer<typeof execBodySchema>;
+type ExecBody = z.infer<typeof execBodySchema>;
 
 function zodMessage(err: z.ZodError): string {
   const issue = err.issues[0];

@@ -41,7 +41,7 @@ export interface WebSocketSupport {
 /** Frames larger than this close the socket: stdin comes in small pieces. */
 const MAX_FRAME_BYTES = 1024 * 1024;
 /** A peer that has not answered the last ping when the next is due is dropped (a dead network holds no process). */
-export const HEARTBEAT_MS = 30_000;
+const HEARTBEAT_MS = 30_000;
 
 export function createWebSocketSupport(opts: { heartbeatMs?: number } = {}): WebSocketSupport {
   // The app is only needed by @hono/node-ws's own injector, which we do not use.

@@ -42,7 +42,7 @@ export interface ContainerContext {
 }
 
 /** Without a logging: key, logs are capped so an app cannot fill the disk. */
-export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
 
 export const APP_KIND = 'app';
 
@@ -150,7 +150,7 @@ function hostSettings(role: string, r: Role, policy: GuardrailPolicy): HostSetti
 }
 
 /** The role's logging; json-file without a size cap gets the default cap. */
-export function logConfig(r: Role): LogConfig {
+function logConfig(r: Role): LogConfig {
   if (!r.logging) return { Type: DEFAULT_LOG_CONFIG.Type, Config: { ...DEFAULT_LOG_CONFIG.Config } };
   const config = { ...r.logging.options };
   if (r.logging.driver === 'json-file' && config['max-size'] === undefined) {

@@ -162,7 +162,7 @@ const ULIMIT_NAMES = new Set(['core', 'cpu', 'data', 'fsize', 'locks', 'memlock'
 const ABSOLUTE = /^\/[^\0]*$/;
 
 /** The options this agent translates, by docker run's long name. */
-export const TRANSLATORS: Readonly<Record<string, Translate>> = {
+const TRANSLATORS: Readonly<Record<string, Translate>> = {
   memory: size('Memory', 6 * 1024 * 1024),
   'memory-reservation': size('MemoryReservation', 0),
   'memory-swap': (v, out, bad) => {

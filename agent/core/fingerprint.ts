@@ -17,7 +17,7 @@ export function specKey(sealingPrivateJwk: JWK): Buffer {
 }
 
 /** JSON with object keys sorted at every level, so equal settings hash equally. */
-export function canonicalJson(value: unknown): string {
+function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
 

@@ -34,7 +34,7 @@ export const PROTECTED_PATHS: readonly string[] = [
 ];
 
 export const ALLOW_CAP_FLAG = 'berth-agent run --allow-cap';
-export const ALLOW_BIND_FLAG = 'berth-agent run --allow-bind';
+const ALLOW_BIND_FLAG = 'berth-agent run --allow-bind';
 
 const NOTHING_ALLOWS = 'no agent setting allows it';
 

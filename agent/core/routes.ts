@@ -1,6 +1,6 @@
 // PURE: the router entry for a proxied role of a release, and the key it is
 // stored under in the agent's route table.
-import type { ManifestPayload } from '../../shared/manifest.js';
+import { DEFAULT_HEALTH_PATH, type ManifestPayload } from '../../shared/manifest.js';
 import type { MaintenanceState, Route } from '../../shared/api-types.js';
 import { roleOf } from './containers.js';
 
@@ -47,9 +47,6 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
   };
 }
 
-/** The health path of routes stored before routes carried one: the manifest's default. */
-export const DEFAULT_HEALTH_PATH = '/up';
-
 /**
  * The routes as the router gets them: the stored table plus, per route, its
  * health path and the maintenance flag of its service. Maintenance lives in
@@ -64,6 +61,7 @@ export function publishedRoutes(routes: readonly Route[], maintenance: ReadonlyA
     const { maintenance: _stale, ...rest } = route;
     return {
       ...rest,
+      // Routes stored before routes carried a health path get the manifest's default.
       health_path: route.health_path ?? DEFAULT_HEALTH_PATH,
       ...(message !== undefined ? { maintenance: { message } } : {}),
     };

@@ -16,7 +16,7 @@ export interface LockInput {
   keyId: string;
 }
 
-export const LOCKED_DEPLOY_HINT = 'deploy lock release, or push with --lock-wait SECONDS';
+const LOCKED_DEPLOY_HINT = 'deploy lock release, or push with --lock-wait SECONDS';
 
 /**
  * The message of the hold `deploy remove` takes (agent/store/removal-repo.ts).
@@ -44,7 +44,7 @@ export function readOperatorLock(db: Db, service: string, destination: string): 
 }
 
 /** `<svc> is locked by key <kid> (<comment>) since <iso>: <message>` (docs/internals.md, issue 4 contract). */
-export function describeOperatorLock(lock: OperatorLock): string {
+function describeOperatorLock(lock: OperatorLock): string {
   return `${manifestSubject(lock.service, lock.destination)} is locked by key ${holder(lock)} since ${lock.since}: ${lock.message}`;
 }
 

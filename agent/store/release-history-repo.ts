@@ -13,7 +13,7 @@ export interface StoredReleasePayload extends Omit<StoredRelease, 'payload'> {
   payload: ManifestPayload;
 }
 
-export const MAX_RELEASE_HISTORY = 100;
+const MAX_RELEASE_HISTORY = 100;
 
 type HistoryRow = {
   version: string; image: string; seq: number; key_id: string; created_at: string;

@@ -4,7 +4,7 @@ import type { Db } from './db.js';
 import type { Route } from './types.js';
 
 /** A route row to write: the Route as JSON, or null to delete the row. */
-export type RouteRowWrite = { service: string; destination: string; route: string | null };
+type RouteRowWrite = { service: string; destination: string; route: string | null };
 
 /**
  * Sets or deletes each row, then one table version step. Runs in the caller's

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { isValidHostname } from '../address.js';
+import { DEFAULT_HEALTH_PATH } from '../../shared/manifest.js';
 import { Findings, isPlainObject, parseSection } from './issues.js';
 import { deepMerge } from './merge.js';
 import type { ProxyConfig } from './types.js';
@@ -63,7 +64,7 @@ export function resolveProxy(input: ProxyInput, path: KeyPath, findings: Finding
     ssl: input.ssl ?? false,
     ...(input.ssl_redirect !== undefined ? { ssl_redirect: input.ssl_redirect } : {}),
     ...(input.forward_headers !== undefined ? { forward_headers: input.forward_headers } : {}),
-    healthcheck: { path: input.healthcheck?.path ?? '/up', interval: input.healthcheck?.interval ?? 1, timeout: input.healthcheck?.timeout ?? 5 },
+    healthcheck: { path: input.healthcheck?.path ?? DEFAULT_HEALTH_PATH, interval: input.healthcheck?.interval ?? 1, timeout: input.healthcheck?.timeout ?? 5 },
     response_timeout: input.response_timeout ?? 30,
     ...(prefixes ? { path_prefixes: prefixes } : {}),
     ...(input.strip_path_prefix !== undefined ? { strip_path_prefix: input.strip_path_prefix } : {}),
