@@ -6,6 +6,7 @@ import { join, posix, resolve } from 'node:path';
 import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
 import { ConfigError } from '../shared/errors.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
+import { capabilityName } from './core/docker-options.js';
 
 export interface ListenAddress {
   host: string;
@@ -108,7 +109,7 @@ function splitList(value: string | undefined): string[] | undefined {
 
 function parseAllowCaps(values: string[]): string[] {
   return values.map((raw) => {
-    const cap = raw.trim().toUpperCase().replace(/^CAP_/, '');
+    const cap = capabilityName(raw);
     if (cap === 'ALL') throw new ConfigError('--allow-cap ALL is refused: name each capability releases may add');
     if (!/^[A-Z_]{2,32}$/.test(cap)) throw new ConfigError(`--allow-cap "${raw.slice(0, 40)}" is not a capability name (like SYS_NICE)`);
     return cap;
