@@ -4,9 +4,10 @@
 // the WebSocket, and a key without admin scope that gets nothing run.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { CLI_BIN } from '../support/berth-host.js';
+import { spawnProcess, type SpawnedProcess } from '../support/processes.js';
 import { containersByLabel, docker, dockerOk } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { testEnv } from '../support/env.js';
@@ -38,46 +39,13 @@ async function appPrints(hostIndex: number, release: string, line: string): Prom
   await dockerOk(c.engine, ['exec', c.name, 'sh', '-c', `echo ${line} >/proc/1/fd/1`]);
 }
 
-interface Running {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  waitFor(re: RegExp): Promise<void>;
-  exited: Promise<number | null>;
-}
-
 /** The CLI as a long-running process whose output the test watches as it comes. */
-function startCli(args: string[], opts: { input?: string; keyFile?: string } = {}): Running {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], {
+function startCli(args: string[], opts: { input?: string; keyFile?: string } = {}): SpawnedProcess {
+  return spawnProcess(process.execPath, [CLI_BIN, ...args], {
     cwd: e.app.dir,
-    env: { ...process.env, BERTH_KEY: opts.keyFile ?? e.app.keyFile, NO_COLOR: '1' },
-    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { BERTH_KEY: opts.keyFile ?? e.app.keyFile, NO_COLOR: '1' },
+    ...(opts.input !== undefined ? { input: opts.input } : {}),
   });
-  let out = '';
-  let err = '';
-  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
-  const check = () => {
-    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
-  };
-  child.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-    check();
-  });
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  if (opts.input !== undefined) child.stdin!.end(opts.input);
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    waitFor: (re) =>
-      new Promise<void>((resolve, reject) => {
-        if (re.test(out)) return resolve();
-        waiters.push({ re, resolve });
-        void exited.then((code) => reject(new Error(`deploy exited (${code}) before printing ${re}:\n${out}\n${err}`)));
-      }),
-  };
 }
 
 test('logs -n: the last lines from every server, each prefixed by its host', async () => {
@@ -108,18 +76,18 @@ test('logs -f sees lines written after it started, and the new container after a
   const follow = startCli(['logs', '-f', '-n', '1']);
   try {
     // Tail 1 shows the line above once the stream is attached; anything written now is new.
-    await follow.waitFor(/ready-before-follow/);
+    await follow.waitForLine(/ready-before-follow/);
     await appPrints(0, 'r1', 'marker-XYZ-after-start');
-    await follow.waitFor(/\| marker-XYZ-after-start$/m);
+    await follow.waitForLine(/\| marker-XYZ-after-start$/);
 
     e.configure('v2');
     const push = await e.push('r2');
     assert.equal(push.code, 0, explain(push, e));
     await appPrints(0, 'r2', 'marker-from-r2');
     await appPrints(1, 'r2', 'marker-from-r2-b');
-    await follow.waitFor(/r2 \| marker-from-r2$/m);
-    await follow.waitFor(/r2 \| marker-from-r2-b$/m);
-    assert.equal(follow.child.exitCode, null, 'still following');
+    await follow.waitForLine(/r2 \| marker-from-r2$/);
+    await follow.waitForLine(/r2 \| marker-from-r2-b$/);
+    assert.ok(follow.running(), 'still following');
   } finally {
     follow.child.kill('SIGTERM');
     await follow.exited;
@@ -153,12 +121,12 @@ test('exec --reuse runs in the running container; without it a fresh one does no
 
 test('exec -i over the WebSocket: piped stdin, output, the remote exit code', async () => {
   const r = startCli(['exec', '-i', '--', 'sh'], { input: 'echo hello\nexit 4\n' });
-  const code = await r.exited;
+  const { code } = await r.exited;
   assert.equal(code, 4, `${r.stdout()}\n${r.stderr()}`);
   assert.equal(r.stdout(), 'hello\n');
 
   const reuse = startCli(['exec', '-i', '--reuse', '--', 'sh'], { input: 'cat /reuse-proof; exit 0\n' });
-  assert.equal(await reuse.exited, 0, reuse.stderr());
+  assert.equal((await reuse.exited).code, 0, reuse.stderr());
   assert.equal(reuse.stdout(), 'proof-of-reuse\n');
 });
 
@@ -173,7 +141,7 @@ test('a key without admin scope: exec and exec -i get 403 and nothing runs', asy
   assert.equal(r.code, 1);
   assert.match(r.stderr, /has scope deploy; this needs admin/);
   const i = startCli(['exec', '-i', '--reuse', '--', 'sh'], { input: 'echo pwned >/pwned\n', keyFile: deployKey });
-  assert.equal(await i.exited, 1);
+  assert.equal((await i.exited).code, 1);
   assert.match(i.stderr(), /has scope deploy; this needs admin/);
 
   const c = await appContainer(0, 'r2');
@@ -188,7 +156,7 @@ test('a client that goes away: the exec container it started is removed', async 
   for (const interactive of [false, true]) {
     const args = interactive ? ['exec', '-i', '--', 'sh', '-c', 'echo started; sleep 300'] : ['exec', '--host', e.hosts[0]!.server, '--', 'sh', '-c', 'echo started; sleep 300'];
     const r = startCli(args, { input: '' });
-    await r.waitFor(/started/);
+    await r.waitForLine(/started/);
     assert.equal((await execContainers()).length, 1, 'the command runs in its own container');
     r.child.kill('SIGKILL');
     await r.exited;
