@@ -1,5 +1,8 @@
 // A valid release manifest payload to start each test from; tests change one
 // thing at a time.
+import { randomBytes } from 'node:crypto';
+import type { ManifestPayload } from '../../shared/manifest.js';
+
 export const DIGEST = `sha256:${'a'.repeat(64)}`;
 export const KID = 'k'.repeat(42) + 'A';
 export const AGENT = 'g'.repeat(42) + 'A';
@@ -48,4 +51,23 @@ export function fullManifest(over: Record<string, unknown> = {}): Record<string,
     retain_containers: 2,
     ...over,
   });
+}
+
+/** The key id the store tests sign as. */
+export const STORE_KID = 'k'.repeat(43);
+
+/**
+ * A payload as the store keeps it (defaults filled in), with a fresh jti and
+ * current times, for tests of the store itself: `over` replaces whole fields.
+ */
+export function storedPayload(over: Partial<ManifestPayload> = {}): ManifestPayload {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    apiVersion: 'berth/v1', iss: STORE_KID, aud: 'a'.repeat(43), sub: 'demo', iat: now, exp: now + 300,
+    jti: randomBytes(16).toString('base64url'), seq: 1, service: 'demo', destination: '', version: 'v1',
+    image: `reg/demo@sha256:${'a'.repeat(64)}`,
+    roles: { web: { env: { clear: {}, secret: {} } } },
+    deploy_timeout: 30, drain_timeout: 30, readiness_delay: 7, stop_timeout: 10, retain_containers: 5,
+    ...over,
+  } as ManifestPayload;
 }

@@ -1,7 +1,6 @@
 // The audit rows the store writes with each action, operator locks, and the
 // store side of removing a service.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +9,12 @@ import { openStore, type AuditEntry, type Store } from '../../../agent/store/ind
 import { DEPLOY_STATES } from '../../../shared/api-types.js';
 import { isBerthError } from '../../../shared/errors.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
+import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-audit-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
-const KID = 'k'.repeat(43);
+const KID = STORE_KID;
 const OTHER = 'o'.repeat(43);
 const T0 = Date.parse('2026-11-22T10:00:00.000Z');
 
@@ -25,15 +25,7 @@ function fresh(): { store: Store; tick(ms?: number): void } {
 }
 
 function payload(over: Partial<ManifestPayload> = {}): ManifestPayload {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    apiVersion: 'berth/v1', iss: KID, aud: 'a'.repeat(43), sub: 'demo', iat: now, exp: now + 300,
-    jti: randomBytes(16).toString('base64url'), seq: 1, service: 'demo', destination: '', version: 'v1',
-    image: `reg/demo@sha256:${'a'.repeat(64)}`,
-    roles: { web: { env: { clear: {}, secret: {} }, proxy: { hosts: ['demo.test'], app_port: 80, healthcheck: { path: '/up', interval: 1, timeout: 5 } } } },
-    deploy_timeout: 30, drain_timeout: 30, readiness_delay: 7, stop_timeout: 10, retain_containers: 5,
-    ...over,
-  } as ManifestPayload;
+  return storedPayload({ roles: { web: { env: { clear: {}, secret: {} }, proxy: { hosts: ['demo.test'], app_port: 80, healthcheck: { path: '/up', interval: 1, timeout: 5 } } } }, ...over });
 }
 
 function trustBoth(store: Store): void {

@@ -1,7 +1,6 @@
 // Agent-made releases (agent/store/derived-repo.ts): what a failed bake window
 // records, and that it records nothing once the service has moved on.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,23 +9,16 @@ import { openDatabase } from '../../../agent/store/db.js';
 import { openStore, type DeployRecord, type Store } from '../../../agent/store/index.js';
 import { AGENT_ACTOR } from '../../../shared/api-types.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
+import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-derived-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
-const KID = 'k'.repeat(43);
+const KID = STORE_KID;
 const REASON = 'web: health check GET /up on port 80 failed 3 times in a row (last: HTTP 500)';
 
 function payload(version: string, seq: number, over: Partial<ManifestPayload> = {}): ManifestPayload {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    apiVersion: 'berth/v1', iss: KID, aud: 'a'.repeat(43), sub: 'demo', iat: now, exp: now + 300,
-    jti: randomBytes(16).toString('base64url'), seq, service: 'demo', destination: '', version,
-    image: `reg/demo@sha256:${String(seq).repeat(64).slice(0, 64)}`,
-    roles: { web: { env: { clear: {}, secret: {} } } },
-    deploy_timeout: 30, drain_timeout: 30, readiness_delay: 7, stop_timeout: 10, retain_containers: 5,
-    ...over,
-  } as ManifestPayload;
+  return storedPayload({ seq, version, image: `reg/demo@sha256:${String(seq).repeat(64).slice(0, 64)}`, ...over });
 }
 
 /** Accepts and "runs" a release to DONE, making it current, as the engine does. */

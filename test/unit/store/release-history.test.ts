@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { openStore, type DeployState, type Store } from '../../../agent/store/index.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
+import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-history-test-'));
-const KID = 'k'.repeat(43);
+const KID = STORE_KID;
 const IMAGE = (c: string) => `reg/demo@sha256:${c.repeat(64)}`;
 let n = 0;
 let seq = 0;
@@ -20,14 +20,7 @@ beforeEach(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function payload(version: string, image: string, over: Partial<ManifestPayload> = {}): ManifestPayload {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    apiVersion: 'berth/v1', iss: KID, aud: 'a'.repeat(43), sub: 'demo', iat: now, exp: now + 300,
-    jti: randomBytes(16).toString('base64url'), seq: ++seq, service: 'demo', destination: '', version, image,
-    roles: { web: { env: { clear: { V: version }, secret: {} } } },
-    deploy_timeout: 30, drain_timeout: 30, readiness_delay: 7, stop_timeout: 10, retain_containers: 5,
-    ...over,
-  } as ManifestPayload;
+  return storedPayload({ seq: ++seq, version, image, roles: { web: { env: { clear: { V: version }, secret: {} } } }, ...over });
 }
 
 /** Accepts a release and ends its deploy in `state`; DONE makes it current. */

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,27 +8,18 @@ import { MIGRATIONS } from '../../../agent/store/migrations.js';
 import { openStore, type DeployEvent, type DeployRecord, type Store } from '../../../agent/store/index.js';
 import { isBerthError } from '../../../shared/errors.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
+import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-store-test-'));
 let n = 0;
-const KID = 'k'.repeat(43);
+const KID = STORE_KID;
 
 function fresh(now?: () => number): { store: Store; file: string } {
   const file = join(dir, `s${n++}.db`);
   return { store: openStore(file, now ? { now } : {}), file };
 }
 
-function payload(over: Partial<ManifestPayload> = {}): ManifestPayload {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    apiVersion: 'berth/v1', iss: KID, aud: 'a'.repeat(43), sub: 'demo', iat: now, exp: now + 300,
-    jti: randomBytes(16).toString('base64url'), seq: 1, service: 'demo', destination: '', version: 'v1',
-    image: `reg/demo@sha256:${'a'.repeat(64)}`,
-    roles: { web: { env: { clear: {}, secret: {} } } },
-    deploy_timeout: 30, drain_timeout: 30, readiness_delay: 7, stop_timeout: 10, retain_containers: 5,
-    ...over,
-  } as ManifestPayload;
-}
+const payload = (over: Partial<ManifestPayload> = {}): ManifestPayload => storedPayload(over);
 
 function conflictCode(fn: () => unknown): string {
   try {
