@@ -36,6 +36,9 @@ const globalOptions: Record<string, OptionSpec> = {
   help: { type: 'boolean', short: 'h', description: 'show help' },
 };
 
+/** push and rollback: both deliver releases the same way (cli/commands/deliver.ts). */
+const LOCK_WAIT_OPTION: OptionSpec = { type: 'string', value: 'SECONDS', description: 'when the service is locked on a server, retry until this many seconds passed' };
+
 export const commandSpecs: CommandSpec[] = [
   {
     path: ['keys', 'new'],
@@ -83,7 +86,7 @@ export const commandSpecs: CommandSpec[] = [
     options: {
       version: { type: 'string', value: 'VERSION', description: 'release name (default: git HEAD)' },
       'trust-new': { type: 'boolean', description: 'pin servers seen for the first time' },
-      'lock-wait': { type: 'string', value: 'SECONDS', description: 'when the service is locked on a server, retry until this many seconds passed' },
+      'lock-wait': LOCK_WAIT_OPTION,
     },
   },
   {
@@ -92,7 +95,7 @@ export const commandSpecs: CommandSpec[] = [
     args: '[RELEASE]',
     positionals: { min: 0, max: 1 },
     options: {
-      'lock-wait': { type: 'string', value: 'SECONDS', description: 'when the service is locked on a server, retry until this many seconds passed' },
+      'lock-wait': LOCK_WAIT_OPTION,
     },
   },
   {
