@@ -5,7 +5,7 @@
 // node:test has no global setup for: engines, registry, images.
 //
 //   node scripts/run-tests.mjs                 all suites
-//   node scripts/run-tests.mjs unit            one or more of unit|integration|e2e
+//   node scripts/run-tests.mjs unit            one or more of unit|integration|e2e|security
 //   node scripts/run-tests.mjs dist/test/integration/harness.test.js  (or test/....test.ts)
 //
 // BERTH_TEST_KEEP=1 leaves the engines and registry running afterwards.
@@ -15,8 +15,10 @@ import path from 'node:path';
 import { ROOT, envVars, provision, teardown } from './provision-test-env.mjs';
 
 const DIST_TEST = path.join(ROOT, 'dist', 'test');
-const SUITES = ['unit', 'integration', 'e2e'];
-const NEEDS_FIXTURES = new Set(['integration', 'e2e']);
+// security/ is the attack table: each file names the property it protects and
+// runs the attack against real agents, routers and engines.
+const SUITES = ['unit', 'integration', 'e2e', 'security'];
+const NEEDS_FIXTURES = new Set(['integration', 'e2e', 'security']);
 
 function testFilesUnder(dir) {
   if (!fs.existsSync(dir)) return [];
