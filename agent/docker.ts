@@ -28,6 +28,19 @@ export interface ContainerInfo {
   finishedAt?: number | null;
   /** How often Docker's restart policy restarted it (inspect only): a rise means it crashed in between. */
   restartCount?: number;
+  /** Host directories and files bind-mounted into it (inspect only). */
+  binds?: BindMount[];
+}
+
+export interface BindMount {
+  source: string;
+  writable: boolean;
+}
+
+/** A bind mount of any container on the engine, whoever made it. */
+export interface EngineBindMount extends BindMount {
+  id: string;
+  name: string;
 }
 
 export interface RegistryAuth {
@@ -58,6 +71,10 @@ export interface DockerPort {
   stop(id: string, timeoutSeconds: number): Promise<void>;
   remove(id: string, options?: { force?: boolean }): Promise<void>;
   listContainers(labels: Record<string, string>, all: boolean): Promise<ContainerInfo[]>;
+  /** Docker will not start it again by itself (restart policy `no`); it keeps running if it runs. */
+  disableRestart(id: string): Promise<void>;
+  /** Every bind mount of every container on the engine, running or not: what containers can write on the host. */
+  engineBindMounts(): Promise<EngineBindMount[]>;
   /** The last `lines` lines of stdout+stderr, decoded, for failure messages. */
   logTail(id: string, lines: number): Promise<string>;
   /** A container's stdout+stderr with Docker's timestamps; undefined when the container is gone. */
@@ -202,6 +219,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
           createdAt: Date.parse(c.Created),
           finishedAt: finishedAt(c.State.FinishedAt),
           restartCount: c.RestartCount ?? 0,
+          binds: bindMounts(c.Mounts),
         };
       } catch (err) {
         if (statusOf(err) === 404) return undefined;
@@ -246,6 +264,17 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
         createdAt: c.Created * 1000,
         finishedAt: null,
       }));
+    },
+
+    async disableRestart(id) {
+      await call(`update ${id.slice(0, 12)}`, (abortSignal) => docker.getContainer(id).update({ RestartPolicy: { Name: 'no' }, abortSignal }));
+    },
+
+    async engineBindMounts() {
+      const list = await call('list containers', (abortSignal) => docker.listContainers({ all: true, abortSignal }));
+      return list.flatMap((c) =>
+        bindMounts(c.Mounts).map((m) => ({ ...m, id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, '') })),
+      );
     },
 
     async logTail(id, lines) {
@@ -324,6 +353,10 @@ async function withTimeout<T>(action: string, timeoutMs: number, fn: (signal: Ab
   } finally {
     clearTimeout(timer);
   }
+}
+
+function bindMounts(mounts: ReadonlyArray<{ Type: string; Source: string; RW: boolean }> | undefined): BindMount[] {
+  return (mounts ?? []).filter((m) => m.Type === 'bind').map((m) => ({ source: m.Source, writable: m.RW }));
 }
 
 /** Docker's "never finished" is year 1. */

@@ -9,7 +9,10 @@ import { startApiServer } from './api/server.js';
 import { createWebSocketSupport } from './api/websocket.js';
 import { parseAgentArgs, usage, type AgentCommand } from './cli.js';
 import { agentGuardrails, agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
-import { createDockerPort } from './docker.js';
+import { createDockerPort, type DockerPort } from './docker.js';
+import { APP_KIND, LABEL } from './core/containers.js';
+import type { GuardrailPolicy } from './core/guardrails.js';
+import { disarmUnsafeRestarts, guardBinds } from './engine/bind-guard.js';
 import { createEngine, startRouteSync } from './engine/deploy.js';
 import { initIdentity, loadIdentity } from './identity.js';
 import { createLogger, type Logger } from './log.js';
@@ -94,9 +97,9 @@ async function run(config: AgentConfig): Promise<number> {
   process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection', { error: reason }));
   const identity = await loadIdentity(config.paths);
   const store = openStore(config.paths.db);
-  const docker = createDockerPort(config.dockerHost, config.network);
-  const router = createRouterClient(config.routerSocket);
   const guardrails = agentGuardrails(config);
+  const docker = guardBinds(createDockerPort(config.dockerHost, config.network), guardrails);
+  const router = createRouterClient(config.routerSocket);
   const engine = createEngine({
     store,
     docker,
@@ -119,6 +122,7 @@ async function run(config: AgentConfig): Promise<number> {
     log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
   }
   const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
+  await disarmLegacyRestarts(docker, guardrails, log);
   // Exec containers outlive an agent that died mid-command; nobody will read them.
   await removeExecOrphans(docker).then(
     (n) => n > 0 && log.info('removed exec containers left by a previous run', { count: n }),
@@ -201,3 +205,15 @@ main(process.argv.slice(2)).then(
     process.exit(isBerthError(e) && e.code === 'usage' ? 2 : 1);
   },
 );
+
+/** App containers Docker would restart by itself into a bind that fails today's guardrails get restart policy `no`. */
+async function disarmLegacyRestarts(docker: DockerPort, guardrails: GuardrailPolicy, log: Logger): Promise<void> {
+  try {
+    const ids = (await docker.listContainers({ [LABEL.kind]: APP_KIND }, true)).map((c) => c.id);
+    for (const d of await disarmUnsafeRestarts(docker, guardrails, ids)) {
+      log.warn('a container will not be restarted by Docker: its bind mounts fail the guardrails today', { container: d.name, reason: d.reason });
+    }
+  } catch (e) {
+    log.warn('could not check the bind mounts of existing containers', { err: e });
+  }
+}

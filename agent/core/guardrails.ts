@@ -11,6 +11,7 @@ import { UserError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { capabilityName, translateOptions, type OptionValue } from './docker-options.js';
 import { parseVolume, type VolumeMount } from './volumes.js';
+import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from './bind-nesting.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 
 export interface GuardrailPolicy {
@@ -123,8 +124,17 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
 }
 
 export function checkRelease(manifest: ManifestPayload, policy: GuardrailPolicy): void {
+  const binds: HostBind[] = [];
   for (const role of Object.keys(manifest.roles).sort()) {
     const spec = manifest.roles[role];
-    if (spec) checkRole(role, spec, policy);
+    if (!spec) continue;
+    checkRole(role, spec, policy);
+    for (const entry of spec.volumes ?? []) {
+      const v = parseVolume(role, entry);
+      if (v.kind === 'bind') binds.push({ source: v.source, writable: !v.mode.split(',').includes('ro'), holder: `role ${role}` });
+    }
   }
+  // Across roles too: every role of a release runs on this host at once.
+  const conflict = findNestingConflict(binds);
+  if (conflict) throw new UserError(`${conflict.inner.holder}: volume refused by this agent's guardrails: ${describeNestingConflict(conflict)}`, NESTING_HINT, 'guardrail_refused');
 }

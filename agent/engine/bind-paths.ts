@@ -32,10 +32,14 @@ export async function resolveHostPath(path: string, realpath: Realpath = fsRealp
  * resolved, so Docker mounts what was judged; a path that resolves somewhere
  * the guardrails refuse throws.
  */
-export async function resolveBinds(role: string, binds: readonly string[], policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<string[]> {
-  // An allowed directory may itself be a symlink (/data -> /mnt/disk1/data): what it resolves to is allowed too.
+/** An allowed directory may itself be a symlink (/data -> /mnt/disk1/data): what it resolves to is allowed too. */
+export async function hostPolicy(policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<GuardrailPolicy> {
   const roots = await Promise.all(policy.allowBinds.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
-  const resolvedPolicy: GuardrailPolicy = { ...policy, allowBinds: [...new Set([...policy.allowBinds, ...roots])] };
+  return { ...policy, allowBinds: [...new Set([...policy.allowBinds, ...roots])] };
+}
+
+export async function resolveBinds(role: string, binds: readonly string[], policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<string[]> {
+  const resolvedPolicy = await hostPolicy(policy, realpath);
   const out: string[] = [];
   for (const bind of binds) {
     if (!bind.startsWith('/')) {

@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { GuardrailPolicy } from '../../agent/core/guardrails.js';
+import { guardrailPolicy, type GuardrailPolicy } from '../../agent/core/guardrails.js';
 import { createDockerPort, type DockerPort } from '../../agent/docker.js';
+import { guardBinds } from '../../agent/engine/bind-guard.js';
 import { createEngine } from '../../agent/engine/deploy.js';
 import type { Engine, EngineConfig, EngineDeps } from '../../agent/engine/types.js';
 import { createLogger, type Logger } from '../../agent/log.js';
@@ -82,7 +83,7 @@ export async function startEngineFixture(
     { log: () => undefined },
   );
   const keys = await generateIdentityKeys();
-  const docker = createDockerPort(engine.host, 'berth');
+  const docker = guardBinds(createDockerPort(engine.host, 'berth'), options.guardrails ?? guardrailPolicy());
   const baseConfig: EngineConfig = {
     stateDir,
     network: 'berth',

@@ -1,0 +1,113 @@
+// Every container Berth creates or starts passes through here, so no path —
+// first start, rollback, bake revert, reconcile, exec — mounts a host path
+// the guardrails did not judge at that moment. Docker resolves a bind source
+// again at every start, including the starts it makes on its own (restart
+// policy, daemon restart). Those cannot be intercepted, so the guard keeps an
+// invariant instead: no bind source of a container it creates lies strictly
+// inside a directory any container on the engine can write, nor holds one
+// (core/bind-nesting.ts). Then no container can change a directory on the way
+// to any bind source, and what Docker follows later is what was judged.
+// Judging and creating happen under one lock, so two deploys of different
+// services cannot each pass the check against the other's not-yet-created
+// container.
+import { realpath as fsRealpath } from 'node:fs/promises';
+import { UserError } from '../../shared/errors.js';
+import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from '../core/bind-nesting.js';
+import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
+import type { BindMount, ContainerSpec, DockerPort } from '../docker.js';
+import { hostPolicy, resolveHostPath, type Realpath } from './bind-paths.js';
+
+/** `source:target[:mode]` host binds of a spec (named volumes are Docker's own directories). */
+function specBinds(spec: ContainerSpec): BindMount[] {
+  return (spec.host.Binds ?? [])
+    .filter((b) => b.startsWith('/'))
+    .map((b) => {
+      const [source = '', , mode = ''] = b.split(':');
+      return { source, writable: !mode.split(',').includes('ro') };
+    });
+}
+
+function refused(who: string, why: string, hint: string): UserError {
+  return new UserError(`${who}: refused by this agent's guardrails: ${why}`, hint, 'guardrail_refused');
+}
+
+/** One at a time, in arrival order. */
+function serialize(): <T>(fn: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (fn) => {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/** Throws unless `binds` may be mounted now by container `who` (`selfId`: its own id, not judged against itself). */
+async function judge(docker: DockerPort, policy: GuardrailPolicy, realpath: Realpath, who: string, binds: BindMount[], selfId?: string): Promise<void> {
+  if (binds.length === 0) return;
+  const allowed = await hostPolicy(policy, realpath);
+  for (const b of binds) {
+    const now = await resolveHostPath(b.source, realpath);
+    // The source was resolved when the container was made; a different answer means
+    // something replaced a directory on the way with a symlink since.
+    if (now !== b.source) {
+      throw refused(who, `host path ${b.source} now resolves to ${now}: a directory on the way was replaced by a symlink`, 'remove the symlink on the host, then deploy again');
+    }
+    const refusal = bindRefusal(b.source, allowed);
+    if (refusal) throw refused(who, `host path ${b.source}: ${refusal.reason}`, refusal.hint);
+  }
+  const existing: HostBind[] = (await docker.engineBindMounts())
+    .filter((m) => m.id !== selfId)
+    .map((m) => ({ source: m.source, writable: m.writable, holder: `container ${m.name}` }));
+  const conflict = findNestingConflict(binds.map((b) => ({ ...b, holder: `container ${who}` })), existing);
+  if (conflict) throw refused(who, describeNestingConflict(conflict), NESTING_HINT);
+}
+
+export function guardBinds(docker: DockerPort, policy: GuardrailPolicy, realpath: Realpath = fsRealpath): DockerPort {
+  const exclusive = serialize();
+  return {
+    ...docker,
+    createContainer: (spec) =>
+      exclusive(async () => {
+        await judge(docker, policy, realpath, spec.name, specBinds(spec));
+        return docker.createContainer(spec);
+      }),
+    runAttached: (spec, io) =>
+      exclusive(async () => {
+        await judge(docker, policy, realpath, spec.name, specBinds(spec));
+        return docker.runAttached(spec, io);
+      }),
+    start: (id) =>
+      exclusive(async () => {
+        const info = await docker.inspect(id);
+        if (info) await judge(docker, policy, realpath, info.name, info.binds ?? [], info.id);
+        return docker.start(id);
+      }),
+  };
+}
+
+/**
+ * Containers made before the guard existed (or whose paths changed under
+ * them) may fail today's judgement; Docker would still restart them on its
+ * own. Each one that fails gets restart policy `no`: it keeps running if it
+ * runs, and only a start by Berth, judged again, brings it back.
+ */
+export async function disarmUnsafeRestarts(
+  docker: DockerPort,
+  policy: GuardrailPolicy,
+  ids: readonly string[],
+  realpath: Realpath = fsRealpath,
+): Promise<{ name: string; reason: string }[]> {
+  const disarmed: { name: string; reason: string }[] = [];
+  for (const id of ids) {
+    const info = await docker.inspect(id);
+    if (!info?.binds?.length) continue;
+    try {
+      await judge(docker, policy, realpath, info.name, info.binds, info.id);
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      await docker.disableRestart(id);
+      disarmed.push({ name: info.name, reason: err.message });
+    }
+  }
+  return disarmed;
+}
