@@ -8,6 +8,7 @@ import { waitHttpHealthy } from '../../../agent/engine/health.js';
 import { startRouteSync } from '../../../agent/engine/deploy.js';
 import { followPull } from '../../../agent/docker.js';
 import { UnhealthyError, UpstreamError } from '../../../shared/errors.js';
+import { waitFor } from '../../support/wait.js';
 
 async function slowServer(delayMs: number): Promise<{ server: Server; port: number }> {
   const server = createServer((_req, res) => {
@@ -72,14 +73,17 @@ test('a pull stream that goes quiet fails with a clear message; a stream that en
 
   const fine = new PassThrough();
   const seen: string[] = [];
-  const done = followPull(fine, 'reg/app@sha256:x', { inactivityMs: 300, onEvent: (e) => seen.push(e.status ?? '') });
-  for (const status of ['Downloading', 'Pull complete']) {
-    await new Promise((r) => setTimeout(r, 200));
+  // Quiet longer than the bound in all, never in one stretch; gaps far below
+  // the bound so a busy machine's late timers do not look like a stall.
+  const done = followPull(fine, 'reg/app@sha256:x', { inactivityMs: 1500, onEvent: (e) => seen.push(e.status ?? '') });
+  const statuses = ['Waiting', 'Downloading', 'Downloading', 'Extracting', 'Extracting', 'Pull complete'];
+  for (const status of statuses) {
+    await new Promise((r) => setTimeout(r, 300));
     fine.write(`${JSON.stringify({ status, id: 'aaaaaaaaaaaa' })}\n`);
   }
   fine.end();
   await done;
-  assert.deepEqual(seen, ['Downloading', 'Pull complete']);
+  assert.deepEqual(seen, statuses);
 
   const failing = new PassThrough();
   const failed = followPull(failing, 'reg/app@sha256:x', { inactivityMs: 1000 });
@@ -104,7 +108,7 @@ test('the periodic route sync logs a failing sync instead of leaving an unhandle
     { info() {}, warn() {}, error: (msg) => logged.push(msg) },
   );
   try {
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor('a failed sync logged and a retry made', () => logged.includes('periodic route sync failed') && retried > 0, 10_000);
   } finally {
     stop();
     process.off('unhandledRejection', onUnhandled);
