@@ -4,6 +4,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitForFile } from '../support/berth-host.js';
 import { docker } from '../support/docker-cli.js';
+import { waitFor } from '../support/wait.js';
+import { createRouterClient } from '../../agent/router/client.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 
 let e: E2eApp;
@@ -76,7 +78,9 @@ test('kill -9 while draining: after restart the drain finishes, the new release 
   const h = e.hosts[0]!;
   // A slow request on the old release keeps the drain going long enough to crash inside it.
   const slow = h.get(e.hostHeader, '/cgi-bin/slow?8').then((r) => ({ ...r, endedAt: Date.now() }));
-  await new Promise((r) => setTimeout(r, 500));
+  // It must be in flight on the old release before the switch, however busy the machine.
+  const router = createRouterClient(h.routerSocket, { timeoutMs: 2_000 });
+  await waitFor('the slow request in flight at the router', async () => Object.values(await router.targets()).some((t) => t.inflight > 0), 10_000);
   e.configure('v3');
   const push = e.push('r3');
   const switchDeadline = Date.now() + 30_000;
