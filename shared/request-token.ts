@@ -108,7 +108,7 @@ export interface VerifyRequestOptions extends VerifyRequestHeadOptions {
  * the clock, then the signature. The claims are checked first, unverified,
  * so junk costs no signature check; they are the same bytes the signature
  * then covers. The caller must still compare `bh` with the body it reads
- * (bodyHashMatches) before treating the request as authenticated.
+ * (requireBodyHash) before treating the request as authenticated.
  */
 export async function verifyRequestHead(token: string, opts: VerifyRequestHeadOptions): Promise<RequestClaims> {
   const what = 'request token';

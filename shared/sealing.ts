@@ -33,7 +33,8 @@ function asBinding(value: unknown): SealBinding | undefined {
   if (typeof v.use !== 'string' || !Object.hasOwn(FIELDS, v.use)) return undefined;
   const fields = FIELDS[v.use as SealBinding['use']];
   const keys = Object.keys(v);
-  if (keys.length !== fields.length || !fields.every((f) => typeof v[f] === 'string')) return undefined;
+  // Printable and short: the fields end up in error messages.
+  if (keys.length !== fields.length || !fields.every((f) => typeof v[f] === 'string' && /^[\x20-\x7e]{0,255}$/.test(v[f]))) return undefined;
   return v as unknown as SealBinding;
 }
 

@@ -1,6 +1,6 @@
 // Request bodies: an oversized declared length is refused before anything
 // else (refuseDeclaredOversize, for every route), and a body is read only by
-// requireToken, after the token's signature has verified (readSignedBody), so
+// requireToken, after the token's signature has verified (readHashedBody), so
 // an unauthenticated client cannot make the agent buffer or hash anything.
 import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
