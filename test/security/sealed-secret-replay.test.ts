@@ -50,12 +50,14 @@ async function replay(over: Partial<ManifestPayload>): Promise<{ status: number;
   return signedRequest(e.hosts[0]!, key, aud, 'POST', '/v1/releases', JSON.stringify({ manifest }));
 }
 
-/** The database (less the request-token jti log) and every container on the engine with a berth.service label. */
+/** The database (less the request-token jti log) and the containers of both services (the engine is shared with other tests). */
 async function observe(): Promise<string> {
   const store = openStore(`${e.hosts[0]!.stateDir}/berth.db`);
   try {
     const { seen_jti: _jtis, ...rest } = store.dump();
-    const containers = (await containersByLabel(e.hosts[0]!.engine.host, 'berth.service')).map((c) => `${c.name} ${c.state}`).sort();
+    const engine = e.hosts[0]!.engine.host;
+    const listed = [...(await containersByLabel(engine, 'berth.service=sealed')), ...(await containersByLabel(engine, 'berth.service=sealed-b'))];
+    const containers = listed.map((c) => `${c.name} ${c.state}`).sort();
     return JSON.stringify({ rest, containers });
   } finally {
     store.close();
