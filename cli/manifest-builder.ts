@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
+import type { SealBinding } from '../shared/sealing.js';
 import { manifestSubject } from '../shared/manifest.js';
 import { ConfigError } from '../shared/errors.js';
 import type { DeployConfig } from './config/types.js';
@@ -27,8 +28,8 @@ export interface ManifestFacts {
 }
 
 export interface Sealing {
-  /** Seals a value to this agent's X25519 key. */
-  seal(plaintext: string): Promise<string>;
+  /** Seals a value to this agent's X25519 key, for the one use it may open for. */
+  seal(plaintext: string, binding: SealBinding): Promise<string>;
   secret(name: string): string;
   registry: RegistryLogin | undefined;
 }
@@ -90,10 +91,11 @@ export function checkDeployable(plan: Plan): string[] {
   return [...new Set(warnings)];
 }
 
-async function manifestRole(role: PlannedRole, host: string, s: Sealing): Promise<ManifestRole> {
+async function manifestRole(config: DeployConfig, role: PlannedRole, host: string, s: Sealing): Promise<ManifestRole> {
   const env = role.hosts.find((h) => h.host === host)?.env ?? role.env;
   const secret: Record<string, string> = {};
-  for (const [name, secretName] of Object.entries(env.secretNames)) secret[name] = await s.seal(s.secret(secretName));
+  const where = { service: config.service, destination: config.destination, role: role.role };
+  for (const [name, secretName] of Object.entries(env.secretNames)) secret[name] = await s.seal(s.secret(secretName), { use: 'env', ...where, name });
   const proxy = manifestProxy(role);
   return {
     ...(role.cmd ? { cmd: [...role.cmd] } : {}),
@@ -109,7 +111,7 @@ async function manifestRole(role: PlannedRole, host: string, s: Sealing): Promis
 
 export async function buildManifestPayload(config: DeployConfig, plan: Plan, host: string, facts: ManifestFacts, sealing: Sealing): Promise<ManifestInput> {
   const roles: Record<string, ManifestRole> = {};
-  for (const role of rolesOnHost(plan, host)) roles[role.role] = await manifestRole(role, host, sealing);
+  for (const role of rolesOnHost(plan, host)) roles[role.role] = await manifestRole(config, role, host, sealing);
   const login = sealing.registry;
   return {
     apiVersion: 'berth/v1',
@@ -125,7 +127,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     version: facts.version,
     image: facts.image,
     roles,
-    ...(login ? { registry: { server: login.server, username: login.username, password: await sealing.seal(login.password) } } : {}),
+    ...(login ? { registry: { server: login.server, username: login.username, password: await sealing.seal(login.password, { use: 'registry-password', service: config.service, destination: config.destination, server: login.server }) } } : {}),
     deploy_timeout: config.deploy_timeout,
     drain_timeout: config.drain_timeout,
     readiness_delay: config.readiness_delay,

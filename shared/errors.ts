@@ -65,6 +65,17 @@ export class ConflictError extends BerthError {
   }
 }
 
+/**
+ * A sealed value presented for another use than the one it was sealed for
+ * (`seal_mismatch`), or sealed without saying which (`seal_unbound`). The
+ * message names the uses, never the value.
+ */
+export class SealBindingError extends BerthError {
+  constructor(message: string, hint: string, code: 'seal_mismatch' | 'seal_unbound') {
+    super(code, 400, message, hint);
+  }
+}
+
 export class PayloadTooLargeError extends BerthError {
   constructor(message: string) {
     super('payload_too_large', 413, message);

@@ -103,24 +103,46 @@ export async function verifyCompactJws(jws: string, publicJwk: JWK): Promise<Uin
 }
 
 const MAX_PLAINTEXT_BYTES = 64 * 1024;
+// Members jose sets or interprets itself; an extension must not be able to set them.
+const RESERVED_JWE_MEMBERS = new Set(['alg', 'enc', 'epk', 'apu', 'apv', 'zip', 'crit', 'kid', 'jku', 'jwk', 'x5u', 'x5c', 'x5t', 'typ', 'cty']);
 
-/** JWE compact, `ECDH-ES` + `A256GCM`, to an X25519 public key. */
-export async function encryptCompactJwe(plaintext: Uint8Array, publicJwk: JWK): Promise<string> {
+/**
+ * JWE compact, `ECDH-ES` + `A256GCM`, to an X25519 public key. `extension`
+ * adds one critical protected-header member: it is authenticated with the
+ * ciphertext, and a recipient that does not understand it cannot decrypt.
+ */
+export async function encryptCompactJwe(
+  plaintext: Uint8Array,
+  publicJwk: JWK,
+  extension?: { name: string; value: Record<string, string> },
+): Promise<string> {
   if (plaintext.byteLength > MAX_PLAINTEXT_BYTES) {
     throw new UserError(`value to seal is too large (${plaintext.byteLength} bytes, max ${MAX_PLAINTEXT_BYTES})`);
   }
+  if (extension && RESERVED_JWE_MEMBERS.has(extension.name)) throw new UserError(`"${extension.name}" is a reserved JWE header member`);
   const key = await importJWK(okpKey(publicJwk, 'X25519', false, 'sealing key'), 'ECDH-ES');
-  return new CompactEncrypt(plaintext).setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM' }).encrypt(key);
+  const header = { alg: 'ECDH-ES', enc: 'A256GCM', ...(extension ? { crit: [extension.name], [extension.name]: extension.value } : {}) };
+  return new CompactEncrypt(plaintext)
+    .setProtectedHeader(header)
+    .encrypt(key, extension ? { crit: { [extension.name]: true } } : undefined);
 }
 
-export async function decryptCompactJwe(jwe: string, privateJwk: JWK): Promise<Uint8Array> {
+export interface DecryptedJwe {
+  plaintext: Uint8Array;
+  /** The member `extension` names in the protected header (authenticated), when present. */
+  extension: unknown;
+}
+
+/** Decrypts; `extension` is the one critical header member this caller understands. */
+export async function decryptCompactJwe(jwe: string, privateJwk: JWK, extension?: string): Promise<DecryptedJwe> {
   const key = await importJWK(okpKey(privateJwk, 'X25519', true, 'sealing key'), 'ECDH-ES');
   try {
-    const { plaintext } = await compactDecrypt(jwe, key, {
+    const { plaintext, protectedHeader } = await compactDecrypt(jwe, key, {
       keyManagementAlgorithms: ['ECDH-ES'],
       contentEncryptionAlgorithms: ['A256GCM'],
+      ...(extension ? { crit: { [extension]: true } } : {}),
     });
-    return plaintext;
+    return { plaintext, extension: extension ? (protectedHeader as Record<string, unknown>)[extension] : undefined };
   } catch (e) {
     throw new UserError(describeJoseFailure(e, 'decryption'), 'the value was not sealed to this agent\'s key', 'unseal_failed');
   }

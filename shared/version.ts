@@ -1,5 +1,7 @@
 // The agent advertises FEATURES in its identity document so a CLI can refuse,
 // with a clear message, to send fields an older agent would reject.
+// sealing.bound.v1: sealed values carry (and the agent checks) the service,
+// destination and name they were sealed for (shared/sealing.ts).
 export const BERTH_VERSION = '0.1.0';
 
-export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1']);
+export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1']);

@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isBerthError } from '../../shared/errors.js';
 import { auditRoutes } from './audit.js';
-import { readBodyWithLimit } from './body-limit.js';
+import { refuseDeclaredOversize } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { deployRoutes } from './deploys.js';
 import { execRoutes } from './exec.js';
@@ -33,7 +33,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   app.onError((err, c) => {
     if (isBerthError(err)) {
       if (err.status >= 500) full.log.error('request failed', { path: c.req.path, code: err.code, err: err.message });
-      return c.json(err.toBody(), err.status as ContentfulStatusCode);
+      return c.json(err.toBody(), err.status as ContentfulStatusCode, refusedBeforeBody(c.req.raw, err.status) ? { connection: 'close' } : undefined);
     }
     // Unknown errors may carry internals (paths, SQL); the client gets none of it.
     full.log.error('unexpected error', { method: c.req.method, path: c.req.path, err, stack: err.stack ?? '' });
@@ -41,7 +41,8 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.use('*', readBodyWithLimit());
+  // Bodies themselves are read by requireToken, once the signature verified.
+  app.use('*', refuseDeclaredOversize());
   healthRoutes(app);
   identityRoutes(app, full);
   releaseRoutes(app, full);
@@ -55,4 +56,15 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   logRoutes(app, full);
   execRoutes(app, full);
   return app;
+}
+
+/**
+ * A request refused (401, 413, 429) before its body was read: the connection
+ * is closed rather than kept alive, which would mean reading and discarding
+ * whatever the client still sends.
+ */
+function refusedBeforeBody(req: Request, status: number): boolean {
+  if (status !== 401 && status !== 413 && status !== 429) return false;
+  const length = req.headers.get('content-length');
+  return (length !== null && length !== '0') || req.headers.has('transfer-encoding');
 }

@@ -4,7 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { hasScope, type Scope } from '../../shared/api-types.js';
 import { AuthError, ForbiddenError, RateLimitError, isBerthError } from '../../shared/errors.js';
-import { tokenFromAuthorization, verifyRequest } from '../../shared/request-token.js';
+import { requireBodyHash, tokenFromAuthorization, verifyRequestHead } from '../../shared/request-token.js';
+import { readHashedBody } from './body-limit.js';
 import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
 
 export interface RequireTokenOptions {
@@ -22,12 +23,21 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
   return async function authenticate(c, next) {
     // Failures are counted per remote address only. Key ids are public (they
     // are thumbprints of the public key line), so a per-key counter keyed on
-    // an unverified header would let anyone lock a real operator out.
+    // an unverified header would let anyone lock a real operator out. The
+    // limiter only ever answers failures: a request signed by a trusted key
+    // passes even from an address that junk has blocked (same NAT, same
+    // proxy). Junk is cheap to refuse: verifyRequestHead checks the claims
+    // and the key before the one signature check, and nothing reads the
+    // body of a request until its signature has verified.
     const address = `addr:${remoteAddress(c)}`;
-    const header = c.req.header('authorization');
-    if (limiter.blocked(address)) {
-      throw new RateLimitError('too many failed authentications; try again in a minute');
-    }
+    const failed = (e: unknown): never => {
+      if (isBerthError(e) && e.status === 401) {
+        const blocked = limiter.blocked(address);
+        limiter.fail(address);
+        if (blocked) throw new RateLimitError('too many failed authentications; try again in a minute');
+      }
+      throw e;
+    };
     if (deps.store.keys.list().length === 0) {
       deps.log.warn('refused an authenticated request: this agent trusts no keys', {
         path: c.req.path,
@@ -38,17 +48,23 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
 
     let claims;
     try {
-      claims = await verifyRequest(tokenFromAuthorization(header), {
+      claims = await verifyRequestHead(tokenFromAuthorization(c.req.header('authorization')), {
         lookupKey: (kid) => deps.store.keys.get(kid)?.jwk,
         audience: deps.identity.agentId,
         method: c.req.method,
         pathAndQuery: pathAndQuery(c),
-        body: c.get('rawBody') ?? new Uint8Array(0),
         now: Math.floor(nowMs(deps) / 1000),
       });
     } catch (e) {
-      if (isBerthError(e) && e.status === 401) limiter.fail(address);
-      throw e;
+      return failed(e);
+    }
+    // The signature holds; the body must be the one it signed (bh) before the
+    // request counts as authenticated: until then no jti is spent.
+    const { body, hash } = await readHashedBody(c.req.raw.body);
+    try {
+      requireBodyHash(claims, hash);
+    } catch (e) {
+      return failed(e);
     }
     const key = deps.store.keys.get(claims.iss);
     if (!key) throw new AuthError(`unknown key ${claims.iss}`);
@@ -59,6 +75,7 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
       );
     }
     if (!opts.deferJti) deps.store.useJti(claims.jti, claims.exp);
+    c.set('rawBody', body);
     c.set('caller', { kid: key.kid, scopes: key.scopes, jti: claims.jti, exp: claims.exp });
     return next();
   };

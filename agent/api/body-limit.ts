@@ -1,36 +1,45 @@
-// Reads the request body once, refusing it past the cap BEFORE authentication,
-// so an unauthenticated client cannot make the agent buffer or hash megabytes.
+// Request bodies: an oversized declared length is refused before anything
+// else (refuseDeclaredOversize, for every route), and a body is read only by
+// requireToken, after the token's signature has verified (readHashedBody), so
+// an unauthenticated client cannot make the agent buffer or hash anything.
+import { createHash } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { PayloadTooLargeError } from '../../shared/errors.js';
 import type { ApiEnv } from './context.js';
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
-export function readBodyWithLimit(maxBytes: number = MAX_BODY_BYTES): MiddlewareHandler<ApiEnv> {
-  const tooLarge = () => new PayloadTooLargeError(`request body is larger than ${maxBytes} bytes`);
+const tooLarge = (maxBytes: number) => new PayloadTooLargeError(`request body is larger than ${maxBytes} bytes`);
 
-  return async function bodyLimit(c, next) {
+export function refuseDeclaredOversize(maxBytes: number = MAX_BODY_BYTES): MiddlewareHandler<ApiEnv> {
+  return async function declaredLength(c, next) {
     const declared = c.req.header('content-length');
-    if (declared !== undefined && (!/^\d{1,15}$/.test(declared) || Number(declared) > maxBytes)) throw tooLarge();
-    const stream = c.req.raw.body;
-    if (!stream) {
-      c.set('rawBody', new Uint8Array(0));
-      return next();
-    }
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const reader = stream.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge();
-      }
-      chunks.push(value);
-    }
-    c.set('rawBody', Buffer.concat(chunks));
+    if (declared !== undefined && (!/^\d{1,15}$/.test(declared) || Number(declared) > maxBytes)) throw tooLarge(maxBytes);
     return next();
   };
+}
+
+/**
+ * Reads the body under the cap, hashing it as it streams: 413 as soon as it
+ * passes the cap (a chunked body declares no length). Returns the bytes and
+ * their base64url SHA-256 (what the token's bh must be).
+ */
+export async function readHashedBody(stream: ReadableStream<Uint8Array> | null, maxBytes: number = MAX_BODY_BYTES): Promise<{ body: Uint8Array; hash: string }> {
+  const hash = createHash('sha256');
+  if (!stream) return { body: new Uint8Array(0), hash: hash.digest('base64url') };
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge(maxBytes);
+    }
+    hash.update(value);
+    chunks.push(value);
+  }
+  return { body: Buffer.concat(chunks), hash: hash.digest('base64url') };
 }

@@ -31,7 +31,7 @@ export interface Caller {
 export type ApiEnv = {
   Variables: {
     caller: Caller;
-    /** The request body as received, read once under the size cap. */
+    /** The request body, read by requireToken under the size cap once the token verified; it matches bh. */
     rawBody: Uint8Array;
   };
 };

@@ -5,6 +5,7 @@ import { ForbiddenError, UserError } from '../../shared/errors.js';
 import { describeIssues, isDigestReference } from '../../shared/manifest.js';
 import { MANIFEST_MAX_CHARS, verifyManifest } from '../../shared/manifest-signing.js';
 import { checkRelease, guardrailPolicy } from '../core/guardrails.js';
+import { checkSealedValues, usedIn } from '../engine/role-secrets.js';
 import { requireToken } from './auth.js';
 import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -40,6 +41,11 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!isDigestReference(payload.image)) throw new UserError('image must be pinned by digest (repo@sha256:...)');
     // Before anything is committed: a refused release leaves no trace.
     checkRelease(payload, deps.guardrails ?? guardrailPolicy());
+    // A sealed value copied from another service, role or name is refused
+    // here, so nothing of the release is stored or run.
+    await checkSealedValues(payload, deps.identity.sealingPrivateJwk, (jwe, binding) =>
+      usedIn(deps.store.payloadsContaining(payload.service, payload.destination, jwe), jwe, binding),
+    );
 
     const deploy = deps.store.acceptRelease({
       payload,

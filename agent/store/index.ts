@@ -55,6 +55,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     services: releases.services,
     releaseHistory: history.releaseHistory,
     storedRelease: history.storedRelease,
+    payloadsContaining: history.payloadsContaining,
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
     maintenance: createMaintenanceRepo(db, now),

@@ -81,5 +81,19 @@ export function createReleaseHistoryRepo(db: Db) {
         payload: JSON.parse(r.payload) as ManifestPayload,
       };
     },
+
+    /**
+     * The stored payloads of a service and destination that contain `text`
+     * (a sealed value: base64url and dots, so a substring match is exact).
+     * Not LIKE: `_` is a LIKE wildcard and base64url is full of them.
+     */
+    payloadsContaining(service: string, destination: string, text: string): ManifestPayload[] {
+      return db
+        .all<{ payload: string }>(
+          'SELECT payload FROM releases WHERE service = ? AND destination = ? AND instr(payload, ?) > 0 LIMIT 100',
+          service, destination, text,
+        )
+        .map((r) => JSON.parse(r.payload) as ManifestPayload);
+    },
   };
 }

@@ -70,6 +70,8 @@ export interface Store {
   releaseHistory(service: string, destination: string, limit?: number): ReleaseHistoryEntry[];
   /** One version's stored payload (sealed values stay sealed), or undefined. */
   storedRelease(service: string, destination: string, version: string): StoredReleasePayload | undefined;
+  /** Stored payloads of the service and destination that contain `text` verbatim (at most 100). */
+  payloadsContaining(service: string, destination: string, text: string): ManifestPayload[];
   routes: {
     all(): Route[];
     set(service: string, destination: string, route: Route | null): number;

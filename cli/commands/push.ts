@@ -3,7 +3,7 @@
 // rollout order of cli/rollout-plan.ts (primary host first, boot.limit batches).
 
 import { imageRegistry } from '../../shared/manifest.js';
-import { seal } from '../../shared/sealing.js';
+import { seal, type SealBinding } from '../../shared/sealing.js';
 import { planContainers } from '../config/plan.js';
 import { describeImage, parseImageReference, pinnedImage } from '../image-reference.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
@@ -17,6 +17,9 @@ import { hostsWithRoles, lockWaitOption, rollOut, type ReleaseMaker } from './de
 
 // What an agent must understand to accept what this CLI sends.
 const REQUIRED_FEATURES = ['releases.v1', 'roles.docker.v1'];
+// An agent without it would open a bound sealed value anywhere; the CLI
+// refuses to hand it secrets rather than deploy them unprotected.
+const BOUND_SEALING = 'sealing.bound.v1';
 
 export async function pushCommand(ctx: CommandContext): Promise<void> {
   const lockWaitSeconds = lockWaitOption(ctx);
@@ -35,10 +38,15 @@ export async function pushCommand(ctx: CommandContext): Promise<void> {
   if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version}${where} (${shownImage}) to ${count} server(s)`);
 
   const maker: ReleaseMaker = {
-    requiredFeatures: [...REQUIRED_FEATURES, ...(inputs.registry ? ['registry.auth.v1'] : []), ...(config.bake !== undefined ? ['bake.v1'] : [])],
+    requiredFeatures: [
+      ...REQUIRED_FEATURES,
+      ...(inputs.registry ? ['registry.auth.v1'] : []),
+      ...(config.bake !== undefined ? ['bake.v1'] : []),
+      ...(inputs.registry || plan.secretNames.length > 0 ? [BOUND_SEALING] : []),
+    ],
     async prepare({ host, pin }) {
       const sealing = {
-        seal: (plaintext: string) => seal(plaintext, pin.sealing_jwk),
+        seal: (plaintext: string, binding: SealBinding) => seal(plaintext, pin.sealing_jwk, binding),
         secret: inputs.secret,
         registry: inputs.registry,
       };

@@ -100,7 +100,9 @@ describe('agent: pulls from the registry with the sealed login', () => {
     registry: {
       server: reg.address,
       username: reg.username,
-      password: sealTo ? await seal(password, sealTo) : await sealFor(f, password),
+      password: sealTo
+        ? await seal(password, sealTo, { use: 'registry-password', service: f.service, destination: '', server: reg.address })
+        : await sealFor(f, password, { server: reg.address }),
     },
   });
 

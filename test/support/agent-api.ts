@@ -20,6 +20,7 @@ import { generateIdentityKeys, generateOperatorKey, type OperatorKey } from '../
 import type { ManifestInput } from '../../shared/manifest.js';
 import { signManifest } from '../../shared/manifest-signing.js';
 import { signRequest } from '../../shared/request-token.js';
+import { seal } from '../../shared/sealing.js';
 import { MemoryRouter } from './memory-router.js';
 
 export const DIGEST_IMAGE = `127.0.0.1:5000/demo@sha256:${'a'.repeat(64)}`;
@@ -178,6 +179,12 @@ export class ApiFixture {
     if (body !== '') headers['content-type'] = 'application/json';
     const env = opts.remoteAddress ? { incoming: { socket: { remoteAddress: opts.remoteAddress } } } : undefined;
     return this.app.request(path, { method, headers, ...(body !== '' ? { body } : {}) }, env);
+  }
+
+  /** Seals `value` to this agent for env `name` of `role` of service demo (as the CLI does). */
+  seal(value: string, name: string, where: { role?: string; service?: string; destination?: string } = {}): Promise<string> {
+    const binding = { use: 'env' as const, service: where.service ?? 'demo', destination: where.destination ?? '', role: where.role ?? 'web', name };
+    return seal(value, this.identity.sealingPublicJwk, binding);
   }
 
   /** A valid manifest payload for this agent; `over` replaces top-level fields. */

@@ -18,6 +18,7 @@ import type { DeployRecord, DeployState } from '../../shared/api-types.js';
 import { generateIdentityKeys } from '../../shared/keys.js';
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import { seal } from '../../shared/sealing.js';
+import { sealUnbound } from './legacy-seal.js';
 import type { JWK } from '../../shared/api-types.js';
 import { containersByLabel, registryDigest, removeContainersByLabel, type ContainerInfo } from './docker-cli.js';
 import { splitImageRef, testEnv, type TestEngine } from './env.js';
@@ -161,7 +162,15 @@ export async function startEngineFixture(
   return fixture;
 }
 
-/** Seals a secret to the fixture agent's key, as the CLI does. */
-export function sealFor(f: EngineFixture, value: string): Promise<string> {
-  return seal(value, f.sealingPublicJwk);
+/**
+ * Seals a secret to the fixture agent's key, as the CLI does: for env `name`
+ * of `role` (web by default) or for the registry `server`'s password, of the
+ * fixture's service. Without `use`, unbound, as CLIs before sealing.bound.v1 did.
+ */
+export function sealFor(f: EngineFixture, value: string, use?: { name: string; role?: string } | { server: string }): Promise<string> {
+  if (!use) return sealUnbound(value, f.sealingPublicJwk);
+  const where = { service: f.service, destination: '' };
+  return 'server' in use
+    ? seal(value, f.sealingPublicJwk, { use: 'registry-password', ...where, server: use.server })
+    : seal(value, f.sealingPublicJwk, { use: 'env', ...where, role: use.role ?? 'web', name: use.name });
 }

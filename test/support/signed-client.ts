@@ -27,10 +27,23 @@ export async function agentId(host: BerthHost): Promise<string> {
   return r.body.agent_id;
 }
 
-/** Send raw bytes with an explicit Authorization header (or none). */
-export function rawRequest(host: BerthHost, method: string, path: string, body: string | Buffer, authorization?: string): Promise<Reply> {
+export interface ClientOptions {
+  /** The client's source address (any 127.0.0.0/8 address on loopback), so tests can act as distinct clients. */
+  localAddress?: string;
+}
+
+/** TLS options that trust exactly this host's agent certificate. */
+export function pinnedTls(host: BerthHost): Pick<https.RequestOptions, 'ca' | 'checkServerIdentity'> {
   const pem = readFileSync(join(host.stateDir, 'tls/cert.pem'), 'utf8');
   const fingerprint = new X509Certificate(pem).fingerprint256;
+  return {
+    ca: pem,
+    checkServerIdentity: (_name, cert) => (cert.fingerprint256 === fingerprint ? undefined : new Error('certificate does not match the pin')),
+  };
+}
+
+/** Send raw bytes with an explicit Authorization header (or none). */
+export function rawRequest(host: BerthHost, method: string, path: string, body: string | Buffer, authorization?: string, opts: ClientOptions = {}): Promise<Reply> {
   const data = typeof body === 'string' ? Buffer.from(body) : body;
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -39,9 +52,8 @@ export function rawRequest(host: BerthHost, method: string, path: string, body: 
         port: host.agentPort,
         method,
         path,
-        ca: pem,
-        checkServerIdentity: (_name, cert) =>
-          cert.fingerprint256 === fingerprint ? undefined : new Error('certificate does not match the pin'),
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+        ...pinnedTls(host),
         headers: {
           'content-type': 'application/json',
           'content-length': String(data.length),
@@ -67,9 +79,9 @@ export function rawRequest(host: BerthHost, method: string, path: string, body: 
   });
 }
 
-export async function signedRequest(host: BerthHost, key: OperatorKey, aud: string, method: string, path: string, body = ''): Promise<Reply> {
+export async function signedRequest(host: BerthHost, key: OperatorKey, aud: string, method: string, path: string, body = '', opts: ClientOptions = {}): Promise<Reply> {
   const token = await signRequest({ privateJwk: key.privateJwk, kid: key.kid, aud, method, pathAndQuery: path, body });
-  return rawRequest(host, method, path, body, `Berth ${token}`);
+  return rawRequest(host, method, path, body, `Berth ${token}`, opts);
 }
 
 export function sha256(s: string): string {

@@ -77,7 +77,7 @@ test('a container that exits while starting fails fast with its exit code and la
 
 test('secrets reach the container environment unsealed, never its labels', async () => {
   const secret = 'hunter2-top-secret';
-  sealedSecret = await sealFor(f, secret);
+  sealedSecret = await sealFor(f, secret, { name: 'DB_PASSWORD' });
   const m = f.manifest('r3', await f.digestOf('v3'), { roles: r3Roles() });
   const d = await f.deploy(m);
   assert.equal(d.state, 'DONE', d.error ?? '');

@@ -91,7 +91,7 @@ test('privileged or a Docker socket bind never reaches Docker: the deploy is rev
 test('the same version with the same secret sealed again reuses the running container; another value is refused', async () => {
   const image = await f.digestOf('v3');
   const withSecret = async (value: string) =>
-    f.manifest('d3', image, { roles: { web: { ...proxied(), env: { secret: { TOKEN: await sealFor(f, value) } }, options: { memory: '64m' } } } });
+    f.manifest('d3', image, { roles: { web: { ...proxied(), env: { secret: { TOKEN: await sealFor(f, value, { name: 'TOKEN' }) } }, options: { memory: '64m' } } } });
   const first = await f.deploy(await withSecret('alpha'));
   assert.equal(first.state, 'DONE', first.error ?? '');
   const container = (await f.containers()).find((c) => c.labels['berth.release'] === 'd3');

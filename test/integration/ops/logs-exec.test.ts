@@ -16,7 +16,7 @@ let sealed = '';
 
 before(async () => {
   f = await startEngineFixture('ops');
-  sealed = await sealFor(f, 'pa55-w0rd-for-exec');
+  sealed = await sealFor(f, 'pa55-w0rd-for-exec', { name: 'DB_PASSWORD' });
   const roles = { web: { env: { clear: { GREETING: 'hello' }, secret: { DB_PASSWORD: sealed } }, proxy: { hosts: [f.host], app_port: 80 } } };
   const d = await f.deploy(f.manifest('r1', await f.digestOf('v1'), { roles }));
   assert.equal(d.state, 'DONE', d.error ?? '');

@@ -193,14 +193,15 @@ describe('failed-auth rate limit', () => {
         const r = await g.request('GET', '/v1/services', { authorization: junk, remoteAddress: '203.0.113.9' });
         assert.ok(r.status === 401 || r.status === 429);
       }
-      assert.equal((await g.request('GET', '/v1/services', { remoteAddress: '203.0.113.9' })).status, 429, 'the flooding address is blocked');
+      assert.equal((await g.request('GET', '/v1/services', { authorization: junk, remoteAddress: '203.0.113.9' })).status, 429, 'the flooding address is blocked');
       assert.equal((await g.request('GET', '/v1/services', { remoteAddress: '198.51.100.7' })).status, 200, 'the key still works from elsewhere');
+      assert.equal((await g.request('GET', '/v1/services', { remoteAddress: '203.0.113.9' })).status, 200, 'and from the flooding address itself');
     } finally {
       g.cleanup();
     }
   });
 
-  it('after 20 failures a minute from one address, even a good token gets 429', async () => {
+  it('after 20 failures a minute from one address, failures get 429 but a good token still passes', async () => {
     const g = await ApiFixture.create({ authFailuresPerMinute: 20 });
     try {
       g.trustAll();
@@ -208,9 +209,12 @@ describe('failed-auth rate limit', () => {
       for (let i = 0; i < 20; i++) {
         assert.equal((await g.request('GET', '/v1/services', { sign: { aud: 'Z'.repeat(43) } })).status, 401);
       }
-      const err = await errorOf(await g.request('GET', '/v1/services'));
+      const err = await errorOf(await g.request('GET', '/v1/services', { sign: { aud: 'Z'.repeat(43) } }));
       assert.equal(err.status, 429);
       assert.equal(err.code, 'rate_limited');
+      assert.equal((await g.request('GET', '/v1/services')).status, 200, 'a request signed by a trusted key is never refused by the limiter');
+      const badBody = await errorOf(await g.request('PUT', '/v1/services/demo/lock', { body: '{"message":"x"}', sign: { body: '{"message":"y"}' } }));
+      assert.equal(badBody.status, 429, 'a body that does not match bh is a failure, not an authenticated request');
       // Public endpoints are unaffected.
       assert.equal((await g.request('GET', '/v1/health', { authorization: null })).status, 200);
     } finally {

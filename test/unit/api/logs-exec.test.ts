@@ -79,7 +79,7 @@ before(async () => {
   const res = await fx.postRelease(await fx.manifest({
     version: 'r1',
     roles: {
-      web: { env: { clear: {}, secret: { SECRET_TOKEN: await seal(SECRET_VALUE, fx.identity.sealingPublicJwk) } }, proxy: { hosts: ['demo.test'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 } } },
+      web: { env: { clear: {}, secret: { SECRET_TOKEN: await seal(SECRET_VALUE, fx.identity.sealingPublicJwk, { use: 'env', service: 'demo', destination: '', role: 'web', name: 'SECRET_TOKEN' }) } }, proxy: { hosts: ['demo.test'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 } } },
       worker: { env: { clear: {}, secret: {} } },
     },
   }));

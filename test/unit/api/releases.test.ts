@@ -135,10 +135,14 @@ describe('POST /v1/releases', () => {
   });
 
   describe('body and manifest', () => {
-    it('oversized body → 413 before any auth is looked at', async () => {
+    it('oversized body → 413 before any auth is looked at when declared, after the signature when not', async () => {
       const before = f.store.dump();
       const body = JSON.stringify({ manifest: 'x'.repeat(300 * 1024) });
-      await refused(await f.request('POST', PATH, { body, authorization: null }), before, 413, 'payload_too_large', /larger than 262144 bytes/);
+      const declared = { 'content-length': String(Buffer.byteLength(body)) };
+      await refused(await f.request('POST', PATH, { body, authorization: null, headers: declared }), before, 413, 'payload_too_large', /larger than 262144 bytes/);
+      // No declared length: an unauthenticated body is never read, a signed one is cut at the cap.
+      await refused(await f.request('POST', PATH, { body, authorization: null }), before, 401, 'unauthorized', /missing Authorization/);
+      await refused(await f.request('POST', PATH, { body }), before, 413, 'payload_too_large', /larger than 262144 bytes/);
       await control();
     });
 

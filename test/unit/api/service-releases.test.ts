@@ -6,6 +6,7 @@ import { generateOperatorKey } from '../../../shared/keys.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
 
 let f: ApiFixture;
+let sealed: string;
 const deployIds: Record<string, number> = {};
 
 function container(release: string, running: boolean, destination = ''): ContainerInfo {
@@ -19,8 +20,9 @@ function container(release: string, running: boolean, destination = ''): Contain
 before(async () => {
   f = await ApiFixture.create();
   f.trustAll();
+  sealed = await f.seal('s3cret', 'S');
   for (const [version, state] of [['v1', 'DONE'], ['v2', 'DONE'], ['v3', 'REVERTED']] as const) {
-    const res = await f.postRelease(await f.manifest({ version, roles: { web: { env: { clear: { V: version }, secret: { S: 'sealed..iv.ct.tag' } } } } }));
+    const res = await f.postRelease(await f.manifest({ version, roles: { web: { env: { clear: { V: version }, secret: { S: sealed } } } } }));
     assert.equal(res.status, 202, await res.clone().text());
     const id = ((await res.json()) as { deploy: { id: number } }).deploy.id;
     deployIds[version] = id;
@@ -67,7 +69,7 @@ describe('GET /v1/services/:name/releases/:version', () => {
     assert.equal(release.version, 'v1');
     assert.equal(release.key_id, f.keyA.kid);
     assert.equal(release.payload.version, 'v1');
-    assert.deepEqual(release.payload.roles.web.env.secret, { S: 'sealed..iv.ct.tag' });
+    assert.deepEqual(release.payload.roles.web.env.secret, { S: sealed });
     assert.equal(release.seq, f.store.getDeploy(deployIds.v1!)!.seq);
   });
 

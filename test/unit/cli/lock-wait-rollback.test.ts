@@ -133,7 +133,7 @@ describe('push --lock-wait, rollback and releases against a local agent', () => 
 
   it('rollback re-signs the stored payload of the previous release with a new seq, issuer and trigger', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const sealed = await seal('s3cret', agent.keys.sealing.publicJwk);
+    const sealed = await seal('s3cret', agent.keys.sealing.publicJwk, { use: 'env', service: 'demo', destination: '', role: 'web', name: 'S' });
     s.stored.v1 = {
       apiVersion: 'berth/v1', iss: 'o'.repeat(43), aud: agent.agentId, sub: 'demo', iat: now - 3600, exp: now - 3000, jti: 'old-jti-0123456789', seq: 5,
       service: 'demo', destination: '', version: 'v1', image: IMAGE,

@@ -4,10 +4,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateIdentityKeys } from '../../../shared/keys.js';
 import { parseManifestPayload, type ManifestPayload } from '../../../shared/manifest.js';
-import { seal, unseal } from '../../../shared/sealing.js';
+import { seal, unseal, type SealBinding } from '../../../shared/sealing.js';
 import type { JWK } from '../../../shared/api-types.js';
 import { openRoleSecrets, roleFingerprints } from '../../../agent/engine/role-secrets.js';
 import { minimalManifest } from '../../support/manifest-fixture.js';
+
+const DB_PASSWORD: SealBinding = { use: 'env', service: 'demo', destination: '', role: 'web', name: 'DB_PASSWORD' };
 
 async function fingerprint(m: ManifestPayload, key: JWK): Promise<string> {
   return roleFingerprints(m, await openRoleSecrets(m, key, unseal), key).web ?? '';
@@ -16,7 +18,7 @@ async function fingerprint(m: ManifestPayload, key: JWK): Promise<string> {
 test('same plaintext sealed twice: same fingerprint; different plaintext: different', async () => {
   const { sealing } = await generateIdentityKeys();
   const withSecret = async (value: string, web: Record<string, unknown> = {}) =>
-    parseManifestPayload(minimalManifest({ roles: { web: { env: { secret: { DB_PASSWORD: await seal(value, sealing.publicJwk) } }, ...web } } }));
+    parseManifestPayload(minimalManifest({ roles: { web: { env: { secret: { DB_PASSWORD: await seal(value, sealing.publicJwk, DB_PASSWORD) } }, ...web } } }));
   const a = await withSecret('hunter2');
   const b = await withSecret('hunter2');
   assert.notEqual(a.roles.web?.env.secret.DB_PASSWORD, b.roles.web?.env.secret.DB_PASSWORD, 'each seal differs');
@@ -26,7 +28,7 @@ test('same plaintext sealed twice: same fingerprint; different plaintext: differ
   assert.notEqual(await fingerprint(await withSecret('hunter3'), sealing.privateJwk), fa);
   // Another agent's key: unrelated fingerprint for the same values.
   const other = await generateIdentityKeys();
-  const forOther = parseManifestPayload(minimalManifest({ roles: { web: { env: { secret: { DB_PASSWORD: await seal('hunter2', other.sealing.publicJwk) } } } } }));
+  const forOther = parseManifestPayload(minimalManifest({ roles: { web: { env: { secret: { DB_PASSWORD: await seal('hunter2', other.sealing.publicJwk, DB_PASSWORD) } } } } }));
   assert.notEqual(await fingerprint(forOther, other.sealing.privateJwk), fa);
 });
 
