@@ -18,7 +18,7 @@ import { generateOperatorKey } from '../../shared/keys.js';
 const LOG_LINES = 10_000;
 const LINE_CHARS = 16_000;
 /** The agent's RSS bound while 32 readers hold reads of that log open (docs/internals.md "Logs"). */
-const RSS_BOUND_MIB = 256;
+const RSS_BOUND_MIB = 320;
 const FOLLOW_LIMIT_S = 4;
 const TOTAL_STREAMS = 32;
 const STREAMS_PER_KEY = 8;
