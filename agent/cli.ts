@@ -39,6 +39,14 @@ options (run):
   --allow-cap CAP         let releases add this capability (repeat; BERTH_ALLOW_CAPS=A,B; default none)
   --allow-bind DIR        let releases bind-mount host paths under DIR (repeat; BERTH_ALLOW_BINDS=A,B;
                           default /data and /srv; "none" allows no bind mounts, named volumes always work)
+  --allow-log-driver NAME let releases use this logging driver (repeat; BERTH_ALLOW_LOG_DRIVERS=A,B;
+                          json-file, local, journald and none are always allowed)
+  --allow-log-opt KEY     let releases set this option of the drivers allowed above (repeat;
+                          BERTH_ALLOW_LOG_OPTS=A,B; e.g. syslog-address: its value is the release's)
+  --log-max-size SIZE     cap of a release's logging max-size (BERTH_LOG_MAX_SIZE, default 100m)
+  --log-max-file N        cap of a release's logging max-file (BERTH_LOG_MAX_FILE, default 10)
+  --log-follow-limit S    a log follow stream ends after S seconds; deploy logs -f follows on
+                          (BERTH_LOG_FOLLOW_LIMIT, default 3600)
 `;
 }
 
@@ -52,6 +60,11 @@ const RUN_OPTIONS = {
   'network-subnet': { type: 'string' },
   'allow-cap': { type: 'string', multiple: true },
   'allow-bind': { type: 'string', multiple: true },
+  'allow-log-driver': { type: 'string', multiple: true },
+  'allow-log-opt': { type: 'string', multiple: true },
+  'log-max-size': { type: 'string' },
+  'log-max-file': { type: 'string' },
+  'log-follow-limit': { type: 'string' },
 } as const;
 
 type Options = Parameters<typeof parseArgs>[0] extends infer C ? (C extends { options?: infer O } ? NonNullable<O> : never) : never;
@@ -96,6 +109,11 @@ export function parseAgentArgs(argv: string[]): AgentCommand {
           'network-subnet': str(values['network-subnet']),
           'allow-cap': strs(values['allow-cap']),
           'allow-bind': strs(values['allow-bind']),
+          'allow-log-driver': strs(values['allow-log-driver']),
+          'allow-log-opt': strs(values['allow-log-opt']),
+          'log-max-size': str(values['log-max-size']),
+          'log-max-file': str(values['log-max-file']),
+          'log-follow-limit': str(values['log-follow-limit']),
         },
       };
     }

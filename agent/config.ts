@@ -7,6 +7,7 @@ import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
 import { ConfigError } from '../shared/errors.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
+import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, isLogDriverName, isLogOptionKey, loggingPolicy, parseLogSize, type LoggingPolicy } from './core/logging-policy.js';
 
 export interface ListenAddress {
   host: string;
@@ -38,6 +39,11 @@ export interface AgentConfig {
   allowCaps: string[];
   /** Host directories releases may bind-mount from (--allow-bind); DEFAULT_ALLOW_BINDS by default. */
   allowBinds: string[];
+  // Logs (issue 8): what releases may set as logging, how long a log follow lasts.
+  /** Drivers beyond the defaults (--allow-log-driver), their extra option keys (--allow-log-opt), size caps. */
+  logging: LoggingPolicy;
+  /** A log follow stream ends after this long (--log-follow-limit, seconds). */
+  logFollowLimitMs: number;
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -50,6 +56,11 @@ export interface AgentFlags {
   'network-subnet'?: string | undefined;
   'allow-cap'?: string[] | undefined;
   'allow-bind'?: string[] | undefined;
+  'allow-log-driver'?: string[] | undefined;
+  'allow-log-opt'?: string[] | undefined;
+  'log-max-size'?: string | undefined;
+  'log-max-file'?: string | undefined;
+  'log-follow-limit'?: string | undefined;
 }
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -93,13 +104,47 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     paths: agentPaths(stateDir),
     allowCaps: parseAllowCaps(flags['allow-cap'] ?? splitList(env.BERTH_ALLOW_CAPS) ?? []),
     allowBinds: parseAllowBinds(flags['allow-bind'] ?? splitList(env.BERTH_ALLOW_BINDS) ?? [...DEFAULT_ALLOW_BINDS]),
+    ...loadLogConfig(flags, env),
   };
 }
 
 /** The guardrails the engine and the API apply: the config's allowances, the agent's own files protected. */
-export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'>): GuardrailPolicy {
+export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'> & Partial<Pick<AgentConfig, 'logging'>>): GuardrailPolicy {
   const socket = config.dockerHost.startsWith('unix://') ? [config.dockerHost.slice('unix://'.length)] : [];
-  return guardrailPolicy({ allowCaps: config.allowCaps, allowBinds: config.allowBinds, protect: [config.stateDir, ...socket] });
+  return guardrailPolicy({
+    allowCaps: config.allowCaps,
+    allowBinds: config.allowBinds,
+    protect: [config.stateDir, ...socket],
+    ...(config.logging ? { logging: config.logging } : {}),
+  });
+}
+
+// Logs (issue 8): --allow-log-driver, --allow-log-opt, --log-max-size, --log-max-file, --log-follow-limit.
+const MAX_FOLLOW_LIMIT_S = 7 * 86_400;
+
+function loadLogConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): Pick<AgentConfig, 'logging' | 'logFollowLimitMs'> {
+  const drivers = flags['allow-log-driver'] ?? splitList(env.BERTH_ALLOW_LOG_DRIVERS) ?? [];
+  for (const d of drivers) {
+    if (!isLogDriverName(d)) throw new ConfigError(`--allow-log-driver "${d.slice(0, 130)}" is not a logging driver name (like syslog or grafana/loki:latest)`);
+  }
+  const opts = flags['allow-log-opt'] ?? splitList(env.BERTH_ALLOW_LOG_OPTS) ?? [];
+  for (const o of opts) {
+    if (!isLogOptionKey(o)) throw new ConfigError(`--allow-log-opt "${o.slice(0, 130)}" is not a logging option name (like syslog-address)`);
+  }
+  const size = pick(flags['log-max-size'], env.BERTH_LOG_MAX_SIZE, DEFAULT_LOG_MAX_SIZE);
+  const maxSizeBytes = parseLogSize(size);
+  if (maxSizeBytes === undefined) throw new ConfigError(`--log-max-size "${size.slice(0, 40)}" is not a size (like 100m or 1g)`);
+  const maxFiles = wholeNumber(pick(flags['log-max-file'], env.BERTH_LOG_MAX_FILE, String(DEFAULT_LOG_MAX_FILES)), '--log-max-file', 1, 1000);
+  const followS = wholeNumber(pick(flags['log-follow-limit'], env.BERTH_LOG_FOLLOW_LIMIT, '3600'), '--log-follow-limit', 1, MAX_FOLLOW_LIMIT_S);
+  return {
+    logging: loggingPolicy({ allowDrivers: drivers, allowOptions: opts, maxSizeBytes, maxFiles }),
+    logFollowLimitMs: followS * 1000,
+  };
+}
+
+function wholeNumber(value: string, what: string, min: number, max: number): number {
+  if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) throw new ConfigError(`${what} "${value.slice(0, 40)}" must be a whole number from ${min} to ${max}`);
+  return Number(value);
 }
 
 function splitList(value: string | undefined): string[] | undefined {

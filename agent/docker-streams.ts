@@ -66,21 +66,35 @@ function demuxed(raw: RawStream, framing: 'framed' | 'raw' | 'auto'): Readable {
   return out;
 }
 
+/**
+ * Always a stream, read as the consumer reads: dockerode hands a read without
+ * follow back as one Buffer of Docker's whole answer (a 160 MB log became
+ * 160 MB in the agent), so the request goes through its modem instead. The
+ * consumer that stops reading holds Docker's connection paused (backpressure);
+ * close() drops it.
+ */
 export async function openLogs(docker: Docker, id: string, o: LogOptions): Promise<ChunkStream> {
-  const container = docker.getContainer(id);
-  const base = {
+  const options = {
     stdout: true,
     stderr: true,
     timestamps: true,
+    follow: o.follow,
     ...(o.tail !== undefined ? { tail: o.tail } : {}),
     ...(o.since !== undefined ? { since: o.since } : {}),
   };
-  if (!o.follow) {
-    const buf = await container.logs({ ...base, follow: false });
-    const demux = createDemuxer('auto');
-    return { output: Readable.from([...demux.push(buf), ...demux.end()]), close: () => undefined };
-  }
-  const raw = (await container.logs({ ...base, follow: true })) as RawStream;
+  const modem = docker.modem as { dial(opts: object, cb: (err: unknown, data: unknown) => void): void };
+  const raw = await new Promise<RawStream>((resolve, reject) => {
+    modem.dial(
+      {
+        path: `/containers/${encodeURIComponent(id)}/logs?`,
+        method: 'GET',
+        isStream: true,
+        statusCodes: { 200: true, 404: 'no such container', 500: 'server error' },
+        options,
+      },
+      (err, data) => (err ? reject(err) : resolve(data as RawStream)),
+    );
+  });
   const output = demuxed(raw, 'auto');
   return { output, close: () => raw.destroy?.() };
 }

@@ -137,7 +137,7 @@ async function run(config: AgentConfig): Promise<number> {
     identity,
     log,
     guardrails,
-    ops: { docker, hostname: config.hostname, network: config.network },
+    ops: { docker, hostname: config.hostname, network: config.network, logFollowLimitMs: config.logFollowLimitMs },
     upgradeWebSocket: websockets.upgrade,
     // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
     engine: trackedEngine(engine, running),

@@ -83,8 +83,8 @@ export class PayloadTooLargeError extends BerthError {
 }
 
 export class RateLimitError extends BerthError {
-  constructor(message: string) {
-    super('rate_limited', 429, message);
+  constructor(message: string, code = 'rate_limited') {
+    super(code, 429, message);
   }
 }
 

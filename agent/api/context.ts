@@ -18,6 +18,8 @@ export interface OpsDeps {
   hostname: string;
   network: string;
   unseal?: Unseal;
+  /** How long a log follow stream lasts (--log-follow-limit); DEFAULT_FOLLOW_LIMIT_MS when absent. */
+  logFollowLimitMs?: number;
 }
 
 export interface Caller {

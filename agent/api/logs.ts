@@ -3,7 +3,7 @@
 // stream stays open and follows new containers (a deploy) until the client
 // goes away or its key is no longer trusted.
 import type { Hono } from 'hono';
-import { BerthError, NotFoundError, RateLimitError } from '../../shared/errors.js';
+import { RateLimitError } from '../../shared/errors.js';
 import type { ContainerInfo } from '../docker.js';
 import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js';
 import { requireToken } from './auth.js';
@@ -13,10 +13,19 @@ import { boolParam, sinceParam, tailParam } from './ops-input.js';
 import { optionalRole, requireDeployed, serviceQuery } from './params.js';
 
 /** Each open stream holds Docker connections (one per container) and a socket. */
-const MAX_LOG_STREAMS = 32;
+export const MAX_LOG_STREAMS = 32;
+/** So that one key (a leaked read key, a loop in a script) cannot take every slot. */
+export const MAX_LOG_STREAMS_PER_KEY = 8;
 
 export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   let open = 0;
+  const openByKey = new Map<string, number>();
+  const release = (kid: string) => {
+    open--;
+    const n = (openByKey.get(kid) ?? 1) - 1;
+    if (n > 0) openByKey.set(kid, n);
+    else openByKey.delete(kid);
+  };
 
   app.get('/v1/services/:name/logs', requireToken(deps, 'read'), async (c) => {
     const { target: ref, query } = serviceQuery(c, ['role', 'follow', 'tail', 'since']);
@@ -29,25 +38,30 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     };
     const ops = opsOf(deps);
     requireDeployed(deps.store, ref);
-    if (open >= MAX_LOG_STREAMS) throw new RateLimitError(`too many open log streams on this agent (${MAX_LOG_STREAMS}); close some and try again`);
+    const kid = c.get('caller').kid;
+    if ((openByKey.get(kid) ?? 0) >= MAX_LOG_STREAMS_PER_KEY) {
+      throw new RateLimitError(`too many open log streams for this key (${MAX_LOG_STREAMS_PER_KEY} per key); close some and try again`, 'too_many_log_streams');
+    }
+    if (open >= MAX_LOG_STREAMS) throw new RateLimitError(`too many open log streams on this agent (${MAX_LOG_STREAMS}); close some and try again`, 'too_many_log_streams');
     // Counted before the first await, so requests arriving together cannot all pass the check.
     open++;
+    openByKey.set(kid, (openByKey.get(kid) ?? 0) + 1);
     let targets: ContainerInfo[];
     try {
       // Listed before answering, so a Docker failure is an error status, not a cut stream.
       targets = await logTargets(ops.docker, q);
     } catch (err) {
-      open--;
+      release(kid);
       throw err;
     }
-    const kid = c.get('caller').kid;
     const logsDeps = { store: deps.store, docker: ops.docker, log: deps.log };
+    const trusted = () => deps.store.keys.get(kid) !== undefined;
     return ndjsonResponse(c, deps.log, async (write, signal) => {
       try {
-        if (q.follow) await followLogs(logsDeps, q, targets, write, signal, () => deps.store.keys.get(kid) !== undefined);
+        if (q.follow) await followLogs(logsDeps, q, targets, write, signal, trusted, ops.logFollowLimitMs);
         else await readLogs(logsDeps, q, targets, write, signal);
       } finally {
-        open--;
+        release(kid);
       }
     });
   });

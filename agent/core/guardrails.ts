@@ -3,9 +3,9 @@
 // host: a manifest signed by any trusted key is still refused here if it would
 // hand a container the host (privileged, host namespaces, devices, the Docker
 // socket, system paths) or asks for more than the owner allowed with
-// `berth-agent run --allow-cap` / `--allow-bind`. Run when a release is
-// accepted (nothing is committed for a refused one) and again when the
-// container is built.
+// `berth-agent run --allow-cap` / `--allow-bind` / `--allow-log-driver`. Run
+// when a release is accepted (nothing is committed for a refused one) and
+// again when the container is built.
 import { posix } from 'node:path';
 import { UserError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
@@ -13,6 +13,7 @@ import { capabilityName, translateOptions, type OptionValue } from './docker-opt
 import { parseVolume, type VolumeMount } from './volumes.js';
 import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from './bind-nesting.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
+import { checkLogging, loggingPolicy, type LoggingPolicy } from './logging-policy.js';
 
 export interface GuardrailPolicy {
   /** Capabilities a role may add (upper case, without CAP_). */
@@ -21,6 +22,8 @@ export interface GuardrailPolicy {
   allowBinds: readonly string[];
   /** Paths never mounted, even under an allowed directory, nor any directory holding one. */
   protectedPaths: readonly string[];
+  /** Logging drivers, their options and size caps (core/logging-policy.ts). */
+  logging: LoggingPolicy;
 }
 
 /**
@@ -43,11 +46,14 @@ const NOTHING_ALLOWS = 'no agent setting allows it';
 // Only sysctls Docker namespaces per container; others would change the host.
 const NAMESPACED_SYSCTL = /^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/;
 
-export function guardrailPolicy(o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[] } = {}): GuardrailPolicy {
+export function guardrailPolicy(
+  o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[]; logging?: LoggingPolicy } = {},
+): GuardrailPolicy {
   return {
     allowCaps: (o.allowCaps ?? []).map(capabilityName),
     allowBinds: (o.allowBinds ?? DEFAULT_ALLOW_BINDS).map(trimPath),
     protectedPaths: [...PROTECTED_PATHS, ...(o.protect ?? []).map(trimPath)],
+    logging: o.logging ?? loggingPolicy(),
   };
 }
 
@@ -121,6 +127,7 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
   // Values docker run would refuse fail here, at acceptance, not halfway through a deploy.
   translateOptions(role, spec.options);
   for (const entry of spec.volumes ?? []) checkVolume(role, entry, policy);
+  checkLogging(role, spec.logging, policy.logging);
 }
 
 export function checkRelease(manifest: ManifestPayload, policy: GuardrailPolicy): void {

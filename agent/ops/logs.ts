@@ -16,6 +16,8 @@ export interface LogRecord {
   container: string;
   stream: OutputStreamName;
   line: string;
+  /** Only on the agent's last record of a stream it ended itself: why. */
+  end?: 'cut' | 'follow_limit';
 }
 
 export interface LogQuery {
@@ -37,8 +39,10 @@ export interface LogsDeps {
 
 /** Longer lines are cut into pieces of this size. */
 export const MAX_LINE_CHARS = 16 * 1024;
-/** A read without follow holds every line to merge them by time; past this many characters it stops reading. */
+/** A read without follow stops after this many characters of lines: one request, bounded work. */
 export const MAX_READ_CHARS = 16 * 1024 * 1024;
+/** How long a follow stream lasts unless the agent is told otherwise (--log-follow-limit). */
+export const DEFAULT_FOLLOW_LIMIT_MS = 60 * 60 * 1000;
 const POLL_MS = 1000;
 
 /** The running app containers the query covers. */
@@ -51,8 +55,13 @@ export async function logTargets(docker: DockerPort, q: Pick<LogQuery, 'service'
 
 type Emit = (r: LogRecord) => Promise<void>;
 
-/** Reads one container's log stream to its end (or the abort), emitting records. */
-async function pump(docker: DockerPort, c: ContainerInfo, opts: LogOptions, emit: Emit, signal: AbortSignal): Promise<void> {
+/**
+ * One container's log as records, read from Docker only as fast as they are
+ * taken: nothing is held beyond the stream's own small buffers. Ends at the
+ * end of Docker's stream, on `signal`, or when the consumer stops iterating
+ * (the Docker connection is dropped then).
+ */
+async function* containerRecords(docker: DockerPort, c: ContainerInfo, opts: LogOptions, signal: AbortSignal): AsyncGenerator<LogRecord> {
   if (signal.aborted) return;
   const stream = await docker.logs(c.id, opts);
   if (!stream) return;
@@ -64,72 +73,86 @@ async function pump(docker: DockerPort, c: ContainerInfo, opts: LogOptions, emit
   const meta = { role: c.labels[LABEL.role] ?? '', release: c.labels[LABEL.release] ?? '', container: c.name };
   const splitters = { stdout: createLineSplitter(MAX_LINE_CHARS), stderr: createLineSplitter(MAX_LINE_CHARS) };
   let last = new Date().toISOString();
-  const send = async (name: OutputStreamName, lines: string[]) => {
+  function* records(name: OutputStreamName, lines: string[]): Generator<LogRecord> {
     for (const raw of lines) {
       const { t, line } = splitTimestamp(raw, last);
       last = t;
-      await emit({ t, ...meta, stream: name, line });
+      yield { t, ...meta, stream: name, line };
     }
-  };
+  }
   try {
     for await (const chunk of stream.output) {
       if (signal.aborted) return;
-      await send(chunk.stream, splitters[chunk.stream].push(chunk.data));
+      yield* records(chunk.stream, splitters[chunk.stream].push(chunk.data));
     }
-    await send('stdout', splitters.stdout.end());
-    await send('stderr', splitters.stderr.end());
+    yield* records('stdout', splitters.stdout.end());
+    yield* records('stderr', splitters.stderr.end());
   } finally {
     signal.removeEventListener('abort', onAbort);
     stream.close();
   }
 }
 
-/**
- * Without follow: the last `tail` lines of each container, merged by time.
- * Merging holds them all, so past MAX_READ_CHARS the read stops and a last
- * record says the output was cut.
- */
-export async function readLogs(deps: LogsDeps, q: LogQuery, targets: ContainerInfo[], emit: Emit, signal: AbortSignal, maxChars = MAX_READ_CHARS): Promise<void> {
-  const records: LogRecord[] = [];
-  const opts: LogOptions = { follow: false, tail: q.tail, ...(q.since !== undefined ? { since: q.since } : {}) };
-  const full = new AbortController();
-  const stop = () => full.abort();
-  signal.addEventListener('abort', stop, { once: true });
-  let held = 0;
-  const collect = async (r: LogRecord) => {
-    if (full.signal.aborted) return;
-    // The characters the record holds, and a rough allowance for the object around them.
-    held += r.line.length + r.container.length + r.role.length + r.release.length + 64;
-    if (held > maxChars) return full.abort();
-    records.push(r);
-  };
-  try {
-    for (const c of targets) await pump(deps.docker, c, opts, collect, full.signal);
-  } finally {
-    signal.removeEventListener('abort', stop);
-  }
-  if (signal.aborted) return;
-  records.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
-  for (const r of records) {
+/** Reads one container's log stream to its end (or the abort), emitting records. */
+async function pump(docker: DockerPort, c: ContainerInfo, opts: LogOptions, emit: Emit, signal: AbortSignal): Promise<void> {
+  for await (const r of containerRecords(docker, c, opts, signal)) {
     if (signal.aborted) return;
     await emit(r);
-  }
-  if (full.signal.aborted) {
-    const size = maxChars >= 1024 * 1024 ? `${Math.round(maxChars / (1024 * 1024))} MiB` : `${maxChars} characters`;
-    await emit({
-      t: records.at(-1)?.t ?? new Date().toISOString(),
-      role: '',
-      release: '',
-      container: '',
-      stream: 'stderr',
-      line: `berth: output cut at ${size} of lines; ask for fewer (--lines, --since) or one role`,
-    });
   }
 }
 
 /**
- * Follows until `signal` aborts or `keepGoing` says no: the given containers
- * from `tail`/`since`, then every container of the service that starts later.
+ * Without follow: the last `tail` lines of each container, merged by time.
+ * Each container's log is already in time order, so the merge reads all of
+ * them side by side and always sends the oldest head: it holds one record
+ * per container, never the log. Past `maxChars` of lines the read stops
+ * (every Docker stream is dropped) and a last record says the output was cut.
+ */
+export async function readLogs(deps: LogsDeps, q: LogQuery, targets: ContainerInfo[], emit: Emit, signal: AbortSignal, maxChars = MAX_READ_CHARS): Promise<void> {
+  const opts: LogOptions = { follow: false, tail: q.tail, ...(q.since !== undefined ? { since: q.since } : {}) };
+  const sources = targets.map((c) => containerRecords(deps.docker, c, opts, signal));
+  let sent = 0;
+  let lastT: string | undefined;
+  let cut = false;
+  try {
+    const heads = await Promise.all(sources.map((s) => s.next()));
+    while (!signal.aborted) {
+      let pick = -1;
+      let best: LogRecord | undefined;
+      heads.forEach((h, i) => {
+        // Ties go to the container listed first (the older one), as a stable sort would.
+        if (!h.done && (best === undefined || h.value.t < best.t)) [pick, best] = [i, h.value];
+      });
+      if (best === undefined) break;
+      sent += best.line.length;
+      if (sent > maxChars) {
+        cut = true;
+        break;
+      }
+      lastT = best.t;
+      await emit(best);
+      heads[pick] = await sources[pick]!.next();
+    }
+  } finally {
+    // Drops the Docker connections of the containers not read to their end.
+    await Promise.allSettled(sources.map((s) => s.return(undefined)));
+  }
+  if (cut && !signal.aborted) {
+    const size = maxChars >= 1024 * 1024 ? `${Math.round(maxChars / (1024 * 1024))} MiB` : `${maxChars} characters`;
+    await emit(agentRecord(lastT ?? new Date().toISOString(), `berth: output cut at ${size} of lines; ask for fewer (--lines, --since) or one role`, 'cut'));
+  }
+}
+
+/** A record the agent adds to the stream, about the stream. */
+function agentRecord(t: string, line: string, end: LogRecord['end']): LogRecord {
+  return { t, role: '', release: '', container: '', stream: 'stderr', line, ...(end ? { end } : {}) };
+}
+
+/**
+ * Follows until `signal` aborts, `keepGoing` says no or `limitMs` passed: the
+ * given containers from `tail`/`since`, then every container of the service
+ * that starts later. At the time limit a last record (end: follow_limit) says
+ * so; the CLI follows on with a new request, which is authenticated again.
  */
 export async function followLogs(
   deps: LogsDeps,
@@ -138,6 +161,7 @@ export async function followLogs(
   emit: Emit,
   signal: AbortSignal,
   keepGoing: () => boolean = () => true,
+  limitMs = DEFAULT_FOLLOW_LIMIT_MS,
 ): Promise<void> {
   // Ours to abort when the loop ends for any reason, so no Docker stream outlives it.
   const inner = new AbortController();
@@ -177,8 +201,14 @@ export async function followLogs(
   deps.store.bus.on('event', onEvent);
   deps.store.bus.on('final', poke);
   signal.addEventListener('abort', poke);
+  let timedOut = false;
+  const limit = setTimeout(() => {
+    timedOut = true;
+    poke();
+  }, limitMs);
+  const goOn = () => !signal.aborted && !timedOut && keepGoing();
   try {
-    while (!signal.aborted && keepGoing()) {
+    while (goOn()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, POLL_MS);
         wake = () => {
@@ -187,7 +217,7 @@ export async function followLogs(
         };
       });
       wake = undefined;
-      if (signal.aborted || !keepGoing()) break;
+      if (!goOn()) break;
       let running: ContainerInfo[];
       try {
         running = await logTargets(deps.docker, q);
@@ -202,6 +232,7 @@ export async function followLogs(
       }
     }
   } finally {
+    clearTimeout(limit);
     deps.store.bus.off('event', onEvent);
     deps.store.bus.off('final', poke);
     signal.removeEventListener('abort', poke);
@@ -209,4 +240,9 @@ export async function followLogs(
     inner.abort();
   }
   await Promise.allSettled([...active.values()]);
+  if (timedOut && !signal.aborted) {
+    const seconds = Math.ceil(limitMs / 1000);
+    deps.log.info('log follow reached its time limit', { service: q.service, seconds });
+    await emit(agentRecord(new Date().toISOString(), `berth: follow ended after ${seconds} s (this agent's limit); follow again to go on`, 'follow_limit'));
+  }
 }

@@ -80,7 +80,8 @@ export async function logsCommand(ctx: CommandContext): Promise<void> {
   const { config, appDir } = await loadAppConfig(ctx);
   const servers = serversOf(config, role);
   const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
-  const path = logsQuery(config.service, { destination: config.destination, role, follow, tail, since: stringOption(ctx, 'since') });
+  const since = stringOption(ctx, 'since');
+  const query = (o: { tail?: string | undefined; since?: string | undefined }) => logsQuery(config.service, { destination: config.destination, role, follow, ...o });
   const prefix = createLinePrefixer(role === undefined && config.roles.length > 1);
   const show = (l: LogLine) => {
     if (grep && !grep.test(l.line)) return;
@@ -91,8 +92,19 @@ export async function logsCommand(ctx: CommandContext): Promise<void> {
   // Not loadFleet: an unknown role is a usage error before the key is read.
   const fleet: Fleet = { config, appDir, key };
   const outcomes = await onEveryServer(fleet, async (client, host) => {
-    const res = await client.streamRequest('GET', path, { headers: { accept: 'application/x-ndjson' }, idleTimeoutMs: follow ? FOLLOW_IDLE_MS : READ_IDLE_MS });
-    for await (const record of readNdjson(res, host)) show({ host, ...logFields(record) });
+    let path = query({ tail, since });
+    const resume = createFollowResume();
+    for (;;) {
+      const res = await client.streamRequest('GET', path, { headers: { accept: 'application/x-ndjson' }, idleTimeoutMs: follow ? FOLLOW_IDLE_MS : READ_IDLE_MS });
+      let ended = false;
+      for await (const record of readNdjson(res, host)) {
+        // The agent ends a follow after its time limit: follow on with a new request.
+        if (follow && record.end === 'follow_limit') ended = true;
+        else if (resume.fresh(logFields(record))) show({ host, ...logFields(record) });
+      }
+      if (!ended) return;
+      path = query(resume.next());
+    }
   }, {
     servers,
     // Following needs every server's stream open at once; reading can take turns.
@@ -104,6 +116,34 @@ export async function logsCommand(ctx: CommandContext): Promise<void> {
   });
   const failure = fleetFailure(outcomes, 'read the logs');
   if (failure) throw failure;
+}
+
+/**
+ * Following on after the agent ended a stream: ask again from the newest line
+ * shown (the agent's `since` is whole seconds, and each container's tail is
+ * taken whole), then skip what each container already showed. A line of a
+ * container written in the same millisecond as its last one shown is skipped.
+ */
+export function createFollowResume(now: () => number = Date.now): {
+  fresh(l: Pick<LogLine, 't' | 'container'>): boolean;
+  next(): { tail: string; since: string };
+} {
+  const shown = new Map<string, string>();
+  let skipUpTo = new Map<string, string>();
+  let newest: string | undefined;
+  return {
+    fresh(l) {
+      const before = skipUpTo.get(l.container);
+      if (before !== undefined && l.t <= before) return false;
+      if (l.container !== '') shown.set(l.container, l.t);
+      if (newest === undefined || l.t > newest) newest = l.t;
+      return true;
+    },
+    next() {
+      skipUpTo = new Map(shown);
+      return { tail: '10000', since: newest ?? new Date(now()).toISOString() };
+    },
+  };
 }
 
 function logFields(r: Record<string, unknown>): Omit<LogLine, 'host'> {

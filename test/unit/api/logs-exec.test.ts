@@ -9,7 +9,7 @@ import type { Upgrade } from '../../../agent/api/websocket.js';
 import { guardrailPolicy, type GuardrailPolicy } from '../../../agent/core/guardrails.js';
 import type { ContainerInfo, DockerPort, OutputChunk, ProcessSession } from '../../../agent/docker.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
-import type { OperatorKey } from '../../../shared/keys.js';
+import { generateOperatorKey, type OperatorKey } from '../../../shared/keys.js';
 import { seal } from '../../../shared/sealing.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -238,29 +238,56 @@ test('logs, exec and exec/ws: a repeated destination is 400 and nothing starts',
   assert.equal(fx.store.audit.list({ limit: 1000 }).length, audited);
 });
 
+/** `n` more read keys, trusted: the per-key cap lets one key hold 8 streams. */
+async function readKeys(n: number): Promise<OperatorKey[]> {
+  const keys = await Promise.all(Array.from({ length: n }, (_, i) => generateOperatorKey(`reader${i}@test`)));
+  for (const k of keys) fx.trust(k, 'read');
+  return keys;
+}
+
 test('logs -f: at most 32 open streams per agent, then 429; a closed stream frees its place', async () => {
   containers = [container('web', 'r1')];
+  const keys = await readKeys(5);
   const open: Response[] = [];
   for (let i = 0; i < 32; i++) {
-    const res = await send('GET', '/v1/services/demo/logs?follow=1', { key: fx.keyRead });
+    const res = await send('GET', '/v1/services/demo/logs?follow=1', { key: keys[i % 4]! });
     assert.equal(res.status, 200);
     open.push(res);
   }
-  const refused = await errorOf(await send('GET', '/v1/services/demo/logs?follow=1', { key: fx.keyRead }));
+  const refused = await errorOf(await send('GET', '/v1/services/demo/logs?follow=1', { key: keys[4]! }));
   assert.equal(refused.status, 429);
-  assert.match(refused.message, /too many open log streams/);
+  assert.equal(refused.code, 'too_many_log_streams');
+  assert.match(refused.message, /too many open log streams on this agent \(32\)/);
   for (const r of open) await r.body?.cancel();
   // The streams wind down asynchronously; a new one is accepted once one has.
   const status = await waitFor('a new log stream to be accepted', async () => {
-    const res = await send('GET', '/v1/services/demo/logs?follow=1', { key: fx.keyRead });
+    const res = await send('GET', '/v1/services/demo/logs?follow=1', { key: keys[4]! });
     await res.body?.cancel();
     return res.status === 429 ? undefined : res.status;
   }, 10_000, { intervalMs: 50 });
   assert.equal(status, 200);
 });
 
+test('logs: one key holds at most 8 streams, then 429 naming the limit; another key still gets one', async () => {
+  containers = [container('web', 'r1')];
+  const [mine, other] = await readKeys(2);
+  const open: Response[] = [];
+  for (let i = 0; i < 8; i++) {
+    const res = await send('GET', '/v1/services/demo/logs?follow=1', { key: mine! });
+    assert.equal(res.status, 200);
+    open.push(res);
+  }
+  const refused = await errorOf(await send('GET', '/v1/services/demo/logs?follow=1', { key: mine! }));
+  assert.equal(refused.status, 429);
+  assert.equal(refused.code, 'too_many_log_streams');
+  assert.match(refused.message, /too many open log streams for this key \(8 per key\)/);
+  const theirs = await send('GET', '/v1/services/demo/logs?follow=1', { key: other! });
+  assert.equal(theirs.status, 200);
+  open.push(theirs);
+  for (const r of open) await r.body?.cancel();
+});
+
 test('logs -f: the stream ends when its key is no longer trusted', async () => {
-  const { generateOperatorKey } = await import('../../../shared/keys.js');
   const temp = await generateOperatorKey('temp@test');
   fx.trust(temp, 'read');
   containers = [container('web', 'r1')];
@@ -345,7 +372,8 @@ test('logs -f: requests arriving together cannot pass the 32-stream cap while co
     },
   });
   let settled = 0;
-  const requests = Array.from({ length: 40 }, () => sendTo(other, '/v1/services/demo/logs?follow=1', fx.keyRead).finally(() => settled++));
+  const keys = await readKeys(5);
+  const requests = Array.from({ length: 40 }, (_, i) => sendTo(other, '/v1/services/demo/logs?follow=1', keys[i % 5]!).finally(() => settled++));
   while (listed + settled < 40) await new Promise((r) => setImmediate(r));
   answer();
   const responses = await Promise.all(requests);

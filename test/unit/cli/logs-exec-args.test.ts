@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommandLine } from '../../../cli/args.js';
 import { execServers } from '../../../cli/commands/exec.js';
-import { createLinePrefixer, logsQuery, serversOf } from '../../../cli/commands/logs.js';
+import { createFollowResume, createLinePrefixer, logsQuery, serversOf } from '../../../cli/commands/logs.js';
 import type { DeployConfig } from '../../../cli/config/types.js';
 import { readNdjson } from '../../../cli/ndjson.js';
 import { mkdtempSync } from 'node:fs';
@@ -106,4 +106,18 @@ test('NDJSON reader: records split anywhere, keepalive lines skipped, junk refus
   await assert.rejects(async () => {
     for await (const _ of readNdjson(chunks(['{"error":{"code":"unavailable","message":"the engine went away","hint":"check dockerd on the server"}}\n']), 'host-x')) void _;
   }, (err: Error & { hint?: string }) => err.hint === 'check dockerd on the server');
+});
+
+test('logs -f following on after the agent ended a stream: asks from the newest line, shows each line once', () => {
+  const resume = createFollowResume(() => Date.parse('2024-05-01T10:00:09Z'));
+  assert.deepEqual(resume.next(), { tail: '10000', since: '2024-05-01T10:00:09.000Z' }, 'nothing shown yet: from now');
+  const a1 = { container: 'web-a', t: '2024-05-01T10:00:01.000Z' };
+  const b1 = { container: 'web-b', t: '2024-05-01T10:00:02.500Z' };
+  assert.deepEqual([resume.fresh(a1), resume.fresh(b1)], [true, true]);
+  assert.deepEqual(resume.next(), { tail: '10000', since: '2024-05-01T10:00:02.500Z' });
+  // The second request repeats what each container already showed; only newer lines pass.
+  assert.equal(resume.fresh(a1), false);
+  assert.equal(resume.fresh(b1), false);
+  assert.equal(resume.fresh({ container: 'web-a', t: '2024-05-01T10:00:02.000Z' }), true);
+  assert.equal(resume.fresh({ container: 'web-c', t: '2024-05-01T10:00:00.000Z' }), true, 'a container not seen before');
 });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parseManifestPayload } from '../../../shared/manifest.js';
 import { containerName, containerSpec } from '../../../agent/core/containers.js';
 import { guardrailPolicy } from '../../../agent/core/guardrails.js';
+import { loggingPolicy } from '../../../agent/core/logging-policy.js';
 import { fullManifest, minimalManifest } from '../../support/manifest-fixture.js';
 
 const ctx = { deployId: 42, hostname: 'web-1.example.com', network: 'berth', fingerprint: 'f'.repeat(32), policy: guardrailPolicy() };
@@ -94,7 +95,9 @@ test('volumes, logging and options become HostConfig and Config fields, as docke
       },
     }),
   );
-  const spec = containerSpec(m, 'web', ctx, {});
+  // syslog with an address only where the agent's owner allowed both.
+  const owner = { ...ctx, policy: guardrailPolicy({ logging: loggingPolicy({ allowDrivers: ['syslog'], allowOptions: ['syslog-address'] }) }) };
+  const spec = containerSpec(m, 'web', owner, {});
   assert.deepEqual(spec.host, {
     Memory: 2 * 1024 ** 3,
     NanoCpus: 4e9,

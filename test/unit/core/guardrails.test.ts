@@ -24,7 +24,7 @@ test('positive control: resources, named volumes, binds under /data and /srv, lo
   checkRelease(
     release({
       volumes: ['/data/storage:/rails/storage', '/srv/app/uploads:/uploads:ro', 'cache:/cache'],
-      logging: { driver: 'syslog', options: { tag: 'web' } },
+      logging: { driver: 'journald', options: { tag: 'web' } },
       options: { memory: '1g', cpus: 2, ulimit: 'nofile=1024', init: true, user: 'app', 'cap-drop': 'ALL', sysctl: 'net.core.somaxconn=1024' },
     }),
     policy,
