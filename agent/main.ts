@@ -4,6 +4,7 @@
 // command-line errors are printed.
 import { existsSync } from 'node:fs';
 import { isBerthError, ConfigError } from '../shared/errors.js';
+import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
 import { startApiServer } from './api/server.js';
 import { createWebSocketSupport } from './api/websocket.js';
@@ -94,7 +95,8 @@ async function run(config: AgentConfig): Promise<number> {
   process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection', { error: reason }));
   const identity = await loadIdentity(config.paths);
   const store = openStore(config.paths.db);
-  const docker = createDockerPort(config.dockerHost, config.network);
+  // Scoped to this agent: it never sees or touches another agent's containers on a shared engine.
+  const docker = scopeToAgent(createDockerPort(config.dockerHost, config.network), { agentId: identity.agentId, adoptsLegacy: adoptsByDeployRecord(store) });
   const router = createRouterClient(config.routerSocket);
   const guardrails = agentGuardrails(config);
   const engine = createEngine({
@@ -119,7 +121,7 @@ async function run(config: AgentConfig): Promise<number> {
     log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
   }
   const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
-  // Exec containers outlive an agent that died mid-command; nobody will read them.
+  // Exec containers outlive an agent that died mid-command; nobody will read them (this agent's only).
   await removeExecOrphans(docker).then(
     (n) => n > 0 && log.info('removed exec containers left by a previous run', { count: n }),
     (e: unknown) => log.warn('could not remove leftover exec containers', { err: e }),

@@ -38,7 +38,7 @@ test('deploy v1 then v2: the router answers v1 then v2; v1 is stopped and retain
   const all = await f.containers();
   const old = all.find((c) => c.labels['berth.release'] === 'r1');
   assert.equal(old?.state, 'exited', 'v1 stopped but kept');
-  assert.deepEqual((await running()).map((c) => c.name), [`${f.service}-web-r2`]);
+  assert.deepEqual((await running()).map((c) => c.name), [f.containerName('r2')]);
   const ip = (await running())[0]!.ips.berth;
   assert.deepEqual(f.store.routes.all().map((r) => r.target), [`${ip}:80`]);
   assert.equal(f.router.version(), f.store.routes.version(), 'router serves the stored version');
@@ -69,7 +69,7 @@ test('a container that exits while starting fails fast with its exit code and la
   const started = Date.now();
   const d = await f.deploy(m);
   assert.equal(d.state, 'REVERTED');
-  assert.match(d.error ?? '', /container .*-web-crash exited with code 3 before it became healthy; last log lines:\nboom-before-exit/);
+  assert.match(d.error ?? '', /container .*-web-crash-\w{6} exited with code 3 before it became healthy; last log lines:\nboom-before-exit/);
   assert.ok(Date.now() - started < 20_000, 'did not wait for the deploy timeout');
   assert.equal((await f.get()).body, 'v2\n');
   assert.equal((await f.containers()).filter((c) => c.labels['berth.release'] === 'crash').length, 0);
@@ -83,7 +83,7 @@ test('secrets reach the container environment unsealed, never its labels', async
   assert.equal(d.state, 'DONE', d.error ?? '');
   assert.equal((await f.get('/cgi-bin/env?DB_PASSWORD')).body.trim(), secret);
   assert.equal((await f.get('/cgi-bin/env?BERTH_RELEASE')).body.trim(), 'r3');
-  assert.equal((await f.get('/cgi-bin/env?KAMAL_CONTAINER_NAME')).body.trim(), `${f.service}-web-r3`);
+  assert.equal((await f.get('/cgi-bin/env?KAMAL_CONTAINER_NAME')).body.trim(), f.containerName('r3'));
   const c = (await running())[0]!;
   assert.ok(!JSON.stringify(c.labels).includes(secret));
   assert.ok(!JSON.stringify(f.store.events(d.id)).includes(secret), 'not in events');
