@@ -72,7 +72,7 @@ test("an agent's listing shows only its own containers", async () => {
   }
 });
 
-test("an exec running under one agent survives the other agent's restart", async () => {
+test("an exec and the app running under one agent survive the other agent's restart", async () => {
   const execs = async () => (await engineContainers()).filter((c) => c.labels['berth.kind'] === 'exec');
   // Waits for a file only the test creates, so the command ends when the test says so.
   const cmd = spawnProcess(process.execPath, [CLI_BIN, 'exec', '--', 'sh', '-c', 'echo started; while [ ! -f /tmp/go ]; do sleep 0.1; done; echo survived'], {
@@ -82,6 +82,7 @@ test("an exec running under one agent survives the other agent's restart", async
   await cmd.waitForLine(/started/, { timeoutMs: 30_000 });
   const [exec] = await execs();
   assert.ok(exec, 'the command runs in an exec container');
+  const aApp = (await listedByAgent(a)).map((c) => c.id);
 
   // A graceful restart of B's agent (its router keeps running, as under systemd).
   const agentB = host(b).agent!;
@@ -90,6 +91,9 @@ test("an exec running under one agent survives the other agent's restart", async
   await host(b).startAgent();
   // The restarted agent has finished its start-up clean-up once it listens.
   assert.equal((await execs()).find((c) => c.id === exec.id)?.state, 'running', `A's exec container is still running\n${host(b).agentLog()}`);
+  const left = await engineContainers();
+  for (const id of aApp) assert.equal(left.find((c) => c.id === id)?.state, 'running', `A's app container ${id.slice(0, 12)} is still running`);
+  assert.equal((await host(a).get(a.hostHeader)).body, 'v1\n');
 
   await dockerOk(engine.host, ['exec', exec.id, 'touch', '/tmp/go']);
   const exit = await cmd.waitForExit({ timeoutMs: 30_000 });
