@@ -61,7 +61,10 @@ export const REQUEST_TIMEOUT_MS = 60_000;
 
 export interface DockerPort {
   ping(): Promise<void>;
-  ensureNetwork(name: string, subnet: string): Promise<void>;
+  /** Creates the network with `labels` unless it exists; an existing one is used as it is. */
+  ensureNetwork(name: string, subnet: string, labels?: Record<string, string>): Promise<void>;
+  /** Creates the named volume with `labels` unless it exists; an existing one is used as it is. */
+  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
   imagePresent(ref: string): Promise<boolean>;
   pull(ref: string, options?: PullOptions): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
@@ -133,7 +136,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
       await call('ping', () => docker.ping());
     },
 
-    async ensureNetwork(name, subnet) {
+    async ensureNetwork(name, subnet, labels = {}) {
       const existing = async () =>
         (await call('network list', (abortSignal) => docker.listNetworks({ filters: { name: [name] }, abortSignal }))).find((n) => n.Name === name);
       if (await existing()) return;
@@ -144,13 +147,18 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
           Driver: 'bridge',
           CheckDuplicate: true,
           IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
-          Labels: { 'berth.kind': 'network' },
+          Labels: { ...labels, 'berth.kind': 'network' },
         }));
       } catch (err) {
         // Another process may have created it between our look and our create.
         if (statusOf(err) === 409 && (await existing())) return;
         throw upstream(`network create ${name}`, err);
       }
+    },
+
+    async ensureVolume(name, labels) {
+      // Docker answers a create of an existing volume with that volume, as it is.
+      await call(`volume create ${name}`, (abortSignal) => docker.createVolume({ abortSignal, Name: name, Labels: labels }));
     },
 
     async imagePresent(ref) {

@@ -4,6 +4,7 @@
 // command-line errors are printed.
 import { existsSync } from 'node:fs';
 import { isBerthError, ConfigError } from '../shared/errors.js';
+import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
 import { startApiServer } from './api/server.js';
 import { createWebSocketSupport } from './api/websocket.js';
@@ -98,7 +99,12 @@ async function run(config: AgentConfig): Promise<number> {
   const identity = await loadIdentity(config.paths);
   const store = openStore(config.paths.db);
   const guardrails = agentGuardrails(config);
-  const docker = guardBinds(createDockerPort(config.dockerHost, config.network), guardrails);
+  // Scoped to this agent (it never sees or touches another agent's containers on a shared engine);
+  // inside that, every create and start is judged by the bind guard against the whole engine.
+  const docker = scopeToAgent(guardBinds(createDockerPort(config.dockerHost, config.network), guardrails), {
+    agentId: identity.agentId,
+    adoptsLegacy: adoptsByDeployRecord(store),
+  });
   const router = createRouterClient(config.routerSocket);
   const engine = createEngine({
     store,
@@ -123,7 +129,7 @@ async function run(config: AgentConfig): Promise<number> {
   }
   const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
   await disarmLegacyRestarts(docker, guardrails, log);
-  // Exec containers outlive an agent that died mid-command; nobody will read them.
+  // Exec containers outlive an agent that died mid-command; nobody will read them (this agent's only).
   await removeExecOrphans(docker).then(
     (n) => n > 0 && log.info('removed exec containers left by a previous run', { count: n }),
     (e: unknown) => log.warn('could not remove leftover exec containers', { err: e }),

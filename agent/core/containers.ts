@@ -55,10 +55,42 @@ export const LABEL = {
   deploy: 'berth.deploy',
   seq: 'berth.seq',
   spec: 'berth.spec',
+  /** The agent id: several agents can share an engine, and each sees only its own. */
+  agent: 'berth.agent',
 } as const;
 
-export function containerName(service: string, role: string, destination: string, version: string): string {
-  return [service, role, ...(destination ? [destination] : []), version].join('-');
+/** What a container's name is made of; `aud` is the agent the release was signed for, this one. */
+export type NamedRelease = Pick<ManifestPayload, 'service' | 'destination' | 'version' | 'aud'>;
+
+/**
+ * Kamal's `service-role[-destination]-version`, then a short tag of the agent
+ * id, so two agents sharing an engine never want the same name.
+ */
+export function containerName(m: NamedRelease, role: string): string {
+  return `${legacyContainerName(m, role)}-${agentTag(m.aud)}`;
+}
+
+/** The name agents gave containers before names carried the agent tag. */
+export function legacyContainerName(m: Omit<NamedRelease, 'aud'>, role: string): string {
+  return [m.service, role, ...(m.destination ? [m.destination] : []), m.version].join('-');
+}
+
+/** The first six letters and digits of the agent id: readable, and matches `berth-agent status` by eye. */
+export function agentTag(agentId: string): string {
+  return agentId.replace(/[^A-Za-z0-9]/g, '').slice(0, 6);
+}
+
+/**
+ * Whether a container belongs to this agent, by its labels. One without
+ * berth.agent was made either by something else than Berth (only a lookup by
+ * name finds those, to report the name as taken) or by an agent from before
+ * the label: that one is this agent's when `adoptsLegacy` says so.
+ */
+export function isAgentsContainer(labels: Record<string, string>, agentId: string, adoptsLegacy: (labels: Record<string, string>) => boolean): boolean {
+  const owner = labels[LABEL.agent];
+  if (owner !== undefined) return owner === agentId;
+  if (labels[LABEL.kind] === undefined) return true;
+  return adoptsLegacy(labels);
 }
 
 /**
@@ -96,6 +128,7 @@ export function containerLabels(manifest: ManifestPayload, role: string, ctx: Pi
     [LABEL.deploy]: String(ctx.deployId),
     [LABEL.seq]: String(manifest.seq),
     [LABEL.spec]: ctx.fingerprint,
+    [LABEL.agent]: manifest.aud,
   };
 }
 
@@ -113,7 +146,7 @@ export function containerSpec(
 ): ContainerSpec {
   const r = roleOf(manifest, role);
   checkRole(role, r, ctx.policy);
-  const name = containerName(manifest.service, role, manifest.destination, manifest.version);
+  const name = containerName(manifest, role);
   const env: Record<string, string> = {
     ...r.env.clear,
     ...secrets,

@@ -127,7 +127,7 @@ function startStep(
   containers: ObservedContainer[],
   fingerprint: string | undefined,
 ): { step: Step; containerId: string | undefined } {
-  const name = containerName(manifest.service, role, manifest.destination, manifest.version);
+  const name = containerName(manifest, role);
   const holder = containers.find((c) => c.name === name);
   if (!holder) return { step: { phase: 'STARTED', kind: 'create', role, name }, containerId: undefined };
   if (!isRoleContainer(holder, manifest, role) || holder.labels[LABEL.release] !== manifest.version) {
@@ -170,7 +170,7 @@ export function retirement(
   observed: Pick<Observed, 'containers' | 'currentRelease'>,
   newId: string | undefined,
 ): { stop: ObservedContainer[]; prune: ObservedContainer[] } {
-  const newName = containerName(manifest.service, role, manifest.destination, manifest.version);
+  const newName = containerName(manifest, role);
   const others = observed.containers.filter(
     (c) => isRoleContainer(c, manifest, role) && c.id !== newId && c.name !== newName,
   );

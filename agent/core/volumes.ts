@@ -1,6 +1,6 @@
 // PURE: Kamal's volume strings (`SOURCE:TARGET[:MODE]`) as Docker sees them. A
 // source starting with "/" is a host path (a bind mount); anything else names
-// a volume Docker creates on first use.
+// a volume (the agent creates it, labeled, before the container).
 import { posix } from 'node:path';
 import { UserError } from '../../shared/errors.js';
 
@@ -45,7 +45,12 @@ export function parseVolume(role: string, entry: string): VolumeMount {
   return { kind: 'volume', source, target: posix.normalize(target), mode: modes.join(',') };
 }
 
-/** The HostConfig.Binds entry Docker takes for it (named volumes are created by Docker). */
+/** The HostConfig.Binds entry Docker takes for it (named volumes: the agent creates them first, with its labels). */
 export function bindString(v: VolumeMount): string {
   return [v.source, v.target, ...(v.mode ? [v.mode] : [])].join(':');
+}
+
+/** The named volumes among HostConfig.Binds entries (a host path starts with "/"). */
+export function namedVolumes(binds: readonly string[]): string[] {
+  return [...new Set(binds.map((b) => b.split(':')[0] ?? '').filter((source) => source !== '' && !source.startsWith('/')))];
 }

@@ -9,7 +9,8 @@ import {
   BAKE_TICK_MS, bakeHttpChecks, bakeRemainingMs, bakeSeconds, judgeRound, openTally,
   type BakeHttpCheck, type BakeRound, type ContainerObservation, type ProbeObservation,
 } from '../core/bake.js';
-import { containerName, isReleaseContainer } from '../core/containers.js';
+import { containerName } from '../core/containers.js';
+import { releaseContainer } from './observe.js';
 import type { DeployRecord } from '../../shared/api-types.js';
 import { probeHttp } from './health.js';
 import type { EngineDeps } from './types.js';
@@ -180,9 +181,9 @@ async function observeRound(deps: EngineDeps, m: ManifestPayload, checks: readon
   const containers: ContainerObservation[] = [];
   const targets: Array<{ role: string; ip: string }> = [];
   for (const role of Object.keys(m.roles).sort()) {
-    const name = containerName(m.service, role, m.destination, m.version);
-    const info = await deps.docker.inspect(name);
-    if (!info || !isReleaseContainer(info.labels, { service: m.service, destination: m.destination, role, release: m.version })) {
+    const info = await releaseContainer(deps.docker, m, role);
+    const name = info?.name ?? containerName(m, role);
+    if (!info) {
       containers.push({ role, name, state: 'gone' });
     } else if (!info.running) {
       containers.push({ role, name, state: 'stopped', exitCode: info.exitCode });

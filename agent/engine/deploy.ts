@@ -12,7 +12,7 @@ import { routeFor } from '../core/routes.js';
 import type { Logger } from '../log.js';
 import { observe } from './observe.js';
 import { launch, aliveCheck, type Launched } from './launch.js';
-import { waitHttpHealthy, waitStillRunning } from './health.js';
+import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
 import { pauseIfRequested } from './pause.js';
 import { describeLogin, registryAuth } from './registry-auth.js';
 import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
@@ -194,11 +194,12 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
         event('STARTED', `${step.role}: still running after ${step.delaySeconds}s`);
         continue;
       }
-      // A container that died at once has no address; say why it died instead.
-      await checkAlive();
-      if (!l.info.ip) throw new UserError(`container ${l.name} has no address on network ${config.network}`);
+      // Not the address seen at launch: a container that died since has none
+      // (then say why it died), and one Docker restarted may have another.
+      const ip = await runningAddress(() => docker.inspect(l.id), checkAlive, { name: l.name, network: config.network });
+      launched.set(step.role, { ...l, info: { ...l.info, ip } });
       await waitHttpHealthy({
-        host: l.info.ip,
+        host: ip,
         port: step.port,
         path: step.path,
         intervalSeconds: step.intervalSeconds,

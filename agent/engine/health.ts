@@ -2,7 +2,7 @@
 // the URL itself from the container address; redirects are not followed and
 // the body is read only up to a cap, so a hostile app cannot stall the agent.
 import { request } from 'node:http';
-import { UnhealthyError } from '../../shared/errors.js';
+import { UnhealthyError, UserError } from '../../shared/errors.js';
 import { delay } from './drain.js';
 
 export const HEALTH_BODY_CAP_BYTES = 64 * 1024;
@@ -45,6 +45,39 @@ export function probeHttp(host: string, port: number, path: string, timeoutMs: n
     req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, detail: err.code ? `${err.code}` : err.message }));
     req.end();
   });
+}
+
+/** What runningAddress needs to know of a container: a fresh look each call. */
+export interface RunState {
+  running: boolean;
+  ip: string | null;
+}
+
+/** Looks at a container that Docker keeps restarting before that counts as a crash loop. */
+const ADDRESS_READS = 10;
+
+/**
+ * The address of a just-started container, read when it is seen running. One
+ * read at launch may predate a crash: a container waiting for Docker's restart
+ * policy has none, and a restarted one may have another. A container seen not
+ * running is reported by `checkAlive` (exited, with its code and last log
+ * lines); when that look finds it running again, Docker restarted it in
+ * between, and the address is read again.
+ */
+export async function runningAddress(
+  read: () => Promise<RunState | undefined>,
+  checkAlive: () => Promise<void>,
+  c: { name: string; network: string },
+): Promise<string> {
+  for (let look = 0; look < ADDRESS_READS; look++) {
+    const now = await read();
+    if (now?.running) {
+      if (now.ip) return now.ip;
+      throw new UserError(`container ${c.name} has no address on network ${c.network}`);
+    }
+    await checkAlive();
+  }
+  throw new UnhealthyError(`container ${c.name} kept exiting and being restarted by Docker before it became healthy`, 'check the app logs and its command');
 }
 
 export interface HttpHealthOptions {

@@ -3,7 +3,7 @@
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { DockerPort, ContainerInfo } from '../docker.js';
 import type { Store } from '../store/index.js';
-import { APP_KIND, LABEL, containerName } from '../core/containers.js';
+import { APP_KIND, LABEL, containerName, isReleaseContainer, legacyContainerName } from '../core/containers.js';
 import type { Observed } from '../core/plan.js';
 
 /** Berth's app containers of a service+destination: any state, or with `all: false` the running ones. */
@@ -18,11 +18,24 @@ export async function serviceContainers(
   return listed.filter((c) => (c.labels[LABEL.destination] ?? '') === destination);
 }
 
+/**
+ * The container of a release's role, by name: today's, or the one an agent from
+ * before the agent tag in names made. The labels must agree; a name alone could
+ * belong to another service's container (names can collide).
+ */
+export async function releaseContainer(docker: Pick<DockerPort, 'inspect'>, m: ManifestPayload, role: string): Promise<ContainerInfo | undefined> {
+  for (const name of [containerName(m, role), legacyContainerName(m, role)]) {
+    const info = await docker.inspect(name);
+    if (info && isReleaseContainer(info.labels, { service: m.service, destination: m.destination, role, release: m.version })) return info;
+  }
+  return undefined;
+}
+
 export async function observe(docker: DockerPort, store: Store, manifest: ManifestPayload): Promise<Observed> {
   const containers = await serviceContainers(docker, manifest.service, manifest.destination);
   // Whoever holds a name this release needs, even a container Berth did not make.
   for (const role of Object.keys(manifest.roles)) {
-    const name = containerName(manifest.service, role, manifest.destination, manifest.version);
+    const name = containerName(manifest, role);
     if (containers.some((c) => c.name === name)) continue;
     const holder = await docker.inspect(name);
     if (holder) containers.push(holder);

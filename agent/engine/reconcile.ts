@@ -10,7 +10,7 @@ import { plan } from '../core/plan.js';
 import { proxiedRoles, routeFor, routeKey } from '../core/routes.js';
 import type { ContainerInfo } from '../docker.js';
 import { errorText, finishAfterSwitch, routedHosts } from './finish.js';
-import { serviceContainers } from './observe.js';
+import { releaseContainer, serviceContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
 import type { EngineDeps } from './types.js';
 
@@ -138,10 +138,9 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
         continue;
       }
       for (const role of proxiedRoles(m)) {
-        const name = containerName(m.service, role, m.destination, m.version);
-        let info = await docker.inspect(name);
-        // The name alone could belong to another service's container (names can collide).
-        if (!info || !isReleaseContainer(info.labels, { ...m, role, release: m.version })) {
+        let info = await releaseContainer(docker, m, role);
+        const name = info?.name ?? containerName(m, role);
+        if (!info) {
           log.warn('the current release has no container for a routed role', { service: m.service, role, container: name });
           continue;
         }

@@ -87,7 +87,7 @@ export async function startExec(deps: ExecDeps, target: ExecTarget, cmd: string[
   );
 }
 
-/** Exec containers left by an agent that died mid-command; nobody reads them any more. */
+/** Exec containers left by an agent that died mid-command; nobody reads them any more. `docker` is scoped to this agent (agent-scope.ts): another agent's running commands are not touched. */
 export async function removeExecOrphans(docker: DockerPort): Promise<number> {
   const orphans = await docker.listContainers({ [LABEL.kind]: EXEC_KIND }, true);
   for (const c of orphans) await docker.remove(c.id, { force: true });

@@ -8,7 +8,7 @@ import type { AuditEntry } from '../../shared/api-types.js';
 import { deployYml } from '../support/deploy-cli.js';
 import { dockerOk } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
-import { agentId, loadKey, signedRequest, type OperatorKey } from '../support/signed-client.js';
+import { agentId, containerNameOn, loadKey, signedRequest, type OperatorKey } from '../support/signed-client.js';
 import { waitFor } from '../support/wait.js';
 
 let e: E2eApp;
@@ -62,7 +62,7 @@ test('a release that turns unhealthy after the switch is switched back by the ag
   // The app turns sick about 3 s after the switch, once the agent watches it.
   await until('the bake window to start', () => eventOf(bakedId, /^bake window started/));
   await new Promise((res) => setTimeout(res, 3000));
-  await dockerOk(e.hosts[0]!.engine.host, ['exec', `${e.service}-web-r2`, 'touch', '/tmp/sick']);
+  await dockerOk(e.hosts[0]!.engine.host, ['exec', await containerNameOn(e.hosts[0]!, e.service, 'web', 'r2'), 'touch', '/tmp/sick']);
 
   await until('the router to serve v1 again', async () => (await e.hosts[0]!.get(e.hostHeader)).body === 'v1\n');
   const v1After = await containerOf('r1');

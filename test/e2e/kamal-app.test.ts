@@ -10,6 +10,7 @@ import { testEnv } from '../support/env.js';
 import { containersByLabel, docker } from '../support/docker-cli.js';
 import { BerthHost } from '../support/berth-host.js';
 import { AppDir } from '../support/deploy-cli.js';
+import { containerNameOn } from '../support/signed-client.js';
 
 const env = testEnv();
 const reg = env.authRegistry;
@@ -107,7 +108,7 @@ test('two roles with a secret from a private registry deploy from an unchanged K
   const byRole = Object.fromEntries(containers.map((c) => [c.labels['berth.role'], c]));
   assert.equal(byRole.web?.state, 'running');
   assert.equal(byRole.worker?.state, 'running', 'the worker role runs (not proxied)');
-  assert.equal(byRole.worker?.name, `${SERVICE}-worker-k1`);
+  assert.equal(byRole.worker?.name, await containerNameOn(server, SERVICE, 'worker', 'k1'));
 });
 
 test('the secret and the registry password appear nowhere but inside the container', async () => {
@@ -139,5 +140,6 @@ test('-d staging merges config/deploy.staging.yml and reads .kamal/secrets.stagi
   assert.equal((await server.get(`staging.${HOST}`, '/cgi-bin/env?KAMAL_DESTINATION')).body, 'staging\n');
   assert.equal((await server.get(HOST, '/cgi-bin/env?GREETING')).body, 'hello\n', 'the destination-less release still serves');
   const names = (await containersByLabel(server.engine.host, `berth.service=${SERVICE}`)).filter((c) => c.state === 'running').map((c) => c.name).sort();
-  assert.deepEqual(names, [`${SERVICE}-web-k1`, `${SERVICE}-web-staging-s1`, `${SERVICE}-worker-k1`, `${SERVICE}-worker-staging-s1`]);
+  const expected = await Promise.all([['web', 'k1'], ['web', 's1', 'staging'], ['worker', 'k1'], ['worker', 's1', 'staging']].map(([role, version, dest]) => containerNameOn(server, SERVICE, role!, version!, dest)));
+  assert.deepEqual(names, expected);
 });

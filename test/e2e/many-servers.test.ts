@@ -7,7 +7,7 @@ import { testEnv } from '../support/env.js';
 import { docker, dockerOk } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import type { BerthHost } from '../support/berth-host.js';
-import { agentId, loadKey, signedRequest } from '../support/signed-client.js';
+import { agentId, containerNameOn, loadKey, signedRequest } from '../support/signed-client.js';
 
 const env = testEnv();
 let e: E2eApp;
@@ -68,7 +68,7 @@ test('plain output when not a terminal: progress lines, the batch pauses, and a 
 test('a failing primary stops the rollout: the other two are never contacted, still serve the old release, and are reported skipped', async () => {
   const [primary, second, third] = e.hosts as [BerthHost, BerthHost, BerthHost];
   // A container Berth did not make holds the name release r3 needs on the primary only: its deploy fails there.
-  const blocker = `${e.service}-web-r3`;
+  const blocker = await containerNameOn(primary, e.service, 'web', 'r3');
   const image = (await e.containers(primary.engine)).find((c) => c.state === 'running')!.image;
   await dockerOk(primary.engine.host, ['create', '--name', blocker, image]);
   try {

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { startLoad } from '../support/load.js';
-import { agentId, loadKey, signedRequest } from '../support/signed-client.js';
+import { agentId, containerNameOn, loadKey, signedRequest } from '../support/signed-client.js';
 import { waitFor } from '../support/wait.js';
 
 let e: E2eApp;
@@ -44,7 +44,8 @@ test('push v1, push v2, then rollback under load: zero failed requests, v1 serve
   const messages = records.filter((x) => x.type === 'progress').map((x) => String(x.message));
   assert.ok(messages.some((m) => /^image .* already present$/.test(m)), `no pull:\n${messages.join('\n')}`);
   assert.ok(!messages.some((m) => /^pulling/.test(m)), 'no pull progress');
-  assert.ok(messages.some((m) => m.startsWith('web: started retained container rollback-web-v1')), messages.join('\n'));
+  const v1Name = await containerNameOn(e.hosts[0]!, e.service, 'web', 'v1');
+  assert.ok(messages.some((m) => m.startsWith(`web: started retained container ${v1Name}`)), messages.join('\n'));
   assert.deepEqual(records.filter((x) => x.type === 'result').map((x) => [x.release, x.ok, x.state]), [['v1', true, 'DONE']]);
   assert.equal((await e.containers()).filter((c) => c.labels['berth.release'] === 'v1').length, 1, 'the retained container, not a new one');
 
@@ -63,7 +64,7 @@ test('rollback RELEASE goes forward again by name', async () => {
   assert.equal(r.code, 0, explain(r, e));
   assert.match(r.stderr, /rolling back rollback to v2 on 1 server/);
   assert.match(r.stdout, /\n\S+ +web +v2 +rolled back +\d+\.\ds\n/);
-  assert.match(r.stdout, /started retained container rollback-web-v2/);
+  assert.ok(r.stdout.includes(`started retained container ${await containerNameOn(e.hosts[0]!, e.service, 'web', 'v2')}`), r.stdout);
   assert.equal((await e.hosts[0]!.get(e.hostHeader)).body, 'v2\n');
 });
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseKeyLine } from '../../shared/keys.js';
 import { AppDir } from '../support/deploy-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
+import { containerNameOn } from '../support/signed-client.js';
 
 const apps: E2eApp[] = [];
 const extraDirs: AppDir[] = [];
@@ -129,7 +130,8 @@ test('an operator lock refuses deploys naming holder, since and message; release
   assert.equal(details.code, 0, explain(details, e));
   assert.match(details.stdout, /release:\s+r1 \(seq \d+, deploy #1, /);
   assert.match(details.stdout, /lock:\s+none/);
-  assert.match(details.stdout, /NAME\s+ROLE\s+RELEASE\s+STATE\s+STATUS\n\s+oplock-web-r1\s+web\s+r1\s+running\s+running/);
+  const r1Name = await containerNameOn(e.hosts[0]!, 'oplock', 'web', 'r1');
+  assert.match(details.stdout, new RegExp(`NAME\\s+ROLE\\s+RELEASE\\s+STATE\\s+STATUS\\n\\s+${r1Name}\\s+web\\s+r1\\s+running\\s+running`));
   assert.match(details.stdout, new RegExp(`${e.hostHeader.replace('.', '\\.')} → \\d+\\.\\d+\\.\\d+\\.\\d+:80`));
 
   const acquire = await e.app.run(['lock', 'acquire', '-m', 'database migration running']);

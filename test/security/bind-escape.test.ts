@@ -17,6 +17,7 @@ import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { AppDir } from '../support/deploy-cli.js';
 import { docker, dockerOk } from '../support/docker-cli.js';
 import { waitFor } from '../support/wait.js';
+import { agentId } from '../support/signed-client.js';
 
 let e: E2eApp;
 let allowed: string;
@@ -164,7 +165,8 @@ test('a rollback does not start a retained container whose bind now leads outsid
 test('a container from before the guard whose binds fail it is not restarted by Docker after the agent starts', async () => {
   const w = join(allowed, 'w');
   mkdirSync(join(w, 'sub'), { recursive: true });
-  const labels = ['--label', 'berth.service=bindlegacy', '--label', 'berth.kind=app', '--label', 'berth.role=web'];
+  // This agent's app containers as a release made them before the guard existed.
+  const labels = ['--label', 'berth.service=bindlegacy', '--label', 'berth.kind=app', '--label', 'berth.role=web', '--label', `berth.agent=${await agentId(e.hosts[0]!)}`];
   const run = (name: string, volume: string) =>
     dockerOk(engineHost(), ['run', '-d', '--name', name, '--restart', 'unless-stopped', ...labels, '-v', volume, e.image('v1')]);
   const names = [`bindlegacy-outer-${process.pid}`, `bindlegacy-inner-${process.pid}`, `bindlegacy-alone-${process.pid}`];

@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { guardrailPolicy, type GuardrailPolicy } from '../../agent/core/guardrails.js';
+import { adoptsByDeployRecord, scopeToAgent } from '../../agent/agent-scope.js';
+import { agentTag } from '../../agent/core/containers.js';
 import { createDockerPort, type DockerPort } from '../../agent/docker.js';
 import { guardBinds } from '../../agent/engine/bind-guard.js';
 import { createEngine } from '../../agent/engine/deploy.js';
@@ -44,6 +46,10 @@ export interface EngineFixture {
    * restart; `wrap` lets a test put a faulty store, docker or router in between.
    */
   restartEngine(config?: Partial<EngineConfig>, wrap?: (deps: EngineDeps) => Partial<EngineDeps>): Engine;
+  /** The agent id the fixture's engine is scoped to (agent/agent-scope.ts). */
+  agentId: string;
+  /** The container name a release's role gets from this fixture's agent. */
+  containerName(version: string, role?: string): string;
   /** Digest reference (REGISTRY/REPO@sha256:…) of a test image tag. */
   digestOf(image: keyof ReturnType<typeof testEnv>['images']): Promise<string>;
   manifest(version: string, image: string, over?: Record<string, unknown>): ManifestPayload;
@@ -84,7 +90,8 @@ export async function startEngineFixture(
     { log: () => undefined },
   );
   const keys = await generateIdentityKeys();
-  const docker = guardBinds(createDockerPort(engine.host, 'berth'), options.guardrails ?? guardrailPolicy());
+  // As the agent's own is (agent/main.ts): scoped to the agent, every create and start judged by the bind guard.
+  const docker = scopeToAgent(guardBinds(createDockerPort(engine.host, 'berth'), options.guardrails ?? guardrailPolicy()), { agentId: AGENT, adoptsLegacy: adoptsByDeployRecord(store) });
   const baseConfig: EngineConfig = {
     stateDir,
     network: 'berth',
@@ -112,6 +119,8 @@ export async function startEngineFixture(
     sealingPublicJwk: keys.sealing.publicJwk,
     sealingPrivateJwk: keys.sealing.privateJwk,
     restartEngine: make,
+    agentId: AGENT,
+    containerName: (version, role = 'web') => `${service}-${role}-${version}-${agentTag(AGENT)}`,
     async digestOf(image) {
       const { registry, repo, tag } = splitImageRef(env.images[image]);
       const digest = await registryDigest(registry, repo, tag);

@@ -4,6 +4,7 @@ import https from 'node:https';
 import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { containerName } from '../../agent/core/containers.js';
 import { signRequest } from '../../shared/request-token.js';
 import type { BerthHost } from './berth-host.js';
 
@@ -25,6 +26,11 @@ export function loadKey(file: string): OperatorKey {
 export async function agentId(host: BerthHost): Promise<string> {
   const r = await rawRequest(host, 'GET', '/v1/identity', '');
   return r.body.agent_id;
+}
+
+/** The name this host's agent gives a release's container (service-role[-destination]-version-<agent tag>). */
+export async function containerNameOn(host: BerthHost, service: string, role: string, version: string, destination = ''): Promise<string> {
+  return containerName({ service, destination, version, aud: await agentId(host) }, role);
 }
 
 export interface ClientOptions {

@@ -27,7 +27,7 @@ function roles() {
 const containerOf = async (release: string) => (await f.containers()).find((c) => c.labels['berth.release'] === release);
 const bakeFailures = (): AuditEntry[] => f.store.audit.list({ service: f.service, limit: 100 }).filter((e) => e.action === 'bake.failed');
 const messages = (id: number) => f.store.events(id).map((e) => e.message);
-const sick = async (release: string) => dockerOk(f.engineHost, ['exec', `${f.service}-web-${release}`, 'touch', '/tmp/sick']);
+const sick = async (release: string) => dockerOk(f.engineHost, ['exec', f.containerName(release), 'touch', '/tmp/sick']);
 
 test('a release that turns unhealthy in its bake window is switched back to the retained previous container', async () => {
   const before = await containerOf('r1');
@@ -102,10 +102,10 @@ test('a window survives an agent restart, and a container that crashes in it fai
   await restarted.reconcile();
   assert.match(messages(v6.id).at(-1) ?? '', /^bake window resumed after an agent restart \(\d+s of 60s left\) .*switches back to r5 if it fails$/);
   // PID 1 exits on TERM; Docker's restart policy brings it back, which is still a crash.
-  await docker(f.engineHost, ['exec', `${f.service}-web-r6`, 'kill', '1']);
+  await docker(f.engineHost, ['exec', f.containerName('r6'), 'kill', '1']);
   await waitFor('bake.failed', () => bakeFailures().length === 2, 20_000);
   const [audit] = bakeFailures();
-  assert.match(String(audit!.detail.reason), new RegExp(`^web: container ${f.service}-web-r6 (exited and was restarted by Docker|stopped \\(exit code 0\\))$`));
+  assert.match(String(audit!.detail.reason), new RegExp(`^web: container ${f.containerName('r6')} (exited and was restarted by Docker|stopped \\(exit code 0\\))$`));
   assert.equal(audit!.detail.reverted_to, 'r5');
   const revertId = audit!.detail.revert_deploy as number;
   await waitFor('the revert to finish', () => f.store.getDeploy(revertId)?.state === 'DONE', 30_000);
@@ -143,7 +143,7 @@ test('a first release that fails its bake has nothing to go back to: recorded, l
       bake: 30,
     }));
     assert.equal(only.state, 'DONE', only.error ?? '');
-    await dockerOk(g.engineHost, ['exec', `${g.service}-web-r1`, 'touch', '/tmp/sick']);
+    await dockerOk(g.engineHost, ['exec', g.containerName('r1'), 'touch', '/tmp/sick']);
     const failures = () => g.store.audit.list({ service: g.service, limit: 100 }).filter((e) => e.action === 'bake.failed');
     await waitFor('bake.failed', () => failures().length === 1, 20_000);
     assert.equal(failures()[0]!.detail.reverted_to, null);

@@ -2,7 +2,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { removeImage } from '../../support/docker-cli.js';
+import type { DockerPort } from '../../../agent/docker.js';
 import { startEngineFixture, sealFor, type EngineFixture } from '../../support/engine-fixture.js';
+import { waitFor } from '../../support/wait.js';
 
 let f: EngineFixture;
 before(async () => {
@@ -38,7 +40,7 @@ test('deploy v1 then v2: the router answers v1 then v2; v1 is stopped and retain
   const all = await f.containers();
   const old = all.find((c) => c.labels['berth.release'] === 'r1');
   assert.equal(old?.state, 'exited', 'v1 stopped but kept');
-  assert.deepEqual((await running()).map((c) => c.name), [`${f.service}-web-r2`]);
+  assert.deepEqual((await running()).map((c) => c.name), [f.containerName('r2')]);
   const ip = (await running())[0]!.ips.berth;
   assert.deepEqual(f.store.routes.all().map((r) => r.target), [`${ip}:80`]);
   assert.equal(f.router.version(), f.store.routes.version(), 'router serves the stored version');
@@ -69,10 +71,40 @@ test('a container that exits while starting fails fast with its exit code and la
   const started = Date.now();
   const d = await f.deploy(m);
   assert.equal(d.state, 'REVERTED');
-  assert.match(d.error ?? '', /container .*-web-crash exited with code 3 before it became healthy; last log lines:\nboom-before-exit/);
+  assert.match(d.error ?? '', /container .*-web-crash-\w{6} exited with code 3 before it became healthy; last log lines:\nboom-before-exit/);
   assert.ok(Date.now() - started < 20_000, 'did not wait for the deploy timeout');
   assert.equal((await f.get()).body, 'v2\n');
   assert.equal((await f.containers()).filter((c) => c.labels['berth.release'] === 'crash').length, 0);
+});
+
+test('a container seen exited at launch and running again at the next look is reported as exited, with its code and logs', async () => {
+  // The timing a loaded machine produces, made certain: the agent's first look
+  // at the new container lands while Docker waits to restart it (no address),
+  // the next one while Docker's restart policy runs it again.
+  const seen = new Map<string, number>();
+  const timed = (docker: DockerPort): DockerPort => ({
+    ...docker,
+    async inspect(idOrName) {
+      const look = (seen.get(idOrName) ?? 0) + 1;
+      seen.set(idOrName, look);
+      const crashing = (await docker.inspect(idOrName))?.labels['berth.release'] === 'crash2';
+      if (!crashing || look > 2) return docker.inspect(idOrName);
+      return waitFor(`crash2 ${look === 1 ? 'down' : 'up again'}`, async () => {
+        const now = await docker.inspect(idOrName);
+        return now && now.running === (look === 2) ? now : undefined;
+      }, 20_000, { intervalMs: 10 });
+    },
+  });
+  const engine = f.restartEngine({}, (deps) => ({ docker: timed(deps.docker) }));
+  const d = f.accept(f.manifest('crash2', await f.digestOf('v1'), {
+    roles: { web: { cmd: ['/bin/busybox', 'sh', '-c', 'echo boom-before-exit; sleep 0.3; exit 3'], proxy: { hosts: [f.host], app_port: 80 } } },
+  }));
+  await engine.run(d.id);
+  const end = f.store.getDeploy(d.id)!;
+  assert.equal(end.state, 'REVERTED');
+  assert.match(end.error ?? '', /^container .*-web-crash2-\w{6} exited with code 3 before it became healthy; last log lines:\nboom-before-exit/);
+  assert.equal((await f.get()).body, 'v2\n');
+  assert.equal((await f.containers()).filter((c) => c.labels['berth.release'] === 'crash2').length, 0);
 });
 
 test('secrets reach the container environment unsealed, never its labels', async () => {
@@ -83,7 +115,7 @@ test('secrets reach the container environment unsealed, never its labels', async
   assert.equal(d.state, 'DONE', d.error ?? '');
   assert.equal((await f.get('/cgi-bin/env?DB_PASSWORD')).body.trim(), secret);
   assert.equal((await f.get('/cgi-bin/env?BERTH_RELEASE')).body.trim(), 'r3');
-  assert.equal((await f.get('/cgi-bin/env?KAMAL_CONTAINER_NAME')).body.trim(), `${f.service}-web-r3`);
+  assert.equal((await f.get('/cgi-bin/env?KAMAL_CONTAINER_NAME')).body.trim(), f.containerName('r3'));
   const c = (await running())[0]!;
   assert.ok(!JSON.stringify(c.labels).includes(secret));
   assert.ok(!JSON.stringify(f.store.events(d.id)).includes(secret), 'not in events');

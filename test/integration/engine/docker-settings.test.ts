@@ -53,14 +53,16 @@ test('named volume, allowed bind mount, memory, cpus and json-file logging show 
   assert.equal(d.state, 'DONE', d.error ?? '');
   assert.equal((await f.get()).body, 'v1\n');
 
-  const c = await inspect(`${f.service}-web-d1`);
+  const c = await inspect(f.containerName('d1'));
   assert.equal(c.HostConfig.Memory, 64 * 1024 * 1024);
   assert.equal(c.HostConfig.NanoCpus, 500_000_000);
   assert.equal(c.HostConfig.Init, true);
   assert.deepEqual(c.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '1m', 'max-file': '2' } });
   const named = c.Mounts.find((x) => x.Destination === '/named');
   assert.equal(named?.Type, 'volume');
-  assert.equal(named?.Name, volume, 'Docker created the named volume');
+  assert.equal(named?.Name, volume);
+  const volumeLabels = JSON.parse(await dockerOk(f.engineHost, ['volume', 'inspect', '--format', '{{json .Labels}}', volume])) as Record<string, string>;
+  assert.deepEqual(volumeLabels, { 'berth.agent': f.agentId, 'berth.kind': 'volume' }, 'the agent created the volume, with its id');
   const bound = c.Mounts.find((x) => x.Destination === '/bound');
   assert.deepEqual([bound?.Type, bound?.Source, bound?.RW], ['bind', data, false]);
 });
@@ -68,7 +70,7 @@ test('named volume, allowed bind mount, memory, cpus and json-file logging show 
 test('without logging settings the container gets capped json-file logs', async () => {
   const d = await f.deploy(f.manifest('d2', await f.digestOf('v2'), { roles: { web: proxied() } }));
   assert.equal(d.state, 'DONE', d.error ?? '');
-  const c = await inspect(`${f.service}-web-d2`);
+  const c = await inspect(f.containerName('d2'));
   assert.deepEqual(c.HostConfig.LogConfig, { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
 });
 

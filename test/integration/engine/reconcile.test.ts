@@ -61,15 +61,19 @@ test('crash at SWITCHED: reconcile finishes the drain, stops the old, marks DONE
   assert.equal(f.store.current(f.service, '')?.version, 'r3');
 });
 
-test('orphans are removed; the routed and the retained containers stay', async () => {
+test("orphans are removed; the routed and the retained containers stay, and so does another agent's container", async () => {
   const image = await f.digestOf('v2');
-  const labels = ['berth.kind=app', `berth.service=${f.service}`, 'berth.role=web', 'berth.destination=', 'berth.release=ghost', 'berth.deploy=9999'];
-  await dockerOk(f.engineHost, ['create', '--name', `${f.service}-web-ghost`, ...labels.flatMap((l) => ['--label', l]), image]);
+  const labels = ['berth.kind=app', `berth.service=${f.service}`, 'berth.role=web', 'berth.destination=', 'berth.deploy=9999'];
+  const ghost = async (release: string, agent: string) =>
+    dockerOk(f.engineHost, ['create', '--name', `${f.service}-web-${release}`, ...[...labels, `berth.release=${release}`, `berth.agent=${agent}`].flatMap((l) => ['--label', l]), image]);
+  await ghost('ghost', f.agentId);
+  await ghost('theirs', 'o'.repeat(43));
   assert.equal((await byRelease()).ghost, 'created');
 
   await f.restartEngine().reconcile();
 
-  assert.deepEqual(await byRelease(), { r1: 'exited', r3: 'running' });
+  assert.deepEqual(await byRelease(), { r1: 'exited', r3: 'running', theirs: 'created' });
+  await dockerOk(f.engineHost, ['rm', '-f', `${f.service}-web-theirs`]);
   assert.equal((await f.get()).body, 'v3\n');
 });
 
@@ -80,7 +84,8 @@ test('a routed container that was stopped is started again and its route follows
   // A stale address in the table, as after a reboot that handed out new IPs.
   const route = f.store.routes.all()[0]!;
   f.store.routes.set(f.service, '', { ...route, target: '10.255.255.254:80' });
-  assert.equal((await f.get()).status, 502);
+  // No request through the stale route here: on a shared engine r3's old address
+  // may already belong to another container, or to nobody (a connect that hangs).
 
   await f.restartEngine().reconcile();
 
@@ -118,10 +123,10 @@ test("a container of another service that happens to have the routed container's
   assert.ok(r3);
   const route = f.store.routes.all()[0]!;
   // r3 keeps running (and its address) under another name; the impostor takes its name.
-  const name = `${f.service}-web-r3`;
+  const name = f.containerName('r3');
   await dockerOk(f.engineHost, ['rename', r3.id, `${name}-moved`]);
   const [other, role] = [f.service.split('-')[0]!, `${f.service.split('-')[1]}-web`];
-  const labels = ['berth.kind=app', `berth.service=${other}`, `berth.role=${role}`, 'berth.destination=', 'berth.release=r3', 'berth.deploy=1'];
+  const labels = ['berth.kind=app', `berth.service=${other}`, `berth.role=${role}`, 'berth.destination=', 'berth.release=r3', 'berth.deploy=1', `berth.agent=${f.agentId}`];
   await dockerOk(f.engineHost, ['run', '-d', '--name', name, '--network', 'berth', ...labels.flatMap((l) => ['--label', l]), await f.digestOf('v2')]);
   try {
     await f.restartEngine().reconcile();

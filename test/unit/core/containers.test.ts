@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManifestPayload } from '../../../shared/manifest.js';
-import { containerName, containerSpec } from '../../../agent/core/containers.js';
+import { agentTag, containerName, containerSpec, isAgentsContainer, legacyContainerName } from '../../../agent/core/containers.js';
 import { guardrailPolicy } from '../../../agent/core/guardrails.js';
 import { loggingPolicy } from '../../../agent/core/logging-policy.js';
 import { fullManifest, minimalManifest } from '../../support/manifest-fixture.js';
@@ -9,11 +9,24 @@ import { fullManifest, minimalManifest } from '../../support/manifest-fixture.js
 const ctx = { deployId: 42, hostname: 'web-1.example.com', network: 'berth', fingerprint: 'f'.repeat(32), policy: guardrailPolicy() };
 const SECRET = 's3cr3t-value-never-in-labels';
 
-test('name is service-role-version, with the destination when there is one', () => {
-  assert.equal(containerName('demo', 'web', '', 'abc123'), 'demo-web-abc123');
-  assert.equal(containerName('demo', 'web', 'staging', 'abc123'), 'demo-web-staging-abc123');
+test('name is service-role-version, with the destination when there is one, then a tag of the agent id', () => {
+  const agent = 'Ab-_3xYz9' + 'q'.repeat(34);
+  assert.equal(containerName({ service: 'demo', destination: '', version: 'abc123', aud: agent }, 'web'), 'demo-web-abc123-Ab3xYz');
+  assert.equal(containerName({ service: 'demo', destination: 'staging', version: 'abc123', aud: agent }, 'web'), 'demo-web-staging-abc123-Ab3xYz');
+  assert.equal(legacyContainerName({ service: 'demo', destination: 'staging', version: 'abc123' }, 'web'), 'demo-web-staging-abc123');
+  assert.equal(agentTag(agent), 'Ab3xYz', 'letters and digits only: no - or _ in a name');
   const spec = containerSpec(parseManifestPayload(fullManifest()), 'worker', ctx, {});
-  assert.equal(spec.name, 'demo-worker-staging-abc123');
+  assert.equal(spec.name, 'demo-worker-staging-abc123-gggggg');
+});
+
+test("a container is the agent's when berth.agent names it; an unlabeled Berth container only when adopted", () => {
+  const mine = 'm'.repeat(43);
+  const never = () => false;
+  assert.equal(isAgentsContainer({ 'berth.kind': 'app', 'berth.agent': mine }, mine, never), true);
+  assert.equal(isAgentsContainer({ 'berth.kind': 'app', 'berth.agent': 'o'.repeat(43) }, mine, () => true), false, "another agent's, even if adoptable");
+  assert.equal(isAgentsContainer({ 'berth.kind': 'exec' }, mine, never), false);
+  assert.equal(isAgentsContainer({ 'berth.kind': 'exec' }, mine, () => true), true);
+  assert.equal(isAgentsContainer({ 'com.example': 'x' }, mine, never), true, 'not a Berth container: seen, so a name it holds is reported taken');
 });
 
 test('labels identify the release; user labels kept; secrets never in labels', () => {
@@ -30,6 +43,7 @@ test('labels identify the release; user labels kept; secrets never in labels', (
       'berth.kind': 'app',
       'berth.deploy': '42',
       'berth.seq': '1',
+      'berth.agent': m.aud,
     },
   );
   assert.equal(spec.labels['berth.spec'], ctx.fingerprint);
@@ -59,7 +73,7 @@ test('env: clear, unsealed secrets, then BERTH_* and KAMAL_* which cannot be ove
     BERTH_DESTINATION: 'staging',
     KAMAL_VERSION: 'abc123',
     KAMAL_HOST: 'web-1.example.com',
-    KAMAL_CONTAINER_NAME: 'demo-web-staging-abc123',
+    KAMAL_CONTAINER_NAME: 'demo-web-staging-abc123-gggggg',
     KAMAL_DESTINATION: 'staging',
   });
 });
@@ -80,7 +94,7 @@ test('an unknown role is refused; a known one is a positive control', () => {
   const m = parseManifestPayload(minimalManifest());
   assert.throws(() => containerSpec(m, 'nope', ctx, {}), /role nope is not in the manifest/);
   assert.throws(() => containerSpec(m, '__proto__', ctx, {}), /role __proto__ is not in the manifest/);
-  assert.equal(containerSpec(m, 'web', ctx, {}).name, 'demo-web-abc123');
+  assert.equal(containerSpec(m, 'web', ctx, {}).name, 'demo-web-abc123-gggggg');
 });
 
 test('volumes, logging and options become HostConfig and Config fields, as docker run would send them', () => {

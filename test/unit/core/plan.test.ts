@@ -27,7 +27,7 @@ let nextId = 1;
 function container(m: ManifestPayload, role: string, running: boolean, createdAt: number, ip: string | null = null): ObservedContainer {
   return {
     id: `id${nextId++}`,
-    name: `${m.service}-${role}-${m.version}`,
+    name: `${m.service}-${role}-${m.version}-gggggg`,
     running,
     labels: containerLabels(m, role, { deployId: nextId, fingerprint: fp(m) }),
     createdAt,
@@ -42,7 +42,7 @@ test('fresh deploy: pull, create, http check, route; nothing to drain, stop or p
   const m = manifest('v1');
   const steps = plan(m, { imagePresent: false, containers: [], routes: [] });
   assert.deepEqual(kinds(steps), ['PULLED:pull', 'STARTED:create', 'HEALTHY:http-check', 'SWITCHED:route']);
-  assert.deepEqual(steps[1], { phase: 'STARTED', kind: 'create', role: 'web', name: 'demo-web-v1' });
+  assert.deepEqual(steps[1], { phase: 'STARTED', kind: 'create', role: 'web', name: 'demo-web-v1-gggggg' });
   assert.deepEqual(steps[2], {
     phase: 'HEALTHY', kind: 'http-check', role: 'web', port: 8080, path: '/up',
     intervalSeconds: 1, requestTimeoutSeconds: 5, timeoutSeconds: 30,
@@ -62,7 +62,7 @@ test('v2 over a serving v1: drain the old target, then stop v1 (retained, not pr
   const steps = plan(m, { imagePresent: true, containers: [v1], routes: [oldRoute('10.0.0.2:8080')] });
   assert.deepEqual(kinds(steps), ['STARTED:create', 'HEALTHY:http-check', 'SWITCHED:route', 'DRAINED:drain', 'DRAINED:stop']);
   assert.deepEqual(steps[3], { phase: 'DRAINED', kind: 'drain', role: 'web', target: '10.0.0.2:8080', timeoutSeconds: 30 });
-  assert.deepEqual(steps[4], { phase: 'DRAINED', kind: 'stop', role: 'web', containerId: v1.id, name: 'demo-web-v1', timeoutSeconds: 10 });
+  assert.deepEqual(steps[4], { phase: 'DRAINED', kind: 'stop', role: 'web', containerId: v1.id, name: 'demo-web-v1-gggggg', timeoutSeconds: 10 });
   const route = steps[2];
   assert.equal(route?.kind === 'route' ? route.previous?.target : undefined, '10.0.0.2:8080');
 });
@@ -72,7 +72,7 @@ test('redeploy of the running release reuses its container and stops nothing', (
   const v1 = container(m, 'web', true, 1000, '10.0.0.2');
   const steps = plan(m, { imagePresent: true, containers: [v1], routes: [oldRoute('10.0.0.2:8080')] });
   assert.deepEqual(kinds(steps), ['STARTED:reuse', 'HEALTHY:http-check', 'SWITCHED:route']);
-  assert.deepEqual(steps[0], { phase: 'STARTED', kind: 'reuse', role: 'web', name: 'demo-web-v1', containerId: v1.id });
+  assert.deepEqual(steps[0], { phase: 'STARTED', kind: 'reuse', role: 'web', name: 'demo-web-v1-gggggg', containerId: v1.id });
 });
 
 test('redeploy of the running release with another env, cmd or labels is refused before any step', () => {
@@ -113,23 +113,23 @@ test('rollback to a retained, unchanged container starts it; a changed one is re
   const v2 = container(manifest('v2'), 'web', true, 2000, '10.0.0.3');
   const rollback = manifest('v1', { seq: 3 });
   const steps = plan(rollback, { imagePresent: true, containers: [v1, v2], routes: [oldRoute('10.0.0.3:8080')] });
-  assert.deepEqual(steps[0], { phase: 'STARTED', kind: 'start', role: 'web', name: 'demo-web-v1', containerId: v1.id });
+  assert.deepEqual(steps[0], { phase: 'STARTED', kind: 'start', role: 'web', name: 'demo-web-v1-gggggg', containerId: v1.id });
   assert.ok(steps.some((s) => s.kind === 'stop' && s.containerId === v2.id), 'v2 is stopped after the switch');
   assert.ok(!steps.some((s) => (s.kind === 'stop' || s.kind === 'prune') && 'containerId' in s && s.containerId === v1.id));
 
   const changed = manifest('v1', { seq: 4, roles: { web: { env: { clear: { A: 'b' } }, proxy: { hosts: ['demo.test'], app_port: 8080 } } } });
   const replaced = plan(changed, { imagePresent: true, containers: [v1, v2], routes: [] });
-  assert.deepEqual(replaced[0], { phase: 'STARTED', kind: 'replace', role: 'web', name: 'demo-web-v1', containerId: v1.id });
+  assert.deepEqual(replaced[0], { phase: 'STARTED', kind: 'replace', role: 'web', name: 'demo-web-v1-gggggg', containerId: v1.id });
   const prune = replaced.find((s) => s.kind === 'prune');
   assert.equal(prune, undefined, 'the replaced container is not pruned twice');
 });
 
 test('a name held by a container Berth did not create is a conflict; a free name is a positive control', () => {
   const m = manifest('v1');
-  const foreign: ObservedContainer = { id: 'abcdef1234567890', name: 'demo-web-v1', running: true, labels: {}, createdAt: 1, ip: null };
+  const foreign: ObservedContainer = { id: 'abcdef1234567890', name: 'demo-web-v1-gggggg', running: true, labels: {}, createdAt: 1, ip: null };
   assert.throws(
     () => plan(m, { imagePresent: true, containers: [foreign], routes: [] }),
-    (err: unknown) => err instanceof ConflictError && /container name demo-web-v1 is taken by a container Berth did not create \(abcdef123456\)/.test(err.message),
+    (err: unknown) => err instanceof ConflictError && /container name demo-web-v1-gggggg is taken by a container Berth did not create \(abcdef123456\)/.test(err.message),
   );
   const otherService = { ...container(manifest('v1'), 'web', true, 1), labels: { 'berth.kind': 'app', 'berth.service': 'other' } };
   assert.throws(() => plan(m, { imagePresent: true, containers: [otherService], routes: [] }), ConflictError);
@@ -142,7 +142,7 @@ test('retention: of the stopped containers only the newest retain_containers sta
   const steps = plan(manifest('r6'), { imagePresent: true, containers: [...olds, serving], routes: [oldRoute('10.0.0.5:8080')] });
   const prune = steps.find((s) => s.kind === 'prune');
   // r5 (stopped by this deploy) and r4 stay; r3, r2, r1 go.
-  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r3', 'demo-web-r2', 'demo-web-r1']);
+  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r3-gggggg', 'demo-web-r2-gggggg', 'demo-web-r1-gggggg']);
   assert.equal(prune?.phase, 'DONE');
 
   const keepAll = plan(manifest('r6', { retain_containers: 10 }), { imagePresent: true, containers: [...olds, serving], routes: [] });
@@ -156,7 +156,7 @@ test('retention ranks by when a container last ran, so a rollback target outlive
   const r3 = container(manifest('r3'), 'web', true, 5000, '10.0.0.5');
   const steps = plan(manifest('r4', { retain_containers: 2 }), { imagePresent: true, containers: [r1, r2, r3], routes: [oldRoute('10.0.0.5:8080')] });
   const prune = steps.find((s) => s.kind === 'prune');
-  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r2']);
+  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r2-gggggg']);
 });
 
 test('retention never prunes the release that served just before this deploy, even with retain_containers 0', () => {
@@ -164,14 +164,14 @@ test('retention never prunes the release that served just before this deploy, ev
   const serving = container(manifest('r2'), 'web', true, 2000, '10.0.0.2');
   const steps = plan(manifest('r3', { retain_containers: 0 }), { imagePresent: true, containers: [old, serving], routes: [oldRoute('10.0.0.2:8080')] });
   const prune = steps.find((s) => s.kind === 'prune');
-  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r1']);
+  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-r1-gggggg']);
   // Also when it had already stopped (it crashed): it is still the current release.
   const crashed = { ...serving, running: false, ip: null, finishedAt: 3000 };
   const again = plan(manifest('r3', { retain_containers: 0 }), {
     imagePresent: true, containers: [old, crashed], routes: [oldRoute('10.0.0.2:8080')], currentRelease: 'r2',
   });
   const prune2 = again.find((s) => s.kind === 'prune');
-  assert.deepEqual(prune2?.kind === 'prune' ? prune2.names : [], ['demo-web-r1']);
+  assert.deepEqual(prune2?.kind === 'prune' ? prune2.names : [], ['demo-web-r1-gggggg']);
 });
 
 test('same creation second: the higher seq counts as newer', () => {
@@ -179,7 +179,7 @@ test('same creation second: the higher seq counts as newer', () => {
   const b = container(manifest('b', { seq: 6 }), 'web', false, 1000);
   const steps = plan(manifest('c', { seq: 7, retain_containers: 1 }), { imagePresent: true, containers: [a, b], routes: [] });
   const prune = steps.find((s) => s.kind === 'prune');
-  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-a']);
+  assert.deepEqual(prune?.kind === 'prune' ? prune.names : [], ['demo-web-a-gggggg']);
 });
 
 test('containers of other destinations and roles are left alone', () => {
