@@ -39,6 +39,12 @@ options (run):
   --allow-cap CAP         let releases add this capability (repeat; BERTH_ALLOW_CAPS=A,B; default none)
   --allow-bind DIR        let releases bind-mount host paths under DIR (repeat; BERTH_ALLOW_BINDS=A,B;
                           default /data and /srv; "none" allows no bind mounts, named volumes always work)
+  --max-connections N     open API connections in total (BERTH_MAX_CONNECTIONS, default 512;
+                          lowered to keep file descriptors for Docker, the database and the router)
+  --max-connections-per-ip N   per client address, an IPv6 /64 counting as one
+                          (BERTH_MAX_CONNECTIONS_PER_IP, default 32)
+  --header-timeout SECONDS     TLS handshake and request head must arrive within this
+                          (BERTH_HEADER_TIMEOUT, default 20)
 `;
 }
 
@@ -52,6 +58,9 @@ const RUN_OPTIONS = {
   'network-subnet': { type: 'string' },
   'allow-cap': { type: 'string', multiple: true },
   'allow-bind': { type: 'string', multiple: true },
+  'max-connections': { type: 'string' },
+  'max-connections-per-ip': { type: 'string' },
+  'header-timeout': { type: 'string' },
 } as const;
 
 type Options = Parameters<typeof parseArgs>[0] extends infer C ? (C extends { options?: infer O } ? NonNullable<O> : never) : never;
@@ -96,6 +105,9 @@ export function parseAgentArgs(argv: string[]): AgentCommand {
           'network-subnet': str(values['network-subnet']),
           'allow-cap': strs(values['allow-cap']),
           'allow-bind': strs(values['allow-bind']),
+          'max-connections': str(values['max-connections']),
+          'max-connections-per-ip': str(values['max-connections-per-ip']),
+          'header-timeout': str(values['header-timeout']),
         },
       };
     }

@@ -7,6 +7,7 @@ import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
 import { ConfigError } from '../shared/errors.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
+import { parseConnectionLimits, type ConnectionLimits } from './core/connection-budget.js';
 
 export interface ListenAddress {
   host: string;
@@ -38,6 +39,8 @@ export interface AgentConfig {
   allowCaps: string[];
   /** Host directories releases may bind-mount from (--allow-bind); DEFAULT_ALLOW_BINDS by default. */
   allowBinds: string[];
+  /** Caps and header timeout of the API server (--max-connections, --max-connections-per-ip, --header-timeout). */
+  connections: ConnectionLimits;
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -50,7 +53,14 @@ export interface AgentFlags {
   'network-subnet'?: string | undefined;
   'allow-cap'?: string[] | undefined;
   'allow-bind'?: string[] | undefined;
+  'max-connections'?: string | undefined;
+  'max-connections-per-ip'?: string | undefined;
+  'header-timeout'?: string | undefined;
 }
+
+/** An operator's API: a few CLIs at a time, each with a handful of connections (events, logs, exec). */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 32;
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -93,6 +103,15 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     paths: agentPaths(stateDir),
     allowCaps: parseAllowCaps(flags['allow-cap'] ?? splitList(env.BERTH_ALLOW_CAPS) ?? []),
     allowBinds: parseAllowBinds(flags['allow-bind'] ?? splitList(env.BERTH_ALLOW_BINDS) ?? [...DEFAULT_ALLOW_BINDS]),
+    connections: parseConnectionLimits(
+      {
+        max: pickOptional(flags['max-connections'], env.BERTH_MAX_CONNECTIONS),
+        perAddress: pickOptional(flags['max-connections-per-ip'], env.BERTH_MAX_CONNECTIONS_PER_IP),
+        headerTimeout: pickOptional(flags['header-timeout'], env.BERTH_HEADER_TIMEOUT),
+      },
+      { max: '--max-connections', perAddress: '--max-connections-per-ip', headerTimeout: '--header-timeout' },
+      { maxConnections: DEFAULT_MAX_CONNECTIONS, maxPerAddress: DEFAULT_MAX_CONNECTIONS_PER_IP },
+    ),
   };
 }
 
@@ -131,6 +150,10 @@ function parseAllowBinds(values: string[]): string[] {
     }
     return dir;
   });
+}
+
+function pickOptional(flag: string | undefined, envValue: string | undefined): string | undefined {
+  return flag ?? (envValue === '' ? undefined : envValue);
 }
 
 function pick(flag: string | undefined, envValue: string | undefined, fallback: string): string {
