@@ -2,4 +2,4 @@
 // with a clear message, to send fields an older agent would reject.
 export const BERTH_VERSION = '0.1.0';
 
-export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1']);
+export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'proxy.forward_headers.v1']);

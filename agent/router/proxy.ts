@@ -93,6 +93,7 @@ function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, r
     proto: 'http',
     nowMs: Date.now(),
     newRequestId: randomUUID,
+    trustForwarded: route.forward_headers === true,
   });
   const withBody = hasRequestBody(req.headers);
   const canRetry = !withBody && RETRYABLE_METHODS.has(req.method ?? '');

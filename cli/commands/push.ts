@@ -7,7 +7,7 @@ import { seal } from '../../shared/sealing.js';
 import { planContainers } from '../config/plan.js';
 import { describeImage, parseImageReference, pinnedImage } from '../image-reference.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
-import { bakeNotice, buildManifestPayload, checkDeployable } from '../manifest-builder.js';
+import { bakeNotice, buildManifestPayload, checkDeployable, planFeatures } from '../manifest-builder.js';
 import { resolveImageDigest } from '../registry.js';
 import { gatherReleaseInputs } from '../release-inputs.js';
 import { releaseVersion } from '../release-version.js';
@@ -35,7 +35,7 @@ export async function pushCommand(ctx: CommandContext): Promise<void> {
   if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version}${where} (${shownImage}) to ${count} server(s)`);
 
   const maker: ReleaseMaker = {
-    requiredFeatures: [...REQUIRED_FEATURES, ...(inputs.registry ? ['registry.auth.v1'] : []), ...(config.bake !== undefined ? ['bake.v1'] : [])],
+    requiredFeatures: [...REQUIRED_FEATURES, ...(inputs.registry ? ['registry.auth.v1'] : []), ...(config.bake !== undefined ? ['bake.v1'] : []), ...planFeatures(plan)],
     async prepare({ host, pin }) {
       const sealing = {
         seal: (plaintext: string) => seal(plaintext, pin.sealing_jwk),
