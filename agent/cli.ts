@@ -47,6 +47,12 @@ options (run):
   --log-max-file N        cap of a release's logging max-file (BERTH_LOG_MAX_FILE, default 10)
   --log-follow-limit S    a log follow stream ends after S seconds; deploy logs -f follows on
                           (BERTH_LOG_FOLLOW_LIMIT, default 3600)
+  --max-connections N     open API connections in total (BERTH_MAX_CONNECTIONS, default 512;
+                          lowered to keep file descriptors for Docker, the database and the router)
+  --max-connections-per-ip N   per client address, an IPv6 /64 counting as one
+                          (BERTH_MAX_CONNECTIONS_PER_IP, default 32)
+  --header-timeout SECONDS     TLS handshake and request head must arrive within this
+                          (BERTH_HEADER_TIMEOUT, default 20)
 `;
 }
 
@@ -65,6 +71,9 @@ const RUN_OPTIONS = {
   'log-max-size': { type: 'string' },
   'log-max-file': { type: 'string' },
   'log-follow-limit': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-connections-per-ip': { type: 'string' },
+  'header-timeout': { type: 'string' },
 } as const;
 
 type Options = Parameters<typeof parseArgs>[0] extends infer C ? (C extends { options?: infer O } ? NonNullable<O> : never) : never;
@@ -114,6 +123,9 @@ export function parseAgentArgs(argv: string[]): AgentCommand {
           'log-max-size': str(values['log-max-size']),
           'log-max-file': str(values['log-max-file']),
           'log-follow-limit': str(values['log-follow-limit']),
+          'max-connections': str(values['max-connections']),
+          'max-connections-per-ip': str(values['max-connections-per-ip']),
+          'header-timeout': str(values['header-timeout']),
         },
       };
     }

@@ -8,6 +8,7 @@ import { ConfigError } from '../shared/errors.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, isLogDriverName, isLogOptionKey, loggingPolicy, parseLogSize, type LoggingPolicy } from './core/logging-policy.js';
+import { parseConnectionLimits, type ConnectionLimits } from './core/connection-budget.js';
 
 export interface ListenAddress {
   host: string;
@@ -44,6 +45,8 @@ export interface AgentConfig {
   logging: LoggingPolicy;
   /** A log follow stream ends after this long (--log-follow-limit, seconds). */
   logFollowLimitMs: number;
+  /** Caps and header timeout of the API server (--max-connections, --max-connections-per-ip, --header-timeout). */
+  connections: ConnectionLimits;
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -61,7 +64,14 @@ export interface AgentFlags {
   'log-max-size'?: string | undefined;
   'log-max-file'?: string | undefined;
   'log-follow-limit'?: string | undefined;
+  'max-connections'?: string | undefined;
+  'max-connections-per-ip'?: string | undefined;
+  'header-timeout'?: string | undefined;
 }
+
+/** An operator's API: a few CLIs at a time, each with a handful of connections (events, logs, exec). */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 32;
 
 const NETWORK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
@@ -105,6 +115,15 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     allowCaps: parseAllowCaps(flags['allow-cap'] ?? splitList(env.BERTH_ALLOW_CAPS) ?? []),
     allowBinds: parseAllowBinds(flags['allow-bind'] ?? splitList(env.BERTH_ALLOW_BINDS) ?? [...DEFAULT_ALLOW_BINDS]),
     ...loadLogConfig(flags, env),
+    connections: parseConnectionLimits(
+      {
+        max: pickOptional(flags['max-connections'], env.BERTH_MAX_CONNECTIONS),
+        perAddress: pickOptional(flags['max-connections-per-ip'], env.BERTH_MAX_CONNECTIONS_PER_IP),
+        headerTimeout: pickOptional(flags['header-timeout'], env.BERTH_HEADER_TIMEOUT),
+      },
+      { max: '--max-connections', perAddress: '--max-connections-per-ip', headerTimeout: '--header-timeout' },
+      { maxConnections: DEFAULT_MAX_CONNECTIONS, maxPerAddress: DEFAULT_MAX_CONNECTIONS_PER_IP },
+    ),
   };
 }
 
@@ -176,6 +195,10 @@ function parseAllowBinds(values: string[]): string[] {
     }
     return dir;
   });
+}
+
+function pickOptional(flag: string | undefined, envValue: string | undefined): string | undefined {
+  return flag ?? (envValue === '' ? undefined : envValue);
 }
 
 function pick(flag: string | undefined, envValue: string | undefined, fallback: string): string {

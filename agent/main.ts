@@ -153,8 +153,13 @@ async function run(config: AgentConfig): Promise<number> {
     tlsCertPem: identity.tlsCertPem,
     tlsKeyPem: identity.tlsKeyPem,
     attachUpgrades: (s) => websockets.attach(s, app),
+    limits: config.connections,
+    warn: (message) => log.warn(message),
   });
-  log.info('listening', { address: `${server.address.address}:${server.address.port}`, agent_id: identity.agentId, tls_fingerprint: identity.tlsFingerprint });
+  log.info('listening', {
+    address: `${server.address.address}:${server.address.port}`, agent_id: identity.agentId, tls_fingerprint: identity.tlsFingerprint,
+    max_connections: server.limits.maxConnections, max_connections_per_ip: server.limits.maxPerAddress,
+  });
   if (store.keys.list().length === 0) {
     log.warn("no trusted keys: every authenticated request will be refused until berth-agent trust add '<line>'");
   }

@@ -63,7 +63,14 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
     healthcheck: { ...proxy.healthcheck },
     // Kamal's default (30 s) is also the router's, so it is only sent when changed.
     ...(proxy.response_timeout !== 30 ? { response_timeout: proxy.response_timeout } : {}),
+    // false is the router's default (client forwarding headers replaced), so only true is sent.
+    ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
   };
+}
+
+/** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
+export function planFeatures(plan: Plan): string[] {
+  return plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : [];
 }
 
 /**

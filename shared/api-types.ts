@@ -170,6 +170,8 @@ export interface Route {
   target: string; // 'IP:PORT'
   path_prefix?: string;
   response_timeout?: number;
+  /** Trust the client's Forwarded / X-Forwarded-* (a proxy in front sets them); otherwise the router replaces them. */
+  forward_headers?: boolean;
   /** Requests for this path (query ignored) reach the target even in maintenance, so health checks still pass. */
   health_path?: string;
   /** While set, every other request gets 503 with the message (the default one when absent). */

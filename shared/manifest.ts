@@ -85,6 +85,8 @@ const proxySchema = z.strictObject({
   app_port: z.number().int().min(1).max(65535).default(80),
   healthcheck: healthcheckSchema.default({ path: DEFAULT_HEALTH_PATH, interval: 1, timeout: 5 }),
   response_timeout: seconds(1, 3600).optional(),
+  /** Trust the client's Forwarded / X-Forwarded-* headers (feature proxy.forward_headers.v1): a proxy in front sets them. */
+  forward_headers: z.boolean().optional(),
 });
 
 const envSchema = z

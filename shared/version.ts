@@ -4,4 +4,4 @@
 // destination and name they were sealed for (shared/sealing.ts).
 export const BERTH_VERSION = '0.1.0';
 
-export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1']);
+export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1', 'proxy.forward_headers.v1']);

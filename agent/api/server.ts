@@ -5,9 +5,16 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { UpstreamError } from '../../shared/errors.js';
 import type { ListenAddress } from '../config.js';
+import { guardConnections, type GuardedLimits } from '../connection-guard.js';
+import { httpTimeouts, type ConnectionLimits } from '../core/connection-budget.js';
+
+/** A request (head and body) must have arrived whole within this; responses (SSE) may last. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface ApiServer {
   address: AddressInfo;
+  /** The connection caps in force (the total possibly lowered to fit the open-file limit). */
+  limits: GuardedLimits;
   /** Stops accepting, then ends open connections (SSE streams) after `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
@@ -20,10 +27,14 @@ export function startApiServer(
     tlsKeyPem: string;
     /** Hooks WebSocket upgrades onto the server (agent/api/websocket.ts). */
     attachUpgrades?: (server: Server) => void;
+    limits: ConnectionLimits;
+    warn: (message: string) => void;
   },
 ): Promise<ApiServer> {
   return new Promise((resolve, reject) => {
     let server: Server;
+    let limits: GuardedLimits;
+    const timeouts = httpTimeouts(opts.limits.headerTimeoutMs, true);
     const onError = (e: NodeJS.ErrnoException) =>
       reject(new UpstreamError(`cannot listen on ${opts.listen.host}:${opts.listen.port}: ${e.code ?? e.message}`, undefined, 'listen_failed'));
     server = serve(
@@ -32,16 +43,21 @@ export function startApiServer(
         hostname: opts.listen.host,
         port: opts.listen.port,
         createServer,
-        serverOptions: { key: opts.tlsKeyPem, cert: opts.tlsCertPem, minVersion: 'TLSv1.2' },
+        serverOptions: {
+          key: opts.tlsKeyPem,
+          cert: opts.tlsCertPem,
+          minVersion: 'TLSv1.2',
+          ...timeouts,
+          // Upgraded (WebSocket) sockets leave the HTTP parser, so neither timeout reaches them.
+          requestTimeout: Math.max(REQUEST_TIMEOUT_MS, timeouts.headersTimeout),
+        },
       },
       (info) => {
         server.off('error', onError);
-        resolve({ address: info, close: (graceMs = 2000) => closeServer(server, graceMs) });
+        resolve({ address: info, limits, close: (graceMs = 2000) => closeServer(server, graceMs) });
       },
     ) as Server;
-    // Slow-loris guard: a request must arrive whole within these bounds; responses (SSE) may last.
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    limits = guardConnections(server, opts.limits, opts.warn);
     server.on('error', onError);
     opts.attachUpgrades?.(server);
   });

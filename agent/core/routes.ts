@@ -44,6 +44,7 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
     target: targetAddress(containerIp, proxy.app_port),
     health_path: proxy.healthcheck.path,
     ...(proxy.response_timeout !== undefined ? { response_timeout: proxy.response_timeout } : {}),
+    ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
   };
 }
 
@@ -83,7 +84,7 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
       .map((r) =>
         JSON.stringify([
           r.service, [...r.hosts].sort(), r.target, r.path_prefix ?? null, r.response_timeout ?? null,
-          r.health_path ?? null, r.maintenance ? (r.maintenance.message ?? null) : false,
+          r.health_path ?? null, r.maintenance ? (r.maintenance.message ?? null) : false, r.forward_headers === true,
         ]),
       )
       .sort();

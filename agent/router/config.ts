@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../shared/errors.js';
+import { DEFAULT_HEADER_TIMEOUT_S, parseConnectionLimits, type ConnectionLimits } from '../core/connection-budget.js';
 
 export interface ListenAddress {
   host: string;
@@ -19,12 +20,20 @@ export interface RouterConfig {
   snapshotPath: string;
   /** How long a shutdown waits for in-flight requests. */
   shutdownTimeoutMs: number;
+  /** Caps and header timeout of the proxy server; DEFAULT_ROUTER_CONNECTIONS when absent. */
+  connections?: ConnectionLimits;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
 export const DEFAULT_HTTP_LISTEN = '0.0.0.0:80';
 export const DEFAULT_ROUTER_SOCKET = '/run/berth/router.sock';
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** Public traffic: browsers open about 6 connections per host, many clients may share a NAT address. */
+export const DEFAULT_ROUTER_CONNECTIONS: ConnectionLimits = Object.freeze({
+  maxConnections: 4096,
+  maxPerAddress: 256,
+  headerTimeoutMs: DEFAULT_HEADER_TIMEOUT_S * 1000,
+});
 
 type Env = Record<string, string | undefined>;
 
@@ -40,12 +49,18 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
         'http-listen': { type: 'string' },
         'router-socket': { type: 'string' },
         snapshot: { type: 'string' },
+        'max-connections': { type: 'string' },
+        'max-connections-per-ip': { type: 'string' },
+        'header-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
     }));
   } catch (e) {
-    throw new ConfigError(`berth-agent router: ${(e as Error).message}`, 'options: --state-dir DIR --http-listen HOST:PORT --router-socket PATH --snapshot PATH');
+    throw new ConfigError(
+      `berth-agent router: ${(e as Error).message}`,
+      'options: --state-dir DIR --http-listen HOST:PORT --router-socket PATH --snapshot PATH --max-connections N --max-connections-per-ip N --header-timeout SECONDS',
+    );
   }
   const pick = (option: string, envName: string): string | undefined => {
     const v = values[option] ?? env[envName];
@@ -58,6 +73,15 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
     socketPath: resolve(pick('router-socket', 'BERTH_ROUTER_SOCKET') ?? DEFAULT_ROUTER_SOCKET),
     snapshotPath: resolve(pick('snapshot', 'BERTH_ROUTER_SNAPSHOT') ?? join(stateDir, 'router', 'routes.json')),
     shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    connections: parseConnectionLimits(
+      {
+        max: pick('max-connections', 'BERTH_ROUTER_MAX_CONNECTIONS'),
+        perAddress: pick('max-connections-per-ip', 'BERTH_ROUTER_MAX_CONNECTIONS_PER_IP'),
+        headerTimeout: pick('header-timeout', 'BERTH_ROUTER_HEADER_TIMEOUT'),
+      },
+      { max: '--max-connections', perAddress: '--max-connections-per-ip', headerTimeout: '--header-timeout' },
+      DEFAULT_ROUTER_CONNECTIONS,
+    ),
   };
 }
 

@@ -18,23 +18,38 @@ const HOP_BY_HOP = new Set([
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@=+\/-]{1,128}$/;
 
+// What a client claims about where it came from. Apps take the client's
+// address and scheme from these, so only a proxy the service trusts may set them.
+const FORWARDING = /^(?:forwarded|x-forwarded-.+|x-real-ip)$/;
+
 export interface ForwardInfo {
   clientIp: string | undefined;
   proto: 'http' | 'https';
   nowMs: number;
   newRequestId: () => string;
+  /**
+   * The route's forward_headers: a proxy in front of the router sets these
+   * headers, so the incoming ones are kept (the socket address appended to
+   * X-Forwarded-For). Otherwise they are all replaced by what the router saw.
+   */
+  trustForwarded: boolean;
 }
 
 export function forwardRequestHeaders(incoming: IncomingHttpHeaders, info: ForwardInfo): OutgoingHttpHeaders {
   const out = withoutHopByHop(incoming);
   // The router already answered any `Expect: 100-continue` itself.
   delete out['expect'];
-  const priorFor = headerValue(incoming['x-forwarded-for']);
+  const trusted = info.trustForwarded;
+  if (!trusted) {
+    for (const name of Object.keys(out)) if (FORWARDING.test(name)) delete out[name];
+  }
+  const priorFor = trusted ? headerValue(incoming['x-forwarded-for']) : undefined;
   const clientIp = info.clientIp?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   if (clientIp) out['x-forwarded-for'] = priorFor ? `${priorFor}, ${clientIp}` : clientIp;
   else if (priorFor) out['x-forwarded-for'] = priorFor;
-  out['x-forwarded-proto'] = info.proto;
-  const host = headerValue(incoming.host);
+  const priorProto = trusted ? headerValue(incoming['x-forwarded-proto']) : undefined;
+  out['x-forwarded-proto'] = priorProto || info.proto;
+  const host = (trusted ? headerValue(incoming['x-forwarded-host']) : undefined) || headerValue(incoming.host);
   if (host) out['x-forwarded-host'] = host;
   else delete out['x-forwarded-host'];
   const requestId = headerValue(incoming['x-request-id']);

@@ -2,12 +2,13 @@
 // so it is escaped and bounded.
 
 const TITLES: Record<ErrorPageStatus, string> = {
+  400: 'Bad Request',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
 
-export type ErrorPageStatus = 502 | 503 | 504;
+export type ErrorPageStatus = 400 | 502 | 503 | 504;
 
 export function errorPageTitle(status: ErrorPageStatus): string {
   return TITLES[status];

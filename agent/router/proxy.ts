@@ -10,6 +10,7 @@ import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from '.
 import type { InflightCounter } from './inflight.js';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { acceptsHtml, renderErrorPage, renderMaintenancePage, type ErrorPageStatus } from './pages.js';
+import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S, isHealthPath, normalizeHost, splitTarget, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import type { Route } from './types.js';
@@ -44,22 +45,29 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const forwardDeps = { ...deps, log: logFailure };
   return function proxyRequest(req, res) {
     if (deps.draining()) res.shouldKeepAlive = false;
+    const verdict = parseRequestTarget(req.url ?? '/', req.headers.host);
+    if (!verdict.ok) {
+      // The body is never read: close rather than drain it.
+      res.shouldKeepAlive = false;
+      sendErrorPage(res, 400, `This request cannot be served: ${verdict.reason}.`);
+      return;
+    }
+    const { path } = verdict.target;
     const host = normalizeHost(req.headers.host);
-    const url = req.url ?? '/';
-    const route = host === undefined ? undefined : deps.table().lookup(host, url);
+    const route = host === undefined ? undefined : deps.table().lookup(host, path);
     if (!route) {
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
       return;
     }
     // Answered here, so the target sees none of it and nothing is counted in flight.
-    if (route.maintenance && !isHealthPath(route, url)) {
+    if (route.maintenance && !isHealthPath(route, path)) {
       sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
       return;
     }
     const release = deps.inflight.start(route.target);
     res.once('close', release);
     try {
-      forward(forwardDeps, req, res, route);
+      forward(forwardDeps, req, res, route, verdict.target);
     } catch (err) {
       // A synchronous throw here would be uncaught in the request listener and take the router down.
       forwardDeps.log(route.target, err instanceof Error ? err.message : String(err));
@@ -74,7 +82,7 @@ interface ForwardDeps {
   log: (target: string, message: string) => void;
 }
 
-function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, route: Route): void {
+function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, route: Route, requestTarget: RequestTarget): void {
   const target = splitTarget(route.target);
   if (!target) {
     sendErrorPage(res, 502, 'The service has no valid target.');
@@ -85,6 +93,7 @@ function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, r
     proto: 'http',
     nowMs: Date.now(),
     newRequestId: randomUUID,
+    trustForwarded: route.forward_headers === true,
   });
   const withBody = hasRequestBody(req.headers);
   const canRetry = !withBody && RETRYABLE_METHODS.has(req.method ?? '');
@@ -105,7 +114,8 @@ function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, r
       host: target.host,
       port: target.port,
       method: req.method,
-      path: req.url,
+      // What the route was chosen by, in origin-form, never the raw target.
+      path: requestTarget.forward,
       headers,
       // A retry goes on a new connection: the pool may hold more sockets the target closed.
       agent: fresh ? false : deps.pool.agentFor(route.target),

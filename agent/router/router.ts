@@ -6,7 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { unlink } from 'node:fs/promises';
 import { ConflictError } from '../../shared/errors.js';
-import type { RouterConfig } from './config.js';
+import { guardConnections } from '../connection-guard.js';
+import { httpTimeouts } from '../core/connection-budget.js';
+import { DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
 import { createControlServer, listenOnSocket } from './control.js';
 import { InflightCounter } from './inflight.js';
 import { createProxyHandler } from './proxy.js';
@@ -62,12 +64,18 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     return run;
   };
 
+  const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
+  // No request timeout: uploads and responses may take as long as they take,
+  // and no socket idle timeout cuts a quiet long poll; only a silent head and
+  // an idle kept-alive connection are closed.
   const proxyServer = createServer(
-    { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 },
+    { ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 },
     createProxyHandler({ table: () => table, inflight, pool, draining: () => draining, log }),
   );
-  proxyServer.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  const limits = guardConnections(proxyServer, connections, (m) => log(`warning: ${m}`));
+  proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     socket.destroy();
   });
   const controlServer = createControlServer({
@@ -89,7 +97,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   proxyServer.on('error', (e) => log(`error: proxy server: ${e.message}`));
   controlServer.on('error', (e) => log(`error: control server: ${e.message}`));
   const address = proxyServer.address() as AddressInfo;
-  log(`started pid=${process.pid} http=${address.address}:${address.port} socket=${config.socketPath} version=${table.version}`);
+  log(
+    `started pid=${process.pid} http=${address.address}:${address.port} socket=${config.socketPath} version=${table.version} ` +
+      `max_connections=${limits.maxConnections} max_connections_per_ip=${limits.maxPerAddress}`,
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {

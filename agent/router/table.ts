@@ -40,6 +40,7 @@ const routeSchema = z.strictObject({
   target: targetSchema,
   path_prefix: z.string().regex(PATH_PREFIX_PATTERN, 'must start with / and hold no spaces, ? or #').optional(),
   response_timeout: z.number().positive().max(3600).optional(),
+  forward_headers: z.boolean().optional(),
   health_path: z.string().regex(HEALTH_PATH_PATTERN, 'must start with / and hold no spaces or control characters').optional(),
   maintenance: z
     .strictObject({

@@ -7,7 +7,7 @@ import { seal, type SealBinding } from '../../shared/sealing.js';
 import { planContainers } from '../config/plan.js';
 import { describeImage, parseImageReference, pinnedImage } from '../image-reference.js';
 import { readKeyFile, resolveKeyPath } from '../keys.js';
-import { bakeNotice, buildManifestPayload, checkDeployable } from '../manifest-builder.js';
+import { bakeNotice, buildManifestPayload, checkDeployable, planFeatures } from '../manifest-builder.js';
 import { resolveImageDigest } from '../registry.js';
 import { gatherReleaseInputs } from '../release-inputs.js';
 import { releaseVersion } from '../release-version.js';
@@ -43,6 +43,7 @@ export async function pushCommand(ctx: CommandContext): Promise<void> {
       ...(inputs.registry ? ['registry.auth.v1'] : []),
       ...(config.bake !== undefined ? ['bake.v1'] : []),
       ...(inputs.registry || plan.secretNames.length > 0 ? [BOUND_SEALING] : []),
+      ...planFeatures(plan),
     ],
     async prepare({ host, pin }) {
       const sealing = {

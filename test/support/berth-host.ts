@@ -108,11 +108,14 @@ export class BerthHost {
     if (code !== 0) throw new Error(`berth-agent trust add failed (${code}):\n${p.output()}`);
   }
 
-  async startRouter(): Promise<ManagedProcess> {
-    this.router = startProcess([
-      AGENT_BIN, 'router', '--state-dir', this.stateDir,
-      '--http-listen', `${this.ip}:${this.httpPort}`, '--router-socket', this.routerSocket,
-    ]);
+  async startRouter(env: NodeJS.ProcessEnv = {}): Promise<ManagedProcess> {
+    this.router = startProcess(
+      [
+        AGENT_BIN, 'router', '--state-dir', this.stateDir,
+        '--http-listen', `${this.ip}:${this.httpPort}`, '--router-socket', this.routerSocket,
+      ],
+      env,
+    );
     await waitForPort(this.ip, this.httpPort, 20_000, this.router);
     return this.router;
   }
@@ -130,9 +133,9 @@ export class BerthHost {
     return this.agent;
   }
 
-  async start(agentEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+  async start(agentEnv: NodeJS.ProcessEnv = {}, routerEnv: NodeJS.ProcessEnv = {}): Promise<void> {
     await this.init();
-    await this.startRouter();
+    await this.startRouter(routerEnv);
     await this.startAgent(agentEnv);
   }
 

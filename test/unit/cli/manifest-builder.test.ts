@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../cli/config/load.js';
 import { planContainers } from '../../../cli/config/plan.js';
-import { buildManifestPayload, checkDeployable } from '../../../cli/manifest-builder.js';
+import { buildManifestPayload, checkDeployable, planFeatures } from '../../../cli/manifest-builder.js';
 import { ConfigError } from '../../../shared/errors.js';
 import { tempDir } from '../../support/cli-fixtures.js';
 
@@ -84,5 +84,33 @@ describe('settings the router does not apply yet', () => {
     assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /proxy\/ssl: .*plain HTTP/);
     assert.match(warnings[1]!, /proxy\/buffering: not applied/);
+  });
+});
+
+describe('proxy/forward_headers', () => {
+  const sealing = { seal: async (v: string) => `sealed(${v.length})`, secret: () => 'x', registry: undefined };
+
+  it('true is sent to the agent and needs its feature; false and absent send nothing', async () => {
+    const trusting = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  forward_headers: true'));
+    const web = await buildManifestPayload(trusting.config, trusting.plan, hostOf(trusting.plan, 'web'), facts, sealing);
+    assert.equal(web.roles.web?.proxy?.forward_headers, true);
+    assert.deepEqual(planFeatures(trusting.plan), ['proxy.forward_headers.v1']);
+    for (const yml of [BASE, BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  forward_headers: false')]) {
+      const { config, plan } = await planOf(yml);
+      const payload = await buildManifestPayload(config, plan, hostOf(plan, 'web'), facts, sealing);
+      assert.equal(payload.roles.web?.proxy && 'forward_headers' in payload.roles.web.proxy, false);
+      assert.deepEqual(planFeatures(plan), []);
+    }
+  });
+
+  it('a role may set it over the top-level proxy', async () => {
+    const yml = BASE.replace('  web:\n    - 10.0.0.1', '  web:\n    hosts:\n      - 10.0.0.1\n    proxy:\n      forward_headers: true');
+    const { config, plan } = await planOf(yml);
+    const web = await buildManifestPayload(config, plan, hostOf(plan, 'web'), facts, sealing);
+    assert.equal(web.roles.web?.proxy?.forward_headers, true);
+  });
+
+  it('anything but a boolean is a config error naming the key', async () => {
+    await assert.rejects(planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  forward_headers: "yes"')), /proxy\/forward_headers/);
   });
 });

@@ -88,3 +88,17 @@ test('publishedRoutes drops a maintenance flag that is no longer in the table', 
   const stale = { service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/up', maintenance: { message: 'old' } };
   assert.deepEqual(publishedRoutes([stale], []), [{ service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/up' }]);
 });
+
+test('forward_headers reaches the route only when true, and a change is a difference', () => {
+  const trusting = parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], forward_headers: true } } } }));
+  assert.equal(routeFor(trusting, 'web', '10.0.0.2')?.forward_headers, true);
+  const plain = parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], forward_headers: false } } } }));
+  assert.equal(routeFor(plain, 'web', '10.0.0.2')?.forward_headers, undefined);
+  const a = { service: 'a', hosts: ['x.test'], target: '10.0.0.1:80' };
+  assert.ok(!sameRoutes([a], [{ ...a, forward_headers: true }]));
+  assert.ok(sameRoutes([a], [{ ...a, forward_headers: false }]));
+});
+
+test('forward_headers must be a boolean in the manifest', () => {
+  assert.throws(() => parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], forward_headers: 'yes' } } } } as never)), /forward_headers/);
+});

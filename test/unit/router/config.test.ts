@@ -33,3 +33,20 @@ test('bad options and addresses are ConfigErrors', () => {
   }
   assert.deepEqual(parseListenAddress('0.0.0.0:0', 'x'), { host: '0.0.0.0', port: 0 });
 });
+
+test('connection caps and the header timeout: defaults, options over environment, bad values refused', () => {
+  assert.deepEqual(loadRouterConfig([], {}).connections, { maxConnections: 4096, maxPerAddress: 256, headerTimeoutMs: 20_000 });
+  const env = { BERTH_ROUTER_MAX_CONNECTIONS: '100', BERTH_ROUTER_MAX_CONNECTIONS_PER_IP: '10', BERTH_ROUTER_HEADER_TIMEOUT: '2.5' };
+  assert.deepEqual(loadRouterConfig([], env).connections, { maxConnections: 100, maxPerAddress: 10, headerTimeoutMs: 2_500 });
+  assert.deepEqual(loadRouterConfig(['--max-connections', '50', '--max-connections-per-ip=5', '--header-timeout', '7'], env).connections, {
+    maxConnections: 50,
+    maxPerAddress: 5,
+    headerTimeoutMs: 7_000,
+  });
+  // The agent's variables are the agent's: a shared environment file does not set the router's caps.
+  assert.equal(loadRouterConfig([], { BERTH_MAX_CONNECTIONS: '3' }).connections?.maxConnections, 4096);
+  assert.throws(() => loadRouterConfig(['--max-connections', '0'], {}), /--max-connections "0" must be a whole number/);
+  assert.throws(() => loadRouterConfig(['--max-connections', '10', '--max-connections-per-ip', '11'], {}), /must not exceed --max-connections/);
+  assert.throws(() => loadRouterConfig(['--header-timeout', '0.1'], {}), /--header-timeout "0.1" must be seconds between 0.5 and 300/);
+  assert.throws(() => loadRouterConfig(['--header-timeout', '1e3'], {}), { code: 'config_invalid' });
+});

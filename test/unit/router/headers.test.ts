@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from '../../../agent/router/headers.js';
 import { renderErrorPage } from '../../../agent/router/pages.js';
 
-const info = { clientIp: '::ffff:192.0.2.7', proto: 'http' as const, nowMs: 1700000000123, newRequestId: () => 'fresh-id' };
+const info = { clientIp: '::ffff:192.0.2.7', proto: 'http' as const, nowMs: 1700000000123, newRequestId: () => 'fresh-id', trustForwarded: false };
+const trusting = { ...info, trustForwarded: true };
 
-test('forwarded headers are set, X-Forwarded-For appended, Host kept', () => {
+test('forwarded headers are set from the socket, Host kept', () => {
   const out = forwardRequestHeaders({ host: 'demo.test:8080', 'x-forwarded-for': '198.51.100.1', accept: 'text/html' }, info);
   assert.equal(out['host'], 'demo.test:8080');
   assert.equal(out['accept'], 'text/html');
-  assert.equal(out['x-forwarded-for'], '198.51.100.1, 192.0.2.7');
+  assert.equal(out['x-forwarded-for'], '192.0.2.7', "a client's own X-Forwarded-For is dropped");
   assert.equal(out['x-forwarded-proto'], 'http');
   assert.equal(out['x-forwarded-host'], 'demo.test:8080');
   assert.equal(out['x-request-start'], 't=1700000000123');
@@ -24,10 +25,34 @@ test('a sane incoming request id is kept; an insane one replaced', () => {
   }
 });
 
-test('client-sent X-Forwarded-Proto/Host are overwritten', () => {
-  const out = forwardRequestHeaders({ host: 'real.test', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test' }, info);
+test('client-sent X-Forwarded-Proto/Host are overwritten, Forwarded and other X-Forwarded-* dropped', () => {
+  const out = forwardRequestHeaders(
+    {
+      host: 'real.test', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.test', forwarded: 'for=1.2.3.4',
+      'x-forwarded-port': '443', 'x-forwarded-prefix': '/admin', 'x-real-ip': '1.2.3.4', 'x-forwarded': 'kept: not a forwarding field',
+    },
+    info,
+  );
   assert.equal(out['x-forwarded-proto'], 'http');
   assert.equal(out['x-forwarded-host'], 'real.test');
+  for (const name of ['forwarded', 'x-forwarded-port', 'x-forwarded-prefix', 'x-real-ip']) assert.equal(out[name], undefined, name);
+  assert.equal(out['x-forwarded'], 'kept: not a forwarding field');
+});
+
+test('with forward_headers the proxy in front is believed: its headers kept, the socket address appended', () => {
+  const out = forwardRequestHeaders(
+    { host: 'real.test', 'x-forwarded-for': '198.51.100.1', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'www.real.test', forwarded: 'for=198.51.100.1', 'x-real-ip': '198.51.100.1' },
+    trusting,
+  );
+  assert.equal(out['x-forwarded-for'], '198.51.100.1, 192.0.2.7');
+  assert.equal(out['x-forwarded-proto'], 'https');
+  assert.equal(out['x-forwarded-host'], 'www.real.test');
+  assert.equal(out['forwarded'], 'for=198.51.100.1');
+  assert.equal(out['x-real-ip'], '198.51.100.1');
+  const bare = forwardRequestHeaders({ host: 'real.test' }, trusting);
+  assert.equal(bare['x-forwarded-for'], '192.0.2.7');
+  assert.equal(bare['x-forwarded-proto'], 'http');
+  assert.equal(bare['x-forwarded-host'], 'real.test');
 });
 
 test('hop-by-hop headers and headers named in Connection are stripped both ways, Host never', () => {

@@ -1,0 +1,66 @@
+// Caps the client connections of a listening server (the agent's HTTPS API, the
+// router's HTTP proxy): in total through Node's own server.maxConnections, per
+// client address by counting raw sockets from 'connection' to 'close'. Both
+// count a connection from TCP accept to close, so TLS handshakes in progress
+// and upgraded (WebSocket) sockets hold a slot as long as they live. Limits
+// and their reasoning: agent/core/connection-budget.ts.
+
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { addressKey, cappedByOpenFiles, openFilesLimit, type ConnectionLimits } from './core/connection-budget.js';
+
+export interface GuardedLimits {
+  maxConnections: number;
+  maxPerAddress: number;
+  /** The process's open-file limit the total was fitted under, when known. */
+  openFiles: number | undefined;
+}
+
+// One warning per kind per interval: a flood must not flood the log too.
+const WARN_INTERVAL_MS = 60_000;
+
+export function guardConnections(server: Server, limits: ConnectionLimits, warn: (message: string) => void): GuardedLimits {
+  const openFiles = readOpenFilesLimit();
+  const maxConnections = cappedByOpenFiles(limits.maxConnections, openFiles);
+  const maxPerAddress = Math.min(limits.maxPerAddress, maxConnections);
+  if (maxConnections < limits.maxConnections) {
+    warn(`connection cap lowered from ${limits.maxConnections} to ${maxConnections} to keep file descriptors in reserve (open-file limit ${openFiles})`);
+  }
+  const lastWarned = new Map<string, number>();
+  const warnOnce = (kind: string, message: string): void => {
+    const now = Date.now();
+    if (now - (lastWarned.get(kind) ?? 0) < WARN_INTERVAL_MS) return;
+    lastWarned.set(kind, now);
+    warn(message);
+  };
+
+  // Node closes sockets over maxConnections before 'connection' is emitted.
+  server.maxConnections = maxConnections;
+  server.on('drop', () => warnOnce('total', `refusing connections: ${maxConnections} open (the total cap)`));
+  const perAddress = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const key = addressKey(socket.remoteAddress);
+    const open = perAddress.get(key) ?? 0;
+    if (open >= maxPerAddress) {
+      warnOnce(`address ${key}`, `refusing connections from ${key}: ${open} open (the per-address cap)`);
+      socket.destroy();
+      return;
+    }
+    perAddress.set(key, open + 1);
+    socket.once('close', () => {
+      const left = (perAddress.get(key) ?? 1) - 1;
+      if (left <= 0) perAddress.delete(key);
+      else perAddress.set(key, left);
+    });
+  });
+  return { maxConnections, maxPerAddress, openFiles };
+}
+
+function readOpenFilesLimit(): number | undefined {
+  try {
+    return openFilesLimit(readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    // Not Linux: the configured caps apply as given.
+    return undefined;
+  }
+}

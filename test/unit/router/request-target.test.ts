@@ -1,0 +1,48 @@
+// The router routes by the request target it forwards: refused targets and the
+// origin-form sent on.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseRequestTarget } from '../../../agent/router/request-target.js';
+
+const ok = (raw: string, host = 'demo.test') => {
+  const v = parseRequestTarget(raw, host);
+  assert.ok(v.ok, `${raw}: ${v.ok ? '' : v.reason}`);
+  return v.target;
+};
+const refused = (raw: string, host: string | undefined = 'demo.test'): string => {
+  const v = parseRequestTarget(raw, host);
+  assert.ok(!v.ok, `${raw} was accepted`);
+  return v.reason;
+};
+
+test('origin-form targets are forwarded unchanged, routed by their path', () => {
+  assert.deepEqual(ok('/'), { path: '/', forward: '/' });
+  assert.deepEqual(ok('/up?full=1&x=/../y'), { path: '/up', forward: '/up?full=1&x=/../y' });
+  assert.deepEqual(ok('/a%2Fb/c..d/.well-known/x.'), { path: '/a%2Fb/c..d/.well-known/x.', forward: '/a%2Fb/c..d/.well-known/x.' });
+  assert.deepEqual(ok('/%252e%252e/x'), { path: '/%252e%252e/x', forward: '/%252e%252e/x' }, 'double-encoded dots are no dot segment');
+});
+
+test('a fragment anywhere is refused', () => {
+  for (const raw of ['/up#/../index.html', '/#', '/up?x#y', 'http://demo.test/up#x']) assert.match(refused(raw), /fragment/, raw);
+});
+
+test('dot segments, raw or percent-encoded, and backslashes are refused', () => {
+  for (const raw of ['/up/../x', '/..', '/./x', '/up/.', '/up/%2e%2e/x', '/up/%2E%2e', '/up/.%2E/x', '/up/%2e', '/up%2f..%2fx', '/up%5c..%5cx']) {
+    assert.match(refused(raw), /"\." or "\.\." segments/, raw);
+  }
+  for (const raw of ['/up\\..\\x', '/a\\b']) assert.match(refused(raw), /backslash/, raw);
+});
+
+test('absolute-form is accepted only for the Host it is sent with, and forwarded in origin-form', () => {
+  assert.deepEqual(ok('http://demo.test/up?x=1'), { path: '/up', forward: '/up?x=1' });
+  assert.deepEqual(ok('HTTP://DEMO.test:80'), { path: '/', forward: '/' });
+  assert.deepEqual(ok('https://demo.test?q'), { path: '/', forward: '/?q' });
+  for (const raw of ['http://other.test/up', 'http://x@demo.test/', 'http:///up']) assert.match(refused(raw), /must name the Host/, raw);
+  const noHost = parseRequestTarget('http://demo.test/up', undefined);
+  assert.ok(!noHost.ok && /must name the Host/.test(noHost.reason), 'no Host header');
+  assert.match(refused('http://demo.test/../x'), /segments/);
+});
+
+test('asterisk-form and authority-form name no path', () => {
+  for (const raw of ['*', 'demo.test:443', '', 'up']) assert.match(refused(raw), /must be a path/, raw);
+});
