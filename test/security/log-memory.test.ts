@@ -29,7 +29,11 @@ let container: string;
 const readers: OperatorKey[] = [];
 
 before(async () => {
-  e = await setupApp('logmem', { agentEnv: { BERTH_LOG_FOLLOW_LIMIT: String(FOLLOW_LIMIT_S) } });
+  // The readers all come from 127.0.0.1 here, where in life they would be many
+  // clients: the per-address connection cap (32 by default, its own attack in
+  // connection-limits.test.ts) would otherwise refuse the 33rd connection
+  // before the log stream caps this file tests are reached.
+  e = await setupApp('logmem', { agentEnv: { BERTH_LOG_FOLLOW_LIMIT: String(FOLLOW_LIMIT_S), BERTH_MAX_CONNECTIONS_PER_IP: '128' } });
   // Room for the whole flood: the default json-file cap (10m x 3) would rotate most of it away.
   e.configure('v1', 'logging:\n  driver: json-file\n  options:\n    max-size: 100m\n    max-file: "2"\n');
   const r = await e.push('r1');
