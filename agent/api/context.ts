@@ -20,6 +20,8 @@ export interface OpsDeps {
   unseal?: Unseal;
   /** How long a log follow stream lasts (--log-follow-limit); DEFAULT_FOLLOW_LIMIT_MS when absent. */
   logFollowLimitMs?: number;
+  /** How long a log or exec stream waits for a client that stopped reading (ndjson.ts DEFAULT_STALL_MS when absent). */
+  streamStallMs?: number;
 }
 
 export interface Caller {

@@ -63,6 +63,6 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       } finally {
         release(kid);
       }
-    });
+    }, ops.streamStallMs);
   });
 }

@@ -287,6 +287,42 @@ test('logs: one key holds at most 8 streams, then 429 naming the limit; another 
   for (const r of open) await r.body?.cancel();
 });
 
+test('logs: a client that stops reading loses its streams after the stall bound, and its slots come back', async () => {
+  containers = [container('web', 'r1')];
+  const [reader] = await readKeys(1);
+  const line = (i: number) => ({ stream: 'stdout', data: Buffer.from(`2024-05-01T10:00:0${i % 10}.000000000Z ${'x'.repeat(1000)}\n`) });
+  const chatty = {
+    ...fakeDocker,
+    // A follow that always has more to say than the client reads.
+    logs: async () => ({ output: Readable.from((function* () { for (let i = 0; ; i++) yield line(i); })()), close: () => undefined }),
+  } as DockerPort;
+  const stalling = buildApp({
+    store: fx.store,
+    identity: fx.identity,
+    log: { info() {}, warn() {}, error() {} },
+    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('not used'); }, removeService: async () => { throw new Error('not used'); } },
+    docker: chatty,
+    authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
+    ops: { docker: chatty, hostname: 'host-1', network: 'berth', streamStallMs: 300 },
+  });
+  const path = '/v1/services/demo/logs?follow=1';
+  const held: Response[] = [];
+  for (let i = 0; i < 8; i++) {
+    const res = await sendTo(stalling, path, reader!);
+    assert.equal(res.status, 200);
+    held.push(res); // never read
+  }
+  assert.equal((await sendTo(stalling, path, reader!)).status, 429, 'all 8 slots are held while the writes wait');
+  const again = await waitFor('a slot freed by the stall bound', async () => {
+    const res = await sendTo(stalling, path, reader!);
+    if (res.status === 200) return res;
+    await res.body?.cancel();
+    return undefined;
+  }, 10_000, { intervalMs: 100 });
+  await again.body?.cancel();
+  for (const r of held) await r.body?.cancel().catch(() => undefined);
+});
+
 test('logs -f: the stream ends when its key is no longer trusted', async () => {
   const temp = await generateOperatorKey('temp@test');
   fx.trust(temp, 'read');
