@@ -5,8 +5,10 @@
 // creates carries berth.agent=<agent id>; listings and lookups return only
 // containers with that label (or, from an agent older than the label, those
 // its own database accounts for). The `berth` network is shared per engine by
-// design and named volumes are shared by name, as Kamal does: both are labeled
-// with the agent that created them, and Berth never removes either.
+// design. Named volumes are labeled with the agent that created them and
+// mounted only by that agent (or, unlabeled, made by hand or by an older
+// agent, by any); Berth never removes either.
+import { ConflictError } from '../shared/errors.js';
 import { LABEL, isAgentsContainer } from './core/containers.js';
 import { namedVolumes } from './core/volumes.js';
 import type { ContainerSpec, DockerPort } from './docker.js';
@@ -23,7 +25,17 @@ export function scopeToAgent(docker: DockerPort, scope: AgentScope): DockerPort 
   const mine = { [LABEL.agent]: scope.agentId };
   const prepare = async (spec: ContainerSpec): Promise<ContainerSpec> => {
     // Docker would create a missing named volume on first use, without labels.
-    for (const name of namedVolumes(spec.host.Binds ?? [])) await docker.ensureVolume(name, { ...mine, [LABEL.kind]: 'volume' });
+    for (const name of namedVolumes(spec.host.Binds ?? [])) {
+      const owner = (await docker.ensureVolume(name, { ...mine, [LABEL.kind]: 'volume' }))[LABEL.agent];
+      // Another agent's data (its database, its uploads) is not this agent's to mount.
+      if (owner !== undefined && owner !== scope.agentId) {
+        throw new ConflictError(
+          `volume ${name} belongs to another Berth agent on this Docker engine (${owner.slice(0, 12)}…)`,
+          'name the volume differently in deploy.yml; volumes made by hand or before Berth labelled them are usable',
+          'volume_not_ours',
+        );
+      }
+    }
     return { ...spec, labels: { ...spec.labels, ...mine } };
   };
   return {

@@ -64,7 +64,8 @@ export interface DockerPort {
   /** Creates the network with `labels` unless it exists; an existing one is used as it is. */
   ensureNetwork(name: string, subnet: string, labels?: Record<string, string>): Promise<void>;
   /** Creates the named volume with `labels` unless it exists; an existing one is used as it is. */
-  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Creates the named volume with `labels` unless it exists; returns the labels it has. */
+  ensureVolume(name: string, labels: Record<string, string>): Promise<Record<string, string>>;
   imagePresent(ref: string): Promise<boolean>;
   pull(ref: string, options?: PullOptions): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
@@ -157,8 +158,11 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
     },
 
     async ensureVolume(name, labels) {
-      // Docker answers a create of an existing volume with that volume, as it is.
+      // Docker answers a create of an existing volume with that volume, as it is:
+      // its labels say whose it is.
       await call(`volume create ${name}`, (abortSignal) => docker.createVolume({ abortSignal, Name: name, Labels: labels }));
+      const info = await call(`volume inspect ${name}`, (abortSignal) => docker.getVolume(name).inspect({ abortSignal }));
+      return (info.Labels as Record<string, string> | null) ?? {};
     },
 
     async imagePresent(ref) {

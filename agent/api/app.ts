@@ -59,12 +59,12 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
 }
 
 /**
- * A request refused (401, 413, 429) before its body was read: the connection
+ * A request refused (401, 403, 413, 429) before its body was read: the connection
  * is closed rather than kept alive, which would mean reading and discarding
  * whatever the client still sends.
  */
 function refusedBeforeBody(req: Request, status: number): boolean {
-  if (status !== 401 && status !== 413 && status !== 429) return false;
+  if (status !== 401 && status !== 403 && status !== 413 && status !== 429) return false;
   const length = req.headers.get('content-length');
   return (length !== null && length !== '0') || req.headers.has('transfer-encoding');
 }

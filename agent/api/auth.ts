@@ -58,14 +58,7 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
     } catch (e) {
       return failed(e);
     }
-    // The signature holds; the body must be the one it signed (bh) before the
-    // request counts as authenticated: until then no jti is spent.
-    const { body, hash } = await readHashedBody(c.req.raw.body);
-    try {
-      requireBodyHash(claims, hash);
-    } catch (e) {
-      return failed(e);
-    }
+    // A key without the scope is refused before its body is read.
     const key = deps.store.keys.get(claims.iss);
     if (!key) throw new AuthError(`unknown key ${claims.iss}`);
     if (!hasScope(key.scopes, scope)) {
@@ -73,6 +66,14 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
         `key ${key.kid} (${key.comment}) has scope ${key.scopes.join(', ')}; this needs ${scope}`,
         `on the server: berth-agent trust add '<line>' --scope ${scope}`,
       );
+    }
+    // The signature holds; the body must be the one it signed (bh) before the
+    // request counts as authenticated: until then no jti is spent.
+    const { body, hash } = await readHashedBody(c.req.raw.body);
+    try {
+      requireBodyHash(claims, hash);
+    } catch (e) {
+      return failed(e);
     }
     if (!opts.deferJti) deps.store.useJti(claims.jti, claims.exp);
     c.set('rawBody', body);

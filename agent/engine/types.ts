@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { MaintenanceChange } from './maintenance.js';
 import type { RemoveRequest, RemoveResult } from './remove.js';
+import type { Unseal } from './role-secrets.js';
 
 export interface EngineConfig {
   stateDir: string;
@@ -40,7 +41,7 @@ export interface EngineDeps {
   config: EngineConfig;
   log: Logger;
   /** Opens a sealed secret; defaults to shared/sealing.ts. Injected only by tests. */
-  unseal?: (jwe: string, sealingPrivateJwk: JWK) => Promise<string>;
+  unseal?: Unseal;
 }
 
 export interface Engine {

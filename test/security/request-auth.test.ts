@@ -9,6 +9,7 @@ import { setupApp, type E2eApp } from '../support/e2e-app.js';
 import { agentId, loadKey, pinnedTls, rawRequest, signedRequest, type OperatorKey } from '../support/signed-client.js';
 import { waitFor } from '../support/wait.js';
 import { signRequest } from '../../shared/request-token.js';
+import { generateOperatorKey } from '../../shared/keys.js';
 
 const BODY_BYTES = 256 * 1024;
 const FLOOD_REQUESTS = 1000;
@@ -88,6 +89,23 @@ test('an unauthenticated request is answered 401 before its body is sent, so the
     } finally {
       u.destroy();
     }
+  }
+});
+
+test('a signed request from a key without the scope is answered 403 before its body is sent', async () => {
+  const reader = await generateOperatorKey('reader@test');
+  await e.hosts[0]!.trust(reader.line, 'read');
+  const body = Buffer.alloc(BODY_BYTES, 'x');
+  const token = await signRequest({ privateJwk: reader.privateJwk, kid: reader.kid, aud, method: 'POST', pathAndQuery: '/v1/releases', body });
+  const u = upload(pinnedTls(e.hosts[0]!), { localAddress: '127.0.0.14', sendBytes: 16 * 1024, authorization: `Berth ${token}` });
+  try {
+    let answer: number | Error | undefined;
+    void u.answered.then((r) => (answer = r));
+    const status = await waitFor('an answer while the body is still unsent', () => answer, 15_000);
+    assert.equal(status, 403, `answered ${String(status)}`);
+    assert.ok(u.sent() < BODY_BYTES, 'answered before the client finished sending');
+  } finally {
+    u.destroy();
   }
 });
 

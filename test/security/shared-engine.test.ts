@@ -27,6 +27,7 @@ before(async () => {
 after(async () => {
   await a?.teardown();
   await b?.teardown();
+  await dockerOk(engine.host, ['volume', 'rm', '-f', `${service}-data`]).catch(() => undefined);
 });
 
 const host = (app: E2eApp): BerthHost => app.hosts[0]!;
@@ -100,6 +101,20 @@ test("an exec and the app running under one agent survive the other agent's rest
   assert.equal(exit.code, 0, cmd.output());
   assert.match(cmd.stdout(), /survived/);
   await waitFor('the exec container is removed once the command ended', async () => !(await execs()).some((c) => c.id === exec.id), 30_000, { intervalMs: 100 });
+});
+
+test("an agent cannot mount another agent's named volume; its current release keeps serving", async () => {
+  const volume = `${service}-data`;
+  a.configure('v1', `volumes:\n  - ${volume}:/data\n`);
+  const ra = await a.push('r2');
+  assert.equal(ra.code, 0, explain(ra, a));
+  b.configure('v2', `volumes:\n  - ${volume}:/data\n`);
+  const rb = await b.push('r2');
+  assert.equal(rb.code, 1, explain(rb, b));
+  assert.match(rb.stderr, new RegExp(`volume ${volume} belongs to another Berth agent on this Docker engine`));
+  assert.equal((await host(b).get(b.hostHeader)).body, 'v2\n', "b's previous release still serves");
+  const bId = await agentId(host(b));
+  assert.deepEqual((await engineContainers()).filter((c) => c.labels['berth.agent'] === bId && c.labels['berth.release'] === 'r2'), [], 'b created nothing');
 });
 
 test("deploy remove on one agent removes only that agent's containers; the other still serves", async () => {

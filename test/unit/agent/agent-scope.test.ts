@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { adoptsByDeployRecord, scopeToAgent } from '../../../agent/agent-scope.js';
 import type { ContainerInfo, ContainerSpec, DockerPort } from '../../../agent/docker.js';
 import type { DeployRecord } from '../../../shared/api-types.js';
+import { ConflictError } from '../../../shared/errors.js';
 
 const ME = 'M'.repeat(43);
 const OTHER = 'O'.repeat(43);
@@ -21,6 +22,12 @@ const engine = [
   info('legacy-theirs', app({ 'berth.deploy': '2' })),
   info('not-berth', { 'com.example': 'x' }),
 ];
+
+/** Volumes already on the engine: one another agent made, one made by hand. */
+const volumes = new Map<string, Record<string, string>>([
+  ['their-db', { 'berth.agent': OTHER, 'berth.kind': 'volume' }],
+  ['by-hand', {}],
+]);
 
 function fakeDocker() {
   const calls: string[] = [];
@@ -44,6 +51,8 @@ function fakeDocker() {
     },
     async ensureVolume(name: string, labels: Record<string, string>) {
       calls.push(`volume ${name} ${JSON.stringify(labels)}`);
+      // Volumes that already exist answer with their own labels.
+      return volumes.get(name) ?? labels;
     },
     async ensureNetwork(name: string, _subnet: string, labels?: Record<string, string>) {
       calls.push(`network ${name} ${JSON.stringify(labels)}`);
@@ -95,4 +104,16 @@ test('an unlabeled container is adopted only when its deploy, service, destinati
   assert.equal(adopts(app({ 'berth.deploy': '1', 'berth.service': 'api' })), false);
   assert.equal(adopts(app({ 'berth.deploy': '1', 'berth.destination': 'staging' })), false);
   for (const deploy of ['2', '', '01', '1e3', '-1']) assert.equal(adopts(app({ 'berth.deploy': deploy })), false, deploy);
+});
+
+test("another agent's named volume is refused before anything is created; an unlabeled one is used", async () => {
+  const { docker, calls } = fakeDocker();
+  const scoped = scopeToAgent(docker, { agentId: ME, adoptsLegacy: () => false });
+  const spec = (binds: string[]) => ({ name: 'web-web-r2-MMMMMM', labels: {}, host: { Binds: binds } }) as unknown as ContainerSpec;
+  await assert.rejects(scoped.createContainer(spec(['their-db:/var/lib/db'])), (e: unknown) =>
+    e instanceof ConflictError && e.code === 'volume_not_ours' && /^volume their-db belongs to another Berth agent on this Docker engine \(OOOOOOOOOOOO…\)$/.test(e.message));
+  await assert.rejects(scoped.runAttached(spec(['their-db:/db:ro']), { tty: false, stdin: false }), /volume their-db belongs to another Berth agent/);
+  assert.ok(!calls.some((c) => c.startsWith('create') || c.startsWith('run')), calls.join('\n'));
+  await scoped.createContainer(spec(['by-hand:/data']));
+  assert.equal(calls.at(-1), 'create web-web-r2-MMMMMM');
 });
