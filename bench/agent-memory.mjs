@@ -6,10 +6,10 @@
 // capacity the agent keeps (V8's young generation, malloc arenas, SQLite's page
 // cache: RSS that swings or plateaus while the heap after GC stays flat).
 //   npm run build && node bench/agent-memory.mjs [pushes] [--every 25] [--idle 120]
-//                                    [--snapshots 0,200] [--out DIR] [--env K=V] [--node-option OPT]
+//                                    [--snapshots 0,200] [--out DIR] [--env K=V] [--node-option=OPT]
 // Heap snapshots land in --out; compare two with bench/heap-diff.mjs.
 // --env K=V (repeatable) is added to the agent's environment, e.g. MALLOC_ARENA_MAX=2;
-// --node-option OPT (repeatable) to its NODE_OPTIONS, e.g. --max-semi-space-size=1.
+// --node-option=OPT (repeatable) to its NODE_OPTIONS, e.g. --node-option=--max-semi-space-size=2.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
