@@ -132,7 +132,7 @@ async function main() {
     const routerPid = host.router.pid;
     const checkpoint = async (label, n) => {
       const before = procStatus(agentPid);
-      const p = await probe(agentPid, out, n, snapshotAt.has(n) && label !== 'idle');
+      const p = await probe(agentPid, out, n, snapshotAt.has(n));
       const db = fs.statSync(path.join(host.stateDir, 'berth.db')).size;
       const row = { label, n, before, after: procStatus(agentPid), malloc: mallocRss(agentPid), db, probe: p, router: procStatus(routerPid), at: Date.now() };
       rows.push(row);
