@@ -22,12 +22,20 @@ export interface RouterConfig {
   shutdownTimeoutMs: number;
   /** Caps and header timeout of the proxy server; DEFAULT_ROUTER_CONNECTIONS when absent. */
   connections?: ConnectionLimits;
+  /**
+   * A client connection that moves no byte either way for this long is closed,
+   * except while the router waits for the app's answer (the route's
+   * response_timeout governs that); DEFAULT_IDLE_TIMEOUT_MS when absent.
+   */
+  idleTimeoutMs?: number;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
 export const DEFAULT_HTTP_LISTEN = '0.0.0.0:80';
 export const DEFAULT_ROUTER_SOCKET = '/run/berth/router.sock';
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+/** As kamal-proxy's idle timeout: a stalled upload or a client that stopped reading frees its slot. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** Public traffic: browsers open about 6 connections per host, many clients may share a NAT address. */
 export const DEFAULT_ROUTER_CONNECTIONS: ConnectionLimits = Object.freeze({
   maxConnections: 4096,
@@ -52,6 +60,7 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
         'max-connections': { type: 'string' },
         'max-connections-per-ip': { type: 'string' },
         'header-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -59,7 +68,7 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
   } catch (e) {
     throw new ConfigError(
       `berth-agent router: ${(e as Error).message}`,
-      'options: --state-dir DIR --http-listen HOST:PORT --router-socket PATH --snapshot PATH --max-connections N --max-connections-per-ip N --header-timeout SECONDS',
+      'options: --state-dir DIR --http-listen HOST:PORT --router-socket PATH --snapshot PATH --max-connections N --max-connections-per-ip N --header-timeout SECONDS --idle-timeout SECONDS',
     );
   }
   const pick = (option: string, envName: string): string | undefined => {
@@ -82,7 +91,17 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
       { max: '--max-connections', perAddress: '--max-connections-per-ip', headerTimeout: '--header-timeout' },
       DEFAULT_ROUTER_CONNECTIONS,
     ),
+    idleTimeoutMs: idleTimeout(pick('idle-timeout', 'BERTH_ROUTER_IDLE_TIMEOUT')),
   };
+}
+
+function idleTimeout(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_IDLE_TIMEOUT_MS;
+  const s = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || s < 1 || s > 3600) {
+    throw new ConfigError(`--idle-timeout "${value.slice(0, 40)}" must be seconds between 1 and 3600`);
+  }
+  return Math.round(s * 1000);
 }
 
 /** `HOST:PORT` or `[IPv6]:PORT`; HOST must be an IP address. Port 0 picks a free port. */

@@ -23,6 +23,8 @@ export interface ProxyDeps {
   /** True while shutting down: answers close their connection. */
   draining: () => boolean;
   log: (message: string) => void;
+  /** The server's socket inactivity timeout, restored once the app answers. */
+  idleTimeoutMs: number;
 }
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD']);
@@ -80,6 +82,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
 interface ForwardDeps {
   pool: TargetPool;
   log: (target: string, message: string) => void;
+  idleTimeoutMs: number;
 }
 
 function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, route: Route, requestTarget: RequestTarget): void {
@@ -146,12 +149,17 @@ function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, r
     }
     upstream.once('finish', () => {
       sent = true;
-      if (!answered) startClock();
+      if (!answered) {
+        startClock();
+        // The client has nothing to send while the app works on its answer: only the response timeout applies.
+        req.socket.setTimeout(0);
+      }
     });
 
     upstream.once('response', (upRes) => {
       answered = true;
       clearTimeout(timer);
+      req.socket.setTimeout(deps.idleTimeoutMs);
       if (clientGone) {
         upRes.destroy();
         return;

@@ -8,7 +8,7 @@ import { unlink } from 'node:fs/promises';
 import { ConflictError } from '../../shared/errors.js';
 import { guardConnections } from '../connection-guard.js';
 import { httpTimeouts } from '../core/connection-budget.js';
-import { DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
+import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
 import { createControlServer, listenOnSocket } from './control.js';
 import { InflightCounter } from './inflight.js';
 import { createProxyHandler } from './proxy.js';
@@ -65,13 +65,16 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   };
 
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
-  // No request timeout: uploads and responses may take as long as they take,
-  // and no socket idle timeout cuts a quiet long poll; only a silent head and
-  // an idle kept-alive connection are closed.
+  // No request timeout: uploads and responses may take as long as they take
+  // while bytes move; a silent head, an idle kept-alive connection and a
+  // connection that moves nothing for the idle timeout are closed.
   const proxyServer = createServer(
     { ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 },
-    createProxyHandler({ table: () => table, inflight, pool, draining: () => draining, log }),
+    createProxyHandler({ table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS }),
   );
+  // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
+  // the proxy lifts it while the app is working on an answer.
+  proxyServer.timeout = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const limits = guardConnections(proxyServer, connections, (m) => log(`warning: ${m}`));
   proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
