@@ -5,6 +5,7 @@
 import type { Hono } from 'hono';
 import { RateLimitError } from '../../shared/errors.js';
 import type { ContainerInfo } from '../docker.js';
+import { createLogStreamPool, MAX_DOCKER_LOG_STREAMS } from '../ops/log-stream-pool.js';
 import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js';
 import { requireToken } from './auth.js';
 import { nowMs, opsOf, type ApiDeps, type ApiEnv } from './context.js';
@@ -18,6 +19,7 @@ export const MAX_LOG_STREAMS = 32;
 export const MAX_LOG_STREAMS_PER_KEY = 8;
 
 export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
+  const dockerStreams = createLogStreamPool();
   let open = 0;
   const openByKey = new Map<string, number>();
   const release = (kid: string) => {
@@ -54,7 +56,11 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       release(kid);
       throw err;
     }
-    const logsDeps = { store: deps.store, docker: ops.docker, log: deps.log };
+    if (dockerStreams.free() < targets.length) {
+      release(kid);
+      throw new RateLimitError(`too many container log streams open on this agent (${MAX_DOCKER_LOG_STREAMS}); close some and try again`, 'too_many_log_streams');
+    }
+    const logsDeps = { store: deps.store, docker: dockerStreams.counted(ops.docker), log: deps.log };
     const trusted = () => deps.store.keys.get(kid) !== undefined;
     return ndjsonResponse(c, deps.log, async (write, signal) => {
       try {

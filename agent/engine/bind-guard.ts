@@ -68,8 +68,20 @@ export function guardBinds(docker: DockerPort, policy: GuardrailPolicy, realpath
     ...docker,
     createContainer: (spec) =>
       exclusive(async () => {
-        await judge(docker, policy, realpath, spec.name, specBinds(spec));
-        return docker.createContainer(spec);
+        const binds = specBinds(spec);
+        await judge(docker, policy, realpath, spec.name, binds);
+        const id = await docker.createContainer(spec);
+        if (binds.length === 0) return id;
+        // The lock is this process's: another agent on the engine may have made a
+        // nesting bind at the same moment. Judged again with both in place; when
+        // two race, both give up, which is safe.
+        try {
+          await judge(docker, policy, realpath, spec.name, binds, id);
+        } catch (err) {
+          await docker.remove(id, { force: true });
+          throw err;
+        }
+        return id;
       }),
     runAttached: (spec, io) =>
       exclusive(async () => {

@@ -109,3 +109,23 @@ test('creates are judged one at a time: two racing creates cannot both pass agai
   assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected']);
   assert.deepEqual(created, ['outer']);
 });
+
+test("create: a nesting bind another agent made at the same moment is caught after the create, and ours is removed", async () => {
+  const f = fakeDocker();
+  const removed: string[] = [];
+  const port = {
+    ...f.port,
+    async createContainer(s: ContainerSpec) {
+      // Another agent's container appears between our check and our create.
+      f.mounts.push({ id: 'theirs', name: 'other-agent-web', source: '/srv/p', writable: true });
+      f.mounts.push({ id: `id-${s.name}`, name: s.name, source: '/srv/p/q', writable: false });
+      return `id-${s.name}`;
+    },
+    async remove(id: string) {
+      removed.push(id);
+    },
+  } as DockerPort;
+  const docker = guardBinds(port, policy, realpath);
+  await assert.rejects(docker.createContainer(spec('mine', ['/srv/p/q:/q:ro'])), refusedWith(/host path \/srv\/p\/q \(container mine\) lies inside \/srv\/p, which container other-agent-web can write/));
+  assert.deepEqual(removed, ['id-mine']);
+});
