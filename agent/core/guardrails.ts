@@ -10,7 +10,7 @@ import { posix } from 'node:path';
 import { UserError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { capabilityName, translateOptions, type OptionValue } from './docker-options.js';
-import { parseVolume, type VolumeMount } from './volumes.js';
+import { isWritable, parseVolume, type VolumeMount } from './volumes.js';
 import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from './bind-nesting.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 import { checkLogging, loggingPolicy, type LoggingPolicy } from './logging-policy.js';
@@ -138,7 +138,7 @@ export function checkRelease(manifest: ManifestPayload, policy: GuardrailPolicy)
     checkRole(role, spec, policy);
     for (const entry of spec.volumes ?? []) {
       const v = parseVolume(role, entry);
-      if (v.kind === 'bind') binds.push({ source: v.source, writable: !v.mode.split(',').includes('ro'), holder: `role ${role}` });
+      if (v.kind === 'bind') binds.push({ source: v.source, writable: isWritable(v), holder: `role ${role}` });
     }
   }
   // Across roles too: every role of a release runs on this host at once.

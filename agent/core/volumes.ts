@@ -45,6 +45,11 @@ export function parseVolume(role: string, entry: string): VolumeMount {
   return { kind: 'volume', source, target: posix.normalize(target), mode: modes.join(',') };
 }
 
+/** Whether the container may write through it. */
+export function isWritable(v: VolumeMount): boolean {
+  return !v.mode.split(',').includes('ro');
+}
+
 /** The HostConfig.Binds entry Docker takes for it (named volumes: the agent creates them first, with its labels). */
 export function bindString(v: VolumeMount): string {
   return [v.source, v.target, ...(v.mode ? [v.mode] : [])].join(':');

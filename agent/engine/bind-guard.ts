@@ -14,31 +14,21 @@ import { realpath as fsRealpath } from 'node:fs/promises';
 import { UserError } from '../../shared/errors.js';
 import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from '../core/bind-nesting.js';
 import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
+import { isWritable, parseVolume } from '../core/volumes.js';
 import type { BindMount, ContainerSpec, DockerPort } from '../docker.js';
+import { createSerial } from '../serial.js';
 import { hostPolicy, resolveHostPath, type Realpath } from './bind-paths.js';
 
-/** `source:target[:mode]` host binds of a spec (named volumes are Docker's own directories). */
+/** The host binds of a spec (named volumes are Docker's own directories). */
 function specBinds(spec: ContainerSpec): BindMount[] {
   return (spec.host.Binds ?? [])
-    .filter((b) => b.startsWith('/'))
-    .map((b) => {
-      const [source = '', , mode = ''] = b.split(':');
-      return { source, writable: !mode.split(',').includes('ro') };
-    });
+    .map((b) => parseVolume(spec.name, b))
+    .filter((v) => v.kind === 'bind')
+    .map((v) => ({ source: v.source, writable: isWritable(v) }));
 }
 
 function refused(who: string, why: string, hint: string): UserError {
   return new UserError(`${who}: refused by this agent's guardrails: ${why}`, hint, 'guardrail_refused');
-}
-
-/** One at a time, in arrival order. */
-function serialize(): <T>(fn: () => Promise<T>) => Promise<T> {
-  let tail: Promise<unknown> = Promise.resolve();
-  return (fn) => {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => undefined);
-    return run;
-  };
 }
 
 /** Throws unless `binds` may be mounted now by container `who` (`selfId`: its own id, not judged against itself). */
@@ -63,7 +53,7 @@ async function judge(docker: DockerPort, policy: GuardrailPolicy, realpath: Real
 }
 
 export function guardBinds(docker: DockerPort, policy: GuardrailPolicy, realpath: Realpath = fsRealpath): DockerPort {
-  const exclusive = serialize();
+  const exclusive = createSerial();
   return {
     ...docker,
     createContainer: (spec) =>

@@ -6,6 +6,7 @@ import type { Store } from '../store/index.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import { publishedRoutes, sameRoutes } from '../core/routes.js';
 import type { RouterPort } from './types.js';
+import { createSerial } from '../serial.js';
 
 const MAX_ATTEMPTS = 4;
 
@@ -28,13 +29,8 @@ export interface RoutePublisher {
 }
 
 export function createRoutePublisher(store: Store, router: RouterPort, log: Logger): RoutePublisher {
-  let queue: Promise<unknown> = Promise.resolve();
   let routerDown = false;
-  const serialize = <T>(fn: () => Promise<T>): Promise<T> => {
-    const next = queue.then(fn, fn);
-    queue = next.catch(() => undefined);
-    return next;
-  };
+  const serialize = createSerial();
 
   // The table as the router must serve it: routes with health paths and maintenance merged in.
   const table = (maintenance = store.maintenance.all()) => publishedRoutes(store.routes.all(), maintenance);
