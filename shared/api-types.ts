@@ -164,24 +164,7 @@ export interface ServiceDetail {
   lock?: OperatorLock | null;
 }
 
-export interface Route {
-  service: string;
-  hosts: string[];
-  target: string; // 'IP:PORT'
-  path_prefix?: string;
-  response_timeout?: number;
-  /** Trust the client's Forwarded / X-Forwarded-* (a proxy in front sets them); otherwise the router replaces them. */
-  forward_headers?: boolean;
-  /** Requests for this path (query ignored) reach the target even in maintenance, so health checks still pass. */
-  health_path?: string;
-  /** While set, every other request gets 503 with the message (the default one when absent). */
-  maintenance?: { message?: string };
-}
-
-export interface RouteSet {
-  version: number;
-  routes: Route[];
-}
+export type { Route, RouteSet } from './routes.js';
 
 // Ordered weakest first: each scope implies every scope before it.
 export const SCOPES = ['read', 'deploy', 'admin'] as const;

@@ -5,7 +5,7 @@ import { isBerthError } from '../../shared/errors.js';
 import type { DeployState } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Step } from '../core/plan.js';
-import { splitTarget } from '../router/table.js';
+import { splitTarget } from '../../shared/routes.js';
 import { waitDrained } from './drain.js';
 import { pruneContainers } from './retention.js';
 import type { EngineDeps } from './types.js';

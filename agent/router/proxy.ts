@@ -11,7 +11,8 @@ import type { InflightCounter } from './inflight.js';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { acceptsHtml, renderErrorPage, renderMaintenancePage, type ErrorPageStatus } from './pages.js';
 import { parseRequestTarget, type RequestTarget } from './request-target.js';
-import { DEFAULT_RESPONSE_TIMEOUT_S, isHealthPath, normalizeHost, splitTarget, type RouteTable } from './table.js';
+import { splitTarget } from '../../shared/routes.js';
+import { DEFAULT_RESPONSE_TIMEOUT_S, isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import type { Route } from './types.js';
 

@@ -1,58 +1,11 @@
 // The route table: a validated RouteSet compiled for lookup by Host and path.
 // Pure: no I/O. A table is immutable; the router swaps whole tables.
 
-import { isIPv4, isIPv6 } from 'node:net';
-import { z } from 'zod';
 import { UserError } from '../../shared/errors.js';
-import { maintenanceMessageSchema } from '../../shared/maintenance.js';
+import { routeSetSchema } from '../../shared/routes.js';
 import type { Route, RouteSet } from './types.js';
 
-export const MAX_ROUTES = 10_000;
-export const MAX_HOSTS_PER_ROUTE = 100;
 export const DEFAULT_RESPONSE_TIMEOUT_S = 30;
-
-const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
-const HOST_NAME = `${HOST_LABEL}(?:\\.${HOST_LABEL})*`;
-// `*` alone is the catch-all; `*.example.com` matches any subdomain, not the apex.
-const HOST_PATTERN = new RegExp(`^(?:\\*|(?:\\*\\.)?${HOST_NAME})$`);
-const NAME = '[a-z0-9][a-z0-9_-]{0,62}';
-// The agent's route key: `service`, `service.role` for further proxied roles, `@destination` when set.
-const SERVICE_PATTERN = new RegExp(`^${NAME}(?:\\.${NAME})?(?:@${NAME})?$`);
-// Visible ASCII without query/fragment markers, so the prefix compares against a bare path.
-const PATH_PREFIX_PATTERN = /^\/[\x21-\x22\x24-\x3e\x40-\x7e]{0,1023}$/;
-// A health check path as the manifest allows it (a query may follow); compared without its query.
-const HEALTH_PATH_PATTERN = /^\/[\x21-\x7e]{0,1023}$/;
-
-const hostSchema = z
-  .string()
-  .max(253)
-  .transform((h) => h.toLowerCase())
-  .refine((h) => HOST_PATTERN.test(h), { message: 'must be a host name, `*.domain` or `*`' });
-
-const targetSchema = z
-  .string()
-  .max(64)
-  .refine((t) => splitTarget(t) !== undefined, { message: 'must be IP:PORT (IPv6 as [addr]:port)' });
-
-const routeSchema = z.strictObject({
-  service: z.string().regex(SERVICE_PATTERN, 'must be service[.role][@destination]'),
-  hosts: z.array(hostSchema).min(1).max(MAX_HOSTS_PER_ROUTE),
-  target: targetSchema,
-  path_prefix: z.string().regex(PATH_PREFIX_PATTERN, 'must start with / and hold no spaces, ? or #').optional(),
-  response_timeout: z.number().positive().max(3600).optional(),
-  forward_headers: z.boolean().optional(),
-  health_path: z.string().regex(HEALTH_PATH_PATTERN, 'must start with / and hold no spaces or control characters').optional(),
-  maintenance: z
-    .strictObject({
-      message: maintenanceMessageSchema.optional(),
-    })
-    .optional(),
-});
-
-const routeSetSchema = z.strictObject({
-  version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-  routes: z.array(routeSchema).max(MAX_ROUTES),
-});
 
 /** Validates untrusted input as a RouteSet; throws UserError naming the field path. */
 export function parseRouteSet(input: unknown): RouteSet {
@@ -62,7 +15,7 @@ export function parseRouteSet(input: unknown): RouteSet {
     const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'route set';
     throw new UserError(`invalid route set: ${where}: ${issue?.message ?? 'invalid'}`);
   }
-  const set = result.data as RouteSet;
+  const set: RouteSet = result.data;
   assertNoDuplicates(set);
   return set;
 }
@@ -82,17 +35,6 @@ function assertNoDuplicates(set: RouteSet): void {
       seen.set(key, route.service + route.target);
     }
   });
-}
-
-/** `IP:PORT` → parts, or undefined when malformed. */
-export function splitTarget(target: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(target);
-  if (!m) return undefined;
-  const host = m[1] ?? m[2] ?? '';
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) return undefined;
-  if (m[1] !== undefined ? !isIPv6(host) : !isIPv4(host)) return undefined;
-  return { host, port };
 }
 
 /** The Host header reduced to a lower-case name without port or trailing dot. */

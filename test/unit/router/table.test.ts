@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildTable, normalizeHost, parseRouteSet, splitTarget } from '../../../agent/router/table.js';
+import { buildTable, normalizeHost, parseRouteSet } from '../../../agent/router/table.js';
+import { splitTarget } from '../../../shared/routes.js';
 import type { Route } from '../../../agent/router/types.js';
 
 const route = (over: Partial<Route>): Route => ({ service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', ...over });

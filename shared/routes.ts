@@ -1,0 +1,70 @@
+// PURE: the route table's shape, one schema for both sides of the router's
+// control socket: the agent builds RouteSets, the router validates what it is
+// sent, and the types are derived from the schema so the two cannot drift.
+import { isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { maintenanceMessageSchema } from './maintenance.js';
+
+export const MAX_ROUTES = 10_000;
+export const MAX_HOSTS_PER_ROUTE = 100;
+
+const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOST_NAME = `${HOST_LABEL}(?:\\.${HOST_LABEL})*`;
+// `*` alone is the catch-all; `*.example.com` matches any subdomain, not the apex.
+const HOST_PATTERN = new RegExp(`^(?:\\*|(?:\\*\\.)?${HOST_NAME})$`);
+const NAME = '[a-z0-9][a-z0-9_-]{0,62}';
+// The agent's route key: `service`, `service.role` for further proxied roles, `@destination` when set.
+const SERVICE_PATTERN = new RegExp(`^${NAME}(?:\\.${NAME})?(?:@${NAME})?$`);
+// Visible ASCII without query/fragment markers, so the prefix compares against a bare path.
+const PATH_PREFIX_PATTERN = /^\/[\x21-\x22\x24-\x3e\x40-\x7e]{0,1023}$/;
+// A health check path as the manifest allows it (a query may follow); compared without its query.
+const HEALTH_PATH_PATTERN = /^\/[\x21-\x7e]{0,1023}$/;
+
+const hostSchema = z
+  .string()
+  .max(253)
+  .transform((h) => h.toLowerCase())
+  .refine((h) => HOST_PATTERN.test(h), { message: 'must be a host name, `*.domain` or `*`' });
+
+const targetSchema = z
+  .string()
+  .max(64)
+  .refine((t) => splitTarget(t) !== undefined, { message: 'must be IP:PORT (IPv6 as [addr]:port)' });
+
+export const routeSchema = z.strictObject({
+  service: z.string().regex(SERVICE_PATTERN, 'must be service[.role][@destination]'),
+  hosts: z.array(hostSchema).min(1).max(MAX_HOSTS_PER_ROUTE),
+  /** 'IP:PORT' of the container. */
+  target: targetSchema,
+  path_prefix: z.string().regex(PATH_PREFIX_PATTERN, 'must start with / and hold no spaces, ? or #').optional(),
+  response_timeout: z.number().positive().max(3600).optional(),
+  /** Trust the client's Forwarded / X-Forwarded-* (a proxy in front sets them); otherwise the router replaces them. */
+  forward_headers: z.boolean().optional(),
+  /** Requests for this path (query ignored) reach the target even in maintenance, so health checks still pass. */
+  health_path: z.string().regex(HEALTH_PATH_PATTERN, 'must start with / and hold no spaces or control characters').optional(),
+  /** While set, every other request gets 503 with the message (the default one when absent). */
+  maintenance: z
+    .strictObject({
+      message: maintenanceMessageSchema.optional(),
+    })
+    .optional(),
+});
+
+export const routeSetSchema = z.strictObject({
+  version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  routes: z.array(routeSchema).max(MAX_ROUTES),
+});
+
+export type Route = z.output<typeof routeSchema>;
+export type RouteSet = z.output<typeof routeSetSchema>;
+
+/** `IP:PORT` → parts, or undefined when malformed. */
+export function splitTarget(target: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(target);
+  if (!m) return undefined;
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return undefined;
+  if (m[1] !== undefined ? !isIPv6(host) : !isIPv4(host)) return undefined;
+  return { host, port };
+}
