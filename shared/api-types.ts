@@ -25,10 +25,38 @@ export const DEPLOY_STATES = [
 ] as const;
 export type DeployState = (typeof DEPLOY_STATES)[number];
 
-export const FINAL_DEPLOY_STATES: readonly DeployState[] = ['DONE', 'REVERTED'];
+/**
+ * Where a deploy may go from each state; the store refuses anything else. The
+ * engine walks RECEIVED → … → DONE. Before SWITCHED a failure goes to FAILED
+ * and the undo to REVERTED; an agent that restarts abandons such a deploy
+ * straight to REVERTED, or records SWITCHED when the router already serves its
+ * container (a crash after the switch, before it was recorded). Past SWITCHED
+ * the release serves and only finishing remains (DONE directly when the drain
+ * cannot be finished).
+ */
+export const DEPLOY_TRANSITIONS: Readonly<Record<DeployState, readonly DeployState[]>> = {
+  RECEIVED: ['VERIFIED', 'SWITCHED', 'FAILED', 'REVERTED'],
+  VERIFIED: ['PULLED', 'SWITCHED', 'FAILED', 'REVERTED'],
+  PULLED: ['STARTED', 'SWITCHED', 'FAILED', 'REVERTED'],
+  STARTED: ['HEALTHY', 'SWITCHED', 'FAILED', 'REVERTED'],
+  HEALTHY: ['SWITCHED', 'FAILED', 'REVERTED'],
+  SWITCHED: ['DRAINED', 'DONE'],
+  DRAINED: ['DONE'],
+  DONE: [],
+  FAILED: ['REVERTED'],
+  REVERTED: [],
+};
+
+/** The states a deploy never leaves: those with no transition out. */
+export const FINAL_DEPLOY_STATES: readonly DeployState[] = DEPLOY_STATES.filter((s) => DEPLOY_TRANSITIONS[s].length === 0);
 
 export function isFinalDeployState(state: DeployState): boolean {
   return FINAL_DEPLOY_STATES.includes(state);
+}
+
+/** Staying in a state is always allowed (repeating a step is harmless); moving only along DEPLOY_TRANSITIONS. */
+export function canMoveDeploy(from: DeployState, to: DeployState): boolean {
+  return from === to || DEPLOY_TRANSITIONS[from].includes(to);
 }
 
 export interface DeployRecord {

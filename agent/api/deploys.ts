@@ -1,9 +1,9 @@
 // GET /v1/deploys/:id and its live event stream (SSE, resumable by Last-Event-ID).
 import type { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { isFinalDeployState } from '../../shared/api-types.js';
 import { NotFoundError, RateLimitError, UserError } from '../../shared/errors.js';
 import type { DeployEvent, DeployRecord } from '../store/index.js';
-import { FINAL_STATES } from '../store/index.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 
@@ -85,7 +85,7 @@ export function deployRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
           pending = false;
           await flush();
           const deploy = store.getDeploy(id);
-          if (!deploy || FINAL_STATES.has(deploy.state)) {
+          if (!deploy || isFinalDeployState(deploy.state)) {
             // An engine may record its closing event right after setState in
             // the same tick; let it land before the stream ends.
             await new Promise((r) => setImmediate(r));

@@ -106,6 +106,8 @@ export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
       store.setState(d.id, state);
       store.addEvent(d.id, state, message);
     };
+    // The router already sends traffic to it: the switch happened, only its record was missing.
+    if (!isSwitched(d)) await enter('SWITCHED', 'the router already serves it; switch recorded');
     await finishAfterSwitch(deps, d.id, m, steps, enter);
   }
 

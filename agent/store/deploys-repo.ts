@@ -1,9 +1,10 @@
 // Deploy rows, their event log and the per-service lock a running deploy holds.
 import type { EventEmitter } from 'node:events';
-import { NotFoundError, UserError } from '../../shared/errors.js';
+import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js';
 import type { Db } from './db.js';
 import { insertAudit } from './audit-repo.js';
-import { DEPLOY_STATES, FINAL_STATES, type DeployEvent, type DeployRecord, type DeployState } from './types.js';
+import { canMoveDeploy, isFinalDeployState } from '../../shared/api-types.js';
+import { DEPLOY_STATES, type DeployEvent, type DeployRecord, type DeployState } from './types.js';
 
 export type DeployRow = Omit<DeployRecord, 'state' | 'trigger'> & { state: string; trigger: string; release_id: number };
 type EventRow = { id: number; deploy_id: number; at: string; state: string; message: string; progress: number | null };
@@ -105,6 +106,9 @@ export function createDeploysRepo(db: Db, now: () => number, bus: EventEmitter) 
       checkState(state);
       const record = db.transaction(() => {
         const before = mustGet(deployId);
+        if (!canMoveDeploy(before.state, state)) {
+          throw new ConflictError(`deploy ${deployId} cannot go from ${before.state} to ${state}`, undefined, 'illegal_transition');
+        }
         const nowMs = now();
         db.run(
           'UPDATE deploys SET state = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?',
@@ -121,10 +125,10 @@ export function createDeploysRepo(db: Db, now: () => number, bus: EventEmitter) 
           });
         }
         // The lock lives exactly as long as the deploy is unfinished.
-        if (FINAL_STATES.has(state)) db.run('DELETE FROM locks WHERE deploy_id = ?', deployId);
+        if (isFinalDeployState(state)) db.run('DELETE FROM locks WHERE deploy_id = ?', deployId);
         return mustGet(deployId);
       });
-      if (FINAL_STATES.has(state)) bus.emit('final', record);
+      if (isFinalDeployState(state)) bus.emit('final', record);
       return record;
     },
     unfinishedDeploys(): DeployRecord[] {

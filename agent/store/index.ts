@@ -14,7 +14,7 @@ import { createRoutesRepo } from './routes-repo.js';
 import type { Store } from './types.js';
 
 export type * from './types.js';
-export { SCOPES, DEPLOY_STATES, FINAL_STATES } from './types.js';
+export { SCOPES, DEPLOY_STATES } from './types.js';
 
 export interface StoreOptions {
   /** Clock in ms; tests move it to expire jti rows. */

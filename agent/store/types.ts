@@ -21,7 +21,6 @@ export type {
 } from '../../shared/api-types.js';
 export { DEPLOY_STATES, SCOPES } from '../../shared/api-types.js';
 
-export const FINAL_STATES: ReadonlySet<DeployState> = new Set<DeployState>(['DONE', 'REVERTED']);
 
 /** A route table row as stored: key `service` or `service.role`, the Route as JSON. */
 export type RemovedRouteRow = {

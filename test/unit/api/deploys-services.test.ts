@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DeployEvent, DeployRecord } from '../../../shared/api-types.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 let f: ApiFixture;
 before(async () => {
@@ -49,7 +50,7 @@ describe('GET /v1/deploys/:id', () => {
     assert.equal(body.deploy.id, id);
     assert.equal(body.deploy.state, 'RECEIVED');
     assert.deepEqual(body.events.map((e) => e.state), ['RECEIVED', 'VERIFIED']);
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
   });
 
   it('unknown id → 404, malformed id → 400, no token → 401', async () => {
@@ -77,10 +78,10 @@ describe('GET /v1/deploys/:id/events (SSE)', () => {
     const text = res.text();
     // Live events arrive after the stream has started.
     setTimeout(() => {
-      f.store.setState(id, 'PULLED');
+      moveDeploy(f.store, id, 'PULLED');
       f.store.addEvent(id, 'PULLED', 'pulling', 40);
       f.store.addEvent(id, 'PULLED', 'pulled', 100);
-      f.store.setState(id, 'DONE');
+      moveDeploy(f.store, id, 'DONE');
       f.store.addEvent(id, 'DONE', 'done');
     }, 20);
     const messages = parseSse(await text);
@@ -98,8 +99,8 @@ describe('GET /v1/deploys/:id/events (SSE)', () => {
     const id = await accepted();
     const e1 = f.store.addEvent(id, 'VERIFIED', 'one');
     f.store.addEvent(id, 'PULLED', 'two');
-    f.store.setState(id, 'FAILED', 'pull failed');
-    f.store.setState(id, 'REVERTED');
+    moveDeploy(f.store, id, 'FAILED', 'pull failed');
+    moveDeploy(f.store, id, 'REVERTED');
     const res = await f.request('GET', `/v1/deploys/${id}/events`, { headers: { 'last-event-id': String(e1.id) } });
     const messages = parseSse(await res.text());
     assert.deepEqual(messages.map((m) => m.event), ['progress', 'end']);
@@ -131,7 +132,7 @@ describe('GET /v1/deploys/:id/events (SSE)', () => {
     const ended = await Promise.all(texts);
     for (const t of ended) assert.ok(!t.includes('event: end'), 'cut off, not a normal end');
     f.trustAll();
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
   });
 
   it('refuses a malformed Last-Event-ID and an unknown deploy', async () => {
@@ -144,7 +145,7 @@ describe('GET /v1/services', () => {
   it('lists services with seq and current; detail adds containers and routes', async () => {
     const id = await accepted();
     f.store.setCurrent('demo', '', id);
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     f.store.routes.set('demo', '', { service: 'demo', hosts: ['demo.test', 'www.demo.test'], target: '10.210.0.5:8080' });
     f.store.routes.set('other', '', { service: 'other', hosts: ['other.test'], target: '10.210.0.6:80' });
     f.containers = [

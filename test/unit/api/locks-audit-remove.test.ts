@@ -5,6 +5,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ContainerInfo } from '../../../agent/docker.js';
 import type { AuditEntry, OperatorLock } from '../../../shared/api-types.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 let f: ApiFixture;
 before(async () => {
@@ -152,7 +153,7 @@ describe('GET/PUT/DELETE /v1/services/:name/lock', () => {
     const ok = await f.postRelease(await f.manifest());
     assert.equal(ok.status, 202);
     const { deploy } = (await ok.json()) as { deploy: { id: number } };
-    f.store.setState(deploy.id, 'DONE');
+    moveDeploy(f.store, deploy.id, 'DONE');
   });
 
   it('GET /v1/services/:name shows the lock', async () => {
@@ -234,7 +235,7 @@ describe('DELETE /v1/services/:name', () => {
 
   it('admin: removes routes (published), every app container of this destination, current and maintenance; keeps seq; audits', async () => {
     const id = await deployed('gone');
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     f.store.setCurrent('gone', '', id);
     f.containers = [
       container('gone-web-v2', 'gone', '', true), container('gone-web-v1', 'gone', '', false),
@@ -263,7 +264,7 @@ describe('DELETE /v1/services/:name', () => {
 
   it('deploy scope is not enough (403); nothing changes', async () => {
     const id = await deployed('needsadmin');
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     f.containers = [container('needsadmin-web-v1', 'needsadmin', '', true)];
     const before = state();
     const err = await errorOf(await f.request('DELETE', '/v1/services/needsadmin', { key: f.keyA }));
@@ -283,7 +284,7 @@ describe('DELETE /v1/services/:name', () => {
     assert.match(running.message, new RegExp(`busy is being deployed: deploy ${id}`));
     assert.deepEqual(state(), before);
 
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     assert.equal((await put(lockPath('busy'), 'keep')).status, 200);
     const locked = state();
     const held = await errorOf(await f.request('DELETE', '/v1/services/busy', { key: f.keyB }));
@@ -296,7 +297,7 @@ describe('DELETE /v1/services/:name', () => {
 
   it('a router that refuses the new table: 502, routes restored, no container touched, service free again', async () => {
     const id = await deployed('norouter');
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     f.store.setCurrent('norouter', '', id);
     f.containers = [container('norouter-web-v1', 'norouter', '', true)];
     f.router.down = true;
@@ -313,7 +314,7 @@ describe('DELETE /v1/services/:name', () => {
 
   it('a container that cannot be removed: 502, and service.remove_failed audits what was removed', async () => {
     const id = await deployed('partial');
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     f.containers = [container('partial-web-v2', 'partial', '', true), container('partial-web-v1', 'partial', '', false)];
     f.failRemove.add('partial-web-v1');
     try {
@@ -333,7 +334,7 @@ describe('DELETE /v1/services/:name', () => {
 
   it('mid-removal: a deploy key cannot release the hold (409), a push is told a removal is in progress; nothing changes', async () => {
     const id = await deployed('midway');
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     f.containers = [container('midway-web-v1', 'midway', '', true)];
     let letGo!: () => void;
     const gate = new Promise<void>((r) => (letGo = r));
@@ -363,7 +364,7 @@ describe('DELETE /v1/services/:name', () => {
 
   it('a hold left by an agent stopped mid-removal: lock release refuses, deploy remove again finishes it', async () => {
     const id = await deployed('stale');
-    f.store.setState(id, 'DONE');
+    moveDeploy(f.store, id, 'DONE');
     f.containers = [container('stale-web-v1', 'stale', '', true)];
     f.store.removal.begin({ service: 'stale', destination: '', keyId: f.keyB.kid });
     f.restart();

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 let f: ApiFixture;
 before(async () => {
@@ -30,7 +31,7 @@ describe('POST /v1/releases with bake', () => {
       assert.equal(res.status, 202, JSON.stringify(await res.clone().json()));
       const { deploy } = (await res.json()) as { deploy: { id: number } };
       assert.equal(f.store.getRelease(deploy.id)?.payload.bake, bake);
-      f.store.setState(deploy.id, 'DONE');
+      moveDeploy(f.store, deploy.id, 'DONE');
     }
   });
 });

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { signCompactJws } from '../../../shared/jose.js';
 import { generateOperatorKey } from '../../../shared/keys.js';
 import { ApiFixture, b64, errorOf, hs256Token, publicKeyBytes, type RequestOptions } from '../../support/agent-api.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 let f: ApiFixture;
 before(async () => {
@@ -25,7 +26,7 @@ async function control(): Promise<number> {
   assert.equal(deploy.state, 'RECEIVED');
   await new Promise((r) => setImmediate(r));
   assert.ok(f.runs.includes(deploy.id), 'engine.run was called with the deploy');
-  f.store.setState(deploy.id, 'DONE');
+  moveDeploy(f.store, deploy.id, 'DONE');
   return deploy.id;
 }
 
@@ -109,7 +110,7 @@ describe('POST /v1/releases', () => {
       const first = await f.request('POST', PATH, { body, authorization });
       assert.equal(first.status, 202);
       const { deploy } = (await first.json()) as { deploy: { id: number } };
-      f.store.setState(deploy.id, 'DONE');
+      moveDeploy(f.store, deploy.id, 'DONE');
       const before = f.store.dump();
       await refused(await f.request('POST', PATH, { body, authorization }), before, 409, 'replayed', /request token was already used/);
 
@@ -125,7 +126,7 @@ describe('POST /v1/releases', () => {
       const first = await f.postRelease(jws);
       assert.equal(first.status, 202);
       const { deploy } = (await first.json()) as { deploy: { id: number } };
-      f.store.setState(deploy.id, 'DONE');
+      moveDeploy(f.store, deploy.id, 'DONE');
       const before = f.store.dump();
       await refused(await f.postRelease(jws), before, 409, 'replayed', /release manifest was already used/);
       f.restart();
@@ -200,7 +201,7 @@ describe('POST /v1/releases', () => {
       // Positive control: B posting what B signed is fine.
       const ok = await f.postRelease(await f.manifest({}, f.keyB), { key: f.keyB });
       assert.equal(ok.status, 202);
-      f.store.setState(((await ok.json()) as { deploy: { id: number } }).deploy.id, 'DONE');
+      moveDeploy(f.store, ((await ok.json()) as { deploy: { id: number } }).deploy.id, 'DONE');
     });
   });
 
@@ -243,7 +244,7 @@ describe('POST /v1/releases', () => {
         before, 409, 'locked',
         new RegExp(`demo is locked by deploy ${deploy.id} \\(version ${deploy.version}, key ${f.keyA.kid}\\) since `),
       );
-      f.store.setState(deploy.id, 'DONE');
+      moveDeploy(f.store, deploy.id, 'DONE');
       await control();
     });
 

@@ -9,6 +9,7 @@ import { parseManifestPayload } from '../../../shared/manifest.js';
 import { seal } from '../../../shared/sealing.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
 import { sealUnbound } from '../../support/legacy-seal.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 let f: ApiFixture;
 
@@ -33,7 +34,7 @@ async function refused(manifest: string, status: number, code: string, message: 
 function storeDirectly(over: Record<string, unknown>): void {
   const payload = parseManifestPayload(f.manifestPayload(over));
   const deploy = f.store.acceptRelease({ payload, jws: 'x.y.z', keyId: f.keyA.kid });
-  f.store.setState(deploy.id, 'DONE');
+  moveDeploy(f.store, deploy.id, 'DONE');
 }
 
 describe('sealed values on POST /v1/releases', () => {

@@ -4,6 +4,7 @@ import type { ContainerInfo } from '../../../agent/docker.js';
 import type { ReleaseSummary, StoredRelease } from '../../../shared/api-types.js';
 import { generateOperatorKey } from '../../../shared/keys.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 let f: ApiFixture;
 let sealed: string;
@@ -26,7 +27,7 @@ before(async () => {
     assert.equal(res.status, 202, await res.clone().text());
     const id = ((await res.json()) as { deploy: { id: number } }).deploy.id;
     deployIds[version] = id;
-    f.store.setState(id, state);
+    moveDeploy(f.store, id, state);
     if (state === 'DONE') f.store.setCurrent('demo', '', id);
   }
   f.containers = [container('v2', true), container('v1', false), container('v1', true, 'staging')];

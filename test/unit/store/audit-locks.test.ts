@@ -10,6 +10,7 @@ import { DEPLOY_STATES } from '../../../shared/api-types.js';
 import { isBerthError } from '../../../shared/errors.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-audit-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -63,11 +64,11 @@ describe('audit rows written with each action', () => {
     const { store } = fresh();
     const d = store.acceptRelease({ payload: payload(), jws: 'j', keyId: KID });
     const path = ['VERIFIED', 'PULLED', 'STARTED', 'HEALTHY', 'SWITCHED', 'DRAINED', 'DONE'] as const;
-    for (const s of path) store.setState(d.id, s);
-    store.setState(d.id, 'DONE');
+    for (const s of path) moveDeploy(store, d.id, s);
+    moveDeploy(store, d.id, 'DONE');
     const failed = store.acceptRelease({ payload: payload({ seq: 2, version: 'v2' }), jws: 'j', keyId: OTHER });
-    store.setState(failed.id, 'FAILED', 'health check failed');
-    store.setState(failed.id, 'REVERTED', 'health check failed');
+    moveDeploy(store, failed.id, 'FAILED', 'health check failed');
+    moveDeploy(store, failed.id, 'REVERTED', 'health check failed');
 
     const rows = store.audit.list({ limit: 100 }).reverse();
     assert.deepEqual(rows.map((r) => `${r.key_id === KID ? 'K' : 'O'} ${r.action}`), [
@@ -109,7 +110,7 @@ describe('audit rows written with each action', () => {
       assert.equal(failure(fn).status, 409, name);
       assert.deepEqual(store.dump(), before, name);
     }
-    store.setState(first.id, 'DONE');
+    moveDeploy(store, first.id, 'DONE');
     store.operatorLocks.acquire({ service: 'demo', destination: '', keyId: OTHER, message: 'freeze' });
     const locked = store.dump();
     assert.equal(failure(() => store.acceptRelease({ payload: payload({ seq: 12, version: 'v12' }), jws: 'j', keyId: KID })).code, 'locked');
@@ -267,7 +268,7 @@ describe('removal (store side)', () => {
     assert.equal(running.code, 'locked');
     assert.match(running.message, new RegExp(`^demo is being deployed: deploy ${d.id} \\(version v1, key ${KID}\\)`));
     assert.deepEqual(store.dump(), before);
-    store.setState(d.id, 'DONE');
+    moveDeploy(store, d.id, 'DONE');
     store.operatorLocks.acquire({ service: 'demo', destination: '', keyId: OTHER, message: 'hands off' });
     const locked = store.dump();
     const held = failure(() => store.removal.begin({ service: 'demo', destination: '', keyId: KID }));
@@ -279,7 +280,7 @@ describe('removal (store side)', () => {
 
   it('holds the service against deploys until finished; finish keeps seq and history, clears current and maintenance, audits', () => {
     const { store, d } = deployed();
-    store.setState(d.id, 'DONE');
+    moveDeploy(store, d.id, 'DONE');
     store.setCurrent('demo', '', d.id);
     const versionBefore = store.routes.version();
     assert.deepEqual(store.removal.begin({ service: 'demo', destination: '', keyId: KID }), { previousCurrent: d.id });
@@ -311,7 +312,7 @@ describe('removal (store side)', () => {
 
   it('abort frees the service with its current release back, and leaves a real operator lock alone', () => {
     const { store, d } = deployed();
-    store.setState(d.id, 'DONE');
+    moveDeploy(store, d.id, 'DONE');
     store.setCurrent('demo', '', d.id);
     const before = store.dump();
     const held = store.removal.begin({ service: 'demo', destination: '', keyId: KID });
@@ -332,7 +333,7 @@ describe('the removal hold', () => {
     const store = openStore(file, { now: () => now });
     trustBoth(store);
     const d = store.acceptRelease({ payload: payload({ seq: 5 }), jws: 'j', keyId: KID });
-    store.setState(d.id, 'DONE');
+    moveDeploy(store, d.id, 'DONE');
     store.setCurrent('demo', '', d.id);
     const previous = store.removal.begin({ service: 'demo', destination: '', keyId: KID });
     return { store, d, previous, file, tick: () => void (now += 1000) };

@@ -10,6 +10,7 @@ import { openStore, type DeployRecord, type Store } from '../../../agent/store/i
 import { AGENT_ACTOR } from '../../../shared/api-types.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-derived-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,7 +26,7 @@ function payload(version: string, seq: number, over: Partial<ManifestPayload> = 
 function live(store: Store, p: ManifestPayload): DeployRecord {
   const d = store.acceptRelease({ payload: p, jws: `jws-${p.version}`, keyId: KID });
   store.setCurrent(p.service, p.destination, d.id);
-  return store.setState(d.id, 'DONE');
+  return moveDeploy(store, d.id, 'DONE');
 }
 
 function twoReleases(): { store: Store; v1: DeployRecord; v2: DeployRecord } {
@@ -43,7 +44,7 @@ describe('store: bake-window reverts (derived releases)', () => {
     assert.equal(store.derived.previousLive(v2.id)?.id, v1.id);
     assert.equal(store.derived.previousLive(v1.id), undefined);
     const bad = store.acceptRelease({ payload: payload('v3', 3), jws: 'j', keyId: KID });
-    store.setState(bad.id, 'REVERTED', 'never healthy');
+    moveDeploy(store, bad.id, 'REVERTED', 'never healthy');
     const v4 = live(store, payload('v4', 4, { bake: 5 }));
     assert.equal(store.derived.previousLive(v4.id)?.id, v2.id);
     store.close();
@@ -85,7 +86,7 @@ describe('store: bake-window reverts (derived releases)', () => {
     assert.deepEqual(store.dump(), dump);
     // Finishing the revert frees the lock, attributed to the agent.
     store.setCurrent('demo', '', r.id);
-    store.setState(r.id, 'DONE');
+    moveDeploy(store, r.id, 'DONE');
     assert.equal(store.current('demo', '')?.version, 'v1');
     assert.ok(store.audit.list({ service: 'demo', limit: 50 }).some((e) => e.action === 'deploy.DONE' && e.key_id === AGENT_ACTOR));
     store.close();
@@ -117,7 +118,7 @@ describe('store: bake-window reverts (derived releases)', () => {
     assert.deepEqual(store.dump(), before);
 
     store.setCurrent('demo', '', running.id);
-    store.setState(running.id, 'DONE');
+    moveDeploy(store, running.id, 'DONE');
     before = store.dump();
     const moved = store.derived.bakeFailed({ bakedDeployId: v2.id, revertToDeployId: v1.id, reason: REASON });
     assert.deepEqual(moved, { kind: 'over', why: `deploy ${running.id} is current now` });

@@ -6,6 +6,7 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { openStore, type DeployState, type Store } from '../../../agent/store/index.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-history-test-'));
 const KID = STORE_KID;
@@ -27,7 +28,7 @@ function payload(version: string, image: string, over: Partial<ManifestPayload> 
 function release(version: string, image: string, state: DeployState, over: Partial<ManifestPayload> = {}): number {
   const p = payload(version, image, over);
   const d = store.acceptRelease({ payload: p, jws: `jws-${p.seq}`, keyId: KID });
-  store.setState(d.id, state, state === 'REVERTED' ? 'never healthy' : undefined);
+  moveDeploy(store, d.id, state, state === 'REVERTED' ? 'never healthy' : undefined);
   if (state === 'DONE') store.setCurrent(p.service, p.destination, d.id);
   return d.id;
 }
@@ -55,7 +56,7 @@ describe('store: release history', () => {
     const outcome = store.derived.bakeFailed({ bakedDeployId: d2, revertToDeployId: d1, reason: 'web: GET /up failed 3 times' });
     assert.equal(outcome.kind, 'reverting');
     if (outcome.kind !== 'reverting') return;
-    store.setState(outcome.deploy.id, 'DONE');
+    moveDeploy(store, outcome.deploy.id, 'DONE');
     store.setCurrent('demo', '', outcome.deploy.id);
     // Right after the revert: v1 serves again and v2 is marked, so a plain rollback has nothing to go to.
     assert.deepEqual(store.releaseHistory('demo', '').map((r) => [r.version, r.current, r.bake_failed]), [['v1', true, false], ['v2', false, true]]);

@@ -6,9 +6,11 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../../../agent/store/migrations.js';
 import { openStore, type DeployEvent, type DeployRecord, type Store } from '../../../agent/store/index.js';
-import { isBerthError } from '../../../shared/errors.js';
+import { ConflictError, isBerthError } from '../../../shared/errors.js';
+import { DEPLOY_STATES, DEPLOY_TRANSITIONS, FINAL_DEPLOY_STATES, type DeployState } from '../../../shared/api-types.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 import { STORE_KID, storedPayload } from '../../support/manifest-fixture.js';
+import { moveDeploy } from '../../support/deploy-states.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-store-test-'));
 let n = 0;
@@ -172,7 +174,7 @@ describe('store: acceptRelease', () => {
       assert.deepEqual(store.dump(), before, `${name}: store changed`);
     }
     // Free the lock; a version reused with another image is still refused.
-    store.setState(first.id, 'DONE');
+    moveDeploy(store, first.id, 'DONE');
     const afterDone = store.dump();
     assert.match(
       conflictCode(() => store.acceptRelease({ payload: payload({ seq: 20, version: 'v1', image: `reg/demo@sha256:${'b'.repeat(64)}` }), jws: 'j', keyId: KID })),
@@ -215,17 +217,17 @@ describe('store: deploy lifecycle', () => {
     const d = store.acceptRelease({ payload: payload({ seq: 1 }), jws: 'j', keyId: KID });
     const finals: DeployRecord[] = [];
     store.bus.on('final', (r: DeployRecord) => finals.push(r));
-    store.setState(d.id, 'PULLED');
+    moveDeploy(store, d.id, 'PULLED');
     const e1 = store.addEvent(d.id, 'PULLED', 'pulling', 50);
     const e2 = store.addEvent(d.id, 'PULLED', 'pulled', 100);
     assert.ok(e2.id > e1.id);
     assert.deepEqual(store.events(d.id, e1.id).map((e) => e.message), ['pulled']);
     assert.equal(store.dump().locks?.length, 1);
     assert.equal(finals.length, 0);
-    const failed = store.setState(d.id, 'FAILED', 'image not found');
+    const failed = moveDeploy(store, d.id, 'FAILED', 'image not found');
     assert.equal(failed.error, 'image not found');
     assert.equal(store.dump().locks?.length, 1, 'FAILED still holds the lock until REVERTED');
-    const reverted = store.setState(d.id, 'REVERTED');
+    const reverted = moveDeploy(store, d.id, 'REVERTED');
     assert.equal(reverted.error, 'image not found', 'error survives later state changes');
     assert.equal(store.dump().locks?.length, 0);
     assert.deepEqual(finals.map((f) => f.state), ['REVERTED']);
@@ -239,7 +241,7 @@ describe('store: deploy lifecycle', () => {
     assert.equal(store.seq('demo', ''), 0);
     const d = store.acceptRelease({ payload: payload({ seq: 7, version: 'v7' }), jws: 'j', keyId: KID });
     store.setCurrent('demo', '', d.id);
-    store.setState(d.id, 'DONE');
+    moveDeploy(store, d.id, 'DONE');
     assert.deepEqual(store.current('demo', ''), { version: 'v7', image: d.image, seq: 7, deploy_id: d.id });
     assert.deepEqual(store.services(), [{ name: 'demo', destination: '', seq: 7, current: { version: 'v7', image: d.image, seq: 7, deploy_id: d.id } }]);
     assert.match(conflictCode(() => store.setCurrent('other', '', d.id)), /^404/);
@@ -254,6 +256,40 @@ describe('store: deploy lifecycle', () => {
     assert.match(conflictCode(() => store.setState(d.id, 'BOGUS' as never)), /^400/);
     assert.equal(store.getDeploy(d.id)?.state, 'RECEIVED');
     store.close();
+  });
+});
+
+describe('store: deploy transitions', () => {
+  it('refuses a move the transition table does not allow, naming both states, and changes nothing', () => {
+    const { store } = fresh();
+    const d = store.acceptRelease({ payload: payload(), jws: 'j', keyId: KID });
+    const auditBefore = store.audit.list({ limit: 1000 }).length;
+    for (const [from, to] of [['RECEIVED', 'DONE'], ['RECEIVED', 'DRAINED'], ['RECEIVED', 'HEALTHY']] as const) {
+      assert.equal(store.getDeploy(d.id)?.state, from);
+      assert.throws(() => store.setState(d.id, to), (e: unknown) =>
+        e instanceof ConflictError && e.code === 'illegal_transition' && e.message === `deploy ${d.id} cannot go from ${from} to ${to}`);
+    }
+    assert.equal(store.getDeploy(d.id)?.state, 'RECEIVED');
+    assert.equal(store.audit.list({ limit: 1000 }).length, auditBefore, 'no audit row for a refused move');
+    moveDeploy(store, d.id, 'SWITCHED');
+    assert.throws(() => store.setState(d.id, 'FAILED'), /cannot go from SWITCHED to FAILED/, 'past the switch a deploy cannot fail back');
+    moveDeploy(store, d.id, 'DONE');
+    for (const to of ['VERIFIED', 'REVERTED', 'FAILED'] as const) assert.throws(() => store.setState(d.id, to), /cannot go from DONE to/);
+    store.setState(d.id, 'DONE');
+    store.close();
+  });
+
+  it('the table: every state reaches a final one, finals are DONE and REVERTED, DONE only through SWITCHED', () => {
+    assert.deepEqual([...FINAL_DEPLOY_STATES], ['DONE', 'REVERTED']);
+    for (const s of DEPLOY_STATES) {
+      const seen = new Set<DeployState>([s]);
+      const queue: DeployState[] = [s];
+      while (queue.length) for (const n of DEPLOY_TRANSITIONS[queue.shift()!]) if (!seen.has(n)) (seen.add(n), queue.push(n));
+      assert.ok([...seen].some((x) => FINAL_DEPLOY_STATES.includes(x)), `${s} reaches a final state`);
+    }
+    const intoDone = DEPLOY_STATES.filter((s) => DEPLOY_TRANSITIONS[s].includes('DONE'));
+    assert.deepEqual(intoDone, ['SWITCHED', 'DRAINED']);
+    assert.deepEqual(DEPLOY_STATES.filter((s) => DEPLOY_TRANSITIONS[s].includes('FAILED')), ['RECEIVED', 'VERIFIED', 'PULLED', 'STARTED', 'HEALTHY']);
   });
 });
 
