@@ -170,27 +170,7 @@ export interface StoredRelease {
   payload: unknown;
 }
 
-export interface ServiceContainer {
-  id: string;
-  name: string;
-  role: string;
-  release: string;
-  state: string;
-  status: string;
-}
-
-export interface ServiceDetail {
-  name: string;
-  destination: string;
-  seq: number;
-  current: CurrentRelease | null;
-  containers: ServiceContainer[];
-  routes: Array<{ host: string; target: string }>;
-  /** Set while the service is in maintenance on this agent. */
-  maintenance?: MaintenanceState | null;
-  /** The operator lock, when the agent knows about locks (absent from older agents). */
-  lock?: OperatorLock | null;
-}
+// ServiceDetail, the answer of GET /v1/services/:name, is a schema: shared/service-detail.ts.
 
 export type { Route, RouteSet } from './routes.js';
 

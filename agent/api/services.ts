@@ -1,7 +1,7 @@
 // GET /v1/services and /v1/services/:name: what runs here and the seq the CLI
 // must exceed with its next manifest.
 import type { Hono } from 'hono';
-import type { ServiceDetail } from '../../shared/api-types.js';
+import type { LastDeploy, ServiceDetailSent } from '../../shared/service-detail.js';
 import { routeOwner } from '../core/routes.js';
 import { serviceContainers } from '../engine/observe.js';
 import { requireToken } from './auth.js';
@@ -34,10 +34,15 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       })
       .flatMap((r) => r.hosts.map((host) => ({ host, target: r.target })));
 
-    const service: ServiceDetail = {
+    const latest = store.latestDeploy(name, destination);
+    const lastDeploy: LastDeploy | null = latest
+      ? { id: latest.id, version: latest.version, state: latest.state, trigger: latest.trigger, at: latest.updated_at, error: latest.error }
+      : null;
+    const service: ServiceDetailSent = {
       name, destination, seq, current: store.current(name, destination), containers, routes,
       maintenance: store.maintenance.get(name, destination),
       lock: store.operatorLocks.get(name, destination),
+      last_deploy: lastDeploy,
     };
     return c.json({ service });
   });

@@ -138,3 +138,12 @@ export function createDeploysRepo(db: Db, now: () => number, bus: EventEmitter) 
     },
   };
 }
+
+/** The newest deploy of a service, whatever its state (unfinished ones too); undefined when it has none. */
+export function readLatestDeploy(db: Db, service: string, destination: string): DeployRecord | undefined {
+  const r = db.get<DeployRow>(
+    'SELECT * FROM deploys WHERE service = ? AND destination = ? ORDER BY id DESC LIMIT 1',
+    service, destination,
+  );
+  return r ? toDeployRecord(r) : undefined;
+}

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { createAuditRepo } from './audit-repo.js';
 import { openDatabase } from './db.js';
-import { createDeploysRepo } from './deploys-repo.js';
+import { createDeploysRepo, readLatestDeploy } from './deploys-repo.js';
 import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
 import { createOperatorLocksRepo } from './operator-locks-repo.js';
@@ -49,6 +49,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     addEvent: deploys.addEvent,
     setState: deploys.setState,
     unfinishedDeploys: deploys.unfinishedDeploys,
+    latestDeploy: (service, destination) => readLatestDeploy(db, service, destination),
     seq: releases.seq,
     current: releases.current,
     setCurrent: releases.setCurrent,

@@ -61,6 +61,8 @@ export interface Store {
   /** Emits 'final' and frees the lock for DONE/REVERTED. */
   setState(deployId: number, state: DeployState, error?: string): DeployRecord;
   unfinishedDeploys(): DeployRecord[];
+  /** The newest deploy of the service, whatever its state; undefined when it has none. */
+  latestDeploy(service: string, destination: string): DeployRecord | undefined;
   seq(service: string, destination: string): number;
   current(service: string, destination: string): CurrentRelease | null;
   setCurrent(service: string, destination: string, deployId: number): void;

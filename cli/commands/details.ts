@@ -24,19 +24,23 @@ export function renderDetailsBlock(host: string, service: ServiceView | null, er
   }
   if (service.maintenance !== undefined) {
     const m = service.maintenance;
-    lines.push(m ? `  maintenance: on since ${sanitize(String(m.since), 40)}${m.message ? `: ${sanitize(m.message, 500)}` : ''}` : '  maintenance: off');
+    lines.push(m ? `  maintenance: on since ${sanitize(m.since, 40)}${m.message ? `: ${sanitize(m.message, 500)}` : ''}` : '  maintenance: off');
   }
-  const containers = Array.isArray(service.containers) ? service.containers : [];
+  if (service.last_deploy) {
+    const d = service.last_deploy;
+    lines.push(`  last deploy: #${d.id} ${sanitize(d.version, 130)} ${d.state} at ${sanitize(d.at, 40)}${d.error ? `: ${sanitize(d.error, 500)}` : ''}`);
+  }
+  const containers = service.containers;
   lines.push('');
   if (containers.length === 0) lines.push('  no containers');
   else {
     const table = renderTable(
       ['NAME', 'ROLE', 'RELEASE', 'STATE', 'STATUS'],
-      containers.map((c) => [c.name, c.role, c.release, c.state, c.status].map((v) => sanitize(String(v ?? ''), 130))),
+      containers.map((c) => [c.name, c.role, c.release, c.state, c.status].map((v) => sanitize(v, 130))),
     );
     lines.push(...table.trimEnd().split('\n').map((l) => `  ${l}`));
   }
-  const routes = Array.isArray(service.routes) ? service.routes : [];
+  const routes = service.routes;
   lines.push('');
   if (routes.length === 0) lines.push('  no routes');
   else lines.push('  ROUTES', ...routes.map((r) => `  ${sanitize(r.host, 260)} → ${sanitize(r.target, 60)}`));

@@ -1,25 +1,24 @@
 // deploy status: what each server runs for this service, one row per server.
 
-import type { MaintenanceState, OperatorLock, ServiceDetail } from '../../shared/api-types.js';
+import type { OperatorLock } from '../../shared/api-types.js';
 import { UpstreamError } from '../../shared/errors.js';
+import { serviceDetailResponseSchema, type ServiceDetail } from '../../shared/service-detail.js';
 import { servicePath, type AgentClient } from '../client.js';
 import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type HostOutcome } from '../fleet.js';
 import { renderTable } from '../output/table.js';
 import { sanitize, shortKey } from '../output/style.js';
 import type { CommandContext } from './context.js';
 
-/** What GET /v1/services/:name answers; `lock` and `maintenance` only from agents that know them. */
-export type ServiceView = ServiceDetail & { last_deploy?: { state?: unknown }; maintenance?: MaintenanceState | null };
+/** What GET /v1/services/:name answers; `lock`, `maintenance` and `last_deploy` only from agents that know them. */
+export type ServiceView = ServiceDetail;
 
 /** The service as the agent sees it, or null when it was never deployed there. */
 export async function readService(client: AgentClient, service: string, destination = ''): Promise<ServiceView | null> {
   const { status, body } = await client.json('GET', servicePath(service, destination), { accept: [404] });
   if (status === 404) return null;
-  const detail = (body as { service?: unknown } | undefined)?.service;
-  if (typeof detail !== 'object' || detail === null || typeof (detail as ServiceDetail).seq !== 'number') {
-    throw new UpstreamError(`${client.label} sent a malformed service record`);
-  }
-  return detail as ServiceView;
+  const parsed = serviceDetailResponseSchema.safeParse(body);
+  if (!parsed.success) throw new UpstreamError(`${client.label} sent a malformed service record`);
+  return parsed.data.service;
 }
 
 export async function readServiceSeq(client: AgentClient, service: string, destination = ''): Promise<number> {
@@ -34,18 +33,29 @@ interface StatusRow {
 
 /** `KEY (comment)` of a lock's holder, for one table cell. */
 export function lockHolder(lock: OperatorLock): string {
-  const comment = typeof lock.key_comment === 'string' ? ` (${lock.key_comment})` : '';
-  return sanitize(`${shortKey(String(lock.key_id))}${comment}`, 80);
+  const comment = lock.key_comment !== undefined ? ` (${lock.key_comment})` : '';
+  return sanitize(`${shortKey(lock.key_id)}${comment}`, 80);
 }
 
 function lockCell(service: ServiceView | null): string {
   const lock = service?.lock;
-  return lock && typeof lock === 'object' ? `locked by ${lockHolder(lock)}` : '-';
+  return lock ? `locked by ${lockHolder(lock)}` : '-';
 }
 
 function maintenanceCell(service: ServiceView | null): string {
   const m = service?.maintenance;
-  return m && typeof m === 'object' ? `on${typeof m.message === 'string' && m.message ? `: ${sanitize(m.message, 60)}` : ''}` : '-';
+  return m ? `on${m.message ? `: ${sanitize(m.message, 60)}` : ''}` : '-';
+}
+
+/**
+ * The newest deploy's state, with its version when that is not the one served
+ * (a failed or unfinished deploy of another release). Older agents do not send
+ * it: '-' rather than a guess.
+ */
+export function lastDeployCell(service: ServiceView): string {
+  const last = service.last_deploy;
+  if (!last) return '-';
+  return last.version === service.current?.version ? last.state : `${last.state} (${sanitize(last.version, 130)})`;
 }
 
 export function renderStatusTable(rows: StatusRow[]): string {
@@ -61,10 +71,8 @@ export function renderStatusTable(rows: StatusRow[]): string {
     rows.map(({ host, service, error }) => {
       if (error !== undefined) return [host, '-', '-', '-', ...extra(null), `error: ${sanitize(error, 300)}`];
       if (!service) return [host, '-', '0', '-', ...extra(null), 'never deployed'];
-      const containers = Array.isArray(service.containers) ? service.containers : [];
-      const running = containers.filter((c) => c.state === 'running').length;
-      const lastState = typeof service.last_deploy?.state === 'string' ? service.last_deploy.state : service.current ? 'DONE' : '-';
-      return [host, sanitize(service.current?.version ?? '-', 130), String(service.seq), `${running} running, ${containers.length - running} stopped`, ...extra(service), sanitize(lastState, 40)];
+      const running = service.containers.filter((c) => c.state === 'running').length;
+      return [host, sanitize(service.current?.version ?? '-', 130), String(service.seq), `${running} running, ${service.containers.length - running} stopped`, ...extra(service), lastDeployCell(service)];
     }),
   );
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { DeployEvent, DeployRecord } from '../../../shared/api-types.js';
+import { serviceDetailResponseSchema, type LastDeploy } from '../../../shared/service-detail.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
 import { moveDeploy } from '../../support/deploy-states.js';
 
@@ -167,6 +168,31 @@ describe('GET /v1/services', () => {
       { host: 'demo.test', target: '10.210.0.5:8080' },
       { host: 'www.demo.test', target: '10.210.0.5:8080' },
     ]);
+  });
+
+  it('detail names the newest deploy whatever its state: unfinished, then failed and reverted', async () => {
+    const live = await accepted();
+    f.store.setCurrent('demo', '', live);
+    f.store.setState(live, 'DONE');
+    const lastDeploy = async (): Promise<LastDeploy | null | undefined> => {
+      const res = await f.request('GET', '/v1/services/demo', { key: f.keyRead });
+      assert.equal(res.status, 200);
+      return serviceDetailResponseSchema.parse(await res.json()).service.last_deploy;
+    };
+    assert.deepEqual(await lastDeploy(), { id: live, version: f.store.getDeploy(live)?.version, state: 'DONE', trigger: 'push', at: f.store.getDeploy(live)?.updated_at, error: null });
+
+    const next = await accepted();
+    const version = f.store.getDeploy(next)?.version;
+    assert.notEqual(version, f.store.current('demo', '')?.version);
+    assert.deepEqual(await lastDeploy(), { id: next, version, state: 'RECEIVED', trigger: 'push', at: f.store.getDeploy(next)?.updated_at, error: null });
+
+    f.store.setState(next, 'FAILED', 'health check failed');
+    assert.equal((await lastDeploy())?.state, 'FAILED');
+    f.store.setState(next, 'REVERTED', 'health check failed');
+    const reverted = await lastDeploy();
+    assert.deepEqual([reverted?.id, reverted?.state, reverted?.error], [next, 'REVERTED', 'health check failed']);
+    // The service still serves the deploy before it.
+    assert.equal(f.store.current('demo', '')?.deploy_id, live);
   });
 
   it('never deployed → 404; bad name, destination or query parameter → 400', async () => {

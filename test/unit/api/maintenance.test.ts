@@ -3,7 +3,8 @@
 // changed on refusal, audit rows, and an answer only once the router serves it.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { MaintenanceState, ServiceDetail } from '../../../shared/api-types.js';
+import type { MaintenanceState } from '../../../shared/api-types.js';
+import type { ServiceDetail } from '../../../shared/service-detail.js';
 import { signRequest } from '../../../shared/request-token.js';
 import { ApiFixture, errorOf, type RequestOptions } from '../../support/agent-api.js';
 

@@ -13,8 +13,9 @@ import { renderStatusTable, type ServiceView } from '../../../cli/commands/statu
 import { fleetFailure } from '../../../cli/fleet.js';
 import { createPrinter } from '../../../cli/output/printer.js';
 import { plainStyle } from '../../../cli/output/style.js';
-import type { AuditEntry, OperatorLock } from '../../../shared/api-types.js';
+import type { AuditEntry, DeployState, OperatorLock } from '../../../shared/api-types.js';
 import { ConflictError, UpstreamError } from '../../../shared/errors.js';
+import type { LastDeploy } from '../../../shared/service-detail.js';
 import { captureStream, cliRunner, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
 
 const LOCK: OperatorLock = { service: 'demo', destination: '', key_id: 'K'.repeat(43), key_comment: 'alice@laptop', message: 'db migration', since: '2026-11-22T10:00:00.000Z' };
@@ -196,11 +197,12 @@ describe('renderers', () => {
     routes: [{ host: 'demo.test', target: '10.0.0.2:80' }],
     ...over,
   });
+  const deploy = (state: DeployState, version: string, error: string | null = null): LastDeploy => ({ id: 12, version, state, trigger: 'push', at: '2026-11-22T10:00:00.000Z', error });
 
   it('status adds LOCK and MAINTENANCE columns only when agents report them', () => {
     const table = renderStatusTable([
-      { host: 'a', service: view({ lock: LOCK, maintenance: { service: 'demo', destination: '', key_id: 'k', message: 'back soon', since: 's' } }) },
-      { host: 'b', service: view({ lock: null, maintenance: null }) },
+      { host: 'a', service: view({ lock: LOCK, maintenance: { service: 'demo', destination: '', key_id: 'k', message: 'back soon', since: 's' }, last_deploy: deploy('DONE', 'v4') }) },
+      { host: 'b', service: view({ lock: null, maintenance: null, last_deploy: deploy('DONE', 'v4') }) },
       { host: 'c', service: null, error: 'connection refused' },
     ]);
     assert.equal(table, [
@@ -208,6 +210,25 @@ describe('renderers', () => {
       'a     v4       4    1 running, 1 stopped  locked by KKKKKKKKKKKK (alice@laptop)  on: back soon  DONE',
       'b     v4       4    1 running, 1 stopped  -                                      -              DONE',
       'c     -        -    -                     -                                      -              error: connection refused',
+      '',
+    ].join('\n'));
+  });
+
+  it('status LAST DEPLOY is the newest deploy\'s state, with its version when it is not the one served; - from older agents', () => {
+    const table = renderStatusTable([
+      { host: 'failed', service: view({ last_deploy: deploy('REVERTED', 'v5', 'health check failed') }) },
+      { host: 'busy', service: view({ last_deploy: deploy('STARTED', 'v5') }) },
+      { host: 'first', service: view({ current: null, containers: [], last_deploy: deploy('FAILED', 'v1\x1b[2J') }) },
+      { host: 'old', service: view() },
+      { host: 'new', service: null },
+    ]);
+    assert.equal(table, [
+      'HOST    RELEASE  SEQ  CONTAINERS            LAST DEPLOY',
+      'failed  v4       4    1 running, 1 stopped  REVERTED (v5)',
+      'busy    v4       4    1 running, 1 stopped  STARTED (v5)',
+      'first   -        4    0 running, 0 stopped  FAILED (v1)',
+      'old     v4       4    1 running, 1 stopped  -',
+      'new     -        0    -                     never deployed',
       '',
     ].join('\n'));
   });
@@ -228,6 +249,10 @@ describe('renderers', () => {
       '',
     ].join('\n'));
     assert.equal(renderDetailsBlock('h', view({ current: null, containers: [], routes: [], lock: null })), 'h\n  release:     none (seq 4)\n  lock:        none\n\n  no containers\n\n  no routes\n');
+    assert.equal(
+      renderDetailsBlock('h', view({ containers: [], routes: [], last_deploy: deploy('REVERTED', 'v5', 'health check failed') })),
+      'h\n  release:     v4 (seq 4, deploy #9, reg/demo@sha256:abababababab)\n  last deploy: #12 v5 REVERTED at 2026-11-22T10:00:00.000Z: health check failed\n\n  no containers\n\n  no routes\n',
+    );
     assert.equal(renderDetailsBlock('h', null), 'h\n  never deployed here\n');
     assert.equal(renderDetailsBlock('h', null, 'boom'), 'h\n  error: boom\n');
   });

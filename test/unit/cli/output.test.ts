@@ -54,7 +54,7 @@ describe('output renderers', () => {
 
   it('renders the status table', () => {
     const table = renderStatusTable([
-      { host: 'a', service: { name: 's', destination: '', seq: 4, current: { version: 'v4', image: 'i', seq: 4, deploy_id: 9 }, containers: [{ id: '1', name: 'n', role: 'web', release: 'v4', state: 'running', status: '' }, { id: '2', name: 'm', role: 'web', release: 'v3', state: 'exited', status: '' }], routes: [] } },
+      { host: 'a', service: { name: 's', destination: '', seq: 4, current: { version: 'v4', image: 'i', seq: 4, deploy_id: 9 }, containers: [{ id: '1', name: 'n', role: 'web', release: 'v4', state: 'running', status: '' }, { id: '2', name: 'm', role: 'web', release: 'v3', state: 'exited', status: '' }], routes: [], last_deploy: { id: 9, version: 'v4', state: 'DONE', trigger: 'push', at: '2026-01-01T00:00:00.000Z', error: null } } },
       { host: 'b', service: null },
       { host: 'c', service: null, error: 'connection refused' },
     ]);

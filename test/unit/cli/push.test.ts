@@ -26,7 +26,7 @@ function agentRoutes(behaviour: Behaviour, accepted: string[]) {
         return res.end(JSON.stringify({ error: { code: 'not_found', message: 'service demo was never deployed' } }));
       }
       res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ service: { name: 'demo', destination: '', seq: behaviour.seq, current: { version: 'old', image: 'x', seq: behaviour.seq, deploy_id: 1 }, containers: [{ id: 'c1', name: 'demo-web-old', role: 'web', release: 'old', state: 'running', status: 'Up' }], routes: [] } }));
+      return res.end(JSON.stringify({ service: { name: 'demo', destination: '', seq: behaviour.seq, current: { version: 'old', image: 'x', seq: behaviour.seq, deploy_id: 1 }, containers: [{ id: 'c1', name: 'demo-web-old', role: 'web', release: 'old', state: 'running', status: 'Up' }], routes: [], last_deploy: { id: 1, version: 'old', state: 'DONE', trigger: 'push', at: '2026-01-01T00:00:00.000Z', error: null } } }));
     }
     if (req.method === 'POST' && req.url === '/v1/releases') {
       accepted.push(JSON.parse(req.body.toString()).manifest);
