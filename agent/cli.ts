@@ -109,12 +109,13 @@ function noPositionals(spec: CommandSpec, positionals: string[]): void {
 
 /** `help`, `help COMMAND...`, `COMMAND... --help`: the usage of what the words name. */
 function helpFor(words: string[]): AgentCommand {
-  const name = words.filter((w) => !w.startsWith('-')).join(' ');
-  const spec = AGENT_COMMANDS.find((s) => s.name === name);
+  // The command is the longest spec name the words start with (`trust add 'LINE' --help`).
+  const spec = AGENT_COMMANDS.filter((s) => s.name.split(' ').every((w, i) => words[i] === w))
+    .sort((a, b) => b.name.length - a.name.length)[0];
   if (spec) return { cmd: 'help', text: renderUsage(spec) };
-  if (name === 'trust') return { cmd: 'help', text: renderOverview(TRUST_COMMANDS, COMMON, `${BIN} trust COMMAND`) };
-  if (name === '') return { cmd: 'help', text: usage() };
-  throw new UserError(`unknown command "${name.slice(0, 40)}"`, `see ${BIN} --help`, 'usage');
+  if (words[0] === 'trust') return { cmd: 'help', text: renderOverview(TRUST_COMMANDS, COMMON, `${BIN} trust COMMAND`) };
+  if (words.length === 0) return { cmd: 'help', text: usage() };
+  throw new UserError(`unknown command "${words.join(' ').slice(0, 40)}"`, `see ${BIN} --help`, 'usage');
 }
 
 export function parseAgentArgs(argv: string[]): AgentCommand {

@@ -59,6 +59,8 @@ describe('berth-agent help', () => {
 
   it('--help wins over other options, but not after --', () => {
     assert.ok(helpText(['run', '--nope', '--help']).startsWith('usage: berth-agent run'));
+    assert.ok(helpText(['trust', 'add', 'berth-ed25519 AAAA me', '--help']).startsWith("usage: berth-agent trust add 'LINE'"));
+    assert.ok(helpText(['trust', 'remove', 'kid', '-h']).startsWith('usage: berth-agent trust remove KID'));
     assert.throws(() => parseAgentArgs(['router', '--', '--help']), /unexpected argument "--help"/);
   });
 });
