@@ -1,12 +1,19 @@
-// `berth-agent` argument parsing: argv -> a typed command, and the usage text.
-// Parsing only; agent/main.ts runs the command.
-import { parseArgs } from 'node:util';
+// `berth-agent` argument parsing: argv -> a typed command, or the usage asked for.
+// Each command's options and help come from its spec here (the router's from
+// agent/router/config.ts); agent/main.ts runs the command.
 import { SCOPES, type Scope } from '../shared/api-types.js';
 import { UserError } from '../shared/errors.js';
-import type { AgentFlags } from './config.js';
+import {
+  BIN, STATE_DIR_OPTION, parseCommand, renderOverview, renderUsage, usageError, wantsHelp, type CommandSpec, type OptionSpec,
+} from './command-spec.js';
+import { DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP, type AgentFlags } from './config.js';
+import { DEFAULT_HEADER_TIMEOUT_S } from './core/connection-budget.js';
+import { DEFAULT_ALLOW_BINDS } from './core/guardrails.js';
+import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE } from './core/logging-policy.js';
+import { ROUTER_COMMAND } from './router/config.js';
 
 export type AgentCommand =
-  | { cmd: 'help' }
+  | { cmd: 'help'; text: string }
   | { cmd: 'run'; flags: AgentFlags }
   | { cmd: 'router'; argv: string[] }
   | { cmd: 'init'; flags: AgentFlags; sans: string[]; force: boolean }
@@ -15,135 +22,135 @@ export type AgentCommand =
   | { cmd: 'trust-remove'; flags: AgentFlags; kid: string }
   | { cmd: 'status'; flags: AgentFlags; json: boolean };
 
-export function usage(): string {
-  return `usage: berth-agent <command> [options]
+const COMMON = { 'state-dir': STATE_DIR_OPTION } as const;
+const LISTEN: OptionSpec = { value: 'IP:PORT', env: 'BERTH_LISTEN', default: '0.0.0.0:7443', description: 'API address' };
+const JSON_OPTION: OptionSpec = { description: 'print JSON' };
 
-commands:
-  run                     serve the agent API and run deploys
-  router                  run the HTTP router (see berth-agent router --help)
-  init [--san NAME]...    create the identity keys and TLS certificate (kept unless --force)
-  trust add 'LINE' [--scope read|deploy|admin]   trust an operator key (default scope deploy)
-  trust list [--json]     list trusted keys
-  trust remove KID        stop trusting a key
-  status [--json]         agent id, TLS fingerprint, listen address, trusted keys
-
-options (all commands):
-  --state-dir DIR         state directory (BERTH_STATE_DIR, default /var/lib/berth)
-
-options (run):
-  --listen IP:PORT        API address (BERTH_LISTEN, default 0.0.0.0:7443)
-  --docker-host URL       Docker engine (DOCKER_HOST, default unix:///var/run/docker.sock)
-  --router-socket PATH    router control socket (BERTH_ROUTER_SOCKET, default /run/berth/router.sock)
-  --network NAME          Docker network (BERTH_NETWORK, default berth)
-  --network-subnet CIDR   its subnet (BERTH_NETWORK_SUBNET, default 10.210.0.0/24)
-  --allow-cap CAP         let releases add this capability (repeat; BERTH_ALLOW_CAPS=A,B; default none)
-  --allow-bind DIR        let releases bind-mount host paths under DIR (repeat; BERTH_ALLOW_BINDS=A,B;
-                          default /data and /srv; "none" allows no bind mounts, named volumes always work)
-  --allow-log-driver NAME let releases use this logging driver (repeat; BERTH_ALLOW_LOG_DRIVERS=A,B;
-                          json-file, local, journald and none are always allowed)
-  --allow-log-opt KEY     let releases set this option of the drivers allowed above (repeat;
-                          BERTH_ALLOW_LOG_OPTS=A,B; e.g. syslog-address: its value is the release's)
-  --log-max-size SIZE     cap of a release's logging max-size (BERTH_LOG_MAX_SIZE, default 100m)
-  --log-max-file N        cap of a release's logging max-file (BERTH_LOG_MAX_FILE, default 10)
-  --log-follow-limit S    a log follow stream ends after S seconds; deploy logs -f follows on
-                          (BERTH_LOG_FOLLOW_LIMIT, default 3600)
-  --max-connections N     open API connections in total (BERTH_MAX_CONNECTIONS, default 512;
-                          lowered to keep file descriptors for Docker, the database and the router)
-  --max-connections-per-ip N   per client address, an IPv6 /64 counting as one
-                          (BERTH_MAX_CONNECTIONS_PER_IP, default 32)
-  --header-timeout SECONDS     TLS handshake and request head must arrive within this
-                          (BERTH_HEADER_TIMEOUT, default 20)
-`;
-}
-
-const COMMON = { 'state-dir': { type: 'string' } } as const;
 const RUN_OPTIONS = {
   ...COMMON,
-  listen: { type: 'string' },
-  'docker-host': { type: 'string' },
-  'router-socket': { type: 'string' },
-  network: { type: 'string' },
-  'network-subnet': { type: 'string' },
-  'allow-cap': { type: 'string', multiple: true },
-  'allow-bind': { type: 'string', multiple: true },
-  'allow-log-driver': { type: 'string', multiple: true },
-  'allow-log-opt': { type: 'string', multiple: true },
-  'log-max-size': { type: 'string' },
-  'log-max-file': { type: 'string' },
-  'log-follow-limit': { type: 'string' },
-  'max-connections': { type: 'string' },
-  'max-connections-per-ip': { type: 'string' },
-  'header-timeout': { type: 'string' },
-} as const;
+  listen: LISTEN,
+  'docker-host': { value: 'URL', env: 'DOCKER_HOST', default: 'unix:///var/run/docker.sock', description: 'Docker engine' },
+  'router-socket': { value: 'PATH', env: 'BERTH_ROUTER_SOCKET', default: '/run/berth/router.sock', description: 'router control socket' },
+  network: { value: 'NAME', env: 'BERTH_NETWORK', default: 'berth', description: 'Docker network' },
+  'network-subnet': { value: 'CIDR', env: 'BERTH_NETWORK_SUBNET', default: '10.210.0.0/24', description: 'its subnet' },
+  'allow-cap': { value: 'CAP', multiple: true, env: 'BERTH_ALLOW_CAPS', default: 'none', description: 'let releases add this capability' },
+  'allow-bind': {
+    value: 'DIR', multiple: true, env: 'BERTH_ALLOW_BINDS', default: DEFAULT_ALLOW_BINDS.join(' and '),
+    description: 'let releases bind-mount host paths under DIR', note: '"none" allows no bind mounts, named volumes always work',
+  },
+  'allow-log-driver': {
+    value: 'NAME', multiple: true, env: 'BERTH_ALLOW_LOG_DRIVERS',
+    description: 'let releases use this logging driver', note: 'json-file, local, journald and none are always allowed',
+  },
+  'allow-log-opt': {
+    value: 'KEY', multiple: true, env: 'BERTH_ALLOW_LOG_OPTS',
+    description: 'let releases set this option of the drivers allowed above', note: "e.g. syslog-address: its value is the release's",
+  },
+  'log-max-size': { value: 'SIZE', env: 'BERTH_LOG_MAX_SIZE', default: DEFAULT_LOG_MAX_SIZE, description: "cap of a release's logging max-size" },
+  'log-max-file': { value: 'N', env: 'BERTH_LOG_MAX_FILE', default: String(DEFAULT_LOG_MAX_FILES), description: "cap of a release's logging max-file" },
+  'log-follow-limit': {
+    value: 'S', env: 'BERTH_LOG_FOLLOW_LIMIT', default: '3600', description: 'a log follow stream ends after S seconds; deploy logs -f follows on',
+  },
+  'max-connections': {
+    value: 'N', env: 'BERTH_MAX_CONNECTIONS', default: String(DEFAULT_MAX_CONNECTIONS), description: 'open API connections in total',
+    note: 'lowered to keep file descriptors for Docker, the database and the router',
+  },
+  'max-connections-per-ip': {
+    value: 'N', env: 'BERTH_MAX_CONNECTIONS_PER_IP', default: String(DEFAULT_MAX_CONNECTIONS_PER_IP), description: 'per client address, an IPv6 /64 counting as one',
+  },
+  'header-timeout': {
+    value: 'SECONDS', env: 'BERTH_HEADER_TIMEOUT', default: String(DEFAULT_HEADER_TIMEOUT_S), description: 'TLS handshake and request head must arrive within this',
+  },
+} as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
-type Options = Parameters<typeof parseArgs>[0] extends infer C ? (C extends { options?: infer O } ? NonNullable<O> : never) : never;
+const hidden = (options: Record<string, OptionSpec>): Record<string, OptionSpec> =>
+  Object.fromEntries(Object.entries(options).map(([name, o]) => [name, { ...o, hidden: true }]));
 
-function parse(args: string[], options: Options, what: string): { values: Record<string, unknown>; positionals: string[] } {
-  try {
-    const r = parseArgs({ args, options, strict: true, allowPositionals: true });
-    return { values: r.values as Record<string, unknown>, positionals: r.positionals };
-  } catch (e) {
-    throw new UserError(`berth-agent ${what}: ${(e as Error).message}`, 'see berth-agent --help', 'usage');
-  }
+export const RUN_COMMAND: CommandSpec = { name: 'run', summary: 'serve the agent API and run deploys', options: RUN_OPTIONS };
+export const INIT_COMMAND: CommandSpec = {
+  name: 'init',
+  summary: 'create the identity keys and TLS certificate (kept unless --force)',
+  options: {
+    ...COMMON,
+    san: { value: 'NAME', multiple: true, description: "another name or IP address in the TLS certificate's subject alternative names" },
+    force: { description: 'create new keys and a new certificate even if they exist' },
+  },
+};
+export const TRUST_ADD_COMMAND: CommandSpec = {
+  name: 'trust add',
+  args: "'LINE'",
+  summary: "trust an operator key (quote its line: 'berth-ed25519 ...')",
+  options: { ...COMMON, scope: { value: SCOPES.join('|'), default: 'deploy', description: 'what the key may do' } },
+};
+export const TRUST_LIST_COMMAND: CommandSpec = { name: 'trust list', summary: 'list trusted keys', options: { ...COMMON, json: JSON_OPTION } };
+export const TRUST_REMOVE_COMMAND: CommandSpec = { name: 'trust remove', args: 'KID', summary: 'stop trusting a key', options: COMMON };
+export const STATUS_COMMAND: CommandSpec = {
+  name: 'status',
+  summary: 'agent id, TLS fingerprint, listen address, trusted keys',
+  // run's options are accepted so status can be given run's command line.
+  options: { ...hidden(RUN_OPTIONS), ...COMMON, listen: LISTEN, json: JSON_OPTION },
+  notes: [`The other options of ${BIN} run are accepted and ignored.`],
+};
+
+const TRUST_COMMANDS = [TRUST_ADD_COMMAND, TRUST_LIST_COMMAND, TRUST_REMOVE_COMMAND];
+/** Every command, in the order the general usage lists them. */
+export const AGENT_COMMANDS: readonly CommandSpec[] = [RUN_COMMAND, ROUTER_COMMAND, INIT_COMMAND, ...TRUST_COMMANDS, STATUS_COMMAND];
+
+export function usage(): string {
+  return renderOverview(AGENT_COMMANDS, COMMON);
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const strs = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
 
-function noPositionals(positionals: string[], what: string): void {
-  if (positionals.length > 0) throw new UserError(`berth-agent ${what}: unexpected argument "${positionals[0]}"`, 'see berth-agent --help', 'usage');
+function noPositionals(spec: CommandSpec, positionals: string[]): void {
+  if (positionals.length > 0) throw usageError(spec, `unexpected argument "${positionals[0]}"`);
+}
+
+/** `help`, `help COMMAND...`, `COMMAND... --help`: the usage of what the words name. */
+function helpFor(words: string[]): AgentCommand {
+  // The command is the longest spec name the words start with (`trust add 'LINE' --help`).
+  const spec = AGENT_COMMANDS.filter((s) => s.name.split(' ').every((w, i) => words[i] === w))
+    .sort((a, b) => b.name.length - a.name.length)[0];
+  if (spec) return { cmd: 'help', text: renderUsage(spec) };
+  if (words[0] === 'trust') return { cmd: 'help', text: renderOverview(TRUST_COMMANDS, COMMON, `${BIN} trust COMMAND`) };
+  if (words.length === 0) return { cmd: 'help', text: usage() };
+  throw new UserError(`unknown command "${words.join(' ').slice(0, 40)}"`, `see ${BIN} --help`, 'usage');
 }
 
 export function parseAgentArgs(argv: string[]): AgentCommand {
   const [command, ...rest] = argv;
+  if (command === undefined || command === 'help') return helpFor(rest);
+  if (wantsHelp(argv)) {
+    // The words before the first option name the command (`trust add --help`).
+    const firstOption = argv.findIndex((w) => w.startsWith('-'));
+    return helpFor(argv.slice(0, firstOption === -1 ? argv.length : firstOption));
+  }
   switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      return { cmd: 'help' };
-    case 'router':
+    case 'router': {
+      // Checked here so a wrong option is a usage error (exit 2); the router reads its config itself.
+      noPositionals(ROUTER_COMMAND, parseCommand(ROUTER_COMMAND, rest).positionals);
       return { cmd: 'router', argv: rest };
+    }
     case 'run': {
-      const { values, positionals } = parse(rest, RUN_OPTIONS, 'run');
-      noPositionals(positionals, 'run');
-      return {
-        cmd: 'run',
-        flags: {
-          'state-dir': str(values['state-dir']),
-          listen: str(values.listen),
-          'docker-host': str(values['docker-host']),
-          'router-socket': str(values['router-socket']),
-          network: str(values.network),
-          'network-subnet': str(values['network-subnet']),
-          'allow-cap': strs(values['allow-cap']),
-          'allow-bind': strs(values['allow-bind']),
-          'allow-log-driver': strs(values['allow-log-driver']),
-          'allow-log-opt': strs(values['allow-log-opt']),
-          'log-max-size': str(values['log-max-size']),
-          'log-max-file': str(values['log-max-file']),
-          'log-follow-limit': str(values['log-follow-limit']),
-          'max-connections': str(values['max-connections']),
-          'max-connections-per-ip': str(values['max-connections-per-ip']),
-          'header-timeout': str(values['header-timeout']),
-        },
-      };
+      const { values, positionals } = parseCommand(RUN_COMMAND, rest);
+      noPositionals(RUN_COMMAND, positionals);
+      // RUN_OPTIONS has exactly AgentFlags' keys; the repeatable ones are lists.
+      const flags = Object.fromEntries(
+        Object.entries(RUN_OPTIONS).map(([name, o]) => [name, 'multiple' in o ? strs(values[name]) : str(values[name])]),
+      ) as AgentFlags;
+      return { cmd: 'run', flags };
     }
     case 'init': {
-      const { values, positionals } = parse(
-        rest,
-        { ...COMMON, san: { type: 'string', multiple: true }, force: { type: 'boolean' } },
-        'init',
-      );
-      noPositionals(positionals, 'init');
-      const sans = (values.san as string[] | undefined) ?? [];
-      return { cmd: 'init', flags: { 'state-dir': str(values['state-dir']) }, sans, force: values.force === true };
+      const { values, positionals } = parseCommand(INIT_COMMAND, rest);
+      noPositionals(INIT_COMMAND, positionals);
+      return { cmd: 'init', flags: { 'state-dir': str(values['state-dir']) }, sans: strs(values.san) ?? [], force: values.force === true };
     }
     case 'trust':
       return parseTrust(rest);
     case 'status': {
-      const { values, positionals } = parse(rest, { ...RUN_OPTIONS, json: { type: 'boolean' } }, 'status');
-      noPositionals(positionals, 'status');
+      const { values, positionals } = parseCommand(STATUS_COMMAND, rest);
+      noPositionals(STATUS_COMMAND, positionals);
       return {
         cmd: 'status',
         flags: { 'state-dir': str(values['state-dir']), listen: str(values.listen) },
@@ -151,7 +158,7 @@ export function parseAgentArgs(argv: string[]): AgentCommand {
       };
     }
     default:
-      throw new UserError(`unknown command "${command.slice(0, 40)}"`, 'see berth-agent --help', 'usage');
+      throw new UserError(`unknown command "${command.slice(0, 40)}"`, `see ${BIN} --help`, 'usage');
   }
 }
 
@@ -159,10 +166,10 @@ function parseTrust(argv: string[]): AgentCommand {
   const [action, ...rest] = argv;
   switch (action) {
     case 'add': {
-      const { values, positionals } = parse(rest, { ...COMMON, scope: { type: 'string' } }, 'trust add');
+      const { values, positionals } = parseCommand(TRUST_ADD_COMMAND, rest);
       const [line, extra] = positionals;
       if (line === undefined || extra !== undefined) {
-        throw new UserError("berth-agent trust add takes exactly one key line (quote it: 'berth-ed25519 ...')", undefined, 'usage');
+        throw new UserError(`${BIN} trust add takes exactly one key line (quote it: 'berth-ed25519 ...')`, `see ${BIN} trust add --help`, 'usage');
       }
       const scope = str(values.scope) ?? 'deploy';
       if (!(SCOPES as readonly string[]).includes(scope)) {
@@ -171,17 +178,17 @@ function parseTrust(argv: string[]): AgentCommand {
       return { cmd: 'trust-add', flags: { 'state-dir': str(values['state-dir']) }, line, scope: scope as Scope };
     }
     case 'list': {
-      const { values, positionals } = parse(rest, { ...COMMON, json: { type: 'boolean' } }, 'trust list');
-      noPositionals(positionals, 'trust list');
+      const { values, positionals } = parseCommand(TRUST_LIST_COMMAND, rest);
+      noPositionals(TRUST_LIST_COMMAND, positionals);
       return { cmd: 'trust-list', flags: { 'state-dir': str(values['state-dir']) }, json: values.json === true };
     }
     case 'remove': {
-      const { values, positionals } = parse(rest, COMMON, 'trust remove');
+      const { values, positionals } = parseCommand(TRUST_REMOVE_COMMAND, rest);
       const [kid, extra] = positionals;
-      if (kid === undefined || extra !== undefined) throw new UserError('berth-agent trust remove takes one key id', undefined, 'usage');
+      if (kid === undefined || extra !== undefined) throw new UserError(`${BIN} trust remove takes one key id`, `see ${BIN} trust remove --help`, 'usage');
       return { cmd: 'trust-remove', flags: { 'state-dir': str(values['state-dir']) }, kid };
     }
     default:
-      throw new UserError('berth-agent trust needs add, list or remove', 'see berth-agent --help', 'usage');
+      throw new UserError(`${BIN} trust needs add, list or remove`, `see ${BIN} trust --help`, 'usage');
   }
 }

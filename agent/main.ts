@@ -8,7 +8,7 @@ import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
 import { startApiServer } from './api/server.js';
 import { createWebSocketSupport } from './api/websocket.js';
-import { parseAgentArgs, usage, type AgentCommand } from './cli.js';
+import { parseAgentArgs, type AgentCommand } from './cli.js';
 import { agentGuardrails, agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
 import { createDockerPort, type DockerPort } from './docker.js';
 import { APP_KIND, LABEL } from './core/containers.js';
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   const command = parseAgentArgs(argv);
   switch (command.cmd) {
     case 'help':
-      process.stdout.write(usage());
+      process.stdout.write(command.text);
       return 0;
     case 'router':
       await routerMain(command.argv);

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../shared/errors.js';
+import { BIN, STATE_DIR_OPTION, toParseArgsOptions, type CommandSpec } from '../command-spec.js';
 import { DEFAULT_HEADER_TIMEOUT_S, parseConnectionLimits, type ConnectionLimits } from '../core/connection-budget.js';
 
 export interface ListenAddress {
@@ -43,6 +44,34 @@ export const DEFAULT_ROUTER_CONNECTIONS: ConnectionLimits = Object.freeze({
   headerTimeoutMs: DEFAULT_HEADER_TIMEOUT_S * 1000,
 });
 
+/** `berth-agent router`: its options and help, and what loadRouterConfig parses. */
+export const ROUTER_COMMAND: CommandSpec = {
+  name: 'router',
+  summary: 'run the HTTP router',
+  options: {
+    'state-dir': STATE_DIR_OPTION,
+    'http-listen': { value: 'IP:PORT', env: 'BERTH_HTTP_LISTEN', default: DEFAULT_HTTP_LISTEN, description: 'where to serve HTTP' },
+    'router-socket': { value: 'PATH', env: 'BERTH_ROUTER_SOCKET', default: DEFAULT_ROUTER_SOCKET, description: 'control socket' },
+    snapshot: { value: 'PATH', env: 'BERTH_ROUTER_SNAPSHOT', default: '<state-dir>/router/routes.json', description: 'route snapshot' },
+    'max-connections': {
+      value: 'N', env: 'BERTH_ROUTER_MAX_CONNECTIONS', default: String(DEFAULT_ROUTER_CONNECTIONS.maxConnections),
+      description: 'open client connections in total', note: 'lowered to keep file descriptors for the targets and the control socket',
+    },
+    'max-connections-per-ip': {
+      value: 'N', env: 'BERTH_ROUTER_MAX_CONNECTIONS_PER_IP', default: String(DEFAULT_ROUTER_CONNECTIONS.maxPerAddress),
+      description: 'per client address, an IPv6 /64 counting as one',
+    },
+    'header-timeout': {
+      value: 'SECONDS', env: 'BERTH_ROUTER_HEADER_TIMEOUT', default: String(DEFAULT_HEADER_TIMEOUT_S),
+      description: 'a request head must arrive within this',
+    },
+    'idle-timeout': {
+      value: 'SECONDS', env: 'BERTH_ROUTER_IDLE_TIMEOUT', default: String(DEFAULT_IDLE_TIMEOUT_MS / 1000),
+      description: "a connection that moves no byte either way for this long is closed, except while the app works on its answer",
+    },
+  },
+};
+
 type Env = Record<string, string | undefined>;
 
 export function loadRouterConfig(argv: string[], env: Env = process.env): RouterConfig {
@@ -52,23 +81,15 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
   try {
     ({ values } = parseArgs({
       args,
-      options: {
-        'state-dir': { type: 'string' },
-        'http-listen': { type: 'string' },
-        'router-socket': { type: 'string' },
-        snapshot: { type: 'string' },
-        'max-connections': { type: 'string' },
-        'max-connections-per-ip': { type: 'string' },
-        'header-timeout': { type: 'string' },
-        'idle-timeout': { type: 'string' },
-      },
+      // Every router option takes a value.
+      options: toParseArgsOptions(ROUTER_COMMAND.options) as Record<string, { type: 'string' }>,
       strict: true,
       allowPositionals: false,
     }));
   } catch (e) {
     throw new ConfigError(
       `berth-agent router: ${(e as Error).message}`,
-      'options: --state-dir DIR --http-listen HOST:PORT --router-socket PATH --snapshot PATH --max-connections N --max-connections-per-ip N --header-timeout SECONDS --idle-timeout SECONDS',
+      `see ${BIN} router --help`,
     );
   }
   const pick = (option: string, envName: string): string | undefined => {
