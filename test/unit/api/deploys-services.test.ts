@@ -173,7 +173,7 @@ describe('GET /v1/services', () => {
   it('detail names the newest deploy whatever its state: unfinished, then failed and reverted', async () => {
     const live = await accepted();
     f.store.setCurrent('demo', '', live);
-    f.store.setState(live, 'DONE');
+    moveDeploy(f.store, live, 'DONE');
     const lastDeploy = async (): Promise<LastDeploy | null | undefined> => {
       const res = await f.request('GET', '/v1/services/demo', { key: f.keyRead });
       assert.equal(res.status, 200);
