@@ -16,6 +16,7 @@ import type { GuardrailPolicy } from './core/guardrails.js';
 import { disarmUnsafeRestarts, guardBinds } from './engine/bind-guard.js';
 import { createEngine, startRouteSync } from './engine/deploy.js';
 import { initIdentity, loadIdentity } from './identity.js';
+import { pauseAt } from './test-seams/pause-at.js';
 import { createLogger, type Logger } from './log.js';
 import { removeExecOrphans } from './ops/exec.js';
 import { routerMain } from './router/main.js';
@@ -116,10 +117,10 @@ async function run(config: AgentConfig): Promise<number> {
       network: config.network,
       networkSubnet: config.networkSubnet,
       hostname: config.hostname,
-      testPauseAt: config.testPauseAt,
       sealingPrivateJwk: identity.sealingPrivateJwk,
       guardrails,
     },
+    ...(config.testPauseAt ? { afterState: pauseAt(config.stateDir, config.testPauseAt) } : {}),
   });
 
   try {

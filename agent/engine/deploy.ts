@@ -13,7 +13,6 @@ import type { Logger } from '../log.js';
 import { observe } from './observe.js';
 import { launch, aliveCheck, type Launched } from './launch.js';
 import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
-import { pauseIfRequested } from './pause.js';
 import { describeLogin, registryAuth } from './registry-auth.js';
 import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
 import { createRoutePublisher, type RoutePublisher } from './route-publisher.js';
@@ -128,7 +127,7 @@ async function runDeploy(deps: EngineDeps, publisher: RoutePublisher, deployId: 
     store.setState(deployId, state);
     event(state, message);
     log.info(message, { deploy: deployId, service: deploy.service, state });
-    await pauseIfRequested(config, state);
+    await deps.afterState?.(state);
   };
 
   const launched = new Map<string, Launched>();

@@ -3,7 +3,6 @@
 import type { EngineDeps } from './types.js';
 import type { Launched } from './launch.js';
 import { errorText, routedHosts } from './finish.js';
-import { pauseIfRequested } from './pause.js';
 
 export type Pending = Pick<Launched, 'id' | 'name' | 'origin'>;
 
@@ -19,7 +18,7 @@ export async function revert(
   store.addEvent(deployId, 'FAILED', reason);
   log.warn('deploy failed', { deploy: deployId, error: reason });
   try {
-    await pauseIfRequested(deps.config, 'FAILED');
+    await deps.afterState?.('FAILED');
   } catch (err) {
     log.warn('test pause hook failed', { error: err });
   }

@@ -15,8 +15,6 @@ export interface EngineConfig {
   networkSubnet: string;
   /** BERTH_HOST / KAMAL_HOST inside containers. */
   hostname: string;
-  /** Test hook: wait forever after entering this state (tests kill -9 the agent there). */
-  testPauseAt?: DeployState | undefined;
   sealingPrivateJwk: JWK;
   /** What releases may ask Docker for (agent/core/guardrails.ts); the default policy when absent. */
   guardrails?: GuardrailPolicy | undefined;
@@ -42,6 +40,8 @@ export interface EngineDeps {
   log: Logger;
   /** Opens a sealed secret; defaults to shared/sealing.ts. Injected only by tests. */
   unseal?: Unseal;
+  /** Test seam (agent/test-seams/pause-at.ts, wired by BERTH_TEST_PAUSE_AT): awaited after each state a deploy enters. */
+  afterState?: (state: DeployState) => Promise<void>;
 }
 
 export interface Engine {

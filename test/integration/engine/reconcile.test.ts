@@ -9,6 +9,7 @@ import { createRouterClient } from '../../../agent/router/client.js';
 import { dockerOk } from '../../support/docker-cli.js';
 import { startEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
 import { waitFor } from '../../support/router-fixtures.js';
+import { pauseAt } from '../../../agent/test-seams/pause-at.js';
 
 let f: EngineFixture;
 before(async () => {
@@ -25,7 +26,7 @@ const byRelease = async () => Object.fromEntries((await f.containers()).map((c) 
 /** Starts a deploy on an engine that freezes after entering `state`, as the crash tests' agent does. */
 async function deployFrozenAt(state: 'STARTED' | 'SWITCHED', version: string, image: string, over: Record<string, unknown> = {}): Promise<number> {
   const d = f.accept(f.manifest(version, image, over));
-  void f.restartEngine({ testPauseAt: state }).run(d.id);
+  void f.restartEngine({}, () => ({ afterState: pauseAt(f.stateDir, state) })).run(d.id);
   await waitFor(`pause at ${state}`, () => existsSync(join(f.stateDir, `paused-at-${state}`)), 60_000);
   return d.id;
 }
