@@ -109,6 +109,11 @@ export class PinMismatchError extends BerthError {
   }
 }
 
+/** An error's message for a record or a log line, whatever was thrown. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export function isBerthError(e: unknown): e is BerthError {
   return e instanceof BerthError;
 }

@@ -18,14 +18,14 @@ import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
 import { createRoutePublisher, type RoutePublisher } from './route-publisher.js';
 import { createReconciler } from './reconcile.js';
 import { createMaintenanceSwitch } from './maintenance.js';
-import { errorText, finishAfterSwitch } from './finish.js';
+import { finishAfterSwitch } from './finish.js';
+import { errorText } from '../../shared/errors.js';
 import { revert, type Pending } from './revert.js';
 import { removeService } from './remove.js';
 import { createBakeWatcher } from './bake.js';
 import type { Engine, EngineDeps } from './types.js';
 
-export type { Engine, EngineDeps, EngineConfig, RouterPort } from './types.js';
-export type { MaintenanceChange } from './maintenance.js';
+export type { Engine, EngineDeps, EngineConfig, MaintenanceChange, RouterPort } from './types.js';
 
 /** Retries of a stranded deploy before it is forced final (about 5 minutes at the 5 s tick). */
 const MAX_SETTLE_ATTEMPTS = 60;

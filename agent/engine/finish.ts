@@ -1,7 +1,7 @@
 // What both a running deploy and the agent-start reconcile do once the router
 // sends traffic to the new release: drain the old targets, stop the old
 // containers, prune beyond retention, mark DONE.
-import { isBerthError } from '../../shared/errors.js';
+import { errorText } from '../../shared/errors.js';
 import type { DeployState } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Step } from '../core/plan.js';
@@ -9,11 +9,6 @@ import { splitTarget } from '../../shared/routes.js';
 import { waitDrained } from './drain.js';
 import { pruneContainers } from './retention.js';
 import type { EngineDeps } from './types.js';
-
-export function errorText(err: unknown): string {
-  if (isBerthError(err) || err instanceof Error) return err.message;
-  return String(err);
-}
 
 /** The container addresses the agent's route table points at. */
 export function routedHosts(store: EngineDeps['store']): Set<string> {

@@ -4,14 +4,7 @@
 import type { MaintenanceState } from '../../shared/api-types.js';
 import type { Store } from '../store/index.js';
 import type { RoutePublisher } from './route-publisher.js';
-
-export interface MaintenanceChange {
-  service: string;
-  destination: string;
-  keyId: string;
-  /** The message to show; null ends maintenance. */
-  message: string | null;
-}
+import type { MaintenanceChange } from './types.js';
 
 /** Resolves with the maintenance now in force (null when off) once the router serves it. */
 export function createMaintenanceSwitch(store: Store, publisher: Pick<RoutePublisher, 'publishChange'>) {

@@ -9,7 +9,8 @@ import { APP_KIND, LABEL, containerName, isReleaseContainer } from '../core/cont
 import { plan } from '../core/plan.js';
 import { proxiedRoles, routeFor, routeKey } from '../core/routes.js';
 import type { ContainerInfo } from '../docker.js';
-import { errorText, finishAfterSwitch, routedHosts } from './finish.js';
+import { finishAfterSwitch, routedHosts } from './finish.js';
+import { errorText } from '../../shared/errors.js';
 import { releaseContainer, serviceContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
 import type { EngineDeps } from './types.js';

@@ -8,27 +8,16 @@ import { manifestSubject } from '../../shared/manifest.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import { errorText } from './finish.js';
+import { errorText } from '../../shared/errors.js';
 import { serviceContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
+import type { RemoveRequest, RemoveResult } from './types.js';
 
 export interface RemoveDeps {
   store: Store;
   docker: Pick<DockerPort, 'listContainers' | 'stop' | 'remove'>;
   publisher: Pick<RoutePublisher, 'publish'>;
   log: Logger;
-}
-
-export interface RemoveRequest {
-  service: string;
-  destination: string;
-  /** Who asked; the removal is audited under this key. */
-  keyId: string;
-}
-
-export interface RemoveResult {
-  containers: string[];
-  routes: number;
 }
 
 const DEFAULT_STOP_TIMEOUT_S = 10;

@@ -2,7 +2,8 @@
 // deploy created or started, and mark it REVERTED so its lock is freed.
 import type { EngineDeps } from './types.js';
 import type { Launched } from './launch.js';
-import { errorText, routedHosts } from './finish.js';
+import { routedHosts } from './finish.js';
+import { errorText } from '../../shared/errors.js';
 
 export type Pending = Pick<Launched, 'id' | 'name' | 'origin'>;
 

@@ -5,8 +5,6 @@ import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import type { MaintenanceChange } from './maintenance.js';
-import type { RemoveRequest, RemoveResult } from './remove.js';
 import type { Unseal } from './role-secrets.js';
 
 export interface EngineConfig {
@@ -59,4 +57,24 @@ export interface Engine {
   removeService(req: RemoveRequest): Promise<RemoveResult>;
   /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
   stopBakes(): Promise<void>;
+}
+
+export interface MaintenanceChange {
+  service: string;
+  destination: string;
+  keyId: string;
+  /** The message to show; null ends maintenance. */
+  message: string | null;
+}
+
+export interface RemoveRequest {
+  service: string;
+  destination: string;
+  /** Who asked; the removal is audited under this key. */
+  keyId: string;
+}
+
+export interface RemoveResult {
+  containers: string[];
+  routes: number;
 }
