@@ -5,7 +5,7 @@
 import type { Hono } from 'hono';
 import { RateLimitError } from '../../shared/errors.js';
 import type { ContainerInfo } from '../docker.js';
-import { createLogStreamPool, MAX_DOCKER_LOG_STREAMS } from '../ops/log-stream-pool.js';
+import { createLogStreamPool } from '../ops/log-stream-pool.js';
 import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js';
 import { requireToken } from './auth.js';
 import { nowMs, opsOf, type ApiDeps, type ApiEnv } from './context.js';
@@ -50,15 +50,12 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     openByKey.set(kid, (openByKey.get(kid) ?? 0) + 1);
     let targets: ContainerInfo[];
     try {
-      // Listed before answering, so a Docker failure is an error status, not a cut stream.
+      // Listed before answering, so a Docker failure (or no room for its streams) is an error status, not a cut stream.
       targets = await logTargets(ops.docker, q);
+      dockerStreams.ensureRoom(targets.length);
     } catch (err) {
       release(kid);
       throw err;
-    }
-    if (dockerStreams.free() < targets.length) {
-      release(kid);
-      throw new RateLimitError(`too many container log streams open on this agent (${MAX_DOCKER_LOG_STREAMS}); close some and try again`, 'too_many_log_streams');
     }
     const logsDeps = { store: deps.store, docker: dockerStreams.counted(ops.docker), log: deps.log };
     const trusted = () => deps.store.keys.get(kid) !== undefined;

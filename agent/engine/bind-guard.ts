@@ -15,7 +15,7 @@ import { UserError } from '../../shared/errors.js';
 import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from '../core/bind-nesting.js';
 import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
 import { isWritable, parseVolume } from '../core/volumes.js';
-import type { BindMount, ContainerSpec, DockerPort } from '../docker.js';
+import type { BindMount, ContainerSpec, DockerPort, EngineBindMount } from '../docker.js';
 import { createSerial } from '../serial.js';
 import { hostPolicy, resolveHostPath, type Realpath } from './bind-paths.js';
 
@@ -31,10 +31,19 @@ function refused(who: string, why: string, hint: string): UserError {
   return new UserError(`${who}: refused by this agent's guardrails: ${why}`, hint, 'guardrail_refused');
 }
 
+/** What a judgement compares against, read once per round: the policy's roots resolved on this host, every bind on the engine. */
+interface EngineView {
+  allowed: GuardrailPolicy;
+  mounts: EngineBindMount[];
+}
+
+async function engineView(docker: DockerPort, policy: GuardrailPolicy, realpath: Realpath): Promise<EngineView> {
+  const [allowed, mounts] = await Promise.all([hostPolicy(policy, realpath), docker.engineBindMounts()]);
+  return { allowed, mounts };
+}
+
 /** Throws unless `binds` may be mounted now by container `who` (`selfId`: its own id, not judged against itself). */
-async function judge(docker: DockerPort, policy: GuardrailPolicy, realpath: Realpath, who: string, binds: BindMount[], selfId?: string): Promise<void> {
-  if (binds.length === 0) return;
-  const allowed = await hostPolicy(policy, realpath);
+async function judge(view: EngineView, realpath: Realpath, who: string, binds: BindMount[], selfId?: string): Promise<void> {
   for (const b of binds) {
     const now = await resolveHostPath(b.source, realpath);
     // The source was resolved when the container was made; a different answer means
@@ -42,10 +51,10 @@ async function judge(docker: DockerPort, policy: GuardrailPolicy, realpath: Real
     if (now !== b.source) {
       throw refused(who, `host path ${b.source} now resolves to ${now}: a directory on the way was replaced by a symlink`, 'remove the symlink on the host, then deploy again');
     }
-    const refusal = bindRefusal(b.source, allowed);
+    const refusal = bindRefusal(b.source, view.allowed);
     if (refusal) throw refused(who, `host path ${b.source}: ${refusal.reason}`, refusal.hint);
   }
-  const existing: HostBind[] = (await docker.engineBindMounts())
+  const existing: HostBind[] = view.mounts
     .filter((m) => m.id !== selfId)
     .map((m) => ({ source: m.source, writable: m.writable, holder: `container ${m.name}` }));
   const conflict = findNestingConflict(binds.map((b) => ({ ...b, holder: `container ${who}` })), existing);
@@ -54,19 +63,22 @@ async function judge(docker: DockerPort, policy: GuardrailPolicy, realpath: Real
 
 export function guardBinds(docker: DockerPort, policy: GuardrailPolicy, realpath: Realpath = fsRealpath): DockerPort {
   const exclusive = createSerial();
+  // Containers without host binds (most) cost no extra Docker call.
+  const judgeNow = async (who: string, binds: BindMount[], selfId?: string) => {
+    if (binds.length > 0) await judge(await engineView(docker, policy, realpath), realpath, who, binds, selfId);
+  };
   return {
     ...docker,
     createContainer: (spec) =>
       exclusive(async () => {
         const binds = specBinds(spec);
-        await judge(docker, policy, realpath, spec.name, binds);
+        await judgeNow(spec.name, binds);
         const id = await docker.createContainer(spec);
-        if (binds.length === 0) return id;
         // The lock is this process's: another agent on the engine may have made a
         // nesting bind at the same moment. Judged again with both in place; when
         // two race, both give up, which is safe.
         try {
-          await judge(docker, policy, realpath, spec.name, binds, id);
+          await judgeNow(spec.name, binds, id);
         } catch (err) {
           await docker.remove(id, { force: true });
           throw err;
@@ -75,13 +87,13 @@ export function guardBinds(docker: DockerPort, policy: GuardrailPolicy, realpath
       }),
     runAttached: (spec, io) =>
       exclusive(async () => {
-        await judge(docker, policy, realpath, spec.name, specBinds(spec));
+        await judgeNow(spec.name, specBinds(spec));
         return docker.runAttached(spec, io);
       }),
     start: (id) =>
       exclusive(async () => {
         const info = await docker.inspect(id);
-        if (info) await judge(docker, policy, realpath, info.name, info.binds ?? [], info.id);
+        if (info) await judgeNow(info.name, info.binds ?? [], info.id);
         return docker.start(id);
       }),
   };
@@ -90,8 +102,9 @@ export function guardBinds(docker: DockerPort, policy: GuardrailPolicy, realpath
 /**
  * Containers made before the guard existed (or whose paths changed under
  * them) may fail today's judgement; Docker would still restart them on its
- * own. Each one that fails gets restart policy `no`: it keeps running if it
- * runs, and only a start by Berth, judged again, brings it back.
+ * own. Each of `ids` that fails gets restart policy `no`: it keeps running if
+ * it runs, and only a start by Berth, judged again, brings it back. One look
+ * at the engine serves every container.
  */
 export async function disarmUnsafeRestarts(
   docker: DockerPort,
@@ -99,16 +112,18 @@ export async function disarmUnsafeRestarts(
   ids: readonly string[],
   realpath: Realpath = fsRealpath,
 ): Promise<{ name: string; reason: string }[]> {
+  const view = await engineView(docker, policy, realpath);
   const disarmed: { name: string; reason: string }[] = [];
   for (const id of ids) {
-    const info = await docker.inspect(id);
-    if (!info?.binds?.length) continue;
+    const own = view.mounts.filter((m) => m.id === id);
+    if (own.length === 0) continue;
+    const name = own[0]!.name;
     try {
-      await judge(docker, policy, realpath, info.name, info.binds, info.id);
+      await judge(view, realpath, name, own, id);
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
       await docker.disableRestart(id);
-      disarmed.push({ name: info.name, reason: err.message });
+      disarmed.push({ name, reason: err.message });
     }
   }
   return disarmed;

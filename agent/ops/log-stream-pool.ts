@@ -10,8 +10,8 @@ import type { ChunkStream, DockerPort } from '../docker.js';
 export const MAX_DOCKER_LOG_STREAMS = 64;
 
 export interface LogStreamPool {
-  /** Free places now. */
-  free(): number;
+  /** Throws the pool's 429 unless `count` places are free now: a request that could not open all its streams is refused before it answers. */
+  ensureRoom(count: number): void;
   /** `docker` whose logs() takes a place for as long as the stream is open, or throws 429 when none is free. */
   counted(docker: DockerPort): DockerPort;
 }
@@ -21,7 +21,9 @@ export function createLogStreamPool(max = MAX_DOCKER_LOG_STREAMS): LogStreamPool
   const full = () =>
     new RateLimitError(`too many container log streams open on this agent (${max}); close some and try again`, 'too_many_log_streams');
   return {
-    free: () => max - open,
+    ensureRoom(count) {
+      if (open + count > max) throw full();
+    },
     counted: (docker) => ({
       ...docker,
       async logs(id, options) {

@@ -76,20 +76,23 @@ function upload(tls: ReturnType<typeof pinnedTls>, opts: { localAddress: string;
   return { answered, sent: () => sent, destroy: () => req.destroy() };
 }
 
-test('an unauthenticated request is answered 401 before its body is sent, so the body is never read', async () => {
-  const tls = pinnedTls(e.hosts[0]!);
-  for (const authorization of [undefined, 'Berth junk']) {
-    const u = upload(tls, { localAddress: '127.0.0.11', sendBytes: 16 * 1024, ...(authorization ? { authorization } : {}) });
-    try {
-      let answer: number | Error | undefined;
-      void u.answered.then((r) => (answer = r));
-      const status = await waitFor('an answer while the body is still unsent', () => answer, 15_000);
-      assert.equal(status, 401, `answered ${String(status)}`);
-      assert.ok(u.sent() < BODY_BYTES, 'answered before the client finished sending');
-    } finally {
-      u.destroy();
-    }
+/** Starts an upload that sends only 16 KiB of its body; the agent must answer `status` while the rest is unsent. */
+async function answeredBeforeBody(status: number, opts: { localAddress: string; authorization?: string }): Promise<void> {
+  const u = upload(pinnedTls(e.hosts[0]!), { ...opts, sendBytes: 16 * 1024 });
+  try {
+    let answer: number | Error | undefined;
+    void u.answered.then((r) => (answer = r));
+    const got = await waitFor('an answer while the body is still unsent', () => answer, 15_000);
+    assert.equal(got, status, `answered ${String(got)}`);
+    assert.ok(u.sent() < BODY_BYTES, 'answered before the client finished sending');
+  } finally {
+    u.destroy();
   }
+}
+
+test('an unauthenticated request is answered 401 before its body is sent, so the body is never read', async () => {
+  await answeredBeforeBody(401, { localAddress: '127.0.0.11' });
+  await answeredBeforeBody(401, { localAddress: '127.0.0.11', authorization: 'Berth junk' });
 });
 
 test('a signed request from a key without the scope is answered 403 before its body is sent', async () => {
@@ -97,16 +100,7 @@ test('a signed request from a key without the scope is answered 403 before its b
   await e.hosts[0]!.trust(reader.line, 'read');
   const body = Buffer.alloc(BODY_BYTES, 'x');
   const token = await signRequest({ privateJwk: reader.privateJwk, kid: reader.kid, aud, method: 'POST', pathAndQuery: '/v1/releases', body });
-  const u = upload(pinnedTls(e.hosts[0]!), { localAddress: '127.0.0.14', sendBytes: 16 * 1024, authorization: `Berth ${token}` });
-  try {
-    let answer: number | Error | undefined;
-    void u.answered.then((r) => (answer = r));
-    const status = await waitFor('an answer while the body is still unsent', () => answer, 15_000);
-    assert.equal(status, 403, `answered ${String(status)}`);
-    assert.ok(u.sent() < BODY_BYTES, 'answered before the client finished sending');
-  } finally {
-    u.destroy();
-  }
+  await answeredBeforeBody(403, { localAddress: '127.0.0.14', authorization: `Berth ${token}` });
 });
 
 test(`${FLOOD_REQUESTS} unauthenticated ${BODY_BYTES / 1024} KiB bodies raise the agent's RSS by less than ${RSS_RISE_BOUND_MIB} MiB`, async (t) => {

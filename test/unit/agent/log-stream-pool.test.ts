@@ -20,16 +20,18 @@ test('a stream holds its place until it is closed or read to its end; past the c
   const counted = pool.counted(docker);
   const a = (await counted.logs('a', { follow: true, tail: 1 }))!;
   const b = (await counted.logs('b', { follow: true, tail: 1 }))!;
-  assert.equal(pool.free(), 0);
+  assert.throws(() => pool.ensureRoom(1), /too many container log streams open on this agent \(2\)/);
   await assert.rejects(counted.logs('c', { follow: true, tail: 1 }), (e: unknown) =>
     e instanceof RateLimitError && e.code === 'too_many_log_streams' && /too many container log streams open on this agent \(2\)/.test(e.message));
   a.close();
   a.close();
-  assert.equal(pool.free(), 1, 'closing twice gives the place back once');
+  pool.ensureRoom(1);
+  assert.throws(() => pool.ensureRoom(2), /\(2\)/, 'closing twice gives the place back once');
   for await (const chunk of b.output) assert.equal(chunk.data.toString(), 'b\n');
-  assert.equal(pool.free(), 2, 'a stream read to its end gives its place back');
+  pool.ensureRoom(2); // a stream read to its end gives its place back
   b.close();
-  assert.equal(pool.free(), 2);
+  pool.ensureRoom(2);
+  assert.throws(() => pool.ensureRoom(3));
   assert.deepEqual(closed, ['a', 'a', 'b']);
 });
 
@@ -38,5 +40,5 @@ test('a container that is gone or a Docker error takes no place', async () => {
   const counted = pool.counted(docker);
   assert.equal(await counted.logs('gone', { follow: false, tail: 1 }), undefined);
   await assert.rejects(counted.logs('broken', { follow: false, tail: 1 }), /docker said no/);
-  assert.equal(pool.free(), 1);
+  pool.ensureRoom(1);
 });

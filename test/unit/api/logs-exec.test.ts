@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { buildApp } from '../../../agent/api/app.js';
 import { createFailureLimiter } from '../../../agent/api/rate-limit.js';
 import type { Upgrade } from '../../../agent/api/websocket.js';
+import type { OpsDeps } from '../../../agent/api/context.js';
 import { guardrailPolicy, type GuardrailPolicy } from '../../../agent/core/guardrails.js';
 import type { ContainerInfo, DockerPort, OutputChunk, ProcessSession } from '../../../agent/docker.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
@@ -296,15 +297,7 @@ test('logs: a client that stops reading loses its streams after the stall bound,
     // A follow that always has more to say than the client reads.
     logs: async () => ({ output: Readable.from((function* () { for (let i = 0; ; i++) yield line(i); })()), close: () => undefined }),
   } as DockerPort;
-  const stalling = buildApp({
-    store: fx.store,
-    identity: fx.identity,
-    log: { info() {}, warn() {}, error() {} },
-    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('not used'); }, removeService: async () => { throw new Error('not used'); } },
-    docker: chatty,
-    authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
-    ops: { docker: chatty, hostname: 'host-1', network: 'berth', streamStallMs: 300 },
-  });
+  const stalling = appWith(chatty, undefined, undefined, { streamStallMs: 300 });
   const path = '/v1/services/demo/logs?follow=1';
   const held: Response[] = [];
   for (let i = 0; i < 8; i++) {
@@ -335,7 +328,7 @@ test('logs -f: the stream ends when its key is no longer trusted', async () => {
 });
 
 /** Another agent over the same store: its own Docker, its own WebSocket upgrade, its own counters. */
-function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade, guardrails?: GuardrailPolicy): ReturnType<typeof buildApp> {
+function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade, guardrails?: GuardrailPolicy, ops: Partial<OpsDeps> = {}): ReturnType<typeof buildApp> {
   const d = docker as DockerPort;
   return buildApp({
     store: fx.store,
@@ -344,7 +337,7 @@ function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade, guardr
     engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('not used'); }, removeService: async () => { throw new Error('not used'); } },
     docker: d,
     authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
-    ops: { docker: d, hostname: 'host-1', network: 'berth' },
+    ops: { docker: d, hostname: 'host-1', network: 'berth', ...ops },
     ...(upgradeWebSocket ? { upgradeWebSocket } : {}),
     ...(guardrails ? { guardrails } : {}),
   });
