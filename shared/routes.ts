@@ -1,7 +1,7 @@
 // PURE: the route table's shape, one schema for both sides of the router's
 // control socket: the agent builds RouteSets, the router validates what it is
 // sent, and the types are derived from the schema so the two cannot drift.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from './ip.js';
 import { z } from 'zod';
 import { maintenanceMessageSchema } from './maintenance.js';
 

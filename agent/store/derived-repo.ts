@@ -8,24 +8,7 @@ import { manifestSubject } from '../../shared/manifest.js';
 import type { Db } from './db.js';
 import { insertAudit } from './audit-repo.js';
 import { insertEvent, readCurrentDeployId, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
-import type { DeployRecord } from './types.js';
-
-export interface BakeFailureInput {
-  /** The deploy whose bake window failed. */
-  bakedDeployId: number;
-  /** The deploy that was current before the baked one (its release is the revert target); null when none. */
-  revertToDeployId: number | null;
-  /** Which check failed and how, for the audit row and events. */
-  reason: string;
-}
-
-export type BakeFailureOutcome =
-  /** A new deploy (RECEIVED, lock held) for the engine to run. */
-  | { kind: 'reverting'; deploy: DeployRecord }
-  /** bake.failed is recorded; nothing else changed. */
-  | { kind: 'nothing-to-revert'; why: string }
-  /** The bake no longer applies (another deploy is current or holds the lock, or it failed already): nothing recorded. */
-  | { kind: 'over'; why: string };
+import type { BakeFailureInput, BakeFailureOutcome, DeployRecord } from './types.js';
 
 export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) {
   const row = (id: number) => db.get<DeployRow & { bake_failed: number }>('SELECT * FROM deploys WHERE id = ?', id);

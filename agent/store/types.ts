@@ -9,18 +9,34 @@ import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
-import type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
-export type { BakeFailureInput, BakeFailureOutcome } from './derived-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 export type {
   AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 export { DEPLOY_STATES, SCOPES } from '../../shared/api-types.js';
 
+// The bake-window revert (derived-repo.ts); here so the repositories depend on
+// the contract and not the other way round.
+export interface BakeFailureInput {
+  /** The deploy whose bake window failed. */
+  bakedDeployId: number;
+  /** The deploy that was current before the baked one (its release is the revert target); null when none. */
+  revertToDeployId: number | null;
+  /** Which check failed and how, for the audit row and events. */
+  reason: string;
+}
+
+export type BakeFailureOutcome =
+  /** A new deploy (RECEIVED, lock held) for the engine to run. */
+  | { kind: 'reverting'; deploy: DeployRecord }
+  /** bake.failed is recorded; nothing else changed. */
+  | { kind: 'nothing-to-revert'; why: string }
+  /** The bake no longer applies (another deploy is current or holds the lock, or it failed already): nothing recorded. */
+  | { kind: 'over'; why: string };
 
 /** A route table row as stored: key `service` or `service.role`, the Route as JSON. */
 export type RemovedRouteRow = {
