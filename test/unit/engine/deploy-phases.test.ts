@@ -207,3 +207,19 @@ test('failure in finish: an old container that cannot be removed is reported, th
   assert.deepEqual(u.containers(), { running: [u.containerName('v3')], stopped: [v1, u.containerName('v2')].sort() });
   assert.ok(u.store.events(d.id).some((e) => e.message === `web: could not remove ${v1}: docker remove failed: device busy`));
 });
+
+test('failure in wait healthy of a role without proxy: a worker that exits undoes the whole release', async () => {
+  const u = await startUnitEngine();
+  const roles = { web: { proxy: { hosts: ['app.test'], app_port: 80, healthcheck: { path: '/up', interval: 1, timeout: 1 } } }, worker: {} };
+  const d1 = await u.deploy(u.manifest('v1', { roles, readiness_delay: 0 }));
+  assert.equal(d1.state, 'DONE', d1.error ?? '');
+  const v1Target = u.routedTo();
+  u.docker.exitOnStart = (c) => (c.labels['berth.release'] === 'v2' && c.labels['berth.role'] === 'worker' ? 1 : undefined);
+
+  const d = await u.deploy(u.manifest('v2', { roles, readiness_delay: 0 }));
+
+  assert.equal(d.state, 'REVERTED');
+  assert.match(d.error ?? '', new RegExp(`^container ${u.containerName('v2', 'worker')} exited with code 1 before it became healthy`));
+  assert.deepEqual(u.containers(), { running: [u.containerName('v1'), u.containerName('v1', 'worker')].sort(), stopped: [] });
+  assert.equal(u.routedTo(), v1Target);
+});
