@@ -1,6 +1,6 @@
 // What both a running deploy and the agent-start reconcile do once the router
 // sends traffic to the new release: drain the old targets, stop the old
-// containers, prune beyond retention, mark DONE.
+// containers, prune beyond retention.
 import { errorText } from '../../shared/errors.js';
 import type { DeployState } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
@@ -21,16 +21,11 @@ export function routedHosts(store: EngineDeps['store']): Set<string> {
 }
 
 /**
- * Only a failing store makes this throw: trouble with old containers is
- * reported as events, because the new release already serves.
+ * Drains the old targets and stops the old containers. Only a failing store
+ * makes this throw: trouble with old containers is reported as events, because
+ * the new release already serves. Returns the DRAINED message.
  */
-export async function finishAfterSwitch(
-  deps: EngineDeps,
-  deployId: number,
-  m: ManifestPayload,
-  steps: Step[],
-  enter: (state: DeployState, message: string) => Promise<void>,
-): Promise<void> {
+export async function drainOld(deps: EngineDeps, deployId: number, steps: Step[]): Promise<string> {
   const { store, docker, router } = deps;
   const event = (message: string) => store.addEvent(deployId, 'SWITCHED', message);
   // All old targets drain at once, so several of them take drain_timeout, not a multiple.
@@ -53,8 +48,12 @@ export async function finishAfterSwitch(
       event(`${step.role}: could not stop ${step.name}: ${errorText(err)}`);
     }
   }
-  await enter('DRAINED', 'old containers drained and stopped');
+  return 'old containers drained and stopped';
+}
 
+/** Removes old containers beyond retention; failures are only reported. Returns the DONE message. */
+export async function pruneOld(deps: EngineDeps, deployId: number, m: ManifestPayload, steps: Step[]): Promise<string> {
+  const { store, docker } = deps;
   for (const step of steps) {
     if (step.kind !== 'prune') continue;
     const victims = step.containerIds.map((id, i) => ({ id, name: step.names[i] ?? id }));
@@ -62,5 +61,17 @@ export async function finishAfterSwitch(
     if (r.removed.length) store.addEvent(deployId, 'DRAINED', `${step.role}: removed old containers ${r.removed.join(', ')} (keeping ${m.retain_containers})`);
     for (const f of r.failed) store.addEvent(deployId, 'DRAINED', `${step.role}: could not remove ${f.name}: ${f.error}`);
   }
-  await enter('DONE', `${m.service} ${m.version} is live`);
+  return `${m.service} ${m.version} is live`;
+}
+
+/** drainOld, DRAINED, pruneOld, DONE: how the reconciler finishes a switched deploy. */
+export async function finishAfterSwitch(
+  deps: EngineDeps,
+  deployId: number,
+  m: ManifestPayload,
+  steps: Step[],
+  enter: (state: DeployState, message: string) => Promise<void>,
+): Promise<void> {
+  await enter('DRAINED', await drainOld(deps, deployId, steps));
+  await enter('DONE', await pruneOld(deps, deployId, m, steps));
 }

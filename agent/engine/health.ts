@@ -4,6 +4,9 @@
 import { request } from 'node:http';
 import { UnhealthyError, UserError } from '../../shared/errors.js';
 import { delay } from './drain.js';
+import type { HealthProbe, ProbeResult } from './types.js';
+
+export type { ProbeResult } from './types.js';
 
 export const HEALTH_BODY_CAP_BYTES = 64 * 1024;
 const FAST_POLL_MS = 200;
@@ -11,14 +14,7 @@ const FAST_PHASE_MS = 2000;
 /** A first probe always gets this long, even when deploy_timeout is nearly spent. */
 const MIN_PROBE_MS = 100;
 
-export interface ProbeResult {
-  ok: boolean;
-  /** `HTTP 500`, or the network error, for the failure message. */
-  detail: string;
-  timedOut?: boolean;
-}
-
-export function probeHttp(host: string, port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+export const probeHttp: HealthProbe = (host, port, path, timeoutMs) => {
   return new Promise((resolve) => {
     let settled = false;
     const finish = (result: ProbeResult) => {
@@ -45,7 +41,7 @@ export function probeHttp(host: string, port: number, path: string, timeoutMs: n
     req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, detail: err.code ? `${err.code}` : err.message }));
     req.end();
   });
-}
+};
 
 /** What runningAddress needs to know of a container: a fresh look each call. */
 export interface RunState {
@@ -93,10 +89,12 @@ export interface HttpHealthOptions {
   checkAlive: () => Promise<void>;
   onAttempt?: (result: ProbeResult, attempt: number) => void;
   sleep?: (ms: number) => Promise<void>;
+  probe?: HealthProbe;
 }
 
 export async function waitHttpHealthy(o: HttpHealthOptions): Promise<void> {
   const sleep = o.sleep ?? delay;
+  const probe = o.probe ?? probeHttp;
   const started = Date.now();
   const deadline = started + o.timeoutSeconds * 1000;
   let last = 'no attempt';
@@ -105,7 +103,7 @@ export async function waitHttpHealthy(o: HttpHealthOptions): Promise<void> {
     // The manifest's timeout, but never past deploy_timeout: the failure message
     // then names the wait that really happened.
     const probeMs = Math.max(MIN_PROBE_MS, Math.round(Math.min(o.requestTimeoutSeconds * 1000, deadline - Date.now())));
-    const result = await probeHttp(o.host, o.port, o.path, probeMs);
+    const result = await probe(o.host, o.port, o.path, probeMs);
     o.onAttempt?.(result, attempt);
     if (result.ok) return;
     // A probe cut short by the deadline timing out says less than the full-length one before it.

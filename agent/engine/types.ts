@@ -40,7 +40,23 @@ export interface EngineDeps {
   unseal?: Unseal;
   /** Test seam (agent/test-seams/pause-at.ts, wired by BERTH_TEST_PAUSE_AT): awaited after each state a deploy enters. */
   afterState?: (state: DeployState) => Promise<void>;
+  /** Asks a new container's health check path once; defaults to HTTP (health.ts). Injected only by tests. */
+  probe?: HealthProbe;
+  /** Told how long each phase of a deploy took, failed or not (for timing); nothing by default. */
+  onPhase?: (phase: DeployPhase, ms: number) => void;
 }
+
+/** The phases of a deploy in order (agent/engine/run-deploy.ts). */
+export type DeployPhase = 'verify' | 'plan' | 'pull' | 'launch' | 'wait healthy' | 'switch' | 'drain' | 'finish';
+
+export interface ProbeResult {
+  ok: boolean;
+  /** `HTTP 500`, or the network error, for the failure message. */
+  detail: string;
+  timedOut?: boolean;
+}
+
+export type HealthProbe = (host: string, port: number, path: string, timeoutMs: number) => Promise<ProbeResult>;
 
 export interface Engine {
   /** Drives a deploy to DONE or REVERTED; never throws. */

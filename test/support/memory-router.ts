@@ -11,6 +11,12 @@ export class MemoryRouter implements RouterPort {
   /** While true every call fails as if the socket were gone. */
   down = false;
   accepted = 0;
+  /**
+   * What the next putRoutes calls do instead of a plain accept, one entry per
+   * call: `refuse` fails without applying, `lost-answer` applies the set and
+   * then fails, as a router whose answer timed out.
+   */
+  putFaults: Array<'refuse' | 'lost-answer'> = [];
 
   async getRoutes(): Promise<RouteSet> {
     this.check();
@@ -19,12 +25,15 @@ export class MemoryRouter implements RouterPort {
 
   async putRoutes(set: RouteSet): Promise<{ version: number }> {
     this.check();
+    const fault = this.putFaults.shift();
+    if (fault === 'refuse') throw new UpstreamError('router refused the route set');
     const parsed = parseRouteSet(JSON.parse(JSON.stringify(set)));
     if (parsed.version <= this.live.version) {
       throw new ConflictError(`route set version ${parsed.version} is not newer than ${this.live.version}`, undefined, 'stale_version');
     }
     this.live = parsed;
     this.accepted += 1;
+    if (fault === 'lost-answer') throw new UpstreamError('router did not answer within 5s');
     return { version: parsed.version };
   }
 
