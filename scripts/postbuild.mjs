@@ -22,6 +22,19 @@ export const BINARIES = {
 // Native modules, and dockerode's optional native SSH transport, load from node_modules.
 const EXTERNAL = ['better-sqlite3', 'ssh2', 'cpu-features'];
 
+// zod's namespace object re-exports all of its 60-odd locales (300 kB, 10 ms of
+// start-up). Berth never switches locale, and zod imports its default English
+// one directly (zod/v4/classic/schemas.js), so the index of the others is empty here.
+const withoutZodLocales = {
+  name: 'without-zod-locales',
+  setup(build) {
+    build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'berth-empty' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'berth-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
 fs.rmSync(outdir, { recursive: true, force: true });
 for (const [name, bin] of Object.entries(BINARIES)) {
   await esbuild.build({
@@ -32,6 +45,7 @@ for (const [name, bin] of Object.entries(BINARIES)) {
     format: 'esm',
     target: 'node20',
     external: EXTERNAL,
+    plugins: [withoutZodLocales],
     // Whitespace and syntax only: identifiers keep their names, so a stack
     // trace without the map still names the functions.
     minifyWhitespace: true,
