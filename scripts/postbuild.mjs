@@ -11,7 +11,7 @@ import * as esbuild from 'esbuild';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.join(root, 'dist', 'bin');
 
-export const BINARIES = {
+const BINARIES = {
   // The CLI starts for every command: no source-map parsing on the way (20 ms
   // for its map); run it with NODE_OPTIONS=--enable-source-maps to map a stack.
   deploy: { entry: 'cli/main.ts', node: 'node' },
