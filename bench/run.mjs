@@ -3,10 +3,12 @@
 // times side by side in one run, and reported as a median and as a ratio to
 // the first row, since ratios survive noisy machines better than absolutes.
 //   npm run bench          (builds first)    node bench/run.mjs [--runs N]
+// After the table: where one push spends its time (bench/push-split.mjs).
 // Uses the test engines and registry (scripts/provision-test-env.mjs).
 import { parseArgs } from 'node:util';
 import { envVars, provision, teardown } from '../scripts/provision-test-env.mjs';
 import { bareDocker } from './bare-docker.mjs';
+import { pushSplit } from './push-split.mjs';
 import { pushToServing } from './push-to-serving.mjs';
 import { rollbackToServing } from './rollback-to-serving.mjs';
 
@@ -44,6 +46,7 @@ async function main() {
   const env = await provision();
   Object.assign(process.env, envVars(env));
   const rows = [];
+  let split = '';
   try {
     for (const m of MEASUREMENTS) {
       const samples = [];
@@ -56,10 +59,12 @@ async function main() {
         await m.cleanup?.();
       }
     }
+    // Where a push's time goes, after the table it explains.
+    split = await pushSplit(runs).catch((err) => `push split: ${err instanceof Error ? err.message : err}\n`);
   } finally {
     if (process.env.BERTH_TEST_KEEP !== '1') await teardown();
   }
-  process.stdout.write(renderTable(rows));
+  process.stdout.write(`${renderTable(rows)}\n${split}`);
 }
 
 main().catch((err) => {

@@ -112,8 +112,8 @@ build_checkout() {
     unchanged "dependencies"
   fi
   local newer=
-  if [[ -f dist/agent/main.js && -f dist/cli/main.js ]]; then
-    newer=$(find agent cli shared package.json tsconfig.json -newer dist/agent/main.js -print -quit)
+  if [[ -f dist/bin/berth-agent.js && -f dist/bin/deploy.js ]]; then
+    newer=$(find agent cli shared scripts/postbuild.mjs package.json tsconfig.json -newer dist/bin/berth-agent.js -print -quit)
   else
     newer=missing
   fi
@@ -127,7 +127,7 @@ build_checkout() {
 
 install_stamp() {
   (cd "$SRC" && {
-    find dist -type f ! -path 'dist/test/*' ! -name '*.map' -print0 | sort -z | xargs -0 sha256sum
+    find dist/bin -type f ! -name '*.map' -print0 | sort -z | xargs -0 sha256sum
     sha256sum package.json package-lock.json
   } | sha256sum | cut -d' ' -f1)
 }
@@ -143,14 +143,13 @@ install_files() {
     rm -rf "$next"
     mkdir -p "$next/dist"
     cp -a "$SRC/package.json" "$SRC/package-lock.json" "$next/"
-    for dir in "$SRC"/dist/*/; do
-      [[ "$(basename "$dir")" == test ]] || cp -a "$dir" "$next/dist/"
-    done
+    # The bundled binaries and their source maps are all that runs (scripts/postbuild.mjs).
+    cp -a "$SRC/dist/bin" "$next/dist/"
     # The checkout's built node_modules, pruned: no native rebuild needed.
     cp -a "$SRC/node_modules" "$next/"
     (cd "$next" && npm prune --omit=dev --no-audit --no-fund >/dev/null 2>&1) || die "npm prune failed in $next"
-    # A build by plain tsc (not npm run build) leaves the bins 0644.
-    chmod 755 "$next/dist/agent/main.js" "$next/dist/cli/main.js"
+    # Executable whatever umask the build ran under: the links point at them.
+    chmod 755 "$next/dist/bin/berth-agent.js" "$next/dist/bin/deploy.js"
     echo "$stamp" >"$next/.install-stamp"
     rm -rf "$PREFIX.old"
     if [[ -d "$PREFIX" ]]; then mv "$PREFIX" "$PREFIX.old"; fi
@@ -160,11 +159,11 @@ install_files() {
     changed "files in $PREFIX" "installed"
   fi
   local link target
-  for link in deploy:cli berth-agent:agent; do
-    target="$PREFIX/dist/${link#*:}/main.js"
-    if [[ "$(readlink "/usr/local/bin/${link%%:*}" 2>/dev/null)" == "$target" ]]; then continue; fi
-    ln -sfn "$target" "/usr/local/bin/${link%%:*}"
-    changed "link /usr/local/bin/${link%%:*}" "-> $target"
+  for link in deploy berth-agent; do
+    target="$PREFIX/dist/bin/$link.js"
+    if [[ "$(readlink "/usr/local/bin/$link" 2>/dev/null)" == "$target" ]]; then continue; fi
+    ln -sfn "$target" "/usr/local/bin/$link"
+    changed "link /usr/local/bin/$link" "-> $target"
   done
 }
 

@@ -1,8 +1,7 @@
-// `berth-agent router`: the router as a process. agent/main.ts dispatches here;
-// the file also runs on its own (`node dist/agent/router/main.js`) for tests.
+// `berth-agent router`: the router as a process. agent/main.ts dispatches here.
+// No run-if-entry check: in the bundled binary every module shares the entry's
+// import.meta.url, so such a check would start a router beside every command.
 
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { renderUsage, wantsHelp } from '../command-spec.js';
 import { ROUTER_COMMAND, loadRouterConfig } from './config.js';
 import { startRouter, stderrLog } from './router.js';
@@ -28,24 +27,4 @@ export async function routerMain(argv: string[]): Promise<void> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-}
-
-function isEntryModule(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryModule()) {
-  routerMain(process.argv.slice(2)).then(
-    () => process.exit(0),
-    (e: unknown) => {
-      stderrLog(`error: ${(e as Error).message}`);
-      process.exit(1);
-    },
-  );
 }

@@ -9,8 +9,9 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
-export const AGENT_BIN = join(REPO_ROOT, 'dist/agent/main.js');
-export const CLI_BIN = join(REPO_ROOT, 'dist/cli/main.js');
+// The bundled binaries (scripts/postbuild.mjs), as installed.
+export const AGENT_BIN = join(REPO_ROOT, 'dist/bin/berth-agent.js');
+export const CLI_BIN = join(REPO_ROOT, 'dist/bin/deploy.js');
 
 export interface Engine {
   host: string;

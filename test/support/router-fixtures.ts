@@ -9,11 +9,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createRouterClient } from '../../agent/router/client.js';
 import type { RouterConfig } from '../../agent/router/config.js';
 import { startRouter, type RunningRouter } from '../../agent/router/main.js';
 import type { Route, RouteSet } from '../../agent/router/types.js';
+import { AGENT_BIN } from './berth-host.js';
 
 export interface Upstream {
   name: string;
@@ -208,7 +208,6 @@ export async function startRouterBench(...names: string[]): Promise<RouterBench>
   };
 }
 
-const MAIN_JS = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'agent', 'router', 'main.js');
 
 export interface RouterProcess {
   child: ChildProcess;
@@ -218,13 +217,13 @@ export interface RouterProcess {
   exited: Promise<number | null>;
 }
 
-/** `node dist/agent/router/main.js` on a free port; resolves once its control socket answers. */
+/** `berth-agent router` (the bundled binary) on a free port; resolves once its control socket answers. */
 export async function startRouterProcess(dir: string, port?: number): Promise<RouterProcess> {
   const httpPort = port ?? (await freePort());
   const socketPath = join(dir, 'run', 'router.sock');
   const child = spawn(
     process.execPath,
-    [MAIN_JS, '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`, '--router-socket', socketPath],
+    [AGENT_BIN, 'router', '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`, '--router-socket', socketPath],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } },
   );
   let stderr = '';

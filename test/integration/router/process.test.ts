@@ -5,8 +5,8 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { createRouterClient } from '../../../agent/router/client.js';
+import { AGENT_BIN } from '../../support/berth-host.js';
 import {
   routeSet,
   send,
@@ -119,14 +119,14 @@ test('the shutdown wait is bounded: a request that never ends is cut', async () 
   }
 });
 
-test('bad options: exit 1 with a message, nothing listening', async () => {
-  const main = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', '..', 'agent', 'router', 'main.js');
-  for (const args of [['--bogus'], ['--http-listen', 'nowhere']]) {
-    const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+test('bad options: the usage exit code or 1, with a message, nothing listening', async () => {
+  // `berth-agent router` as systemd runs it: an unknown option is a usage error (2), a bad value 1.
+  for (const [args, want] of [[['--bogus'], 2], [['--http-listen', 'nowhere'], 1]] as const) {
+    const child = spawn(process.execPath, [AGENT_BIN, 'router', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const code = await new Promise((resolve) => child.once('exit', resolve));
-    assert.equal(code, 1, args.join(' '));
-    assert.match(stderr, /error: .*(bogus|--http-listen must be IP:PORT)/, stderr);
+    assert.equal(code, want, args.join(' '));
+    assert.match(stderr, /berth-agent: .*(bogus|--http-listen must be IP:PORT)/, stderr);
   }
 });

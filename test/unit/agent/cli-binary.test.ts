@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 
-// dist/test/unit/agent/ -> dist/agent/main.js, the compiled binary as installed.
-const AGENT_BIN = resolve(import.meta.dirname, '../../../agent/main.js');
+// dist/test/unit/agent/ -> dist/bin/berth-agent.js, the bundled binary as installed.
+const AGENT_BIN = resolve(import.meta.dirname, '../../../bin/berth-agent.js');
 
 const agent = (...args: string[]) => spawnSync(process.execPath, [AGENT_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
 

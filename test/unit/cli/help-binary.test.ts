@@ -3,9 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 
-// dist/test/unit/cli/ -> dist/cli/main.js. Commands are read from the binary's own
+// dist/test/unit/cli/ -> dist/bin/deploy.js, the bundled binary. Commands are read from the binary's own
 // overview, so the test follows however the commands are defined.
-const DEPLOY_BIN = resolve(import.meta.dirname, '../../../cli/main.js');
+const DEPLOY_BIN = resolve(import.meta.dirname, '../../../bin/deploy.js');
 const deploy = (...args: string[]) => spawnSync(process.execPath, [DEPLOY_BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
 
 /**
