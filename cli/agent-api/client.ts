@@ -6,11 +6,11 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
-import { BerthError, PinMismatchError, UpstreamError, errorFromBody } from '../shared/errors.js';
-import { signRequest } from '../shared/request-token.js';
-import { formatServerAddress, type ServerAddress } from './address.js';
-import { derToPem, fingerprintOfDer } from './fingerprint.js';
-import type { OperatorKeyFile } from './keys.js';
+import { BerthError, PinMismatchError, UpstreamError, errorFromBody } from '../../shared/errors.js';
+import { signRequest } from '../../shared/request-token.js';
+import { formatServerAddress, type ServerAddress } from '../address.js';
+import { derToPem, fingerprintOfDer } from '../fingerprint.js';
+import type { OperatorKeyFile } from '../keys.js';
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
