@@ -4,14 +4,24 @@
 
 import { parseArgs } from 'node:util';
 import { UserError } from '../shared/errors.js';
-import { GLOBAL_OPTIONS, commandName, type CommandDefinition, type CommandSpec, type OptionSpecs } from './command.js';
+import { GLOBAL_OPTIONS, commandName, type CommandDefinition, type CommandSpec, type GlobalOptions, type OptionSpecs } from './command.js';
 
 const globalOptions: OptionSpecs = GLOBAL_OPTIONS;
 
 export type OptionValues = Record<string, string | boolean | undefined>;
 
 export type ParsedCommandLine =
-  | { kind: 'command'; command: CommandDefinition; name: string; values: OptionValues; positionals: string[] }
+  | {
+      kind: 'command';
+      command: CommandDefinition;
+      name: string;
+      /** What parseArgs found, as given. */
+      values: OptionValues;
+      /** Every option of the command's spec: booleans false when absent, strings their default or undefined. */
+      options: OptionValues;
+      globals: GlobalOptions;
+      positionals: string[];
+    }
   | { kind: 'help'; text: string; exitCode: 0 | 2 };
 
 function usageError(message: string, hint = 'run `deploy --help` for usage'): UserError {
@@ -90,7 +100,17 @@ export function parseCommandLine(argv: string[], commands: readonly CommandDefin
   if (positionals.length > max) {
     throw usageError(`unexpected argument \`${positionals[max]}\` for \`deploy ${name}\``);
   }
-  return { kind: 'command', command: match.spec, name, values: parsed.values as OptionValues, positionals };
+  const values = parsed.values as OptionValues;
+  return {
+    kind: 'command', command: match.spec, name, values, positionals,
+    options: optionsOf(match.spec.options, values),
+    globals: optionsOf(globalOptions, values) as GlobalOptions,
+  };
+}
+
+/** parseArgs checked each value against its spec's type; what remains is filling in the absent ones. */
+function optionsOf(specs: OptionSpecs, values: OptionValues): OptionValues {
+  return Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, spec.type === 'boolean' ? values[name] === true : values[name]]));
 }
 
 function renderOptions(options: OptionSpecs): string[] {

@@ -7,7 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { ownWords, parseCommandLine } from './args.js';
-import { GLOBAL_OPTIONS, type CommandDefinition, type GlobalOptions } from './command.js';
+import type { CommandDefinition, OptionSpecs, OptionsOf } from './command.js';
 import keysNewCommand from './commands/keys-new.js';
 import keysShowCommand from './commands/keys-show.js';
 import serverAddCommand from './commands/server-add.js';
@@ -108,18 +108,15 @@ export async function main(io: MainIo): Promise<number> {
       return parsed.exitCode;
     }
     const wantsJson = parsed.values.json === true;
-    const { command, values } = parsed;
-    // parseArgs checked each value against the spec's type; absent booleans are false.
-    const typed = (specs: Record<string, { type: 'string' | 'boolean' }>) =>
-      Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, spec.type === 'boolean' ? values[name] === true : values[name]]));
-    const code = await command.run({
+    const code = await parsed.command.run({
       env: io.env,
       printer: createPrinter(io.stdout, io.stderr),
       style: createStyle(io.env.stdoutIsTTY && !io.env.noColor && !wantsJson),
       json: wantsJson,
       live: io.env.stdoutIsTTY && !wantsJson,
-      globals: typed(GLOBAL_OPTIONS) as GlobalOptions,
-      options: typed(command.options) as Parameters<CommandDefinition['run']>[0]['options'],
+      globals: parsed.globals,
+      // The parser filled these from this command's own spec, which is what run() is typed by.
+      options: parsed.options as OptionsOf<OptionSpecs>,
       positionals: parsed.positionals,
     });
     return typeof code === 'number' ? code : 0;

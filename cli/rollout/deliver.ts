@@ -20,7 +20,7 @@ import type { OperatorKeyFile } from '../keys.js';
 import { nextSeq, rolesOnHost } from '../manifest-builder.js';
 import type { HostResult, SummaryWords } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
-import { asOutcome, failedOutcome, hostsFailure, type HostOutcome } from './hosts.js';
+import { failedOutcome, hostsFailure, type HostOutcome } from './hosts.js';
 import { planRollout, rolloutOrder } from './plan.js';
 import { runRollout } from './rollout.js';
 
@@ -140,11 +140,11 @@ async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[
       onEvent: (e) => d.reporter.update({ host, deployId, state: e.state, message: e.message, at: e.at, ...(e.progress !== undefined ? { progress: e.progress } : {}) }),
     });
     const value: Delivered = { roles, release: d.version, state: record.state, seconds: seconds(), deployId };
-    if (record.state === 'DONE') return asOutcome({ host, ok: true, value });
-    return asOutcome({ host, ok: false, error: record.error ?? `deploy ended in ${record.state}`, cause: undefined, value });
+    if (record.state === 'DONE') return { host, ok: true, value };
+    return { host, ok: false, error: record.error ?? `deploy ended in ${record.state}`, cause: undefined, value };
   } catch (err) {
     const value: Delivered = { roles, release: d.version, state: 'ERROR', seconds: seconds(), ...(deployId !== undefined ? { deployId } : {}) };
-    return asOutcome({ ...failedOutcome<Delivered>(host, err), value });
+    return { ...failedOutcome<Delivered>(host, err), value };
   }
 }
 

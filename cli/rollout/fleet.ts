@@ -9,7 +9,7 @@ import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
 import type { DeployConfig } from '../config/schema.js';
 import type { OperatorKeyFile } from '../keys.js';
-import { onEachHost, type HostOutcome } from './hosts.js';
+import { onEachHost, settle, type HostOutcome } from './hosts.js';
 
 export interface Fleet {
   config: DeployConfig;
@@ -40,12 +40,15 @@ export function onEveryServer<T>(
   task: (client: AgentClient, host: string) => Promise<T>,
   options: EveryServerOptions<T> = {},
 ): Promise<Array<HostOutcome<T>>> {
-  return onEachHost(options.servers ?? fleet.config.servers, formatServerAddress, async (address, host) => {
-    const { client } = await connectPinned({
-      appDir: fleet.appDir, address, key: fleet.key, trustNew: false,
-      ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  return onEachHost(options.servers ?? fleet.config.servers, (address) => {
+    const host = formatServerAddress(address);
+    return settle(host, async () => {
+      const { client } = await connectPinned({
+        appDir: fleet.appDir, address, key: fleet.key, trustNew: false,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      });
+      return task(client, host);
     });
-    return task(client, host);
   }, {
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
     ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),

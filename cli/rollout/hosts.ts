@@ -37,39 +37,29 @@ export function failedOutcome<T>(host: string, err: unknown): HostFailure<T> {
   return { host, ok: false, error: err instanceof Error ? err.message : String(err), cause: err };
 }
 
+/** The outcome of `task` for `host`: its value, or its throw as the failure. */
+export async function settle<T>(host: string, task: () => Promise<T>): Promise<HostOutcome<T>> {
+  try {
+    return { host, ok: true, value: await task() };
+  } catch (err) {
+    return failedOutcome(host, err);
+  }
+}
+
 /**
- * Runs `task` for every host, at most `limit` at once; a task's throw becomes
- * that host's failed outcome. Outcomes keep the order of `items`.
+ * Runs `task` for every host, at most `limit` at once, and reports each
+ * outcome as it is known. Outcomes keep the order of `items`.
  */
 export function onEachHost<I, T>(
   items: readonly I[],
-  hostOf: (item: I) => string,
-  task: (item: I, host: string) => Promise<T | HostOutcome<T>>,
+  task: (item: I) => Promise<HostOutcome<T>>,
   options: { limit?: number; onOutcome?: (outcome: HostOutcome<T>) => void } = {},
 ): Promise<Array<HostOutcome<T>>> {
-  return mapBounded(items, options.limit ?? MAX_PARALLEL_SERVERS, async (item): Promise<HostOutcome<T>> => {
-    const host = hostOf(item);
-    let outcome: HostOutcome<T>;
-    try {
-      const answer = await task(item, host);
-      outcome = isOutcome<T>(answer) ? answer : { host, ok: true, value: answer };
-    } catch (err) {
-      outcome = failedOutcome(host, err);
-    }
+  return mapBounded(items, options.limit ?? MAX_PARALLEL_SERVERS, async (item) => {
+    const outcome = await task(item);
     options.onOutcome?.(outcome);
     return outcome;
   });
-}
-
-const OUTCOME = Symbol('host outcome');
-
-/** Marks what a task returns as its host's outcome (a failure it reports rather than throws). */
-export function asOutcome<T>(outcome: HostOutcome<T>): HostOutcome<T> {
-  return Object.defineProperty(outcome, OUTCOME, { value: true, enumerable: false });
-}
-
-function isOutcome<T>(value: unknown): value is HostOutcome<T> {
-  return typeof value === 'object' && value !== null && OUTCOME in value;
 }
 
 /** A failed host's error, led by its name unless the error already names it (the client's do). */

@@ -8,8 +8,8 @@ import { MAX_PARALLEL_SERVERS, onEachHost, type HostOutcome } from './hosts.js';
 import type { RolloutPlan } from './plan.js';
 
 export interface RolloutHooks<T> {
-  /** One host's delivery; a throw, or a failed outcome it returns, fails the host. */
-  deliver(host: string): Promise<T | HostOutcome<T>>;
+  /** One host's delivery (settle() turns a throw into its failure). */
+  deliver(host: string): Promise<HostOutcome<T>>;
   sleep(ms: number): Promise<void>;
   /** Before a stage's boot.wait pause. */
   onWait?(seconds: number, nextHosts: string[]): void;
@@ -40,7 +40,7 @@ export async function runRollout<T>(plan: RolloutPlan, hooks: RolloutHooks<T>): 
       hooks.onWait?.(stage.waitBefore, stage.hosts);
       await hooks.sleep(stage.waitBefore * 1000);
     }
-    const stageOutcomes = await onEachHost(stage.hosts, (host) => host, (host) => hooks.deliver(host), {
+    const stageOutcomes = await onEachHost(stage.hosts, (host) => hooks.deliver(host), {
       limit: MAX_PARALLEL_SERVERS,
       ...(hooks.onOutcome ? { onOutcome: hooks.onOutcome } : {}),
     });

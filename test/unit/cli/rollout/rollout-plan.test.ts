@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { batchSize, planRollout, rolloutOrder } from '../../../../cli/rollout/plan.js';
-import { hostsFailure } from '../../../../cli/rollout/hosts.js';
+import { hostsFailure, settle } from '../../../../cli/rollout/hosts.js';
 import { runRollout } from '../../../../cli/rollout/rollout.js';
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${i + 1}`);
@@ -42,7 +42,7 @@ function executor(failing: Set<string>) {
   let inFlight = 0;
   let maxInFlight = 0;
   const hooks = {
-    async deliver(host: string): Promise<string> {
+    deliver: (host: string) => settle(host, async () => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       log.push(`start ${host}`);
@@ -51,7 +51,7 @@ function executor(failing: Set<string>) {
       log.push(`end ${host}`);
       if (failing.has(host)) throw new Error('refused');
       return host;
-    },
+    }),
     sleep: async (ms: number) => void log.push(`sleep ${ms}`),
   };
   return { hooks, log, maxInFlight: () => maxInFlight };
