@@ -4,7 +4,6 @@
 
 import { UpstreamError, UserError } from '../../shared/errors.js';
 import { formatServerAddress, type ServerAddress } from '../address.js';
-import { servicePath } from '../agent-api/client.js';
 import { openExec } from '../agent-api/endpoints.js';
 import { connectPinned } from '../agent-api/pinning.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
@@ -34,10 +33,6 @@ export function execServers(config: DeployConfig, role: string | undefined, host
     throw new UserError(`--host ${host} is not a server of the ${chosen} role (${all.map(formatServerAddress).join(', ')})`, undefined, 'usage');
   }
   return { role: chosen, servers: match.slice(0, 1) };
-}
-
-export function execPath(service: string, destination: string): string {
-  return servicePath(service, destination, 'exec');
 }
 
 /** Text split into lines per host and stream, so prefixed output never interleaves mid-line. */

@@ -4,7 +4,7 @@
 // payload it stored for that version, so a retained container is started
 // again with no pull; the rollout is push's (primary first, boot.limit batches).
 
-import { ConfigError, NotFoundError, UpstreamError, UserError } from '../../shared/errors.js';
+import { ConfigError, NotFoundError, UserError } from '../../shared/errors.js';
 import { isValidVersion, manifestSubject } from '../../shared/manifest.js';
 import type { AgentClient } from '../agent-api/client.js';
 import { readReleases, readStoredPayload } from '../agent-api/endpoints.js';
