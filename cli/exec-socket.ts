@@ -5,7 +5,7 @@
 // end becomes {"type":"eof"}.
 import WebSocket from 'ws';
 import { UpstreamError } from '../shared/errors.js';
-import { connectionError, type AgentClient } from './client.js';
+import { connectionError, type AgentClient } from './agent-api/client.js';
 
 const HANDSHAKE_TIMEOUT_MS = 15_000;
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;

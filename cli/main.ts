@@ -7,47 +7,63 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { ownWords, parseCommandLine } from './args.js';
-import type { CommandContext } from './commands/context.js';
+import type { CommandDefinition, OptionSpecs, OptionsOf } from './command.js';
+import keysNewCommand from './commands/keys-new.js';
+import keysShowCommand from './commands/keys-show.js';
+import serverAddCommand from './commands/server-add.js';
+import serverListCommand from './commands/server-list.js';
+import serverRemoveCommand from './commands/server-remove.js';
+import pushCommand from './commands/push.js';
+import rollbackCommand from './commands/rollback.js';
+import releasesCommand from './commands/releases.js';
+import statusCommand from './commands/status.js';
+import detailsCommand from './commands/details.js';
+import logsCommand from './commands/logs.js';
+import execCommand from './commands/exec.js';
+import maintenanceCommand from './commands/maintenance.js';
+import liveCommand from './commands/live.js';
+import lockStatusCommand from './commands/lock-status.js';
+import lockAcquireCommand from './commands/lock-acquire.js';
+import lockReleaseCommand from './commands/lock-release.js';
+import auditCommand from './commands/audit.js';
+import removeCommand from './commands/remove.js';
+import configCommand from './commands/config.js';
+import initCommand from './commands/init.js';
+import versionCommand from './commands/version.js';
 import { readCliEnv, type CliEnv } from './env.js';
 import { createPrinter, type OutputStream } from './output/printer.js';
 import { createStyle, sanitize } from './output/style.js';
 
-type Handler = (ctx: CommandContext) => Promise<void | number>;
-
 /**
- * A handler may answer an exit code (exec passes on the command's). Each is
- * loaded when its command runs, so a push does not pay for loading exec's
- * WebSocket client or the other commands (CLI start-up is most of a push).
+ * Every command, in the order the help lists them. A definition is only its
+ * spec and a run function that imports its work when it runs, so a push does
+ * not pay for loading exec's WebSocket client or the other commands (CLI
+ * start-up is most of a push).
  */
-const handlers: Record<string, () => Promise<Handler>> = {
-  'keys new': async () => (await import('./commands/keys.js')).keysNewCommand,
-  'keys show': async () => (await import('./commands/keys.js')).keysShowCommand,
-  'server add': async () => (await import('./commands/server.js')).serverAddCommand,
-  'server list': async () => (await import('./commands/server.js')).serverListCommand,
-  'server remove': async () => (await import('./commands/server.js')).serverRemoveCommand,
-  push: async () => (await import('./commands/push.js')).pushCommand,
-  rollback: async () => (await import('./commands/rollback.js')).rollbackCommand,
-  releases: async () => (await import('./commands/releases.js')).releasesCommand,
-  config: async () => (await import('./commands/config.js')).configCommand,
-  init: async () => (await import('./commands/init.js')).initCommand,
-  status: async () => (await import('./commands/status.js')).statusCommand,
-  maintenance: async () => (await import('./commands/maintenance.js')).maintenanceCommand,
-  live: async () => (await import('./commands/maintenance.js')).liveCommand,
-  details: async () => (await import('./commands/details.js')).detailsCommand,
-  'lock status': async () => (await import('./commands/lock.js')).lockStatusCommand,
-  'lock acquire': async () => (await import('./commands/lock.js')).lockAcquireCommand,
-  'lock release': async () => (await import('./commands/lock.js')).lockReleaseCommand,
-  audit: async () => (await import('./commands/audit.js')).auditCommand,
-  remove: async () => (await import('./commands/remove.js')).removeCommand,
-  version: async () => (await import('./commands/version.js')).versionCommand,
-  logs: async () => (await import('./commands/logs.js')).logsCommand,
-  exec: async () => (await import('./commands/exec.js')).execCommand,
-};
-
-/** The handler of a command (`server add`); undefined for a name no handler is written for. */
-export async function loadHandler(name: string): Promise<Handler | undefined> {
-  return Object.hasOwn(handlers, name) ? (handlers[name] as () => Promise<Handler>)() : undefined;
-}
+export const commands: readonly CommandDefinition[] = [
+  keysNewCommand,
+  keysShowCommand,
+  serverAddCommand,
+  serverListCommand,
+  serverRemoveCommand,
+  pushCommand,
+  rollbackCommand,
+  releasesCommand,
+  statusCommand,
+  detailsCommand,
+  logsCommand,
+  execCommand,
+  maintenanceCommand,
+  liveCommand,
+  lockStatusCommand,
+  lockAcquireCommand,
+  lockReleaseCommand,
+  auditCommand,
+  removeCommand,
+  configCommand,
+  initCommand,
+  versionCommand,
+];
 
 const USAGE_CODES = new Set(['usage', 'config_invalid']);
 
@@ -86,24 +102,23 @@ export async function main(io: MainIo): Promise<number> {
   const json = own.includes('--json');
   const verbose = own.includes('--verbose');
   try {
-    const parsed = parseCommandLine(io.argv);
+    const parsed = parseCommandLine(io.argv, commands);
     if (parsed.kind === 'help') {
       (parsed.exitCode === 0 ? io.stdout : io.stderr).write(parsed.text);
       return parsed.exitCode;
     }
-    const handler = await loadHandler(parsed.name);
-    if (!handler) throw new Error(`no handler for ${parsed.name}`);
     const wantsJson = parsed.values.json === true;
-    const ctx: CommandContext = {
+    const code = await parsed.command.run({
       env: io.env,
       printer: createPrinter(io.stdout, io.stderr),
       style: createStyle(io.env.stdoutIsTTY && !io.env.noColor && !wantsJson),
       json: wantsJson,
       live: io.env.stdoutIsTTY && !wantsJson,
-      values: parsed.values,
+      globals: parsed.globals,
+      // The parser filled these from this command's own spec, which is what run() is typed by.
+      options: parsed.options as OptionsOf<OptionSpecs>,
       positionals: parsed.positionals,
-    };
-    const code = await handler(ctx);
+    });
     return typeof code === 'number' ? code : 0;
   } catch (err) {
     if (json) io.stdout.write(renderJsonError(err));

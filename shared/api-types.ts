@@ -172,6 +172,24 @@ export interface StoredRelease {
 
 // ServiceDetail, the answer of GET /v1/services/:name, is a schema: shared/service-detail.ts.
 
+/** What `DELETE /v1/services/:name` took away on one server. */
+export interface ServiceRemoval {
+  containers: string[];
+  routes: number;
+}
+
+// The JSON bodies the agent answers, one per endpoint the CLI calls
+// (cli/agent-api/endpoints.ts reads each through its type).
+export interface IdentityResponse { document: string }
+export interface DeployResponse { deploy: DeployRecord }
+export interface ReleasesResponse { releases: ReleaseSummary[] }
+export interface StoredReleaseResponse { release: StoredRelease }
+export interface AuditResponse { entries: AuditEntry[] }
+export interface LockResponse { lock: OperatorLock | null }
+export interface LockReleasedResponse { released: OperatorLock | null }
+export interface MaintenanceResponse { maintenance: MaintenanceState | null }
+export interface RemoveServiceResponse { removed: ServiceRemoval }
+
 export type { Route, RouteSet } from './routes.js';
 
 // Ordered weakest first: each scope implies every scope before it.

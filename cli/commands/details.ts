@@ -1,57 +1,11 @@
-// deploy details: per server, the current release, every container of the
-// service, the routes the router serves for it, and its lock.
+// deploy details: show per server the release, containers, routes and lock.
 
-import { fleetFailure, outcomeJson } from '../fleet.js';
-import { renderTable } from '../output/table.js';
-import { sanitize, shortImage } from '../output/style.js';
-import type { CommandContext } from './context.js';
-import { lockHolder, readFleetServices, type ServiceView } from './status.js';
+import { defineCommand } from '../command.js';
 
-/** One server's block: a header line, then release, lock, maintenance, containers and routes. */
-export function renderDetailsBlock(host: string, service: ServiceView | null, error?: string): string {
-  const lines = [`${host}`];
-  if (error !== undefined) return [...lines, `  error: ${sanitize(error, 500)}`, ''].join('\n');
-  if (!service) return [...lines, '  never deployed here', ''].join('\n');
-  const current = service.current;
-  lines.push(
-    current
-      ? `  release:     ${sanitize(current.version, 130)} (seq ${current.seq}, deploy #${current.deploy_id}, ${sanitize(shortImage(current.image), 200)})`
-      : `  release:     none (seq ${service.seq})`,
-  );
-  if (service.lock !== undefined) {
-    const lock = service.lock;
-    lines.push(lock ? `  lock:        locked by ${lockHolder(lock)} since ${sanitize(lock.since, 40)}: ${sanitize(lock.message, 500)}` : '  lock:        none');
-  }
-  if (service.maintenance !== undefined) {
-    const m = service.maintenance;
-    lines.push(m ? `  maintenance: on since ${sanitize(m.since, 40)}${m.message ? `: ${sanitize(m.message, 500)}` : ''}` : '  maintenance: off');
-  }
-  if (service.last_deploy) {
-    const d = service.last_deploy;
-    lines.push(`  last deploy: #${d.id} ${sanitize(d.version, 130)} ${d.state} at ${sanitize(d.at, 40)}${d.error ? `: ${sanitize(d.error, 500)}` : ''}`);
-  }
-  const containers = service.containers;
-  lines.push('');
-  if (containers.length === 0) lines.push('  no containers');
-  else {
-    const table = renderTable(
-      ['NAME', 'ROLE', 'RELEASE', 'STATE', 'STATUS'],
-      containers.map((c) => [c.name, c.role, c.release, c.state, c.status].map((v) => sanitize(v, 130))),
-    );
-    lines.push(...table.trimEnd().split('\n').map((l) => `  ${l}`));
-  }
-  const routes = service.routes;
-  lines.push('');
-  if (routes.length === 0) lines.push('  no routes');
-  else lines.push('  ROUTES', ...routes.map((r) => `  ${sanitize(r.host, 260)} → ${sanitize(r.target, 60)}`));
-  lines.push('');
-  return lines.join('\n');
-}
-
-export async function detailsCommand(ctx: CommandContext): Promise<void> {
-  const { service, destination, outcomes } = await readFleetServices(ctx);
-  if (ctx.json) ctx.printer.json({ service, destination, servers: outcomes.map((o) => outcomeJson(o, 'service')) });
-  else ctx.printer.out(outcomes.map((o) => (o.ok ? renderDetailsBlock(o.host, o.value) : renderDetailsBlock(o.host, null, o.error))).join('\n'));
-  const failure = fleetFailure(outcomes, 'read the details');
-  if (failure) throw failure;
-}
+export default defineCommand({
+  path: ['details'],
+  summary: 'show per server the release, containers, routes and lock',
+  positionals: { min: 0, max: 0 },
+  options: {},
+  run: async (ctx) => (await import('../actions/details.js')).details(ctx),
+});

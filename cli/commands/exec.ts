@@ -1,113 +1,17 @@
-// deploy exec: run a command in a new container of the current release (or
-// with --reuse in the running one) on every server of the role; -i runs it
-// interactively on one server over a WebSocket. Needs a key with admin scope.
+// deploy exec: run a command in a new container of the current release (needs an admin key).
 
-import { UpstreamError, UserError } from '../../shared/errors.js';
-import { formatServerAddress, type ServerAddress } from '../address.js';
-import { servicePath } from '../client.js';
-import type { DeployConfig } from '../config/types.js';
-import { runInteractive } from '../exec-socket.js';
-import { readKeyFile, resolveKeyPath } from '../keys.js';
-import { hostError, onEveryServer, type Fleet } from '../fleet.js';
-import { readNdjson } from '../ndjson.js';
-import { connectPinned } from '../pinning.js';
-import { loadAppConfig } from './config.js';
-import { flag, stringOption, type CommandContext } from './context.js';
-import { serversOf } from './logs.js';
+import { defineCommand } from '../command.js';
 
-/** The agent sends a keepalive every 15 s while a command is quiet. */
-const IDLE_MS = 60_000;
-
-export interface ExecPlan {
-  role: string;
-  servers: ServerAddress[];
-}
-
-/** The role (given, or the primary role) and its servers, narrowed to --host. */
-export function execServers(config: DeployConfig, role: string | undefined, host: string | undefined): ExecPlan {
-  const chosen = role ?? config.primary_role;
-  const all = serversOf(config, chosen);
-  if (host === undefined) return { role: chosen, servers: all };
-  const match = all.filter((a) => formatServerAddress(a) === host || a.host === host);
-  if (match.length === 0) {
-    throw new UserError(`--host ${host} is not a server of the ${chosen} role (${all.map(formatServerAddress).join(', ')})`, undefined, 'usage');
-  }
-  return { role: chosen, servers: match.slice(0, 1) };
-}
-
-export function execPath(service: string, destination: string): string {
-  return servicePath(service, destination, 'exec');
-}
-
-/** Text split into lines per host and stream, so prefixed output never interleaves mid-line. */
-function createPrefixedWriter(write: (stream: string, text: string) => void, host: string) {
-  const partial: Record<string, string> = {};
-  return {
-    push(stream: string, data: string) {
-      const text = (partial[stream] ?? '') + data;
-      const lines = text.split('\n');
-      partial[stream] = lines.pop() ?? '';
-      for (const line of lines) write(stream, `${host} | ${line}\n`);
-    },
-    end() {
-      for (const [stream, rest] of Object.entries(partial)) if (rest) write(stream, `${host} | ${rest}\n`);
-    },
-  };
-}
-
-export async function execCommand(ctx: CommandContext): Promise<number> {
-  const cmd = ctx.positionals;
-  if (cmd.length === 0) throw new UserError('`deploy exec` needs a command', 'usage: deploy exec [-r ROLE] [--reuse] [-i] [--host HOST] -- CMD...', 'usage');
-  const reuse = flag(ctx, 'reuse');
-  const { config, appDir } = await loadAppConfig(ctx);
-  const plan = execServers(config, stringOption(ctx, 'role'), stringOption(ctx, 'host'));
-  if (plan.servers.length === 0) throw new UserError(`the ${plan.role} role has no servers`, undefined, 'usage');
-  // Not loadFleet: a usage error comes before the key is read.
-  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
-  const fleet: Fleet = { config, appDir, key };
-
-  if (flag(ctx, 'interactive')) {
-    const address = plan.servers[0] as ServerAddress;
-    const { client } = await connectPinned({ appDir, address, key, trustNew: false });
-    const params = new URLSearchParams({ destination: config.destination, role: plan.role, cmd: JSON.stringify(cmd) });
-    if (reuse) params.set('reuse', '1');
-    return runInteractive(client, `/v1/services/${encodeURIComponent(config.service)}/exec/ws`, params);
-  }
-
-  const many = plan.servers.length > 1;
-  const errRaw = ctx.printer.errRaw ?? ctx.printer.err;
-  const raw = (stream: string, text: string) => (stream === 'stderr' ? errRaw(text) : ctx.printer.outRaw(text));
-  const outcomes = await onEveryServer(fleet, async (client, host) => {
-    const out = many ? createPrefixedWriter(raw, host) : { push: raw, end: () => undefined };
-    let exitCode: number | null | undefined;
-    try {
-      const res = await client.streamRequest('POST', execPath(config.service, config.destination), {
-        body: { cmd, role: plan.role, ...(reuse ? { reuse: true } : {}) },
-        headers: { accept: 'application/x-ndjson' },
-        idleTimeoutMs: IDLE_MS,
-      });
-      for await (const record of readNdjson(res, host)) {
-        if ('exit_code' in record) exitCode = typeof record.exit_code === 'number' ? record.exit_code : null;
-        else if (typeof record.data === 'string' && (record.stream === 'stdout' || record.stream === 'stderr')) {
-          if (ctx.json) ctx.printer.json({ host, stream: record.stream, data: record.data });
-          else out.push(record.stream, record.data);
-        }
-      }
-    } finally {
-      out.end();
-    }
-    if (exitCode === undefined) throw new UpstreamError(`${host}: the command's output ended without an exit code`);
-    if (ctx.json) ctx.printer.json({ host, exit_code: exitCode });
-    else if (many && exitCode !== 0) ctx.printer.err(`${host}: exit code ${exitCode ?? 'unknown'}`);
-    return exitCode;
-  }, { servers: plan.servers });
-  if (!many) {
-    const [only] = outcomes;
-    if (only && !only.ok) throw only.cause;
-    return (only?.ok ? only.value : null) ?? 1;
-  }
-  const failed = outcomes.filter((o) => !o.ok);
-  for (const f of failed) if (!ctx.json && !f.ok) ctx.printer.err(hostError(f));
-  if (failed.length > 0) throw new UpstreamError(`the command could not run on ${failed.length} of ${outcomes.length} servers: ${failed.map((f) => f.host).join(', ')}`);
-  return outcomes.every((o) => o.ok && o.value === 0) ? 0 : 1;
-}
+export default defineCommand({
+  path: ['exec'],
+  summary: 'run a command in a new container of the current release (needs an admin key)',
+  args: '[--] CMD...',
+  positionals: { min: 1, max: 64 },
+  options: {
+    role: { type: 'string', short: 'r', value: 'ROLE', description: 'the role to run as (default: the primary role)' },
+    reuse: { type: 'boolean', description: 'run in the running container instead of a new one' },
+    interactive: { type: 'boolean', short: 'i', description: 'interactive, on one server (a TTY when this terminal is one)' },
+    host: { type: 'string', value: 'HOST', description: 'only this server (default for -i: the first server of the role)' },
+  },
+  run: async ({ options, positionals, ...ctx }) => (await import('../actions/exec.js')).exec(ctx, { cmd: positionals, ...options }),
+});

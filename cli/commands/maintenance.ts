@@ -1,86 +1,13 @@
-// deploy maintenance / deploy live: every server's router answers the
-// service's hosts with 503 and a message (health checks still pass), or serves
-// the app again. One request per server, a bounded number at a time; a server
-// that fails does not stop the others, and the exit code names it.
+// deploy maintenance: answer every request with 503 and a message (the health check path still reaches the app).
 
-import type { MaintenanceState } from '../../shared/api-types.js';
-import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
-import { maintenanceMessageProblem } from '../../shared/maintenance.js';
-import { servicePath, type AgentClient } from '../client.js';
-import { loadFleet, onEveryServer, type HostOutcome } from '../fleet.js';
-import { sanitize } from '../output/style.js';
-import { renderTable } from '../output/table.js';
-import { stringOption, type CommandContext } from './context.js';
+import { defineCommand } from '../command.js';
 
-export interface MaintenanceRow {
-  host: string;
-  /** The maintenance in force after the request (null: serving); undefined when the request failed. */
-  maintenance?: MaintenanceState | null;
-  error?: string;
-}
-
-function maintenancePath(service: string, destination: string): string {
-  return servicePath(service, destination, 'maintenance');
-}
-
-async function switchOne(client: AgentClient, service: string, destination: string, message: string | undefined, on: boolean): Promise<MaintenanceState | null> {
-  const path = maintenancePath(service, destination);
-  const { body } = on
-    ? await client.json('PUT', path, { body: message === undefined ? {} : { message } })
-    : await client.json('DELETE', path);
-  const state = (body as { maintenance?: unknown } | undefined)?.maintenance;
-  if (!on) return null;
-  if (typeof state !== 'object' || state === null || typeof (state as MaintenanceState).message !== 'string') {
-    throw new UpstreamError(`${client.label} sent a malformed maintenance record`);
-  }
-  return state as MaintenanceState;
-}
-
-function renderMaintenanceTable(rows: MaintenanceRow[]): string {
-  return renderTable(
-    ['HOST', 'STATE', 'DETAIL'],
-    rows.map(({ host, maintenance, error }) => {
-      if (error !== undefined) return [host, 'failed', `error: ${sanitize(error, 300)}`];
-      if (maintenance) return [host, 'maintenance', sanitize(maintenance.message, 300)];
-      return [host, 'live', 'serving'];
-    }),
-  );
-}
-
-async function switchAll(ctx: CommandContext, on: boolean): Promise<void> {
-  const message = on ? stringOption(ctx, 'message') : undefined;
-  if (message !== undefined) {
-    const problem = maintenanceMessageProblem(message);
-    if (problem) throw new UserError(`--message ${problem}`, undefined, 'usage');
-  }
-  const fleet = await loadFleet(ctx);
-  const { service, destination } = fleet.config;
-  const rowOf = (o: HostOutcome<MaintenanceState | null>): MaintenanceRow => (o.ok ? { host: o.host, maintenance: o.value } : { host: o.host, error: o.error });
-  const outcomes = await onEveryServer(fleet, (client) => switchOne(client, service, destination, message, on), {
-    // NDJSON as each server answers, so a long fan-out shows progress.
-    onOutcome: (o) => {
-      if (ctx.json) ctx.printer.json(rowOf(o));
-    },
-  });
-  const rows = outcomes.map(rowOf);
-  if (!ctx.json) ctx.printer.out(renderMaintenanceTable(rows));
-
-  const failed = rows.filter((r) => r.error !== undefined);
-  if (failed.length === 0) return;
-  const what = on ? 'did not go into maintenance' : 'did not go live';
-  const first = outcomes.find((o) => !o.ok);
-  const hint = failed.length === 1 && first && !first.ok && first.cause instanceof BerthError ? first.cause.hint : undefined;
-  throw new UpstreamError(
-    `${failed.length} of ${rows.length} servers ${what}: ${failed.map((f) => f.host).join(', ')}`,
-    hint ?? `run \`deploy ${on ? 'maintenance' : 'live'}\` again; servers that already switched are unaffected`,
-    'hosts_failed',
-  );
-}
-
-export function maintenanceCommand(ctx: CommandContext): Promise<void> {
-  return switchAll(ctx, true);
-}
-
-export function liveCommand(ctx: CommandContext): Promise<void> {
-  return switchAll(ctx, false);
-}
+export default defineCommand({
+  path: ['maintenance'],
+  summary: 'answer every request with 503 and a message (the health check path still reaches the app)',
+  positionals: { min: 0, max: 0 },
+  options: {
+    message: { type: 'string', short: 'm', value: 'TEXT', description: 'what visitors see (default: "This service is down for maintenance.")' },
+  },
+  run: async ({ options, ...ctx }) => (await import('../actions/maintenance.js')).switchMaintenance(ctx, { on: true, message: options.message }),
+});

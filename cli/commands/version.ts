@@ -1,9 +1,11 @@
-// deploy version
+// deploy version: print the CLI version.
 
-import { BERTH_VERSION } from '../../shared/version.js';
-import type { CommandContext } from './context.js';
+import { defineCommand } from '../command.js';
 
-export async function versionCommand(ctx: CommandContext): Promise<void> {
-  if (ctx.json) ctx.printer.json({ version: BERTH_VERSION, node: process.versions.node });
-  else ctx.printer.out(`deploy ${BERTH_VERSION}`);
-}
+export default defineCommand({
+  path: ['version'],
+  summary: 'print the CLI version',
+  positionals: { min: 0, max: 0 },
+  options: {},
+  run: async (ctx) => (await import('../actions/version.js')).version(ctx),
+});

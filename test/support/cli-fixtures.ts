@@ -110,6 +110,8 @@ export interface FakeAgent {
   agentId: string;
   keys: IdentityKeys;
   requests: RecordedRequest[];
+  /** TLS handshakes completed so far: one per connection a client opened. */
+  tlsHandshakes(): number;
   close(): Promise<void>;
 }
 
@@ -148,12 +150,15 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
       res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such route' } }));
     });
   });
+  let handshakes = 0;
+  server.on('secureConnection', () => void handshakes++);
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     agentId: keys.agentId,
     keys,
     requests,
+    tlsHandshakes: () => handshakes,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

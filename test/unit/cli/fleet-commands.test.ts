@@ -6,11 +6,11 @@ import type { ServerResponse } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { mergeAudit, renderAuditTable, renderDetail } from '../../../cli/commands/audit.js';
-import { renderDetailsBlock } from '../../../cli/commands/details.js';
-import { runRemove } from '../../../cli/commands/remove.js';
-import { renderStatusTable, type ServiceView } from '../../../cli/commands/status.js';
-import { fleetFailure } from '../../../cli/fleet.js';
+import { mergeAudit, renderAuditTable, renderDetail } from '../../../cli/actions/audit.js';
+import { renderDetailsBlock } from '../../../cli/actions/details.js';
+import { runRemove } from '../../../cli/actions/remove.js';
+import { renderStatusTable, type ServiceView } from '../../../cli/actions/status.js';
+import { hostsFailure } from '../../../cli/rollout/hosts.js';
 import { createPrinter } from '../../../cli/output/printer.js';
 import { plainStyle } from '../../../cli/output/style.js';
 import type { AuditEntry, DeployState, OperatorLock } from '../../../shared/api-types.js';
@@ -172,13 +172,13 @@ describe('fleet commands against two agents', () => {
     const ctx = {
       env: testEnv(dir.path, { xdgConfigHome: xdg, stdinIsTTY: true }),
       printer: createPrinter(stdout.stream, stderr.stream),
-      style: plainStyle, json: false, live: false, values: {}, positionals: [],
+      style: plainStyle, json: false, live: false, globals: { json: false, verbose: false, help: false, config: undefined, destination: undefined, key: undefined },
     };
     const questions: string[] = [];
-    await assert.rejects(runRemove(ctx, async (q) => (questions.push(q), 'dem')), (e: Error & { code?: string }) => e.code === 'not_confirmed');
+    await assert.rejects(runRemove(ctx, { confirmed: false }, async (q) => (questions.push(q), 'dem')), (e: Error & { code?: string }) => e.code === 'not_confirmed');
     assert.match(questions[0]!, new RegExp(`removes demo from 2 server\\(s\\): ${hostA}, ${hostB}\\.\\nType the service name to confirm: $`));
     assert.equal(sent('DELETE').filter((r) => r.url.startsWith('/v1/services/demo?')).length, 0);
-    await runRemove(ctx, async () => 'demo\n');
+    await runRemove(ctx, { confirmed: false }, async () => 'demo\n');
     assert.match(stdout.text(), new RegExp(`${hostA} +removed 2 container\\(s\\), 1 route\\(s\\) +demo-web-v2, demo-web-v1`));
     assert.match(stdout.text(), new RegExp(`${hostB} +not deployed here`));
   });
@@ -266,13 +266,13 @@ describe('renderers', () => {
 
   it('a fleet failure names every failed server and why; one failure keeps its own error', () => {
     const one = new ConflictError('h1: demo is locked', 'release it', 'locked');
-    assert.equal(fleetFailure([{ host: 'h1', ok: false, error: one.message, cause: one }, { host: 'h2', ok: true, value: 1 }], 'x'), one);
-    const many = fleetFailure([
+    assert.equal(hostsFailure([{ host: 'h1', ok: false, error: one.message, cause: one }, { host: 'h2', ok: true, value: 1 }], { doing: 'x' }), one);
+    const many = hostsFailure([
       { host: 'h1', ok: false, error: 'h1: refused', cause: new UpstreamError('h1: refused') },
       { host: 'h2', ok: false, error: 'timeout', cause: new Error('timeout') },
       { host: 'h3', ok: true, value: 1 },
-    ], 'read the lock');
+    ], { doing: 'read the lock' });
     assert.equal(many?.message, 'could not read the lock on 2 of 3 servers (h1, h2): h1: refused; h2: timeout');
-    assert.equal(fleetFailure([{ host: 'h', ok: true, value: 1 }], 'x'), undefined);
+    assert.equal(hostsFailure([{ host: 'h', ok: true, value: 1 }], { doing: 'x' }), undefined);
   });
 });

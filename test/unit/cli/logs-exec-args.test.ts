@@ -1,9 +1,12 @@
 // deploy logs / deploy exec: the command line, which servers, how lines are prefixed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommandLine } from '../../../cli/args.js';
-import { execServers } from '../../../cli/commands/exec.js';
-import { createFollowResume, createLinePrefixer, logsQuery, serversOf } from '../../../cli/commands/logs.js';
+import { parseCommandLine as parseWith } from '../../../cli/args.js';
+import { commands } from '../../../cli/main.js';
+
+const parseCommandLine = (argv: string[]) => parseWith(argv, commands);
+import { execServers } from '../../../cli/actions/exec.js';
+import { createFollowResume, createLinePrefixer, logsQuery, serversOf } from '../../../cli/actions/logs.js';
 import type { DeployConfig } from '../../../cli/config/types.js';
 import { readNdjson } from '../../../cli/ndjson.js';
 import { mkdtempSync } from 'node:fs';

@@ -112,6 +112,16 @@ describe('deploy push and status against a local agent', () => {
     assert.match(res.stdout, /HOST +ROLE +RELEASE +RESULT +TIME\n127\.0\.0\.1:\d+ +web +v1 +deployed +\d+\.\ds\n/);
   });
 
+  it('holds the whole conversation of a push with the agent on one TLS connection', async () => {
+    const handshakes = agent.tlsHandshakes();
+    const requests = agent.requests.length;
+    const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
+    assert.equal(res.code, 0, res.stderr);
+    const sent = agent.requests.slice(requests).map((r) => `${r.method} ${r.url.split('?')[0]}`);
+    assert.deepEqual(sent, ['GET /v1/identity', 'GET /v1/services/demo', 'POST /v1/releases', 'GET /v1/deploys/7/events']);
+    assert.equal(agent.tlsHandshakes() - handshakes, 1, 'identity, seq, release and events share one pinned connection');
+  });
+
   it('sends current seq + 1 when that is larger than the clock', async () => {
     behaviour.seq = Date.now() + 10_000_000;
     const res = await run(dir.path, ['push', '--version', 'v1'], xdg);

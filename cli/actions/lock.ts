@@ -3,28 +3,15 @@
 // naming who holds it, since when and why.
 
 import type { OperatorLock } from '../../shared/api-types.js';
-import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
+import { BerthError, UserError } from '../../shared/errors.js';
 import { MAX_LOCK_MESSAGE_CHARS, checkOperatorMessage } from '../../shared/operator-text.js';
-import { outdatedAgentError, servicePath, type AgentClient } from '../client.js';
-import { fleetFailure, loadFleet, onEveryServer, outcomeJson, type Fleet, type HostOutcome } from '../fleet.js';
+import { acquireLock, readLock, releaseLock } from '../agent-api/endpoints.js';
+import type { RunContext } from '../command.js';
+import { loadFleet, onEveryServer, type Fleet } from '../rollout/fleet.js';
+import { hostsFailure, outcomeJson, type HostOutcome } from '../rollout/hosts.js';
 import { renderTable } from '../output/table.js';
 import { sanitize } from '../output/style.js';
-import { stringOption, type CommandContext } from './context.js';
 import { lockHolder } from './status.js';
-
-function lockPath(fleet: Fleet): string {
-  const { service, destination } = fleet.config;
-  return servicePath(service, destination, 'lock');
-}
-
-function parseLock(value: unknown, client: AgentClient): OperatorLock | null {
-  if (value === null) return null;
-  const lock = value as Partial<OperatorLock> | undefined;
-  if (typeof lock !== 'object' || typeof lock.key_id !== 'string' || typeof lock.since !== 'string' || typeof lock.message !== 'string') {
-    throw new UpstreamError(`${client.label} sent a malformed lock record`);
-  }
-  return lock as OperatorLock;
-}
 
 /** One row per server: LOCKED yes/no, or the error that server gave. */
 function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>>): string {
@@ -38,28 +25,25 @@ function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>>): str
   );
 }
 
-function report(ctx: CommandContext, fleet: Fleet, outcomes: Array<HostOutcome<OperatorLock | null>>, field: 'lock' | 'released', doing: string): void {
+function report(ctx: RunContext, fleet: Fleet, outcomes: Array<HostOutcome<OperatorLock | null>>, field: 'lock' | 'released', doing: string): void {
   const { service, destination } = fleet.config;
   if (ctx.json) {
     ctx.printer.json({ service, destination, servers: outcomes.map((o) => outcomeJson(o, field)) });
   } else {
     ctx.printer.out(renderLockTable(outcomes));
   }
-  const failure = fleetFailure(outcomes, doing);
+  const failure = hostsFailure(outcomes, { doing });
   if (failure) throw failure;
 }
 
-export async function lockStatusCommand(ctx: CommandContext): Promise<void> {
+export async function lockStatus(ctx: RunContext): Promise<void> {
   const fleet = await loadFleet(ctx);
-  const outcomes = await onEveryServer(fleet, async (client) => {
-    const { body } = await client.json('GET', lockPath(fleet));
-    return parseLock((body as { lock?: unknown } | undefined)?.lock ?? null, client);
-  });
+  const outcomes = await onEveryServer(fleet, (client) => readLock(client, fleet.config));
   report(ctx, fleet, outcomes, 'lock', 'read the lock');
 }
 
-export async function lockAcquireCommand(ctx: CommandContext): Promise<void> {
-  const raw = stringOption(ctx, 'message');
+export async function lockAcquire(ctx: RunContext, options: { message: string | undefined }): Promise<void> {
+  const raw = options.message;
   if (raw === undefined) throw new UserError('`deploy lock acquire` needs -m MESSAGE: say why', 'deploy lock acquire -m "database migration in progress"', 'usage');
   let message: string;
   try {
@@ -68,25 +52,14 @@ export async function lockAcquireCommand(ctx: CommandContext): Promise<void> {
     throw err instanceof BerthError ? new UserError(err.message, err.hint, 'usage') : err;
   }
   const fleet = await loadFleet(ctx);
-  const outcomes = await onEveryServer(fleet, async (client) => {
-    const { body } = await client.json('PUT', lockPath(fleet), { body: { message } });
-    return parseLock((body as { lock?: unknown } | undefined)?.lock, client);
-  });
+  const outcomes = await onEveryServer(fleet, (client) => acquireLock(client, fleet.config, message));
   report(ctx, fleet, outcomes, 'lock', 'acquire the lock');
 }
 
 /** Releasing where nothing is locked is not a failure: the server ends up unlocked either way. */
-export async function lockReleaseCommand(ctx: CommandContext): Promise<void> {
+export async function lockRelease(ctx: RunContext): Promise<void> {
   const fleet = await loadFleet(ctx);
-  const outcomes = await onEveryServer(fleet, async (client) => {
-    const { status, body } = await client.json('DELETE', lockPath(fleet), { accept: [404] });
-    if (status === 404) {
-      const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent does not support locks`);
-      if (outdated) throw outdated;
-      return null;
-    }
-    return parseLock((body as { released?: unknown } | undefined)?.released, client);
-  });
+  const outcomes = await onEveryServer(fleet, (client) => releaseLock(client, fleet.config));
   if (ctx.json) return report(ctx, fleet, outcomes, 'released', 'release the lock');
   const released = outcomes.filter((o) => o.ok && o.value).length;
   ctx.printer.err(`released the lock on ${released} of ${outcomes.length} server(s)`);

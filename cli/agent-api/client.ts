@@ -1,16 +1,18 @@
 // HTTPS to an agent, pinned: the only CA is the certificate recorded in
 // known_agents and the server must present exactly that certificate (by SHA-256).
 // Authenticated requests carry a fresh signed token bound to method, path and body.
+// One command's requests to one agent share a keep-alive connection: the pin
+// is checked at each TLS handshake, and there is one handshake per connection.
 
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import tls from 'node:tls';
-import { BerthError, PinMismatchError, UpstreamError, errorFromBody } from '../shared/errors.js';
-import { signRequest } from '../shared/request-token.js';
-import { formatServerAddress, type ServerAddress } from './address.js';
-import { derToPem, fingerprintOfDer } from './fingerprint.js';
-import type { OperatorKeyFile } from './keys.js';
+import { BerthError, PinMismatchError, UpstreamError, errorFromBody } from '../../shared/errors.js';
+import { signRequest } from '../../shared/request-token.js';
+import { formatServerAddress, type ServerAddress } from '../address.js';
+import { derToPem, fingerprintOfDer } from '../fingerprint.js';
+import type { OperatorKeyFile } from '../keys.js';
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
@@ -47,6 +49,7 @@ function pinMismatch(label: string): PinMismatchError {
 }
 
 const PIN_FAILED = Symbol('pin failed');
+const REUSED = Symbol('sent on a reused connection');
 
 /** A network or TLS failure as an error that names the server. */
 /** `/v1/services/NAME[/SUFFIX]?destination=DEST`: how the per-service routes are addressed. */
@@ -112,6 +115,24 @@ export function fetchPeerCertificate(address: ServerAddress, timeoutMs = DEFAULT
     });
     socket.once('error', (err) => reject(connectionError(err, label, timeoutMs)));
   });
+}
+
+/**
+ * Keep-alive connections per agent and pinned certificate, for the life of the
+ * process (one command). Idle sockets do not keep the process alive. TLS
+ * sessions are not resumed, so every connection is a full handshake that
+ * presents the certificate the pin is checked against.
+ */
+const pools = new Map<string, https.Agent>();
+
+function poolFor(target: PinnedTarget): https.Agent {
+  const key = `${formatServerAddress(target.address)} ${target.tlsFingerprint}`;
+  let pool = pools.get(key);
+  if (!pool) {
+    pool = new https.Agent({ keepAlive: true, maxCachedSessions: 0 });
+    pools.set(key, pool);
+  }
+  return pool;
 }
 
 export class AgentClient {
@@ -214,14 +235,14 @@ export class AgentClient {
       headers.authorization = `Berth ${token}`;
     }
     const { address } = this.target;
-    return new Promise((resolve, reject) => {
+    const attempt = (): Promise<IncomingMessage> => new Promise((resolve, reject) => {
       const req = https.request({
         host: address.host,
         port: address.port,
         method,
         path: pathAndQuery,
         headers,
-        agent: false,
+        agent: poolFor(this.target),
         ...this.pinnedTls(),
       });
       req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));
@@ -229,9 +250,24 @@ export class AgentClient {
         res.once('error', () => undefined);
         resolve(res);
       });
-      req.once('error', (err) => reject(connectionError(err, this.label, options.idleTimeoutMs)));
+      req.once('error', (err) => reject(Object.assign(err, { [REUSED]: req.reusedSocket })));
       req.end(body);
     });
+    try {
+      return await attempt();
+    } catch (err) {
+      // The agent may close an idle kept-alive connection just as a request goes out
+      // on it; a read is sent once more on a fresh one (never a write).
+      const e = err as NodeJS.ErrnoException & { [REUSED]?: boolean };
+      if (e[REUSED] && e.code === 'ECONNRESET' && method === 'GET') {
+        try {
+          return await attempt();
+        } catch (again) {
+          throw connectionError(again, this.label, options.idleTimeoutMs);
+        }
+      }
+      throw connectionError(err, this.label, options.idleTimeoutMs);
+    }
   }
 }
 

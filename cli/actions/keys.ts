@@ -1,12 +1,12 @@
 // deploy keys new | show
 
 import { createKeyFile, defaultKeyComment, readKeyFile, resolveKeyPath } from '../keys.js';
-import { flag, stringOption, type CommandContext } from './context.js';
+import type { RunContext } from '../command.js';
 
 /** Only the public key line goes to stdout, so `$(deploy keys new)` captures exactly it. */
-export async function keysNewCommand(ctx: CommandContext): Promise<void> {
-  const path = resolveKeyPath(ctx.env, stringOption(ctx, 'key'));
-  const key = await createKeyFile(path, stringOption(ctx, 'comment') ?? defaultKeyComment(), flag(ctx, 'force'));
+export async function keysNew(ctx: RunContext, options: { comment: string | undefined; force: boolean }): Promise<void> {
+  const path = resolveKeyPath(ctx.env, ctx.globals.key);
+  const key = await createKeyFile(path, options.comment ?? defaultKeyComment(), options.force);
   if (ctx.json) {
     ctx.printer.json({ path: key.path, kid: key.kid, line: key.line });
     return;
@@ -16,8 +16,8 @@ export async function keysNewCommand(ctx: CommandContext): Promise<void> {
   ctx.printer.err('trust it on a server with: berth-agent trust add "<the line above>"');
 }
 
-export async function keysShowCommand(ctx: CommandContext): Promise<void> {
-  const key = await readKeyFile(resolveKeyPath(ctx.env, stringOption(ctx, 'key')));
+export async function keysShow(ctx: RunContext): Promise<void> {
+  const key = await readKeyFile(resolveKeyPath(ctx.env, ctx.globals.key));
   if (ctx.json) ctx.printer.json({ path: key.path, kid: key.kid, line: key.line });
   else ctx.printer.out(key.line);
 }

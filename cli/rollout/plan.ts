@@ -1,9 +1,9 @@
 // PURE: the order in which a release reaches many servers, as data. Like
 // Kamal: the primary host (the primary role's first host) goes first, alone,
 // as a barrier; then the others in `boot.limit` batches with `boot.wait`
-// seconds between stages. The executor (cli/rollout.ts) runs the stages.
+// seconds between stages. The executor (rollout.ts) runs the stages.
 
-import type { BootConfig } from './config/types.js';
+import type { BootConfig } from '../config/types.js';
 
 export interface RolloutStage {
   kind: 'primary' | 'batch';

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentClient, fetchPeerCertificate } from '../../../cli/client.js';
-import { createKeyFile } from '../../../cli/keys.js';
-import { discoverAgent } from '../../../cli/pinning.js';
-import { PinMismatchError } from '../../../shared/errors.js';
-import { verifyRequest } from '../../../shared/request-token.js';
-import { makeCert, startFakeAgent, tempDir, type FakeAgent, type TestCert } from '../../support/cli-fixtures.js';
+import { AgentClient, fetchPeerCertificate } from '../../../../cli/agent-api/client.js';
+import { createKeyFile } from '../../../../cli/keys.js';
+import { discoverAgent } from '../../../../cli/agent-api/pinning.js';
+import { PinMismatchError } from '../../../../shared/errors.js';
+import { verifyRequest } from '../../../../shared/request-token.js';
+import { makeCert, startFakeAgent, tempDir, type FakeAgent, type TestCert } from '../../../support/cli-fixtures.js';
 
 describe('pinned HTTPS client', () => {
   const dir = tempDir();

@@ -4,21 +4,20 @@ import { NotFoundError, UserError } from '../../shared/errors.js';
 import { DEFAULT_AGENT_PORT, formatServerAddress, parseServerAddress, type ServerAddress } from '../address.js';
 import { findConfigFile, loadConfigFile } from '../config/load.js';
 import { normalizeFingerprint } from '../fingerprint.js';
-import { knownAgentsPath, readKnownAgents, recordKnownAgent, removeKnownAgent } from '../known-agents.js';
+import { knownAgentsPath, readKnownAgents, recordKnownAgent, removeKnownAgent } from '../agent-api/known-agents.js';
 import { renderTable } from '../output/table.js';
-import { discoverAgent } from '../pinning.js';
-import { flag, positional, stringOption, type CommandContext } from './context.js';
+import { discoverAgent } from '../agent-api/pinning.js';
+import type { RunContext } from '../command.js';
 
 /** The app dir and agent port: from deploy.yml when there is one, else the current directory and 7443. */
-async function appSettings(ctx: CommandContext): Promise<{ appDir: string; agentPort: number }> {
-  const found = await findConfigFile(ctx.env.cwd, stringOption(ctx, 'config'));
+async function appSettings(ctx: RunContext): Promise<{ appDir: string; agentPort: number }> {
+  const found = await findConfigFile(ctx.env.cwd, ctx.globals.config);
   if (!found) return { appDir: ctx.env.cwd, agentPort: DEFAULT_AGENT_PORT };
   const { config, appDir } = await loadConfigFile(found.file, found.appDir, ctx.env.cwd);
   return { appDir, agentPort: config.agent.port };
 }
 
-function addressArgument(ctx: CommandContext, defaultPort: number): ServerAddress {
-  const text = positional(ctx, 0, 'HOST[:PORT]');
+function addressArgument(text: string, defaultPort: number): ServerAddress {
   try {
     return parseServerAddress(text, defaultPort);
   } catch (err) {
@@ -26,12 +25,12 @@ function addressArgument(ctx: CommandContext, defaultPort: number): ServerAddres
   }
 }
 
-export async function serverAddCommand(ctx: CommandContext): Promise<void> {
+export async function serverAdd(ctx: RunContext, options: { address: string; replace: boolean; fingerprint: string | undefined }): Promise<void> {
   const { appDir, agentPort } = await appSettings(ctx);
-  const address = addressArgument(ctx, agentPort);
-  const expected = stringOption(ctx, 'fingerprint');
+  const address = addressArgument(options.address, agentPort);
+  const expected = options.fingerprint;
   const discovered = await discoverAgent(address, expected === undefined ? {} : { expectedFingerprint: normalizeFingerprint(expected) });
-  const outcome = await recordKnownAgent(appDir, discovered.label, discovered.entry, { replace: flag(ctx, 'replace') });
+  const outcome = await recordKnownAgent(appDir, discovered.label, discovered.entry, { replace: options.replace });
   const { claims } = discovered;
   if (ctx.json) {
     ctx.printer.json({ host: discovered.label, agent_id: claims.agent_id, tls_fingerprint: discovered.entry.tls_fingerprint, version: claims.version, features: claims.features, outcome });
@@ -42,7 +41,7 @@ export async function serverAddCommand(ctx: CommandContext): Promise<void> {
   ctx.printer.err(`${what} ${knownAgentsPath(appDir)}; compare the fingerprint with \`berth-agent status\` on the server`);
 }
 
-export async function serverListCommand(ctx: CommandContext): Promise<void> {
+export async function serverList(ctx: RunContext): Promise<void> {
   const { appDir } = await appSettings(ctx);
   const agents = await readKnownAgents(appDir);
   const entries = Object.entries(agents);
@@ -57,9 +56,9 @@ export async function serverListCommand(ctx: CommandContext): Promise<void> {
   ctx.printer.out(renderTable(['HOST', 'AGENT ID', 'FINGERPRINT (SHA256)', 'ADDED'], entries.map(([host, a]) => [host, a.agent_id, a.tls_fingerprint, a.added_at])));
 }
 
-export async function serverRemoveCommand(ctx: CommandContext): Promise<void> {
+export async function serverRemove(ctx: RunContext, options: { address: string }): Promise<void> {
   const { appDir, agentPort } = await appSettings(ctx);
-  const label = formatServerAddress(addressArgument(ctx, agentPort));
+  const label = formatServerAddress(addressArgument(options.address, agentPort));
   if (!(await removeKnownAgent(appDir, label))) {
     throw new NotFoundError(`${label} is not in ${knownAgentsPath(appDir)}`, 'see the pinned servers with `deploy server list`');
   }

@@ -3,10 +3,10 @@
 
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JWK } from '../shared/api-types.js';
-import { PinMismatchError, UserError } from '../shared/errors.js';
-import { isBase64Url32, publicOkpJwk } from '../shared/jose.js';
-import { fingerprintOfPem } from './fingerprint.js';
+import type { JWK } from '../../shared/api-types.js';
+import { PinMismatchError, UserError } from '../../shared/errors.js';
+import { isBase64Url32, publicOkpJwk } from '../../shared/jose.js';
+import { fingerprintOfPem } from '../fingerprint.js';
 
 export interface KnownAgent {
   agent_id: string;

@@ -1,19 +1,18 @@
 // Learning and checking an agent's identity: the certificate seen on the wire,
 // the self-signed identity document, and the pin recorded in known_agents.
 
-import type { IdentityClaims } from '../shared/api-types.js';
-import { AuthError, BerthError, PinMismatchError, UpstreamError, UserError } from '../shared/errors.js';
-import { verifyIdentity } from '../shared/identity.js';
-import { formatServerAddress, type ServerAddress } from './address.js';
+import type { IdentityClaims } from '../../shared/api-types.js';
+import { AuthError, BerthError, PinMismatchError, UserError } from '../../shared/errors.js';
+import { verifyIdentity } from '../../shared/identity.js';
+import { formatServerAddress, type ServerAddress } from '../address.js';
 import { AgentClient, fetchPeerCertificate } from './client.js';
-import type { OperatorKeyFile } from './keys.js';
+import { readIdentityDocument } from './endpoints.js';
+import type { OperatorKeyFile } from '../keys.js';
 import { readKnownAgents, recordKnownAgent, type KnownAgent } from './known-agents.js';
 
 /** GET /v1/identity over an already pinned connection; the signed document must name that certificate. */
 export async function readIdentity(client: AgentClient, tlsFingerprint: string): Promise<IdentityClaims> {
-  const { body } = await client.json('GET', '/v1/identity', { auth: false });
-  const document = (body as { document?: unknown } | undefined)?.document;
-  if (typeof document !== 'string') throw new UpstreamError(`${client.label} answered /v1/identity without an identity document`);
+  const document = await readIdentityDocument(client);
   let claims: IdentityClaims;
   try {
     claims = await verifyIdentity(document);

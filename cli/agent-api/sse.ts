@@ -1,7 +1,7 @@
 // A server-sent events parser (the WHATWG event-stream grammar), fed with
 // chunks split anywhere: mid-line, mid-CRLF, mid-UTF-8 character.
 
-import { UpstreamError } from '../shared/errors.js';
+import { UpstreamError } from '../../shared/errors.js';
 
 export interface SseMessage {
   event: string;

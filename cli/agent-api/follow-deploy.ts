@@ -1,9 +1,10 @@
 // Follows one deploy's event stream to its end, resuming with Last-Event-ID
 // when the connection drops, and falling back to reading the record.
 
-import type { DeployEvent, DeployRecord } from '../shared/api-types.js';
-import { BerthError, UpstreamError } from '../shared/errors.js';
+import type { DeployEvent, DeployRecord } from '../../shared/api-types.js';
+import { BerthError, UpstreamError } from '../../shared/errors.js';
 import type { AgentClient } from './client.js';
+import { openDeployEvents, parseDeployRecord, readDeploy } from './endpoints.js';
 import { SseParser } from './sse.js';
 
 export interface FollowOptions {
@@ -32,21 +33,12 @@ export function parseDeployEvent(data: string): DeployEvent | undefined {
   return { ...(value as unknown as DeployEvent), ...(progress !== undefined ? { progress } : {}) };
 }
 
-export function parseDeployRecord(value: unknown, label: string): DeployRecord {
-  if (!isObject(value) || typeof value.id !== 'number' || typeof value.state !== 'string' || typeof value.version !== 'string') {
-    throw new UpstreamError(`${label} sent a malformed deploy record`);
-  }
-  if (value.error !== null && value.error !== undefined && typeof value.error !== 'string') throw new UpstreamError(`${label} sent a malformed deploy record`);
-  return { ...(value as unknown as DeployRecord), error: (value.error as string | null | undefined) ?? null };
-}
-
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function followDeploy(client: AgentClient, deployId: number, options: FollowOptions): Promise<DeployRecord> {
   const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
   const maxReconnects = options.maxReconnects ?? 5;
   const sleep = options.sleep ?? defaultSleep;
-  const path = `/v1/deploys/${deployId}/events`;
   let lastEventId: string | undefined;
   let lastSeen = 0;
   let failures = 0;
@@ -54,9 +46,7 @@ export async function followDeploy(client: AgentClient, deployId: number, option
 
   for (;;) {
     try {
-      const headers: Record<string, string> = { accept: 'text/event-stream' };
-      if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
-      const res = await client.stream(path, headers, idleTimeoutMs);
+      const res = await openDeployEvents(client, deployId, lastEventId, idleTimeoutMs);
       const parser = new SseParser();
       try {
         for await (const chunk of res) {
@@ -89,8 +79,7 @@ export async function followDeploy(client: AgentClient, deployId: number, option
 
 async function finalRecordOrThrow(client: AgentClient, deployId: number, cause: unknown): Promise<DeployRecord> {
   try {
-    const { body } = await client.json('GET', `/v1/deploys/${deployId}`);
-    const record = parseDeployRecord((body as { deploy?: unknown } | undefined)?.deploy, client.label);
+    const record = await readDeploy(client, deployId);
     if (FINAL.has(record.state)) return record;
   } catch {
     // Reported below with the stream's own failure, which is the more useful one.

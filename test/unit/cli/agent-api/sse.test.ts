@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SseParser, type SseMessage } from '../../../cli/sse.js';
+import { SseParser, type SseMessage } from '../../../../cli/agent-api/sse.js';
 
 function feed(chunks: Array<string | Uint8Array>): SseMessage[] {
   const parser = new SseParser();

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { batchSize, planRollout, rolloutOrder } from '../../../cli/rollout-plan.js';
-import { runRollout } from '../../../cli/rollout.js';
+import { batchSize, planRollout, rolloutOrder } from '../../../../cli/rollout/plan.js';
+import { hostsFailure, settle } from '../../../../cli/rollout/hosts.js';
+import { runRollout } from '../../../../cli/rollout/rollout.js';
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${i + 1}`);
 const shape = (plan: ReturnType<typeof planRollout>) => plan.stages.map((s) => `${s.kind}:${s.hosts.join(',')}@${s.waitBefore}`);
@@ -35,28 +36,22 @@ describe('rollout plan', () => {
   });
 });
 
-interface Outcome {
-  host: string;
-  ok: boolean;
-  skipped?: string;
-}
 
 function executor(failing: Set<string>) {
   const log: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const hooks = {
-    async deliver(host: string): Promise<Outcome> {
+    deliver: (host: string) => settle(host, async () => {
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       log.push(`start ${host}`);
       await new Promise((r) => setImmediate(r));
       inFlight--;
       log.push(`end ${host}`);
-      return { host, ok: !failing.has(host) };
-    },
-    ok: (o: Outcome) => o.ok,
-    skipped: (host: string, reason: string): Outcome => ({ host, ok: false, skipped: reason }),
+      if (failing.has(host)) throw new Error('refused');
+      return host;
+    }),
     sleep: async (ms: number) => void log.push(`sleep ${ms}`),
   };
   return { hooks, log, maxInFlight: () => maxInFlight };
@@ -65,37 +60,42 @@ function executor(failing: Set<string>) {
 describe('rollout executor', () => {
   it('finishes the primary before any other host starts, then runs batches in order with the waits', async () => {
     const x = executor(new Set());
-    const results = await runRollout(planRollout(hosts(3), 'h2', { limit: 1, wait: 3 }), x.hooks);
+    const { outcomes: results } = await runRollout(planRollout(hosts(3), 'h2', { limit: 1, wait: 3 }), x.hooks);
     assert.deepEqual(results.map((r) => r.host), ['h2', 'h1', 'h3']);
     assert.deepEqual(x.log, ['start h2', 'end h2', 'sleep 3000', 'start h1', 'end h1', 'sleep 3000', 'start h3', 'end h3']);
   });
 
   it('a failed primary stops the rollout: no other host is contacted, all are skipped', async () => {
     const x = executor(new Set(['h1']));
-    const results = await runRollout(planRollout(hosts(4), 'h1', {}), x.hooks);
+    const { outcomes, skipped } = await runRollout(planRollout(hosts(4), 'h1', {}), x.hooks);
     assert.deepEqual(x.log, ['start h1', 'end h1']);
-    assert.deepEqual(results, [
-      { host: 'h1', ok: false },
-      { host: 'h2', ok: false, skipped: 'the primary host h1 failed' },
-      { host: 'h3', ok: false, skipped: 'the primary host h1 failed' },
-      { host: 'h4', ok: false, skipped: 'the primary host h1 failed' },
+    assert.deepEqual(outcomes.map((o) => [o.host, o.ok, o.ok ? o.value : o.error]), [
+      ['h1', false, 'refused'],
+      ['h2', false, 'skipped: the primary host h1 failed'],
+      ['h3', false, 'skipped: the primary host h1 failed'],
+      ['h4', false, 'skipped: the primary host h1 failed'],
     ]);
+    assert.deepEqual(skipped, ['h2', 'h3', 'h4']);
+    const failure = hostsFailure(outcomes, { verb: 'deploy', skipped });
+    assert.equal(failure?.code, 'deploy_failed');
+    assert.equal(failure?.message, 'deploy failed on h1: refused; 3 server(s) skipped, left as they were: h2, h3, h4');
   });
 
   it('a batch with a failure finishes, then the later batches are skipped untouched', async () => {
     const x = executor(new Set(['h3']));
-    const results = await runRollout(planRollout(hosts(6), 'h1', { limit: 2, wait: 1 }), x.hooks);
+    const { outcomes: results } = await runRollout(planRollout(hosts(6), 'h1', { limit: 2, wait: 1 }), x.hooks);
     assert.ok(!x.log.includes('start h4') && !x.log.includes('start h5') && !x.log.includes('start h6'), x.log.join('\n'));
     assert.ok(x.log.includes('end h2'), 'the failing batch runs to its end');
-    assert.deepEqual(results.map((r) => `${r.host}:${r.ok ? 'ok' : r.skipped ?? 'failed'}`), [
-      'h1:ok', 'h2:ok', 'h3:failed', 'h4:an earlier batch failed (h3)', 'h5:an earlier batch failed (h3)', 'h6:an earlier batch failed (h3)',
+    assert.deepEqual(results.map((r) => `${r.host}:${r.ok ? 'ok' : r.error}`), [
+      'h1:ok', 'h2:ok', 'h3:refused', 'h4:skipped: an earlier batch failed (h3)', 'h5:skipped: an earlier batch failed (h3)', 'h6:skipped: an earlier batch failed (h3)',
     ]);
   });
 
   it('runs at most 8 hosts of a batch at once', async () => {
     const x = executor(new Set());
-    const results = await runRollout(planRollout(hosts(21), 'h1', {}), x.hooks);
-    assert.equal(results.length, 21);
+    const { outcomes } = await runRollout(planRollout(hosts(21), 'h1', {}), x.hooks);
+    assert.equal(outcomes.length, 21);
+    assert.ok(outcomes.every((o) => o.ok));
     assert.equal(x.maxInFlight(), 8);
   });
 });

@@ -8,26 +8,33 @@ import { BerthError, UpstreamError, UserError } from '../../shared/errors.js';
 import { signManifest } from '../../shared/manifest-signing.js';
 import type { ManifestInput } from '../../shared/manifest.js';
 import { formatServerAddress, type ServerAddress } from '../address.js';
-import type { AgentClient } from '../client.js';
+import type { AgentClient } from '../agent-api/client.js';
+import { postRelease as postManifest, readServiceSeq } from '../agent-api/endpoints.js';
+import { followDeploy } from '../agent-api/follow-deploy.js';
+import type { KnownAgent } from '../agent-api/known-agents.js';
+import { checkPinnedIdentity, connectPinned, readIdentity } from '../agent-api/pinning.js';
+import type { RunContext } from '../command.js';
 import type { Plan } from '../config/plan.js';
 import type { DeployConfig } from '../config/schema.js';
-import { followDeploy, parseDeployRecord } from '../follow-deploy.js';
 import type { OperatorKeyFile } from '../keys.js';
-import type { KnownAgent } from '../known-agents.js';
 import { nextSeq, rolesOnHost } from '../manifest-builder.js';
 import type { HostResult, SummaryWords } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
-import { checkPinnedIdentity, connectPinned, readIdentity } from '../pinning.js';
-import { runRollout } from '../rollout.js';
-import { planRollout, rolloutOrder } from '../rollout-plan.js';
-import { stringOption, type CommandContext } from './context.js';
-import { readServiceSeq } from './status.js';
+import { failedOutcome, hostsFailure, type HostOutcome } from './hosts.js';
+import { planRollout, rolloutOrder } from './plan.js';
+import { runRollout } from './rollout.js';
 
 const LOCK_RETRY_MS = 2000;
 const MAX_LOCK_WAIT_S = 86_400;
 
-export interface HostOutcome extends HostResult {
-  cause?: unknown;
+/** What a host's delivery came to (also on failure: how far it got). */
+export interface Delivered {
+  roles: string[];
+  release: string;
+  /** The deploy's final state; ERROR when it never got one. */
+  state: string;
+  seconds: number;
+  deployId?: number;
 }
 
 export interface HostConnection {
@@ -66,8 +73,7 @@ export interface Delivery {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** --lock-wait SECONDS (default 0: a held lock fails the host at once). */
-export function lockWaitOption(ctx: CommandContext): number {
-  const text = stringOption(ctx, 'lock-wait');
+export function lockWaitSeconds(text: string | undefined): number {
   if (text === undefined) return 0;
   const seconds = /^[0-9]{1,6}$/.test(text) ? Number(text) : NaN;
   if (!(seconds >= 0 && seconds <= MAX_LOCK_WAIT_S)) {
@@ -102,12 +108,11 @@ async function postRelease(d: Delivery, conn: HostConnection, make: (facts: Atte
   let told = false;
   for (;;) {
     // Re-read each attempt: the deploy that held the lock may have raised the seq.
-    const current = await readServiceSeq(conn.client, d.service, d.destination);
+    const current = await readServiceSeq(conn.client, { service: d.service, destination: d.destination });
     const payload = await make({ seq: nextSeq(current, now()), nowSeconds: Math.floor(now() / 1000) });
     const manifest = await signManifest(payload, d.key.privateJwk, d.key.kid);
     try {
-      const { body } = await conn.client.json('POST', '/v1/releases', { body: { manifest } });
-      return parseDeployRecord({ error: null, ...(body as { deploy?: object } | undefined)?.deploy }, conn.host);
+      return await postManifest(conn.client, manifest);
     } catch (err) {
       const left = deadline - now();
       if (!isLocked(err) || left <= 0) throw err;
@@ -118,7 +123,7 @@ async function postRelease(d: Delivery, conn: HostConnection, make: (facts: Atte
   }
 }
 
-async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker): Promise<HostOutcome> {
+async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker): Promise<HostOutcome<Delivered>> {
   const host = formatServerAddress(address);
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
@@ -134,12 +139,20 @@ async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[
     const record = await followDeploy(conn.client, accepted.id, {
       onEvent: (e) => d.reporter.update({ host, deployId, state: e.state, message: e.message, at: e.at, ...(e.progress !== undefined ? { progress: e.progress } : {}) }),
     });
-    const ok = record.state === 'DONE';
-    return { host, roles, release: d.version, ok, state: record.state, seconds: seconds(), deployId, ...(ok ? {} : { error: record.error ?? `deploy ended in ${record.state}` }) };
+    const value: Delivered = { roles, release: d.version, state: record.state, seconds: seconds(), deployId };
+    if (record.state === 'DONE') return { host, ok: true, value };
+    return { host, ok: false, error: record.error ?? `deploy ended in ${record.state}`, cause: undefined, value };
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return { host, roles, release: d.version, ok: false, state: 'ERROR', seconds: seconds(), ...(deployId !== undefined ? { deployId } : {}), error: message, cause: err };
+    const value: Delivered = { roles, release: d.version, state: 'ERROR', seconds: seconds(), ...(deployId !== undefined ? { deployId } : {}) };
+    return { ...failedOutcome<Delivered>(host, err), value };
   }
+}
+
+/** The reporter's row for a host's outcome (a skipped host carries no delivery of its own). */
+function resultOf(o: HostOutcome<Delivered>, roles: string[], release: string): HostResult {
+  const value = o.value ?? { roles, release, state: 'SKIPPED', seconds: 0 };
+  const { deployId, ...rest } = value;
+  return { host: o.host, ...rest, ok: o.ok, ...(deployId !== undefined ? { deployId } : {}), ...(o.ok ? {} : { error: o.error }) };
 }
 
 export interface RolloutRequest {
@@ -172,7 +185,7 @@ export function primaryHostOf(config: DeployConfig, plan: Plan): string | undefi
 }
 
 /** Delivers to every host as the rollout plan orders them; throws naming the failed and skipped hosts. */
-export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<HostOutcome[]> {
+export async function rollOut(ctx: RunContext, r: RolloutRequest): Promise<HostResult[]> {
   const targets = hostsWithRoles(r.config, r.plan);
   const byHost = new Map(targets.map((t) => [t.host, t]));
   const rollout = planRollout(targets.map((t) => t.host), primaryHostOf(r.config, r.plan), r.config.boot);
@@ -188,34 +201,16 @@ export async function rollOut(ctx: CommandContext, r: RolloutRequest): Promise<H
     lockWaitSeconds: r.lockWaitSeconds,
     reporter,
   };
-  const results = await runRollout<HostOutcome>(rollout, {
-    deliver: async (host) => {
-      const outcome = await deliverToHost(delivery, byHost.get(host)!.address, byHost.get(host)!.roles, r.maker);
-      reporter.hostDone(outcome);
-      return outcome;
-    },
-    ok: (o) => o.ok,
-    skipped: (host, reason) => ({ host, roles: byHost.get(host)?.roles ?? [], release: r.version, ok: false, state: 'SKIPPED', seconds: 0, error: `skipped: ${reason}` }),
+  const rolesOf = (host: string) => byHost.get(host)?.roles ?? [];
+  const { outcomes, skipped } = await runRollout<Delivered>(rollout, {
+    deliver: (host) => deliverToHost(delivery, byHost.get(host)!.address, rolesOf(host), r.maker),
+    onOutcome: (o) => reporter.hostDone(resultOf(o, rolesOf(o.host), r.version)),
     sleep: defaultSleep,
     onWait: (seconds, next) => reporter.note(`waiting ${seconds}s before the next batch (${next.join(', ')})`, next),
   });
+  const results = outcomes.map((o) => resultOf(o, rolesOf(o.host), r.version));
   reporter.finish(results);
-  const failed = results.filter((o) => !o.ok && o.state !== 'SKIPPED');
-  const skipped = results.filter((o) => o.state === 'SKIPPED');
-  if (failed.length > 0 || skipped.length > 0) throw rolloutFailure(failed, skipped, results.length, r.words.verb, r.redact ?? ((t) => t));
+  const failure = hostsFailure(outcomes, { verb: r.words.verb, skipped, ...(r.redact ? { redact: r.redact } : {}) });
+  if (failure) throw failure;
   return results;
-}
-
-/** One error naming each failed host and why, and the skipped ones; a single host's typed error keeps its code and hint. */
-function rolloutFailure(failed: HostOutcome[], skipped: HostOutcome[], total: number, verb: string, redact: (text: string) => string): BerthError {
-  const reason = (f: HostOutcome) => ((f.error ?? '').startsWith(f.host) ? f.error ?? '' : `${f.host}: ${f.error}`);
-  const skippedText = skipped.length ? `; ${skipped.length} server(s) skipped, left as they were: ${skipped.map((s) => s.host).join(', ')}` : '';
-  const [only] = failed;
-  if (failed.length === 1 && only) {
-    const message = redact(`${verb} failed on ${reason(only)}${skippedText}`);
-    if (only.cause instanceof BerthError) return new BerthError(only.cause.code, only.cause.status, message, only.cause.hint);
-    return new BerthError('deploy_failed', 502, message, `the previous release keeps serving on ${only.host}`);
-  }
-  const reasons = redact(`${verb} failed on ${failed.length} of ${total} servers: ${failed.map(reason).join('; ')}${skippedText}`);
-  return new BerthError('deploy_failed', 502, reasons, 'servers that failed keep serving their previous release');
 }

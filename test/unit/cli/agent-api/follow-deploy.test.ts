@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { AgentClient } from '../../../cli/client.js';
-import { followDeploy } from '../../../cli/follow-deploy.js';
-import { createKeyFile, type OperatorKeyFile } from '../../../cli/keys.js';
-import type { DeployEvent } from '../../../shared/api-types.js';
-import { makeCert, startFakeAgent, tempDir, type FakeAgent, type TestCert } from '../../support/cli-fixtures.js';
+import { AgentClient } from '../../../../cli/agent-api/client.js';
+import { followDeploy } from '../../../../cli/agent-api/follow-deploy.js';
+import { createKeyFile, type OperatorKeyFile } from '../../../../cli/keys.js';
+import type { DeployEvent } from '../../../../shared/api-types.js';
+import { makeCert, startFakeAgent, tempDir, type FakeAgent, type TestCert } from '../../../support/cli-fixtures.js';
 
 const event = (id: number, state: string) => `id: ${id}\nevent: progress\ndata: ${JSON.stringify({ id, deploy_id: 1, at: '', state, message: `m${id}` })}\n\n`;
 const end = (state: string) => `event: end\ndata: ${JSON.stringify({ id: 1, service: 's', destination: '', version: 'v', seq: 1, image: 'i', state, error: null, key_id: 'k', created_at: '', updated_at: '' })}\n\n`;

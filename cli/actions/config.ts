@@ -1,0 +1,14 @@
+// deploy config: the merged, validated deploy.yml (with -d, the destination
+// merged in), as Kamal would run it; secrets by name, never by value.
+
+import { loadAppConfig } from '../app-config.js';
+import type { RunContext } from '../command.js';
+import { configView } from '../config/view.js';
+import { stringifyYaml } from '../config/yaml.js';
+
+export async function showConfig(ctx: RunContext): Promise<void> {
+  const { config, files } = await loadAppConfig(ctx);
+  const view = configView(config, files);
+  if (ctx.json) ctx.printer.json(view);
+  else ctx.printer.out(stringifyYaml(view));
+}

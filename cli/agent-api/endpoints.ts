@@ -1,0 +1,217 @@
+// One typed function per agent endpoint the CLI calls. Each answer is checked
+// here against the shared response type (shared/api-types.ts,
+// shared/service-detail.ts) before any command reads it: a field the agent
+// does not send cannot be read by mistake elsewhere.
+
+import type { IncomingMessage } from 'node:http';
+import {
+  DEPLOY_STATES,
+  type AuditEntry,
+  type AuditResponse,
+  type DeployRecord,
+  type DeployResponse,
+  type IdentityResponse,
+  type LockReleasedResponse,
+  type LockResponse,
+  type MaintenanceResponse,
+  type MaintenanceState,
+  type OperatorLock,
+  type ReleaseSummary,
+  type ReleasesResponse,
+  type RemoveServiceResponse,
+  type ServiceRemoval,
+  type StoredRelease,
+  type StoredReleaseResponse,
+} from '../../shared/api-types.js';
+import { UpstreamError } from '../../shared/errors.js';
+import { serviceDetailResponseSchema, type ServiceDetail } from '../../shared/service-detail.js';
+import { outdatedAgentError, servicePath, type AgentClient } from './client.js';
+
+/** The service's name and destination, as every per-service endpoint addresses it. */
+export interface ServiceRef {
+  service: string;
+  destination: string;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A top-level field of an answer, typed by the endpoint's response type; still to be checked by the caller. */
+function field<R, K extends keyof R & string>(body: unknown, key: K): unknown {
+  return isObject(body) ? body[key] : undefined;
+}
+
+function malformed(client: AgentClient, what: string): UpstreamError {
+  return new UpstreamError(`${client.label} sent a malformed ${what}`);
+}
+
+/** GET /v1/identity (unauthenticated): the self-signed identity document, unverified. */
+export async function readIdentityDocument(client: AgentClient): Promise<string> {
+  const { body } = await client.json('GET', '/v1/identity', { auth: false });
+  const document = field<IdentityResponse, 'document'>(body, 'document');
+  if (typeof document !== 'string') throw new UpstreamError(`${client.label} answered /v1/identity without an identity document`);
+  return document;
+}
+
+/** GET /v1/services/:name: the service as the agent sees it, or null when it was never deployed there. */
+export async function readService(client: AgentClient, ref: ServiceRef): Promise<ServiceDetail | null> {
+  const { status, body } = await client.json('GET', servicePath(ref.service, ref.destination), { accept: [404] });
+  if (status === 404) return null;
+  const parsed = serviceDetailResponseSchema.safeParse(body);
+  if (!parsed.success) throw malformed(client, 'service record');
+  return parsed.data.service;
+}
+
+export async function readServiceSeq(client: AgentClient, ref: ServiceRef): Promise<number> {
+  return (await readService(client, ref))?.seq ?? 0;
+}
+
+function isReleaseSummary(v: unknown): v is ReleaseSummary {
+  const r = v as Partial<ReleaseSummary> | null;
+  return (
+    typeof r === 'object' && r !== null &&
+    typeof r.version === 'string' && typeof r.image === 'string' && typeof r.seq === 'number' &&
+    typeof r.key_id === 'string' && typeof r.created_at === 'string' && typeof r.current === 'boolean' &&
+    (DEPLOY_STATES as readonly unknown[]).includes(r.last_state) &&
+    (r.container === null || r.container === 'running' || r.container === 'stopped') &&
+    (r.bake_failed === undefined || typeof r.bake_failed === 'boolean')
+  );
+}
+
+/** GET /v1/services/:name/releases: newest first; null when the service was never deployed there. */
+export async function readReleases(client: AgentClient, ref: ServiceRef): Promise<ReleaseSummary[] | null> {
+  const { status, body } = await client.json('GET', servicePath(ref.service, ref.destination, 'releases'), { accept: [404] });
+  if (status === 404) {
+    const outdated = outdatedAgentError(client.label, body, `the agent on ${client.label} cannot list releases`);
+    if (outdated) throw outdated;
+    return null;
+  }
+  const list = field<ReleasesResponse, 'releases'>(body, 'releases');
+  if (!Array.isArray(list) || !list.every(isReleaseSummary)) throw malformed(client, 'release list');
+  return list;
+}
+
+/** GET /v1/services/:name/releases/:version: the stored payload of that release; null when it is not on the server. */
+export async function readStoredPayload(client: AgentClient, ref: ServiceRef, version: string): Promise<StoredRelease['payload'] | null> {
+  const path = servicePath(ref.service, ref.destination, `releases/${encodeURIComponent(version)}`);
+  const { status, body } = await client.json('GET', path, { accept: [404] });
+  if (status === 404) return null;
+  const release = field<StoredReleaseResponse, 'release'>(body, 'release');
+  if (!isObject(release) || release.payload === undefined) throw malformed(client, 'release');
+  return release.payload;
+}
+
+export function parseDeployRecord(value: unknown, label: string): DeployRecord {
+  if (!isObject(value) || typeof value.id !== 'number' || typeof value.state !== 'string' || typeof value.version !== 'string') {
+    throw new UpstreamError(`${label} sent a malformed deploy record`);
+  }
+  if (value.error !== null && value.error !== undefined && typeof value.error !== 'string') throw new UpstreamError(`${label} sent a malformed deploy record`);
+  return { ...(value as unknown as DeployRecord), error: (value.error as string | null | undefined) ?? null };
+}
+
+/** POST /v1/releases: the signed manifest; the deploy it started. */
+export async function postRelease(client: AgentClient, manifest: string): Promise<DeployRecord> {
+  const { body } = await client.json('POST', '/v1/releases', { body: { manifest } });
+  const deploy = field<DeployResponse, 'deploy'>(body, 'deploy');
+  return parseDeployRecord({ error: null, ...(isObject(deploy) ? deploy : {}) }, client.label);
+}
+
+/** GET /v1/deploys/:id. */
+export async function readDeploy(client: AgentClient, deployId: number): Promise<DeployRecord> {
+  const { body } = await client.json('GET', `/v1/deploys/${deployId}`);
+  return parseDeployRecord(field<DeployResponse, 'deploy'>(body, 'deploy'), client.label);
+}
+
+/** GET /v1/deploys/:id/events: the open SSE stream, resumed after `lastEventId`; the caller reads and closes it. */
+export function openDeployEvents(client: AgentClient, deployId: number, lastEventId: string | undefined, idleTimeoutMs: number): Promise<IncomingMessage> {
+  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+  return client.stream(`/v1/deploys/${deployId}/events`, headers, idleTimeoutMs);
+}
+
+function isAuditEntry(e: unknown): e is AuditEntry {
+  const x = e as Partial<AuditEntry> | null;
+  return typeof x === 'object' && x !== null && typeof x.id === 'number' && typeof x.at === 'string' && typeof x.key_id === 'string' && typeof x.action === 'string';
+}
+
+/** GET /v1/audit: the newest `limit` entries of the service. */
+export async function readAudit(client: AgentClient, ref: ServiceRef, limit: number): Promise<AuditEntry[]> {
+  const path = `/v1/audit?service=${encodeURIComponent(ref.service)}&destination=${encodeURIComponent(ref.destination)}&limit=${limit}`;
+  const entries = field<AuditResponse, 'entries'>((await client.json('GET', path)).body, 'entries');
+  if (!Array.isArray(entries) || !entries.every(isAuditEntry)) throw malformed(client, 'audit list');
+  return entries;
+}
+
+function parseLock(value: unknown, client: AgentClient): OperatorLock | null {
+  if (value === null) return null;
+  const lock = value as Partial<OperatorLock> | undefined;
+  if (typeof lock !== 'object' || typeof lock.key_id !== 'string' || typeof lock.since !== 'string' || typeof lock.message !== 'string') {
+    throw malformed(client, 'lock record');
+  }
+  return lock as OperatorLock;
+}
+
+/** GET /v1/services/:name/lock. */
+export async function readLock(client: AgentClient, ref: ServiceRef): Promise<OperatorLock | null> {
+  const { body } = await client.json('GET', servicePath(ref.service, ref.destination, 'lock'));
+  return parseLock(field<LockResponse, 'lock'>(body, 'lock') ?? null, client);
+}
+
+/** PUT /v1/services/:name/lock. */
+export async function acquireLock(client: AgentClient, ref: ServiceRef, message: string): Promise<OperatorLock | null> {
+  const { body } = await client.json('PUT', servicePath(ref.service, ref.destination, 'lock'), { body: { message } });
+  return parseLock(field<LockResponse, 'lock'>(body, 'lock'), client);
+}
+
+/** DELETE /v1/services/:name/lock: the lock released, null when none was held. */
+export async function releaseLock(client: AgentClient, ref: ServiceRef): Promise<OperatorLock | null> {
+  const { status, body } = await client.json('DELETE', servicePath(ref.service, ref.destination, 'lock'), { accept: [404] });
+  if (status === 404) {
+    const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent does not support locks`);
+    if (outdated) throw outdated;
+    return null;
+  }
+  return parseLock(field<LockReleasedResponse, 'released'>(body, 'released'), client);
+}
+
+/** PUT /v1/services/:name/maintenance. */
+export async function startMaintenance(client: AgentClient, ref: ServiceRef, message: string | undefined): Promise<MaintenanceState> {
+  const { body } = await client.json('PUT', servicePath(ref.service, ref.destination, 'maintenance'), { body: message === undefined ? {} : { message } });
+  const state = field<MaintenanceResponse, 'maintenance'>(body, 'maintenance');
+  if (!isObject(state) || typeof state.message !== 'string') throw malformed(client, 'maintenance record');
+  return state as unknown as MaintenanceState;
+}
+
+/** DELETE /v1/services/:name/maintenance. */
+export async function endMaintenance(client: AgentClient, ref: ServiceRef): Promise<null> {
+  await client.json('DELETE', servicePath(ref.service, ref.destination, 'maintenance'));
+  return null;
+}
+
+/** DELETE /v1/services/:name: what was removed; null when the service was not there. */
+export async function removeService(client: AgentClient, ref: ServiceRef): Promise<ServiceRemoval | null> {
+  const { status, body } = await client.json('DELETE', servicePath(ref.service, ref.destination), { accept: [404] });
+  if (status === 404) {
+    const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent cannot remove services`);
+    if (outdated) throw outdated;
+    return null;
+  }
+  const removed = field<RemoveServiceResponse, 'removed'>(body, 'removed') as Partial<ServiceRemoval> | undefined;
+  if (!removed || !Array.isArray(removed.containers) || typeof removed.routes !== 'number') throw malformed(client, 'removal result');
+  return { containers: removed.containers.map(String), routes: removed.routes };
+}
+
+/** GET /v1/services/:name/logs?…: the open NDJSON stream of log lines. */
+export function openLogs(client: AgentClient, pathAndQuery: string, idleTimeoutMs: number): Promise<IncomingMessage> {
+  return client.streamRequest('GET', pathAndQuery, { headers: { accept: 'application/x-ndjson' }, idleTimeoutMs });
+}
+
+/** POST /v1/services/:name/exec: the open NDJSON stream of the command's output and exit code. */
+export function openExec(client: AgentClient, ref: ServiceRef, request: { cmd: string[]; role: string; reuse: boolean }, idleTimeoutMs: number): Promise<IncomingMessage> {
+  return client.streamRequest('POST', servicePath(ref.service, ref.destination, 'exec'), {
+    body: { cmd: request.cmd, role: request.role, ...(request.reuse ? { reuse: true } : {}) },
+    headers: { accept: 'application/x-ndjson' },
+    idleTimeoutMs,
+  });
+}

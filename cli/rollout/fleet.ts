@@ -1,0 +1,56 @@
+// The "every server of this app" loop of the commands that ask each agent
+// something: load deploy.yml and the key, connect to every server pinned, and
+// run one task per server on the host loop (hosts.ts).
+
+import { formatServerAddress, type ServerAddress } from '../address.js';
+import type { AgentClient } from '../agent-api/client.js';
+import { connectPinned } from '../agent-api/pinning.js';
+import { loadAppConfig, readOperatorKey } from '../app-config.js';
+import type { RunContext } from '../command.js';
+import type { DeployConfig } from '../config/schema.js';
+import type { OperatorKeyFile } from '../keys.js';
+import { onEachHost, settle, type HostOutcome } from './hosts.js';
+
+export interface Fleet {
+  config: DeployConfig;
+  appDir: string;
+  key: OperatorKeyFile;
+}
+
+/** deploy.yml (-c, -d) and the operator key, as every fleet command needs them. */
+export async function loadFleet(ctx: RunContext): Promise<Fleet> {
+  const { config, appDir } = await loadAppConfig(ctx);
+  const key = await readOperatorKey(ctx);
+  return { config, appDir, key };
+}
+
+export interface EveryServerOptions<T> {
+  /** Default: every server of the config. */
+  servers?: readonly ServerAddress[];
+  /** Servers asked at once (default MAX_PARALLEL_SERVERS). */
+  limit?: number;
+  timeoutMs?: number;
+  /** Called as each server's outcome is known, for output that shows progress. */
+  onOutcome?: (outcome: HostOutcome<T>) => void;
+}
+
+/** Runs `task` against every server (pinned, never trusting new ones); outcomes keep the config's order. */
+export function onEveryServer<T>(
+  fleet: Fleet,
+  task: (client: AgentClient, host: string) => Promise<T>,
+  options: EveryServerOptions<T> = {},
+): Promise<Array<HostOutcome<T>>> {
+  return onEachHost(options.servers ?? fleet.config.servers, (address) => {
+    const host = formatServerAddress(address);
+    return settle(host, async () => {
+      const { client } = await connectPinned({
+        appDir: fleet.appDir, address, key: fleet.key, trustNew: false,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      });
+      return task(client, host);
+    });
+  }, {
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
+  });
+}
