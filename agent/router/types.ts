@@ -1,5 +1,5 @@
 // Types of the router control protocol. Route and RouteSet are the shared API
-// types (docs/internals.md "Router control protocol").
+// types (docs/router.md "Control protocol").
 
 export type { Route, RouteSet } from '../../shared/api-types.js';
 

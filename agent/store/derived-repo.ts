@@ -1,4 +1,4 @@
-// Releases the agent makes by itself (DESIGN.md "Agent-made releases"): no
+// Releases the agent makes by itself (docs/internals.md "Bake window"): no
 // operator signed them, so they reuse a stored signed release row and are
 // recorded as derived from the deploy that caused them. A bake-window revert
 // is a new deploy of the release that was current before the baked one.

@@ -1,4 +1,4 @@
-// The Store contract (docs/internals.md "Agent store"). Row shapes are the API
+// The Store contract (docs/internals.md "agent/store/"). Row shapes are the API
 // records of shared/api-types.ts.
 import type { EventEmitter } from 'node:events';
 import type {
