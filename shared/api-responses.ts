@@ -26,6 +26,7 @@ import {
   type ServiceSummary,
   type StoredRelease,
 } from './api-types.js';
+import type { ErrorBody } from './errors.js';
 
 type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
 
@@ -146,7 +147,7 @@ export const maintenanceResponseSchema = z.object({ maintenance: maintenanceStat
 export const removeServiceResponseSchema = z.object({ removed: serviceRemovalSchema });
 
 /** Every error status, and the last record of a stream that failed after it began. */
-export const errorBodySchema = z.object({ error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) });
+export const errorBodySchema = exactly<ErrorBody>()(z.object({ error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) }));
 
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
 export type IdentityResponse = z.infer<typeof identityResponseSchema>;
@@ -165,6 +166,7 @@ export type RemoveServiceResponse = z.infer<typeof removeServiceResponseSchema>;
 
 /** GET /v1/deploys/:id/events (SSE): `progress` messages carry a DeployEvent (id: its id), the closing `end` the DeployRecord. */
 export const deployStreamSchemas = { progress: deployEventSchema, end: deployRecordSchema } as const;
+export type DeployStreamRecords = { [K in keyof typeof deployStreamSchemas]: z.infer<(typeof deployStreamSchemas)[K]> };
 
 /** One line of GET /v1/services/:name/logs (NDJSON). */
 export const logRecordSchema = z.object({
