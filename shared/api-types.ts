@@ -178,17 +178,7 @@ export interface ServiceRemoval {
   routes: number;
 }
 
-// The JSON bodies the agent answers, one per endpoint the CLI calls
-// (cli/agent-api/endpoints.ts reads each through its type).
-export interface IdentityResponse { document: string }
-export interface DeployResponse { deploy: DeployRecord }
-export interface ReleasesResponse { releases: ReleaseSummary[] }
-export interface StoredReleaseResponse { release: StoredRelease }
-export interface AuditResponse { entries: AuditEntry[] }
-export interface LockResponse { lock: OperatorLock | null }
-export interface LockReleasedResponse { released: OperatorLock | null }
-export interface MaintenanceResponse { maintenance: MaintenanceState | null }
-export interface RemoveServiceResponse { removed: ServiceRemoval }
+// The JSON bodies the agent answers, one schema per endpoint: shared/api-responses.ts.
 
 export type { Route, RouteSet } from './routes.js';
 

@@ -3,19 +3,11 @@
 // so a field one side writes and the other reads cannot drift apart unnoticed.
 
 import { z } from 'zod';
-import { DEPLOY_STATES, DEPLOY_TRIGGERS, type CurrentRelease, type MaintenanceState, type OperatorLock } from './api-types.js';
-
-// Annotated with the interfaces the agent's store returns, so the two cannot disagree.
-const currentReleaseSchema: z.ZodType<CurrentRelease> = z.object({ version: z.string(), image: z.string(), seq: z.number(), deploy_id: z.number() });
+import { DEPLOY_STATES, DEPLOY_TRIGGERS } from './api-types.js';
+import { currentReleaseSchema, maintenanceStateSchema, operatorLockSchema } from './api-responses.js';
 
 const containerSchema = z.object({
   id: z.string(), name: z.string(), role: z.string(), release: z.string(), state: z.string(), status: z.string(),
-});
-
-const maintenanceSchema: z.ZodType<MaintenanceState> = z.object({ service: z.string(), destination: z.string(), key_id: z.string(), message: z.string(), since: z.string() });
-
-const operatorLockSchema: z.ZodType<OperatorLock> = z.object({
-  service: z.string(), destination: z.string(), key_id: z.string(), key_comment: z.string().optional(), message: z.string(), since: z.string(),
 });
 
 /** The newest deploy of the service on this agent, whatever its state: unfinished, failed or reverted too. */
@@ -39,7 +31,7 @@ const serviceDetailSchema = z.object({
   routes: z.array(z.object({ host: z.string(), target: z.string() })),
   // Optional below: agents older than these fields leave them out, and the CLI shows that as unknown.
   /** Set while the service is in maintenance on this agent. */
-  maintenance: maintenanceSchema.nullable().optional(),
+  maintenance: maintenanceStateSchema.nullable().optional(),
   /** The operator lock. */
   lock: operatorLockSchema.nullable().optional(),
   /**

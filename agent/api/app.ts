@@ -2,7 +2,7 @@
 // globals), and the one place API errors become responses.
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isBerthError } from '../../shared/errors.js';
+import { isBerthError, type ErrorBody } from '../../shared/errors.js';
 import { auditRoutes } from './audit.js';
 import { refuseDeclaredOversize } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
@@ -37,9 +37,9 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
     }
     // Unknown errors may carry internals (paths, SQL); the client gets none of it.
     full.log.error('unexpected error', { method: c.req.method, path: c.req.path, err, stack: err.stack ?? '' });
-    return c.json({ error: { code: 'internal', message: 'internal error; see the agent log' } }, 500);
+    return c.json({ error: { code: 'internal', message: 'internal error; see the agent log' } } satisfies ErrorBody, 500);
   });
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody, 404));
 
   // Bodies themselves are read by requireToken, once the signature verified.
   app.use('*', refuseDeclaredOversize());

@@ -1,6 +1,7 @@
 // GET /v1/audit: the agent's audit log, newest first, optionally for one
 // service+destination, paged backwards with `before` (an entry id).
 import type { Hono } from 'hono';
+import type { AuditResponse } from '../../shared/api-responses.js';
 import { UserError } from '../../shared/errors.js';
 import { MAX_AUDIT_LIMIT } from '../store/audit-repo.js';
 import { requireToken } from './auth.js';
@@ -31,6 +32,6 @@ export function auditRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       ...(beforeId !== undefined ? { beforeId } : {}),
       limit,
     });
-    return c.json({ entries });
+    return c.json({ entries } satisfies AuditResponse);
   });
 }

@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { isFinalDeployState } from '../../shared/api-types.js';
+import type { DeployResponse, DeployStreamRecords } from '../../shared/api-responses.js';
 import { NotFoundError, RateLimitError, UserError } from '../../shared/errors.js';
 import type { DeployEvent, DeployRecord } from '../store/index.js';
 import { requireToken } from './auth.js';
@@ -31,7 +32,7 @@ export function deployRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
   app.get('/v1/deploys/:id', requireToken(deps, 'read'), (c) => {
     const deploy = mustGet(parseId(c.req.param('id'), 'deploy id'));
-    return c.json({ deploy, events: store.events(deploy.id) });
+    return c.json({ deploy, events: store.events(deploy.id) } satisfies DeployResponse);
   });
 
   const open = new Map<string, number>();
@@ -73,9 +74,11 @@ export function deployRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         poke();
       });
 
+      const send = <K extends keyof DeployStreamRecords>(event: K, record: DeployStreamRecords[K], eventId?: string) =>
+        stream.writeSSE({ ...(eventId !== undefined ? { id: eventId } : {}), event, data: JSON.stringify(record) });
       const flush = async () => {
         for (const e of store.events(id, last)) {
-          await stream.writeSSE({ id: String(e.id), event: 'progress', data: JSON.stringify(e) });
+          await send('progress', e, String(e.id));
           last = e.id;
         }
       };
@@ -90,7 +93,9 @@ export function deployRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
             // the same tick; let it land before the stream ends.
             await new Promise((r) => setImmediate(r));
             await flush();
-            await stream.writeSSE({ event: 'end', data: JSON.stringify(store.getDeploy(id) ?? deploy) });
+            // Deploy rows are never deleted; were one gone, the stream ends without a record to send.
+            const final = store.getDeploy(id) ?? deploy;
+            if (final) await send('end', final);
             return;
           }
           if (pending) continue;

@@ -3,6 +3,7 @@
 // a command runs with the app's secrets. Everything a caller can get wrong is
 // refused before anything starts; every run is audited when it ends.
 import type { Context, Hono } from 'hono';
+import type { ExecRecord } from '../../shared/api-responses.js';
 import { BerthError, RateLimitError } from '../../shared/errors.js';
 import type { ProcessSession } from '../docker.js';
 import { resolveExecTarget, startExec, type ExecDeps, type ExecRequest, type ExecTarget } from '../ops/exec.js';
@@ -66,7 +67,7 @@ export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       throw err;
     }
     const run: ExecRun = { keyId: c.get('caller').kid, req, target, interactive: false };
-    return ndjsonResponse(c, deps.log, async (write, signal) => {
+    return ndjsonResponse<ExecRecord>(c, deps.log, async (write, signal) => {
       const onAbort = () => void session.dispose();
       signal.addEventListener('abort', onAbort, { once: true });
       let exitCode: number | null = null;

@@ -1,6 +1,7 @@
 // GET /v1/identity: public, self-signed proof of who this agent is, which the
 // CLI pins on first contact (agent id, sealing key, TLS fingerprint).
 import type { Hono } from 'hono';
+import type { IdentityResponse } from '../../shared/api-responses.js';
 import { signIdentity } from '../../shared/identity.js';
 import { BERTH_VERSION, FEATURES } from '../../shared/version.js';
 import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
@@ -34,6 +35,6 @@ export function identityRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       sealing_jwk: id.sealingPublicJwk,
       version: BERTH_VERSION,
       features: [...FEATURES],
-    }),
+    } satisfies IdentityResponse),
   );
 }

@@ -2,6 +2,7 @@
 // A lock may be taken on a service never deployed here, to keep a first deploy out.
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import type { LockReleasedResponse, LockResponse } from '../../shared/api-responses.js';
 import { UserError } from '../../shared/errors.js';
 import { describeIssues } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
@@ -17,7 +18,7 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
 
   app.get(path, requireToken(deps, 'read'), (c) => {
     const { service, destination } = serviceTarget(c);
-    return c.json({ lock: store.operatorLocks.get(service, destination) });
+    return c.json({ lock: store.operatorLocks.get(service, destination) } satisfies LockResponse);
   });
 
   app.put(path, requireToken(deps, 'deploy'), (c) => {
@@ -26,11 +27,11 @@ export function lockRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!parsed.success) throw new UserError(`request body: ${describeIssues(parsed.error)}`, 'expected {"message": "why"}');
     // The store checks the message (empty, too long, unprintable, reserved) before it changes anything.
     const lock = store.operatorLocks.acquire({ service, destination, keyId: c.get('caller').kid, message: parsed.data.message });
-    return c.json({ lock });
+    return c.json({ lock } satisfies LockResponse);
   });
 
   app.delete(path, requireToken(deps, 'deploy'), (c) => {
     const { service, destination } = serviceTarget(c);
-    return c.json({ released: store.operatorLocks.release({ service, destination, keyId: c.get('caller').kid }) });
+    return c.json({ released: store.operatorLocks.release({ service, destination, keyId: c.get('caller').kid }) } satisfies LockReleasedResponse);
   });
 }

@@ -6,7 +6,7 @@ import type { Hono } from 'hono';
 import { RateLimitError } from '../../shared/errors.js';
 import type { ContainerInfo } from '../docker.js';
 import { createLogStreamPool } from '../ops/log-stream-pool.js';
-import { followLogs, logTargets, readLogs, type LogQuery } from '../ops/logs.js';
+import { followLogs, logTargets, readLogs, type LogQuery, type LogRecord } from '../ops/logs.js';
 import { requireToken } from './auth.js';
 import { nowMs, opsOf, type ApiDeps, type ApiEnv } from './context.js';
 import { ndjsonResponse } from './ndjson.js';
@@ -59,7 +59,7 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     }
     const logsDeps = { store: deps.store, docker: dockerStreams.counted(ops.docker), log: deps.log };
     const trusted = () => deps.store.keys.get(kid) !== undefined;
-    return ndjsonResponse(c, deps.log, async (write, signal) => {
+    return ndjsonResponse<LogRecord>(c, deps.log, async (write, signal) => {
       try {
         if (q.follow) await followLogs(logsDeps, q, targets, write, signal, trusted, ops.logFollowLimitMs);
         else await readLogs(logsDeps, q, targets, write, signal);

@@ -3,7 +3,7 @@
 // app) until maintenance ends. The answer comes once the router serves the change.
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
-import type { MaintenanceState } from '../../shared/api-types.js';
+import type { MaintenanceResponse } from '../../shared/api-responses.js';
 import { UserError } from '../../shared/errors.js';
 import { DEFAULT_MAINTENANCE_MESSAGE, maintenanceMessageSchema } from '../../shared/maintenance.js';
 import { describeIssues } from '../../shared/manifest.js';
@@ -38,7 +38,7 @@ export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       keyId: caller.kid,
       message: parsed.data.message ?? DEFAULT_MAINTENANCE_MESSAGE,
     });
-    return c.json({ maintenance: maintenance as MaintenanceState });
+    return c.json({ maintenance } satisfies MaintenanceResponse);
   });
 
   app.delete('/v1/services/:name/maintenance', requireToken(deps, 'deploy', { deferJti: true }), async (c) => {
@@ -47,6 +47,6 @@ export function maintenanceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const caller = c.get('caller');
     store.useJti(caller.jti, caller.exp);
     await deps.engine.setMaintenance({ ...where, keyId: caller.kid, message: null });
-    return c.json({ maintenance: null });
+    return c.json({ maintenance: null } satisfies MaintenanceResponse);
   });
 }

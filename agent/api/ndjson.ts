@@ -8,19 +8,20 @@
 import type { ServerResponse } from 'node:http';
 import type { Context } from 'hono';
 import { stream } from 'hono/streaming';
-import { isBerthError } from '../../shared/errors.js';
+import { isBerthError, type ErrorBody } from '../../shared/errors.js';
 import type { Logger } from '../log.js';
 
 export const KEEPALIVE_MS = 15_000;
 /** How long one write may wait for the client to read before the stream is ended. */
 export const DEFAULT_STALL_MS = 60_000;
 
-export type WriteRecord = (record: unknown) => Promise<void>;
+/** Writes one record of the endpoint's type (shared/api-responses.ts). */
+export type WriteRecord<R> = (record: R) => Promise<void>;
 
-export function ndjsonResponse(
+export function ndjsonResponse<R>(
   c: Context,
   log: Logger,
-  run: (write: WriteRecord, signal: AbortSignal) => Promise<void>,
+  run: (write: WriteRecord<R>, signal: AbortSignal) => Promise<void>,
   stallMs = DEFAULT_STALL_MS,
 ): Response {
   c.header('content-type', 'application/x-ndjson; charset=utf-8');
@@ -36,7 +37,7 @@ export function ndjsonResponse(
         void s.write('\n');
       }
     }, KEEPALIVE_MS / 3);
-    const write: WriteRecord = async (record) => {
+    const write: WriteRecord<R | ErrorBody> = async (record) => {
       if (controller.signal.aborted) return;
       lastWrite = Date.now();
       let timer: NodeJS.Timeout | undefined;
@@ -58,7 +59,7 @@ export function ndjsonResponse(
       await run(write, controller.signal);
     } catch (err) {
       // The status line is long gone: the failure becomes the last record.
-      const body = isBerthError(err) ? err.toBody() : { error: { code: 'internal', message: 'internal error; see the agent log' } };
+      const body: ErrorBody = isBerthError(err) ? err.toBody() : { error: { code: 'internal', message: 'internal error; see the agent log' } };
       if (!isBerthError(err)) log.error('stream failed', { err });
       await write(body);
     } finally {

@@ -1,6 +1,7 @@
 // POST /v1/releases: accept a signed release manifest and start its deploy.
 import type { Hono } from 'hono';
 import { z } from 'zod';
+import type { ReleaseAcceptedResponse } from '../../shared/api-responses.js';
 import { ForbiddenError, UserError } from '../../shared/errors.js';
 import { describeIssues, isDigestReference } from '../../shared/manifest.js';
 import { MANIFEST_MAX_CHARS, verifyManifest } from '../../shared/manifest-signing.js';
@@ -60,7 +61,7 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         .catch((e: unknown) => deps.log.error('deploy run failed', { deploy: deploy.id, err: e }));
     });
     return c.json(
-      { deploy: { id: deploy.id, service: deploy.service, destination: deploy.destination, version: deploy.version, state: deploy.state } },
+      { deploy: { id: deploy.id, service: deploy.service, destination: deploy.destination, version: deploy.version, state: deploy.state } } satisfies ReleaseAcceptedResponse,
       202,
     );
   });

@@ -3,6 +3,7 @@
 // target), and one version's stored payload, which a rollback re-signs.
 import type { Hono } from 'hono';
 import type { ReleaseSummary, StoredRelease } from '../../shared/api-types.js';
+import type { ReleasesResponse, StoredReleaseResponse } from '../../shared/api-responses.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
 import { isValidVersion, manifestSubject } from '../../shared/manifest.js';
 import { serviceContainers } from '../engine/observe.js';
@@ -27,7 +28,7 @@ export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const releases: ReleaseSummary[] = store
       .releaseHistory(name, destination)
       .map((r) => ({ ...r, container: presence.get(r.version) ?? null }));
-    return c.json({ releases });
+    return c.json({ releases } satisfies ReleasesResponse);
   });
 
   // The payload carries sealed secrets (sealed to this agent only), and is
@@ -42,6 +43,6 @@ export function serviceReleaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       throw new NotFoundError(`release ${version} of ${label} is not on this agent`, 'deploy releases lists the releases each server has');
     }
     const release: StoredRelease = stored;
-    return c.json({ release });
+    return c.json({ release } satisfies StoredReleaseResponse);
   });
 }

@@ -1,6 +1,7 @@
 // GET /v1/services and /v1/services/:name: what runs here and the seq the CLI
 // must exceed with its next manifest.
 import type { Hono } from 'hono';
+import type { ServicesResponse } from '../../shared/api-responses.js';
 import type { LastDeploy, ServiceDetailSent } from '../../shared/service-detail.js';
 import { routeOwner } from '../core/routes.js';
 import { serviceContainers } from '../engine/observe.js';
@@ -11,7 +12,7 @@ import { requireDeployed, serviceTarget } from './params.js';
 export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const { store } = deps;
 
-  app.get('/v1/services', requireToken(deps, 'read'), (c) => c.json({ services: store.services() }));
+  app.get('/v1/services', requireToken(deps, 'read'), (c) => c.json({ services: store.services() } satisfies ServicesResponse));
 
   app.get('/v1/services/:name', requireToken(deps, 'read'), async (c) => {
     const { service: name, destination } = serviceTarget(c);

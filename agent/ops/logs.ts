@@ -2,6 +2,7 @@
 // watching the service: a container that starts later (a deploy) is attached
 // from its creation time, so none of its lines are lost, and a container whose
 // stream ends (stopped after a switch) is dropped.
+import type { LogRecord } from '../../shared/api-responses.js';
 import { LABEL } from '../core/containers.js';
 import { createLineSplitter, splitTimestamp, type OutputStreamName } from '../core/output-frames.js';
 import type { ContainerInfo, DockerPort, LogOptions } from '../docker.js';
@@ -9,16 +10,8 @@ import { serviceContainers } from '../engine/observe.js';
 import type { Logger } from '../log.js';
 import type { DeployEvent, Store } from '../store/index.js';
 
-export interface LogRecord {
-  t: string;
-  role: string;
-  release: string;
-  container: string;
-  stream: OutputStreamName;
-  line: string;
-  /** Only on the agent's last record of a stream it ended itself: why. */
-  end?: 'cut' | 'follow_limit';
-}
+/** One line of the NDJSON answer; its schema is shared with the CLI. */
+export type { LogRecord };
 
 export interface LogQuery {
   service: string;

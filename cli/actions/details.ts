@@ -1,14 +1,15 @@
 // deploy details: per server, the current release, every container of the
 // service, the routes the router serves for it, and its lock.
 
+import type { ServiceDetail } from '../../shared/service-detail.js';
 import type { RunContext } from '../command.js';
+import { readFleetServices } from '../rollout/fleet.js';
 import { hostsFailure, outcomeJson } from '../rollout/hosts.js';
 import { renderTable } from '../output/table.js';
-import { sanitize, shortImage } from '../output/style.js';
-import { lockHolder, readFleetServices, type ServiceView } from './status.js';
+import { lockHolder, sanitize, shortImage } from '../output/style.js';
 
 /** One server's block: a header line, then release, lock, maintenance, containers and routes. */
-export function renderDetailsBlock(host: string, service: ServiceView | null, error?: string): string {
+export function renderDetailsBlock(host: string, service: ServiceDetail | null, error?: string): string {
   const lines = [`${host}`];
   if (error !== undefined) return [...lines, `  error: ${sanitize(error, 500)}`, ''].join('\n');
   if (!service) return [...lines, '  never deployed here', ''].join('\n');

@@ -10,10 +10,9 @@ import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
 import type { DeployConfig } from '../config/types.js';
 import { runInteractive } from '../exec-socket.js';
-import { onEveryServer, type Fleet } from '../rollout/fleet.js';
+import { onEveryServer, serversOf, type Fleet } from '../rollout/fleet.js';
 import { hostError } from '../rollout/hosts.js';
 import { readNdjson } from '../ndjson.js';
-import { serversOf } from './logs.js';
 
 /** The agent sends a keepalive every 15 s while a command is quiet. */
 const IDLE_MS = 60_000;

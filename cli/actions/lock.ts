@@ -10,8 +10,7 @@ import type { RunContext } from '../command.js';
 import { loadFleet, onEveryServer, type Fleet } from '../rollout/fleet.js';
 import { hostsFailure, outcomeJson, type HostOutcome } from '../rollout/hosts.js';
 import { renderTable } from '../output/table.js';
-import { sanitize } from '../output/style.js';
-import { lockHolder } from './status.js';
+import { lockHolder, sanitize } from '../output/style.js';
 
 /** One row per server: LOCKED yes/no, or the error that server gave. */
 function renderLockTable(outcomes: Array<HostOutcome<OperatorLock | null>>): string {

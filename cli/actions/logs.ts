@@ -3,12 +3,10 @@
 // regular expression never runs on a server.
 
 import { UserError } from '../../shared/errors.js';
-import type { ServerAddress } from '../address.js';
-import type { DeployConfig } from '../config/types.js';
 import { openLogs } from '../agent-api/endpoints.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
-import { onEveryServer, type Fleet } from '../rollout/fleet.js';
+import { onEveryServer, serversOf, type Fleet } from '../rollout/fleet.js';
 import { hostError, hostsFailure, MAX_PARALLEL_SERVERS } from '../rollout/hosts.js';
 import { readNdjson } from '../ndjson.js';
 import { sanitize } from '../output/style.js';
@@ -26,14 +24,6 @@ export interface LogLine {
   container: string;
   stream: string;
   line: string;
-}
-
-/** The servers a role runs on (all servers without one); a role the config does not have is a usage error. */
-export function serversOf(config: DeployConfig, role: string | undefined): ServerAddress[] {
-  if (role === undefined) return config.servers;
-  const found = config.roles.find((r) => r.name === role);
-  if (!found) throw new UserError(`role ${role} is not in the config (roles: ${config.roles.map((r) => r.name).join(', ')})`, undefined, 'usage');
-  return found.hosts.map((h) => h.address);
 }
 
 export function logsQuery(service: string, o: { destination: string; role?: string | undefined; follow: boolean; tail?: string | undefined; since?: string | undefined }): string {

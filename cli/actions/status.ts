@@ -1,13 +1,11 @@
 // deploy status: what each server runs for this service, one row per server.
 
-import type { OperatorLock } from '../../shared/api-types.js';
 import type { ServiceDetail } from '../../shared/service-detail.js';
-import { readService } from '../agent-api/endpoints.js';
 import type { RunContext } from '../command.js';
-import { loadFleet, onEveryServer } from '../rollout/fleet.js';
+import { readFleetServices } from '../rollout/fleet.js';
 import { hostsFailure, outcomeJson, type HostOutcome } from '../rollout/hosts.js';
 import { renderTable } from '../output/table.js';
-import { sanitize, shortKey } from '../output/style.js';
+import { lockHolder, sanitize } from '../output/style.js';
 
 /** What GET /v1/services/:name answers; `lock`, `maintenance` and `last_deploy` only from agents that know them. */
 export type ServiceView = ServiceDetail;
@@ -16,12 +14,6 @@ interface StatusRow {
   host: string;
   service: ServiceView | null;
   error?: string;
-}
-
-/** `KEY (comment)` of a lock's holder, for one table cell. */
-export function lockHolder(lock: OperatorLock): string {
-  const comment = lock.key_comment !== undefined ? ` (${lock.key_comment})` : '';
-  return sanitize(`${shortKey(lock.key_id)}${comment}`, 80);
 }
 
 function lockCell(service: ServiceView | null): string {
@@ -62,14 +54,6 @@ export function renderStatusTable(rows: StatusRow[]): string {
       return [host, sanitize(service.current?.version ?? '-', 130), String(service.seq), `${running} running, ${service.containers.length - running} stopped`, ...extra(service), lastDeployCell(service)];
     }),
   );
-}
-
-/** Every server's view of the service; shared by status and details. */
-export async function readFleetServices(ctx: RunContext): Promise<{ service: string; destination: string; outcomes: Array<HostOutcome<ServiceView | null>> }> {
-  const fleet = await loadFleet(ctx);
-  const { service, destination } = fleet.config;
-  const outcomes = await onEveryServer(fleet, (client) => readService(client, { service, destination }));
-  return { service, destination, outcomes };
 }
 
 function statusRows(outcomes: Array<HostOutcome<ServiceView | null>>): StatusRow[] {

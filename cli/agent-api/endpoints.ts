@@ -1,5 +1,5 @@
 // One typed function per agent endpoint the CLI calls. Each answer is checked
-// here against the shared response type (shared/api-types.ts,
+// here against the shared response type (shared/api-responses.ts,
 // shared/service-detail.ts) before any command reads it: a field the agent
 // does not send cannot be read by mistake elsewhere.
 
@@ -7,22 +7,25 @@ import type { IncomingMessage } from 'node:http';
 import {
   DEPLOY_STATES,
   type AuditEntry,
-  type AuditResponse,
   type DeployRecord,
-  type DeployResponse,
-  type IdentityResponse,
-  type LockReleasedResponse,
-  type LockResponse,
-  type MaintenanceResponse,
   type MaintenanceState,
   type OperatorLock,
   type ReleaseSummary,
-  type ReleasesResponse,
-  type RemoveServiceResponse,
   type ServiceRemoval,
   type StoredRelease,
-  type StoredReleaseResponse,
 } from '../../shared/api-types.js';
+import type {
+  AuditResponse,
+  DeployResponse,
+  IdentityResponse,
+  LockReleasedResponse,
+  LockResponse,
+  MaintenanceResponse,
+  ReleaseAcceptedResponse,
+  ReleasesResponse,
+  RemoveServiceResponse,
+  StoredReleaseResponse,
+} from '../../shared/api-responses.js';
 import { UpstreamError } from '../../shared/errors.js';
 import { serviceDetailResponseSchema, type ServiceDetail } from '../../shared/service-detail.js';
 import { outdatedAgentError, servicePath, type AgentClient } from './client.js';
@@ -113,7 +116,7 @@ export function parseDeployRecord(value: unknown, label: string): DeployRecord {
 /** POST /v1/releases: the signed manifest; the deploy it started. */
 export async function postRelease(client: AgentClient, manifest: string): Promise<DeployRecord> {
   const { body } = await client.json('POST', '/v1/releases', { body: { manifest } });
-  const deploy = field<DeployResponse, 'deploy'>(body, 'deploy');
+  const deploy = field<ReleaseAcceptedResponse, 'deploy'>(body, 'deploy');
   return parseDeployRecord({ error: null, ...(isObject(deploy) ? deploy : {}) }, client.label);
 }
 

@@ -1,5 +1,7 @@
 // ANSI styling that turns itself off: plain text unless writing to a colour terminal.
 
+import type { OperatorLock } from '../../shared/api-types.js';
+
 export interface Style {
   readonly color: boolean;
   red(text: string): string;
@@ -50,4 +52,10 @@ export function shortImage(image: string, { lastPart = false } = {}): string {
   if (at === -1) return image;
   const repo = image.slice(0, at);
   return `${lastPart ? (repo.split('/').at(-1) ?? '') : repo}@${image.slice(at + 1, at + 1 + 'sha256:'.length + 12)}`;
+}
+
+/** `KEY (comment)` of a lock's holder, for one table cell. */
+export function lockHolder(lock: OperatorLock): string {
+  const comment = lock.key_comment !== undefined ? ` (${lock.key_comment})` : '';
+  return sanitize(`${shortKey(lock.key_id)}${comment}`, 80);
 }

@@ -2,8 +2,11 @@
 // something: load deploy.yml and the key, connect to every server pinned, and
 // run one task per server on the host loop (hosts.ts).
 
+import { UserError } from '../../shared/errors.js';
+import type { ServiceDetail } from '../../shared/service-detail.js';
 import { formatServerAddress, type ServerAddress } from '../address.js';
 import type { AgentClient } from '../agent-api/client.js';
+import { readService } from '../agent-api/endpoints.js';
 import { connectPinned } from '../agent-api/pinning.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
@@ -53,4 +56,20 @@ export function onEveryServer<T>(
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
     ...(options.onOutcome ? { onOutcome: options.onOutcome } : {}),
   });
+}
+
+/** The servers a role runs on (all servers without one); a role the config does not have is a usage error. */
+export function serversOf(config: DeployConfig, role: string | undefined): ServerAddress[] {
+  if (role === undefined) return config.servers;
+  const found = config.roles.find((r) => r.name === role);
+  if (!found) throw new UserError(`role ${role} is not in the config (roles: ${config.roles.map((r) => r.name).join(', ')})`, undefined, 'usage');
+  return found.hosts.map((h) => h.address);
+}
+
+/** Every server's view of the service (null where it was never deployed); what status and details show. */
+export async function readFleetServices(ctx: RunContext): Promise<{ service: string; destination: string; outcomes: Array<HostOutcome<ServiceDetail | null>> }> {
+  const fleet = await loadFleet(ctx);
+  const { service, destination } = fleet.config;
+  const outcomes = await onEveryServer(fleet, (client) => readService(client, { service, destination }));
+  return { service, destination, outcomes };
 }

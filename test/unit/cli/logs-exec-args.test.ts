@@ -6,7 +6,8 @@ import { commands } from '../../../cli/main.js';
 
 const parseCommandLine = (argv: string[]) => parseWith(argv, commands);
 import { execServers } from '../../../cli/actions/exec.js';
-import { createFollowResume, createLinePrefixer, logsQuery, serversOf } from '../../../cli/actions/logs.js';
+import { createFollowResume, createLinePrefixer, logsQuery } from '../../../cli/actions/logs.js';
+import { serversOf } from '../../../cli/rollout/fleet.js';
 import type { DeployConfig } from '../../../cli/config/types.js';
 import { readNdjson } from '../../../cli/ndjson.js';
 import { mkdtempSync } from 'node:fs';

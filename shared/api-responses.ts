@@ -1,0 +1,189 @@
+// PURE: what the agent answers, one schema per endpoint and per stream record.
+// The agent's routes build each answer typed by these (agent/api/), the CLI
+// reads them through the same types (cli/agent-api/endpoints.ts), and the
+// contract test validates real answers against the schemas, so a field one
+// side writes and the other reads cannot drift apart unnoticed.
+//
+// The records themselves (DeployRecord, AuditEntry, ...) stay interfaces in
+// api-types.ts, where the store and engine take them from; each schema here is
+// pinned to its interface both ways (`exactly`), so neither can gain or lose a
+// member alone. Objects are not strict: a newer agent may add members, which an
+// older CLI ignores.
+
+import { z } from 'zod';
+import {
+  DEPLOY_STATES,
+  DEPLOY_TRIGGERS,
+  type AuditEntry,
+  type CurrentRelease,
+  type DeployEvent,
+  type DeployRecord,
+  type JWK,
+  type MaintenanceState,
+  type OperatorLock,
+  type ReleaseSummary,
+  type ServiceRemoval,
+  type ServiceSummary,
+  type StoredRelease,
+} from './api-types.js';
+import type { ErrorBody } from './errors.js';
+
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+
+/** The schema of exactly T: its output must be a T, and a member on one side only is a compile error. */
+function exactly<T>() {
+  return <S extends z.ZodType<T>>(schema: S & (SameKeys<z.output<S>, T> extends true ? unknown : { mismatchedMembersOf: T })): S => schema;
+}
+
+const isoTime = z.string();
+
+export const jwkSchema: z.ZodType<JWK> = z.looseObject({
+  kty: z.string().optional(), crv: z.string().optional(), x: z.string().optional(), d: z.string().optional(), kid: z.string().optional(),
+});
+
+export const deployRecordSchema = exactly<DeployRecord>()(z.object({
+  id: z.number(),
+  service: z.string(),
+  destination: z.string(),
+  version: z.string(),
+  seq: z.number(),
+  image: z.string(),
+  state: z.enum(DEPLOY_STATES),
+  error: z.string().nullable(),
+  key_id: z.string(),
+  created_at: isoTime,
+  updated_at: isoTime,
+  trigger: z.enum(DEPLOY_TRIGGERS),
+  derived_from: z.number().nullable(),
+}));
+
+export const deployEventSchema = exactly<DeployEvent>()(z.object({
+  id: z.number(), deploy_id: z.number(), at: isoTime, state: z.enum(DEPLOY_STATES), message: z.string(), progress: z.number().optional(),
+}));
+
+export const auditEntrySchema = exactly<AuditEntry>()(z.object({
+  id: z.number(), at: isoTime, key_id: z.string(), action: z.string(), service: z.string(), destination: z.string(), detail: z.record(z.string(), z.unknown()),
+}));
+
+export const operatorLockSchema = exactly<OperatorLock>()(z.object({
+  service: z.string(), destination: z.string(), key_id: z.string(), key_comment: z.string().optional(), message: z.string(), since: isoTime,
+}));
+
+export const maintenanceStateSchema = exactly<MaintenanceState>()(z.object({
+  service: z.string(), destination: z.string(), key_id: z.string(), message: z.string(), since: isoTime,
+}));
+
+export const currentReleaseSchema = exactly<CurrentRelease>()(z.object({ version: z.string(), image: z.string(), seq: z.number(), deploy_id: z.number() }));
+
+export const serviceSummarySchema = exactly<ServiceSummary>()(z.object({
+  name: z.string(), destination: z.string(), seq: z.number(), current: currentReleaseSchema.nullable(),
+}));
+
+export const releaseSummarySchema = exactly<ReleaseSummary>()(z.object({
+  version: z.string(),
+  image: z.string(),
+  seq: z.number(),
+  key_id: z.string(),
+  created_at: isoTime,
+  trigger: z.enum(DEPLOY_TRIGGERS),
+  last_state: z.enum(DEPLOY_STATES),
+  error: z.string().nullable(),
+  bake_failed: z.boolean().optional(),
+  container: z.enum(['running', 'stopped']).nullable(),
+  current: z.boolean(),
+}));
+
+export const storedReleaseSchema = exactly<StoredRelease>()(z.object({
+  version: z.string(), seq: z.number(), image: z.string(), key_id: z.string(), created_at: isoTime, payload: z.unknown(),
+}));
+
+export const serviceRemovalSchema = exactly<ServiceRemoval>()(z.object({ containers: z.array(z.string()), routes: z.number() }));
+
+// ---- One answer per endpoint (GET /v1/services/:name: shared/service-detail.ts).
+
+/** GET /v1/health (public). */
+export const healthResponseSchema = z.object({ ok: z.literal(true), version: z.string() });
+
+/** GET /v1/identity (public): the signed document is what the CLI trusts; the rest repeats its claims unsigned, for a human with curl. */
+export const identityResponseSchema = z.object({
+  document: z.string(),
+  agent_id: z.string(),
+  tls_fingerprint: z.string(),
+  sealing_jwk: jwkSchema,
+  version: z.string(),
+  features: z.array(z.string()),
+});
+
+/** POST /v1/releases (202): the deploy it started, in brief; GET /v1/deploys/:id has the rest. */
+export const releaseAcceptedResponseSchema = z.object({
+  deploy: deployRecordSchema.pick({ id: true, service: true, destination: true, version: true, state: true }),
+});
+
+/** GET /v1/deploys/:id: the deploy and every event so far. */
+export const deployResponseSchema = z.object({ deploy: deployRecordSchema, events: z.array(deployEventSchema) });
+
+/** GET /v1/services. */
+export const servicesResponseSchema = z.object({ services: z.array(serviceSummarySchema) });
+
+/** GET /v1/services/:name/releases: newest first. */
+export const releasesResponseSchema = z.object({ releases: z.array(releaseSummarySchema) });
+
+/** GET /v1/services/:name/releases/:version. */
+export const storedReleaseResponseSchema = z.object({ release: storedReleaseSchema });
+
+/** GET /v1/audit: newest first. */
+export const auditResponseSchema = z.object({ entries: z.array(auditEntrySchema) });
+
+/** GET and PUT /v1/services/:name/lock (PUT always answers a lock). */
+export const lockResponseSchema = z.object({ lock: operatorLockSchema.nullable() });
+
+/** DELETE /v1/services/:name/lock: the lock released (404 when none was held). */
+export const lockReleasedResponseSchema = z.object({ released: operatorLockSchema });
+
+/** PUT and DELETE /v1/services/:name/maintenance (null after DELETE). */
+export const maintenanceResponseSchema = z.object({ maintenance: maintenanceStateSchema.nullable() });
+
+/** DELETE /v1/services/:name. */
+export const removeServiceResponseSchema = z.object({ removed: serviceRemovalSchema });
+
+/** Every error status, and the last record of a stream that failed after it began. */
+export const errorBodySchema = exactly<ErrorBody>()(z.object({ error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) }));
+
+export type HealthResponse = z.infer<typeof healthResponseSchema>;
+export type IdentityResponse = z.infer<typeof identityResponseSchema>;
+export type ReleaseAcceptedResponse = z.infer<typeof releaseAcceptedResponseSchema>;
+export type DeployResponse = z.infer<typeof deployResponseSchema>;
+export type ServicesResponse = z.infer<typeof servicesResponseSchema>;
+export type ReleasesResponse = z.infer<typeof releasesResponseSchema>;
+export type StoredReleaseResponse = z.infer<typeof storedReleaseResponseSchema>;
+export type AuditResponse = z.infer<typeof auditResponseSchema>;
+export type LockResponse = z.infer<typeof lockResponseSchema>;
+export type LockReleasedResponse = z.infer<typeof lockReleasedResponseSchema>;
+export type MaintenanceResponse = z.infer<typeof maintenanceResponseSchema>;
+export type RemoveServiceResponse = z.infer<typeof removeServiceResponseSchema>;
+
+// ---- Stream records.
+
+/** GET /v1/deploys/:id/events (SSE): `progress` messages carry a DeployEvent (id: its id), the closing `end` the DeployRecord. */
+export const deployStreamSchemas = { progress: deployEventSchema, end: deployRecordSchema } as const;
+export type DeployStreamRecords = { [K in keyof typeof deployStreamSchemas]: z.infer<(typeof deployStreamSchemas)[K]> };
+
+/** One line of GET /v1/services/:name/logs (NDJSON). */
+export const logRecordSchema = z.object({
+  t: isoTime,
+  role: z.string(),
+  release: z.string(),
+  container: z.string(),
+  stream: z.enum(['stdout', 'stderr']),
+  line: z.string(),
+  /** Only on the agent's last record of a stream it ended itself: why. */
+  end: z.enum(['cut', 'follow_limit']).optional(),
+});
+export type LogRecord = z.infer<typeof logRecordSchema>;
+
+/** One line of POST /v1/services/:name/exec (NDJSON): output as it comes, then the exit code (null when unknown or cut short). */
+export const execRecordSchema = z.union([
+  z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }),
+  z.object({ exit_code: z.number().nullable() }),
+]);
+export type ExecRecord = z.infer<typeof execRecordSchema>;
