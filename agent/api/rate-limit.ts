@@ -1,5 +1,5 @@
-// Counts failed authentications per key id and per remote address in fixed
-// one-minute windows, so guessing or replay floods get 429 before any crypto.
+// Counts failed authentications per remote address in fixed one-minute
+// windows, so guessing or replay floods get 429 before any crypto.
 
 export interface FailureLimiter {
   /** True when `key` has used up its failures in the current window. */
