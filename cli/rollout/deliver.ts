@@ -100,25 +100,41 @@ async function connectHost(d: Delivery, address: ServerAddress): Promise<HostCon
   return { host, client, pin, identity };
 }
 
-/** Posts a manifest made fresh for every attempt; a held lock is retried until the --lock-wait deadline. */
+function isSeqBehind(err: unknown): err is BerthError {
+  return err instanceof BerthError && err.status === 409 && err.code === 'seq_not_increasing';
+}
+
+/**
+ * Posts a manifest made fresh for every attempt; a held lock is retried until the --lock-wait deadline.
+ * The first attempt is signed with the seq the clock gives (nextSeq(0, now)), which is above the
+ * agent's unless its last seq came from a clock ahead of this one or from last + 1 steps: then the
+ * agent answers seq_not_increasing and the attempt is made once more with the seq read from it.
+ */
 async function postRelease(d: Delivery, conn: HostConnection, make: (facts: AttemptFacts) => Promise<ManifestInput>): Promise<DeployRecord> {
   const now = d.now ?? Date.now;
   const sleep = d.sleep ?? defaultSleep;
   const deadline = now() + d.lockWaitSeconds * 1000;
+  const ref = { service: d.service, destination: d.destination };
   let told = false;
+  // The agent's seq as last read; undefined until an attempt needs it.
+  let current: number | undefined;
   for (;;) {
-    // Re-read each attempt: the deploy that held the lock may have raised the seq.
-    const current = await readServiceSeq(conn.client, { service: d.service, destination: d.destination });
-    const payload = await make({ seq: nextSeq(current, now()), nowSeconds: Math.floor(now() / 1000) });
+    const payload = await make({ seq: nextSeq(current ?? 0, now()), nowSeconds: Math.floor(now() / 1000) });
     const manifest = await signManifest(payload, d.key.privateJwk, d.key.kid);
     try {
       return await postManifest(conn.client, manifest);
     } catch (err) {
+      if (isSeqBehind(err) && current === undefined) {
+        current = await readServiceSeq(conn.client, ref);
+        continue;
+      }
       const left = deadline - now();
       if (!isLocked(err) || left <= 0) throw err;
       if (!told) d.reporter.update({ host: conn.host, state: 'LOCKED', message: `waiting for the lock on ${conn.host}: ${withoutLabel(err.message, conn.host)}` });
       told = true;
       await sleep(Math.min(LOCK_RETRY_MS, left));
+      // The deploy that held the lock may have raised the seq.
+      current = await readServiceSeq(conn.client, ref);
     }
   }
 }
