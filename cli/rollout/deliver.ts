@@ -11,7 +11,7 @@ import { formatServerAddress, type ServerAddress } from '../address.js';
 import type { AgentClient } from '../agent-api/client.js';
 import { postRelease as postManifest, readServiceSeq } from '../agent-api/endpoints.js';
 import { followDeploy } from '../agent-api/follow-deploy.js';
-import type { KnownAgent } from '../agent-api/known-agents.js';
+import { readKnownAgents, type KnownAgent } from '../agent-api/known-agents.js';
 import { checkPinnedIdentity, connectPinned, readIdentity } from '../agent-api/pinning.js';
 import type { RunContext } from '../command.js';
 import type { Plan } from '../config/plan.js';
@@ -20,7 +20,7 @@ import type { OperatorKeyFile } from '../keys.js';
 import { nextSeq, rolesOnHost } from '../manifest-builder.js';
 import type { HostResult, SummaryWords } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
-import { failedOutcome, hostsFailure, type HostOutcome } from './hosts.js';
+import { MAX_PARALLEL_SERVERS, failedOutcome, hostsFailure, type HostOutcome } from './hosts.js';
 import { planRollout, rolloutOrder } from './plan.js';
 import { runRollout } from './rollout.js';
 
@@ -91,13 +91,37 @@ function withoutLabel(message: string, host: string): string {
   return message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
 }
 
-async function connectHost(d: Delivery, address: ServerAddress): Promise<HostConnection> {
+type Connecting = Promise<HostConnection & { discovered: boolean }>;
+
+async function connectHost(d: Pick<Delivery, 'appDir' | 'key' | 'trustNew'>, address: ServerAddress): Connecting {
   const host = formatServerAddress(address);
   const { client, pin, discovered } = await connectPinned({ appDir: d.appDir, address, key: d.key, trustNew: d.trustNew });
-  if (discovered) d.reporter.update({ host, state: 'PINNED', message: `new server: agent ${pin.agent_id}, certificate SHA256 ${pin.tls_fingerprint}` });
   const identity = await readIdentity(client, pin.tls_fingerprint);
   checkPinnedIdentity(host, pin, identity);
-  return { host, client, pin, identity };
+  return { host, client, pin, identity, discovered: discovered !== undefined };
+}
+
+/**
+ * Connections to the first stage's hosts opened while `ready` runs (the registry
+ * lookup of a push). Only hosts already pinned: a --trust-new server is pinned
+ * only once the push is known to go ahead. A failure is kept for the host's
+ * delivery to report, as if it had connected then.
+ */
+async function connectEarly(d: Pick<Delivery, 'appDir' | 'key'>, hosts: Array<{ host: string; address: ServerAddress }>): Promise<Map<string, Connecting>> {
+  const early = new Map<string, Connecting>();
+  let pinned: Record<string, unknown>;
+  try {
+    pinned = await readKnownAgents(d.appDir);
+  } catch {
+    return early; // the delivery reads it again and reports what is wrong with it
+  }
+  for (const { host, address } of hosts) {
+    if (!pinned[host]) continue;
+    const connecting = connectHost({ ...d, trustNew: false }, address);
+    connecting.catch(() => undefined);
+    early.set(host, connecting);
+  }
+  return early;
 }
 
 function isSeqBehind(err: unknown): err is BerthError {
@@ -139,13 +163,14 @@ async function postRelease(d: Delivery, conn: HostConnection, make: (facts: Atte
   }
 }
 
-async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker): Promise<HostOutcome<Delivered>> {
+async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker, early: Connecting | undefined): Promise<HostOutcome<Delivered>> {
   const host = formatServerAddress(address);
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
   let deployId: number | undefined;
   try {
-    const conn = await connectHost(d, address);
+    const conn = await (early ?? connectHost(d, address));
+    if (conn.discovered) d.reporter.update({ host, state: 'PINNED', message: `new server: agent ${conn.pin.agent_id}, certificate SHA256 ${conn.pin.tls_fingerprint}` });
     const missing = maker.requiredFeatures.filter((f) => !conn.identity.features.includes(f));
     if (missing.length) throw new UpstreamError(`the agent on ${host} (version ${conn.identity.version}) does not support ${missing.join(', ')}`, `upgrade the agent on ${host}`, 'agent_outdated');
     const make = await maker.prepare(conn);
@@ -183,6 +208,12 @@ export interface RolloutRequest {
   maker: ReleaseMaker;
   words: SummaryWords & { verb: string };
   redact?: (text: string) => string;
+  /**
+   * Work to finish before anything is posted (a push's registry lookup); the
+   * first hosts are connected to meanwhile. A throw ends the rollout before the
+   * reporter starts, as if it had been thrown before rollOut was called.
+   */
+  ready?: () => Promise<void>;
 }
 
 /** The hosts that run a role, with their roles, in deploy.yml order. */
@@ -206,6 +237,12 @@ export async function rollOut(ctx: RunContext, r: RolloutRequest): Promise<HostR
   const byHost = new Map(targets.map((t) => [t.host, t]));
   const rollout = planRollout(targets.map((t) => t.host), primaryHostOf(r.config, r.plan), r.config.boot);
   const order = rolloutOrder(rollout);
+  let early = new Map<string, Connecting>();
+  if (r.ready) {
+    const first = (rollout.stages[0]?.hosts ?? []).slice(0, MAX_PARALLEL_SERVERS).map((h) => byHost.get(h)!);
+    early = await connectEarly({ appDir: r.appDir, key: r.key }, first);
+    await r.ready();
+  }
   const reporter = createPushReporter(ctx.printer, ctx.style, ctx.json ? 'json' : ctx.live ? 'live' : 'plain', order, r.words);
   const delivery: Delivery = {
     appDir: r.appDir,
@@ -219,7 +256,7 @@ export async function rollOut(ctx: RunContext, r: RolloutRequest): Promise<HostR
   };
   const rolesOf = (host: string) => byHost.get(host)?.roles ?? [];
   const { outcomes, skipped } = await runRollout<Delivered>(rollout, {
-    deliver: (host) => deliverToHost(delivery, byHost.get(host)!.address, rolesOf(host), r.maker),
+    deliver: (host) => deliverToHost(delivery, byHost.get(host)!.address, rolesOf(host), r.maker, early.get(host)),
     onOutcome: (o) => reporter.hostDone(resultOf(o, rolesOf(o.host), r.version)),
     sleep: defaultSleep,
     onWait: (seconds, next) => reporter.note(`waiting ${seconds}s before the next batch (${next.join(', ')})`, next),
