@@ -35,7 +35,7 @@ export function parseServerAddress(entry: string, defaultPort = DEFAULT_AGENT_PO
     host = bracketed[1] ?? '';
     portText = bracketed[2];
     if (!isIPv6(host)) throw bad();
-  } else if (isIPv6(entry)) {
+  } else if (entry.includes(':') && isIPv6(entry)) {
     host = entry;
   } else {
     const colon = entry.lastIndexOf(':');
@@ -52,5 +52,6 @@ export function parseServerAddress(entry: string, defaultPort = DEFAULT_AGENT_PO
 
 /** The key used in known_agents and in output: host:port, IPv6 in brackets. */
 export function formatServerAddress(address: ServerAddress): string {
-  return isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  // The colon test first: isIPv6 compiles a large pattern on first use, which costs a command's start-up.
+  return address.host.includes(':') && isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
