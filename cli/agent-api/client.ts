@@ -137,14 +137,17 @@ function poolFor(target: PinnedTarget): https.Agent {
 export class AgentClient {
   readonly label: string;
   private readonly timeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
 
+  /** `signal`: aborting it ends this client's requests, also a connection still being opened. */
   constructor(
     private readonly target: PinnedTarget,
     private readonly signer?: SignedAs,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ) {
     this.label = formatServerAddress(target.address);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.signal = options.signal;
   }
 
   /** GET/POST/PUT/DELETE with a JSON body; non-2xx statuses become the agent's typed error (named after the server). */
@@ -242,6 +245,7 @@ export class AgentClient {
         path: pathAndQuery,
         headers,
         agent: poolFor(this.target),
+        ...(this.signal ? { signal: this.signal } : {}),
         ...this.pinnedTls(),
       });
       req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));

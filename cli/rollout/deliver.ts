@@ -93,9 +93,9 @@ function withoutLabel(message: string, host: string): string {
 
 type Connecting = Promise<HostConnection & { discovered: boolean }>;
 
-async function connectHost(d: Pick<Delivery, 'appDir' | 'key' | 'trustNew'>, address: ServerAddress): Connecting {
+async function connectHost(d: Pick<Delivery, 'appDir' | 'key' | 'trustNew'>, address: ServerAddress, signal?: AbortSignal): Connecting {
   const host = formatServerAddress(address);
-  const { client, pin, discovered } = await connectPinned({ appDir: d.appDir, address, key: d.key, trustNew: d.trustNew });
+  const { client, pin, discovered } = await connectPinned({ appDir: d.appDir, address, key: d.key, trustNew: d.trustNew, ...(signal ? { signal } : {}) });
   const identity = await readIdentity(client, pin.tls_fingerprint);
   checkPinnedIdentity(host, pin, identity);
   return { host, client, pin, identity, discovered: discovered !== undefined };
@@ -105,9 +105,11 @@ async function connectHost(d: Pick<Delivery, 'appDir' | 'key' | 'trustNew'>, add
  * Connections to the first stage's hosts opened while `ready` runs (the registry
  * lookup of a push). Only hosts already pinned: a --trust-new server is pinned
  * only once the push is known to go ahead. A failure is kept for the host's
- * delivery to report, as if it had connected then.
+ * delivery to report, as if it had connected then. Aborting `signal` ends
+ * them (when the push stops before delivering), so that no handshake in
+ * flight keeps the process alive.
  */
-async function connectEarly(d: Pick<Delivery, 'appDir' | 'key'>, hosts: Array<{ host: string; address: ServerAddress }>): Promise<Map<string, Connecting>> {
+async function connectEarly(d: Pick<Delivery, 'appDir' | 'key'>, hosts: Array<{ host: string; address: ServerAddress }>, signal: AbortSignal): Promise<Map<string, Connecting>> {
   const early = new Map<string, Connecting>();
   let pinned: Record<string, unknown>;
   try {
@@ -117,7 +119,7 @@ async function connectEarly(d: Pick<Delivery, 'appDir' | 'key'>, hosts: Array<{ 
   }
   for (const { host, address } of hosts) {
     if (!pinned[host]) continue;
-    const connecting = connectHost({ ...d, trustNew: false }, address);
+    const connecting = connectHost({ ...d, trustNew: false }, address, signal);
     connecting.catch(() => undefined);
     early.set(host, connecting);
   }
@@ -240,8 +242,14 @@ export async function rollOut(ctx: RunContext, r: RolloutRequest): Promise<HostR
   let early = new Map<string, Connecting>();
   if (r.ready) {
     const first = (rollout.stages[0]?.hosts ?? []).slice(0, MAX_PARALLEL_SERVERS).map((h) => byHost.get(h)!);
-    early = await connectEarly({ appDir: r.appDir, key: r.key }, first);
-    await r.ready();
+    const stop = new AbortController();
+    early = await connectEarly({ appDir: r.appDir, key: r.key }, first, stop.signal);
+    try {
+      await r.ready();
+    } catch (err) {
+      stop.abort();
+      throw err;
+    }
   }
   const reporter = createPushReporter(ctx.printer, ctx.style, ctx.json ? 'json' : ctx.live ? 'live' : 'plain', order, r.words);
   const delivery: Delivery = {

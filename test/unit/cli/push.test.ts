@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../../cli/main.js';
@@ -8,7 +9,8 @@ import { releaseVersion } from '../../../cli/release-version.js';
 import { verifyManifest } from '../../../shared/manifest-signing.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 import { captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
-import type { ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { waitFor } from '../../support/wait.js';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
 
@@ -179,6 +181,47 @@ describe('deploy push and status against a local agent', () => {
     const records = res.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(records.map((r) => r.type), ['progress', 'progress', 'progress', 'progress', 'result']);
     assert.deepEqual(records.at(-1), { ...records.at(-1), type: 'result', host, release: 'v1', ok: true, state: 'DONE', deploy_id: 7 });
+  });
+
+  it('a failed registry lookup ends the push before anything is posted, and ends the connection it was opening meanwhile', async () => {
+    // A pinned host that accepts TCP and never answers the TLS handshake.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentHost = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    // The registry fails the lookup once the CLI is connecting to that host.
+    const registry = createHttpServer((_req, res) => {
+      void waitFor('the CLI to connect to the silent host', () => sockets.length > 0, 5000, { intervalMs: 5 }).finally(() => {
+        res.writeHead(500);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    const registryHost = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
+    const knownFile = join(dir.path, '.berth', 'known_agents');
+    const known = readFileSync(knownFile, 'utf8');
+    const config = readFileSync(join(dir.path, 'deploy.yml'), 'utf8');
+    const posted = accepted.length;
+    try {
+      writeFileSync(knownFile, JSON.stringify({ ...JSON.parse(known), [silentHost]: JSON.parse(known)[host] }));
+      writeFileSync(join(dir.path, 'deploy.yml'), `service: demo\nimage: ${registryHost}/berth-test/web:v1\nservers:\n  - ${silentHost}\nproxy:\n  host: demo.test\n`);
+      const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /^error: registry 127\.0\.0\.1:\d+ answered HTTP 500 for /m);
+      assert.equal(accepted.length, posted);
+      assert.ok(sockets.length > 0);
+      await waitFor('the connection to the silent host to be ended', () => sockets.every((s) => s.readableEnded || s.destroyed), 5000);
+    } finally {
+      writeFileSync(knownFile, known);
+      writeFileSync(join(dir.path, 'deploy.yml'), config);
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      registry.close();
+    }
   });
 
   it('shows status per server', async () => {
