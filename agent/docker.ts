@@ -132,29 +132,52 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
   const raw = <T>(action: string, fn: (signal: AbortSignal) => Promise<T>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> =>
     withTimeout(action, timeoutMs, fn);
 
+  // Networks this process has seen or made, with what it made them with.
+  const networks = new Map<string, { subnet: string; labels: Record<string, string> }>();
+  const lookUpOrCreateNetwork = async (name: string, subnet: string, labels: Record<string, string>): Promise<void> => {
+    const existing = async () =>
+      (await call('network list', (abortSignal) => docker.listNetworks({ filters: { name: [name] }, abortSignal }))).find((n) => n.Name === name);
+    if (await existing()) return;
+    try {
+      await raw(`network create ${name}`, (abortSignal) => docker.createNetwork({
+        abortSignal,
+        Name: name,
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
+        Labels: { ...labels, 'berth.kind': 'network' },
+      }));
+    } catch (err) {
+      // Another process may have created it between our look and our create.
+      if (statusOf(err) === 409 && (await existing())) return;
+      throw upstream(`network create ${name}`, err);
+    }
+  };
+
+  /**
+   * When Docker says a network this process made sure of is gone (removed
+   * behind its back; Docker reports it at start, some versions at create),
+   * makes it again as it was and says so, for the caller to try once more.
+   */
+  const remadeNetwork = async (err: unknown): Promise<boolean> => {
+    if (statusOf(err) !== 404) return false;
+    const name = /network (\S+) not found/i.exec(messageOf(err))?.[1];
+    const known = name === undefined ? undefined : networks.get(name);
+    if (name === undefined || !known) return false;
+    await lookUpOrCreateNetwork(name, known.subnet, known.labels);
+    return true;
+  };
+
   return {
     async ping() {
       await call('ping', () => docker.ping());
     },
 
     async ensureNetwork(name, subnet, labels = {}) {
-      const existing = async () =>
-        (await call('network list', (abortSignal) => docker.listNetworks({ filters: { name: [name] }, abortSignal }))).find((n) => n.Name === name);
-      if (await existing()) return;
-      try {
-        await raw(`network create ${name}`, (abortSignal) => docker.createNetwork({
-          abortSignal,
-          Name: name,
-          Driver: 'bridge',
-          CheckDuplicate: true,
-          IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] },
-          Labels: { ...labels, 'berth.kind': 'network' },
-        }));
-      } catch (err) {
-        // Another process may have created it between our look and our create.
-        if (statusOf(err) === 409 && (await existing())) return;
-        throw upstream(`network create ${name}`, err);
-      }
+      // Looked up once per process; start (and create) make it again when Docker no longer has it.
+      if (networks.has(name)) return;
+      await lookUpOrCreateNetwork(name, subnet, labels);
+      networks.set(name, { subnet, labels });
     },
 
     async ensureVolume(name, labels) {
@@ -196,8 +219,13 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
 
     async createContainer(spec) {
       try {
-        const container = await raw(`create container ${spec.name}`, (abortSignal) => docker.createContainer({ abortSignal, ...createOptions(spec) }));
-        return container.id;
+        const create = () => raw(`create container ${spec.name}`, (abortSignal) => docker.createContainer({ abortSignal, ...createOptions(spec) }));
+        try {
+          return (await create()).id;
+        } catch (err) {
+          if (!(await remadeNetwork(err))) throw err;
+          return (await create()).id;
+        }
       } catch (err) {
         if (statusOf(err) === 409) {
           throw new ConflictError(`container name ${spec.name} is already taken: ${messageOf(err)}`, undefined, 'container_name_taken');
@@ -208,8 +236,14 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
     },
 
     async start(id) {
+      const start = () => raw(`start ${id.slice(0, 12)}`, (abortSignal) => docker.getContainer(id).start({ abortSignal }));
       try {
-        await raw(`start ${id.slice(0, 12)}`, (abortSignal) => docker.getContainer(id).start({ abortSignal }));
+        try {
+          await start();
+        } catch (err) {
+          if (!(await remadeNetwork(err))) throw err;
+          await start();
+        }
       } catch (err) {
         if (statusOf(err) === 304) return; // already running
         throw upstream(`start ${id.slice(0, 12)}`, err);

@@ -115,7 +115,7 @@ const PHASES = [
   ['CLI start (spawn -> preload)', null, 'preload'],
   ['CLI config, key, version (-> registry request)', 'preload', 'digestStart'],
   ['digest (registry lookup)', 'digestStart', 'digestEnd'],
-  ['connect, identity, seq, sign (-> POST /v1/releases)', 'digestEnd', 'postStart'],
+  ['connect, identity, sign (-> POST /v1/releases; connecting overlaps the digest)', 'digestEnd', 'postStart'],
   ['accept (POST -> deploy RECEIVED)', 'postStart', 'received'],
   ['verify (RECEIVED -> VERIFIED)', 'received', 'verified'],
   ['pull check (VERIFIED -> PULLED)', 'verified', 'pulled'],

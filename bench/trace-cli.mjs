@@ -14,25 +14,16 @@ const write = (event) => {
 write({ what: 'process', t: performance.timeOrigin });
 write({ what: 'preload' });
 
-// node:http(s): the agent API. One start and one finish per request.
+// node:http(s): the agent API (/v1/...) and the registry lookup (cli/registry.ts:
+// /v2/... and its token service). One start and one finish per request.
 const started = new WeakMap();
 dc.subscribe('http.client.request.start', ({ request }) => {
   started.set(request, wall());
 });
 dc.subscribe('http.client.response.finish', ({ request, response }) => {
-  write({ what: 'agent', method: request.method, path: request.path.split('?')[0], status: response.statusCode, start: started.get(request) });
+  const path = request.path.split('?')[0];
+  const what = path.startsWith('/v1/') ? 'agent' : 'registry';
+  write({ what, method: request.method, path, status: response.statusCode, start: started.get(request) });
 });
-
-// fetch: the registry lookup (cli/registry.ts).
-const realFetch = globalThis.fetch;
-globalThis.fetch = async (input, init) => {
-  const start = wall();
-  try {
-    return await realFetch(input, init);
-  } finally {
-    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-    write({ what: 'registry', method: init?.method ?? 'GET', path: url.pathname, start });
-  }
-};
 
 process.on('exit', () => write({ what: 'exit' }));

@@ -31,11 +31,13 @@ export function parseServerAddress(entry: string, defaultPort = DEFAULT_AGENT_PO
   let host: string;
   let portText: string | undefined;
   const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(entry);
+  // An IPv6 address has two colons or more, HOST:PORT one; isIPv6 compiles a large pattern on first use.
+  const maybeIPv6 = entry.indexOf(':') !== entry.lastIndexOf(':');
   if (bracketed) {
     host = bracketed[1] ?? '';
     portText = bracketed[2];
     if (!isIPv6(host)) throw bad();
-  } else if (isIPv6(entry)) {
+  } else if (maybeIPv6 && isIPv6(entry)) {
     host = entry;
   } else {
     const colon = entry.lastIndexOf(':');
@@ -50,7 +52,13 @@ export function parseServerAddress(entry: string, defaultPort = DEFAULT_AGENT_PO
   return { host, port };
 }
 
+/** An IP address rather than a name (TLS sends no server name for it). A host name never holds a colon. */
+export function isIPAddress(host: string): boolean {
+  return host.includes(':') ? isIPv6(host) : isIPv4(host);
+}
+
 /** The key used in known_agents and in output: host:port, IPv6 in brackets. */
 export function formatServerAddress(address: ServerAddress): string {
-  return isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+  // The colon test first: isIPv6 compiles a large pattern on first use, which costs a command's start-up.
+  return address.host.includes(':') && isIPv6(address.host) ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }

@@ -1,10 +1,7 @@
-#!/usr/bin/env node
 // The `deploy` CLI's composition root: argv → command, and the one place errors
 // are caught and rendered. Exit codes: 0 ok, 1 failed deploy or runtime error,
 // 2 usage or config error.
 
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { isBerthError } from '../shared/errors.js';
 import { ownWords, parseCommandLine } from './args.js';
 import type { CommandDefinition, OptionSpecs, OptionsOf } from './command.js';
@@ -30,7 +27,7 @@ import removeCommand from './commands/remove.js';
 import configCommand from './commands/config.js';
 import initCommand from './commands/init.js';
 import versionCommand from './commands/version.js';
-import { readCliEnv, type CliEnv } from './env.js';
+import type { CliEnv } from './env.js';
 import { createPrinter, type OutputStream } from './output/printer.js';
 import { createStyle, sanitize } from './output/style.js';
 
@@ -125,18 +122,4 @@ export async function main(io: MainIo): Promise<number> {
     else io.stderr.write(renderError(err, { color: io.env.stderrIsTTY && !io.env.noColor, verbose }));
     return exitCodeFor(err);
   }
-}
-
-function invokedAsProgram(): boolean {
-  const script = process.argv[1];
-  if (!script) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (invokedAsProgram()) {
-  process.exitCode = await main({ argv: process.argv.slice(2), env: readCliEnv(), stdout: process.stdout, stderr: process.stderr });
 }

@@ -43,12 +43,20 @@ export function basicAuthorization(c: RegistryCredentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 }
 
+/** A registry's answer, its body read whole (bodies here are small: manifests, tokens, errors). */
+export interface RegistryResponse {
+  status: number;
+  header(name: string): string | undefined;
+  body: Buffer;
+}
+
 export type Call = (
   method: 'HEAD' | 'GET',
   url: string,
   headers: Record<string, string>,
-  opts?: { credentialed?: boolean },
-) => Promise<Response>;
+  /** `what`: the body's name in the error when it is too large. */
+  opts?: { credentialed?: boolean; what?: string },
+) => Promise<RegistryResponse>;
 
 export interface TokenRequest {
   registry: string;
@@ -57,7 +65,7 @@ export interface TokenRequest {
   credentials: RegistryCredentials | undefined;
   call: Call;
   isAllowedRealm: (realm: URL) => boolean;
-  readJson: (response: Response, what: string) => Promise<unknown>;
+  readJson: (response: RegistryResponse, what: string) => unknown;
 }
 
 /** A pull token from the challenge's realm: with the login as Basic auth when there is one. */
@@ -81,15 +89,13 @@ export async function fetchBearerToken(r: TokenRequest): Promise<string> {
   }
   const response = await r.call('GET', realm.toString(), headers, { credentialed: r.credentials !== undefined });
   if (response.status === 401 || response.status === 403) {
-    await response.body?.cancel();
     if (r.credentials) throw credentialsRejected(r.registry, r.credentials.username, `the token service ${realm.host} answered HTTP ${response.status}`);
     throw credentialsRequired(r.registry, r.repository, `its token service refused an anonymous token: HTTP ${response.status}`);
   }
   if (response.status !== 200) {
-    await response.body?.cancel();
     throw new UpstreamError(`the token service of registry ${r.registry} (${realm.host}) answered HTTP ${response.status}`);
   }
-  const parsed = await r.readJson(response, `the token answer of ${realm.host}`);
+  const parsed = r.readJson(response, `the token answer of ${realm.host}`);
   const { token, access_token: accessToken } = (parsed ?? {}) as { token?: unknown; access_token?: unknown };
   const value = typeof token === 'string' && token.length > 0 ? token : accessToken;
   if (typeof value !== 'string' || value.length === 0 || /[\r\n]/.test(value)) {

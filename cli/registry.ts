@@ -3,6 +3,8 @@
 // The agent refuses tags, so every deploy pins the exact manifest the tag names now.
 
 import { createHash } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { isIPv4 } from 'node:net';
 import { UpstreamError, UserError } from '../shared/errors.js';
 import { describeImage, type ImageReference } from './image-reference.js';
@@ -15,6 +17,7 @@ import {
   parseChallenge,
   type Call,
   type RegistryCredentials,
+  type RegistryResponse,
 } from './registry-auth.js';
 
 export type { RegistryCredentials } from './registry-auth.js';
@@ -50,16 +53,84 @@ export function parseBearerChallenge(header: string): { realm: string; service?:
   return c?.scheme === 'bearer' ? { realm: c.realm, service: c.service, scope: c.scope } : undefined;
 }
 
-async function readBounded(response: Response, max: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  if (!response.body) return Buffer.alloc(0);
-  for await (const chunk of response.body) {
-    size += chunk.byteLength;
-    if (size > max) throw new UpstreamError(`${what} is larger than ${max} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 20;
+
+interface SendOptions {
+  follow: boolean;
+  deadline: number;
+  maxBytes: number;
+  what: string;
+}
+
+function timedOut(): NodeJS.ErrnoException {
+  return Object.assign(new Error('timed out'), { code: 'BERTH_TIMEOUT' });
+}
+
+/**
+ * One request with its body read whole (up to maxBytes), by node:http(s): the
+ * agent client has loaded them already, where fetch would load undici. Redirects
+ * are followed as fetch follows them when asked to (an Authorization header
+ * stays on the same origin); the deadline covers redirects and body.
+ */
+function send(method: 'HEAD' | 'GET', target: URL, headers: Record<string, string>, o: SendOptions, hops = 0): Promise<RegistryResponse> {
+  return new Promise((resolve, reject) => {
+    const req = (target.protocol === 'https:' ? https : http).request(target, { method, headers, agent: false });
+    let res: IncomingMessage | undefined;
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      reject(err);
+    };
+    const timer = setTimeout(() => {
+      const err = timedOut();
+      req.destroy(err);
+      res?.destroy(err);
+    }, Math.max(1, o.deadline - Date.now()));
+    req.once('error', fail);
+    req.once('response', (answer) => {
+      res = answer;
+      answer.once('error', fail);
+      const status = answer.statusCode ?? 0;
+      const location = answer.headers.location;
+      if (o.follow && REDIRECT_STATUSES.has(status) && location) {
+        answer.resume();
+        clearTimeout(timer);
+        let next: URL;
+        try {
+          next = new URL(location, target);
+        } catch {
+          return reject(new Error(`invalid redirect to ${location.slice(0, 100)}`));
+        }
+        if (hops >= MAX_REDIRECTS) return reject(new Error('too many redirects'));
+        const { Authorization: _auth, authorization: _lower, ...rest } = headers;
+        resolve(send(method, next, next.origin === target.origin ? headers : rest, o, hops + 1));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      answer.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > o.maxBytes) {
+          answer.destroy();
+          fail(new UpstreamError(`${o.what} is larger than ${o.maxBytes} bytes`));
+        } else {
+          chunks.push(chunk);
+        }
+      });
+      answer.once('end', () => {
+        clearTimeout(timer);
+        resolve({
+          status,
+          header: (name) => {
+            const value = answer.headers[name.toLowerCase()];
+            return Array.isArray(value) ? value.join(', ') : value;
+          },
+          body: Buffer.concat(chunks),
+        });
+      });
+    });
+    req.end();
+  });
 }
 
 /**
@@ -79,17 +150,19 @@ export async function resolveImageDigest(
   const url = `${registryBaseUrl(ref.registry)}/v2/${ref.repository}/manifests/${encodeURIComponent(ref.tag ?? 'latest')}`;
 
   const call: Call = async (method, target, headers, opts = {}) => {
-    let response: Response;
+    let response: RegistryResponse;
+    const url = new URL(target);
     try {
       // A request carrying a password follows no redirect: it could lead anywhere.
-      response = await fetch(target, { method, headers, redirect: opts.credentialed ? 'manual' : 'follow', signal: AbortSignal.timeout(timeoutMs) });
+      const what = opts.what ?? `the answer of ${url.host}`;
+      response = await send(method, url, headers, { follow: !opts.credentialed, deadline: Date.now() + timeoutMs, maxBytes: MAX_MANIFEST_BYTES, what });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000}s` : cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new UpstreamError(`cannot reach registry ${ref.registry}: ${why}`, `check that ${new URL(target).host} is up and reachable from here`);
+      if (err instanceof UpstreamError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === 'BERTH_TIMEOUT' ? `no answer within ${timeoutMs / 1000}s` : e.code ?? e.message;
+      throw new UpstreamError(`cannot reach registry ${ref.registry}: ${why}`, `check that ${url.host} is up and reachable from here`);
     }
     if (opts.credentialed && response.status >= 300 && response.status < 400) {
-      await response.body?.cancel();
       throw new UpstreamError(`registry ${ref.registry}: ${new URL(target).host} redirected a request that carries credentials; not following it`);
     }
     return response;
@@ -100,7 +173,7 @@ export async function resolveImageDigest(
   let scheme: 'basic' | 'bearer' | undefined;
   let response = await call('HEAD', url, headers);
   if (response.status === 401) {
-    const challenge = parseChallenge(response.headers.get('www-authenticate') ?? '');
+    const challenge = parseChallenge(response.header('www-authenticate') ?? '');
     if (!challenge) throw credentialsRequired(ref.registry, ref.repository, 'it sent no challenge Berth understands');
     scheme = challenge.scheme;
     if (challenge.scheme === 'basic') {
@@ -115,11 +188,11 @@ export async function resolveImageDigest(
         credentials,
         call,
         isAllowedRealm: (realm) => realm.protocol === 'https:' || (realm.protocol === 'http:' && isLoopbackHost(realm.host)),
-        readJson: async (r, what) => {
+        readJson: (r, what) => {
+          if (r.body.length > MAX_TOKEN_BYTES) throw new UpstreamError(`${what} is larger than ${MAX_TOKEN_BYTES} bytes`);
           try {
-            return JSON.parse((await readBounded(r, MAX_TOKEN_BYTES, what)).toString('utf8')) as unknown;
-          } catch (err) {
-            if (err instanceof UpstreamError) throw err;
+            return JSON.parse(r.body.toString('utf8')) as unknown;
+          } catch {
             throw new UpstreamError(`the token service of ${ref.registry} answered with invalid JSON`);
           }
         },
@@ -141,25 +214,24 @@ export async function resolveImageDigest(
   if (response.status !== 200) {
     throw new UpstreamError(`registry ${ref.registry} answered HTTP ${response.status} for ${image}`);
   }
-  const digest = response.headers.get('docker-content-digest');
+  const digest = response.header('docker-content-digest');
   if (digest && DIGEST.test(digest)) return digest;
 
   // Some registries omit the header on HEAD: the digest is the hash of the manifest bytes.
-  const full = await call('GET', url, headers, { credentialed });
+  const full = await call('GET', url, headers, { credentialed, what: `the manifest of ${image}` });
   if (full.status !== 200) throw new UpstreamError(`registry ${ref.registry} answered HTTP ${full.status} for ${image}`);
-  const body = await readBounded(full, MAX_MANIFEST_BYTES, `the manifest of ${image}`);
-  return `sha256:${createHash('sha256').update(body).digest('hex')}`;
+  return `sha256:${createHash('sha256').update(full.body).digest('hex')}`;
 }
 
 /** A 401/403 after whatever login the registry asked for. */
-function refused(ref: ImageReference, response: Response, credentials: RegistryCredentials | undefined, scheme: 'basic' | 'bearer' | undefined): UserError {
+function refused(ref: ImageReference, response: RegistryResponse, credentials: RegistryCredentials | undefined, scheme: 'basic' | 'bearer' | undefined): UserError {
   const status = response.status;
   if (!credentials) {
     return status === 403
       ? new UserError(`registry ${ref.registry} refused anonymous access to ${ref.repository} (HTTP 403)`, 'set registry: server, username and password in deploy.yml', 'registry_credentials_required')
       : credentialsRequired(ref.registry, ref.repository);
   }
-  const again = parseChallenge(response.headers.get('www-authenticate') ?? '');
+  const again = parseChallenge(response.header('www-authenticate') ?? '');
   // A token that was issued but does not cover the repository: the login is fine,
   // the repository is missing or not this user's (Docker Hub cannot tell them apart).
   if (status === 403 || (scheme === 'bearer' && again?.scheme === 'bearer' && again.error === 'insufficient_scope')) {

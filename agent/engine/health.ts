@@ -9,6 +9,10 @@ import type { HealthProbe, ProbeResult } from './types.js';
 export type { ProbeResult } from './types.js';
 
 export const HEALTH_BODY_CAP_BYTES = 64 * 1024;
+// A booting app is probed soon after it starts: the pause starts at FIRST_POLL_MS
+// and doubles up to FAST_POLL_MS, for FAST_PHASE_MS; then the manifest's interval.
+// So an app that never answers costs a handful of extra probes, not a tight loop.
+const FIRST_POLL_MS = 20;
 const FAST_POLL_MS = 200;
 const FAST_PHASE_MS = 2000;
 /** A first probe always gets this long, even when deploy_timeout is nearly spent. */
@@ -92,6 +96,7 @@ export interface HttpHealthOptions {
   probe?: HealthProbe;
 }
 
+/** Probes until 2xx; `checkAlive` is not called before the first probe (the caller has just seen the container running). */
 export async function waitHttpHealthy(o: HttpHealthOptions): Promise<void> {
   const sleep = o.sleep ?? delay;
   const probe = o.probe ?? probeHttp;
@@ -99,7 +104,9 @@ export async function waitHttpHealthy(o: HttpHealthOptions): Promise<void> {
   const deadline = started + o.timeoutSeconds * 1000;
   let last = 'no attempt';
   for (let attempt = 1; ; attempt++) {
-    await o.checkAlive();
+    // The caller saw the container running just before the first probe; later
+    // probes follow a look, so a container that died says so instead.
+    if (attempt > 1) await o.checkAlive();
     // The manifest's timeout, but never past deploy_timeout: the failure message
     // then names the wait that really happened.
     const probeMs = Math.max(MIN_PROBE_MS, Math.round(Math.min(o.requestTimeoutSeconds * 1000, deadline - Date.now())));
@@ -110,7 +117,7 @@ export async function waitHttpHealthy(o: HttpHealthOptions): Promise<void> {
     const cutShort = result.timedOut && probeMs < o.requestTimeoutSeconds * 1000 && attempt > 1;
     if (!cutShort) last = result.detail;
     if (Date.now() >= deadline) break;
-    const pause = Date.now() - started < FAST_PHASE_MS ? FAST_POLL_MS : o.intervalSeconds * 1000;
+    const pause = Date.now() - started < FAST_PHASE_MS ? Math.min(FAST_POLL_MS, FIRST_POLL_MS * 2 ** (attempt - 1)) : o.intervalSeconds * 1000;
     await sleep(Math.max(1, Math.min(pause, deadline - Date.now())));
   }
   // One last look: a container that died during the final wait says so instead.

@@ -32,22 +32,22 @@ export async function releaseContainer(docker: Pick<DockerPort, 'inspect'>, m: M
 }
 
 export async function observe(docker: DockerPort, store: Store, manifest: ManifestPayload): Promise<Observed> {
+  // The image look is independent of the containers: it runs alongside their reads.
+  const imagePresent = docker.imagePresent(manifest.image);
+  imagePresent.catch(() => undefined);
   const containers = await serviceContainers(docker, manifest.service, manifest.destination);
   // Whoever holds a name this release needs, even a container Berth did not make.
-  for (const role of Object.keys(manifest.roles)) {
-    const name = containerName(manifest, role);
-    if (containers.some((c) => c.name === name)) continue;
-    const holder = await docker.inspect(name);
-    if (holder) containers.push(holder);
-  }
+  const missing = Object.keys(manifest.roles).map((role) => containerName(manifest, role)).filter((name) => !containers.some((c) => c.name === name));
+  const holders = await Promise.all(missing.map((name) => docker.inspect(name)));
+  for (const holder of holders) if (holder) containers.push(holder);
   // Retention ranks stopped containers by when they last ran; only inspect knows that.
-  for (const [i, c] of containers.entries()) {
-    if (c.running || c.finishedAt != null) continue;
+  await Promise.all(containers.map(async (c, i) => {
+    if (c.running || c.finishedAt != null) return;
     const full = await docker.inspect(c.id);
     if (full) containers[i] = { ...c, finishedAt: full.finishedAt };
-  }
+  }));
   return {
-    imagePresent: await docker.imagePresent(manifest.image),
+    imagePresent: await imagePresent,
     containers,
     routes: store.routes.all(),
     currentRelease: store.current(manifest.service, manifest.destination)?.version ?? null,

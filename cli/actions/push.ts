@@ -30,11 +30,17 @@ export async function push(ctx: RunContext, options: { version: string | undefin
   const inputs = await gatherReleaseInputs(config, plan, appDir, imageRegistry(config.image), ctx.env.processEnv);
   const ref = parseImageReference(config.image);
   const login = inputs.registry ? { username: inputs.registry.username, password: inputs.registry.password } : undefined;
-  const image = pinnedImage(ref, await resolveImageDigest(ref, login));
-  const shownImage = ref.digest ? image : `${describeImage(ref)} → ${image.slice(image.indexOf('@') + 1)}`;
-  const count = hostsWithRoles(config, plan).length;
-  const where = config.destination ? ` (destination ${config.destination})` : '';
-  if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version}${where} (${shownImage}) to ${count} server(s)`);
+  // The lookup runs while rollOut connects to the first hosts; it is awaited before anything is posted.
+  const digest = resolveImageDigest(ref, login);
+  digest.catch(() => undefined);
+  let image = '';
+  const ready = async (): Promise<void> => {
+    image = pinnedImage(ref, await digest);
+    const shownImage = ref.digest ? image : `${describeImage(ref)} → ${image.slice(image.indexOf('@') + 1)}`;
+    const count = hostsWithRoles(config, plan).length;
+    const where = config.destination ? ` (destination ${config.destination})` : '';
+    if (!ctx.json) ctx.printer.err(`deploying ${config.service} ${version}${where} (${shownImage}) to ${count} server(s)`);
+  };
 
   const maker: ReleaseMaker = {
     requiredFeatures: [
@@ -58,6 +64,7 @@ export async function push(ctx: RunContext, options: { version: string | undefin
     trustNew: options.trustNew,
     words: { done: 'deployed', verb: 'deploy' },
     redact: inputs.redact,
+    ready,
   });
   if (config.bake !== undefined && !ctx.json) ctx.printer.out(bakeNotice(version, config.bake));
 }

@@ -6,11 +6,10 @@
 
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { isIP } from 'node:net';
 import tls from 'node:tls';
 import { BerthError, PinMismatchError, UpstreamError, errorFromBody } from '../../shared/errors.js';
 import { signRequest } from '../../shared/request-token.js';
-import { formatServerAddress, type ServerAddress } from '../address.js';
+import { formatServerAddress, isIPAddress, type ServerAddress } from '../address.js';
 import { derToPem, fingerprintOfDer } from '../fingerprint.js';
 import type { OperatorKeyFile } from '../keys.js';
 
@@ -103,7 +102,7 @@ export function fetchPeerCertificate(address: ServerAddress, timeoutMs = DEFAULT
     const socket = tls.connect({
       host: address.host,
       port: address.port,
-      ...(isIP(address.host) ? {} : { servername: address.host }),
+      ...(isIPAddress(address.host) ? {} : { servername: address.host }),
       rejectUnauthorized: false,
     });
     socket.setTimeout(timeoutMs, () => socket.destroy(timeoutError()));
@@ -138,14 +137,17 @@ function poolFor(target: PinnedTarget): https.Agent {
 export class AgentClient {
   readonly label: string;
   private readonly timeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
 
+  /** `signal`: aborting it ends this client's requests, also a connection still being opened. */
   constructor(
     private readonly target: PinnedTarget,
     private readonly signer?: SignedAs,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; signal?: AbortSignal } = {},
   ) {
     this.label = formatServerAddress(target.address);
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.signal = options.signal;
   }
 
   /** GET/POST/PUT/DELETE with a JSON body; non-2xx statuses become the agent's typed error (named after the server). */
@@ -196,7 +198,7 @@ export class AgentClient {
     if (!this.signer) throw new UpstreamError(`internal: request to ${this.label} needs a key`);
     const token = await signRequest({ privateJwk: this.signer.key.privateJwk, kid: this.signer.key.kid, aud: this.signer.agentId, method: 'GET', pathAndQuery, body: Buffer.alloc(0) });
     const { host, port } = this.target.address;
-    const url = `wss://${isIP(host) === 6 ? `[${host}]` : host}:${port}${pathAndQuery}`;
+    const url = `wss://${host.includes(':') ? `[${host}]` : host}:${port}${pathAndQuery}`;
     return { url, headers: { authorization: `Berth ${token}` }, tls: this.pinnedTls() };
   }
 
@@ -209,7 +211,7 @@ export class AgentClient {
     const { address, certificate, tlsFingerprint } = this.target;
     return {
       ca: certificate,
-      ...(isIP(address.host) ? {} : { servername: address.host }),
+      ...(isIPAddress(address.host) ? {} : { servername: address.host }),
       // `ca` alone does not cover IP addresses or name checks: the pin is the fingerprint.
       checkServerIdentity: (_host, cert) => {
         if (cert.raw && fingerprintOfDer(cert.raw) === tlsFingerprint) return undefined;
@@ -243,6 +245,7 @@ export class AgentClient {
         path: pathAndQuery,
         headers,
         agent: poolFor(this.target),
+        ...(this.signal ? { signal: this.signal } : {}),
         ...this.pinnedTls(),
       });
       req.setTimeout(options.idleTimeoutMs, () => req.destroy(timeoutError()));

@@ -84,6 +84,8 @@ export async function connectPinned(options: {
   key: OperatorKeyFile;
   trustNew: boolean;
   timeoutMs?: number;
+  /** Ends the client's requests when aborted (see AgentClient). */
+  signal?: AbortSignal;
 }): Promise<PinnedConnection> {
   const label = formatServerAddress(options.address);
   let pin = (await readKnownAgents(options.appDir))[label];
@@ -99,7 +101,7 @@ export async function connectPinned(options: {
   const client = new AgentClient(
     { address: options.address, certificate: pin.certificate, tlsFingerprint: pin.tls_fingerprint },
     { key: options.key, agentId: pin.agent_id },
-    { timeoutMs: options.timeoutMs },
+    { timeoutMs: options.timeoutMs, ...(options.signal ? { signal: options.signal } : {}) },
   );
   return { client, pin, ...(discovered ? { discovered } : {}) };
 }

@@ -11,7 +11,7 @@ import { formatServerAddress, type ServerAddress } from '../address.js';
 import type { AgentClient } from '../agent-api/client.js';
 import { postRelease as postManifest, readServiceSeq } from '../agent-api/endpoints.js';
 import { followDeploy } from '../agent-api/follow-deploy.js';
-import type { KnownAgent } from '../agent-api/known-agents.js';
+import { readKnownAgents, type KnownAgent } from '../agent-api/known-agents.js';
 import { checkPinnedIdentity, connectPinned, readIdentity } from '../agent-api/pinning.js';
 import type { RunContext } from '../command.js';
 import type { Plan } from '../config/plan.js';
@@ -20,7 +20,7 @@ import type { OperatorKeyFile } from '../keys.js';
 import { nextSeq, rolesOnHost } from '../manifest-builder.js';
 import type { HostResult, SummaryWords } from '../output/deploy.js';
 import { createPushReporter, type PushReporter } from '../output/push-reporter.js';
-import { failedOutcome, hostsFailure, type HostOutcome } from './hosts.js';
+import { MAX_PARALLEL_SERVERS, failedOutcome, hostsFailure, type HostOutcome } from './hosts.js';
 import { planRollout, rolloutOrder } from './plan.js';
 import { runRollout } from './rollout.js';
 
@@ -91,45 +91,88 @@ function withoutLabel(message: string, host: string): string {
   return message.startsWith(`${host}: `) ? message.slice(host.length + 2) : message;
 }
 
-async function connectHost(d: Delivery, address: ServerAddress): Promise<HostConnection> {
+type Connecting = Promise<HostConnection & { discovered: boolean }>;
+
+async function connectHost(d: Pick<Delivery, 'appDir' | 'key' | 'trustNew'>, address: ServerAddress, signal?: AbortSignal): Connecting {
   const host = formatServerAddress(address);
-  const { client, pin, discovered } = await connectPinned({ appDir: d.appDir, address, key: d.key, trustNew: d.trustNew });
-  if (discovered) d.reporter.update({ host, state: 'PINNED', message: `new server: agent ${pin.agent_id}, certificate SHA256 ${pin.tls_fingerprint}` });
+  const { client, pin, discovered } = await connectPinned({ appDir: d.appDir, address, key: d.key, trustNew: d.trustNew, ...(signal ? { signal } : {}) });
   const identity = await readIdentity(client, pin.tls_fingerprint);
   checkPinnedIdentity(host, pin, identity);
-  return { host, client, pin, identity };
+  return { host, client, pin, identity, discovered: discovered !== undefined };
 }
 
-/** Posts a manifest made fresh for every attempt; a held lock is retried until the --lock-wait deadline. */
+/**
+ * Connections to the first stage's hosts opened while `ready` runs (the registry
+ * lookup of a push). Only hosts already pinned: a --trust-new server is pinned
+ * only once the push is known to go ahead. A failure is kept for the host's
+ * delivery to report, as if it had connected then. Aborting `signal` ends
+ * them (when the push stops before delivering), so that no handshake in
+ * flight keeps the process alive.
+ */
+async function connectEarly(d: Pick<Delivery, 'appDir' | 'key'>, hosts: Array<{ host: string; address: ServerAddress }>, signal: AbortSignal): Promise<Map<string, Connecting>> {
+  const early = new Map<string, Connecting>();
+  let pinned: Record<string, unknown>;
+  try {
+    pinned = await readKnownAgents(d.appDir);
+  } catch {
+    return early; // the delivery reads it again and reports what is wrong with it
+  }
+  for (const { host, address } of hosts) {
+    if (!pinned[host]) continue;
+    const connecting = connectHost({ ...d, trustNew: false }, address, signal);
+    connecting.catch(() => undefined);
+    early.set(host, connecting);
+  }
+  return early;
+}
+
+function isSeqBehind(err: unknown): err is BerthError {
+  return err instanceof BerthError && err.status === 409 && err.code === 'seq_not_increasing';
+}
+
+/**
+ * Posts a manifest made fresh for every attempt; a held lock is retried until the --lock-wait deadline.
+ * The first attempt is signed with the seq the clock gives (nextSeq(0, now)), which is above the
+ * agent's unless its last seq came from a clock ahead of this one or from last + 1 steps: then the
+ * agent answers seq_not_increasing and the attempt is made once more with the seq read from it.
+ */
 async function postRelease(d: Delivery, conn: HostConnection, make: (facts: AttemptFacts) => Promise<ManifestInput>): Promise<DeployRecord> {
   const now = d.now ?? Date.now;
   const sleep = d.sleep ?? defaultSleep;
   const deadline = now() + d.lockWaitSeconds * 1000;
+  const ref = { service: d.service, destination: d.destination };
   let told = false;
+  // The agent's seq as last read; undefined until an attempt needs it.
+  let current: number | undefined;
   for (;;) {
-    // Re-read each attempt: the deploy that held the lock may have raised the seq.
-    const current = await readServiceSeq(conn.client, { service: d.service, destination: d.destination });
-    const payload = await make({ seq: nextSeq(current, now()), nowSeconds: Math.floor(now() / 1000) });
+    const payload = await make({ seq: nextSeq(current ?? 0, now()), nowSeconds: Math.floor(now() / 1000) });
     const manifest = await signManifest(payload, d.key.privateJwk, d.key.kid);
     try {
       return await postManifest(conn.client, manifest);
     } catch (err) {
+      if (isSeqBehind(err) && current === undefined) {
+        current = await readServiceSeq(conn.client, ref);
+        continue;
+      }
       const left = deadline - now();
       if (!isLocked(err) || left <= 0) throw err;
       if (!told) d.reporter.update({ host: conn.host, state: 'LOCKED', message: `waiting for the lock on ${conn.host}: ${withoutLabel(err.message, conn.host)}` });
       told = true;
       await sleep(Math.min(LOCK_RETRY_MS, left));
+      // The deploy that held the lock may have raised the seq.
+      current = await readServiceSeq(conn.client, ref);
     }
   }
 }
 
-async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker): Promise<HostOutcome<Delivered>> {
+async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[], maker: ReleaseMaker, early: Connecting | undefined): Promise<HostOutcome<Delivered>> {
   const host = formatServerAddress(address);
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
   let deployId: number | undefined;
   try {
-    const conn = await connectHost(d, address);
+    const conn = await (early ?? connectHost(d, address));
+    if (conn.discovered) d.reporter.update({ host, state: 'PINNED', message: `new server: agent ${conn.pin.agent_id}, certificate SHA256 ${conn.pin.tls_fingerprint}` });
     const missing = maker.requiredFeatures.filter((f) => !conn.identity.features.includes(f));
     if (missing.length) throw new UpstreamError(`the agent on ${host} (version ${conn.identity.version}) does not support ${missing.join(', ')}`, `upgrade the agent on ${host}`, 'agent_outdated');
     const make = await maker.prepare(conn);
@@ -167,6 +210,12 @@ export interface RolloutRequest {
   maker: ReleaseMaker;
   words: SummaryWords & { verb: string };
   redact?: (text: string) => string;
+  /**
+   * Work to finish before anything is posted (a push's registry lookup); the
+   * first hosts are connected to meanwhile. A throw ends the rollout before the
+   * reporter starts, as if it had been thrown before rollOut was called.
+   */
+  ready?: () => Promise<void>;
 }
 
 /** The hosts that run a role, with their roles, in deploy.yml order. */
@@ -190,6 +239,18 @@ export async function rollOut(ctx: RunContext, r: RolloutRequest): Promise<HostR
   const byHost = new Map(targets.map((t) => [t.host, t]));
   const rollout = planRollout(targets.map((t) => t.host), primaryHostOf(r.config, r.plan), r.config.boot);
   const order = rolloutOrder(rollout);
+  let early = new Map<string, Connecting>();
+  if (r.ready) {
+    const first = (rollout.stages[0]?.hosts ?? []).slice(0, MAX_PARALLEL_SERVERS).map((h) => byHost.get(h)!);
+    const stop = new AbortController();
+    early = await connectEarly({ appDir: r.appDir, key: r.key }, first, stop.signal);
+    try {
+      await r.ready();
+    } catch (err) {
+      stop.abort();
+      throw err;
+    }
+  }
   const reporter = createPushReporter(ctx.printer, ctx.style, ctx.json ? 'json' : ctx.live ? 'live' : 'plain', order, r.words);
   const delivery: Delivery = {
     appDir: r.appDir,
@@ -203,7 +264,7 @@ export async function rollOut(ctx: RunContext, r: RolloutRequest): Promise<HostR
   };
   const rolesOf = (host: string) => byHost.get(host)?.roles ?? [];
   const { outcomes, skipped } = await runRollout<Delivered>(rollout, {
-    deliver: (host) => deliverToHost(delivery, byHost.get(host)!.address, rolesOf(host), r.maker),
+    deliver: (host) => deliverToHost(delivery, byHost.get(host)!.address, rolesOf(host), r.maker, early.get(host)),
     onOutcome: (o) => reporter.hostDone(resultOf(o, rolesOf(o.host), r.version)),
     sleep: defaultSleep,
     onWait: (seconds, next) => reporter.note(`waiting ${seconds}s before the next batch (${next.join(', ')})`, next),

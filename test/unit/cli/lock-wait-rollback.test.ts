@@ -18,6 +18,8 @@ interface AgentState {
   /** POSTs answered 409 locked before one is accepted (Infinity: always). */
   lockedPosts: number;
   seq: number;
+  /** POSTs refused for a seq not above s.seq (not in `posted`). */
+  seqRefused: number;
   posted: string[];
   stored: Record<string, unknown>;
   releases: unknown[];
@@ -43,7 +45,14 @@ function routes(s: AgentState) {
       return json(res, 200, { release: { version: stored[1], seq: 1, image: IMAGE, key_id: 'k', created_at: '', payload } });
     }
     if (req.method === 'POST' && req.url === '/v1/releases') {
-      s.posted.push(JSON.parse(req.body.toString()).manifest);
+      const manifest = JSON.parse(req.body.toString()).manifest as string;
+      // As the agent does: a seq not above the last accepted one is refused before the lock is looked at.
+      const seq = (JSON.parse(Buffer.from(manifest.split('.')[1]!, 'base64url').toString()) as { seq: number }).seq;
+      if (seq <= s.seq) {
+        s.seqRefused += 1;
+        return json(res, 409, { error: { code: 'seq_not_increasing', message: `seq ${seq} is not above the last accepted seq ${s.seq} for demo` } });
+      }
+      s.posted.push(manifest);
       if (s.posted.length <= s.lockedPosts) return json(res, 409, { error: { code: 'locked', message: LOCK_MESSAGE, hint: 'deploy lock release, or push with --lock-wait SECONDS' } });
       return json(res, 202, { deploy: { id: 7, service: 'demo', destination: '', version: 'x', state: 'RECEIVED' } });
     }
@@ -60,7 +69,7 @@ function routes(s: AgentState) {
 describe('push --lock-wait, rollback and releases against a local agent', () => {
   const dir = tempDir();
   const xdg = join(dir.path, 'xdg');
-  const s: AgentState = { lockedPosts: 0, seq: 0, posted: [], stored: {}, releases: [] };
+  const s: AgentState = { lockedPosts: 0, seq: 0, seqRefused: 0, posted: [], stored: {}, releases: [] };
   let agent: FakeAgent;
   let host: string;
   let publicJwk: Record<string, unknown>;
@@ -82,6 +91,7 @@ describe('push --lock-wait, rollback and releases against a local agent', () => 
   });
   beforeEach(() => {
     s.posted.length = 0;
+    s.seqRefused = 0;
     s.lockedPosts = 0;
     s.seq = Date.now() + 1_000_000;
   });
@@ -111,6 +121,7 @@ describe('push --lock-wait, rollback and releases against a local agent', () => 
     assert.equal(new Set(payloads.map((p) => p.jti)).size, 3, 'a fresh jti per attempt');
     assert.ok(payloads[0]!.seq < payloads[1]!.seq && payloads[1]!.seq < payloads[2]!.seq, 'the seq follows the agent');
     assert.equal(payloads[2]!.seq, s.seq + 1);
+    assert.equal(s.seqRefused, 1, 'only the first attempt, signed with the clock\'s seq, was below the agent\'s');
   });
 
   it('gives up at the deadline with the lock message', async () => {

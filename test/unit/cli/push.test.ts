@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../../cli/main.js';
@@ -8,16 +9,19 @@ import { releaseVersion } from '../../../cli/release-version.js';
 import { verifyManifest } from '../../../shared/manifest-signing.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 import { captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
-import type { ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
+import { waitFor } from '../../support/wait.js';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
 
 interface Behaviour {
   final: 'DONE' | 'REVERTED';
   seq: number | null;
+  /** Refuse seqs up to this one even when the seq read says less (a push that won a race). */
+  refuseSeqBelow?: number;
 }
 
-/** The agent side of a release: seq lookup, 202 on POST, then an SSE stream cut into awkward chunks. */
+/** The agent side of a release: seq lookup, 202 on POST (409 for a seq not above the last), then an SSE stream cut into awkward chunks. */
 function agentRoutes(behaviour: Behaviour, accepted: string[]) {
   return (req: RecordedRequest, res: ServerResponse) => {
     if (req.method === 'GET' && req.url === '/v1/services/demo?destination=') {
@@ -29,7 +33,15 @@ function agentRoutes(behaviour: Behaviour, accepted: string[]) {
       return res.end(JSON.stringify({ service: { name: 'demo', destination: '', seq: behaviour.seq, current: { version: 'old', image: 'x', seq: behaviour.seq, deploy_id: 1 }, containers: [{ id: 'c1', name: 'demo-web-old', role: 'web', release: 'old', state: 'running', status: 'Up' }], routes: [], last_deploy: { id: 1, version: 'old', state: 'DONE', trigger: 'push', at: '2026-01-01T00:00:00.000Z', error: null } } }));
     }
     if (req.method === 'POST' && req.url === '/v1/releases') {
-      accepted.push(JSON.parse(req.body.toString()).manifest);
+      const manifest = JSON.parse(req.body.toString()).manifest as string;
+      // As the agent does: a seq not above the last accepted one is refused before anything else.
+      const seq = (JSON.parse(Buffer.from(manifest.split('.')[1]!, 'base64url').toString()) as { seq: number }).seq;
+      const floor = behaviour.refuseSeqBelow ?? behaviour.seq;
+      if (floor !== null && seq <= floor) {
+        res.writeHead(409, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { code: 'seq_not_increasing', message: `seq ${seq} is not above the last accepted seq ${floor} for demo`, hint: 'sign a new manifest with a higher seq' } }));
+      }
+      accepted.push(manifest);
       res.writeHead(202, { 'content-type': 'application/json' });
       return res.end(JSON.stringify({ deploy: { id: 7, service: 'demo', destination: '', version: 'v1', state: 'RECEIVED' } }));
     }
@@ -118,16 +130,39 @@ describe('deploy push and status against a local agent', () => {
     const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
     assert.equal(res.code, 0, res.stderr);
     const sent = agent.requests.slice(requests).map((r) => `${r.method} ${r.url.split('?')[0]}`);
-    assert.deepEqual(sent, ['GET /v1/identity', 'GET /v1/services/demo', 'POST /v1/releases', 'GET /v1/deploys/7/events']);
-    assert.equal(agent.tlsHandshakes() - handshakes, 1, 'identity, seq, release and events share one pinned connection');
+    // No seq read first: the clock's seq is above the agent's, so the release is one round trip.
+    assert.deepEqual(sent, ['GET /v1/identity', 'POST /v1/releases', 'GET /v1/deploys/7/events']);
+    assert.equal(agent.tlsHandshakes() - handshakes, 1, 'identity, release and events share one pinned connection');
   });
 
-  it('sends current seq + 1 when that is larger than the clock', async () => {
+  it('sends current seq + 1 when that is larger than the clock, after the agent refused the clock\'s seq', async () => {
     behaviour.seq = Date.now() + 10_000_000;
+    const requests = agent.requests.length;
+    const before = accepted.length;
     const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
     assert.equal(res.code, 0, res.stderr);
+    const sent = agent.requests.slice(requests).map((r) => `${r.method} ${r.url.split('?')[0]}`);
+    assert.deepEqual(sent, ['GET /v1/identity', 'POST /v1/releases', 'GET /v1/services/demo', 'POST /v1/releases', 'GET /v1/deploys/7/events']);
+    assert.equal(accepted.length, before + 1);
     const payload = await verifyManifest(accepted.at(-1)!, { lookupKey: () => publicJwk, audience: agent.agentId });
     assert.equal(payload.seq, behaviour.seq + 1);
+  });
+
+  it('reads the seq once: a second refusal is the agent\'s error, as before', async () => {
+    behaviour.seq = Date.now() + 10_000_000;
+    behaviour.refuseSeqBelow = behaviour.seq + 5;
+    const requests = agent.requests.length;
+    const before = accepted.length;
+    try {
+      const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, new RegExp(`error: deploy failed on ${host.replace(/[.]/g, '\\.')}: seq ${behaviour.seq + 1} is not above the last accepted seq ${behaviour.seq + 5} for demo`), res.stderr);
+      const sent = agent.requests.slice(requests).map((r) => `${r.method} ${r.url.split('?')[0]}`);
+      assert.deepEqual(sent, ['GET /v1/identity', 'POST /v1/releases', 'GET /v1/services/demo', 'POST /v1/releases']);
+      assert.equal(accepted.length, before);
+    } finally {
+      delete behaviour.refuseSeqBelow;
+    }
   });
 
   it('exits 1 naming the host and the reason when the deploy is reverted', async () => {
@@ -146,6 +181,47 @@ describe('deploy push and status against a local agent', () => {
     const records = res.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(records.map((r) => r.type), ['progress', 'progress', 'progress', 'progress', 'result']);
     assert.deepEqual(records.at(-1), { ...records.at(-1), type: 'result', host, release: 'v1', ok: true, state: 'DONE', deploy_id: 7 });
+  });
+
+  it('a failed registry lookup ends the push before anything is posted, and ends the connection it was opening meanwhile', async () => {
+    // A pinned host that accepts TCP and never answers the TLS handshake.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentHost = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    // The registry fails the lookup once the CLI is connecting to that host.
+    const registry = createHttpServer((_req, res) => {
+      void waitFor('the CLI to connect to the silent host', () => sockets.length > 0, 5000, { intervalMs: 5 }).finally(() => {
+        res.writeHead(500);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+    const registryHost = `127.0.0.1:${(registry.address() as AddressInfo).port}`;
+    const knownFile = join(dir.path, '.berth', 'known_agents');
+    const known = readFileSync(knownFile, 'utf8');
+    const config = readFileSync(join(dir.path, 'deploy.yml'), 'utf8');
+    const posted = accepted.length;
+    try {
+      writeFileSync(knownFile, JSON.stringify({ ...JSON.parse(known), [silentHost]: JSON.parse(known)[host] }));
+      writeFileSync(join(dir.path, 'deploy.yml'), `service: demo\nimage: ${registryHost}/berth-test/web:v1\nservers:\n  - ${silentHost}\nproxy:\n  host: demo.test\n`);
+      const res = await run(dir.path, ['push', '--version', 'v1'], xdg);
+      assert.equal(res.code, 1);
+      assert.match(res.stderr, /^error: registry 127\.0\.0\.1:\d+ answered HTTP 500 for /m);
+      assert.equal(accepted.length, posted);
+      assert.ok(sockets.length > 0);
+      await waitFor('the connection to the silent host to be ended', () => sockets.every((s) => s.readableEnded || s.destroyed), 5000);
+    } finally {
+      writeFileSync(knownFile, known);
+      writeFileSync(join(dir.path, 'deploy.yml'), config);
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      registry.close();
+    }
   });
 
   it('shows status per server', async () => {

@@ -69,6 +69,20 @@ describe('tag → digest against a registry emulation', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ token: 'anon-token' }));
       }
+      if (url === '/token?service=emu&scope=repository%3Amoved%2Fweb%3Apull') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ token: 'moved-token' }));
+      }
+      if (url === '/v2/moved/web/manifests/v1') {
+        if (req.headers.authorization !== 'Bearer moved-token') {
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="emu",scope="repository:moved/web:pull"` });
+          return res.end();
+        }
+        // Another origin (localhost, not 127.0.0.1), as a registry sending pulls to a mirror would.
+        res.writeHead(307, { location: `${base.replace('127.0.0.1', 'localhost')}/v2/berth-test/web/manifests/v1` });
+        return res.end();
+      }
+      if (url === '/v2/slow/web/manifests/v1') return; // never answers
       if (url.startsWith('/v2/private/web/manifests/')) {
         if (req.headers.authorization !== 'Bearer anon-token') {
           res.writeHead(401, { 'www-authenticate': `Bearer realm="${base}/token",service="emu",scope="repository:private/web:pull"` });
@@ -101,7 +115,10 @@ describe('tag → digest against a registry emulation', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
 
   const ref = (repo: string, tag = 'v1') => parseImageReference(`${base.slice('http://'.length)}/${repo}:${tag}`);
 
@@ -119,6 +136,19 @@ describe('tag → digest against a registry emulation', () => {
       seen.map((s) => `${s.method} ${s.url.split('?')[0]} ${s.auth ?? '-'}`),
       ['HEAD /v2/private/web/manifests/v1 -', 'GET /token -', 'HEAD /v2/private/web/manifests/v1 Bearer anon-token'],
     );
+  });
+
+  it('follows a redirect of a request without a login; its token does not go to the other origin', async () => {
+    seen.length = 0;
+    assert.equal(await resolveImageDigest(ref('moved/web')), DIGEST);
+    assert.deepEqual(
+      seen.map((s) => `${s.method} ${s.url.split('?')[0]} ${s.auth ?? '-'}`),
+      ['HEAD /v2/moved/web/manifests/v1 -', 'GET /token -', 'HEAD /v2/moved/web/manifests/v1 Bearer moved-token', 'HEAD /v2/berth-test/web/manifests/v1 -'],
+    );
+  });
+
+  it('gives up on a registry that does not answer within the timeout', async () => {
+    await assert.rejects(resolveImageDigest(ref('slow/web'), undefined, { timeoutMs: 200 }), /cannot reach registry 127\.0\.0\.1:\d+: no answer within 0\.2s/);
   });
 
   it('hashes the manifest when the registry sends no digest header', async () => {
