@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { parseImageReference, pinnedImage } from '../../../cli/image-reference.js';
+import { parseImageReference, pinnedImage } from '../../../shared/image-reference.js';
 import { MANIFEST_ACCEPT, parseBearerChallenge, registryBaseUrl, resolveImageDigest } from '../../../cli/registry.js';
 import { UserError } from '../../../shared/errors.js';
 
