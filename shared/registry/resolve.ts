@@ -46,6 +46,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   const v = value?.trim();
   if (!v) return undefined;
   if (/^\d{1,10}$/.test(v)) return Number(v) * 1000;
+  // HTTP dates start with the day's name; Date.parse alone would take "-5" or "1.5" for dates.
+  if (!/^[A-Za-z]{3,9},? /.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
