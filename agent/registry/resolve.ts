@@ -16,7 +16,7 @@ export interface TagLookup {
   tag: string;
   /** The release's login, opened by registryAuth() (agent/engine/registry-auth.ts). */
   credentials?: RegistryCredentials | undefined;
-  /** One deadline over the whole lookup (token, HEAD, GET fallback, redirects). */
+  /** The deadline of each request (token, HEAD, GET fallback), redirects and body included. */
   timeoutMs?: number;
   send?: Send;
 }
