@@ -5,7 +5,7 @@
 import { ConfigError } from '../shared/errors.js';
 import type { Credential, DeployConfig } from './config/types.js';
 import type { Plan } from './config/plan.js';
-import type { RegistryCredentials } from './registry-auth.js';
+import type { RegistryCredentials } from '../shared/registry/auth.js';
 import { loadSecrets, type SecretStore } from './secrets/load.js';
 import { runShellCommand } from './secrets/run-command.js';
 

@@ -102,6 +102,21 @@ export class UpstreamError extends BerthError {
   }
 }
 
+/**
+ * A registry refused or failed a lookup. `code`, `status` and the message are
+ * what a user reads (as UserError or UpstreamError would carry them); `answer`
+ * is what the registry said, for a caller that retries: its HTTP status (0 when
+ * none came) and its Retry-After in milliseconds.
+ */
+export class RegistryError extends BerthError {
+  readonly answer: { status: number; retryAfterMs?: number | undefined };
+
+  constructor(code: string, status: 400 | 502, message: string, hint: string | undefined, answer: { status: number; retryAfterMs?: number | undefined }) {
+    super(code, status, message, hint);
+    this.answer = answer;
+  }
+}
+
 /** A pinned agent identity or certificate does not match what the server presents. */
 export class PinMismatchError extends BerthError {
   constructor(message: string, hint?: string) {

@@ -5,7 +5,7 @@
 import { imageRegistry } from '../../shared/manifest.js';
 import { seal, type SealBinding } from '../../shared/sealing.js';
 import { planContainers } from '../config/plan.js';
-import { describeImage, parseImageReference, pinnedImage } from '../image-reference.js';
+import { describeImage, parseImageReference, pinnedImage } from '../../shared/image-reference.js';
 import { bakeNotice, buildManifestPayload, checkDeployable, planFeatures } from '../manifest-builder.js';
 import { resolveImageDigest } from '../registry.js';
 import { gatherReleaseInputs } from '../release-inputs.js';

@@ -2,7 +2,7 @@
 // issue. Kamal requires exactly one of host / hosts / roles (and tag / tags).
 
 import { isValidHostname } from '../address.js';
-import { parseImageReference } from '../image-reference.js';
+import { parseImageReference } from '../../shared/image-reference.js';
 import { Findings, isPlainObject } from './issues.js';
 import { checkDockerOptions, checkVolumes } from './options.js';
 import { checkEnv } from './schema-env.js';

@@ -5,7 +5,7 @@
 
 import { ConfigError } from '../../shared/errors.js';
 import { DEFAULT_AGENT_PORT, formatServerAddress, type ServerAddress } from '../address.js';
-import { parseImageReference } from '../image-reference.js';
+import { parseImageReference } from '../../shared/image-reference.js';
 import { Findings, isPlainObject, renderIssues, type Issue, type Locate } from './issues.js';
 import { applyKamalCompat } from './kamal.js';
 import { checkVolumes } from './options.js';

@@ -8,7 +8,7 @@ import { generateIdentityKeys } from '../../shared/keys.js';
 import { seal } from '../../shared/sealing.js';
 import { BerthError } from '../../shared/errors.js';
 import { createLogger } from '../../agent/log.js';
-import { parseImageReference } from '../../cli/image-reference.js';
+import { parseImageReference } from '../../shared/image-reference.js';
 import { resolveImageDigest } from '../../cli/registry.js';
 import { imagePresent, removeImage } from '../support/docker-cli.js';
 import { sealFor, startEngineFixture, type EngineFixture } from '../support/engine-fixture.js';

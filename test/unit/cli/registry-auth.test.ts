@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { parseImageReference } from '../../../cli/image-reference.js';
+import { parseImageReference } from '../../../shared/image-reference.js';
 import { resolveImageDigest } from '../../../cli/registry.js';
-import { parseChallenge } from '../../../cli/registry-auth.js';
+import { parseChallenge } from '../../../shared/registry/auth.js';
 import { BerthError, UserError } from '../../../shared/errors.js';
 
 const DIGEST = `sha256:${'cd'.repeat(32)}`;

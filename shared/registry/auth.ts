@@ -3,7 +3,8 @@
 // nothing, anonymously) for a token at the realm". Passwords go only into an
 // Authorization header, never into a message: errors name the registry and the user.
 
-import { UpstreamError, UserError } from '../shared/errors.js';
+import { RegistryError, UserError } from '../errors.js';
+import type { RegistryResponse } from './exchange.js';
 
 export interface RegistryCredentials {
   username: string;
@@ -43,13 +44,6 @@ export function basicAuthorization(c: RegistryCredentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 }
 
-/** A registry's answer, its body read whole (bodies here are small: manifests, tokens, errors). */
-export interface RegistryResponse {
-  status: number;
-  header(name: string): string | undefined;
-  body: Buffer;
-}
-
 export type Call = (
   method: 'HEAD' | 'GET',
   url: string,
@@ -74,10 +68,10 @@ export async function fetchBearerToken(r: TokenRequest): Promise<string> {
   try {
     realm = new URL(r.challenge.realm);
   } catch {
-    throw new UpstreamError(`registry ${r.registry} sent an invalid token realm`);
+    throw registryFailure(`registry ${r.registry} sent an invalid token realm`, 401);
   }
   if (!r.isAllowedRealm(realm)) {
-    throw new UpstreamError(`registry ${r.registry} sent a token realm that is not HTTPS: ${realm.origin}`);
+    throw registryFailure(`registry ${r.registry} sent a token realm that is not HTTPS: ${realm.origin}`, 401);
   }
   if (r.challenge.service) realm.searchParams.set('service', r.challenge.service);
   // Our own scope, not the challenge's: the challenge may ask for push.
@@ -89,33 +83,42 @@ export async function fetchBearerToken(r: TokenRequest): Promise<string> {
   }
   const response = await r.call('GET', realm.toString(), headers, { credentialed: r.credentials !== undefined });
   if (response.status === 401 || response.status === 403) {
-    if (r.credentials) throw credentialsRejected(r.registry, r.credentials.username, `the token service ${realm.host} answered HTTP ${response.status}`);
-    throw credentialsRequired(r.registry, r.repository, `its token service refused an anonymous token: HTTP ${response.status}`);
+    if (r.credentials) throw credentialsRejected(r.registry, r.credentials.username, `the token service ${realm.host} answered HTTP ${response.status}`, response.status);
+    throw credentialsRequired(r.registry, r.repository, response.status, `its token service refused an anonymous token: HTTP ${response.status}`);
   }
   if (response.status !== 200) {
-    throw new UpstreamError(`the token service of registry ${r.registry} (${realm.host}) answered HTTP ${response.status}`);
+    throw registryFailure(`the token service of registry ${r.registry} (${realm.host}) answered HTTP ${response.status}`, response.status);
   }
   const parsed = r.readJson(response, `the token answer of ${realm.host}`);
   const { token, access_token: accessToken } = (parsed ?? {}) as { token?: unknown; access_token?: unknown };
   const value = typeof token === 'string' && token.length > 0 ? token : accessToken;
   if (typeof value !== 'string' || value.length === 0 || /[\r\n]/.test(value)) {
-    throw new UpstreamError(`the token service of ${r.registry} answered without a token`);
+    throw registryFailure(`the token service of ${r.registry} answered without a token`, response.status);
   }
   return value;
 }
 
-export function credentialsRejected(registry: string, username: string, detail: string): UserError {
-  return new UserError(
+export function credentialsRejected(registry: string, username: string, detail: string, status: number): RegistryError {
+  return new RegistryError(
+    'registry_credentials_rejected',
+    400,
     `registry ${registry}: credentials rejected for user ${username} (${detail})`,
     'check registry.username and the registry password secret',
-    'registry_credentials_rejected',
+    { status },
   );
 }
 
-export function credentialsRequired(registry: string, repository: string, detail?: string): UserError {
-  return new UserError(
+export function credentialsRequired(registry: string, repository: string, status: number, detail?: string): RegistryError {
+  return new RegistryError(
+    'registry_credentials_required',
+    400,
     `registry ${registry} requires credentials for ${repository}${detail ? ` (${detail})` : ''}`,
     'set registry: server, username and password in deploy.yml',
-    'registry_credentials_required',
+    { status },
   );
+}
+
+/** The registry (or its token service) failed: worth a retry later, unlike a refusal. */
+export function registryFailure(message: string, status: number, extra: { hint?: string; retryAfterMs?: number | undefined } = {}): RegistryError {
+  return new RegistryError('upstream_failed', 502, message, extra.hint, { status, retryAfterMs: extra.retryAfterMs });
 }

@@ -1,7 +1,7 @@
 // Docker image references ("nginx", "ghcr.io/acme/web:v1", "127.0.0.1:5000/x/y@sha256:…")
 // parsed by the same rules as the Docker CLI, so a name means here what it means to docker.
 
-import { UserError } from '../shared/errors.js';
+import { UserError } from './errors.js';
 
 export interface ImageReference {
   /** The name as written, without tag or digest: what the agent will pull. */
