@@ -166,3 +166,24 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
       }),
   };
 }
+
+/** Enough of an agent for one push of service demo: no seq yet, 202 on POST (the manifest kept in `accepted`), a stream that ends DONE. */
+export function pushRoutes(accepted: string[]): FakeRoute {
+  return (req: RecordedRequest, res: ServerResponse) => {
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && req.url === '/v1/services/demo?destination=') return json(404, { error: { code: 'not_found', message: 'never deployed' } });
+    if (req.method === 'POST' && req.url === '/v1/releases') {
+      accepted.push(JSON.parse(req.body.toString()).manifest);
+      return json(202, { deploy: { id: 3, service: 'demo', destination: '', version: 'r1', state: 'RECEIVED' } });
+    }
+    if (req.method === 'GET' && req.url === '/v1/deploys/3/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const record = { id: 3, service: 'demo', destination: '', version: 'r1', seq: 1, image: 'x', state: 'DONE', error: null, key_id: 'k', created_at: '', updated_at: '' };
+      return res.end(`event: end\ndata: ${JSON.stringify(record)}\n\n`);
+    }
+    json(404, { error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
+  };
+}

@@ -2,7 +2,6 @@
 // `deploy config`, the manifest field, and `deploy push` refusing an agent that
 // does not know bake windows (nothing sent) or saying what the agent will do.
 import assert from 'node:assert/strict';
-import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -14,7 +13,7 @@ import { ConfigError } from '../../../shared/errors.js';
 import { verifyManifest } from '../../../shared/manifest-signing.js';
 import { parseManifestPayload } from '../../../shared/manifest.js';
 import { FEATURES } from '../../../shared/version.js';
-import { appDirs, captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { appDirs, captureStream, makeCert, pushRoutes, startFakeAgent, tempDir, testEnv, type FakeAgent } from '../../support/cli-fixtures.js';
 
 const app = appDirs();
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
@@ -73,27 +72,6 @@ describe('deploy.yml bake', () => {
   });
 });
 
-/** Enough of an agent for one push: no seq yet, 202 on POST, a stream that ends DONE. */
-function agentRoutes(accepted: string[]) {
-  return (req: RecordedRequest, res: ServerResponse) => {
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === 'GET' && req.url === '/v1/services/demo?destination=') return json(404, { error: { code: 'not_found', message: 'never deployed' } });
-    if (req.method === 'POST' && req.url === '/v1/releases') {
-      accepted.push(JSON.parse(req.body.toString()).manifest);
-      return json(202, { deploy: { id: 3, service: 'demo', destination: '', version: 'r1', state: 'RECEIVED' } });
-    }
-    if (req.method === 'GET' && req.url === '/v1/deploys/3/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const record = { id: 3, service: 'demo', destination: '', version: 'r1', seq: 1, image: 'x', state: 'DONE', error: null, key_id: 'k', created_at: '', updated_at: '' };
-      return res.end(`event: end\ndata: ${JSON.stringify(record)}\n\n`);
-    }
-    json(404, { error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
-  };
-}
-
 describe('deploy push with bake', () => {
   const dir = tempDir();
   const xdg = join(dir.path, 'xdg');
@@ -103,8 +81,8 @@ describe('deploy push with bake', () => {
   let publicJwk: Record<string, unknown>;
 
   before(async () => {
-    current = await startFakeAgent(makeCert(dir.path, 'current'), { route: agentRoutes(accepted) });
-    outdated = await startFakeAgent(makeCert(dir.path, 'outdated'), { route: agentRoutes(accepted), features: FEATURES.filter((f) => f !== 'bake.v1') });
+    current = await startFakeAgent(makeCert(dir.path, 'current'), { route: pushRoutes(accepted) });
+    outdated = await startFakeAgent(makeCert(dir.path, 'outdated'), { route: pushRoutes(accepted), features: FEATURES.filter((f) => f !== 'bake.v1') });
     assert.equal((await run(dir.path, ['keys', 'new'], xdg)).code, 0);
     const { readKeyFile } = await import('../../../cli/keys.js');
     publicJwk = (await readKeyFile(join(xdg, 'berth', 'key.jwk'))).publicJwk;
