@@ -4,7 +4,7 @@
 //
 //   auto_deploy:
 //     tag: "~1.4"              # exact (main), glob (v*) or semver range
-//     sources:                 # a list: NAME or NAME:SECRET_NAME (as env/secret)
+//     sources:                 # a list: NAME or NAME:SECRET_NAME (as env/secret; `NAME: SECRET_NAME` too)
 //       - dockerhub
 //       - github:GHCR_WEBHOOK_SECRET
 //     poll: 5m                 # seconds, or 90s / 5m / 1h / 1d
@@ -98,6 +98,9 @@ function checkSources(raw: unknown, path: KeyPath, findings: Findings): AutoDepl
   if (Array.isArray(raw)) {
     if (raw.length > WEBHOOK_SOURCES.length) findings.error(path, `should have at most ${WEBHOOK_SOURCES.length} items`);
     raw.slice(0, WEBHOOK_SOURCES.length).forEach((entry, i) => {
+      // `- github: SECRET_NAME` is what YAML makes of NAME: SECRET_NAME written with a space.
+      const single = isPlainObject(entry) && Object.keys(entry).length === 1 ? Object.entries(entry)[0] : undefined;
+      if (single && (single[1] === null || typeof single[1] === 'string')) return add(checkSource(single[0], single[1], [...path, i], findings), [...path, i]);
       if (typeof entry !== 'string') return findings.error([...path, i], 'should be NAME or NAME:SECRET_NAME');
       const [name = '', secret, extra] = entry.split(':');
       if (extra !== undefined) return findings.error([...path, i], 'should be NAME or NAME:SECRET_NAME');

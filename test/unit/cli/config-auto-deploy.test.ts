@@ -36,6 +36,11 @@ describe('deploy.yml auto_deploy', () => {
     assert.deepEqual(planContainers(config).secretNames, ['GHCR_HOOK'], 'the secret is read from .kamal/secrets like any other');
   });
 
+  it('reads a list item written NAME: SECRET_NAME (a one-key map in YAML) like NAME:SECRET_NAME', async () => {
+    const config = await configOf('auto_deploy:\n  tag: main\n  sources:\n    - harbor: HARBOR_HOOK\n    - quay:\n');
+    assert.deepEqual(config.auto_deploy?.sources, [{ name: 'harbor', secret: 'HARBOR_HOOK' }, { name: 'quay' }]);
+  });
+
   it('reads the same policy under x-berth:, and the map form of sources', async () => {
     const config = await configOf('x-berth:\n  auto_deploy:\n    tag: v*\n    sources:\n      quay:\n      generic:\n        secret: CI_HOOK\n  bake: 30\n');
     assert.deepEqual(config.auto_deploy, { tag: 'v*', sources: [{ name: 'quay' }, { name: 'generic', secret: 'CI_HOOK' }] });
