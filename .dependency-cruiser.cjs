@@ -61,6 +61,18 @@ const ADAPTERS = [
     why: 'Scheduling will live in agent/cron/ (its adapter); nothing imports cron yet.',
   },
   {
+    name: 'semver',
+    packages: pkg('semver'),
+    allowed: '^shared/tag-pattern[.]ts$',
+    why: 'Version ranges of auto_deploy tag patterns are read and compared in shared/tag-pattern.ts only.',
+  },
+  {
+    name: 'picomatch',
+    packages: pkg('picomatch'),
+    allowed: '^shared/tag-pattern[.]ts$',
+    why: 'Tag globs of auto_deploy policies are compiled in shared/tag-pattern.ts only, with one set of options.',
+  },
+  {
     // zod is the schema language, not an effect, but still one library with
     // one place per side: schemas of data that crosses a trust boundary.
     //  - shared/: the wire schemas, the contract between agent and CLI (manifest,

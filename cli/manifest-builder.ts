@@ -1,6 +1,6 @@
 // A plan (what Kamal would run) + a resolved image + one agent → the release
-// manifest for that agent: every role the host is in, with secret values and
-// the registry password sealed to that agent's key.
+// manifest for that agent: every role the host is in, with secret values, the
+// registry password and the auto_deploy webhook secrets sealed to that agent's key.
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
@@ -69,8 +69,26 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
 }
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
-export function planFeatures(plan: Plan): string[] {
-  return plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : [];
+export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy'>): string[] {
+  return [
+    ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
+    ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
+  ];
+}
+
+async function manifestAutoDeploy(config: DeployConfig, s: Sealing): Promise<ManifestInput['auto_deploy']> {
+  const policy = config.auto_deploy;
+  if (!policy) return undefined;
+  const sources: NonNullable<NonNullable<ManifestInput['auto_deploy']>['sources']> = [];
+  for (const { name, secret } of policy.sources) {
+    const binding = { use: 'webhook-secret' as const, service: config.service, destination: config.destination, source: name };
+    sources.push(secret === undefined ? { name } : { name, secret: await s.seal(s.secret(secret), binding) });
+  }
+  return {
+    tag: policy.tag,
+    ...(sources.length > 0 ? { sources } : {}),
+    ...(policy.poll !== undefined ? { poll: policy.poll } : {}),
+  };
 }
 
 /**
@@ -120,6 +138,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   const roles: Record<string, ManifestRole> = {};
   for (const role of rolesOnHost(plan, host)) roles[role.role] = await manifestRole(config, role, host, sealing);
   const login = sealing.registry;
+  const autoDeploy = await manifestAutoDeploy(config, sealing);
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
@@ -141,5 +160,6 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     stop_timeout: config.stop_timeout,
     retain_containers: config.retain_containers,
     ...(config.bake !== undefined ? { bake: config.bake } : {}),
+    ...(autoDeploy ? { auto_deploy: autoDeploy } : {}),
   };
 }

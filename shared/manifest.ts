@@ -3,6 +3,7 @@
 // meant. Errors name the field path, like `roles.web.proxy.app_port: expected number`.
 import { z } from 'zod';
 import { UserError } from './errors.js';
+import { parseTagPattern } from './tag-pattern.js';
 
 export const MANIFEST_API_VERSION = 'berth/v1';
 export const MANIFEST_MAX_LIFETIME_S = 900;
@@ -155,6 +156,57 @@ const roleSchema = z.strictObject({
     .optional(),
 });
 
+/** Registries and senders an auto_deploy policy can accept webhooks from (see DESIGN.md, Webhooks). */
+export const WEBHOOK_SOURCES = ['distribution', 'dockerhub', 'github', 'harbor', 'quay', 'generic'] as const;
+export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
+/**
+ * Sources that authenticate a delivery with a shared secret: the Authorization
+ * header value (distribution, harbor) or the HMAC key (github, generic). Docker
+ * Hub and Quay sign nothing, so only the path token guards them and a secret
+ * for them would be a false promise.
+ */
+export const SECRET_WEBHOOK_SOURCES: ReadonlySet<WebhookSource> = new Set<WebhookSource>(['distribution', 'github', 'harbor', 'generic']);
+export const POLL_MIN_S = 60;
+export const POLL_MAX_S = 86400;
+
+const autoDeploySchema = z
+  .strictObject({
+    tag: z.string().superRefine((text, ctx) => {
+      try {
+        parseTagPattern(text);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof UserError ? e.message : 'is not a tag pattern' });
+      }
+    }),
+    sources: z
+      .array(
+        z.strictObject({
+          name: z.enum(WEBHOOK_SOURCES),
+          secret: z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)').optional(),
+        }),
+      )
+      .min(1)
+      .max(WEBHOOK_SOURCES.length)
+      .optional(),
+    /** Seconds between the agent's digest checks of the tag. */
+    poll: z.number().int().min(POLL_MIN_S).max(POLL_MAX_S).optional(),
+  })
+  .superRefine((policy, ctx) => {
+    if (policy.sources === undefined && policy.poll === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'needs sources, poll or both (otherwise nothing could ever trigger it)' });
+    }
+    const seen = new Set<string>();
+    (policy.sources ?? []).forEach((source, i) => {
+      if (seen.has(source.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `${source.name} is listed twice` });
+      seen.add(source.name);
+      const needs = SECRET_WEBHOOK_SOURCES.has(source.name);
+      if (needs && source.secret === undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'secret'], message: `required: ${source.name} deliveries are verified with a secret` });
+      if (!needs && source.secret !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'secret'], message: `not allowed: ${source.name} signs nothing, its deliveries are checked by the path token only` });
+    });
+  });
+
+export type AutoDeployPolicy = z.output<typeof autoDeploySchema>;
+
 export const manifestPayloadSchema = z
   .strictObject({
     apiVersion: z.literal(MANIFEST_API_VERSION),
@@ -193,6 +245,11 @@ export const manifestPayloadSchema = z
     bake: z.number().int().min(1).max(3600).optional(),
     /** Why the operator signed it (feature rollback.v1); absent means a push. */
     trigger: z.enum(['push', 'rollback']).optional(),
+    /**
+     * What the agent may deploy by itself on a registry webhook or poll
+     * (feature auto_deploy.v1); without it, nothing does.
+     */
+    auto_deploy: autoDeploySchema.optional(),
   })
   .superRefine((m, ctx) => {
     const expected = manifestSubject(m.service, m.destination);

@@ -1,9 +1,9 @@
 // Secrets travel sealed to one agent's X25519 key (JWE compact, ECDH-ES +
 // A256GCM) inside the signed manifest; only that agent can open them. Each
 // value is also bound to the one use it was sealed for (service, destination,
-// role and env name, or a registry's password) by a critical protected-header
-// member, which AES-GCM authenticates: copied into another service, role or
-// name, it does not open.
+// role and env name, a registry's password, or a webhook source's secret) by
+// a critical protected-header member, which AES-GCM authenticates: copied into
+// another service, role or name, it does not open.
 import type { JWK } from './api-types.js';
 import { SealBindingError, UserError } from './errors.js';
 import { decryptCompactJwe, encryptCompactJwe } from './jose.js';
@@ -14,17 +14,26 @@ export const SEAL_BINDING_MEMBER = 'berth';
 
 export type SealBinding =
   | { use: 'env'; service: string; destination: string; role: string; name: string }
-  | { use: 'registry-password'; service: string; destination: string; server: string };
+  | { use: 'registry-password'; service: string; destination: string; server: string }
+  | { use: 'webhook-secret'; service: string; destination: string; source: string };
 
 const FIELDS: Record<SealBinding['use'], readonly string[]> = {
   env: ['use', 'service', 'destination', 'role', 'name'],
   'registry-password': ['use', 'service', 'destination', 'server'],
+  'webhook-secret': ['use', 'service', 'destination', 'source'],
 };
 
 /** How an error names a use: `env TOKEN of role web of service app (destination "")`. */
 export function describeBinding(b: SealBinding): string {
   const where = `service ${b.service} (destination ${JSON.stringify(b.destination)})`;
-  return b.use === 'env' ? `env ${b.name} of role ${b.role} of ${where}` : `the password of registry ${b.server} for ${where}`;
+  switch (b.use) {
+    case 'env':
+      return `env ${b.name} of role ${b.role} of ${where}`;
+    case 'registry-password':
+      return `the password of registry ${b.server} for ${where}`;
+    case 'webhook-secret':
+      return `the ${b.source} webhook secret of ${where}`;
+  }
 }
 
 function asBinding(value: unknown): SealBinding | undefined {

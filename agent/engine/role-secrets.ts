@@ -24,6 +24,9 @@ export function sealedValues(m: ManifestPayload): { jwe: string; binding: SealBi
   if (m.registry) {
     out.push({ jwe: m.registry.password, binding: { use: 'registry-password', service: m.service, destination: m.destination, server: m.registry.server } });
   }
+  for (const source of m.auto_deploy?.sources ?? []) {
+    if (source.secret !== undefined) out.push({ jwe: source.secret, binding: { use: 'webhook-secret', service: m.service, destination: m.destination, source: source.name } });
+  }
   return out;
 }
 

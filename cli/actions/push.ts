@@ -48,7 +48,7 @@ export async function push(ctx: RunContext, options: { version: string | undefin
       ...(inputs.registry ? ['registry.auth.v1'] : []),
       ...(config.bake !== undefined ? ['bake.v1'] : []),
       ...(inputs.registry || plan.secretNames.length > 0 ? [BOUND_SEALING] : []),
-      ...planFeatures(plan),
+      ...planFeatures(plan, config),
     ],
     async prepare({ host, pin }) {
       const sealing = {

@@ -131,6 +131,7 @@ export function planContainers(config: DeployConfig, destination: string = confi
   for (const registry of [config.registry, ...config.accessories.map((a) => a.registry)]) {
     for (const credential of [registry?.username, registry?.password]) if (credential && 'secret' in credential) names.add(credential.secret);
   }
+  for (const source of config.auto_deploy?.sources ?? []) if (source.secret !== undefined) names.add(source.secret);
   for (const role of config.roles) {
     if (role.proxy && typeof role.proxy.ssl === 'object') names.add(role.proxy.ssl.certificate_pem).add(role.proxy.ssl.private_key_pem);
   }

@@ -1,5 +1,6 @@
 // deploy.yml: Kamal 2's keys with Kamal's meaning and defaults, plus Berth's
-// own (agent, cron, backups, auto_deploy). Every problem names its key path and
+// own (agent, cron, backups, auto_deploy, bake; the last two also under
+// x-berth:, see schema-berth.ts). Every problem names its key path and
 // the file:line it was written at; all problems are collected, then reported
 // together (the first three).
 
@@ -10,6 +11,7 @@ import { Findings, isPlainObject, renderIssues, type Issue, type Locate } from '
 import { applyKamalCompat } from './kamal.js';
 import { checkVolumes } from './options.js';
 import { checkAccessories } from './schema-accessories.js';
+import { checkAutoDeploy, liftBerthKeys, type BerthPaths } from './schema-berth.js';
 import { checkEnv } from './schema-env.js';
 import { parseProxy, resolveProxy, type ProxyInput } from './schema-proxy.js';
 import { checkRegistry } from './schema-registry.js';
@@ -103,7 +105,7 @@ function imageWithRegistry(image: string, server: string | undefined): string {
   return `${server}/${image}`;
 }
 
-function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string, string>, destination: string, findings: Findings): DeployConfig {
+function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string, string>, berth: BerthPaths, destination: string, findings: Findings): DeployConfig {
   const at = (key: string): KeyPath => [writtenAs[key] ?? key];
   for (const key of Object.keys(input)) if (!KNOWN.has(key)) findings.error([key], 'unknown key');
 
@@ -219,13 +221,15 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   const logging = checkLogging(input.logging, ['logging'], findings);
   if (logging) config.logging = logging;
   if (minimumVersion !== undefined) config.minimum_version = minimumVersion;
-  const bake = checkInteger(input.bake, ['bake'], findings, 1, 3600);
+  const bake = checkInteger(input.bake, berth.bake, findings, 1, 3600);
   if (bake !== undefined) config.bake = bake;
   for (const key of ['asset_path', 'error_pages_path', 'secrets_path'] as const) {
     const value = checkPathString(input[key], [key], findings);
     if (value !== undefined) config[key] = value;
   }
-  for (const key of ['cron', 'backups', 'auto_deploy'] as const) {
+  const autoDeploy = checkAutoDeploy(input.auto_deploy, berth.auto_deploy, findings);
+  if (autoDeploy) config.auto_deploy = autoDeploy;
+  for (const key of ['cron', 'backups'] as const) {
     const value = checkOpaqueMap(input[key], [key], findings);
     if (value !== undefined) config[key] = value;
   }
@@ -243,7 +247,8 @@ export function validateConfig(raw: unknown, locate: Locate, destination = ''): 
     return fail();
   }
   const { values, writtenAs } = applyKamalCompat(raw, findings);
-  const config = checkTopLevel(values, writtenAs, destination, findings);
+  const berth = liftBerthKeys(raw, values, findings);
+  const config = checkTopLevel(values, writtenAs, berth, destination, findings);
   if (findings.issues.length > 0) return fail();
   return { config, warnings: findings.warnings };
 }

@@ -1,6 +1,7 @@
 // The validated deploy.yml: Kamal 2's keys with Kamal's defaults, after a
 // destination file is merged in. Secrets appear only by name here.
 
+import type { WebhookSource } from '../../shared/manifest.js';
 import type { ServerAddress } from '../address.js';
 
 /** An env var whose value is the secret `secret` (Kamal's `NAME` or `NAME:SECRET`). */
@@ -140,5 +141,20 @@ export interface DeployConfig {
   /** Berth keys a later issue defines; kept as given. */
   cron?: Record<string, unknown>;
   backups?: Record<string, unknown>;
-  auto_deploy?: Record<string, unknown>;
+  /** From `auto_deploy:` or `x-berth/auto_deploy:`. */
+  auto_deploy?: AutoDeployConfig;
+}
+
+export interface AutoDeploySource {
+  name: WebhookSource;
+  /** The NAME of the secret in .kamal/secrets (sources that verify with one). */
+  secret?: string;
+}
+
+/** What the agent may deploy by itself: see shared/manifest.ts (auto_deploy). */
+export interface AutoDeployConfig {
+  tag: string;
+  sources: AutoDeploySource[];
+  /** Seconds. */
+  poll?: number;
 }

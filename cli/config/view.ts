@@ -57,6 +57,7 @@ export function configView(config: DeployConfig, files: string[]): Record<string
     agent: config.agent,
     cron: config.cron,
     backups: config.backups,
+    // Source secrets are names in .kamal/secrets already, never values.
     auto_deploy: config.auto_deploy,
   });
 }

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { X509Certificate, createHash } from 'node:crypto';
 import type { CliEnv } from '../../cli/env.js';
+import { readKeyFile } from '../../cli/keys.js';
 import { main } from '../../cli/main.js';
 import { ConfigError } from '../../shared/errors.js';
 import { signIdentity } from '../../shared/identity.js';
@@ -164,5 +165,59 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Enough of an agent for one push of service demo: no seq yet, 202 on POST (the manifest kept in `accepted`), a stream that ends DONE. */
+export function pushRoutes(accepted: string[]): FakeRoute {
+  return (req: RecordedRequest, res: ServerResponse) => {
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method === 'GET' && req.url === '/v1/services/demo?destination=') return json(404, { error: { code: 'not_found', message: 'never deployed' } });
+    if (req.method === 'POST' && req.url === '/v1/releases') {
+      accepted.push(JSON.parse(req.body.toString()).manifest);
+      return json(202, { deploy: { id: 3, service: 'demo', destination: '', version: 'r1', state: 'RECEIVED' } });
+    }
+    if (req.method === 'GET' && req.url === '/v1/deploys/3/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const record = { id: 3, service: 'demo', destination: '', version: 'r1', seq: 1, image: 'x', state: 'DONE', error: null, key_id: 'k', created_at: '', updated_at: '' };
+      return res.end(`event: end\ndata: ${JSON.stringify(record)}\n\n`);
+    }
+    json(404, { error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
+  };
+}
+
+/**
+ * An app directory with an operator key and two one-push agents sharing
+ * `accepted`, the outdated one lacking `missingFeature`; `run` runs the CLI there.
+ */
+export async function featurePushFixture(missingFeature: string) {
+  const dir = tempDir();
+  const xdg = join(dir.path, 'xdg');
+  const accepted: string[] = [];
+  const current = await startFakeAgent(makeCert(dir.path, 'current'), { route: pushRoutes(accepted) });
+  const outdated = await startFakeAgent(makeCert(dir.path, 'outdated'), { route: pushRoutes(accepted), features: FEATURES.filter((f) => f !== missingFeature) });
+  const run = async (argv: string[]) => {
+    const stdout = captureStream();
+    const stderr = captureStream();
+    const code = await main({ argv, env: testEnv(dir.path, { xdgConfigHome: xdg }), stdout: stdout.stream, stderr: stderr.stream });
+    return { code, stdout: stdout.text(), stderr: stderr.text() };
+  };
+  assert.equal((await run(['keys', 'new'])).code, 0);
+  const publicJwk = (await readKeyFile(join(xdg, 'berth', 'key.jwk'))).publicJwk;
+  return {
+    dir: dir.path,
+    accepted,
+    current,
+    outdated,
+    publicJwk,
+    run,
+    async close(): Promise<void> {
+      await current.close();
+      await outdated.close();
+      dir.cleanup();
+    },
   };
 }

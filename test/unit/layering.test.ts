@@ -92,6 +92,8 @@ describe('layering (.dependency-cruiser.cjs)', () => {
       'adapter-ws': ['cli/client.ts → ws'],
       'adapter-cron': ['agent/engine/cron.ts → cron'],
       'adapter-zod': ['agent/engine/zod.ts → zod'],
+      'adapter-semver': ['agent/engine/semver.ts → semver'],
+      'adapter-picomatch': ['cli/config/picomatch.ts → picomatch'],
       'external-unlisted': ['agent/engine/unlisted.ts → typescript'],
       'not-to-unresolvable': ['agent/engine/missing.ts → ./gone.js'],
     };

@@ -60,6 +60,16 @@ describe('sealed values on POST /v1/releases', () => {
     await refused(await f.manifest({ image, registry: { server: '127.0.0.1:5000', username: 'u', password: envValue } }), 400, 'seal_mismatch', /was sealed for env TOKEN/);
   });
 
+  it('refuses a webhook secret sealed for another source, service or use', async () => {
+    const key = f.identity.sealingPublicJwk;
+    const forSource = (source: string, service = 'hooks') => seal('k', key, { use: 'webhook-secret', service, destination: '', source });
+    const policy = (secret: string) => ({ service: 'hooks', sub: 'hooks', auto_deploy: { tag: 'main', sources: [{ name: 'github' as const, secret }] } });
+    await refused(await f.manifest(policy(await forSource('generic'))), 400, 'seal_mismatch', /the github webhook secret of service hooks .* was sealed for the generic webhook secret/);
+    await refused(await f.manifest(policy(await forSource('github', 'other'))), 400, 'seal_mismatch', /was sealed for the github webhook secret of service other/);
+    await refused(await f.manifest(policy(await f.seal('k', 'TOKEN', { service: 'hooks' }))), 400, 'seal_mismatch', /was sealed for env TOKEN/);
+    await refused(await f.manifest(policy(await sealUnbound('k', key))), 400, 'seal_unbound', /the github webhook secret of service hooks/);
+  });
+
   it('accepts an unbound value already stored for the same use of the same service (rollback to a pre-upgrade release), and only there', async () => {
     const old = await sealUnbound('v', f.identity.sealingPublicJwk);
     storeDirectly({ service: 'legacy', sub: 'legacy', version: 'old1', roles: web({ TOKEN: old }) });
@@ -73,5 +83,8 @@ describe('sealed values on POST /v1/releases', () => {
   it('accepts values bound to their use', async () => {
     const res = await f.postRelease(await f.manifest({ service: 'bound', sub: 'bound', roles: web({ TOKEN: await f.seal('v', 'TOKEN', { service: 'bound' }) }) }));
     assert.equal(res.status, 202, await res.clone().text());
+    const secret = await seal('k', f.identity.sealingPublicJwk, { use: 'webhook-secret', service: 'hooked', destination: '', source: 'github' });
+    const hooked = await f.postRelease(await f.manifest({ service: 'hooked', sub: 'hooked', auto_deploy: { tag: 'main', sources: [{ name: 'github', secret }] } }));
+    assert.equal(hooked.status, 202, await hooked.clone().text());
   });
 });

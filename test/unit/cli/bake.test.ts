@@ -2,7 +2,6 @@
 // `deploy config`, the manifest field, and `deploy push` refusing an agent that
 // does not know bake windows (nothing sent) or saying what the agent will do.
 import assert from 'node:assert/strict';
-import type { ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -13,8 +12,7 @@ import { buildManifestPayload } from '../../../cli/manifest-builder.js';
 import { ConfigError } from '../../../shared/errors.js';
 import { verifyManifest } from '../../../shared/manifest-signing.js';
 import { parseManifestPayload } from '../../../shared/manifest.js';
-import { FEATURES } from '../../../shared/version.js';
-import { appDirs, captureStream, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { appDirs, captureStream, featurePushFixture, testEnv, type FakeAgent } from '../../support/cli-fixtures.js';
 
 const app = appDirs();
 const DIGEST = `sha256:${'cd'.repeat(32)}`;
@@ -73,77 +71,42 @@ describe('deploy.yml bake', () => {
   });
 });
 
-/** Enough of an agent for one push: no seq yet, 202 on POST, a stream that ends DONE. */
-function agentRoutes(accepted: string[]) {
-  return (req: RecordedRequest, res: ServerResponse) => {
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method === 'GET' && req.url === '/v1/services/demo?destination=') return json(404, { error: { code: 'not_found', message: 'never deployed' } });
-    if (req.method === 'POST' && req.url === '/v1/releases') {
-      accepted.push(JSON.parse(req.body.toString()).manifest);
-      return json(202, { deploy: { id: 3, service: 'demo', destination: '', version: 'r1', state: 'RECEIVED' } });
-    }
-    if (req.method === 'GET' && req.url === '/v1/deploys/3/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const record = { id: 3, service: 'demo', destination: '', version: 'r1', seq: 1, image: 'x', state: 'DONE', error: null, key_id: 'k', created_at: '', updated_at: '' };
-      return res.end(`event: end\ndata: ${JSON.stringify(record)}\n\n`);
-    }
-    json(404, { error: { code: 'not_found', message: `no route ${req.method} ${req.url}` } });
-  };
-}
-
 describe('deploy push with bake', () => {
-  const dir = tempDir();
-  const xdg = join(dir.path, 'xdg');
-  const accepted: string[] = [];
-  let current: FakeAgent;
-  let outdated: FakeAgent;
-  let publicJwk: Record<string, unknown>;
-
+  let f: Awaited<ReturnType<typeof featurePushFixture>>;
   before(async () => {
-    current = await startFakeAgent(makeCert(dir.path, 'current'), { route: agentRoutes(accepted) });
-    outdated = await startFakeAgent(makeCert(dir.path, 'outdated'), { route: agentRoutes(accepted), features: FEATURES.filter((f) => f !== 'bake.v1') });
-    assert.equal((await run(dir.path, ['keys', 'new'], xdg)).code, 0);
-    const { readKeyFile } = await import('../../../cli/keys.js');
-    publicJwk = (await readKeyFile(join(xdg, 'berth', 'key.jwk'))).publicJwk;
+    f = await featurePushFixture('bake.v1');
   });
-  after(async () => {
-    await current.close();
-    await outdated.close();
-    dir.cleanup();
-  });
+  after(() => f.close());
 
-  const configure = (agent: FakeAgent, extra: string) => writeFileSync(join(dir.path, 'deploy.yml'), base(`  - 127.0.0.1:${agent.port}`) + extra);
+  const configure = (agent: FakeAgent, extra: string) => writeFileSync(join(f.dir, 'deploy.yml'), base(`  - 127.0.0.1:${agent.port}`) + extra);
 
   it('refuses an agent without bake.v1: exit 1, "upgrade the agent on HOST", nothing sent', async () => {
-    configure(outdated, 'bake: 15\n');
-    const host = `127.0.0.1:${outdated.port}`;
-    const res = await run(dir.path, ['push', '--version', 'r1', '--trust-new'], xdg);
+    configure(f.outdated, 'bake: 15\n');
+    const host = `127.0.0.1:${f.outdated.port}`;
+    const res = await f.run(['push', '--version', 'r1', '--trust-new']);
     assert.equal(res.code, 1);
     assert.match(res.stderr, new RegExp(`the agent on ${host.replace(/\./g, '\\.')} \\(version 0\\.1\\.0\\) does not support bake\\.v1`));
     assert.match(res.stderr, new RegExp(`hint: upgrade the agent on ${host.replace(/\./g, '\\.')}`));
-    assert.equal(accepted.length, 0);
-    assert.equal(outdated.requests.filter((r) => r.method === 'POST').length, 0);
+    assert.equal(f.accepted.length, 0);
+    assert.equal(f.outdated.requests.filter((r) => r.method === 'POST').length, 0);
   });
 
   it('the same old agent still takes a release without bake', async () => {
-    configure(outdated, '');
-    const res = await run(dir.path, ['push', '--version', 'r1'], xdg);
+    configure(f.outdated, '');
+    const res = await f.run(['push', '--version', 'r1']);
     assert.equal(res.code, 0, res.stderr);
-    assert.equal(accepted.length, 1);
+    assert.equal(f.accepted.length, 1);
     assert.doesNotMatch(res.stdout + res.stderr, /bake/);
   });
 
   it('sends bake to an agent that knows it and says what the agent will do after the push', async () => {
-    configure(current, 'bake: 15\n');
-    const res = await run(dir.path, ['push', '--version', 'r1', '--trust-new'], xdg);
+    configure(f.current, 'bake: 15\n');
+    const res = await f.run(['push', '--version', 'r1', '--trust-new']);
     assert.equal(res.code, 0, res.stderr);
-    const payload = await verifyManifest(accepted.at(-1)!, { lookupKey: () => publicJwk, audience: current.agentId });
+    const payload = await verifyManifest(f.accepted.at(-1)!, { lookupKey: () => f.publicJwk, audience: f.current.agentId });
     assert.equal(payload.bake, 15);
     assert.match(res.stdout, /\nbake window: each agent watches r1 for 15s and switches back to the previous release by itself if it fails\n$/);
-    const json = await run(dir.path, ['push', '--version', 'r1', '--json'], xdg);
+    const json = await f.run(['push', '--version', 'r1', '--json']);
     assert.equal(json.code, 0, json.stderr);
     assert.ok(json.stdout.trim().split('\n').every((l) => JSON.parse(l)), 'only NDJSON on stdout');
   });

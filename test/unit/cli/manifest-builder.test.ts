@@ -94,12 +94,12 @@ describe('proxy/forward_headers', () => {
     const trusting = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  forward_headers: true'));
     const web = await buildManifestPayload(trusting.config, trusting.plan, hostOf(trusting.plan, 'web'), facts, sealing);
     assert.equal(web.roles.web?.proxy?.forward_headers, true);
-    assert.deepEqual(planFeatures(trusting.plan), ['proxy.forward_headers.v1']);
+    assert.deepEqual(planFeatures(trusting.plan, trusting.config), ['proxy.forward_headers.v1']);
     for (const yml of [BASE, BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  forward_headers: false')]) {
       const { config, plan } = await planOf(yml);
       const payload = await buildManifestPayload(config, plan, hostOf(plan, 'web'), facts, sealing);
       assert.equal(payload.roles.web?.proxy && 'forward_headers' in payload.roles.web.proxy, false);
-      assert.deepEqual(planFeatures(plan), []);
+      assert.deepEqual(planFeatures(plan, config), []);
     }
   });
 
