@@ -2,8 +2,9 @@
 // a hint that a tag moved; it never carries a digest, because the agent
 // resolves the tag's digest from the registry itself and trusts nothing else.
 
-export const WEBHOOK_SOURCES = ['distribution', 'dockerhub', 'github', 'harbor', 'quay', 'generic'] as const;
-export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
+import { WEBHOOK_SOURCES, type WebhookSource } from '../../../shared/manifest.js';
+
+export { WEBHOOK_SOURCES, type WebhookSource };
 
 export interface WebhookInput {
   source: WebhookSource;
