@@ -10,10 +10,15 @@ import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
+import type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
+import type { WebhookReleaseInput, WebhookReleaseOutcome } from './webhook-release-repo.js';
+import type { WebhookDelivery } from '../../shared/api-types.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
+export type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
+export type { WebhookReleaseInput, WebhookReleaseOutcome } from './webhook-release-repo.js';
 export type {
   AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -140,6 +145,20 @@ export interface Store {
     bakeOver(deployId: number): string | undefined;
     /** Records bake.failed and, when possible, a bake-revert deploy holding the lock; nothing when moved on. */
     bakeFailed(a: BakeFailureInput): BakeFailureOutcome;
+  };
+  /** Webhook deliveries (the last 200 per service) and the releases they derive (agent/webhooks/intake.ts). */
+  webhooks: {
+    record(d: NewDelivery): WebhookDelivery;
+    update(id: string, u: DeliveryUpdate): void;
+    get(id: string): WebhookDelivery | undefined;
+    /** The kept delivery the sender gave this id to, if any. */
+    findSent(a: { service: string; destination: string; source: string; senderDeliveryId: string }): WebhookDelivery | undefined;
+    /** Newest first, at most 200. */
+    list(service: string, destination: string, limit: number): WebhookDelivery[];
+    /** The last webhook deploy of `image` that failed, was reverted or failed its bake. */
+    failedBefore(service: string, destination: string, image: string): DeployRecord | undefined;
+    /** The derived release and its deploy holding the lock, audited `webhook.deploy`; or why not. */
+    deployWebhookRelease(a: WebhookReleaseInput): WebhookReleaseOutcome;
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;
