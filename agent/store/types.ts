@@ -11,14 +11,12 @@ import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 import type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
-import type { WebhookReleaseInput, WebhookReleaseOutcome } from './webhook-release-repo.js';
 import type { WebhookDelivery } from '../../shared/api-types.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 export type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
-export type { WebhookReleaseInput, WebhookReleaseOutcome } from './webhook-release-repo.js';
 export type {
   AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -42,6 +40,32 @@ export type BakeFailureOutcome =
   | { kind: 'nothing-to-revert'; why: string }
   /** The bake no longer applies (another deploy is current or holds the lock, or it failed already): nothing recorded. */
   | { kind: 'over'; why: string };
+
+// A webhook's derived release (webhook-release-repo.ts); here for the same reason.
+export interface WebhookReleaseInput {
+  /** The deploy serving when the tag was resolved; its release is the base. */
+  baseDeployId: number;
+  /** The base payload with image and version changed (the caller builds it). */
+  payload: ManifestPayload;
+  /** `webhook:<source>`: the key id the deploy and its audit rows are attributed to. */
+  keyId: string;
+  source: string;
+  deliveryId: string;
+  tag: string;
+  digest: string;
+}
+
+export type WebhookReleaseOutcome =
+  /** A new deploy (RECEIVED, deploy lock held) for the engine to run. */
+  | { kind: 'deploying'; deploy: DeployRecord }
+  /** A deploy holds the lock: wait for it to end and look again. */
+  | { kind: 'busy'; deployId: number }
+  /** Another release is current now: look again. */
+  | { kind: 'moved'; why: string }
+  /** A person's lock (`deploy lock`) or a removal holds the service. */
+  | { kind: 'locked'; why: string }
+  /** The version exists with another image. */
+  | { kind: 'conflict'; why: string };
 
 /** A route table row as stored: key `service` or `service.role`, the Route as JSON. */
 export type RemovedRouteRow = {

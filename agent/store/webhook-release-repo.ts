@@ -5,37 +5,11 @@
 // with the next local revision of that seq; the deploy is recorded as derived
 // from the deploy that served before it.
 import type { EventEmitter } from 'node:events';
-import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Db } from './db.js';
 import { insertAudit } from './audit-repo.js';
 import { insertEvent, readCurrentDeployId, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import { describeOperatorLock, readOperatorLock } from './operator-locks-repo.js';
-import type { DeployRecord } from './types.js';
-
-export interface WebhookReleaseInput {
-  /** The deploy serving when the tag was resolved; its release is the base. */
-  baseDeployId: number;
-  /** The base payload with image and version changed (the caller builds it). */
-  payload: ManifestPayload;
-  /** `webhook:<source>`: the key id the deploy and its audit rows are attributed to. */
-  keyId: string;
-  source: string;
-  deliveryId: string;
-  tag: string;
-  digest: string;
-}
-
-export type WebhookReleaseOutcome =
-  /** A new deploy (RECEIVED, deploy lock held) for the engine to run. */
-  | { kind: 'deploying'; deploy: DeployRecord }
-  /** A deploy holds the lock: wait for it to end and look again. */
-  | { kind: 'busy'; deployId: number }
-  /** Another release is current now: look again. */
-  | { kind: 'moved'; why: string }
-  /** A person's lock (`deploy lock`) or a removal holds the service. */
-  | { kind: 'locked'; why: string }
-  /** The version exists with another image. */
-  | { kind: 'conflict'; why: string };
+import type { DeployRecord, WebhookReleaseInput, WebhookReleaseOutcome } from './types.js';
 
 export function createWebhookReleaseRepo(db: Db, now: () => number, bus: EventEmitter) {
   return {
