@@ -12,11 +12,6 @@ export const MANIFEST_MAX_LIFETIME_S = 900;
 export const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const NAME_RULE = 'must be 1-63 of a-z, 0-9, "-", "_", starting with a letter or digit';
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
-/** Whether `v` may name a release (the manifest's `version`). */
-export function isReleaseVersion(v: string): boolean {
-  return VERSION.test(v);
-}
 const KEY_ID = /^[A-Za-z0-9_-]{43}$/;
 const JTI = /^[A-Za-z0-9_-]{16,128}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;

@@ -5,7 +5,7 @@
 // every check here is made again on each delivery, from the store.
 import { isFinalDeployState } from '../../shared/api-types.js';
 import { parseImageReference } from '../../shared/image-reference.js';
-import { isReleaseVersion, type ManifestPayload } from '../../shared/manifest.js';
+import { isValidVersion, type ManifestPayload } from '../../shared/manifest.js';
 import type { RegistryCredentials } from '../../shared/registry/auth.js';
 import { matchesTag, parseTagPattern } from '../../shared/tag-pattern.js';
 import type { TagPush, WebhookSource } from '../core/webhooks/index.js';
@@ -55,7 +55,7 @@ export function tracksRepository(image: string, push: TagPush): boolean {
 export function derivedVersion(tag: string, digest: string): string {
   const hex = digest.replace(/^sha256:/, '').slice(0, 12);
   const version = `${tag.slice(0, 115)}-${hex}`;
-  return isReleaseVersion(version) ? version : `webhook-${hex}`;
+  return isValidVersion(version) ? version : `webhook-${hex}`;
 }
 
 function scrub(text: string, secret: string | undefined): string {
