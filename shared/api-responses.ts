@@ -14,6 +14,7 @@ import { z } from 'zod';
 import {
   DEPLOY_STATES,
   DEPLOY_TRIGGERS,
+  WEBHOOK_DELIVERY_OUTCOMES,
   type AuditEntry,
   type CurrentRelease,
   type DeployEvent,
@@ -25,6 +26,7 @@ import {
   type ServiceRemoval,
   type ServiceSummary,
   type StoredRelease,
+  type WebhookDelivery,
 } from './api-types.js';
 import type { ErrorBody } from './errors.js';
 
@@ -97,6 +99,20 @@ export const storedReleaseSchema = exactly<StoredRelease>()(z.object({
   version: z.string(), seq: z.number(), image: z.string(), key_id: z.string(), created_at: isoTime, payload: z.unknown(),
 }));
 
+export const webhookDeliverySchema = exactly<WebhookDelivery>()(z.object({
+  id: z.string(),
+  at: isoTime,
+  service: z.string(),
+  destination: z.string(),
+  source: z.string(),
+  sender_delivery_id: z.string().nullable(),
+  outcome: z.enum(WEBHOOK_DELIVERY_OUTCOMES),
+  reason: z.string(),
+  tag: z.string().nullable(),
+  digest: z.string().nullable(),
+  deploy_id: z.number().nullable(),
+}));
+
 export const serviceRemovalSchema = exactly<ServiceRemoval>()(z.object({ containers: z.array(z.string()), routes: z.number() }));
 
 // ---- One answer per endpoint (GET /v1/services/:name: shared/service-detail.ts).
@@ -131,6 +147,9 @@ export const releasesResponseSchema = z.object({ releases: z.array(releaseSummar
 /** GET /v1/services/:name/releases/:version. */
 export const storedReleaseResponseSchema = z.object({ release: storedReleaseSchema });
 
+/** GET /v1/services/:name/webhook/deliveries: newest first. */
+export const webhookDeliveriesResponseSchema = z.object({ deliveries: z.array(webhookDeliverySchema) });
+
 /** GET /v1/audit: newest first. */
 export const auditResponseSchema = z.object({ entries: z.array(auditEntrySchema) });
 
@@ -157,6 +176,7 @@ export type ServicesResponse = z.infer<typeof servicesResponseSchema>;
 export type ReleasesResponse = z.infer<typeof releasesResponseSchema>;
 export type StoredReleaseResponse = z.infer<typeof storedReleaseResponseSchema>;
 export type AuditResponse = z.infer<typeof auditResponseSchema>;
+export type WebhookDeliveriesResponse = z.infer<typeof webhookDeliveriesResponseSchema>;
 export type LockResponse = z.infer<typeof lockResponseSchema>;
 export type LockReleasedResponse = z.infer<typeof lockReleasedResponseSchema>;
 export type MaintenanceResponse = z.infer<typeof maintenanceResponseSchema>;

@@ -142,6 +142,27 @@ export interface ServiceSummary {
   current: CurrentRelease | null;
 }
 
+/** What became of a webhook delivery (agent/webhooks/types.ts DeliveryOutcome). */
+export const WEBHOOK_DELIVERY_OUTCOMES = ['queued', 'deployed', 'already_serving', 'ignored', 'refused', 'failed'] as const;
+export type WebhookDeliveryOutcome = (typeof WEBHOOK_DELIVERY_OUTCOMES)[number];
+
+/** One webhook delivery as `GET /v1/services/:name/webhook/deliveries` lists it; the last 200 are kept. */
+export interface WebhookDelivery {
+  id: string; // whd_…
+  at: string; // ISO 8601, when it arrived
+  service: string;
+  destination: string;
+  source: string;
+  /** The sender's own delivery or event id, when it gives one. */
+  sender_delivery_id: string | null;
+  outcome: WebhookDeliveryOutcome;
+  reason: string;
+  tag: string | null;
+  /** The digest the registry gave for the tag (never one from the payload). */
+  digest: string | null;
+  deploy_id: number | null;
+}
+
 /** One version of a service as `GET /v1/services/:name/releases` lists it: its latest release row and latest deploy. */
 export interface ReleaseSummary {
   version: string;

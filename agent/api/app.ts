@@ -18,6 +18,7 @@ import { releaseRoutes } from './releases.js';
 import { serviceRemoveRoutes } from './service-remove.js';
 import { serviceReleaseRoutes } from './service-releases.js';
 import { serviceRoutes } from './services.js';
+import { webhookDeliveryRoutes } from './webhook-deliveries.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
 
@@ -52,6 +53,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   serviceRemoveRoutes(app, full);
   auditRoutes(app, full);
   serviceReleaseRoutes(app, full);
+  webhookDeliveryRoutes(app, full);
   maintenanceRoutes(app, full);
   logRoutes(app, full);
   execRoutes(app, full);

@@ -6,16 +6,9 @@ import { UserError } from '../../shared/errors.js';
 import { MAX_AUDIT_LIMIT } from '../store/audit-repo.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
-import { checkName, queryParams } from './params.js';
+import { checkName, positive, queryParams } from './params.js';
 
 const DEFAULT_AUDIT_LIMIT = 50;
-const COUNT = /^[1-9][0-9]{0,15}$/;
-
-function positive(value: string, what: string, max: number): number {
-  const n = COUNT.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n > max) throw new UserError(`${what} must be an integer from 1 to ${max}`);
-  return n;
-}
 
 export function auditRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.get('/v1/audit', requireToken(deps, 'read'), (c) => {

@@ -33,6 +33,15 @@ export function checkName(value: string, what: string): string {
   return value;
 }
 
+const COUNT = /^[1-9][0-9]{0,15}$/;
+
+/** A query parameter that must be an integer from 1 to `max`. */
+export function positive(value: string, what: string, max: number): number {
+  const n = COUNT.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n > max) throw new UserError(`${what} must be an integer from 1 to ${max}`);
+  return n;
+}
+
 /** `:name` and `?destination=` of /v1/services/:name/...; nothing else in the query. */
 export function serviceTarget(c: Context<ApiEnv>): ServiceTarget {
   return serviceQuery(c, []).target;

@@ -79,9 +79,18 @@ function migrate(db: Database.Database): void {
   }
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
-    }).immediate();
+    // foreign_keys cannot change inside a transaction, so a rebuild turns it off around one.
+    if (m.rebuildsTables) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        if (m.rebuildsTables && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+          throw new ConfigError(`database migration ${m.version} would break a foreign key`, 'restore the database from a backup');
+        }
+        db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, new Date().toISOString());
+      }).immediate();
+    } finally {
+      if (m.rebuildsTables) db.pragma('foreign_keys = ON');
+    }
   }
 }

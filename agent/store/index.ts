@@ -12,6 +12,8 @@ import { createReleasesRepo } from './releases-repo.js';
 import { createRemovalRepo } from './removal-repo.js';
 import { createRoutesRepo } from './routes-repo.js';
 import type { Store } from './types.js';
+import { createWebhookDeliveriesRepo } from './webhook-deliveries-repo.js';
+import { createWebhookReleaseRepo } from './webhook-release-repo.js';
 
 export type * from './types.js';
 export { SCOPES, DEPLOY_STATES } from './types.js';
@@ -63,6 +65,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     operatorLocks: createOperatorLocksRepo(db, now),
     removal: createRemovalRepo(db, now),
     derived: createDerivedRepo(db, now, bus),
+    webhooks: { ...createWebhookDeliveriesRepo(db, now), ...createWebhookReleaseRepo(db, now, bus) },
     bus,
   };
 }

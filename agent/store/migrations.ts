@@ -3,6 +3,12 @@
 export interface Migration {
   version: number;
   sql: string;
+  /**
+   * The migration rebuilds a table others reference: it runs with foreign keys
+   * off (SQLite's documented table-rebuild procedure) and fails unless
+   * PRAGMA foreign_key_check finds nothing before it commits.
+   */
+  rebuildsTables?: true;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -132,6 +138,52 @@ export const MIGRATIONS: readonly Migration[] = [
         SELECT MIN(a.id) FROM audit a
         WHERE a.action = 'bake.failed' AND a.service = deploys.service AND a.destination = deploys.destination
           AND json_extract(a.detail, '$.deploy') = deploys.id), 0);
+    `,
+  },
+  {
+    // Issue 10: webhook deliveries (the last 200 per service and destination),
+    // and releases the agent derives from a stored signed one with only the
+    // image changed. Those keep the signed release's seq and take the next
+    // local `revision` of it, so (service, destination, seq) is no longer
+    // unique by itself: the releases table is rebuilt with the wider key.
+    version: 4,
+    rebuildsTables: true,
+    sql: `
+      CREATE TABLE releases_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        version TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        image TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        jws TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (service, destination, seq, revision)
+      );
+      INSERT INTO releases_new (id, service, destination, version, seq, image, key_id, jws, payload, created_at)
+        SELECT id, service, destination, version, seq, image, key_id, jws, payload, created_at FROM releases;
+      DROP TABLE releases;
+      ALTER TABLE releases_new RENAME TO releases;
+      CREATE INDEX releases_version ON releases (service, destination, version);
+      CREATE TABLE webhook_deliveries (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        at TEXT NOT NULL,
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        source TEXT NOT NULL,
+        sender_delivery_id TEXT,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        tag TEXT,
+        digest TEXT,
+        deploy_id INTEGER
+      );
+      CREATE INDEX webhook_deliveries_service ON webhook_deliveries (service, destination, n);
+      CREATE INDEX webhook_deliveries_sender ON webhook_deliveries (service, destination, source, sender_delivery_id);
     `,
   },
 ];

@@ -44,7 +44,7 @@ export function readOperatorLock(db: Db, service: string, destination: string): 
 }
 
 /** `<svc> is locked by key <kid> (<comment>) since <iso>: <message>` (docs/internals.md "Operator locks"). */
-function describeOperatorLock(lock: OperatorLock): string {
+export function describeOperatorLock(lock: OperatorLock): string {
   return `${manifestSubject(lock.service, lock.destination)} is locked by key ${holder(lock)} since ${lock.since}: ${lock.message}`;
 }
 

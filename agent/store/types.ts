@@ -10,10 +10,13 @@ import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
+import type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
+import type { WebhookDelivery } from '../../shared/api-types.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
+export type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
 export type {
   AuditEntry, OperatorLock, CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
@@ -37,6 +40,32 @@ export type BakeFailureOutcome =
   | { kind: 'nothing-to-revert'; why: string }
   /** The bake no longer applies (another deploy is current or holds the lock, or it failed already): nothing recorded. */
   | { kind: 'over'; why: string };
+
+// A webhook's derived release (webhook-release-repo.ts); here for the same reason.
+export interface WebhookReleaseInput {
+  /** The deploy serving when the tag was resolved; its release is the base. */
+  baseDeployId: number;
+  /** The base payload with image and version changed (the caller builds it). */
+  payload: ManifestPayload;
+  /** `webhook:<source>`: the key id the deploy and its audit rows are attributed to. */
+  keyId: string;
+  source: string;
+  deliveryId: string;
+  tag: string;
+  digest: string;
+}
+
+export type WebhookReleaseOutcome =
+  /** A new deploy (RECEIVED, deploy lock held) for the engine to run. */
+  | { kind: 'deploying'; deploy: DeployRecord }
+  /** A deploy holds the lock: wait for it to end and look again. */
+  | { kind: 'busy'; deployId: number }
+  /** Another release is current now: look again. */
+  | { kind: 'moved'; why: string }
+  /** A person's lock (`deploy lock`) or a removal holds the service. */
+  | { kind: 'locked'; why: string }
+  /** The version exists with another image. */
+  | { kind: 'conflict'; why: string };
 
 /** A route table row as stored: key `service` or `service.role`, the Route as JSON. */
 export type RemovedRouteRow = {
@@ -140,6 +169,20 @@ export interface Store {
     bakeOver(deployId: number): string | undefined;
     /** Records bake.failed and, when possible, a bake-revert deploy holding the lock; nothing when moved on. */
     bakeFailed(a: BakeFailureInput): BakeFailureOutcome;
+  };
+  /** Webhook deliveries (the last 200 per service) and the releases they derive (agent/webhooks/intake.ts). */
+  webhooks: {
+    record(d: NewDelivery): WebhookDelivery;
+    update(id: string, u: DeliveryUpdate): void;
+    get(id: string): WebhookDelivery | undefined;
+    /** The kept delivery the sender gave this id to, if any. */
+    findSent(a: { service: string; destination: string; source: string; senderDeliveryId: string }): WebhookDelivery | undefined;
+    /** Newest first, at most 200. */
+    list(service: string, destination: string, limit: number): WebhookDelivery[];
+    /** The last webhook deploy of `image` that failed, was reverted or failed its bake. */
+    failedBefore(service: string, destination: string, image: string): DeployRecord | undefined;
+    /** The derived release and its deploy holding the lock, audited `webhook.deploy`; or why not. */
+    deployWebhookRelease(a: WebhookReleaseInput): WebhookReleaseOutcome;
   };
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;

@@ -13,6 +13,7 @@ import {
   type ReleaseSummary,
   type ServiceRemoval,
   type StoredRelease,
+  type WebhookDelivery,
 } from '../../shared/api-types.js';
 import type {
   AuditResponse,
@@ -26,6 +27,7 @@ import type {
   RemoveServiceResponse,
   StoredReleaseResponse,
 } from '../../shared/api-responses.js';
+import { webhookDeliveriesResponseSchema } from '../../shared/api-responses.js';
 import { UpstreamError } from '../../shared/errors.js';
 import { serviceDetailResponseSchema, type ServiceDetail } from '../../shared/service-detail.js';
 import { outdatedAgentError, servicePath, type AgentClient } from './client.js';
@@ -144,6 +146,20 @@ export async function readAudit(client: AgentClient, ref: ServiceRef, limit: num
   const entries = field<AuditResponse, 'entries'>((await client.json('GET', path)).body, 'entries');
   if (!Array.isArray(entries) || !entries.every(isAuditEntry)) throw malformed(client, 'audit list');
   return entries;
+}
+
+/** GET /v1/services/:name/webhook/deliveries: the newest `limit` deliveries; null when the agent has no such service. */
+export async function readWebhookDeliveries(client: AgentClient, ref: ServiceRef, limit: number): Promise<WebhookDelivery[] | null> {
+  const path = `${servicePath(ref.service, ref.destination, 'webhook/deliveries')}&limit=${limit}`;
+  const { status, body } = await client.json('GET', path, { accept: [404] });
+  if (status === 404) {
+    const outdated = outdatedAgentError(client.label, body, `the agent on ${client.label} cannot list webhook deliveries`);
+    if (outdated) throw outdated;
+    return null;
+  }
+  const parsed = webhookDeliveriesResponseSchema.safeParse(body);
+  if (!parsed.success) throw malformed(client, 'webhook delivery list');
+  return parsed.data.deliveries;
 }
 
 function parseLock(value: unknown, client: AgentClient): OperatorLock | null {

@@ -27,6 +27,7 @@ import {
   removeServiceResponseSchema,
   servicesResponseSchema,
   storedReleaseResponseSchema,
+  webhookDeliveriesResponseSchema,
 } from '../../../shared/api-responses.js';
 import { serviceDetailResponseSchema } from '../../../shared/service-detail.js';
 import { ApiFixture } from '../../support/agent-api.js';
@@ -122,6 +123,16 @@ describe('every JSON answer matches its shared schema', () => {
     conforms(releasesResponseSchema, list, 'GET releases');
     assert.equal((list as { releases: unknown[] }).releases.length, 2);
     conforms(storedReleaseResponseSchema, await answer('GET', '/v1/services/demo/releases/v1?destination=', 200), 'GET releases/:version');
+  });
+
+  it('webhook deliveries: every member present, and null ones', async () => {
+    const queued = f.store.webhooks.record({ service: 'demo', destination: '', source: 'github', senderDeliveryId: 'gh-1', outcome: 'queued', tag: 'main' });
+    f.store.webhooks.update(queued.id, { outcome: 'deployed', reason: 'release main-bbbbbbbbbbbb', digest: `sha256:${'b'.repeat(64)}`, deployId });
+    f.store.webhooks.record({ service: 'demo', destination: '', source: 'dockerhub', outcome: 'refused', reason: '401 unauthorized: bad token' });
+    const list = await answer('GET', '/v1/services/demo/webhook/deliveries?destination=&limit=5', 200, { key: f.keyRead });
+    conforms(webhookDeliveriesResponseSchema, list, 'GET webhook/deliveries');
+    const rows = (list as { deliveries: Array<{ outcome: string; deploy_id: number | null }> }).deliveries;
+    assert.deepEqual(rows.map((d) => [d.outcome, d.deploy_id]), [['refused', null], ['deployed', deployId]]);
   });
 
   it('lock and maintenance: read, release, end', async () => {

@@ -41,17 +41,17 @@ describe('store: migrations and pragmas', () => {
     const tables = Object.keys(store.dump()).sort();
     assert.deepEqual(tables, [
       'audit', 'deploy_events', 'deploys', 'locks', 'maintenance', 'operator_locks', 'releases', 'route_version', 'routes',
-      'schema_migrations', 'seen_jti', 'service_seq', 'trusted_keys',
+      'schema_migrations', 'seen_jti', 'service_seq', 'trusted_keys', 'webhook_deliveries',
     ]);
     store.keys.add({ kid: KID, jwk: { kty: 'OKP', crv: 'Ed25519', x: 'x' }, comment: 'c', scopes: ['deploy'] });
     store.close();
     const again = openStore(file);
     assert.equal(again.keys.list().length, 1);
-    assert.equal(again.dump().schema_migrations?.length, 3);
+    assert.equal(again.dump().schema_migrations?.length, MIGRATIONS.length);
     again.close();
   });
 
-  it('migration 3 marks the deploys whose bake already failed, from the audit of a database at version 2', () => {
+  it('migrations 3 and 4 mark the deploys whose bake already failed and rebuild releases, from a database at version 2', () => {
     const file = join(dir, `s${n++}.db`);
     const old = new Database(file);
     for (const m of MIGRATIONS.filter((x) => x.version <= 2)) {
@@ -70,7 +70,9 @@ describe('store: migrations and pragmas', () => {
         VALUES (7, '2024-05-01T00:00:00Z', 'agent', 'bake.failed', 'demo', '', '{"deploy":1,"version":"v1","reason":"x","reverted_to":null}');`);
     old.close();
     const store = openStore(file);
-    assert.equal(store.dump().schema_migrations?.length, 3);
+    assert.equal(store.dump().schema_migrations?.length, MIGRATIONS.length);
+    assert.deepEqual(store.dump().releases?.map((r) => (r as { revision: number }).revision), [0, 0]);
+    assert.equal(store.getRelease(2)?.jws, 'jws');
     assert.equal(store.derived.bakeOver(1), 'its bake already failed (audit 7)');
     assert.equal(store.derived.bakeOver(2), undefined);
     assert.deepEqual(store.releaseHistory('demo', '').map((r) => r.bake_failed), [true]);
