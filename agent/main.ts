@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { isBerthError, ConfigError } from '../shared/errors.js';
 import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
-import { startApiServer } from './api/server.js';
+import { startApiServer, startWebhookSocket } from './api/server.js';
+import { webhookOnly } from './api/webhook-ingress.js';
 import { createWebSocketSupport } from './api/websocket.js';
 import { parseAgentArgs, type AgentCommand } from './cli.js';
 import { agentGuardrails, agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
@@ -157,6 +158,11 @@ async function run(config: AgentConfig): Promise<number> {
     limits: config.connections,
     warn: (message) => log.warn(message),
   });
+  // Deliveries through the router (every app host); without it, webhooks still reach the API port.
+  const webhookSocket = await startWebhookSocket(webhookOnly(app), config.webhookSocket).catch((e: unknown) => {
+    log.warn('webhooks will reach only the API port: cannot listen on the webhook socket', { path: config.webhookSocket, err: e });
+    return undefined;
+  });
   log.info('listening', {
     address: `${server.address.address}:${server.address.port}`, agent_id: identity.agentId, tls_fingerprint: identity.tlsFingerprint,
     max_connections: server.limits.maxConnections, max_connections_per_ip: server.limits.maxPerAddress,
@@ -179,6 +185,7 @@ async function run(config: AgentConfig): Promise<number> {
   websockets.closeAll();
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
+  await webhookSocket?.close();
   return shutdown({ server, stopRouteSync, running, store, log });
 }
 

@@ -18,6 +18,8 @@ import { releaseRoutes } from './releases.js';
 import { serviceRemoveRoutes } from './service-remove.js';
 import { serviceReleaseRoutes } from './service-releases.js';
 import { serviceRoutes } from './services.js';
+import { webhookRoutes } from './webhook-ingress.js';
+import { webhookUrlRoutes } from './webhook-url.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
 
@@ -44,6 +46,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   // Bodies themselves are read by requireToken, once the signature verified.
   app.use('*', refuseDeclaredOversize());
   healthRoutes(app);
+  webhookRoutes(app, webhookDeps(full));
   identityRoutes(app, full);
   releaseRoutes(app, full);
   deployRoutes(app, full);
@@ -55,7 +58,16 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   maintenanceRoutes(app, full);
   logRoutes(app, full);
   execRoutes(app, full);
+  webhookUrlRoutes(app, full);
   return app;
+}
+
+/** The webhook route's share of the API's dependencies (the router's socket gets the same). */
+export function webhookDeps(deps: ApiDeps) {
+  return {
+    store: deps.store, sealingPrivateJwk: deps.identity.sealingPrivateJwk, log: deps.log,
+    intake: deps.webhookIntake, now: deps.now, perMinute: deps.webhooksPerMinute,
+  };
 }
 
 /**
