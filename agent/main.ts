@@ -149,6 +149,7 @@ async function run(config: AgentConfig): Promise<number> {
     upgradeWebSocket: websockets.upgrade,
     // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
     engine: trackedEngine(engine, running),
+    // webhookIntake: none yet, so a webhook TOKEN that names a service is answered 503 (agent/api/webhook-ingress.ts).
   });
   const server = await startApiServer(app, {
     listen: config.listen,
