@@ -31,6 +31,10 @@ const RUN_OPTIONS = {
   listen: LISTEN,
   'docker-host': { value: 'URL', env: 'DOCKER_HOST', default: 'unix:///var/run/docker.sock', description: 'Docker engine' },
   'router-socket': { value: 'PATH', env: 'BERTH_ROUTER_SOCKET', default: '/run/berth/router.sock', description: 'router control socket' },
+  'webhook-socket': {
+    value: 'PATH', env: 'BERTH_WEBHOOK_SOCKET', default: 'webhooks.sock beside the router socket',
+    description: 'where the router forwards /.berth/webhooks/ requests',
+  },
   network: { value: 'NAME', env: 'BERTH_NETWORK', default: 'berth', description: 'Docker network' },
   'network-subnet': { value: 'CIDR', env: 'BERTH_NETWORK_SUBNET', default: '10.210.0.0/24', description: 'its subnet' },
   'allow-cap': { value: 'CAP', multiple: true, env: 'BERTH_ALLOW_CAPS', default: 'none', description: 'let releases add this capability' },

@@ -2,7 +2,7 @@
 // defaults (docs/internals.md "Agent config"). Everything else gets an AgentConfig.
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { join, posix, resolve } from 'node:path';
+import { dirname, join, posix, resolve } from 'node:path';
 import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
 import { ConfigError } from '../shared/errors.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
@@ -29,6 +29,8 @@ export interface AgentConfig {
   listen: ListenAddress;
   dockerHost: string;
   routerSocket: string;
+  /** Where the router forwards webhook deliveries (--webhook-socket); webhooks.sock beside the router socket by default. */
+  webhookSocket: string;
   network: string;
   networkSubnet: string;
   /** This server's name as containers see it (BERTH_HOST / KAMAL_HOST). */
@@ -55,6 +57,7 @@ export interface AgentFlags {
   listen?: string | undefined;
   'docker-host'?: string | undefined;
   'router-socket'?: string | undefined;
+  'webhook-socket'?: string | undefined;
   network?: string | undefined;
   'network-subnet'?: string | undefined;
   'allow-cap'?: string[] | undefined;
@@ -102,11 +105,13 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   if (pauseAt !== undefined && pauseAt !== '' && !(DEPLOY_STATES as readonly string[]).includes(pauseAt)) {
     throw new ConfigError(`BERTH_TEST_PAUSE_AT must be one of ${DEPLOY_STATES.join(', ')}`);
   }
+  const routerSocket = resolve(pick(flags['router-socket'], env.BERTH_ROUTER_SOCKET, '/run/berth/router.sock'));
   return {
     stateDir,
     listen: parseListen(pick(flags.listen, env.BERTH_LISTEN, '0.0.0.0:7443'), '--listen'),
     dockerHost: parseDockerHost(pick(flags['docker-host'], env.DOCKER_HOST, 'unix:///var/run/docker.sock')),
-    routerSocket: resolve(pick(flags['router-socket'], env.BERTH_ROUTER_SOCKET, '/run/berth/router.sock')),
+    routerSocket,
+    webhookSocket: resolve(pick(flags['webhook-socket'], env.BERTH_WEBHOOK_SOCKET, join(dirname(routerSocket), 'webhooks.sock'))),
     network,
     networkSubnet: parseSubnet(pick(flags['network-subnet'], env.BERTH_NETWORK_SUBNET, '10.210.0.0/24')),
     hostname: hostname(),

@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 import { isBerthError, ConfigError } from '../shared/errors.js';
 import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
-import { startApiServer } from './api/server.js';
+import { startApiServer, startWebhookSocket } from './api/server.js';
+import { webhookOnly } from './api/webhook-ingress.js';
+import { registryCredentials } from './webhooks/credentials.js';
+import { createWebhookIntake } from './webhooks/intake.js';
 import { createWebSocketSupport } from './api/websocket.js';
 import { parseAgentArgs, type AgentCommand } from './cli.js';
 import { agentGuardrails, agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
@@ -138,6 +141,14 @@ async function run(config: AgentConfig): Promise<number> {
   const websockets = createWebSocketSupport();
 
   const running = new Set<Promise<void>>();
+  const tracked = trackedEngine(engine, running);
+  // Verified deliveries become deploys of the registry's digest, after the answer (agent/webhooks/).
+  const webhookIntake = createWebhookIntake({
+    store,
+    engine: tracked,
+    log,
+    openRegistryCredentials: registryCredentials(identity.sealingPrivateJwk),
+  });
   const app = buildApp({
     store,
     docker,
@@ -147,7 +158,8 @@ async function run(config: AgentConfig): Promise<number> {
     ops: { docker, hostname: config.hostname, network: config.network, logFollowLimitMs: config.logFollowLimitMs },
     upgradeWebSocket: websockets.upgrade,
     // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
-    engine: trackedEngine(engine, running),
+    engine: tracked,
+    webhookIntake,
   });
   const server = await startApiServer(app, {
     listen: config.listen,
@@ -156,6 +168,11 @@ async function run(config: AgentConfig): Promise<number> {
     attachUpgrades: (s) => websockets.attach(s, app),
     limits: config.connections,
     warn: (message) => log.warn(message),
+  });
+  // Deliveries through the router (every app host); without it, webhooks still reach the API port.
+  const webhookSocket = await startWebhookSocket(webhookOnly(app), config.webhookSocket).catch((e: unknown) => {
+    log.warn('webhooks will reach only the API port: cannot listen on the webhook socket', { path: config.webhookSocket, err: e });
+    return undefined;
   });
   log.info('listening', {
     address: `${server.address.address}:${server.address.port}`, agent_id: identity.agentId, tls_fingerprint: identity.tlsFingerprint,
@@ -179,6 +196,7 @@ async function run(config: AgentConfig): Promise<number> {
   websockets.closeAll();
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
+  await webhookSocket?.close();
   return shutdown({ server, stopRouteSync, running, store, log });
 }
 

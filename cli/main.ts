@@ -23,6 +23,7 @@ import lockStatusCommand from './commands/lock-status.js';
 import lockAcquireCommand from './commands/lock-acquire.js';
 import lockReleaseCommand from './commands/lock-release.js';
 import auditCommand from './commands/audit.js';
+import webhookUrlCommand from './commands/webhook-url.js';
 import webhookDeliveriesCommand from './commands/webhook-deliveries.js';
 import removeCommand from './commands/remove.js';
 import configCommand from './commands/config.js';
@@ -57,6 +58,7 @@ export const commands: readonly CommandDefinition[] = [
   lockAcquireCommand,
   lockReleaseCommand,
   auditCommand,
+  webhookUrlCommand,
   webhookDeliveriesCommand,
   removeCommand,
   configCommand,

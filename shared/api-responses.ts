@@ -29,6 +29,7 @@ import {
   type WebhookDelivery,
 } from './api-types.js';
 import type { ErrorBody } from './errors.js';
+import { WEBHOOK_SOURCES } from './manifest.js';
 
 type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
 
@@ -166,6 +167,13 @@ export const maintenanceResponseSchema = z.object({ maintenance: maintenanceStat
 export const removeServiceResponseSchema = z.object({ removed: serviceRemovalSchema });
 
 /** Every error status, and the last record of a stream that failed after it began. */
+/** GET /v1/services/:name/webhook (scope deploy: each path holds the service's webhook TOKEN). */
+export const webhookUrlResponseSchema = z.object({
+  urls: z.array(z.object({ source: z.enum(WEBHOOK_SOURCES), path: z.string() })),
+  /** The serving release's auto_deploy policy, secrets left out; null without one. */
+  policy: z.object({ tag: z.string(), sources: z.array(z.enum(WEBHOOK_SOURCES)), poll: z.number().nullable() }).nullable(),
+});
+
 export const errorBodySchema = exactly<ErrorBody>()(z.object({ error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) }));
 
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
@@ -181,6 +189,7 @@ export type LockResponse = z.infer<typeof lockResponseSchema>;
 export type LockReleasedResponse = z.infer<typeof lockReleasedResponseSchema>;
 export type MaintenanceResponse = z.infer<typeof maintenanceResponseSchema>;
 export type RemoveServiceResponse = z.infer<typeof removeServiceResponseSchema>;
+export type WebhookUrlResponse = z.infer<typeof webhookUrlResponseSchema>;
 
 // ---- Stream records.
 

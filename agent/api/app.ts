@@ -19,6 +19,8 @@ import { serviceRemoveRoutes } from './service-remove.js';
 import { serviceReleaseRoutes } from './service-releases.js';
 import { serviceRoutes } from './services.js';
 import { webhookDeliveryRoutes } from './webhook-deliveries.js';
+import { webhookRoutes } from './webhook-ingress.js';
+import { webhookUrlRoutes } from './webhook-url.js';
 
 export type { ApiDeps, ApiEnv } from './context.js';
 
@@ -45,6 +47,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   // Bodies themselves are read by requireToken, once the signature verified.
   app.use('*', refuseDeclaredOversize());
   healthRoutes(app);
+  webhookRoutes(app, webhookDeps(full));
   identityRoutes(app, full);
   releaseRoutes(app, full);
   deployRoutes(app, full);
@@ -57,7 +60,16 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   maintenanceRoutes(app, full);
   logRoutes(app, full);
   execRoutes(app, full);
+  webhookUrlRoutes(app, full);
   return app;
+}
+
+/** The webhook route's share of the API's dependencies (the router's socket gets the same). */
+export function webhookDeps(deps: ApiDeps) {
+  return {
+    store: deps.store, sealingPrivateJwk: deps.identity.sealingPrivateJwk, log: deps.log,
+    intake: deps.webhookIntake, now: deps.now, perMinute: deps.webhooksPerMinute,
+  };
 }
 
 /**

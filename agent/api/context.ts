@@ -10,6 +10,7 @@ import type { Scope, Store } from '../store/index.js';
 import type { Unseal } from '../engine/role-secrets.js';
 import type { FailureLimiter } from './rate-limit.js';
 import type { Upgrade } from './websocket.js';
+import type { WebhookIntake } from '../webhooks/types.js';
 
 /** What logs and exec need beyond the rest of the API (agent/ops). */
 export interface OpsDeps {
@@ -60,6 +61,10 @@ export interface ApiDeps {
   ops?: OpsDeps;
   /** WebSocket upgrades (agent/api/websocket.ts); absent, interactive exec answers 503. */
   upgradeWebSocket?: Upgrade;
+  /** Where verified webhook deliveries go (agent/webhooks); absent, a webhook TOKEN that names a service gets 503. */
+  webhookIntake?: WebhookIntake;
+  /** Webhook deliveries per (source, service) per minute (agent/api/webhook-ingress.ts default when absent). */
+  webhooksPerMinute?: number;
 }
 
 export function nowMs(deps: ApiDeps): number {

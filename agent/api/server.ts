@@ -2,11 +2,13 @@
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
+import { createServer as createHttpServer } from 'node:http';
+import { getRequestListener, serve } from '@hono/node-server';
 import { UpstreamError } from '../../shared/errors.js';
 import type { ListenAddress } from '../config.js';
 import { guardConnections, type GuardedLimits } from '../connection-guard.js';
 import { httpTimeouts, type ConnectionLimits } from '../core/connection-budget.js';
+import { listenOnSocket } from '../router/control.js';
 
 /** A request (head and body) must have arrived whole within this; responses (SSE) may last. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -72,4 +74,24 @@ function closeServer(server: Server, graceMs: number): Promise<void> {
     });
     server.closeIdleConnections();
   });
+}
+
+/**
+ * The webhook socket: plain HTTP on a unix socket (mode 0600; the router runs
+ * as the same user) where the router forwards /.berth/webhooks/ requests from
+ * every app host. `app` is the API reduced to its webhook route (webhookOnly).
+ */
+export async function startWebhookSocket(
+  app: { fetch: (req: Request, env?: unknown) => Response | Promise<Response> },
+  socketPath: string,
+): Promise<{ close(): Promise<void> }> {
+  const server = createHttpServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: 10_000 }, getRequestListener(app.fetch));
+  await listenOnSocket(server, socketPath, 'agent');
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

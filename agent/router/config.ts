@@ -3,7 +3,7 @@
 // reads process.env.
 
 import { isIP } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../shared/errors.js';
 import { BIN, STATE_DIR_OPTION, toParseArgsOptions, type CommandSpec } from '../command-spec.js';
@@ -18,6 +18,8 @@ export interface RouterConfig {
   stateDir: string;
   httpListen: ListenAddress;
   socketPath: string;
+  /** The agent's webhook socket (--webhook-socket); webhooks.sock beside the control socket when absent. */
+  webhookSocket?: string;
   snapshotPath: string;
   /** How long a shutdown waits for in-flight requests. */
   shutdownTimeoutMs: number;
@@ -52,6 +54,10 @@ export const ROUTER_COMMAND: CommandSpec = {
     'state-dir': STATE_DIR_OPTION,
     'http-listen': { value: 'IP:PORT', env: 'BERTH_HTTP_LISTEN', default: DEFAULT_HTTP_LISTEN, description: 'where to serve HTTP' },
     'router-socket': { value: 'PATH', env: 'BERTH_ROUTER_SOCKET', default: DEFAULT_ROUTER_SOCKET, description: 'control socket' },
+    'webhook-socket': {
+      value: 'PATH', env: 'BERTH_WEBHOOK_SOCKET', default: 'webhooks.sock beside the router socket',
+      description: 'the agent socket /.berth/webhooks/ requests go to',
+    },
     snapshot: { value: 'PATH', env: 'BERTH_ROUTER_SNAPSHOT', default: '<state-dir>/router/routes.json', description: 'route snapshot' },
     'max-connections': {
       value: 'N', env: 'BERTH_ROUTER_MAX_CONNECTIONS', default: String(DEFAULT_ROUTER_CONNECTIONS.maxConnections),
@@ -97,10 +103,12 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
     return v === undefined || v === '' ? undefined : v;
   };
   const stateDir = resolve(pick('state-dir', 'BERTH_STATE_DIR') ?? DEFAULT_STATE_DIR);
+  const socketPath = resolve(pick('router-socket', 'BERTH_ROUTER_SOCKET') ?? DEFAULT_ROUTER_SOCKET);
   return {
     stateDir,
     httpListen: parseListenAddress(pick('http-listen', 'BERTH_HTTP_LISTEN') ?? DEFAULT_HTTP_LISTEN, '--http-listen'),
-    socketPath: resolve(pick('router-socket', 'BERTH_ROUTER_SOCKET') ?? DEFAULT_ROUTER_SOCKET),
+    socketPath,
+    webhookSocket: resolve(pick('webhook-socket', 'BERTH_WEBHOOK_SOCKET') ?? join(dirname(socketPath), 'webhooks.sock')),
     snapshotPath: resolve(pick('snapshot', 'BERTH_ROUTER_SNAPSHOT') ?? join(stateDir, 'router', 'routes.json')),
     shutdownTimeoutMs: DEFAULT_SHUTDOWN_TIMEOUT_MS,
     connections: parseConnectionLimits(

@@ -114,9 +114,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
  * left by a dead router is removed, and the socket is 0600 before it appears
  * under its name (bound under a temporary name, then renamed).
  */
-export async function listenOnSocket(server: Server, socketPath: string): Promise<void> {
+export async function listenOnSocket(server: Server, socketPath: string, owner = 'router'): Promise<void> {
   await mkdir(dirname(socketPath), { recursive: true, mode: 0o755 });
-  await removeStaleSocket(socketPath);
+  await removeStaleSocket(socketPath, owner);
   const temp = `${socketPath}.${process.pid}.tmp`;
   await unlink(temp).catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
@@ -130,14 +130,14 @@ export async function listenOnSocket(server: Server, socketPath: string): Promis
   await rename(temp, socketPath);
 }
 
-async function removeStaleSocket(socketPath: string): Promise<void> {
+async function removeStaleSocket(socketPath: string, owner: string): Promise<void> {
   const stat = await lstat(socketPath).catch(() => undefined);
   if (!stat) return;
   if (!stat.isSocket()) {
     throw new ConfigError(`${socketPath} exists and is not a socket; refusing to replace it`);
   }
   if (await socketAnswers(socketPath)) {
-    throw new ConfigError(`another router is already listening on ${socketPath}`);
+    throw new ConfigError(`another ${owner} is already listening on ${socketPath}`);
   }
   await unlink(socketPath);
 }

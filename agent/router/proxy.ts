@@ -15,6 +15,7 @@ import { splitTarget } from '../../shared/routes.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S, isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import type { Route } from './types.js';
+import { forwardWebhook, isWebhookPath } from './webhooks.js';
 
 export interface ProxyDeps {
   /** The live table; read once per request so a swap never splits one request. */
@@ -26,6 +27,8 @@ export interface ProxyDeps {
   log: (message: string) => void;
   /** The server's socket inactivity timeout, restored once the app answers. */
   idleTimeoutMs: number;
+  /** The agent's webhook socket, where /.berth/webhooks/ requests go on every host. */
+  webhookSocket: string;
 }
 
 const RETRYABLE_METHODS = new Set(['GET', 'HEAD']);
@@ -56,6 +59,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return;
     }
     const { path } = verdict.target;
+    // Before the route lookup: the prefix is the agent's on every host, routed or not, in maintenance or not.
+    if (isWebhookPath(path)) {
+      forwardWebhook({ socketPath: deps.webhookSocket, log: logFailure }, req, res, verdict.target);
+      return;
+    }
     const host = normalizeHost(req.headers.host);
     const route = host === undefined ? undefined : deps.table().lookup(host, path);
     if (!route) {

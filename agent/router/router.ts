@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ConflictError } from '../../shared/errors.js';
 import { guardConnections } from '../connection-guard.js';
 import { httpTimeouts } from '../core/connection-budget.js';
@@ -70,7 +71,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   // connection that moves nothing for the idle timeout are closed.
   const proxyServer = createServer(
     { ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 },
-    createProxyHandler({ table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS }),
+    createProxyHandler({
+      table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+      webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
+    }),
   );
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
   // the proxy lifts it while the app is working on an answer.

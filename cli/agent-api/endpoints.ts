@@ -28,6 +28,7 @@ import type {
   StoredReleaseResponse,
 } from '../../shared/api-responses.js';
 import { webhookDeliveriesResponseSchema } from '../../shared/api-responses.js';
+import { webhookUrlResponseSchema, type WebhookUrlResponse } from '../../shared/api-responses.js';
 import { UpstreamError } from '../../shared/errors.js';
 import { serviceDetailResponseSchema, type ServiceDetail } from '../../shared/service-detail.js';
 import { outdatedAgentError, servicePath, type AgentClient } from './client.js';
@@ -219,6 +220,19 @@ export async function removeService(client: AgentClient, ref: ServiceRef): Promi
   const removed = field<RemoveServiceResponse, 'removed'>(body, 'removed') as Partial<ServiceRemoval> | undefined;
   if (!removed || !Array.isArray(removed.containers) || typeof removed.routes !== 'number') throw malformed(client, 'removal result');
   return { containers: removed.containers.map(String), routes: removed.routes };
+}
+
+/** GET /v1/services/:name/webhook: the webhook paths (each holds the TOKEN) and the policy; null when never deployed there. */
+export async function readWebhookUrls(client: AgentClient, ref: ServiceRef): Promise<WebhookUrlResponse | null> {
+  const { status, body } = await client.json('GET', servicePath(ref.service, ref.destination, 'webhook'), { accept: [404] });
+  if (status === 404) {
+    const outdated = outdatedAgentError(client.label, body, `${client.label}: the agent does not take webhooks`);
+    if (outdated) throw outdated;
+    return null;
+  }
+  const parsed = webhookUrlResponseSchema.safeParse(body);
+  if (!parsed.success) throw malformed(client, 'webhook answer');
+  return parsed.data;
 }
 
 /** GET /v1/services/:name/logs?…: the open NDJSON stream of log lines. */

@@ -77,20 +77,21 @@ export class ApiFixture {
     readonly keyB: OperatorKey,
     readonly keyRead: OperatorKey,
     private readonly authFailuresPerMinute: number,
+    private readonly webhooks: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'> = {},
   ) {
     this.store = openStore(this.dbFile);
     this.app = this.build();
   }
 
   /** Most tests send many bad tokens on purpose: the limiter is loose unless a test asks. */
-  static async create(opts: { authFailuresPerMinute?: number } = {}): Promise<ApiFixture> {
+  static async create(opts: { authFailuresPerMinute?: number; webhooks?: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'> } = {}): Promise<ApiFixture> {
     const [identity, a, b, r] = await Promise.all([
       makeIdentity(),
       generateOperatorKey('alice@laptop'),
       generateOperatorKey('bob@laptop'),
       generateOperatorKey('reader@laptop'),
     ]);
-    return new ApiFixture(identity, a, b, r, opts.authFailuresPerMinute ?? 10_000);
+    return new ApiFixture(identity, a, b, r, opts.authFailuresPerMinute ?? 10_000, opts.webhooks);
   }
 
   private build(): ReturnType<typeof buildApp> {
@@ -113,6 +114,7 @@ export class ApiFixture {
       },
       docker: { listContainers: async () => this.containers },
       authLimiter: this.limiter(),
+      ...this.webhooks,
     };
     return buildApp(deps);
   }

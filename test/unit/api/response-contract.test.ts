@@ -28,6 +28,7 @@ import {
   servicesResponseSchema,
   storedReleaseResponseSchema,
   webhookDeliveriesResponseSchema,
+  webhookUrlResponseSchema,
 } from '../../../shared/api-responses.js';
 import { serviceDetailResponseSchema } from '../../../shared/service-detail.js';
 import { ApiFixture } from '../../support/agent-api.js';
@@ -116,6 +117,7 @@ describe('every JSON answer matches its shared schema', () => {
     const service = (detail as { service: Record<string, unknown> }).service;
     for (const member of ['current', 'lock', 'maintenance', 'last_deploy']) assert.notEqual(service[member], null, `${member} is sent`);
     assert.equal(((service.routes as unknown[]) ?? []).length, 1);
+    conforms(webhookUrlResponseSchema, await answer('GET', '/v1/services/demo/webhook?destination=', 200), 'GET webhook');
   });
 
   it('releases: the list and one stored release', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadAgentConfig } from '../../../agent/config.js';
 import { loadRouterConfig, parseListenAddress } from '../../../agent/router/config.js';
 
 test('defaults follow docs/internals.md', () => {
@@ -8,6 +9,15 @@ test('defaults follow docs/internals.md', () => {
   assert.deepEqual(c.httpListen, { host: '0.0.0.0', port: 80 });
   assert.equal(c.socketPath, '/run/berth/router.sock');
   assert.equal(c.snapshotPath, '/var/lib/berth/router/routes.json');
+  assert.equal(c.webhookSocket, '/run/berth/webhooks.sock');
+});
+
+test('the webhook socket sits beside the router socket unless given, for the router and the agent alike', () => {
+  assert.equal(loadRouterConfig(['--router-socket', '/s/router.sock'], {}).webhookSocket, '/s/webhooks.sock');
+  assert.equal(loadAgentConfig({ 'router-socket': '/s/router.sock' }, {}).webhookSocket, '/s/webhooks.sock');
+  assert.equal(loadAgentConfig({}, {}).webhookSocket, '/run/berth/webhooks.sock');
+  assert.equal(loadRouterConfig(['--webhook-socket', '/w.sock'], {}).webhookSocket, '/w.sock');
+  assert.equal(loadAgentConfig({}, { BERTH_WEBHOOK_SOCKET: '/w.sock' }).webhookSocket, '/w.sock');
 });
 
 test('options win over environment, environment over defaults', () => {
