@@ -184,7 +184,14 @@ export function startPoller(deps: PollerDeps): Poller {
     }
   }
 
-  const onFinal = (_r: DeployRecord) => refresh();
+  // A listener's throw would reach the deploy that emitted 'final': logged here instead.
+  const onFinal = (_r: DeployRecord) => {
+    try {
+      refresh();
+    } catch (e) {
+      log.error('poll: reading the policies failed', { error: e instanceof Error ? e.message : String(e) });
+    }
+  };
   store.bus.on('final', onFinal);
   refresh();
 
