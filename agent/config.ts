@@ -37,6 +37,8 @@ export interface AgentConfig {
   hostname: string;
   /** Test hook: the engine waits forever after entering this state. */
   testPauseAt: DeployState | undefined;
+  /** Test hook (BERTH_TEST_POLL_SCALE): multiplies every auto_deploy poll interval; 1 unless set. */
+  testPollScale: number;
   paths: AgentPaths;
   /** Capabilities releases may add (--allow-cap); none by default. */
   allowCaps: string[];
@@ -105,6 +107,9 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   if (pauseAt !== undefined && pauseAt !== '' && !(DEPLOY_STATES as readonly string[]).includes(pauseAt)) {
     throw new ConfigError(`BERTH_TEST_PAUSE_AT must be one of ${DEPLOY_STATES.join(', ')}`);
   }
+  const pollScale = env.BERTH_TEST_POLL_SCALE;
+  const testPollScale = pollScale === undefined || pollScale === '' ? 1 : Number(pollScale);
+  if (!(testPollScale > 0 && testPollScale <= 1)) throw new ConfigError('BERTH_TEST_POLL_SCALE must be a number above 0 and at most 1');
   const routerSocket = resolve(pick(flags['router-socket'], env.BERTH_ROUTER_SOCKET, '/run/berth/router.sock'));
   return {
     stateDir,
@@ -116,6 +121,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     networkSubnet: parseSubnet(pick(flags['network-subnet'], env.BERTH_NETWORK_SUBNET, '10.210.0.0/24')),
     hostname: hostname(),
     testPauseAt: pauseAt ? (pauseAt as DeployState) : undefined,
+    testPollScale,
     paths: agentPaths(stateDir),
     allowCaps: parseAllowCaps(flags['allow-cap'] ?? splitList(env.BERTH_ALLOW_CAPS) ?? []),
     allowBinds: parseAllowBinds(flags['allow-bind'] ?? splitList(env.BERTH_ALLOW_BINDS) ?? [...DEFAULT_ALLOW_BINDS]),

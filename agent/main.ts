@@ -10,6 +10,7 @@ import { startApiServer, startWebhookSocket } from './api/server.js';
 import { webhookOnly } from './api/webhook-ingress.js';
 import { registryCredentials } from './webhooks/credentials.js';
 import { createWebhookIntake } from './webhooks/intake.js';
+import { startPoller } from './webhooks/poller.js';
 import { createWebSocketSupport } from './api/websocket.js';
 import { parseAgentArgs, type AgentCommand } from './cli.js';
 import { agentGuardrails, agentPaths, loadAgentConfig, loadStateDir, type AgentConfig, type AgentFlags } from './config.js';
@@ -149,6 +150,15 @@ async function run(config: AgentConfig): Promise<number> {
     log,
     openRegistryCredentials: registryCredentials(identity.sealingPrivateJwk),
   });
+  // Polled tags go through the same intake (agent/webhooks/poller.ts); policies re-read as each deploy ends.
+  const poller = startPoller({
+    store,
+    intake: webhookIntake,
+    agentId: identity.agentId,
+    log,
+    openRegistryCredentials: registryCredentials(identity.sealingPrivateJwk),
+    scale: config.testPollScale,
+  });
   const app = buildApp({
     store,
     docker,
@@ -194,6 +204,7 @@ async function run(config: AgentConfig): Promise<number> {
   });
   // Upgraded sockets are no longer the HTTP server's to close; their exec sessions clean up on close.
   websockets.closeAll();
+  poller.stop();
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
   await webhookSocket?.close();

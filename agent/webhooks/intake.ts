@@ -5,13 +5,14 @@
 // memory beyond that one follow-up. Services do not wait for each other.
 import type { DeployRecord } from '../../shared/api-types.js';
 import { isFinalDeployState } from '../../shared/api-types.js';
-import type { Delivery, TagPush, WebhookSource } from '../core/webhooks/index.js';
+import { parseImageReference } from '../../shared/image-reference.js';
+import type { Delivery, TagPush } from '../core/webhooks/index.js';
 import type { Engine } from '../engine/types.js';
 import type { Logger } from '../log.js';
 import { resolveTagDigest } from '../registry/resolve.js';
 import type { Store } from '../store/index.js';
 import { handleTagPush, type OpenRegistryCredentials, type PushResult, type Resolve } from './tag-push.js';
-import type { WebhookIntake, WebhookRefused, WebhookTarget } from './types.js';
+import type { DeliverySource, WebhookIntake, WebhookRefused, WebhookTarget } from './types.js';
 
 export type { OpenRegistryCredentials, Resolve } from './tag-push.js';
 
@@ -28,13 +29,15 @@ export interface WebhookIntakeDeps {
 }
 
 export interface WebhookIntakeService extends WebhookIntake {
+  /** The poller saw `tag` name a digest the service does not serve: recorded (source `poll`) and worked like a delivery. */
+  polled(target: WebhookTarget, tag: string): { deliveryId: string };
   /** Resolves when no job runs or waits (tests; shutdown). */
   idle(): Promise<void>;
 }
 
 interface Job {
   deliveryId: string;
-  source: WebhookSource;
+  source: DeliverySource;
   events: TagPush[];
 }
 
@@ -155,6 +158,16 @@ export function createWebhookIntake(deps: WebhookIntakeDeps): WebhookIntakeServi
     refused(target, source, refusal: WebhookRefused) {
       const reason = `${refusal.status} ${refusal.code}: ${refusal.reason}`;
       return { deliveryId: store.webhooks.record({ service: target.service, destination: target.destination, source, outcome: 'refused', reason }).id };
+    },
+
+    polled(target, tag) {
+      // The repository is the manifest's own: the poller asked about that image, so the push names it.
+      const row = store.webhooks.record({ service: target.service, destination: target.destination, source: 'poll', outcome: 'queued', tag });
+      const image = store.current(target.service, target.destination)?.image;
+      const ref = image ? parseImageReference(image) : undefined;
+      const push: TagPush = { registry: ref?.registry, repository: ref?.repository ?? '', tag };
+      schedule(target, { deliveryId: row.id, source: 'poll', events: [push] });
+      return { deliveryId: row.id };
     },
 
     async idle() {

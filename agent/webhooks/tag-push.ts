@@ -8,10 +8,10 @@ import { parseImageReference } from '../../shared/image-reference.js';
 import { isValidVersion, type ManifestPayload } from '../../shared/manifest.js';
 import type { RegistryCredentials } from '../../shared/registry/auth.js';
 import { matchesTag, parseTagPattern } from '../../shared/tag-pattern.js';
-import type { TagPush, WebhookSource } from '../core/webhooks/index.js';
+import type { TagPush } from '../core/webhooks/index.js';
 import type { TagLookup } from '../registry/resolve.js';
 import type { Store } from '../store/index.js';
-import type { DeliveryOutcome, WebhookTarget } from './types.js';
+import type { DeliveryOutcome, DeliverySource, WebhookTarget } from './types.js';
 
 export type Resolve = (l: TagLookup) => Promise<{ digest: string }>;
 export type OpenRegistryCredentials = (payload: ManifestPayload) => Promise<RegistryCredentials | undefined>;
@@ -63,7 +63,7 @@ function scrub(text: string, secret: string | undefined): string {
 }
 
 export async function handleTagPush(
-  ctx: PushContext, target: WebhookTarget, source: WebhookSource, deliveryId: string, push: TagPush,
+  ctx: PushContext, target: WebhookTarget, source: DeliverySource, deliveryId: string, push: TagPush,
 ): Promise<PushResult> {
   const { store } = ctx;
   const { service, destination } = target;
@@ -79,7 +79,9 @@ export async function handleTagPush(
     const { payload } = release;
     const policy = payload.auto_deploy;
     if (!policy) return { outcome: 'ignored', reason: 'no auto_deploy policy' };
-    if (!policy.sources?.some((s) => s.name === source)) return { outcome: 'ignored', reason: `source ${source} is not in the auto_deploy policy` };
+    if (source === 'poll' ? !policy.poll : !policy.sources?.some((s) => s.name === source)) {
+      return { outcome: 'ignored', reason: source === 'poll' ? 'the auto_deploy policy does not poll' : `source ${source} is not in the auto_deploy policy` };
+    }
     if (!tracksRepository(payload.image, push)) {
       return { outcome: 'ignored', reason: `untracked repository ${push.registry ? `${push.registry}/` : ''}${push.repository}` };
     }

@@ -5,6 +5,9 @@
 // deploy) happens in the intake after the answer.
 import type { Delivery, WebhookSource } from '../core/webhooks/index.js';
 
+/** Who asked the agent to look at a tag: a webhook source, or the agent's own poller (agent/webhooks/poller.ts). */
+export type DeliverySource = WebhookSource | 'poll';
+
 /** The service a webhook path's TOKEN names on this agent. */
 export interface WebhookTarget {
   service: string;

@@ -116,6 +116,23 @@ describe('webhook intake', () => {
     assert.equal(bare.lookups.length, 0);
   });
 
+  it('a poll counts only when the current policy polls, and then deploys like a delivery (source poll)', async () => {
+    const r = await rig();
+    const refused = r.intake.polled(TARGET, 'main');
+    await r.intake.idle();
+    const row = r.u.store.webhooks.get(refused.deliveryId)!;
+    assert.deepEqual([row.source, row.outcome, row.reason], ['poll', 'ignored', 'the auto_deploy policy does not poll']);
+    assert.equal(r.lookups.length, 0);
+
+    const polled = await rig({ auto_deploy: { tag: 'main', poll: 60 } });
+    const { deliveryId } = polled.intake.polled(TARGET, 'main');
+    await polled.intake.idle();
+    const done = polled.u.store.webhooks.get(deliveryId)!;
+    assert.deepEqual([done.source, done.outcome, done.digest], ['poll', 'deployed', digest('b')], done.reason);
+    assert.equal(polled.u.store.getDeploy(done.deploy_id!)?.key_id, 'webhook:poll');
+    assert.equal(polled.lookups[0]?.image, polled.u.store.getRelease(done.deploy_id!)?.payload.image.replace(/@.*/, '') + `@${SERVING}`);
+  });
+
   it('records a resent delivery as a duplicate and does nothing for it', async () => {
     const r = await rig();
     const first = await deliver(r, delivery([push()], 'same-id'));
