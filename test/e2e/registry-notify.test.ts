@@ -70,12 +70,12 @@ before(async () => {
 });
 
 after(async () => {
-  for (const r of pushedRefs) await docker(engine, ['rmi', '-f', r]);
+  await e?.teardown();
   if (other) {
-    await removeContainersByLabel(engine, `berth.service=${other.name}`);
+    await removeContainersByLabel(engine, 'berth.service=regnote-other');
     other.cleanup();
   }
-  await e?.teardown();
+  for (const r of pushedRefs) await docker(engine, ['rmi', '-f', r]);
   await reg.cleanup();
 });
 
@@ -120,6 +120,7 @@ test('a docker push under the tracked tag deploys it under load with no failed r
   try {
     await dockerPush('v2-build', 'main');
     await waitFor('the router to serve v2', async () => (await h.get(e.hostHeader)).body === 'v2\n' || undefined, 60_000, { intervalMs: 100, explain: why });
+    await waitFor('the load to see v2', () => (load.report.seen.v2 ?? 0) > 0 || undefined, 30_000);
   } finally {
     const report = await load.stop();
     assert.deepEqual(report.failures, [], `${report.failures.length} of ${report.total} requests failed`);
