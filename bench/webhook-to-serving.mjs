@@ -43,8 +43,9 @@ async function setup(service, notify) {
   return { app, reg, repo, path, n: 0 };
 }
 
-function deliverGeneric(s, repository) {
-  const body = JSON.stringify({ repository, tag: 'main' });
+function deliverGeneric(s, repository, digest) {
+  // The digest a CI step knows; it also keeps two deliveries in one second from being one replayed delivery.
+  const body = JSON.stringify({ repository, tag: 'main', digest });
   const at = String(Math.floor(Date.now() / 1000));
   const signature = `sha256=${createHmac('sha256', SECRET).update(`${at}.`).update(body).digest('hex')}`;
   const h = s.app.hosts[0];
@@ -65,8 +66,8 @@ async function sample(s, afterPut) {
   s.n++;
   const h = s.app.hosts[0];
   const started = performance.now();
-  await retag(s.reg.address, s.repo, `${build}-build`, 'main');
-  const sent = afterPut?.();
+  const digest = await retag(s.reg.address, s.repo, `${build}-build`, 'main');
+  const sent = afterPut?.(digest);
   while (performance.now() - started < 60_000) {
     if ((await served(h.ip, h.httpPort, s.app.hostHeader)) === build) {
       const ms = performance.now() - started;
@@ -85,7 +86,7 @@ function measurement(name, service, notify) {
     name,
     async sample() {
       s ??= await setup(service, notify);
-      return sample(s, notify ? undefined : () => deliverGeneric(s, `${s.reg.address}/${s.repo}`));
+      return sample(s, notify ? undefined : (digest) => deliverGeneric(s, `${s.reg.address}/${s.repo}`, digest));
     },
     async cleanup() {
       await s?.app.teardown();
