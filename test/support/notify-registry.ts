@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MANIFEST_ACCEPT } from './docker-cli.js';
 import { freePort, spawnProcess, type SpawnedProcess } from './processes.js';
-import { waitFor } from './wait.js';
 
 export interface NotifyTarget {
   url: string;
@@ -106,12 +105,4 @@ export async function copyImage(from: string, repo: string, tag: string, to: str
   const put = await fetch(`http://${to}/v2/${toRepo}/manifests/${toTag}`, { method: 'PUT', headers: { 'content-type': type }, body });
   if (put.status !== 201) throw new Error(`PUT manifest ${toRepo}:${toTag}: HTTP ${put.status} ${await put.text()}`);
   return put.headers.get('docker-content-digest') ?? '';
-}
-
-/** Waits until the registry answers `repo:tag` (a manifest HEAD), e.g. after a restart. */
-export async function registryHas(registry: string, repo: string, tag: string): Promise<void> {
-  await waitFor(`${registry}/${repo}:${tag}`, async () => {
-    const res = await fetch(`http://${registry}/v2/${repo}/manifests/${tag}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
-    return res.ok || undefined;
-  }, 10_000, { intervalMs: 100 });
 }
