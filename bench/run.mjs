@@ -11,10 +11,11 @@ import { bareDocker, bareDockerBerthNetwork } from './bare-docker.mjs';
 import { pushSplit } from './push-split.mjs';
 import { pushToServing } from './push-to-serving.mjs';
 import { rollbackToServing } from './rollback-to-serving.mjs';
+import { genericHookToServing, registryNotifyToServing } from './webhook-to-serving.mjs';
 
 // Add measurements here: { name, sample(env) -> Promise<milliseconds> }.
 // The first row is the floor every ratio is taken against.
-const MEASUREMENTS = [bareDocker, bareDockerBerthNetwork, pushToServing, rollbackToServing];
+const MEASUREMENTS = [bareDocker, bareDockerBerthNetwork, pushToServing, rollbackToServing, registryNotifyToServing, genericHookToServing];
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
