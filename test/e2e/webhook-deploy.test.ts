@@ -3,7 +3,9 @@
 // agent through the router on the app's host, the agent looks the tag up in
 // the registry itself and serves the new image as a release derived from the
 // signed one. A delivery for an untracked tag, and one whose payload names a
-// digest the registry does not have, change nothing but their own row.
+// digest the registry does not have, change nothing but their own row. A
+// digest that fails its health check is reverted like any push, and the next
+// delivery of that digest does not deploy it again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -109,8 +111,43 @@ test('the tag moves in the registry: a delivery through the router deploys the r
   const line = audit.stdout.split('\n').find((l) => l.includes('"webhook.deploy"'));
   assert.ok(line?.includes(answer.body.delivery_id!), audit.stdout);
 
-  // The same digest again: already serving, no second deploy.
-  const again = await deliver({ repository: `${registry}/${repo}`, tag: TAG });
+  // The same digest again (a CI step sends the digest it pushed): already serving, no second deploy.
+  const again = await deliver({ repository: `${registry}/${repo}`, tag: TAG, digest });
   const second = await settled(again.body.delivery_id!);
   assert.deepEqual([second.outcome, second.deploy_id], ['already_serving', null]);
+});
+
+interface ReleaseRow {
+  version: string;
+  last_state: string | null;
+  current: boolean;
+}
+
+async function releaseRows(): Promise<ReleaseRow[]> {
+  const r = await e.app.run(['releases', '--json']);
+  assert.equal(r.code, 0, explain(r, e));
+  return (JSON.parse(r.stdout) as { servers: Array<{ releases: ReleaseRow[] }> }).servers[0]!.releases;
+}
+
+test('a tag moved to an image that never gets healthy is reverted, v2 keeps serving, and its digest is not deployed again', async () => {
+  const digest = await retag(registry, repo, 'unhealthy', TAG);
+  const version = `${TAG}-${digest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
+  const answer = await deliver({ repository: `${registry}/${repo}`, tag: TAG, digest });
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  const row = await settled(answer.body.delivery_id!);
+  assert.deepEqual([row.outcome, row.digest], ['deployed', digest], JSON.stringify(row));
+  const failed = await waitFor(`${version} to be reverted`, async () => {
+    const found = (await releaseRows()).find((r) => r.version === version);
+    return found?.last_state === 'REVERTED' ? found : undefined;
+  }, 90_000, { intervalMs: 500, explain: () => e.hosts[0]!.agentLog() });
+  assert.equal(failed.current, false);
+  assert.deepEqual(await e.hosts[0]!.get(e.hostHeader), { status: 200, body: 'v2\n' });
+
+  // Sent again (the revert took the deploy timeout, so this is a new signed request, not a replay).
+  const again = await deliver({ repository: `${registry}/${repo}`, tag: TAG, digest });
+  const second = await settled(again.body.delivery_id!);
+  assert.deepEqual([second.outcome, second.deploy_id], ['ignored', null], JSON.stringify(second));
+  assert.match(second.reason, /failed before/);
+  assert.equal((await releaseRows()).filter((r) => r.version === version).length, 1);
+  assert.deepEqual(await e.hosts[0]!.get(e.hostHeader), { status: 200, body: 'v2\n' });
 });
