@@ -6,8 +6,9 @@
 // serving, and then the tag goes through the webhook intake like a delivery
 // (source `poll`), which checks everything again. Rows are written only for a
 // change, the first error of a streak, and the first look that finds no
-// matching tag, so a quiet tag costs no table churn. Policies are read from the CURRENT release of each
-// service in this agent's store, again whenever a deploy ends.
+// matching tag, so a quiet tag costs no table churn. Policies are read from
+// the CURRENT release of each service in this agent's store, again whenever a
+// deploy ends.
 import type { DeployRecord } from '../../shared/api-types.js';
 import { isFinalDeployState } from '../../shared/api-types.js';
 import { parseImageReference } from '../../shared/image-reference.js';

@@ -1,6 +1,7 @@
 // One verified tag push, judged against the CURRENT release of the service:
 // its signed auto_deploy policy decides whether the push counts, the registry
-// (never the payload) says which digest the tag names, and a derived release
+// (never the payload) says which digest the tag names (and for a glob or a
+// range, which tag: the highest match it lists), and a derived release
 // pinned to that digest goes through the normal engine. A webhook is a hint:
 // every check here is made again on each delivery, from the store.
 import { isFinalDeployState } from '../../shared/api-types.js';
