@@ -10,17 +10,20 @@ import type { Delivery, TagPush } from '../core/webhooks/index.js';
 import type { Engine } from '../engine/types.js';
 import type { Logger } from '../log.js';
 import { resolveTagDigest } from '../registry/resolve.js';
+import { listTags } from '../registry/tags.js';
 import type { Store } from '../store/index.js';
-import { handleTagPush, type OpenRegistryCredentials, type PushResult, type Resolve } from './tag-push.js';
+import { handleTagPush, type ListTags, type OpenRegistryCredentials, type PushResult, type Resolve } from './tag-push.js';
 import type { DeliverySource, WebhookIntake, WebhookRefused, WebhookTarget } from './types.js';
 
-export type { OpenRegistryCredentials, Resolve } from './tag-push.js';
+export type { ListTags, OpenRegistryCredentials, Resolve } from './tag-push.js';
 
 export interface WebhookIntakeDeps {
   store: Store;
   engine: Pick<Engine, 'run'>;
   /** The registry lookup; resolveTagDigest (agent/registry/resolve.ts) unless a test injects one. */
   resolve?: Resolve;
+  /** The tag listing for glob and range policies; listTags (agent/registry/tags.ts) unless a test injects one. */
+  listTags?: ListTags;
   /** Opens the release's sealed registry login (see registryCredentials in agent/webhooks/credentials.ts). */
   openRegistryCredentials?: OpenRegistryCredentials;
   log: Logger;
@@ -52,6 +55,7 @@ const RANK: Record<PushResult['outcome'], number> = { deployed: 4, failed: 3, al
 export function createWebhookIntake(deps: WebhookIntakeDeps): WebhookIntakeService {
   const { store, log } = deps;
   const resolve = deps.resolve ?? resolveTagDigest;
+  const list = deps.listTags ?? listTags;
   const waitLimitMs = deps.waitLimitMs ?? DEFAULT_WAIT_LIMIT_MS;
   const slots = new Map<string, Slot>();
   const keyOf = (t: WebhookTarget) => `${t.service}\u0000${t.destination}`;
@@ -92,7 +96,7 @@ export function createWebhookIntake(deps: WebhookIntakeDeps): WebhookIntakeServi
       try {
         const result = await handleTagPush(
           {
-            store, resolve, openRegistryCredentials: deps.openRegistryCredentials, waitFinal,
+            store, resolve, listTags: list, openRegistryCredentials: deps.openRegistryCredentials, waitFinal,
             run: (id) => deps.engine.run(id),
             progress: (r) => record(r, push.tag),
           },

@@ -1,22 +1,25 @@
 // The poller: for registries that send no webhooks, the agent asks on its own
 // where each polled tag points, on the schedule agent/core/poll-schedule.ts
 // keeps (stable jitter per agent and service, backoff, Retry-After). A lookup
-// is a HEAD: nothing is pulled unless the digest differs from the one serving,
-// and then the tag goes through the webhook intake like a delivery (source
-// `poll`), which checks everything again. Rows are written only for a change,
-// the first error of a streak, and a policy polling cannot follow, so a quiet
-// tag costs no table churn. Policies are read from the CURRENT release of each
-// service in this agent's store, again whenever a deploy ends.
+// is a HEAD (after listing the tags, for a glob or range: the highest match is
+// the tag followed): nothing is pulled unless the digest differs from the one
+// serving, and then the tag goes through the webhook intake like a delivery
+// (source `poll`), which checks everything again. Rows are written only for a
+// change, the first error of a streak, and the first look that finds no
+// matching tag, so a quiet tag costs no table churn. Policies are read from
+// the CURRENT release of each service in this agent's store, again whenever a
+// deploy ends.
 import type { DeployRecord } from '../../shared/api-types.js';
 import { isFinalDeployState } from '../../shared/api-types.js';
 import { parseImageReference } from '../../shared/image-reference.js';
-import { parseTagPattern } from '../../shared/tag-pattern.js';
+import { parseTagPattern, pickTag } from '../../shared/tag-pattern.js';
 import { nextPoll, pollOutcome, type PollOutcome } from '../core/poll-schedule.js';
 import type { Logger } from '../log.js';
 import { resolveTagDigest } from '../registry/resolve.js';
+import { listTags } from '../registry/tags.js';
 import type { Store } from '../store/index.js';
 import type { WebhookIntakeService } from './intake.js';
-import type { OpenRegistryCredentials, Resolve } from './tag-push.js';
+import type { ListTags, OpenRegistryCredentials, Resolve } from './tag-push.js';
 import type { WebhookTarget } from './types.js';
 
 /** Where the poller keeps time; real timers (unref'd) unless a test drives a fake clock. */
@@ -32,6 +35,7 @@ export interface PollerDeps {
   agentId: string;
   log: Logger;
   resolve?: Resolve;
+  listTags?: ListTags;
   openRegistryCredentials?: OpenRegistryCredentials;
   /** Multiplies every policy interval: 1 in production, smaller only under BERTH_TEST_POLL_SCALE. */
   scale?: number;
@@ -51,6 +55,7 @@ export interface Poller {
 
 interface Watch {
   target: WebhookTarget;
+  /** The policy's tag: an exact tag, a glob or a range. */
   tag: string;
   intervalMs: number;
   cancel?: (() => void) | undefined;
@@ -60,6 +65,8 @@ interface Watch {
   handed?: { digest: string; baseDeployId: number; deliveryId: string } | undefined;
   /** Hand-offs of one digest that came back failed or ignored: they back off like errors. */
   retries: number;
+  /** The last listing found no tag matching the pattern (recorded once until one appears). */
+  unmatched: boolean;
 }
 
 const realClock: PollClock = {
@@ -78,10 +85,9 @@ export function startPoller(deps: PollerDeps): Poller {
   const { store, log } = deps;
   const clock = deps.clock ?? realClock;
   const resolve = deps.resolve ?? resolveTagDigest;
+  const list = deps.listTags ?? listTags;
   const scale = deps.scale ?? 1;
   const watches = new Map<string, Watch>();
-  // Policies polling cannot follow, noted once per agent run each.
-  const noted = new Set<string>();
   const running = new Set<Promise<void>>();
   let stopped = false;
 
@@ -113,22 +119,32 @@ export function startPoller(deps: PollerDeps): Poller {
     if (latest && !isFinalDeployState(latest.state)) return schedule(w, { kind: 'ok' }, 0);
 
     const credentials = await deps.openRegistryCredentials?.(release.payload);
-    let digest: string;
+    const pattern = parseTagPattern(w.tag);
+    let tag = w.tag;
+    let digest: string | undefined;
+    let asked = `listing of the tags matching ${w.tag}`;
     try {
-      ({ digest } = await resolve({ image: release.payload.image, tag: w.tag, credentials }));
+      const picked = pattern.kind === 'exact' ? w.tag : pickTag(pattern, await list({ image: release.payload.image, credentials }));
+      if (picked !== undefined) {
+        tag = picked;
+        asked = `lookup of tag ${tag}${pattern.kind === 'exact' ? '' : ` (the highest tag matching ${w.tag})`}`;
+        ({ digest } = await resolve({ image: release.payload.image, tag, credentials }));
+      }
     } catch (e) {
       if (stopped) return;
       w.failures += 1;
       if (w.failures === 1) {
         const why = e instanceof Error ? e.message : String(e);
         const reason = credentials?.password ? why.split(credentials.password).join('[redacted]') : why;
-        store.webhooks.record({ service, destination, source: 'poll', outcome: 'failed', tag: w.tag, reason: `registry lookup of tag ${w.tag}: ${reason}` });
-        log.warn('poll: registry lookup failed; backing off', { service, destination, tag: w.tag, error: reason });
+        store.webhooks.record({ service, destination, source: 'poll', outcome: 'failed', tag, reason: `registry ${asked}: ${reason}` });
+        log.warn('poll: registry lookup failed; backing off', { service, destination, tag, error: reason });
       }
       return schedule(w, pollOutcome(e), w.failures);
     }
     if (stopped) return;
+    if (digest === undefined) return unmatched(w);
     w.failures = 0;
+    w.unmatched = false;
     const ref = parseImageReference(release.payload.image);
     const quiet = parseImageReference(current.image).digest === digest
       // A digest that failed is not retried until the tag moves; its deploy already says why.
@@ -142,10 +158,20 @@ export function startPoller(deps: PollerDeps): Poller {
     if (earlier && BUSY_OUTCOMES.has(earlier.outcome)) return schedule(w, { kind: 'ok' }, 0);
     // Handed before and refused for now (a lock, a lookup error): again, but less and less often.
     w.retries = same ? w.retries + 1 : 0;
-    const { deliveryId } = deps.intake.polled(w.target, w.tag);
+    const { deliveryId } = deps.intake.polled(w.target, tag);
     w.handed = { digest, baseDeployId: current.deploy_id, deliveryId };
-    log.info('poll: tag moved', { service, destination, tag: w.tag, digest, delivery: deliveryId });
+    log.info('poll: tag moved', { service, destination, tag, digest, delivery: deliveryId });
     schedule(w, w.retries > 0 ? { kind: 'error' } : { kind: 'ok' }, w.retries);
+  }
+
+  /** No tag matches the glob or range (yet): one ignored row, then quiet polls until one appears. */
+  function unmatched(w: Watch): void {
+    w.failures = 0;
+    if (!w.unmatched) {
+      w.unmatched = true;
+      store.webhooks.record({ ...w.target, source: 'poll', outcome: 'ignored', tag: w.tag, reason: `no tag in the registry matches ${w.tag}` });
+    }
+    schedule(w, { kind: 'ok' }, 0);
   }
 
   function refresh(): void {
@@ -157,23 +183,12 @@ export function startPoller(deps: PollerDeps): Poller {
       const policy = store.getRelease(s.current.deploy_id)?.payload.auto_deploy;
       if (!policy?.poll) continue;
       const key = keyOf(target);
-      const pattern = parseTagPattern(policy.tag);
-      if (pattern.kind !== 'exact') {
-        if (!noted.has(`${key}\u0000${policy.tag}`)) {
-          noted.add(`${key}\u0000${policy.tag}`);
-          store.webhooks.record({
-            ...target, source: 'poll', outcome: 'ignored', tag: policy.tag,
-            reason: `polling follows an exact tag only; ${policy.tag} is a ${pattern.kind} (webhooks still follow it)`,
-          });
-        }
-        continue;
-      }
       wanted.add(key);
       const intervalMs = Math.max(1, Math.round(policy.poll * 1000 * scale));
       const w = watches.get(key);
       if (w && w.tag === policy.tag && w.intervalMs === intervalMs) continue;
       if (w) w.cancel?.();
-      const fresh: Watch = { target, tag: policy.tag, intervalMs, failures: 0, retries: 0 };
+      const fresh: Watch = { target, tag: policy.tag, intervalMs, failures: 0, retries: 0, unmatched: false };
       watches.set(key, fresh);
       schedule(fresh, { kind: 'ok' }, 0);
     }

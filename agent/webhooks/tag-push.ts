@@ -1,19 +1,22 @@
 // One verified tag push, judged against the CURRENT release of the service:
 // its signed auto_deploy policy decides whether the push counts, the registry
-// (never the payload) says which digest the tag names, and a derived release
+// (never the payload) says which digest the tag names (and for a glob or a
+// range, which tag: the highest match it lists), and a derived release
 // pinned to that digest goes through the normal engine. A webhook is a hint:
 // every check here is made again on each delivery, from the store.
 import { isFinalDeployState } from '../../shared/api-types.js';
 import { parseImageReference } from '../../shared/image-reference.js';
 import { isValidVersion, type ManifestPayload } from '../../shared/manifest.js';
 import type { RegistryCredentials } from '../../shared/registry/auth.js';
-import { matchesTag, parseTagPattern } from '../../shared/tag-pattern.js';
+import { matchesTag, parseTagPattern, pickTag } from '../../shared/tag-pattern.js';
 import type { TagPush } from '../core/webhooks/index.js';
 import type { TagLookup } from '../registry/resolve.js';
+import type { TagsListing } from '../registry/tags.js';
 import type { Store } from '../store/index.js';
 import type { DeliveryOutcome, DeliverySource, WebhookTarget } from './types.js';
 
 export type Resolve = (l: TagLookup) => Promise<{ digest: string }>;
+export type ListTags = (l: TagsListing) => Promise<string[]>;
 export type OpenRegistryCredentials = (payload: ManifestPayload) => Promise<RegistryCredentials | undefined>;
 
 export interface PushResult {
@@ -26,6 +29,7 @@ export interface PushResult {
 export interface PushContext {
   store: Store;
   resolve: Resolve;
+  listTags: ListTags;
   openRegistryCredentials?: OpenRegistryCredentials | undefined;
   /** Resolves once deploy `id` is final (or the wait is given up). */
   waitFinal(deployId: number): Promise<boolean>;
@@ -85,32 +89,49 @@ export async function handleTagPush(
     if (!tracksRepository(payload.image, push)) {
       return { outcome: 'ignored', reason: `untracked repository ${push.registry ? `${push.registry}/` : ''}${push.repository}` };
     }
-    if (!matchesTag(parseTagPattern(policy.tag), push.tag)) return { outcome: 'ignored', reason: `untracked tag ${push.tag} (policy: ${policy.tag})` };
+    const pattern = parseTagPattern(policy.tag);
+    if (!matchesTag(pattern, push.tag)) return { outcome: 'ignored', reason: `untracked tag ${push.tag} (policy: ${policy.tag})` };
 
     const credentials = await ctx.openRegistryCredentials?.(payload);
+    // A glob or range follows its highest matching tag, whichever tag was pushed:
+    // re-pushing an older match must not move the service back.
+    let tag = push.tag;
+    if (pattern.kind !== 'exact') {
+      let tags: string[];
+      try {
+        tags = await ctx.listTags({ image: payload.image, credentials });
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e);
+        return { outcome: 'failed', reason: scrub(`registry listing of the tags matching ${policy.tag}: ${why}`, credentials?.password) };
+      }
+      const picked = pickTag(pattern, tags);
+      if (picked === undefined) return { outcome: 'ignored', reason: `no tag in the registry matches ${policy.tag} (${tags.length} tags listed)` };
+      tag = picked;
+    }
+    const highest = tag === push.tag ? '' : ` (the highest tag matching ${policy.tag})`;
     let digest: string;
     try {
-      ({ digest } = await ctx.resolve({ image: payload.image, tag: push.tag, credentials }));
+      ({ digest } = await ctx.resolve({ image: payload.image, tag, credentials }));
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      return { outcome: 'failed', reason: scrub(`registry lookup of tag ${push.tag}: ${why}`, credentials?.password) };
+      return { outcome: 'failed', reason: scrub(`registry lookup of tag ${tag}${highest}: ${why}`, credentials?.password) };
     }
     const ref = parseImageReference(payload.image);
-    if (parseImageReference(current.image).digest === digest) return { outcome: 'already_serving', reason: `${current.version} serves ${digest}`, digest };
+    if (parseImageReference(current.image).digest === digest) return { outcome: 'already_serving', reason: `${current.version} serves ${digest}${highest && `, named by ${tag}${highest}`}`, digest };
     const image = `${ref.name}@${digest}`;
     const failed = store.webhooks.failedBefore(service, destination, image);
     if (failed) {
       return { outcome: 'ignored', reason: `digest ${digest} failed before (deploy ${failed.id}); waiting for the tag to move`, digest };
     }
-    const derived: ManifestPayload = { ...payload, image, version: derivedVersion(push.tag, digest) };
+    const derived: ManifestPayload = { ...payload, image, version: derivedVersion(tag, digest) };
     // The operator's reason for the base release is not this release's.
     delete derived.trigger;
     const made = store.webhooks.deployWebhookRelease({
-      baseDeployId: current.deploy_id, payload: derived, keyId: `webhook:${source}`, source, deliveryId, tag: push.tag, digest,
+      baseDeployId: current.deploy_id, payload: derived, keyId: `webhook:${source}`, source, deliveryId, tag, digest,
     });
     switch (made.kind) {
       case 'deploying': {
-        const result: PushResult = { outcome: 'deployed', reason: `release ${derived.version}`, digest, deployId: made.deploy.id };
+        const result: PushResult = { outcome: 'deployed', reason: `release ${derived.version}${highest}`, digest, deployId: made.deploy.id };
         ctx.progress(result);
         await ctx.run(made.deploy.id);
         return result;

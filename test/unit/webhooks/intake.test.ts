@@ -30,6 +30,8 @@ interface Rig {
   /** What the fake registry says each tag names; a function may throw. */
   tags: Map<string, string | (() => never)>;
   lookups: TagLookup[];
+  /** Tag listings asked for (glob and range policies); the listing is the keys of `tags`. */
+  listings: number;
 }
 
 async function rig(over: Record<string, unknown> = { auto_deploy: POLICY }): Promise<Rig> {
@@ -37,6 +39,7 @@ async function rig(over: Record<string, unknown> = { auto_deploy: POLICY }): Pro
   await u.deploy(u.manifest('v1', over));
   const tags = new Map<string, string | (() => never)>([['main', digest('b')]]);
   const lookups: TagLookup[] = [];
+  const r = { tags, lookups, listings: 0 };
   const intake = createWebhookIntake({
     store: u.store,
     engine: u.engine,
@@ -47,9 +50,13 @@ async function rig(over: Record<string, unknown> = { auto_deploy: POLICY }): Pro
       if (d === undefined) throw new RegistryError('registry_not_found', 502, `tag ${l.tag} not found`, undefined, { status: 404 });
       return { digest: typeof d === 'function' ? d() : d };
     },
+    listTags: async () => {
+      r.listings += 1;
+      return [...tags.keys()];
+    },
     openRegistryCredentials: async () => ({ username: 'ci', password: 'hunter2-registry-password' }),
   });
-  return { u, intake, tags, lookups };
+  return { u, intake, ...r, get listings() { return r.listings; } };
 }
 
 async function deliver(r: Rig, d: Delivery = delivery()) {
@@ -236,6 +243,61 @@ describe('webhook intake', () => {
     assert.equal(row.outcome, 'failed');
     assert.match(row.reason, new RegExp(`version ${taken} was already released with image registry.test/app@${digest('f')}`));
     assert.equal(webhookDeploys(r).length, 0);
+  });
+
+  it('a range policy deploys the highest matching tag, whichever matching tag was pushed', async () => {
+    const r = await rig({ auto_deploy: { tag: '~1.4', sources: [{ name: 'dockerhub' }] } });
+    r.tags.clear();
+    for (const [tag, d] of [['1.4.1', digest('1')], ['1.4.3', digest('3')], ['1.5.0', digest('5')], ['latest', digest('9')]] as const) r.tags.set(tag, d);
+    // The older 1.4.1 re-pushed: a hint that the tags changed, never a step back.
+    const row = await deliver(r, delivery([push({ tag: '1.4.1' })]));
+    assert.equal(row.outcome, 'deployed', row.reason);
+    assert.equal(row.digest, digest('3'));
+    assert.deepEqual(r.lookups.map((l) => l.tag), ['1.4.3']);
+    assert.equal(r.u.store.getDeploy(row.deploy_id!)?.version, `1.4.3-${'3'.repeat(12)}`);
+    assert.match(row.reason, /the highest tag matching ~1\.4/);
+
+    const again = await deliver(r, delivery([push({ tag: '1.4.1' })]));
+    assert.equal(again.outcome, 'already_serving', again.reason);
+    assert.equal(webhookDeploys(r).length, 1);
+    const outside = await deliver(r, delivery([push({ tag: '1.5.0' })]));
+    assert.match(outside.reason, /untracked tag 1\.5\.0 \(policy: ~1\.4\)/);
+    assert.equal(r.listings, 2, 'a tag outside the range lists nothing');
+  });
+
+  it('a glob policy follows its highest matching version', async () => {
+    const r = await rig({ auto_deploy: { tag: 'v*', sources: [{ name: 'dockerhub' }] } });
+    r.tags.clear();
+    for (const [tag, d] of [['v2.0.0', digest('2')], ['v10.0.0', digest('7')], ['main', digest('9')]] as const) r.tags.set(tag, d);
+    const row = await deliver(r, delivery([push({ tag: 'v2.0.0' })]));
+    assert.equal(row.digest, digest('7'));
+    assert.equal(r.u.store.getDeploy(row.deploy_id!)?.version, `v10.0.0-${'7'.repeat(12)}`);
+  });
+
+  it('a range with no matching tag in the registry is ignored with the reason; a listing error is failed without the password', async () => {
+    const r = await rig({ auto_deploy: { tag: '>=2.0.0 <3', sources: [{ name: 'dockerhub' }] } });
+    r.tags.clear();
+    r.tags.set('1.9.0', digest('1'));
+    // The pushed tag matches, but the registry no longer lists it (deleted since).
+    const row = await deliver(r, delivery([push({ tag: '2.1.0' })]));
+    assert.deepEqual([row.outcome, row.reason], ['ignored', 'no tag in the registry matches >=2.0.0 <3 (1 tags listed)']);
+    assert.equal(r.lookups.length, 0);
+
+    const broken = await rig({ auto_deploy: { tag: '^2', sources: [{ name: 'dockerhub' }] } });
+    const fail = createWebhookIntake({
+      store: broken.u.store, engine: broken.u.engine, log: quiet,
+      resolve: async () => ({ digest: digest('2') }),
+      listTags: async () => {
+        throw new RegistryError('upstream_failed', 502, 'registry registry.test refused hunter2-registry-password', undefined, { status: 500 });
+      },
+      openRegistryCredentials: async () => ({ username: 'ci', password: 'hunter2-registry-password' }),
+    });
+    const { deliveryId } = fail.accepted(TARGET, delivery([push({ tag: '2.0.0' })]));
+    await fail.idle();
+    const failed = broken.u.store.webhooks.get(deliveryId)!;
+    assert.equal(failed.outcome, 'failed');
+    assert.match(failed.reason, /registry listing of the tags matching \^2: .*\[redacted\]/);
+    assert.doesNotMatch(failed.reason, /hunter2/);
   });
 
   it('records refusals with their reason', async () => {

@@ -38,6 +38,8 @@ interface Rig {
   /** What the fake registry answers for `main`: a digest, or an error to throw. */
   answer: { digest?: string; error?: Error };
   lookups: Array<TagLookup & { at: number }>;
+  /** The repository's tags and their digests, for glob and range policies (the lookup of any other tag answers `answer`). */
+  repo: Map<string, string>;
 }
 
 async function rig(policy: Record<string, unknown> = { tag: 'main', poll: 60 }): Promise<Rig> {
@@ -46,14 +48,19 @@ async function rig(policy: Record<string, unknown> = { tag: 'main', poll: 60 }):
   const clock = new FakeClock();
   const answer: Rig['answer'] = { digest: SERVING };
   const lookups: Rig['lookups'] = [];
+  const repo = new Map<string, string>();
   const resolve = async (l: TagLookup) => {
     lookups.push({ ...l, at: clock.nowMs });
     if (answer.error) throw answer.error;
-    return { digest: answer.digest! };
+    return { digest: repo.get(l.tag) ?? answer.digest! };
   };
-  const intake = createWebhookIntake({ store: u.store, engine: u.engine, log: quiet, resolve });
-  const poller = startPoller({ store: u.store, intake, agentId: 'agent-1', log: quiet, resolve, clock });
-  return { u, clock, intake, poller, answer, lookups };
+  const listTags = async () => {
+    if (answer.error) throw answer.error;
+    return [...repo.keys()];
+  };
+  const intake = createWebhookIntake({ store: u.store, engine: u.engine, log: quiet, resolve, listTags });
+  const poller = startPoller({ store: u.store, intake, agentId: 'agent-1', log: quiet, resolve, listTags, clock });
+  return { u, clock, intake, poller, answer, lookups, repo };
 }
 
 /** Fires the next timer, then waits for the lookup and whatever the intake started. */
@@ -153,12 +160,42 @@ describe('poller', () => {
     r.poller.stop();
   });
 
-  it('a glob policy is not polled: one ignored row says why', async () => {
+  it('a range policy is polled: each look lists the tags and follows the highest match', async () => {
+    const r = await rig({ tag: '~1.4', poll: 60 });
+    assert.deepEqual(r.poller.watched().map((w) => w.tag), ['~1.4']);
+    r.repo.set('1.4.1', SERVING);
+    r.repo.set('1.5.0', digest('5'));
+    await step(r);
+    assert.deepEqual(r.lookups.map((l) => l.tag), ['1.4.1']);
+    assert.deepEqual(rows(r), [], 'serving the highest match: quiet');
+    // A newer match appears: deployed once, then quiet again.
+    r.repo.set('1.4.3', digest('3'));
+    await step(r);
+    const [row] = rows(r);
+    assert.deepEqual([row?.source, row?.outcome, row?.tag, row?.digest], ['poll', 'deployed', '1.4.3', digest('3')], row?.reason);
+    assert.equal(r.u.store.getDeploy(row!.deploy_id!)?.version, `1.4.3-${'3'.repeat(12)}`);
+    for (let i = 0; i < 3; i += 1) await step(r);
+    assert.equal(rows(r).length, 1);
+    assert.equal(webhookDeploys(r).length, 1);
+    r.poller.stop();
+  });
+
+  it('a glob policy with no matching tag writes one ignored row, then polls quietly until one appears', async () => {
     const r = await rig({ tag: 'v*', poll: 60 });
-    r.poller.refresh();
-    assert.deepEqual(r.poller.watched(), []);
-    assert.deepEqual(rows(r).map((x) => [x.source, x.outcome, x.tag]), [['poll', 'ignored', 'v*']]);
-    assert.match(rows(r)[0]!.reason, /exact tag only/);
+    r.repo.set('main', digest('9'));
+    for (let i = 0; i < 3; i += 1) await step(r);
+    assert.deepEqual(rows(r).map((x) => [x.source, x.outcome, x.tag, x.reason]), [['poll', 'ignored', 'v*', 'no tag in the registry matches v*']]);
+    assert.equal(r.lookups.length, 0);
+    r.repo.set('v2.0.0', digest('2'));
+    r.repo.set('v10.0.0', digest('7'));
+    await step(r);
+    assert.deepEqual([rows(r)[0]?.outcome, rows(r)[0]?.tag, rows(r)[0]?.digest], ['deployed', 'v10.0.0', digest('7')]);
+    r.answer.error = new RegistryError('upstream_failed', 502, 'registry.test answered 503', undefined, { status: 503 });
+    await step(r);
+    await step(r);
+    assert.deepEqual(rows(r).slice(0, 1).map((x) => [x.outcome, x.tag]), [['failed', 'v*']]);
+    assert.match(rows(r)[0]!.reason, /registry listing of the tags matching v\*: registry.test answered 503/);
+    assert.equal(rows(r).length, 3);
     r.poller.stop();
   });
 });
