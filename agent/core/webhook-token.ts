@@ -40,6 +40,9 @@ export function webhookToken(key: Uint8Array, target: TokenTarget): string {
 export function findWebhookTarget<T extends TokenTarget>(key: Uint8Array, token: string, known: readonly T[]): T | undefined {
   if (!TOKEN_SHAPE.test(token)) return undefined;
   const given = Buffer.from(token, 'base64url');
+  // 43 characters carry 258 bits: the last one has 2 spare bits, so four spellings decode to
+  // the same bytes. Only the one the agent hands out names a service.
+  if (given.toString('base64url') !== token) return undefined;
   let found: T | undefined;
   for (const target of known) {
     if (timingSafeEqual(given, tokenBytes(key, target)) && found === undefined) found = target;
