@@ -10,6 +10,7 @@ import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { testEnv } from '../support/env.js';
 import { retag, splitRef } from '../support/registry.js';
 import { waitFor } from '../support/wait.js';
+import { webhookDeliveries } from '../support/webhook-deliveries.js';
 
 const env = testEnv();
 const { registry, repo } = splitRef(env.images.v1);
@@ -18,15 +19,6 @@ const SCALE = 1 / 60;
 
 let e: E2eApp;
 
-interface DeliveryRow {
-  id: string;
-  source: string;
-  outcome: string;
-  tag: string | null;
-  digest: string | null;
-  deploy_id: number | null;
-  reason: string;
-}
 
 before(async () => {
   await retag(registry, repo, 'v1', TAG);
@@ -38,11 +30,6 @@ before(async () => {
 });
 after(async () => e?.teardown());
 
-async function deliveries(): Promise<DeliveryRow[]> {
-  const r = await e.app.run(['webhook', 'deliveries', '--json']);
-  assert.equal(r.code, 0, explain(r, e));
-  return (JSON.parse(r.stdout) as { servers: Array<{ deliveries: DeliveryRow[] }> }).servers[0]!.deliveries;
-}
 
 test('the tag moves in the registry: the poller finds it and the new image is served, one delivery row, audited', async () => {
   const url = await e.app.run(['webhook', 'url', '--json']);
@@ -56,7 +43,7 @@ test('the tag moves in the registry: the poller finds it and the new image is se
     explain: () => e.hosts[0]!.agentLog(),
   });
   const rows = await waitFor('the poll delivery to settle', async () => {
-    const all = await deliveries();
+    const all = await webhookDeliveries(e);
     return all.every((d) => d.outcome !== 'queued') ? all : undefined;
   }, 30_000, { intervalMs: 250, explain: () => e.hosts[0]!.agentLog() });
   // Seconds of quiet polls before the move wrote nothing: the only row is the move.

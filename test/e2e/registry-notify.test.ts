@@ -18,6 +18,8 @@ import { startLoad } from '../support/load.js';
 import { NotifyRegistry, copyImage } from '../support/notify-registry.js';
 import { splitRef } from '../support/registry.js';
 import { waitFor } from '../support/wait.js';
+import { webhookDeliveries } from '../support/webhook-deliveries.js';
+import type { WebhookDelivery } from '../../shared/api-types.js';
 
 const REG_HOOK = `reg-${randomBytes(12).toString('hex')}`;
 const GEN_HOOK = `gen-${randomBytes(12).toString('hex')}`;
@@ -31,15 +33,6 @@ let e: E2eApp;
 let genericPath: string;
 let other: AppDir | undefined;
 
-interface DeliveryRow {
-  id: string;
-  source: string;
-  outcome: string;
-  tag: string | null;
-  digest: string | null;
-  deploy_id: number | null;
-  reason: string;
-}
 
 const ref = (tag: string) => `${reg.address}/${repo}:${tag}`;
 const why = () => `--- agent log\n${e.hosts[0]!.agentLog().slice(-4000)}\n--- registry log\n${reg.log()}`;
@@ -79,14 +72,9 @@ after(async () => {
   await reg.cleanup();
 });
 
-async function deliveries(): Promise<DeliveryRow[]> {
-  const r = await e.app.run(['webhook', 'deliveries', '--json', '-n', '200']);
-  assert.equal(r.code, 0, explain(r, e));
-  return (JSON.parse(r.stdout) as { servers: Array<{ deliveries: DeliveryRow[] }> }).servers[0]!.deliveries;
-}
 
-function row(what: string, match: (d: DeliveryRow) => boolean): Promise<DeliveryRow> {
-  return waitFor(what, async () => (await deliveries()).find((d) => match(d) && d.outcome !== 'queued'), 60_000, { intervalMs: 250, explain: why });
+function row(what: string, match: (d: WebhookDelivery) => boolean): Promise<WebhookDelivery> {
+  return waitFor(what, async () => (await webhookDeliveries(e, 200)).find((d) => match(d) && d.outcome !== 'queued'), 60_000, { intervalMs: 250, explain: why });
 }
 
 /** A real `docker push` of what `from` holds, under `tag`. */
@@ -154,7 +142,7 @@ function rssMiB(): number {
   return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
 }
 
-const deploys = (rows: DeliveryRow[]) => new Set(rows.flatMap((d) => (d.outcome === 'deployed' && d.deploy_id !== null ? [d.deploy_id] : [])));
+const deploys = (rows: WebhookDelivery[]) => new Set(rows.flatMap((d) => (d.outcome === 'deployed' && d.deploy_id !== null ? [d.deploy_id] : [])));
 
 test('a flood of 1,000 signed deliveries for one tag move: at most two deploys, bounded memory, other services still deploy', async (t) => {
   const h = e.hosts[0]!;
@@ -166,7 +154,7 @@ test('a flood of 1,000 signed deliveries for one tag move: at most two deploys, 
   other.writeConfig(deployYml({ service: 'regnote-other', image: env.images.v1, servers: [h.server], host: 'regnote-other.test' }));
   assert.equal((await other.run(['server', 'add', h.server])).code, 0);
 
-  const deploysBefore = deploys(await deliveries()).size;
+  const deploysBefore = deploys(await webhookDeliveries(e, 200)).size;
   const rssBefore = rssMiB();
 
   // The tag moves once (back to v1's build); the registry notifies as well.
@@ -195,7 +183,7 @@ test('a flood of 1,000 signed deliveries for one tag move: at most two deploys, 
 
   await waitFor('the router to serve v1 again', async () => (await h.get(e.hostHeader)).body === 'v1\n' || undefined, 60_000, { intervalMs: 100, explain: why });
   const rows = await waitFor('every generic delivery to settle', async () => {
-    const all = await deliveries();
+    const all = await webhookDeliveries(e, 200);
     return all.some((d) => d.outcome === 'queued') ? undefined : all;
   }, 60_000, { intervalMs: 250, explain: why });
   const limited = rows.filter((d) => d.source === 'generic' && d.outcome === 'refused' && /in a minute/.test(d.reason));

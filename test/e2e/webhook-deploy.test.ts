@@ -16,6 +16,8 @@ import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { testEnv } from '../support/env.js';
 import { retag, splitRef } from '../support/registry.js';
 import { waitFor } from '../support/wait.js';
+import { webhookDeliveries } from '../support/webhook-deliveries.js';
+import type { WebhookDelivery } from '../../shared/api-types.js';
 
 const HOOK_KEY = 'e2e-webhook-hmac-key-7d41';
 const env = testEnv();
@@ -25,14 +27,6 @@ const TAG = `hook-${randomBytes(4).toString('hex')}`;
 let e: E2eApp;
 let urlPath: string;
 
-interface DeliveryRow {
-  id: string;
-  outcome: string;
-  tag: string | null;
-  digest: string | null;
-  deploy_id: number | null;
-  reason: string;
-}
 
 before(async () => {
   await retag(registry, repo, 'v1', TAG);
@@ -68,15 +62,10 @@ function deliver(payload: object): Promise<{ status: number; body: { delivery_id
   });
 }
 
-async function deliveries(): Promise<DeliveryRow[]> {
-  const r = await e.app.run(['webhook', 'deliveries', '--json']);
-  assert.equal(r.code, 0, explain(r, e));
-  return (JSON.parse(r.stdout) as { servers: Array<{ deliveries: DeliveryRow[] }> }).servers[0]!.deliveries;
-}
 
-async function settled(id: string): Promise<DeliveryRow> {
+async function settled(id: string): Promise<WebhookDelivery> {
   return waitFor(`delivery ${id} to settle`, async () => {
-    const row = (await deliveries()).find((d) => d.id === id);
+    const row = (await webhookDeliveries(e)).find((d) => d.id === id);
     return row && row.outcome !== 'queued' ? row : undefined;
   }, 60_000, { intervalMs: 250, explain: () => e.hosts[0]!.agentLog() });
 }
