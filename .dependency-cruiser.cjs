@@ -57,8 +57,8 @@ const ADAPTERS = [
   {
     name: 'cron',
     packages: pkg('cron'),
-    allowed: '^agent/cron/',
-    why: 'Scheduling will live in agent/cron/ (its adapter); nothing imports cron yet.',
+    allowed: '^shared/cron-schedule[.]ts$',
+    why: 'Cron schedules are read and their next times computed in shared/cron-schedule.ts only (the CLI checks deploy.yml and the agent runs jobs with one reading).',
   },
   {
     name: 'semver',

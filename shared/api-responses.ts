@@ -12,10 +12,15 @@
 
 import { z } from 'zod';
 import {
+  CRON_OUTCOMES,
+  CRON_TRIGGERS,
   DEPLOY_STATES,
   DEPLOY_TRIGGERS,
   WEBHOOK_DELIVERY_OUTCOMES,
   type AuditEntry,
+  type CronJobStatus,
+  type CronRun,
+  type CronRunSummary,
   type CurrentRelease,
   type DeployEvent,
   type DeployRecord,
@@ -114,6 +119,46 @@ export const webhookDeliverySchema = exactly<WebhookDelivery>()(z.object({
   deploy_id: z.number().nullable(),
 }));
 
+const cronRunFields = {
+  id: z.number(),
+  service: z.string(),
+  destination: z.string(),
+  job: z.string(),
+  trigger: z.enum(CRON_TRIGGERS),
+  attempt: z.number(),
+  scheduled_at: isoTime.nullable(),
+  started_at: isoTime,
+  ended_at: isoTime.nullable(),
+  duration_ms: z.number().nullable(),
+  outcome: z.enum(CRON_OUTCOMES),
+  exit_code: z.number().nullable(),
+  reason: z.string(),
+  release: z.string(),
+  image: z.string(),
+  output_truncated: z.boolean(),
+  notify: z.string().nullable(),
+};
+export const cronRunSummarySchema = exactly<CronRunSummary>()(z.object(cronRunFields));
+export const cronRunSchema = exactly<CronRun>()(z.object({ ...cronRunFields, output: z.string() }));
+
+export const cronJobStatusSchema = exactly<CronJobStatus>()(z.object({
+  name: z.string(),
+  schedule: z.string(),
+  timezone: z.string(),
+  command: z.array(z.string()),
+  role: z.string(),
+  concurrency: z.enum(['forbid', 'allow', 'replace']),
+  timeout: z.number(),
+  retries: z.number(),
+  hosts: z.enum(['one', 'all']),
+  paused: z.boolean(),
+  next_run: isoTime.nullable(),
+  running: z.number(),
+  last_run: cronRunSummarySchema.nullable(),
+  last_success_at: isoTime.nullable(),
+  overdue: z.boolean(),
+}));
+
 export const serviceRemovalSchema = exactly<ServiceRemoval>()(z.object({ containers: z.array(z.string()), routes: z.number() }));
 
 // ---- One answer per endpoint (GET /v1/services/:name: shared/service-detail.ts).
@@ -174,6 +219,16 @@ export const webhookUrlResponseSchema = z.object({
   policy: z.object({ tag: z.string(), sources: z.array(z.enum(WEBHOOK_SOURCES)), poll: z.number().nullable() }).nullable(),
 });
 
+/**
+ * GET /v1/services/:name/cron, and the answer of POST .../cron/pause and
+ * .../cron/resume: the current release's jobs on this agent. `release` is null
+ * when the service has no current release here; `paused` is the whole service's pause.
+ */
+export const cronJobsResponseSchema = z.object({ release: z.string().nullable(), paused: z.boolean(), jobs: z.array(cronJobStatusSchema) });
+
+/** GET /v1/services/:name/cron/:job/runs, newest first. */
+export const cronRunsResponseSchema = z.object({ runs: z.array(cronRunSchema) });
+
 export const errorBodySchema = exactly<ErrorBody>()(z.object({ error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) }));
 
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
@@ -190,6 +245,8 @@ export type LockReleasedResponse = z.infer<typeof lockReleasedResponseSchema>;
 export type MaintenanceResponse = z.infer<typeof maintenanceResponseSchema>;
 export type RemoveServiceResponse = z.infer<typeof removeServiceResponseSchema>;
 export type WebhookUrlResponse = z.infer<typeof webhookUrlResponseSchema>;
+export type CronJobsResponse = z.infer<typeof cronJobsResponseSchema>;
+export type CronRunsResponse = z.infer<typeof cronRunsResponseSchema>;
 
 // ---- Stream records.
 
@@ -216,3 +273,14 @@ export const execRecordSchema = z.union([
   z.object({ exit_code: z.number().nullable() }),
 ]);
 export type ExecRecord = z.infer<typeof execRecordSchema>;
+
+/**
+ * One line of POST /v1/services/:name/cron/:job/run (NDJSON): output as it
+ * comes (the role's secret values replaced), then the recorded run (its
+ * exit_code, outcome and reason) as the last record.
+ */
+export const cronRunRecordSchema = z.union([
+  z.object({ stream: z.enum(['stdout', 'stderr']), data: z.string() }),
+  z.object({ run: cronRunSummarySchema }),
+]);
+export type CronRunRecord = z.infer<typeof cronRunRecordSchema>;

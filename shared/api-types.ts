@@ -230,3 +230,70 @@ export interface IdentityClaims {
   features: string[];
   iat: number;
 }
+
+/** Why a cron run started: its schedule, a slot missed while the agent was down, an operator, or a failed run's retry. */
+export const CRON_TRIGGERS = ['schedule', 'catch-up', 'manual', 'retry'] as const;
+export type CronTrigger = (typeof CRON_TRIGGERS)[number];
+/**
+ * What became of a run. `skipped`: not started (concurrency forbid, the
+ * agent's cap on running jobs); `replaced`: stopped for a newer run
+ * (concurrency replace); `stopped`: its service was removed or the job paused
+ * mid-run; `interrupted`: the agent stopped during it. Failures (loud): failed,
+ * timed_out, start_failed, interrupted.
+ */
+export const CRON_OUTCOMES = ['running', 'succeeded', 'failed', 'timed_out', 'start_failed', 'skipped', 'replaced', 'stopped', 'interrupted'] as const;
+export type CronOutcome = (typeof CRON_OUTCOMES)[number];
+export const FAILED_CRON_OUTCOMES: ReadonlySet<CronOutcome> = new Set<CronOutcome>(['failed', 'timed_out', 'start_failed', 'interrupted']);
+
+/** One run of a cron job as `GET /v1/services/:name/cron/:job/runs` lists it; the last 200 per job are kept. */
+export interface CronRun {
+  id: number;
+  service: string;
+  destination: string;
+  job: string;
+  trigger: CronTrigger;
+  /** 1 for the first attempt, 2.. for retries. */
+  attempt: number;
+  /** ISO 8601: the slot it ran for (null for manual runs). */
+  scheduled_at: string | null;
+  started_at: string;
+  ended_at: string | null;
+  duration_ms: number | null;
+  outcome: CronOutcome;
+  exit_code: number | null;
+  reason: string;
+  /** The release (version) whose image and environment it ran with. */
+  release: string;
+  image: string;
+  /** The last 64 KiB of stdout and stderr, the role's secret values replaced by [secret NAME]. */
+  output: string;
+  output_truncated: boolean;
+  /** The notify hook for a failed run: null (none configured or not needed), `sent`, or `failed: …`. */
+  notify: string | null;
+}
+
+/** A run without its output, as a job's status shows its last one. */
+export type CronRunSummary = Omit<CronRun, 'output'>;
+
+/** One job of the current release as `GET /v1/services/:name/cron` shows it on this agent. */
+export interface CronJobStatus {
+  name: string;
+  schedule: string;
+  timezone: string;
+  command: string[];
+  role: string;
+  concurrency: 'forbid' | 'allow' | 'replace';
+  timeout: number;
+  retries: number;
+  hosts: 'one' | 'all';
+  /** Paused by itself or with the whole service. */
+  paused: boolean;
+  /** ISO 8601; null while paused. */
+  next_run: string | null;
+  /** Runs of it under way now. */
+  running: number;
+  last_run: CronRunSummary | null;
+  last_success_at: string | null;
+  /** No successful run within twice its interval (since it was scheduled, if it never succeeded). */
+  overdue: boolean;
+}

@@ -4,20 +4,19 @@
 import { z } from 'zod';
 import { UserError } from './errors.js';
 import { parseTagPattern } from './tag-pattern.js';
+import { cronJobSchema, notifySchema } from './manifest-cron.js';
+import { JWE_COMPACT, NAME, NAME_RULE } from './manifest-names.js';
+
+export { NAME } from './manifest-names.js';
 
 export const MANIFEST_API_VERSION = 'berth/v1';
 export const MANIFEST_MAX_LIFETIME_S = 900;
 
-/** Service, destination and role names (also as the agent API takes them in paths and queries). */
-export const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-const NAME_RULE = 'must be 1-63 of a-z, 0-9, "-", "_", starting with a letter or digit';
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const KEY_ID = /^[A-Za-z0-9_-]{43}$/;
 const JTI = /^[A-Za-z0-9_-]{16,128}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
-// ECDH-ES is direct key agreement, so the encrypted-key part is empty.
-const JWE_COMPACT = /^[A-Za-z0-9_-]{1,4096}\.\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{0,90000}\.[A-Za-z0-9_-]{1,64}$/;
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 // A wildcard needs at least two labels after `*.`, so one service cannot claim a whole TLD (`*.com`).
 const HOST = new RegExp(`^(?:(?=.{1,253}$)${LABEL}(\\.${LABEL})*|\\*\\.(?=.{1,251}$)${LABEL}(\\.${LABEL})+)$`);
@@ -167,6 +166,8 @@ export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
  */
 export const SECRET_WEBHOOK_SOURCES: ReadonlySet<WebhookSource> = new Set<WebhookSource>(['distribution', 'github', 'harbor', 'generic']);
 export const POLL_MIN_S = 60;
+/** Jobs one release may carry (an agent may allow fewer: berth-agent run --cron-max-jobs). */
+export const MAX_CRON_JOBS = 64;
 export const POLL_MAX_S = 86400;
 
 const autoDeploySchema = z
@@ -250,8 +251,20 @@ export const manifestPayloadSchema = z
      * (feature auto_deploy.v1); without it, nothing does.
      */
     auto_deploy: autoDeploySchema.optional(),
+    /** Jobs this agent runs on a schedule in the release's image (feature cron.v1): shared/manifest-cron.ts. */
+    cron: z
+      .record(z.string().regex(NAME, `job names ${NAME_RULE}`), cronJobSchema)
+      .refine((jobs) => Object.keys(jobs).length <= MAX_CRON_JOBS, `at most ${MAX_CRON_JOBS} jobs`)
+      .optional(),
+    /** Where the agent reports failed cron runs (feature cron.v1). */
+    notify: notifySchema.optional(),
   })
   .superRefine((m, ctx) => {
+    for (const [job, spec] of Object.entries(m.cron ?? {})) {
+      if (!Object.hasOwn(m.roles, spec.role)) {
+        ctx.addIssue({ code: 'custom', path: ['cron', job, 'role'], message: `role ${JSON.stringify(spec.role)} is not in this release (roles: ${Object.keys(m.roles).sort().join(', ')})` });
+      }
+    }
     const expected = manifestSubject(m.service, m.destination);
     if (m.sub !== expected) {
       ctx.addIssue({ code: 'custom', path: ['sub'], message: `must be ${JSON.stringify(expected)} (service and destination)` });

@@ -15,12 +15,15 @@ export const SEAL_BINDING_MEMBER = 'berth';
 export type SealBinding =
   | { use: 'env'; service: string; destination: string; role: string; name: string }
   | { use: 'registry-password'; service: string; destination: string; server: string }
-  | { use: 'webhook-secret'; service: string; destination: string; source: string };
+  | { use: 'webhook-secret'; service: string; destination: string; source: string }
+  | { use: 'notify-url' | 'notify-secret'; service: string; destination: string };
 
 const FIELDS: Record<SealBinding['use'], readonly string[]> = {
   env: ['use', 'service', 'destination', 'role', 'name'],
   'registry-password': ['use', 'service', 'destination', 'server'],
   'webhook-secret': ['use', 'service', 'destination', 'source'],
+  'notify-url': ['use', 'service', 'destination'],
+  'notify-secret': ['use', 'service', 'destination'],
 };
 
 /** How an error names a use: `env TOKEN of role web of service app (destination "")`. */
@@ -33,6 +36,10 @@ export function describeBinding(b: SealBinding): string {
       return `the password of registry ${b.server} for ${where}`;
     case 'webhook-secret':
       return `the ${b.source} webhook secret of ${where}`;
+    case 'notify-url':
+      return `the notify URL of ${where}`;
+    case 'notify-secret':
+      return `the notify secret of ${where}`;
   }
 }
 

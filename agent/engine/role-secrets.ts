@@ -27,6 +27,10 @@ export function sealedValues(m: ManifestPayload): { jwe: string; binding: SealBi
   for (const source of m.auto_deploy?.sources ?? []) {
     if (source.secret !== undefined) out.push({ jwe: source.secret, binding: { use: 'webhook-secret', service: m.service, destination: m.destination, source: source.name } });
   }
+  if (m.notify) {
+    out.push({ jwe: m.notify.url, binding: { use: 'notify-url', service: m.service, destination: m.destination } });
+    if (m.notify.secret !== undefined) out.push({ jwe: m.notify.secret, binding: { use: 'notify-secret', service: m.service, destination: m.destination } });
+  }
   return out;
 }
 
