@@ -1,6 +1,7 @@
 // `berth-agent` argument parsing: argv -> a typed command, or the usage asked for.
 // Each command's options and help come from its spec here (the router's from
 // agent/router/config.ts); agent/main.ts runs the command.
+import { DEFAULT_CRON_POLICY } from './core/cron/policy.js';
 import { SCOPES, type Scope } from '../shared/api-types.js';
 import { UserError } from '../shared/errors.js';
 import {
@@ -64,6 +65,13 @@ const RUN_OPTIONS = {
   },
   'header-timeout': {
     value: 'SECONDS', env: 'BERTH_HEADER_TIMEOUT', default: String(DEFAULT_HEADER_TIMEOUT_S), description: 'TLS handshake and request head must arrive within this',
+  },
+  'cron-min-interval': {
+    value: 'S', env: 'BERTH_CRON_MIN_INTERVAL', default: String(DEFAULT_CRON_POLICY.minIntervalS), description: 'refuse cron jobs that run more often than every S seconds',
+  },
+  'cron-max-jobs': { value: 'N', env: 'BERTH_CRON_MAX_JOBS', default: String(DEFAULT_CRON_POLICY.maxJobs), description: 'cron jobs scheduled on this agent, all services together' },
+  'cron-max-running': {
+    value: 'N', env: 'BERTH_CRON_MAX_RUNNING', default: String(DEFAULT_CRON_POLICY.maxRunning), description: 'cron runs at once; a run beyond it is skipped and recorded',
   },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
 import { ConfigError } from '../shared/errors.js';
+import { DEFAULT_CRON_POLICY, type CronPolicy } from './core/cron/policy.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, isLogDriverName, isLogOptionKey, loggingPolicy, parseLogSize, type LoggingPolicy } from './core/logging-policy.js';
@@ -51,6 +52,8 @@ export interface AgentConfig {
   logFollowLimitMs: number;
   /** Caps and header timeout of the API server (--max-connections, --max-connections-per-ip, --header-timeout). */
   connections: ConnectionLimits;
+  /** What cron jobs releases may schedule and how many run at once (--cron-min-interval, --cron-max-jobs, --cron-max-running). */
+  cron: CronPolicy;
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -72,6 +75,9 @@ export interface AgentFlags {
   'max-connections'?: string | undefined;
   'max-connections-per-ip'?: string | undefined;
   'header-timeout'?: string | undefined;
+  'cron-min-interval'?: string | undefined;
+  'cron-max-jobs'?: string | undefined;
+  'cron-max-running'?: string | undefined;
 }
 
 /** An operator's API: a few CLIs at a time, each with a handful of connections (events, logs, exec). */
@@ -135,6 +141,11 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       { max: '--max-connections', perAddress: '--max-connections-per-ip', headerTimeout: '--header-timeout' },
       { maxConnections: DEFAULT_MAX_CONNECTIONS, maxPerAddress: DEFAULT_MAX_CONNECTIONS_PER_IP },
     ),
+    cron: {
+      minIntervalS: wholeNumber(pick(flags['cron-min-interval'], env.BERTH_CRON_MIN_INTERVAL, String(DEFAULT_CRON_POLICY.minIntervalS)), '--cron-min-interval', 1, 86_400),
+      maxJobs: wholeNumber(pick(flags['cron-max-jobs'], env.BERTH_CRON_MAX_JOBS, String(DEFAULT_CRON_POLICY.maxJobs)), '--cron-max-jobs', 0, 10_000),
+      maxRunning: wholeNumber(pick(flags['cron-max-running'], env.BERTH_CRON_MAX_RUNNING, String(DEFAULT_CRON_POLICY.maxRunning)), '--cron-max-running', 1, 256),
+    },
   };
 }
 

@@ -23,6 +23,8 @@ import { initIdentity, loadIdentity } from './identity.js';
 import { pauseAt } from './test-seams/pause-at.js';
 import { createLogger, type Logger } from './log.js';
 import { removeExecOrphans } from './ops/exec.js';
+import { createCronRunner } from './cron/runner.js';
+import { createCronScheduler, type CronScheduler } from './cron/scheduler.js';
 import { routerMain } from './router/main.js';
 import { trackedEngine } from './running-work.js';
 import { createRouterClient } from './router/client.js';
@@ -141,8 +143,21 @@ async function run(config: AgentConfig): Promise<number> {
   );
   const websockets = createWebSocketSupport();
 
+  // The app's cron jobs (agent/cron/): after reconcile, so the current releases are settled.
+  const cron = createCronScheduler({
+    store,
+    docker,
+    runner: createCronRunner({ docker, hostname: config.hostname, network: config.network, sealingPrivateJwk: identity.sealingPrivateJwk, guardrails }),
+    log,
+    agentId: identity.agentId,
+    hostname: config.hostname,
+    sealingPrivateJwk: identity.sealingPrivateJwk,
+    maxRunning: config.cron.maxRunning,
+  });
+  await cron.start().catch((e: unknown) => log.error('cron: starting the schedules failed; jobs are scheduled as releases go live', { err: e }));
+
   const running = new Set<Promise<void>>();
-  const tracked = trackedEngine(engine, running);
+  const tracked = withCronRemoval(trackedEngine(engine, running), cron, log);
   // Verified deliveries become deploys of the registry's digest, after the answer (agent/webhooks/).
   const webhookIntake = createWebhookIntake({
     store,
@@ -170,6 +185,8 @@ async function run(config: AgentConfig): Promise<number> {
     // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
     engine: tracked,
     webhookIntake,
+    cron,
+    cronPolicy: config.cron,
   });
   const server = await startApiServer(app, {
     listen: config.listen,
@@ -205,6 +222,8 @@ async function run(config: AgentConfig): Promise<number> {
   // Upgraded sockets are no longer the HTTP server's to close; their exec sessions clean up on close.
   websockets.closeAll();
   poller.stop();
+  // Running jobs are stopped and recorded as interrupted (loud) rather than left to a dead agent.
+  running.add(cron.stop());
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
   await webhookSocket?.close();
@@ -246,6 +265,18 @@ main(process.argv.slice(2)).then(
     process.exit(isBerthError(e) && e.code === 'usage' ? 2 : 1);
   },
 );
+
+/** A removed service takes its cron schedules, running jobs and their rows along. */
+function withCronRemoval(engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, log: Logger): ReturnType<typeof trackedEngine> {
+  return {
+    ...engine,
+    removeService: async (req) => {
+      const result = await engine.removeService(req);
+      await cron.serviceRemoved(req).catch((e: unknown) => log.error('cron: clearing a removed service failed', { service: req.service, err: e }));
+      return result;
+    },
+  };
+}
 
 /** App containers Docker would restart by itself into a bind that fails today's guardrails get restart policy `no`. */
 async function disarmLegacyRestarts(docker: DockerPort, guardrails: GuardrailPolicy, log: Logger): Promise<void> {

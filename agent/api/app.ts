@@ -6,6 +6,7 @@ import { isBerthError, type ErrorBody } from '../../shared/errors.js';
 import { auditRoutes } from './audit.js';
 import { refuseDeclaredOversize } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
+import { cronRoutes } from './cron.js';
 import { deployRoutes } from './deploys.js';
 import { execRoutes } from './exec.js';
 import { healthRoutes } from './health.js';
@@ -61,6 +62,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   logRoutes(app, full);
   execRoutes(app, full);
   webhookUrlRoutes(app, full);
+  cronRoutes(app, full);
   return app;
 }
 

@@ -11,6 +11,8 @@ import type { Unseal } from '../engine/role-secrets.js';
 import type { FailureLimiter } from './rate-limit.js';
 import type { Upgrade } from './websocket.js';
 import type { WebhookIntake } from '../webhooks/types.js';
+import type { CronScheduler } from '../cron/scheduler.js';
+import type { CronPolicy } from '../core/cron/policy.js';
 
 /** What logs and exec need beyond the rest of the API (agent/ops). */
 export interface OpsDeps {
@@ -63,6 +65,10 @@ export interface ApiDeps {
   upgradeWebSocket?: Upgrade;
   /** Where verified webhook deliveries go (agent/webhooks); absent, a webhook TOKEN that names a service gets 503. */
   webhookIntake?: WebhookIntake;
+  /** The agent's cron (agent/cron/scheduler.ts); absent, the cron routes answer 503. */
+  cron?: CronScheduler;
+  /** What cron jobs releases may schedule (agent/core/cron/policy.ts); the default policy when absent. */
+  cronPolicy?: CronPolicy;
   /** Webhook deliveries per (source, service) per minute (agent/api/webhook-ingress.ts default when absent). */
   webhooksPerMinute?: number;
 }

@@ -7,6 +7,10 @@ import { describeIssues, isDigestReference } from '../../shared/manifest.js';
 import { MANIFEST_MAX_CHARS, verifyManifest } from '../../shared/manifest-signing.js';
 import { checkRelease, guardrailPolicy } from '../core/guardrails.js';
 import { checkSealedValues, usedIn } from '../engine/role-secrets.js';
+import { checkCronPolicy, DEFAULT_CRON_POLICY } from '../core/cron/policy.js';
+import { openNotifyTarget } from '../cron/notify.js';
+import type { Store } from '../store/index.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
 import { requireToken } from './auth.js';
 import { nowMs, type ApiDeps, type ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -42,11 +46,15 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!isDigestReference(payload.image)) throw new UserError('image must be pinned by digest (repo@sha256:...)');
     // Before anything is committed: a refused release leaves no trace.
     checkRelease(payload, deps.guardrails ?? guardrailPolicy());
+    checkCronPolicy(payload, deps.cronPolicy ?? DEFAULT_CRON_POLICY, jobsOfOtherServices(deps.store, payload), nowMs(deps));
     // A sealed value copied from another service, role or name is refused
     // here, so nothing of the release is stored or run.
     await checkSealedValues(payload, deps.identity.sealingPrivateJwk, (jwe, binding) =>
       usedIn(deps.store.payloadsContaining(payload.service, payload.destination, jwe), jwe, binding),
     );
+    await openNotifyTarget(payload, deps.identity.sealingPrivateJwk).catch((e: unknown) => {
+      throw new UserError(`notify.url: ${e instanceof Error ? e.message.replace(/^the notify URL /, '') : 'cannot be opened'}`, 'give notify a url like https://hooks.example.com/berth');
+    });
 
     const deploy = deps.store.acceptRelease({
       payload,
@@ -65,4 +73,14 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       202,
     );
   });
+}
+
+/** Cron jobs the current releases of the agent's other services schedule. */
+function jobsOfOtherServices(store: Store, m: ManifestPayload): number {
+  let n = 0;
+  for (const s of store.services()) {
+    if (!s.current || (s.name === m.service && s.destination === m.destination)) continue;
+    n += Object.keys(store.getRelease(s.current.deploy_id)?.payload.cron ?? {}).length;
+  }
+  return n;
 }

@@ -186,4 +186,39 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX webhook_deliveries_sender ON webhook_deliveries (service, destination, source, sender_delivery_id);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      CREATE TABLE cron_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        job TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        scheduled_at INTEGER,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        outcome TEXT NOT NULL,
+        exit_code INTEGER,
+        reason TEXT NOT NULL DEFAULT '',
+        release TEXT NOT NULL,
+        image TEXT NOT NULL,
+        output TEXT NOT NULL DEFAULT '',
+        output_truncated INTEGER NOT NULL DEFAULT 0,
+        notify TEXT
+      );
+      CREATE INDEX cron_runs_job ON cron_runs (service, destination, job, id);
+      CREATE INDEX cron_runs_outcome ON cron_runs (outcome);
+      CREATE TABLE cron_state (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        job TEXT NOT NULL,
+        paused INTEGER NOT NULL DEFAULT 0,
+        last_slot INTEGER,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (service, destination, job)
+      );
+    `,
+  },
 ];

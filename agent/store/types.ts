@@ -7,6 +7,7 @@ import type {
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
+import type { CronRepo } from './cron-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
 import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
@@ -184,6 +185,8 @@ export interface Store {
     /** The derived release and its deploy holding the lock, audited `webhook.deploy`; or why not. */
     deployWebhookRelease(a: WebhookReleaseInput): WebhookReleaseOutcome;
   };
+  /** Cron runs (the last 200 per job) and each job's pause and last slot (agent/store/cron-repo.ts). */
+  cron: CronRepo;
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;
 }
