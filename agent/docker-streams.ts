@@ -133,12 +133,9 @@ export async function runAttached(docker: Docker, create: Docker.ContainerCreate
     AttachStdout: true,
     AttachStderr: true,
   });
-  let disposed = false;
-  const dispose = async () => {
-    if (disposed) return;
-    disposed = true;
-    await container.remove({ force: true }).catch(() => undefined);
-  };
+  // Every caller waits for the one removal: the second must not return while the container still exists.
+  let disposing: Promise<void> | undefined;
+  const dispose = () => (disposing ??= container.remove({ force: true }).then(() => undefined, () => undefined));
   try {
     const raw = (await container.attach({ stream: true, stdin: io.stdin, stdout: true, stderr: true, hijack: io.stdin })) as RawStream;
     const output = demuxed(raw, io.tty ? 'raw' : 'framed');
