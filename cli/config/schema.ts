@@ -234,6 +234,7 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   if (cron && Object.keys(cron).length > 0) config.cron = cron;
   const notify = checkNotify(input.notify, berth.notify, findings);
   if (notify) config.notify = notify;
+  if (notify && !config.cron) findings.warn(berth.notify, 'is set but there are no cron jobs, so nothing reports to it (it is sent only with jobs)');
   const backups = checkOpaqueMap(input.backups, ['backups'], findings);
   if (backups !== undefined) config.backups = backups;
   return config;

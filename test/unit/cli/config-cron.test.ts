@@ -139,6 +139,9 @@ describe('deploy.yml notify', () => {
       "warning: notify: has no secret, so its POSTs are unsigned and receivers cannot tell them from anyone else's; add secret: SECRET_NAME (an HMAC key in .kamal/secrets) (deploy.yml:17)",
     ]);
     assert.deepEqual((await loaded(`${cron}notify:\n  url: NOTIFY_URL\n  secret: NOTIFY_KEY\n`)).warnings, []);
+    assert.deepEqual((await loaded('notify:\n  url: NOTIFY_URL\n  secret: NOTIFY_KEY\n')).warnings, [
+      'warning: notify: is set but there are no cron jobs, so nothing reports to it (it is sent only with jobs) (deploy.yml:13)',
+    ]);
   });
 
   it('refuses a URL that is not http(s), carries credentials, or a bad secret name or timeout', async () => {
