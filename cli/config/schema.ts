@@ -1,8 +1,8 @@
 // deploy.yml: Kamal 2's keys with Kamal's meaning and defaults, plus Berth's
 // own (agent, backups, auto_deploy, bake, cron, notify; the last four also
-// under x-berth:, see schema-berth.ts and schema-cron.ts). Every problem names its key path and
-// the file:line it was written at; all problems are collected, then reported
-// together (the first three).
+// under x-berth:, see schema-berth.ts and schema-cron.ts). Every problem names
+// its key path and the file:line it was written at; all problems are
+// collected, then reported together (the first three).
 
 import { ConfigError } from '../../shared/errors.js';
 import { DEFAULT_AGENT_PORT, formatServerAddress, type ServerAddress } from '../address.js';

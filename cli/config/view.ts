@@ -1,6 +1,7 @@
 // The merged, validated config as `deploy config` shows it: the plan per role
 // and accessory, settings with their defaults, and secrets by name only. A
-// literal registry password written in deploy.yml is never shown.
+// literal registry password written in deploy.yml is never shown, nor a
+// literal notify URL's path (often its token).
 
 import { formatServerAddress } from '../address.js';
 import { planContainers } from './plan.js';
@@ -24,7 +25,7 @@ function showRegistry(registry: RegistryConfig | undefined): unknown {
 }
 
 /** A hook URL's path or query often is its token (Slack's is): only scheme and host are shown. */
-export function redactUrl(text: string): string {
+function redactUrl(text: string): string {
   const url = new URL(text);
   const bare = url.pathname === '/' && url.search === '' && url.hash === '';
   return `${url.protocol}//${url.host}/${bare ? '' : '…'}`;
