@@ -1,11 +1,13 @@
 // A plan (what Kamal would run) + a resolved image + one agent → the release
 // manifest for that agent: every role the host is in, with secret values, the
-// registry password and the auto_deploy webhook secrets sealed to that agent's key.
+// registry password, the auto_deploy webhook secrets and the cron notify hook
+// sealed to that agent's key; and the cron jobs this host runs.
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
 import type { SealBinding } from '../shared/sealing.js';
 import { manifestSubject } from '../shared/manifest.js';
+import { notifyUrlProblem } from '../shared/manifest-cron.js';
 import { ConfigError } from '../shared/errors.js';
 import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
@@ -69,11 +71,46 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
 }
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
-export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy'>): string[] {
+export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
+    ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
   ];
+}
+
+/** The hosts (as written in servers:) that run cron job `name`: the role's first host, or all of them. */
+export function cronJobHosts(config: DeployConfig, plan: Plan, name: string): string[] {
+  const job = config.cron?.[name];
+  const hosts = plan.roles.find((r) => r.role === job?.role)?.hosts.map((h) => h.host) ?? [];
+  return job?.hosts === 'all' ? hosts : hosts.slice(0, 1);
+}
+
+function manifestCron(config: DeployConfig, plan: Plan, host: string): ManifestInput['cron'] {
+  const jobs: NonNullable<ManifestInput['cron']> = {};
+  for (const [name, job] of Object.entries(config.cron ?? {})) {
+    if (!cronJobHosts(config, plan, name).includes(host)) continue;
+    jobs[name] = { ...job, command: [...job.command] };
+  }
+  return Object.keys(jobs).length > 0 ? jobs : undefined;
+}
+
+async function manifestNotify(config: DeployConfig, s: Sealing): Promise<ManifestInput['notify']> {
+  const notify = config.notify;
+  if (!notify) return undefined;
+  const where = { service: config.service, destination: config.destination };
+  let url: string;
+  if ('secret' in notify.url) {
+    url = s.secret(notify.url.secret);
+    const problem = notifyUrlProblem(url);
+    // The value stays out of the message: a hook URL is often its own credential.
+    if (problem) throw new ConfigError(`notify/url: the value of secret ${notify.url.secret} ${problem}`, 'put an http(s) URL in that secret');
+  } else url = notify.url.literal;
+  return {
+    url: await s.seal(url, { use: 'notify-url', ...where }),
+    ...(notify.secret !== undefined ? { secret: await s.seal(s.secret(notify.secret), { use: 'notify-secret', ...where }) } : {}),
+    timeout: notify.timeout,
+  };
 }
 
 async function manifestAutoDeploy(config: DeployConfig, s: Sealing): Promise<ManifestInput['auto_deploy']> {
@@ -139,6 +176,9 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   for (const role of rolesOnHost(plan, host)) roles[role.role] = await manifestRole(config, role, host, sealing);
   const login = sealing.registry;
   const autoDeploy = await manifestAutoDeploy(config, sealing);
+  const cron = manifestCron(config, plan, host);
+  // Only a host with jobs reports failed runs; others never open the hook.
+  const notify = cron ? await manifestNotify(config, sealing) : undefined;
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
@@ -161,5 +201,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     retain_containers: config.retain_containers,
     ...(config.bake !== undefined ? { bake: config.bake } : {}),
     ...(autoDeploy ? { auto_deploy: autoDeploy } : {}),
+    ...(cron ? { cron } : {}),
+    ...(notify ? { notify } : {}),
   };
 }

@@ -4,6 +4,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, UserError } from '../../shared/errors.js';
+import { cronRoleHints } from './cron-hint.js';
 import { isPlainObject, renderWarnings } from './issues.js';
 import { deepMerge, locator, type SourceDoc } from './merge.js';
 import { validateConfig, type DeployConfig } from './schema.js';
@@ -23,6 +24,8 @@ export interface LoadedConfig {
   destination: string;
   /** Rendered `warning: key: why (file:line)` lines, for stderr. */
   warnings: string[];
+  /** `hint: …` lines `deploy config` prints (a cron role the `cron:` key could replace). */
+  hints: string[];
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -125,6 +128,7 @@ export async function loadConfigFile(file: string, appDir: string, cwd: string, 
     appDir,
     destination,
     warnings: renderWarnings(warnings, locate),
+    hints: cronRoleHints(config),
   };
 }
 

@@ -132,6 +132,11 @@ export function planContainers(config: DeployConfig, destination: string = confi
     for (const credential of [registry?.username, registry?.password]) if (credential && 'secret' in credential) names.add(credential.secret);
   }
   for (const source of config.auto_deploy?.sources ?? []) if (source.secret !== undefined) names.add(source.secret);
+  // Only a manifest with jobs carries notify, so without jobs its secrets are not needed.
+  if (config.notify && config.cron) {
+    if ('secret' in config.notify.url) names.add(config.notify.url.secret);
+    if (config.notify.secret !== undefined) names.add(config.notify.secret);
+  }
   for (const role of config.roles) {
     if (role.proxy && typeof role.proxy.ssl === 'object') names.add(role.proxy.ssl.certificate_pem).add(role.proxy.ssl.private_key_pem);
   }

@@ -1,8 +1,8 @@
 // deploy.yml: Kamal 2's keys with Kamal's meaning and defaults, plus Berth's
-// own (agent, cron, backups, auto_deploy, bake; the last two also under
-// x-berth:, see schema-berth.ts). Every problem names its key path and
-// the file:line it was written at; all problems are collected, then reported
-// together (the first three).
+// own (agent, backups, auto_deploy, bake, cron, notify; the last four also
+// under x-berth:, see schema-berth.ts and schema-cron.ts). Every problem names
+// its key path and the file:line it was written at; all problems are
+// collected, then reported together (the first three).
 
 import { ConfigError } from '../../shared/errors.js';
 import { DEFAULT_AGENT_PORT, formatServerAddress, type ServerAddress } from '../address.js';
@@ -12,6 +12,7 @@ import { applyKamalCompat } from './kamal.js';
 import { checkVolumes } from './options.js';
 import { checkAccessories } from './schema-accessories.js';
 import { checkAutoDeploy, liftBerthKeys, type BerthPaths } from './schema-berth.js';
+import { checkCron, checkNotify } from './schema-cron.js';
 import { checkEnv } from './schema-env.js';
 import { parseProxy, resolveProxy, type ProxyInput } from './schema-proxy.js';
 import { checkRegistry } from './schema-registry.js';
@@ -31,7 +32,7 @@ const KNOWN = new Set([
   'service', 'image', 'servers', 'proxy', 'env', 'registry', 'volumes', 'labels', 'logging', 'boot', 'deploy_timeout',
   'drain_timeout', 'readiness_delay', 'retain_containers', 'stop_timeout', 'primary_role', 'require_destination',
   'allow_empty_roles', 'aliases', 'minimum_version', 'accessories', 'asset_path', 'error_pages_path', 'secrets_path',
-  'agent', 'cron', 'backups', 'auto_deploy', 'bake',
+  'agent', 'cron', 'notify', 'backups', 'auto_deploy', 'bake',
 ]);
 
 export interface ValidatedConfig {
@@ -229,10 +230,13 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   }
   const autoDeploy = checkAutoDeploy(input.auto_deploy, berth.auto_deploy, findings);
   if (autoDeploy) config.auto_deploy = autoDeploy;
-  for (const key of ['cron', 'backups'] as const) {
-    const value = checkOpaqueMap(input[key], [key], findings);
-    if (value !== undefined) config[key] = value;
-  }
+  const cron = checkCron(input.cron, berth.cron, findings, roles, primaryRole);
+  if (cron && Object.keys(cron).length > 0) config.cron = cron;
+  const notify = checkNotify(input.notify, berth.notify, findings);
+  if (notify) config.notify = notify;
+  if (notify && !config.cron) findings.warn(berth.notify, 'is set but there are no cron jobs, so nothing reports to it (it is sent only with jobs)');
+  const backups = checkOpaqueMap(input.backups, ['backups'], findings);
+  if (backups !== undefined) config.backups = backups;
   return config;
 }
 

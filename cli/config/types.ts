@@ -1,6 +1,7 @@
 // The validated deploy.yml: Kamal 2's keys with Kamal's defaults, after a
 // destination file is merged in. Secrets appear only by name here.
 
+import type { CronConcurrency } from '../../shared/manifest-cron.js';
 import type { WebhookSource } from '../../shared/manifest.js';
 import type { ServerAddress } from '../address.js';
 
@@ -138,8 +139,11 @@ export interface DeployConfig {
   /** Kamal's secrets_path (default .kamal/secrets), for the secrets reader. */
   secrets_path?: string;
   agent: { port: number; url?: string; known_agents?: string };
-  /** Berth keys a later issue defines; kept as given. */
-  cron?: Record<string, unknown>;
+  /** From `cron:` or `x-berth/cron:`: job name → job (cli/config/schema-cron.ts). */
+  cron?: Record<string, CronJobConfig>;
+  /** From `notify:` or `x-berth/notify:`: where agents report failed cron runs. */
+  notify?: NotifyConfig;
+  /** A Berth key a later issue defines; kept as given. */
   backups?: Record<string, unknown>;
   /** From `auto_deploy:` or `x-berth/auto_deploy:`. */
   auto_deploy?: AutoDeployConfig;
@@ -157,4 +161,30 @@ export interface AutoDeployConfig {
   sources: AutoDeploySource[];
   /** Seconds. */
   poll?: number;
+}
+
+/** One `cron:` job, defaults applied: see shared/manifest-cron.ts for what the agent does with it. */
+export interface CronJobConfig {
+  schedule: string;
+  timezone: string;
+  /** The argv, split like a role's cmd when written as one string. */
+  command: string[];
+  role: string;
+  /** Seconds. */
+  timeout: number;
+  concurrency: CronConcurrency;
+  retries: number;
+  /** Seconds before the first retry (doubling after). */
+  retry_backoff: number;
+  /** one: the role's first host in servers: order; all: every host of the role. */
+  hosts: 'one' | 'all';
+}
+
+export interface NotifyConfig {
+  /** A literal http(s) URL, or the NAME of the secret holding it. */
+  url: { literal: string } | { secret: string };
+  /** The NAME of the secret holding the HMAC key. */
+  secret?: string;
+  /** Seconds. */
+  timeout: number;
 }

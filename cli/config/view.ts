@@ -1,10 +1,11 @@
 // The merged, validated config as `deploy config` shows it: the plan per role
 // and accessory, settings with their defaults, and secrets by name only. A
-// literal registry password written in deploy.yml is never shown.
+// literal registry password written in deploy.yml is never shown, nor a
+// literal notify URL's path (often its token).
 
 import { formatServerAddress } from '../address.js';
 import { planContainers } from './plan.js';
-import type { Credential, DeployConfig, RegistryConfig } from './types.js';
+import type { Credential, DeployConfig, NotifyConfig, RegistryConfig } from './types.js';
 
 export const REDACTED = '[redacted]';
 
@@ -20,6 +21,22 @@ function showRegistry(registry: RegistryConfig | undefined): unknown {
     server: registry.server ?? 'docker.io',
     ...(registry.username ? { username: showCredential(registry.username, false) } : {}),
     ...(registry.password ? { password: showCredential(registry.password, true) } : {}),
+  };
+}
+
+/** A hook URL's path or query often is its token (Slack's is): only scheme and host are shown. */
+function redactUrl(text: string): string {
+  const url = new URL(text);
+  const bare = url.pathname === '/' && url.search === '' && url.hash === '';
+  return `${url.protocol}//${url.host}/${bare ? '' : '…'}`;
+}
+
+function showNotify(notify: NotifyConfig | undefined): unknown {
+  if (!notify) return undefined;
+  return {
+    url: 'secret' in notify.url ? { secret: notify.url.secret } : redactUrl(notify.url.literal),
+    ...(notify.secret !== undefined ? { secret: { secret: notify.secret } } : {}),
+    timeout: notify.timeout,
   };
 }
 
@@ -56,6 +73,7 @@ export function configView(config: DeployConfig, files: string[]): Record<string
     secrets_path: config.secrets_path,
     agent: config.agent,
     cron: config.cron,
+    notify: showNotify(config.notify),
     backups: config.backups,
     // Source secrets are names in .kamal/secrets already, never values.
     auto_deploy: config.auto_deploy,
