@@ -3,6 +3,7 @@
 // with the job's exit code (one server) or 1 when any server's run failed.
 
 import type { CronRunSummary } from '../../shared/api-types.js';
+import type { CronJobsResponse } from '../../shared/api-responses.js';
 import { UpstreamError } from '../../shared/errors.js';
 import { runCronJob } from '../agent-api/endpoints.js';
 import type { RunContext } from '../command.js';
@@ -34,7 +35,7 @@ export async function cronRun(ctx: RunContext, options: { job: string }): Promis
   const fleet = await loadFleet(ctx);
   const { service, destination } = fleet.config;
   const { servers, outcomes: asked } = await locateJob(fleet, job);
-  const unasked = asked.filter((o): o is HostFailure<(typeof asked)[number] extends { value: infer V } ? V : never> => !o.ok);
+  const unasked = asked.filter((o): o is HostFailure<CronJobsResponse | null> => !o.ok);
   const many = servers.length > 1;
   const errRaw = ctx.printer.errRaw ?? ctx.printer.err;
   const raw = (stream: string, text: string) => (stream === 'stderr' ? errRaw(text) : ctx.printer.outRaw(text));

@@ -6,8 +6,7 @@
 import type { CronJobsResponse } from '../../shared/api-responses.js';
 import { NotFoundError, UserError } from '../../shared/errors.js';
 import { NAME } from '../../shared/manifest-names.js';
-import type { ServerAddress } from '../address.js';
-import { formatServerAddress } from '../address.js';
+import { formatServerAddress, type ServerAddress } from '../address.js';
 import { readCronJobs, readCronRuns, setCronPaused } from '../agent-api/endpoints.js';
 import type { RunContext } from '../command.js';
 import { loadFleet, onEveryServer, type Fleet } from '../rollout/fleet.js';

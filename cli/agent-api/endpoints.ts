@@ -7,11 +7,11 @@ import type { IncomingMessage } from 'node:http';
 import {
   DEPLOY_STATES,
   type AuditEntry,
+  type CronRun,
   type DeployRecord,
   type MaintenanceState,
   type OperatorLock,
   type ReleaseSummary,
-  type CronRun,
   type ServiceRemoval,
   type StoredRelease,
   type WebhookDelivery,
