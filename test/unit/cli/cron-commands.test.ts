@@ -18,6 +18,8 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 interface Modes {
   bDown: boolean;
   bOutdated: boolean;
+  /** A's run of nightly: refused (409), or its stream ends without the run record. */
+  aRun: 'ok' | 'conflict' | 'cut';
   /** How the next run of each job ends on each agent. */
   outcome: Record<string, { outcome: CronOutcome; exit_code: number | null; reason: string }>;
   paused: Record<string, Set<string>>;
@@ -48,11 +50,13 @@ function routesFor(name: 'A' | 'B', modes: Modes) {
     }
     const run = /^\/v1\/services\/demo\/cron\/([a-z]+)\/run\?destination=$/.exec(url);
     if (method === 'POST' && run && names.includes(run[1]!)) {
+      if (name === 'A' && modes.aRun === 'conflict') return reply(res, 409, { error: { code: 'conflict', message: 'nightly is running (concurrency forbid)' } });
       const end = modes.outcome[`${name}:${run[1]}`] ?? { outcome: 'succeeded', exit_code: 0, reason: '' };
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       res.write(`${JSON.stringify({ stream: 'stdout', data: `hello from ${name}\nsecond ` })}\n\n`);
       res.write(`${JSON.stringify({ stream: 'stderr', data: 'warn\n' })}\n`);
       res.write(`${JSON.stringify({ stream: 'stdout', data: 'line\n' })}\n`);
+      if (name === 'A' && modes.aRun === 'cut') return res.end();
       return res.end(`${JSON.stringify({ run: cronSummary({ job: run[1]!, trigger: 'manual', scheduled_at: null, ...end }) })}\n`);
     }
     const pause = /^\/v1\/services\/demo\/cron\/(pause|resume)\?destination=$/.exec(url);
@@ -72,7 +76,7 @@ function routesFor(name: 'A' | 'B', modes: Modes) {
 describe('deploy cron against two agents', () => {
   const dir = tempDir();
   const xdg = join(dir.path, 'xdg');
-  const modes: Modes = { bDown: false, bOutdated: false, outcome: {}, paused: { A: new Set(), B: new Set() } };
+  const modes: Modes = { bDown: false, bOutdated: false, aRun: 'ok', outcome: {}, paused: { A: new Set(), B: new Set() } };
   let a: FakeAgent;
   let b: FakeAgent;
   let hostA: string;
@@ -90,7 +94,7 @@ describe('deploy cron against two agents', () => {
     for (const h of [hostA, hostB]) assert.equal((await run(['server', 'add', h])).code, 0);
   });
   beforeEach(() => {
-    Object.assign(modes, { bDown: false, bOutdated: false, outcome: {} });
+    Object.assign(modes, { bDown: false, bOutdated: false, aRun: 'ok', outcome: {} });
     modes.paused.A!.clear();
     modes.paused.B!.clear();
     a.requests.length = 0;
@@ -150,6 +154,18 @@ describe('deploy cron against two agents', () => {
     res = await run(['cron', 'run', 'nightly']);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /nightly start_failed: image not found/);
+  });
+
+  it('run: refused by the agent, or a stream ending without the run\'s result, exits 1 saying so', async () => {
+    modes.aRun = 'conflict';
+    let res = await run(['cron', 'run', 'nightly']);
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /nightly is running \(concurrency forbid\)/);
+    modes.aRun = 'cut';
+    res = await run(['cron', 'run', 'nightly']);
+    assert.equal(res.code, 1);
+    assert.equal(res.stdout, 'hello from A\nsecond line\n');
+    assert.match(res.stderr, /ended without its result/);
   });
 
   it('run on several servers: lines led by the host; 1 when any run failed', async () => {
