@@ -25,6 +25,11 @@ import lockReleaseCommand from './commands/lock-release.js';
 import auditCommand from './commands/audit.js';
 import webhookUrlCommand from './commands/webhook-url.js';
 import webhookDeliveriesCommand from './commands/webhook-deliveries.js';
+import cronListCommand from './commands/cron-list.js';
+import cronRunCommand from './commands/cron-run.js';
+import cronHistoryCommand from './commands/cron-history.js';
+import cronPauseCommand from './commands/cron-pause.js';
+import cronResumeCommand from './commands/cron-resume.js';
 import removeCommand from './commands/remove.js';
 import configCommand from './commands/config.js';
 import initCommand from './commands/init.js';
@@ -60,6 +65,11 @@ export const commands: readonly CommandDefinition[] = [
   auditCommand,
   webhookUrlCommand,
   webhookDeliveriesCommand,
+  cronListCommand,
+  cronRunCommand,
+  cronHistoryCommand,
+  cronPauseCommand,
+  cronResumeCommand,
   removeCommand,
   configCommand,
   initCommand,

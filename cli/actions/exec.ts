@@ -13,6 +13,7 @@ import { runInteractive } from '../exec-socket.js';
 import { onEveryServer, serversOf, type Fleet } from '../rollout/fleet.js';
 import { hostError } from '../rollout/hosts.js';
 import { readNdjson } from '../ndjson.js';
+import { createPrefixedWriter } from '../output/prefixed-writer.js';
 
 /** The agent sends a keepalive every 15 s while a command is quiet. */
 const IDLE_MS = 60_000;
@@ -32,22 +33,6 @@ export function execServers(config: DeployConfig, role: string | undefined, host
     throw new UserError(`--host ${host} is not a server of the ${chosen} role (${all.map(formatServerAddress).join(', ')})`, undefined, 'usage');
   }
   return { role: chosen, servers: match.slice(0, 1) };
-}
-
-/** Text split into lines per host and stream, so prefixed output never interleaves mid-line. */
-function createPrefixedWriter(write: (stream: string, text: string) => void, host: string) {
-  const partial: Record<string, string> = {};
-  return {
-    push(stream: string, data: string) {
-      const text = (partial[stream] ?? '') + data;
-      const lines = text.split('\n');
-      partial[stream] = lines.pop() ?? '';
-      for (const line of lines) write(stream, `${host} | ${line}\n`);
-    },
-    end() {
-      for (const [stream, rest] of Object.entries(partial)) if (rest) write(stream, `${host} | ${rest}\n`);
-    },
-  };
 }
 
 export interface ExecOptions {

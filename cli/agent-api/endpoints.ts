@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   DEPLOY_STATES,
   type AuditEntry,
+  type CronRun,
   type DeployRecord,
   type MaintenanceState,
   type OperatorLock,
@@ -27,10 +28,11 @@ import type {
   RemoveServiceResponse,
   StoredReleaseResponse,
 } from '../../shared/api-responses.js';
-import { webhookDeliveriesResponseSchema } from '../../shared/api-responses.js';
+import { cronJobsResponseSchema, cronRunRecordSchema, cronRunsResponseSchema, webhookDeliveriesResponseSchema, type CronJobsResponse, type CronRunRecord } from '../../shared/api-responses.js';
 import { webhookUrlResponseSchema, type WebhookUrlResponse } from '../../shared/api-responses.js';
 import { UpstreamError } from '../../shared/errors.js';
 import { serviceDetailResponseSchema, type ServiceDetail } from '../../shared/service-detail.js';
+import { readNdjson } from '../ndjson.js';
 import { outdatedAgentError, servicePath, type AgentClient } from './client.js';
 
 /** The service's name and destination, as every per-service endpoint addresses it. */
@@ -247,4 +249,54 @@ export function openExec(client: AgentClient, ref: ServiceRef, request: { cmd: s
     headers: { accept: 'application/x-ndjson' },
     idleTimeoutMs,
   });
+}
+
+/** A 404 from a cron route: an outdated agent is an error; otherwise no current release or no such job here (null). */
+function cronNotFound(client: AgentClient, body: unknown): null {
+  const outdated = outdatedAgentError(client.label, body, `the agent on ${client.label} does not run cron jobs`);
+  if (outdated) throw outdated;
+  return null;
+}
+
+/** GET /v1/services/:name/cron: the current release's jobs here; null when the service has no current release here. */
+export async function readCronJobs(client: AgentClient, ref: ServiceRef): Promise<CronJobsResponse | null> {
+  const { status, body } = await client.json('GET', servicePath(ref.service, ref.destination, 'cron'), { accept: [404] });
+  if (status === 404) return cronNotFound(client, body);
+  const parsed = cronJobsResponseSchema.safeParse(body);
+  if (!parsed.success) throw malformed(client, 'cron job list');
+  return parsed.data;
+}
+
+/** GET /v1/services/:name/cron/:job/runs: newest first, at most `limit`; null when the job is not here. */
+export async function readCronRuns(client: AgentClient, ref: ServiceRef, job: string, limit: number): Promise<CronRun[] | null> {
+  const path = `${servicePath(ref.service, ref.destination, `cron/${encodeURIComponent(job)}/runs`)}&limit=${limit}`;
+  const { status, body } = await client.json('GET', path, { accept: [404] });
+  if (status === 404) return cronNotFound(client, body);
+  const parsed = cronRunsResponseSchema.safeParse(body);
+  if (!parsed.success) throw malformed(client, 'cron run list');
+  return parsed.data.runs;
+}
+
+/** POST /v1/services/:name/cron/pause or …/resume, of one job or (no job) the whole service: the jobs as they are now. */
+export async function setCronPaused(client: AgentClient, ref: ServiceRef, job: string | undefined, paused: boolean): Promise<CronJobsResponse | null> {
+  const path = servicePath(ref.service, ref.destination, paused ? 'cron/pause' : 'cron/resume');
+  const { status, body } = await client.json('POST', path, { body: job === undefined ? {} : { job }, accept: [404] });
+  if (status === 404) return cronNotFound(client, body);
+  const parsed = cronJobsResponseSchema.safeParse(body);
+  if (!parsed.success) throw malformed(client, 'cron job list');
+  return parsed.data;
+}
+
+/** POST /v1/services/:name/cron/:job/run: the run's output records as they come, then its `{run}` record. */
+export async function* runCronJob(client: AgentClient, ref: ServiceRef, job: string, idleTimeoutMs: number): AsyncGenerator<CronRunRecord> {
+  const res = await client.streamRequest('POST', servicePath(ref.service, ref.destination, `cron/${encodeURIComponent(job)}/run`), {
+    body: {},
+    headers: { accept: 'application/x-ndjson' },
+    idleTimeoutMs,
+  });
+  for await (const record of readNdjson(res, client.label)) {
+    const parsed = cronRunRecordSchema.safeParse(record);
+    if (!parsed.success) throw malformed(client, 'cron run record');
+    yield parsed.data;
+  }
 }
