@@ -7,7 +7,9 @@ import { configView } from '../config/view.js';
 import { stringifyYaml } from '../config/yaml.js';
 
 export async function showConfig(ctx: RunContext): Promise<void> {
-  const { config, files } = await loadAppConfig(ctx);
+  const { config, files, hints } = await loadAppConfig(ctx);
+  // Hints are advice about the config, not part of it: stderr, so stdout stays the merged config.
+  for (const hint of hints) ctx.printer.err(hint);
   const view = configView(config, files);
   if (ctx.json) ctx.printer.json(view);
   else ctx.printer.out(stringifyYaml(view));
