@@ -96,16 +96,26 @@ export function parseCronSchedule(text: unknown, timezone: string = DEFAULT_TIME
   };
 }
 
-/** The shortest and longest gap between consecutive runs over the next `count` runs from `fromMs`. */
+// cron gives up looking for a date 8 years past the CURRENT time, whatever the start: gaps are sampled within 5.
+const GAP_HORIZON_MS = 5 * 366 * 86_400_000;
+
+/** The shortest and longest gap between consecutive runs over the next `count` runs from `fromMs` (at most 5 years ahead). */
 export function scheduleGaps(schedule: CronSchedule, fromMs: number, count = 32): ScheduleGaps {
   let at = schedule.next(fromMs);
   let minMs = Number.POSITIVE_INFINITY;
   let maxMs = 0;
-  for (let i = 0; i < count; i++) {
-    const next = schedule.next(at);
+  for (let i = 0; i < count && at - fromMs < GAP_HORIZON_MS; i++) {
+    let next: number;
+    try {
+      next = schedule.next(at);
+    } catch {
+      break; // the next slot is beyond what cron looks for (a rare date): the gaps seen so far stand
+    }
     minMs = Math.min(minMs, next - at);
     maxMs = Math.max(maxMs, next - at);
     at = next;
   }
+  // One slot only within the horizon: its distance is the gap as far as anyone will wait.
+  if (maxMs === 0) return { minMs: GAP_HORIZON_MS, maxMs: GAP_HORIZON_MS };
   return { minMs, maxMs };
 }
