@@ -3,7 +3,7 @@
 // reports failed runs. The CLI decides which hosts carry a job (`hosts: one`
 // is the role's first host only), so an agent runs every job its manifest has.
 import { z } from 'zod';
-import { isTimeZone, parseCronSchedule, scheduleGaps, DEFAULT_TIME_ZONE, SCHEDULE_MAX_CHARS } from './cron-schedule.js';
+import { isTimeZone, parseCronSchedule, DEFAULT_TIME_ZONE, SCHEDULE_MAX_CHARS } from './cron-schedule.js';
 import { UserError } from './errors.js';
 import { JWE_COMPACT, NAME, NAME_RULE } from './manifest-names.js';
 
@@ -37,14 +37,14 @@ export const cronJobSchema = z
       ctx.addIssue({ code: 'custom', path: ['timezone'], message: `${JSON.stringify(job.timezone)} is not an IANA time zone name (like UTC or Europe/Berlin)` });
       return;
     }
-    let gaps;
+    let minGapMs: number;
     try {
-      gaps = scheduleGaps(parseCronSchedule(job.schedule, job.timezone), Date.now());
+      minGapMs = parseCronSchedule(job.schedule, job.timezone).minGapMs;
     } catch (e) {
       ctx.addIssue({ code: 'custom', path: ['schedule'], message: e instanceof UserError ? e.message : 'is not a cron schedule' });
       return;
     }
-    const problem = timeoutProblem(job.timeout, job.concurrency, gaps.minMs);
+    const problem = timeoutProblem(job.timeout, job.concurrency, minGapMs);
     if (problem) ctx.addIssue({ code: 'custom', path: ['timeout'], message: problem });
   });
 

@@ -46,7 +46,7 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     if (!isDigestReference(payload.image)) throw new UserError('image must be pinned by digest (repo@sha256:...)');
     // Before anything is committed: a refused release leaves no trace.
     checkRelease(payload, deps.guardrails ?? guardrailPolicy());
-    checkCronPolicy(payload, deps.cronPolicy ?? DEFAULT_CRON_POLICY, jobsOfOtherServices(deps.store, payload), nowMs(deps));
+    checkCronPolicy(payload, deps.cronPolicy ?? DEFAULT_CRON_POLICY, jobsOfOtherServices(deps.store, payload));
     // A sealed value copied from another service, role or name is refused
     // here, so nothing of the release is stored or run.
     await checkSealedValues(payload, deps.identity.sealingPrivateJwk, (jwe, binding) =>

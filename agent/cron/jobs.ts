@@ -36,6 +36,8 @@ export interface JobEntry {
   /** The job as the current release has it. */
   spec: CronJobSpec;
   schedule: CronSchedule;
+  /** When it counts as overdue, for the `since` it was computed from (each next date costs cron up to ms: not per status request). */
+  overdue?: { since: number; at: number } | undefined;
   /** The slot the timer waits for; null while paused. */
   nextAt: number | null;
   cancelTimer?: (() => void) | undefined;

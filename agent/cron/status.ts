@@ -1,10 +1,12 @@
 // What `deploy cron list` shows of one service on this agent: each job of the
 // current release, when it runs next, how its last run ended, and whether it
-// is overdue (no success within twice its longest interval — since it was
-// first scheduled here, if it never succeeded).
+// is overdue: two slots have passed since its last success (since it was
+// first scheduled here, if it never succeeded) and the second one's run has
+// had its timeout, so it has not succeeded within twice its interval.
 import type { CronJobStatus } from '../../shared/api-types.js';
 import type { CronJobsResponse } from '../../shared/api-responses.js';
-import { parseCronSchedule, scheduleGaps } from '../../shared/cron-schedule.js';
+import { parseCronSchedule, type CronSchedule } from '../../shared/cron-schedule.js';
+import type { CronJobSpec } from '../../shared/manifest-cron.js';
 import type { Store } from '../store/index.js';
 import { WHOLE_SERVICE } from '../store/cron-repo.js';
 import { jobKey, type JobEntry } from './jobs.js';
@@ -27,12 +29,7 @@ export function cronStatus(store: Store, entries: readonly JobEntry[], ref: Serv
       const paused = servicePaused || state?.paused === true;
       const { last, lastSuccessAt } = store.cron.lastRuns(jobRef);
       const since = lastSuccessAt ?? state?.since ?? now;
-      let overdue = false;
-      try {
-        overdue = !paused && now - since > 2 * scheduleGaps(parseCronSchedule(spec.schedule, spec.timezone), now).maxMs;
-      } catch {
-        overdue = false;
-      }
+      const overdue = !paused && now > overdueAt(entry, spec, since);
       let lastRun: CronJobStatus['last_run'] = null;
       if (last) {
         const { output: _output, ...summary } = last;
@@ -57,4 +54,18 @@ export function cronStatus(store: Store, entries: readonly JobEntry[], ref: Serv
       };
     });
   return { release: current.version, paused: servicePaused, jobs };
+}
+
+/** When a job that last succeeded (or was first scheduled) at `since` becomes overdue; remembered on its entry. */
+function overdueAt(entry: JobEntry | undefined, spec: CronJobSpec, since: number): number {
+  if (entry?.overdue?.since === since) return entry.overdue.at;
+  let at = Number.POSITIVE_INFINITY;
+  try {
+    const schedule: CronSchedule = entry?.schedule ?? parseCronSchedule(spec.schedule, spec.timezone);
+    at = schedule.next(schedule.next(since)) + spec.timeout * 1000;
+  } catch {
+    // A slot beyond what cron looks for (8 years): never overdue in any time that matters.
+  }
+  if (entry) entry.overdue = { since, at };
+  return at;
 }

@@ -17,7 +17,7 @@
 //     secret: NOTIFY_HMAC_KEY          # NAME of a secret: the HMAC key of X-Berth-Signature
 //     timeout: 5s                      # 1..60 seconds
 
-import { isTimeZone, parseCronSchedule, scheduleGaps, DEFAULT_TIME_ZONE } from '../../shared/cron-schedule.js';
+import { isTimeZone, parseCronSchedule, DEFAULT_TIME_ZONE } from '../../shared/cron-schedule.js';
 import { CRON_CONCURRENCY, CRON_HOSTS, CRON_RETRIES_MAX, CRON_TIMEOUT_MAX_S, NOTIFY_TIMEOUT_MAX_S, notifyUrlProblem, timeoutProblem, type CronConcurrency } from '../../shared/manifest-cron.js';
 import { MAX_CRON_JOBS } from '../../shared/manifest.js';
 import { NAME, NAME_RULE } from '../../shared/manifest-names.js';
@@ -100,7 +100,7 @@ function checkJob(raw: unknown, path: KeyPath, findings: Findings, roles: RoleCo
   else {
     try {
       // Gaps differ by zone only around DST changes; a bad zone was reported above.
-      minGapMs = scheduleGaps(parseCronSchedule(raw.schedule, timezone), Date.now()).minMs;
+      minGapMs = parseCronSchedule(raw.schedule, timezone).minGapMs;
     } catch (e) {
       findings.error([...path, 'schedule'], e instanceof Error ? e.message : 'is not a cron schedule');
     }

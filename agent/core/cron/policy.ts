@@ -4,7 +4,7 @@
 // each schedule, zone, role and timeout.
 import { UserError } from '../../../shared/errors.js';
 import { formatSeconds } from '../../../shared/manifest-cron.js';
-import { parseCronSchedule, scheduleGaps } from '../../../shared/cron-schedule.js';
+import { parseCronSchedule } from '../../../shared/cron-schedule.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
 
 export interface CronPolicy {
@@ -19,10 +19,10 @@ export interface CronPolicy {
 export const DEFAULT_CRON_POLICY: Readonly<CronPolicy> = Object.freeze({ minIntervalS: 1, maxJobs: 64, maxRunning: 8 });
 
 /** Throws the 400 naming the job and the agent option when the release asks for more than the policy allows. */
-export function checkCronPolicy(m: ManifestPayload, policy: CronPolicy, otherServicesJobs: number, nowMs: number): void {
+export function checkCronPolicy(m: ManifestPayload, policy: CronPolicy, otherServicesJobs: number): void {
   const jobs = Object.entries(m.cron ?? {});
   for (const [name, job] of jobs) {
-    const { minMs } = scheduleGaps(parseCronSchedule(job.schedule, job.timezone), nowMs);
+    const minMs = parseCronSchedule(job.schedule, job.timezone).minGapMs;
     if (minMs < policy.minIntervalS * 1000) {
       throw new UserError(
         `cron.${name}.schedule: ${JSON.stringify(job.schedule)} runs every ${formatSeconds(minMs / 1000)}; this agent runs a job at most once every ${formatSeconds(policy.minIntervalS)}`,
