@@ -152,7 +152,9 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
         const entry: JobEntry = { key, ref, spec, schedule, nextAt: null, running: old?.running ?? new Map() };
         entries.set(key, entry);
         const state = deps.store.cron.ensureState(ref);
-        if (state.lastSlot === null) deps.store.cron.setLastSlot(ref, clock.now());
+        // A new job, or a schedule a release changed, has missed nothing yet: the slots
+        // of the old schedule say nothing about the new one after a restart.
+        if (state.lastSlot === null || old) deps.store.cron.setLastSlot(ref, clock.now());
         arm(entry, clock.now());
       }
       deps.store.cron.forgetJobs(s.name, s.destination, Object.keys(jobs));
@@ -198,7 +200,12 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
       }));
       if (interrupted.length > 0) deps.log.warn('cron: runs were interrupted by the agent stopping', { runs: interrupted.map((r) => r.id) });
       // Containers of those runs: nobody reads them any more (this agent's only; docker is scoped).
-      for (const c of await deps.docker.listContainers({ [LABEL.kind]: CRON_KIND }, true)) await deps.docker.remove(c.id, { force: true });
+      // A Docker that fails here must not leave every job unscheduled.
+      try {
+        for (const c of await deps.docker.listContainers({ [LABEL.kind]: CRON_KIND }, true)) await deps.docker.remove(c.id, { force: true });
+      } catch (e) {
+        deps.log.warn('cron: could not remove the containers of interrupted runs', { err: e });
+      }
       refresh();
       catchUp();
       deps.store.bus.on('final', onFinal);

@@ -216,6 +216,38 @@ describe('cron scheduler: catch-up after downtime', () => {
     assert.deepEqual(runs('tick').map((r) => r.trigger), ['catch-up', 'schedule']);
   });
 
+  it('a schedule changed by a release is no missed run after a restart', async () => {
+    // @daily last ran at midnight; at 12:30 a release makes it hourly; the agent restarts at 12:40.
+    const { store, h, runs } = setup({ tick: { schedule: '@daily' } });
+    stored(store, 'tick', Date.parse('2026-06-01T00:00:00Z'));
+    await h.scheduler.start();
+    releaseWithJobs(store, { tick: { schedule: '@hourly' } }, { nowMs: h.clock.now() });
+    h.scheduler.refresh();
+    await h.clock.advance(10 * MIN);
+    await h.scheduler.stop();
+    const again = cronHarness(store, h.clock);
+    open.push({ store, h: again });
+    await again.scheduler.start();
+    await settle();
+    assert.deepEqual(runs('tick'), [], 'the hourly slots before 12:30 were never scheduled');
+    await h.clock.advance(20 * MIN);
+    assert.deepEqual(runs('tick').map((r) => [r.trigger, r.scheduled_at]), [['schedule', '2026-06-01T13:00:00.000Z']]);
+  });
+
+  it('schedules and catches up even when the leftover containers cannot be listed', async () => {
+    const clock = new FakeClock(T0);
+    const store = openStore(join(dir, `db-${n++}.sqlite`), { now: () => clock.now() });
+    releaseWithJobs(store, { tick: { schedule: '*/5 * * * *' } }, { nowMs: clock.now() });
+    store.cron.ensureState({ ...REF, job: 'tick' });
+    store.cron.setLastSlot({ ...REF, job: 'tick' }, Date.parse('2026-06-01T09:00:00Z'));
+    const h = cronHarness(store, clock, { docker: { listContainers: async () => Promise.reject(new Error('docker is down')), remove: async () => undefined } });
+    open.push({ store, h });
+    await h.scheduler.start();
+    await settle();
+    assert.deepEqual(store.cron.runs({ ...REF, job: 'tick' }, 10).map((r) => r.trigger), ['catch-up']);
+    assert.equal(status(store, h, 'tick')?.next_run, '2026-06-01T12:35:00.000Z');
+  });
+
   it('no catch-up when the next slot has not come, for a job never scheduled here, or while paused', async () => {
     const { store, h, runs } = setup({ a: { schedule: '@hourly' }, b: { schedule: '@hourly' }, c: { schedule: '@hourly' } });
     stored(store, 'a', Date.parse('2026-06-01T12:00:00Z'));
