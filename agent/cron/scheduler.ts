@@ -66,12 +66,19 @@ export interface CronScheduler {
 export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
   const clock = deps.clock ?? realClock;
   const entries = new Map<string, JobEntry>();
+  // Entries a release dropped while a run of theirs was under way: the run goes
+  // on, so it still counts against the cap and shutdown still stops it.
+  const retired = new Set<JobEntry>();
   let stopped = false;
 
   const isPaused = (ref: CronJobRef): boolean =>
     deps.store.cron.state({ ...ref, job: WHOLE_SERVICE })?.paused === true || deps.store.cron.state(ref)?.paused === true;
 
-  const runningCount = () => [...entries.values()].reduce((n, e) => n + e.running.size, 0);
+  const live = (): JobEntry[] => {
+    for (const e of retired) if (e.running.size === 0) retired.delete(e);
+    return [...entries.values(), ...retired];
+  };
+  const runningCount = () => live().reduce((n, e) => n + e.running.size, 0);
 
   const launchDeps: LaunchDeps = {
     store: deps.store,
@@ -164,6 +171,7 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
       disarm(entry);
       entry.cancelRetry?.();
       entries.delete(key);
+      if (entry.running.size > 0) retired.add(entry);
     }
   }
 
@@ -239,11 +247,12 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
     },
     entries: ofService,
     async serviceRemoved(ref) {
-      const gone = ofService(ref);
+      const gone = live().filter((e) => e.ref.service === ref.service && e.ref.destination === ref.destination);
       for (const entry of gone) {
         disarm(entry);
         entry.cancelRetry?.();
         entries.delete(entry.key);
+        retired.delete(entry);
         for (const r of entry.running.values()) r.handle.stop('stopped', 'the service was removed');
       }
       await Promise.all(gone.flatMap((e) => [...e.running.values()].map((r) => r.settled)));
@@ -256,7 +265,7 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
       stopped = true;
       deps.store.bus.off('final', onFinal);
       const settling: Promise<void>[] = [];
-      for (const entry of entries.values()) {
+      for (const entry of live()) {
         disarm(entry);
         entry.cancelRetry?.();
         for (const r of entry.running.values()) {

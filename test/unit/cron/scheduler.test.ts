@@ -288,6 +288,31 @@ describe('cron scheduler: releases, pause, removal, shutdown', () => {
     assert.equal(runs('gone').length, 0);
   });
 
+  it('a run of a job a release removed still counts against the cap and is interrupted by stop()', async () => {
+    const { store, h, runs } = setup({ tick: { schedule: '@hourly' }, other: { schedule: '@hourly' } }, { maxRunning: 1 });
+    await h.scheduler.start();
+    await h.clock.advance(30 * MIN);
+    const ran = runs('tick').length === 1 ? 'tick' : 'other';
+    releaseWithJobs(store, { fresh: { schedule: '@hourly' } }, { nowMs: h.clock.now() });
+    h.scheduler.refresh();
+    assert.equal(h.scheduler.runningCount(), 1);
+    await h.clock.advance(HOUR);
+    assert.deepEqual(runs('fresh').map((r) => r.outcome), ['skipped'], 'the cap still counts the removed job\'s run');
+    await h.scheduler.stop();
+    assert.equal(runs(ran)[0]?.outcome, 'interrupted');
+  });
+
+  it('removing the service also stops a run of a job an earlier release dropped', async () => {
+    const { store, h } = setup({ tick: { schedule: '@hourly' } });
+    await h.scheduler.start();
+    await h.clock.advance(30 * MIN);
+    releaseWithJobs(store, {}, { nowMs: h.clock.now() });
+    h.scheduler.refresh();
+    await h.scheduler.serviceRemoved(REF);
+    assert.equal(h.runner.runs[0]?.stoppedWith?.outcome, 'stopped');
+    assert.equal(h.scheduler.runningCount(), 0);
+  });
+
   it('pausing a job stops it (no next run); resuming re-arms without a catch-up', async () => {
     const { store, h, runs } = setup({ tick: { schedule: '@hourly' }, other: { schedule: '@hourly' } });
     await h.scheduler.start();
