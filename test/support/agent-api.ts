@@ -79,7 +79,7 @@ export class ApiFixture {
     readonly keyRead: OperatorKey,
     private readonly authFailuresPerMinute: number,
     private readonly webhooks: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'> = {},
-    /** Builds the cron scheduler the app gets, over the fixture's store (test/support/cron-fixture.ts); none: the routes answer 503. */
+    /** Builds the cron scheduler the app gets, over the fixture's store (test/support/cron-fakes.ts); none: the routes answer 503. */
     private readonly cronFor?: (store: Store) => CronScheduler,
   ) {
     this.store = openStore(this.dbFile);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cronJobsResponseSchema, cronRunRecordSchema, cronRunsResponseSchema } from '../../../shared/api-responses.js';
 import { ApiFixture, errorOf } from '../../support/agent-api.js';
-import { cronHarness, failed, FakeClock, type CronHarness } from '../../support/cron-fixture.js';
+import { cronHarness, failed, FakeClock, type CronHarness } from '../../support/cron-fakes.js';
 import { moveDeploy } from '../../support/deploy-states.js';
 import { waitFor } from '../../support/wait.js';
 

@@ -35,7 +35,7 @@ import {
 } from '../../../shared/api-responses.js';
 import { serviceDetailResponseSchema } from '../../../shared/service-detail.js';
 import { ApiFixture } from '../../support/agent-api.js';
-import { cronHarness, FakeClock, type CronHarness } from '../../support/cron-fixture.js';
+import { cronHarness, FakeClock, type CronHarness } from '../../support/cron-fakes.js';
 import { moveDeploy } from '../../support/deploy-states.js';
 import { waitFor } from '../../support/wait.js';
 

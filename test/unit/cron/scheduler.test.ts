@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { cronStatus } from '../../../agent/cron/status.js';
 import { openStore, type Store } from '../../../agent/store/index.js';
-import { cronHarness, failed, FakeClock, NOTIFY_URL, releaseWithJobs, settle, type CronHarness, type JobInput } from '../../support/cron-fixture.js';
+import { cronHarness, failed, FakeClock, NOTIFY_URL, releaseWithJobs, settle, type CronHarness, type JobInput } from '../../support/cron-fakes.js';
 import { waitFor } from '../../support/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'berth-cron-sched-test-'));
