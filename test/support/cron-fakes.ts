@@ -2,11 +2,16 @@
 // runner whose runs end when the test says, a notifier that records what it
 // was asked to send, and a real store whose current release carries jobs.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach } from 'node:test';
+import { cronStatus } from '../../agent/cron/status.js';
 import type { CronClock } from '../../agent/cron/jobs.js';
 import type { CronRunResult, CronRunner, CronRunSpec, OutputChunkText } from '../../agent/cron/runner.js';
 import type { NotifyEvent, NotifyTarget } from '../../agent/cron/notify.js';
 import { createCronScheduler, type CronScheduler, type CronSchedulerDeps } from '../../agent/cron/scheduler.js';
-import type { Store } from '../../agent/store/index.js';
+import { openStore, type Store } from '../../agent/store/index.js';
 import type { JWK } from '../../shared/api-types.js';
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import { moveDeploy } from './deploy-states.js';
@@ -186,3 +191,48 @@ export function cronHarness(store: Store, clock: FakeClock, over: Partial<CronSc
   });
   return { clock, runner, notifier, removed, scheduler };
 }
+
+export const SEC = 1000;
+export const MIN = 60 * SEC;
+export const HOUR = 60 * MIN;
+/** 12:30:00.250 UTC: between hourly slots, a quarter second past a second slot. */
+export const T0 = Date.parse('2026-06-01T12:30:00.250Z');
+export const REF = { service: 'demo', destination: '' };
+
+/**
+ * Stores on temp files and schedulers for one test file, stopped and closed
+ * after each test: `setup` gives a store whose current release has `jobs`, and
+ * a scheduler over it on a fake clock at T0 (not started).
+ */
+export function schedulerBed() {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-cron-sched-test-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  let open: Array<{ store: Store; h: CronHarness }> = [];
+  afterEach(async () => {
+    for (const { store, h } of open) {
+      await h.scheduler.stop();
+      store.close();
+    }
+    open = [];
+  });
+  const bed = {
+    /** A fresh store on the clock. */
+    store: (clock: FakeClock) => openStore(join(dir, `db-${n++}.sqlite`), { now: () => clock.now() }),
+    /** Stopped and closed after the test. */
+    track: (store: Store, h: CronHarness) => void open.push({ store, h }),
+    setup(jobs: Record<string, JobInput>, opts: { notify?: boolean; maxRunning?: number } = {}) {
+      const clock = new FakeClock(T0);
+      const store = bed.store(clock);
+      releaseWithJobs(store, jobs, { notify: opts.notify ?? false, nowMs: clock.now() });
+      const h = cronHarness(store, clock, opts.maxRunning !== undefined ? { maxRunning: opts.maxRunning } : {});
+      bed.track(store, h);
+      return { store, clock, h, runs: (job: string) => store.cron.runs({ ...REF, job }, 200).reverse() };
+    },
+  };
+  return bed;
+}
+
+export const auditsOf = (store: Store, action: string) => store.audit.list({ service: 'demo', limit: 1000 }).filter((a) => a.action === action);
+export const jobStatus = (store: Store, h: CronHarness, job: string) =>
+  cronStatus(store, h.scheduler.entries(REF), REF, h.clock.now()).jobs.find((j) => j.name === job);
