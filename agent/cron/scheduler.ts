@@ -66,12 +66,19 @@ export interface CronScheduler {
 export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
   const clock = deps.clock ?? realClock;
   const entries = new Map<string, JobEntry>();
+  // Entries a release dropped while a run of theirs was under way: the run goes
+  // on, so it still counts against the cap and shutdown still stops it.
+  const retired = new Set<JobEntry>();
   let stopped = false;
 
   const isPaused = (ref: CronJobRef): boolean =>
     deps.store.cron.state({ ...ref, job: WHOLE_SERVICE })?.paused === true || deps.store.cron.state(ref)?.paused === true;
 
-  const runningCount = () => [...entries.values()].reduce((n, e) => n + e.running.size, 0);
+  const live = (): JobEntry[] => {
+    for (const e of retired) if (e.running.size === 0) retired.delete(e);
+    return [...entries.values(), ...retired];
+  };
+  const runningCount = () => live().reduce((n, e) => n + e.running.size, 0);
 
   const launchDeps: LaunchDeps = {
     store: deps.store,
@@ -152,7 +159,9 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
         const entry: JobEntry = { key, ref, spec, schedule, nextAt: null, running: old?.running ?? new Map() };
         entries.set(key, entry);
         const state = deps.store.cron.ensureState(ref);
-        if (state.lastSlot === null) deps.store.cron.setLastSlot(ref, clock.now());
+        // A new job, or a schedule a release changed, has missed nothing yet: the slots
+        // of the old schedule say nothing about the new one after a restart.
+        if (state.lastSlot === null || old) deps.store.cron.setLastSlot(ref, clock.now());
         arm(entry, clock.now());
       }
       deps.store.cron.forgetJobs(s.name, s.destination, Object.keys(jobs));
@@ -162,6 +171,7 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
       disarm(entry);
       entry.cancelRetry?.();
       entries.delete(key);
+      if (entry.running.size > 0) retired.add(entry);
     }
   }
 
@@ -198,7 +208,12 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
       }));
       if (interrupted.length > 0) deps.log.warn('cron: runs were interrupted by the agent stopping', { runs: interrupted.map((r) => r.id) });
       // Containers of those runs: nobody reads them any more (this agent's only; docker is scoped).
-      for (const c of await deps.docker.listContainers({ [LABEL.kind]: CRON_KIND }, true)) await deps.docker.remove(c.id, { force: true });
+      // A Docker that fails here must not leave every job unscheduled.
+      try {
+        for (const c of await deps.docker.listContainers({ [LABEL.kind]: CRON_KIND }, true)) await deps.docker.remove(c.id, { force: true });
+      } catch (e) {
+        deps.log.warn('cron: could not remove the containers of interrupted runs', { err: e });
+      }
       refresh();
       catchUp();
       deps.store.bus.on('final', onFinal);
@@ -232,11 +247,12 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
     },
     entries: ofService,
     async serviceRemoved(ref) {
-      const gone = ofService(ref);
+      const gone = live().filter((e) => e.ref.service === ref.service && e.ref.destination === ref.destination);
       for (const entry of gone) {
         disarm(entry);
         entry.cancelRetry?.();
         entries.delete(entry.key);
+        retired.delete(entry);
         for (const r of entry.running.values()) r.handle.stop('stopped', 'the service was removed');
       }
       await Promise.all(gone.flatMap((e) => [...e.running.values()].map((r) => r.settled)));
@@ -249,7 +265,7 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
       stopped = true;
       deps.store.bus.off('final', onFinal);
       const settling: Promise<void>[] = [];
-      for (const entry of entries.values()) {
+      for (const entry of live()) {
         disarm(entry);
         entry.cancelRetry?.();
         for (const r of entry.running.values()) {

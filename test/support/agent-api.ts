@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { buildApp } from '../../agent/api/app.js';
 import type { ApiDeps } from '../../agent/api/context.js';
 import { createFailureLimiter, type FailureLimiter } from '../../agent/api/rate-limit.js';
+import type { CronScheduler } from '../../agent/cron/scheduler.js';
 import type { ContainerInfo } from '../../agent/docker.js';
 import { createMaintenanceSwitch } from '../../agent/engine/maintenance.js';
 import { createRoutePublisher } from '../../agent/engine/route-publisher.js';
@@ -78,20 +79,24 @@ export class ApiFixture {
     readonly keyRead: OperatorKey,
     private readonly authFailuresPerMinute: number,
     private readonly webhooks: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'> = {},
+    /** Builds the cron scheduler the app gets, over the fixture's store (test/support/cron-fakes.ts); none: the routes answer 503. */
+    private readonly cronFor?: (store: Store) => CronScheduler,
   ) {
     this.store = openStore(this.dbFile);
     this.app = this.build();
   }
 
   /** Most tests send many bad tokens on purpose: the limiter is loose unless a test asks. */
-  static async create(opts: { authFailuresPerMinute?: number; webhooks?: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'> } = {}): Promise<ApiFixture> {
+  static async create(
+    opts: { authFailuresPerMinute?: number; webhooks?: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'>; cron?: (store: Store) => CronScheduler } = {},
+  ): Promise<ApiFixture> {
     const [identity, a, b, r] = await Promise.all([
       makeIdentity(),
       generateOperatorKey('alice@laptop'),
       generateOperatorKey('bob@laptop'),
       generateOperatorKey('reader@laptop'),
     ]);
-    return new ApiFixture(identity, a, b, r, opts.authFailuresPerMinute ?? 10_000, opts.webhooks);
+    return new ApiFixture(identity, a, b, r, opts.authFailuresPerMinute ?? 10_000, opts.webhooks, opts.cron);
   }
 
   private build(): ReturnType<typeof buildApp> {
@@ -115,6 +120,7 @@ export class ApiFixture {
       docker: { listContainers: async () => this.containers },
       authLimiter: this.limiter(),
       ...this.webhooks,
+      ...(this.cronFor ? { cron: this.cronFor(this.store) } : {}),
     };
     return buildApp(deps);
   }

@@ -12,6 +12,9 @@ import { createFailureLimiter } from '../../../agent/api/rate-limit.js';
 import type { ContainerInfo, DockerPort, ProcessSession } from '../../../agent/docker.js';
 import {
   auditResponseSchema,
+  cronJobsResponseSchema,
+  cronRunRecordSchema,
+  cronRunsResponseSchema,
   deployResponseSchema,
   deployStreamSchemas,
   errorBodySchema,
@@ -32,10 +35,13 @@ import {
 } from '../../../shared/api-responses.js';
 import { serviceDetailResponseSchema } from '../../../shared/service-detail.js';
 import { ApiFixture } from '../../support/agent-api.js';
+import { cronHarness, FakeClock, type CronHarness } from '../../support/cron-fakes.js';
 import { moveDeploy } from '../../support/deploy-states.js';
+import { waitFor } from '../../support/wait.js';
 
 let f: ApiFixture;
 let deployId: number;
+let cron: CronHarness;
 
 function container(release: string, running: boolean): ContainerInfo {
   return {
@@ -67,7 +73,7 @@ async function answer(method: string, path: string, status: number, opts: { body
 const ndjsonRecords = (text: string) => text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown);
 
 before(async () => {
-  f = await ApiFixture.create();
+  f = await ApiFixture.create({ cron: (store) => (cron = cronHarness(store, new FakeClock(Date.now()))).scheduler });
   f.trustAll();
   f.trust(f.keyB, 'admin');
   // Two releases of demo: v1 served, v2 failed and reverted; every optional member of the detail present.
@@ -85,7 +91,10 @@ before(async () => {
   f.store.routes.set('demo', '', { service: 'demo', hosts: ['demo.test'], target: '10.210.0.5:8080' });
   f.containers = [container('v1', true), container('v2', false)];
 });
-after(() => f.cleanup());
+after(async () => {
+  await cron.scheduler.stop();
+  f.cleanup();
+});
 
 describe('every JSON answer matches its shared schema', () => {
   it('public: health, identity, and an error body', async () => {
@@ -196,5 +205,34 @@ describe('every NDJSON record matches its shared schema', () => {
     assert.deepEqual(lines.at(-1), { exit_code: 3 });
     assert.ok(lines.length >= 3);
     for (const l of lines) conforms(execRecordSchema, l, 'an exec record');
+  });
+});
+
+describe('cron: every answer and record matches its shared schema', () => {
+  it('list, runs, pause, resume, and a run\'s NDJSON records', async () => {
+    const job = { schedule: '@hourly', command: ['bin/tidy'], role: 'web', timeout: 60 };
+    const accepted = (await answer('POST', '/v1/releases', 202, { body: { manifest: await f.manifest({ service: 'crons', sub: 'crons', version: 'c1', cron: { tidy: job } }) } })) as { deploy: { id: number } };
+    moveDeploy(f.store, accepted.deploy.id, 'DONE');
+    f.store.setCurrent('crons', '', accepted.deploy.id);
+    cron.scheduler.refresh();
+    const base = '/v1/services/crons/cron';
+    conforms(cronJobsResponseSchema, await answer('GET', `${base}?destination=`, 200, { key: f.keyRead }), 'GET cron, never run');
+
+    const streamed = f.request('POST', `${base}/tidy/run?destination=`, { body: '{}' });
+    const run = await waitFor('the run to start', () => cron.runner.runs[0]);
+    const res = await streamed;
+    assert.equal(res.status, 200);
+    run.onOutput?.({ stream: 'stdout', data: 'tidied\n' });
+    run.finish({ output: 'tidied\n' });
+    const lines = ndjsonRecords(await res.text());
+    assert.equal(lines.length, 2);
+    for (const l of lines) conforms(cronRunRecordSchema, l, 'a cron run record');
+
+    const list = await answer('GET', `${base}?destination=`, 200, { key: f.keyRead });
+    conforms(cronJobsResponseSchema, list, 'GET cron, after a run');
+    assert.notEqual((list as { jobs: Array<{ last_run: unknown }> }).jobs[0]?.last_run, null);
+    conforms(cronRunsResponseSchema, await answer('GET', `${base}/tidy/runs?destination=&limit=5`, 200, { key: f.keyRead }), 'GET cron runs');
+    conforms(cronJobsResponseSchema, await answer('POST', `${base}/pause?destination=`, 200, { body: { job: 'tidy' } }), 'POST cron/pause');
+    conforms(cronJobsResponseSchema, await answer('POST', `${base}/resume?destination=`, 200, { body: {} }), 'POST cron/resume');
   });
 });
