@@ -133,7 +133,7 @@ function scheduleRetry(deps: LaunchDeps, entry: JobEntry, failed: LaunchRequest,
 }
 
 /** The hook's answer is recorded on the run; a failing hook gets its own audit row. */
-async function notifyFailure(deps: LaunchDeps, manifest: ManifestPayload, run: CronRun): Promise<void> {
+export async function notifyFailure(deps: Pick<LaunchDeps, 'store' | 'log' | 'notify' | 'sealingPrivateJwk' | 'unseal' | 'hostname' | 'agentId'>, manifest: ManifestPayload, run: CronRun): Promise<void> {
   if (!manifest.notify) return;
   let outcome: string;
   try {
@@ -155,7 +155,7 @@ async function notifyFailure(deps: LaunchDeps, manifest: ManifestPayload, run: C
       release: run.release,
       started_at: run.started_at,
       ended_at: run.ended_at,
-      output_tail: run.output.length > NOTIFY_OUTPUT_TAIL_CHARS ? run.output.slice(run.output.length - NOTIFY_OUTPUT_TAIL_CHARS) : run.output,
+      output_tail: lastChars(run.output, NOTIFY_OUTPUT_TAIL_CHARS),
     });
   } catch (e) {
     outcome = `failed: ${e instanceof Error ? e.message : String(e)}`;
@@ -172,4 +172,12 @@ async function notifyFailure(deps: LaunchDeps, manifest: ManifestPayload, run: C
     // The store may be closing (agent shutdown); the run itself is recorded already.
     deps.log.warn('cron: could not record the notify outcome', { job: run.job, err: e });
   }
+}
+
+/** The last `n` UTF-16 units of `text`, never starting in the middle of a surrogate pair. */
+function lastChars(text: string, n: number): string {
+  if (text.length <= n) return text;
+  const tail = text.slice(text.length - n);
+  const first = tail.charCodeAt(0);
+  return first >= 0xdc00 && first <= 0xdfff ? tail.slice(1) : tail;
 }

@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import { WHOLE_SERVICE, type CronJobRef } from '../store/cron-repo.js';
 import { jobKey, realClock, type CronClock, type JobEntry } from './jobs.js';
-import { launch, type LaunchDeps } from './launch.js';
+import { launch, notifyFailure, type LaunchDeps } from './launch.js';
 import { postNotify } from './notify.js';
 import { CRON_KIND, type CronRunner, type OutputChunkText } from './runner.js';
 import type { JWK } from '../../shared/api-types.js';
@@ -207,6 +207,12 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
         detail: { job: run.job, run: run.id, trigger: run.trigger, attempt: run.attempt, outcome: run.outcome, reason: run.reason, release: run.release },
       }));
       if (interrupted.length > 0) deps.log.warn('cron: runs were interrupted by the agent stopping', { runs: interrupted.map((r) => r.id) });
+      // Loud like any failed run: the notify hook of the service's current release hears of each.
+      for (const run of interrupted) {
+        const current = deps.store.current(run.service, run.destination);
+        const manifest = current ? deps.store.getRelease(current.deploy_id)?.payload : undefined;
+        if (manifest) void notifyFailure(launchDeps, manifest, run);
+      }
       // Containers of those runs: nobody reads them any more (this agent's only; docker is scoped).
       // A Docker that fails here must not leave every job unscheduled.
       try {

@@ -28,7 +28,8 @@ export function cronStatus(store: Store, entries: readonly JobEntry[], ref: Serv
       const state = store.cron.state(jobRef);
       const paused = servicePaused || state?.paused === true;
       const { last, lastSuccessAt } = store.cron.lastRuns(jobRef);
-      const since = lastSuccessAt ?? state?.since ?? now;
+      // The later of the last success and when it was scheduled here (or last resumed).
+      const since = Math.max(lastSuccessAt ?? 0, state?.since ?? now);
       const overdue = !paused && now > overdueAt(entry, spec, since);
       let lastRun: CronJobStatus['last_run'] = null;
       if (last) {

@@ -164,8 +164,11 @@ export function createCronRepo(db: Db, now: () => number) {
            ON CONFLICT (service, destination, job) DO UPDATE SET paused = excluded.paused`,
           ref.service, ref.destination, ref.job, paused ? 1 : 0, now(),
         );
+        // A resumed job is judged overdue from now, not from before the pause.
         if (!paused && ref.job === WHOLE_SERVICE) {
-          db.run('UPDATE cron_state SET paused = 0 WHERE service = ? AND destination = ?', ref.service, ref.destination);
+          db.run('UPDATE cron_state SET paused = 0, since = ? WHERE service = ? AND destination = ?', now(), ref.service, ref.destination);
+        } else if (!paused) {
+          db.run('UPDATE cron_state SET since = ? WHERE service = ? AND destination = ? AND job = ?', now(), ref.service, ref.destination, ref.job);
         }
         insertAudit(db, now(), audit);
       });

@@ -86,8 +86,12 @@ test('hosts: one runs a job on the first server only, all on every server; the j
 });
 
 test('deploy cron run streams the output and exits with the job\'s code; the failure is in history and the audit log, the secret redacted', async () => {
+  // Paused, so no scheduled run holds it (forbid refuses a manual run beside one); a paused job still runs by hand.
+  assert.equal((await e.app.run(['cron', 'pause', 'each'])).code, 0);
+  await waitFor('runs under way to end', async () => ((await list()).servers.every((s) => s.cron.jobs.every((j) => j.running === 0)) ? true : undefined), 20_000, { intervalMs: 250 });
   const ok = await e.app.run(['cron', 'run', 'each']);
   assert.equal(ok.code, 0, explain(ok, e));
+  assert.equal((await e.app.run(['cron', 'resume', 'each'])).code, 0);
   for (const h of e.hosts) assert.match(ok.stdout, new RegExp(`${h.server.replace(/\./g, '\\.')}.*each`), ok.stdout);
 
   const bad = await e.app.run(['cron', 'run', 'fail']);

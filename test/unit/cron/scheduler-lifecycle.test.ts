@@ -188,20 +188,23 @@ describe('cron scheduler: releases, pause, removal, shutdown', () => {
 });
 
 describe('cron status', () => {
-  it('overdue without a success within twice the longest gap; not once it succeeds; never while paused', async () => {
+  it('overdue once two slots passed without a success and the second run had its timeout; not once it succeeds; never while paused', async () => {
+    // T0 is 12:30:00.250; @hourly with a 1 s timeout.
     const { store, h } = setup({ tick: { schedule: '@hourly', concurrency: 'allow' } });
     await h.scheduler.start();
-    await h.clock.advance(2 * HOUR);
-    assert.equal(jobStatus(store, h, 'tick')?.overdue, false, 'two hours since it was first scheduled: not yet');
     await h.clock.advance(HOUR);
-    assert.equal(jobStatus(store, h, 'tick')?.overdue, true);
-    assert.equal(jobStatus(store, h, 'tick')?.running, 3);
-    h.runner.runs[2]?.finish();
+    assert.equal(jobStatus(store, h, 'tick')?.overdue, false, 'one slot (13:00) since it was first scheduled: not yet');
+    await h.clock.advance(HOUR);
+    assert.equal(jobStatus(store, h, 'tick')?.overdue, true, '13:00 and 14:00 passed, the 14:00 run had its second');
+    assert.equal(jobStatus(store, h, 'tick')?.running, 2);
+    h.runner.runs[1]?.finish();
     await settle();
     const s = jobStatus(store, h, 'tick');
     assert.equal(s?.overdue, false);
     assert.equal(s?.last_success_at, new Date(h.clock.now()).toISOString());
-    await h.clock.advance(2 * HOUR + 1);
+    await h.clock.advance(HOUR + 30 * 60_000);
+    assert.equal(jobStatus(store, h, 'tick')?.overdue, false, 'at 16:00:00.250 the 16:00 run still has its timeout');
+    await h.clock.advance(1_000);
     assert.equal(jobStatus(store, h, 'tick')?.overdue, true);
     h.scheduler.setPaused({ ...REF, job: 'tick' }, true, 'kid');
     assert.equal(jobStatus(store, h, 'tick')?.overdue, false);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseCronSchedule, scheduleGaps, scheduleProblem } from '../../../shared/cron-schedule.js';
+import { parseCronSchedule, scheduleProblem } from '../../../shared/cron-schedule.js';
 import { UserError } from '../../../shared/errors.js';
 
 const at = (iso: string) => Date.parse(iso);
@@ -58,12 +58,17 @@ describe('cron schedule', () => {
     assert.equal(s.next(slot - 1), slot);
   });
 
-  it('measures the shortest and longest gap', () => {
-    assert.deepEqual(scheduleGaps(parseCronSchedule('*/5 * * * *'), at('2026-01-01T00:00:00Z')), { minMs: 300_000, maxMs: 300_000 });
-    // Weekdays at 09:00: one day apart, three over a weekend.
-    const g = scheduleGaps(parseCronSchedule('0 9 * * 1-5'), at('2026-01-01T00:00:00Z'));
-    assert.equal(g.minMs, 86_400_000);
-    assert.equal(g.maxMs, 3 * 86_400_000);
+  it('knows the shortest gap from the fields: within a day, and over midnight', () => {
+    const gap = (text: string) => parseCronSchedule(text).minGapMs / 1000;
+    assert.equal(gap('*/5 * * * *'), 300);
+    assert.equal(gap('* * * * * *'), 1);
+    assert.equal(gap('*/15 * * * * *'), 15);
+    assert.equal(gap('0 30 2,14 * * *'), 12 * 3600);
+    assert.equal(gap('0 9,17 * * 1-5'), 8 * 3600);
+    // 23:00 to 01:00 the next day is shorter than 01:00 to 23:00.
+    assert.equal(gap('0 1,23 * * *'), 2 * 3600);
+    assert.equal(gap('0 9 * * 1-5'), 86_400, 'once a day: a day, the longest gap any rule asks about');
+    assert.equal(gap('@yearly'), 86_400);
   });
 
   it('a daily 02:30 job in Europe/Berlin runs once per day across both DST changes', () => {
