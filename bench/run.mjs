@@ -3,11 +3,13 @@
 // times side by side in one run, and reported as a median and as a ratio to
 // the first row, since ratios survive noisy machines better than absolutes.
 //   npm run bench          (builds first)    node bench/run.mjs [--runs N]
-// After the table: where one push spends its time (bench/push-split.mjs).
+// After the table: where one push spends its time (bench/push-split.mjs), and
+// the cron figures (bench/cron.mjs).
 // Uses the test engines and registry (scripts/provision-test-env.mjs).
 import { parseArgs } from 'node:util';
 import { envVars, provision, teardown } from '../scripts/provision-test-env.mjs';
 import { bareDocker, bareDockerBerthNetwork } from './bare-docker.mjs';
+import { cronFigures, renderCronFigures } from './cron.mjs';
 import { pushSplit } from './push-split.mjs';
 import { pushToServing } from './push-to-serving.mjs';
 import { rollbackToServing } from './rollback-to-serving.mjs';
@@ -63,6 +65,8 @@ async function main() {
     }
     // Where a push's time goes, after the table it explains.
     split = await pushSplit(runs).catch((err) => `push split: ${err instanceof Error ? err.message : err}\n`);
+    // The agent's cron: drift over 100 runs and RSS with 50 jobs (bench/cron.mjs).
+    split += `\n${await cronFigures().then(renderCronFigures, (err) => `cron: ${err instanceof Error ? err.message : err}\n`)}`;
   } finally {
     if (process.env.BERTH_TEST_KEEP !== '1') await teardown();
   }

@@ -84,21 +84,44 @@ export function parseCronSchedule(text: unknown, timezone: string = DEFAULT_TIME
     if (bad !== undefined) throw new UserError(`${JSON.stringify(trimmed)}: field ${JSON.stringify(bad.slice(0, 64))} is not a cron field (numbers, names, *, ranges, lists, steps)`);
     source = fields.length === 5 ? `0 ${trimmed}` : trimmed;
   }
+  const key = `${timezone}\u0000${source}`;
+  let read = readCache.get(key);
+  if (!read) {
+    read = readSchedule(source, timezone, trimmed);
+    if (readCache.size >= READ_CACHE_MAX) readCache.clear();
+    readCache.set(key, read);
+  }
+  const { time, minGapMs } = read;
+  return { text, timezone, next: (afterMs) => time.getNextDateFrom(new Date(afterMs), timezone).toMillis(), minGapMs };
+}
+
+// The same schedule is read for the manifest check, the agent's policy, the
+// scheduler and status: once per schedule and zone (a CronTime keeps no state
+// between next dates).
+const READ_CACHE_MAX = 512;
+const readCache = new Map<string, { time: CronTime; minGapMs: number }>();
+
+function readSchedule(source: string, timezone: string, written: string): { time: CronTime; minGapMs: number } {
   let time: CronTime;
   try {
     time = new CronTime(source, timezone);
-    time.getNextDateFrom(new Date(), timezone);
+    const fields = time.toJSON();
+    // Only a day of month some months lack, in those months only, can never come
+    // (31 Feb): asked of cron only then, since each next date is a costly loop.
+    if (mayNeverFire(fields)) time.getNextDateFrom(new Date(), timezone);
+    return { time, minGapMs: shortestGapS(fields) * 1000 };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
-    if (/No execution date was found/.test(message)) throw new UserError(`${JSON.stringify(trimmed)} never fires (no date matches in the next 8 years)`);
-    throw new UserError(`${JSON.stringify(trimmed)} is not a valid schedule: ${message.split('\n')[0]?.trim()}`);
+    if (/No execution date was found/.test(message)) throw new UserError(`${JSON.stringify(written)} never fires (no date matches in the next 8 years)`);
+    throw new UserError(`${JSON.stringify(written)} is not a valid schedule: ${message.split('\n')[0]?.trim()}`);
   }
-  return {
-    text,
-    timezone,
-    next: (afterMs) => time.getNextDateFrom(new Date(afterMs), timezone).toMillis(),
-    minGapMs: shortestGapS(time.toJSON()) * 1000,
-  };
+}
+
+function mayNeverFire(fields: string[]): boolean {
+  const days = fields[3];
+  const months = fields[4];
+  if (days === undefined || days === '*' || months === undefined || months === '*') return false;
+  return fieldValues(days, 32).every((d) => d > 28);
 }
 
 /** `*` or a list of values (CronTime's toJSON of one field) → the values. */
