@@ -93,6 +93,15 @@ test('a sealed secret does not open under another env name, role or destination 
   await refusedAsMismatch({ destination: 'staging', sub: 'sealed@staging', roles: { web: { cmd: ['env'], env: { clear: {}, secret: { DB_PASSWORD: jwe } } } } }, sealedForA);
 });
 
+test('a role secret does not open as the cron notify URL or its signing key, where the agent would send it or sign with it', async () => {
+  const jwe = stored.roles.web!.env.secret.DB_PASSWORD!;
+  const cron: ManifestPayload['cron'] = {
+    report: { schedule: '@daily', timezone: 'UTC', command: ['true'], role: 'web', timeout: 60, concurrency: 'forbid', retries: 0, retry_backoff: 10, hosts: 'one' },
+  };
+  await refusedAsMismatch({ cron, notify: { url: jwe, timeout: 5 } }, sealedForA);
+  await refusedAsMismatch({ cron, notify: { url: jwe, secret: jwe, timeout: 5 } }, sealedForA);
+});
+
 test('rollback, which re-signs the stored payload with its sealed secret, still works', async () => {
   e.configure('v2', 'env:\n  secret:\n    - DB_PASSWORD\n');
   const r2 = await e.push('v2');
