@@ -5,7 +5,7 @@
 // time passed while the agent was down runs once, as a catch-up, however many
 // slots it missed. Maintenance mode and locks do not stop cron; pause does.
 import type { CronRun, DeployRecord } from '../../shared/api-types.js';
-import { AGENT_ACTOR, FAILED_CRON_OUTCOMES } from '../../shared/api-types.js';
+import { AGENT_ACTOR } from '../../shared/api-types.js';
 import { parseCronSchedule } from '../../shared/cron-schedule.js';
 import type { CronJobSpec } from '../../shared/manifest-cron.js';
 import { NotFoundError } from '../../shared/errors.js';
@@ -283,9 +283,4 @@ export function createCronScheduler(deps: CronSchedulerDeps): CronScheduler {
     },
     runningCount,
   };
-}
-
-/** Whether a run's ending is a failure (loud): for renderers and tests. */
-export function isFailedRun(run: Pick<CronRun, 'outcome'>): boolean {
-  return FAILED_CRON_OUTCOMES.has(run.outcome);
 }
