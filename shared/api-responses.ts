@@ -17,6 +17,7 @@ import {
   DEPLOY_STATES,
   DEPLOY_TRIGGERS,
   WEBHOOK_DELIVERY_OUTCOMES,
+  type AccessoryStatus,
   type AuditEntry,
   type CronJobStatus,
   type CronRun,
@@ -159,6 +160,17 @@ export const cronJobStatusSchema = exactly<CronJobStatus>()(z.object({
   overdue: z.boolean(),
 }));
 
+export const accessoryStatusSchema = exactly<AccessoryStatus>()(z.object({
+  name: z.string(),
+  image: z.string(),
+  container: z.string().nullable(),
+  state: z.string(),
+  port: z.string().nullable(),
+  host: z.string(),
+  changes: z.array(z.string()),
+  directories: z.array(z.string()),
+}));
+
 export const serviceRemovalSchema = exactly<ServiceRemoval>()(z.object({ containers: z.array(z.string()), routes: z.number() }));
 
 // ---- One answer per endpoint (GET /v1/services/:name: shared/service-detail.ts).
@@ -229,6 +241,19 @@ export const cronJobsResponseSchema = z.object({ release: z.string().nullable(),
 /** GET /v1/services/:name/cron/:job/runs, newest first. */
 export const cronRunsResponseSchema = z.object({ runs: z.array(cronRunSchema) });
 
+/** GET /v1/services/:name/accessories: the current release's accessories on this agent (404 when never deployed). */
+export const accessoriesResponseSchema = z.object({ accessories: z.array(accessoryStatusSchema) });
+
+/**
+ * POST /v1/services/:name/accessories/:accessory/boot|reboot|start|stop: the
+ * accessory afterwards, and what the action changed (reboot: the spec
+ * differences it applied; boot: ["created"] or []; start/stop: [] when it was already so).
+ */
+export const accessoryActionResponseSchema = z.object({ accessory: accessoryStatusSchema, changed: z.array(z.string()) });
+
+/** DELETE /v1/services/:name/accessories/:accessory[?purge=1]: the container removed (null when there was none) and the directories deleted (purge only). */
+export const accessoryRemovedResponseSchema = z.object({ removed: z.object({ container: z.string().nullable(), purged: z.array(z.string()) }) });
+
 export const errorBodySchema = exactly<ErrorBody>()(z.object({ error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) }));
 
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
@@ -246,6 +271,9 @@ export type MaintenanceResponse = z.infer<typeof maintenanceResponseSchema>;
 export type RemoveServiceResponse = z.infer<typeof removeServiceResponseSchema>;
 export type WebhookUrlResponse = z.infer<typeof webhookUrlResponseSchema>;
 export type CronJobsResponse = z.infer<typeof cronJobsResponseSchema>;
+export type AccessoriesResponse = z.infer<typeof accessoriesResponseSchema>;
+export type AccessoryActionResponse = z.infer<typeof accessoryActionResponseSchema>;
+export type AccessoryRemovedResponse = z.infer<typeof accessoryRemovedResponseSchema>;
 export type CronRunsResponse = z.infer<typeof cronRunsResponseSchema>;
 
 // ---- Stream records.

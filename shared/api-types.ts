@@ -297,3 +297,22 @@ export interface CronJobStatus {
   /** No successful run within twice its interval (since it was scheduled, if it never succeeded). */
   overdue: boolean;
 }
+
+/** One accessory of the current release as `GET /v1/services/:name/accessories` shows it on this agent. */
+export interface AccessoryStatus {
+  name: string;
+  /** The image the current release names (repo@sha256:…). */
+  image: string;
+  /** Its container on this agent, or null when none exists (not booted, or removed). */
+  container: string | null;
+  /** Docker's state word (running, exited, created …), or `missing`. */
+  state: string;
+  /** The host binding, as the release asks for it, or null. */
+  port: string | null;
+  /** The name the app reaches it by on the agent's network: `<service>-<name>`. */
+  host: string;
+  /** What differs between the running container and the current release (empty when nothing does); `deploy accessory reboot` applies it. */
+  changes: string[];
+  /** Host directories it mounts (the ones the agent keeps for it, and absolute ones). */
+  directories: string[];
+}

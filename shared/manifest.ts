@@ -6,6 +6,9 @@ import { UserError } from './errors.js';
 import { parseTagPattern } from './tag-pattern.js';
 import { cronJobSchema, notifySchema } from './manifest-cron.js';
 import { JWE_COMPACT, NAME, NAME_RULE } from './manifest-names.js';
+import { describeIssues } from './schema-issues.js';
+
+export { describeIssues } from './schema-issues.js';
 
 export { NAME } from './manifest-names.js';
 
@@ -155,6 +158,50 @@ const roleSchema = z.strictObject({
     .optional(),
 });
 
+// Accessories (feature accessories.v1): a database or cache beside the app,
+// run by the agent as Kamal runs them. File contents are sealed (a config file
+// often holds a password); directories are a name (a directory the agent keeps
+// for the accessory under its state dir) or an absolute host path (judged like
+// any bind mount).
+export const MAX_ACCESSORIES = 16;
+export const ACCESSORY_FILE_MAX_CHARS = 96 * 1024;
+const CONTAINER_PATH = /^\/[^\x00-\x1f\x7f:]{0,1023}$/;
+/** `[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, IPv6 addresses in brackets. */
+export const ACCESSORY_PORT = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?\d{1,5}:\d{1,5}(?:\/(?:tcp|udp))?$/;
+const sealedValue = z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)');
+
+const accessoryFileSchema = z.strictObject({
+  target: z.string().regex(CONTAINER_PATH, 'must be an absolute path in the container, without ":"'),
+  /** The content, sealed for {use: accessory-file, service, destination, accessory, target}. */
+  content: sealedValue.max(ACCESSORY_FILE_MAX_CHARS),
+  mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode like 0644').default('0644'),
+  owner: z.string().regex(/^\d{1,10}(:\d{1,10})?$/, 'must be UID or UID:GID').optional(),
+});
+
+const accessoryDirectorySchema = z.strictObject({
+  source: z
+    .string()
+    .regex(/^(?:\/[^\x00-\x1f\x7f:]{0,1023}|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/, 'must be an absolute host path, or a name (a directory the agent keeps for the accessory)')
+    .refine((s) => s !== '.' && s !== '..' && !s.split('/').includes('..'), 'must not contain ".."'),
+  target: z.string().regex(CONTAINER_PATH, 'must be an absolute path in the container, without ":"'),
+});
+
+const accessorySchema = z.strictObject({
+  /** repo@sha256:…, resolved by the CLI like the app's image. */
+  image: z.string().refine((image) => isDigestReference(image), 'must be pinned by digest (repo@sha256:...)'),
+  cmd: roleSchema.shape.cmd,
+  port: z.string().regex(ACCESSORY_PORT, 'must be [IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]').optional(),
+  /** Secret values sealed for {use: accessory-env, service, destination, accessory, name}. */
+  env: envSchema.default({ clear: {}, secret: {} }),
+  files: z.array(accessoryFileSchema).max(32).default([]),
+  directories: z.array(accessoryDirectorySchema).max(32).default([]),
+  volumes: roleSchema.shape.volumes,
+  options: roleSchema.shape.options,
+  labels: roleSchema.shape.labels,
+});
+
+export type AccessorySpec = z.output<typeof accessorySchema>;
+
 /** Registries and senders an auto_deploy policy can accept webhooks from (see DESIGN.md, Webhooks). */
 export const WEBHOOK_SOURCES = ['distribution', 'dockerhub', 'github', 'harbor', 'quay', 'generic'] as const;
 export type WebhookSource = (typeof WEBHOOK_SOURCES)[number];
@@ -258,6 +305,11 @@ export const manifestPayloadSchema = z
       .optional(),
     /** Where the agent reports failed cron runs (feature cron.v1). */
     notify: notifySchema.optional(),
+    /** Accessories this agent runs beside the app (feature accessories.v1), by name. */
+    accessories: z
+      .record(z.string().regex(NAME, `accessory names ${NAME_RULE}`), accessorySchema)
+      .refine((a) => Object.keys(a).length <= MAX_ACCESSORIES, `at most ${MAX_ACCESSORIES} accessories`)
+      .optional(),
   })
   .superRefine((m, ctx) => {
     for (const [job, spec] of Object.entries(m.cron ?? {})) {
@@ -283,56 +335,6 @@ export type ManifestPayload = z.output<typeof manifestPayloadSchema>;
 /** What a signer may write: fields with defaults are optional. */
 export type ManifestInput = z.input<typeof manifestPayloadSchema>;
 export type RoleSpec = ManifestPayload['roles'][string];
-
-const MAX_REPORTED_ISSUES = 10;
-
-function formatPath(path: ReadonlyArray<PropertyKey>): string {
-  let out = '';
-  for (const seg of path) {
-    if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out === '' ? String(seg) : `.${String(seg)}`;
-  }
-  return out;
-}
-
-function formatIssue(issue: z.core.$ZodIssue): string[] {
-  const where = formatPath(issue.path);
-  const at = (text: string, path = where) => (path === '' ? text : `${path}: ${text}`);
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((k) => at('unknown field', formatPath([...issue.path, k])));
-    case 'invalid_type': {
-      const text = issue.message.replace(/^Invalid input: /, '');
-      return [at(/received undefined$/.test(text) ? 'required' : text.replace(/, received /, ', got '))];
-    }
-    case 'invalid_key': {
-      const inner = issue.issues[0]?.message ?? 'invalid';
-      return [at(`invalid key: ${inner}`)];
-    }
-    case 'too_small':
-    case 'too_big': {
-      const small = issue.code === 'too_small';
-      const bound = small ? issue.minimum : issue.maximum;
-      const op = `${small ? '>' : '<'}${issue.inclusive === false ? '' : '='}`;
-      if (issue.origin === 'array') return [at(`must have ${small ? 'at least' : 'at most'} ${String(bound)} items`)];
-      if (issue.origin === 'string') return [at(`must be ${small ? 'at least' : 'at most'} ${String(bound)} characters`)];
-      return [at(`must be ${op} ${String(bound)}`)];
-    }
-    case 'custom':
-      if ((issue.params as { standalone?: boolean } | undefined)?.standalone) return [issue.message];
-      return [at(issue.message)];
-    default:
-      return [at(issue.message.replace(/^Invalid input: /, ''))];
-  }
-}
-
-/** Human-readable field-path messages for a failed parse (at most 10). */
-export function describeIssues(error: z.ZodError): string {
-  const lines = error.issues.flatMap(formatIssue);
-  const shown = lines.slice(0, MAX_REPORTED_ISSUES);
-  if (lines.length > shown.length) shown.push(`(${lines.length - shown.length} more)`);
-  return shown.join('; ');
-}
 
 /** Validates and fills defaults; throws UserError naming each bad field path. */
 export function parseManifestPayload(input: unknown): ManifestPayload {

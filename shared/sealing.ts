@@ -16,7 +16,9 @@ export type SealBinding =
   | { use: 'env'; service: string; destination: string; role: string; name: string }
   | { use: 'registry-password'; service: string; destination: string; server: string }
   | { use: 'webhook-secret'; service: string; destination: string; source: string }
-  | { use: 'notify-url' | 'notify-secret'; service: string; destination: string };
+  | { use: 'notify-url' | 'notify-secret'; service: string; destination: string }
+  | { use: 'accessory-env'; service: string; destination: string; accessory: string; name: string }
+  | { use: 'accessory-file'; service: string; destination: string; accessory: string; target: string };
 
 const FIELDS: Record<SealBinding['use'], readonly string[]> = {
   env: ['use', 'service', 'destination', 'role', 'name'],
@@ -24,6 +26,8 @@ const FIELDS: Record<SealBinding['use'], readonly string[]> = {
   'webhook-secret': ['use', 'service', 'destination', 'source'],
   'notify-url': ['use', 'service', 'destination'],
   'notify-secret': ['use', 'service', 'destination'],
+  'accessory-env': ['use', 'service', 'destination', 'accessory', 'name'],
+  'accessory-file': ['use', 'service', 'destination', 'accessory', 'target'],
 };
 
 /** How an error names a use: `env TOKEN of role web of service app (destination "")`. */
@@ -40,6 +44,10 @@ export function describeBinding(b: SealBinding): string {
       return `the notify URL of ${where}`;
     case 'notify-secret':
       return `the notify secret of ${where}`;
+    case 'accessory-env':
+      return `env ${b.name} of accessory ${b.accessory} of ${where}`;
+    case 'accessory-file':
+      return `file ${b.target} of accessory ${b.accessory} of ${where}`;
   }
 }
 

@@ -27,6 +27,14 @@ export function sealedValues(m: ManifestPayload): { jwe: string; binding: SealBi
   for (const source of m.auto_deploy?.sources ?? []) {
     if (source.secret !== undefined) out.push({ jwe: source.secret, binding: { use: 'webhook-secret', service: m.service, destination: m.destination, source: source.name } });
   }
+  for (const [accessory, spec] of Object.entries(m.accessories ?? {})) {
+    for (const [name, jwe] of Object.entries(spec.env.secret)) {
+      out.push({ jwe, binding: { use: 'accessory-env', service: m.service, destination: m.destination, accessory, name } });
+    }
+    for (const file of spec.files) {
+      out.push({ jwe: file.content, binding: { use: 'accessory-file', service: m.service, destination: m.destination, accessory, target: file.target } });
+    }
+  }
   if (m.notify) {
     out.push({ jwe: m.notify.url, binding: { use: 'notify-url', service: m.service, destination: m.destination } });
     if (m.notify.secret !== undefined) out.push({ jwe: m.notify.secret, binding: { use: 'notify-secret', service: m.service, destination: m.destination } });
