@@ -12,6 +12,7 @@ import { ConfigError } from '../shared/errors.js';
 import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
+import { accessoriesOnHost, checkAccessoryInputs, manifestAccessories } from './manifest-accessories.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
@@ -76,6 +77,8 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
+    // Only hosts with roles get a manifest; accessories on none of them need no feature.
+    ...(plan.roles.some((r) => r.hosts.some((h) => accessoriesOnHost(plan, h.host).length > 0)) ? ['accessories.v1'] : []),
   ];
 }
 
@@ -150,6 +153,7 @@ export function checkDeployable(plan: Plan): string[] {
     if (p.buffering) warnings.push(`warning: proxy/buffering: not applied by Berth's router yet; bodies stream unbuffered and unlimited`);
     if (p.logging) warnings.push(`warning: proxy/logging: not applied by Berth's router yet`);
   }
+  warnings.push(...checkAccessoryInputs(plan));
   return [...new Set(warnings)];
 }
 
@@ -179,6 +183,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   const cron = manifestCron(config, plan, host);
   // Only a host with jobs reports failed runs; others never open the hook.
   const notify = cron ? await manifestNotify(config, sealing) : undefined;
+  const accessories = await manifestAccessories(config, plan, host, sealing);
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
@@ -203,5 +208,6 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     ...(autoDeploy ? { auto_deploy: autoDeploy } : {}),
     ...(cron ? { cron } : {}),
     ...(notify ? { notify } : {}),
+    ...(accessories ? { accessories } : {}),
   };
 }

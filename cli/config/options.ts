@@ -98,6 +98,12 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
 // Mounting these hands the container the host.
 const FORBIDDEN_SOURCES = [/^\/$/, /^\/(var\/)?run\/docker\.sock$/, /^\/(var\/)?run(\/?$|\/docker)/, /^\/proc(\/|$)/, /^\/sys(\/|$)/, /^\/dev(\/|$)/, /^\/boot(\/|$)/, /^\/etc\/?$/, /^\/root\/?$/, /^\/var\/lib\/docker(\/|$)/, /^\/var\/lib\/berth(\/|$)/];
 
+/** True when mounting host path `source` would give the container the host. */
+export function forbiddenSource(source: string): boolean {
+  const normalized = source.replace(/\/+/g, '/').replace(/\/\.(?=\/|$)/g, '');
+  return source.includes('..') || FORBIDDEN_SOURCES.some((re) => re.test(normalized));
+}
+
 /** `SOURCE:TARGET[:OPTS]` volume strings; sources that give away the host are refused. */
 export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, what = 'volume'): string[] {
   if (raw === undefined || raw === null) return [];
@@ -109,10 +115,7 @@ export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, wh
   const out: string[] = [];
   raw.slice(0, MAX_LIST).forEach((item, i) => {
     const at = [...path, i];
-    // Kamal's hash form for accessory files and directories; mode and owner are the agent's business later.
-    const entry = what !== 'volume' && isPlainObject(item) && typeof item.local === 'string' && typeof item.remote === 'string'
-      ? [item.local, item.remote, ...(typeof item.options === 'string' ? [item.options] : [])].join(':')
-      : item;
+    const entry = item;
     if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_OPTION_VALUE || /[\0\n\r]/.test(entry)) {
       findings.error(at, `should be a ${what} like /host/path:/container/path`);
       return;
@@ -122,8 +125,7 @@ export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, wh
       findings.error(at, `should be SOURCE:TARGET (a ${what} without a target would be an anonymous volume)`);
       return;
     }
-    const normalized = source.replace(/\/+/g, '/').replace(/\/\.(?=\/|$)/g, '');
-    if (source.includes('..') || FORBIDDEN_SOURCES.some((re) => re.test(normalized))) {
+    if (forbiddenSource(source)) {
       findings.error(at, `mounting ${source} is refused by Berth's guardrails: it would give the container the host`);
       return;
     }
