@@ -93,7 +93,8 @@ function accessoryImage(plan: Plan, image: string, login: Sealing['registry']): 
   return digest;
 }
 
-export async function manifestAccessories(config: DeployConfig, plan: Plan, host: string, s: Sealing): Promise<ManifestAccessories | undefined> {
+/** `images`: accessory name → repo@sha256 already resolved; the others are looked up here. */
+export async function manifestAccessories(config: DeployConfig, plan: Plan, host: string, s: Sealing, images: Readonly<Record<string, string>> = {}): Promise<ManifestAccessories | undefined> {
   const placed = accessoriesOnHost(plan, host);
   if (placed.length === 0) return undefined;
   const out: ManifestAccessories = {};
@@ -108,7 +109,7 @@ export async function manifestAccessories(config: DeployConfig, plan: Plan, host
       files.push({ target: file.remote, content, mode: file.mode, ...(file.owner ? { owner: file.owner } : {}) });
     }
     out[acc.name] = {
-      image: await accessoryImage(plan, acc.image, s.registry),
+      image: images[acc.name] ?? (await accessoryImage(plan, acc.image, s.registry)),
       ...(acc.cmd ? { cmd: [...acc.cmd] } : {}),
       ...(acc.port ? { port: acc.port } : {}),
       env: { clear: { ...acc.env.clear }, secret },

@@ -28,6 +28,8 @@ export interface ManifestFacts {
   seq: number;
   nowSeconds: number;
   jti?: string;
+  /** Accessory name → repo@sha256 when resolved before; otherwise looked up once per plan. */
+  accessoryImages?: Readonly<Record<string, string>>;
 }
 
 export interface Sealing {
@@ -183,7 +185,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   const cron = manifestCron(config, plan, host);
   // Only a host with jobs reports failed runs; others never open the hook.
   const notify = cron ? await manifestNotify(config, sealing) : undefined;
-  const accessories = await manifestAccessories(config, plan, host, sealing);
+  const accessories = await manifestAccessories(config, plan, host, sealing, facts.accessoryImages);
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
