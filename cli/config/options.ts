@@ -105,24 +105,23 @@ export function forbiddenSource(source: string): boolean {
 }
 
 /** `SOURCE:TARGET[:OPTS]` volume strings; sources that give away the host are refused. */
-export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, what = 'volume'): string[] {
+export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings): string[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
-    findings.error(path, `should be a list of ${what}s like /host/path:/container/path`);
+    findings.error(path, 'should be a list of volumes like /host/path:/container/path');
     return [];
   }
   if (raw.length > MAX_LIST) findings.error(path, `should have at most ${MAX_LIST} items`);
   const out: string[] = [];
-  raw.slice(0, MAX_LIST).forEach((item, i) => {
+  raw.slice(0, MAX_LIST).forEach((entry, i) => {
     const at = [...path, i];
-    const entry = item;
     if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_OPTION_VALUE || /[\0\n\r]/.test(entry)) {
-      findings.error(at, `should be a ${what} like /host/path:/container/path`);
+      findings.error(at, 'should be a volume like /host/path:/container/path');
       return;
     }
     const [source = '', target] = entry.split(':');
     if (target === undefined || target === '') {
-      findings.error(at, `should be SOURCE:TARGET (a ${what} without a target would be an anonymous volume)`);
+      findings.error(at, 'should be SOURCE:TARGET (a volume without a target would be an anonymous volume)');
       return;
     }
     if (forbiddenSource(source)) {

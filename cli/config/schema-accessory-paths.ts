@@ -70,11 +70,17 @@ function list(raw: unknown, path: KeyPath, findings: Findings, what: string): Ar
   }
   if (raw.length > MAX_PATHS) findings.error(path, `should have at most ${MAX_PATHS} items`);
   const out: Array<[Entry, KeyPath]> = [];
+  const targets = new Set<string>();
   raw.slice(0, MAX_PATHS).forEach((item, i) => {
     const entry = entryOf(item, [...path, i], findings, what);
     if (!entry) return;
     if (!CONTAINER_PATH.test(entry.remote)) findings.error([...path, i], `${entry.remote.slice(0, 100)} should be an absolute path in the container`);
-    else out.push([entry, [...path, i]]);
+    // A file's sealed content is bound to its target, so one target is one file.
+    else if (targets.has(entry.remote)) findings.error([...path, i], `${entry.remote.slice(0, 100)} is mounted twice`);
+    else {
+      targets.add(entry.remote);
+      out.push([entry, [...path, i]]);
+    }
   });
   return out;
 }

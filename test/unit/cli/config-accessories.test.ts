@@ -64,6 +64,7 @@ describe('accessory files and directories', () => {
       'accessories/db/files/0/owner: should be a numeric UID or UID:GID (the ids the image uses for that user), not "mysql:mysql" (config/deploy.yml:15)');
     assert.equal(await bad('    directories:\n      - data/mysql:/var/lib/mysql\n'),
       'accessories/db/directories/0: data/mysql should be a name (letters, digits, ., _, -: a directory the agent keeps for the accessory) or an absolute host path (config/deploy.yml:13)');
+    assert.equal(await bad('    files:\n      - config/my.cnf:/etc/my.cnf\n      - config/my.cnf:/etc/my.cnf\n'), 'accessories/db/files/1: /etc/my.cnf is mounted twice (config/deploy.yml:14)');
     assert.equal(await bad('    directories:\n      - /var/run/docker.sock:/s\n'), "accessories/db/directories/0: mounting /var/run/docker.sock is refused by Berth's guardrails: it would give the container the host (config/deploy.yml:13)");
   });
 
