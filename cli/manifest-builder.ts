@@ -1,7 +1,8 @@
 // A plan (what Kamal would run) + a resolved image + one agent → the release
 // manifest for that agent: every role the host is in, with secret values, the
 // registry password, the auto_deploy webhook secrets and the cron notify hook
-// sealed to that agent's key; and the cron jobs this host runs.
+// sealed to that agent's key; the cron jobs this host runs; and the accessories
+// placed on it (manifest-accessories.ts).
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
