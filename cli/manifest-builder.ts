@@ -1,7 +1,8 @@
 // A plan (what Kamal would run) + a resolved image + one agent → the release
 // manifest for that agent: every role the host is in, with secret values, the
 // registry password, the auto_deploy webhook secrets and the cron notify hook
-// sealed to that agent's key; and the cron jobs this host runs.
+// sealed to that agent's key; the cron jobs this host runs; and the accessories
+// placed on it (manifest-accessories.ts).
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
@@ -12,6 +13,7 @@ import { ConfigError } from '../shared/errors.js';
 import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
+import { accessoriesOnHost, checkAccessoryInputs, manifestAccessories } from './manifest-accessories.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
@@ -27,6 +29,8 @@ export interface ManifestFacts {
   seq: number;
   nowSeconds: number;
   jti?: string;
+  /** Accessory name → repo@sha256 when resolved before; otherwise looked up once per plan. */
+  accessoryImages?: Readonly<Record<string, string>>;
 }
 
 export interface Sealing {
@@ -76,6 +80,8 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
+    // Only hosts with roles get a manifest; accessories on none of them need no feature.
+    ...(plan.roles.some((r) => r.hosts.some((h) => accessoriesOnHost(plan, h.host).length > 0)) ? ['accessories.v1'] : []),
   ];
 }
 
@@ -150,6 +156,7 @@ export function checkDeployable(plan: Plan): string[] {
     if (p.buffering) warnings.push(`warning: proxy/buffering: not applied by Berth's router yet; bodies stream unbuffered and unlimited`);
     if (p.logging) warnings.push(`warning: proxy/logging: not applied by Berth's router yet`);
   }
+  warnings.push(...checkAccessoryInputs(plan));
   return [...new Set(warnings)];
 }
 
@@ -179,6 +186,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   const cron = manifestCron(config, plan, host);
   // Only a host with jobs reports failed runs; others never open the hook.
   const notify = cron ? await manifestNotify(config, sealing) : undefined;
+  const accessories = await manifestAccessories(config, plan, host, sealing, facts.accessoryImages);
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
@@ -203,5 +211,6 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     ...(autoDeploy ? { auto_deploy: autoDeploy } : {}),
     ...(cron ? { cron } : {}),
     ...(notify ? { notify } : {}),
+    ...(accessories ? { accessories } : {}),
   };
 }

@@ -121,6 +121,8 @@ export async function loadConfigFile(file: string, appDir: string, cwd: string, 
     throw err;
   }
   const { config, warnings } = validated;
+  // Kamal expands accessory files against its working directory, the app's.
+  for (const acc of config.accessories) for (const f of acc.files) f.path = resolve(appDir, f.local);
   return {
     config,
     file,

@@ -98,32 +98,33 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
 // Mounting these hands the container the host.
 const FORBIDDEN_SOURCES = [/^\/$/, /^\/(var\/)?run\/docker\.sock$/, /^\/(var\/)?run(\/?$|\/docker)/, /^\/proc(\/|$)/, /^\/sys(\/|$)/, /^\/dev(\/|$)/, /^\/boot(\/|$)/, /^\/etc\/?$/, /^\/root\/?$/, /^\/var\/lib\/docker(\/|$)/, /^\/var\/lib\/berth(\/|$)/];
 
+/** True when mounting host path `source` would give the container the host. */
+export function forbiddenSource(source: string): boolean {
+  const normalized = source.replace(/\/+/g, '/').replace(/\/\.(?=\/|$)/g, '');
+  return source.includes('..') || FORBIDDEN_SOURCES.some((re) => re.test(normalized));
+}
+
 /** `SOURCE:TARGET[:OPTS]` volume strings; sources that give away the host are refused. */
-export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, what = 'volume'): string[] {
+export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings): string[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
-    findings.error(path, `should be a list of ${what}s like /host/path:/container/path`);
+    findings.error(path, 'should be a list of volumes like /host/path:/container/path');
     return [];
   }
   if (raw.length > MAX_LIST) findings.error(path, `should have at most ${MAX_LIST} items`);
   const out: string[] = [];
-  raw.slice(0, MAX_LIST).forEach((item, i) => {
+  raw.slice(0, MAX_LIST).forEach((entry, i) => {
     const at = [...path, i];
-    // Kamal's hash form for accessory files and directories; mode and owner are the agent's business later.
-    const entry = what !== 'volume' && isPlainObject(item) && typeof item.local === 'string' && typeof item.remote === 'string'
-      ? [item.local, item.remote, ...(typeof item.options === 'string' ? [item.options] : [])].join(':')
-      : item;
     if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_OPTION_VALUE || /[\0\n\r]/.test(entry)) {
-      findings.error(at, `should be a ${what} like /host/path:/container/path`);
+      findings.error(at, 'should be a volume like /host/path:/container/path');
       return;
     }
     const [source = '', target] = entry.split(':');
     if (target === undefined || target === '') {
-      findings.error(at, `should be SOURCE:TARGET (a ${what} without a target would be an anonymous volume)`);
+      findings.error(at, 'should be SOURCE:TARGET (a volume without a target would be an anonymous volume)');
       return;
     }
-    const normalized = source.replace(/\/+/g, '/').replace(/\/\.(?=\/|$)/g, '');
-    if (source.includes('..') || FORBIDDEN_SOURCES.some((re) => re.test(normalized))) {
+    if (forbiddenSource(source)) {
       findings.error(at, `mounting ${source} is refused by Berth's guardrails: it would give the container the host`);
       return;
     }

@@ -5,7 +5,7 @@
 
 import { formatServerAddress } from '../address.js';
 import { mergeEnv } from './schema-env.js';
-import type { AccessoryConfig, DeployConfig, DockerOptions, EnvConfig, LoggingConfig, ProxyConfig, RoleConfig } from './types.js';
+import type { AccessoryConfig, AccessoryDirectoryConfig, AccessoryFileConfig, DeployConfig, DockerOptions, EnvConfig, LoggingConfig, ProxyConfig, RoleConfig } from './types.js';
 
 export interface PlannedEnv {
   clear: Record<string, string>;
@@ -45,10 +45,9 @@ export interface PlannedAccessory {
   env: PlannedEnv;
   labels: Record<string, string>;
   options: DockerOptions;
-  files: string[];
-  directories: string[];
+  files: AccessoryFileConfig[];
+  directories: AccessoryDirectoryConfig[];
   volumes: string[];
-  proxy: ProxyConfig | null;
 }
 
 export interface Plan {
@@ -114,10 +113,9 @@ function planAccessory(config: DeployConfig, acc: AccessoryConfig): PlannedAcces
     env: planned(acc.env),
     labels: { ...acc.labels },
     options: { ...acc.options },
-    files: [...acc.files],
-    directories: [...acc.directories],
+    files: acc.files.map((f) => ({ ...f })),
+    directories: acc.directories.map((d) => ({ ...d })),
     volumes: [...acc.volumes],
-    proxy: acc.proxy ?? null,
   };
 }
 
@@ -128,9 +126,7 @@ export function planContainers(config: DeployConfig, destination: string = confi
   for (const env of [...roles.flatMap((r) => [r.env, ...r.hosts.map((h) => h.env)]), ...accessories.map((a) => a.env)]) {
     for (const secret of Object.values(env.secretNames)) names.add(secret);
   }
-  for (const registry of [config.registry, ...config.accessories.map((a) => a.registry)]) {
-    for (const credential of [registry?.username, registry?.password]) if (credential && 'secret' in credential) names.add(credential.secret);
-  }
+  for (const credential of [config.registry?.username, config.registry?.password]) if (credential && 'secret' in credential) names.add(credential.secret);
   for (const source of config.auto_deploy?.sources ?? []) if (source.secret !== undefined) names.add(source.secret);
   // Only a manifest with jobs carries notify, so without jobs its secrets are not needed.
   if (config.notify && config.cron) {

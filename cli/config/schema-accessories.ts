@@ -1,13 +1,14 @@
-// `accessories:` (databases, caches…): parsed and validated now, run by a later
-// issue. Kamal requires exactly one of host / hosts / roles (and tag / tags).
+// `accessories:` (databases, caches…) as Kamal means them; the agent runs them
+// (manifest `accessories`). Kamal requires exactly one of host / hosts / role /
+// roles / tag / tags. Keys Berth cannot apply are refused or warned about, never
+// silently dropped.
 
 import { isValidHostname } from '../address.js';
 import { parseImageReference } from '../../shared/image-reference.js';
 import { Findings, isPlainObject } from './issues.js';
 import { checkDockerOptions, checkVolumes } from './options.js';
 import { checkEnv } from './schema-env.js';
-import { parseProxy, resolveProxy } from './schema-proxy.js';
-import { checkRegistry } from './schema-registry.js';
+import { checkAccessoryDirectories, checkAccessoryFiles } from './schema-accessory-paths.js';
 import { checkCmd, checkLabels, checkText } from './schema-values.js';
 import type { AccessoryConfig } from './types.js';
 import type { KeyPath } from './yaml.js';
@@ -41,7 +42,7 @@ function checkAccessory(service: string, name: string, raw: unknown, findings: F
   }
   const acc: AccessoryConfig = {
     name,
-    service: checkText(raw.service, [...path, 'service'], findings, 63) ?? `${service}-${name}`,
+    service: `${service}-${name}`,
     image: '',
     hosts: [],
     roles: [],
@@ -49,8 +50,8 @@ function checkAccessory(service: string, name: string, raw: unknown, findings: F
     env: checkEnv(raw.env, [...path, 'env'], findings, false).env,
     labels: checkLabels(raw.labels, [...path, 'labels'], findings),
     options: checkDockerOptions(raw.options, [...path, 'options'], findings, true),
-    files: checkVolumes(raw.files, [...path, 'files'], findings, 'file'),
-    directories: checkVolumes(raw.directories, [...path, 'directories'], findings, 'directory'),
+    files: checkAccessoryFiles(raw.files, [...path, 'files'], findings),
+    directories: checkAccessoryDirectories(raw.directories, [...path, 'directories'], findings),
     volumes: checkVolumes(raw.volumes, [...path, 'volumes'], findings),
   };
   const image = checkText(raw.image, [...path, 'image'], findings, 512);
@@ -85,12 +86,15 @@ function checkAccessory(service: string, name: string, raw: unknown, findings: F
     }
   }
   if (raw.network !== undefined) findings.error([...path, 'network'], 'cannot be set: the agent attaches accessories to its own network');
+  if (raw.service !== undefined) {
+    const own = checkText(raw.service, [...path, 'service'], findings, 63);
+    if (own !== undefined) findings.warn([...path, 'service'], `not in force: the agent names the container itself and the app reaches it as ${acc.service}`);
+  }
   if (raw.registry !== undefined) {
-    const registry = checkRegistry(raw.registry, [...path, 'registry'], findings);
-    if (registry) acc.registry = registry;
+    findings.error([...path, 'registry'], "is not supported yet; an accessory image on the app's registry uses the app's login, and a public image needs none");
   }
   if (raw.proxy !== undefined && raw.proxy !== false) {
-    acc.proxy = resolveProxy(parseProxy(raw.proxy === true ? {} : raw.proxy, [...path, 'proxy'], findings) ?? {}, [...path, 'proxy'], findings);
+    findings.error([...path, 'proxy'], "is not supported yet: Berth's router does not route to accessories (publish a port instead)");
   }
   return acc;
 }

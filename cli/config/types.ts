@@ -76,6 +76,25 @@ export interface RoleConfig {
   asset_path?: string;
 }
 
+export interface AccessoryFileConfig {
+  /** As written, relative to the app directory (Kamal's working directory). */
+  local: string;
+  /** `local` resolved against the app directory by the loader: what a push reads. */
+  path?: string;
+  /** Absolute path in the container. */
+  remote: string;
+  /** Octal, e.g. 0755 (Kamal's default). */
+  mode: string;
+  /** Numeric UID[:GID]. */
+  owner?: string;
+}
+
+export interface AccessoryDirectoryConfig {
+  /** A NAME the agent keeps for the accessory, or an absolute host path. */
+  source: string;
+  target: string;
+}
+
 export interface AccessoryConfig {
   name: string;
   service: string;
@@ -89,11 +108,9 @@ export interface AccessoryConfig {
   env: EnvConfig;
   labels: Record<string, string>;
   options: DockerOptions;
-  files: string[];
-  directories: string[];
+  files: AccessoryFileConfig[];
+  directories: AccessoryDirectoryConfig[];
   volumes: string[];
-  registry?: RegistryConfig;
-  proxy?: ProxyConfig;
 }
 
 export interface BootConfig {

@@ -4,7 +4,7 @@
 // literal notify URL's path (often its token).
 
 import { formatServerAddress } from '../address.js';
-import { planContainers } from './plan.js';
+import { planContainers, type PlannedAccessory } from './plan.js';
 import type { Credential, DeployConfig, NotifyConfig, RegistryConfig } from './types.js';
 
 export const REDACTED = '[redacted]';
@@ -22,6 +22,12 @@ function showRegistry(registry: RegistryConfig | undefined): unknown {
     ...(registry.username ? { username: showCredential(registry.username, false) } : {}),
     ...(registry.password ? { password: showCredential(registry.password, true) } : {}),
   };
+}
+
+/** Secrets by name (plan env already holds only names); files as `local → remote (mode)`. */
+function showAccessory(acc: PlannedAccessory): unknown {
+  const { files, ...rest } = acc;
+  return { ...rest, files: files.map((f) => `${f.local} → ${f.remote} (${f.mode}${f.owner ? `, owner ${f.owner}` : ''})`) };
 }
 
 /** A hook URL's path or query often is its token (Slack's is): only scheme and host are shown. */
@@ -54,7 +60,7 @@ export function configView(config: DeployConfig, files: string[]): Record<string
     primary_role: config.primary_role,
     servers: config.servers.map(formatServerAddress),
     roles: plan.roles,
-    accessories: plan.accessories.map((acc) => ({ ...acc, registry: showRegistry(config.accessories.find((a) => a.name === acc.name)?.registry) })),
+    accessories: plan.accessories.map(showAccessory),
     registry: showRegistry(config.registry),
     secrets: plan.secretNames,
     boot: config.boot,

@@ -197,7 +197,8 @@ export async function featurePushFixture(missingFeature: string) {
   const dir = tempDir();
   const xdg = join(dir.path, 'xdg');
   const accepted: string[] = [];
-  const current = await startFakeAgent(makeCert(dir.path, 'current'), { route: pushRoutes(accepted) });
+  // The current agent has the feature even before shared/version.ts advertises it.
+  const current = await startFakeAgent(makeCert(dir.path, 'current'), { route: pushRoutes(accepted), features: [...new Set([...FEATURES, missingFeature])] });
   const outdated = await startFakeAgent(makeCert(dir.path, 'outdated'), { route: pushRoutes(accepted), features: FEATURES.filter((f) => f !== missingFeature) });
   const run = async (argv: string[]) => {
     const stdout = captureStream();

@@ -52,9 +52,8 @@ describe('Kamal example: postgres-app', () => {
         labels: {},
         options: {},
         files: [],
-        directories: ['data:/var/lib/postgresql/data'],
+        directories: [{ source: 'data', target: '/var/lib/postgresql/data' }],
         volumes: [],
-        proxy: null,
       },
     ]);
     assert.deepEqual(plan.secretNames, ['DATABASE_URL', 'KAMAL_REGISTRY_PASSWORD', 'POSTGRES_PASSWORD', 'XAI_API_KEY']);
@@ -115,10 +114,13 @@ describe('Kamal example: mysql-cron-app (roles and destinations)', () => {
       env: { clear: { MYSQL_ROOT_HOST: '%' }, secretNames: { MYSQL_ROOT_PASSWORD: 'MYSQL_ROOT_PASSWORD' } },
       labels: {},
       options: { 'cap-add': 'sys_nice' },
-      files: ['config/mysql/production.cnf:/etc/mysql/my.cnf', 'db/production.sql:/docker-entrypoint-initdb.d/setup.sql'],
-      directories: ['/data/mysql:/var/lib/mysql', 'logs:/var/log/mysql'],
+      // Kamal chmods uploaded files to 755; the loader resolves them against the app directory.
+      files: [
+        { local: 'config/mysql/production.cnf', path: join(fixture('mysql-cron-app'), 'config/mysql/production.cnf'), remote: '/etc/mysql/my.cnf', mode: '0755' },
+        { local: 'db/production.sql', path: join(fixture('mysql-cron-app'), 'db/production.sql'), remote: '/docker-entrypoint-initdb.d/setup.sql', mode: '0755' },
+      ],
+      directories: [{ source: '/data/mysql', target: '/var/lib/mysql' }, { source: 'logs', target: '/var/log/mysql' }],
       volumes: [],
-      proxy: null,
     });
     assert.deepEqual(plan.secretNames, ['DB_PASSWORD', 'KAMAL_REGISTRY_PASSWORD', 'MYSQL_ROOT_PASSWORD', 'RAILS_MASTER_KEY']);
   });
