@@ -13,9 +13,9 @@ import type { DeployConfig } from '../config/types.js';
 import { runInteractive } from '../exec-socket.js';
 import { onEveryServer, serversOf, type Fleet } from '../rollout/fleet.js';
 import { hostError } from '../rollout/hosts.js';
-import { accessoryServers } from './accessory-target.js';
 import { readNdjson } from '../ndjson.js';
 import { createPrefixedWriter } from '../output/prefixed-writer.js';
+import { accessoryServers } from './accessory-target.js';
 
 /** The agent sends a keepalive every 15 s while a command is quiet. */
 const IDLE_MS = 60_000;

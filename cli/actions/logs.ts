@@ -8,10 +8,10 @@ import { openLogs } from '../agent-api/endpoints.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
 import { onEveryServer, serversOf, type Fleet } from '../rollout/fleet.js';
-import { accessoryServers } from './accessory-target.js';
 import { hostError, hostsFailure, MAX_PARALLEL_SERVERS } from '../rollout/hosts.js';
 import { readNdjson } from '../ndjson.js';
 import { sanitize } from '../output/style.js';
+import { accessoryServers } from './accessory-target.js';
 
 /** Following holds one stream per server; the agent sends a keepalive every 15 s. */
 const FOLLOW_IDLE_MS = 60_000;
