@@ -30,6 +30,14 @@ import cronRunCommand from './commands/cron-run.js';
 import cronHistoryCommand from './commands/cron-history.js';
 import cronPauseCommand from './commands/cron-pause.js';
 import cronResumeCommand from './commands/cron-resume.js';
+import accessoryDetailsCommand from './commands/accessory-details.js';
+import accessoryBootCommand from './commands/accessory-boot.js';
+import accessoryRebootCommand from './commands/accessory-reboot.js';
+import accessoryStartCommand from './commands/accessory-start.js';
+import accessoryStopCommand from './commands/accessory-stop.js';
+import accessoryLogsCommand from './commands/accessory-logs.js';
+import accessoryExecCommand from './commands/accessory-exec.js';
+import accessoryRemoveCommand from './commands/accessory-remove.js';
 import removeCommand from './commands/remove.js';
 import configCommand from './commands/config.js';
 import initCommand from './commands/init.js';
@@ -70,6 +78,14 @@ export const commands: readonly CommandDefinition[] = [
   cronHistoryCommand,
   cronPauseCommand,
   cronResumeCommand,
+  accessoryDetailsCommand,
+  accessoryBootCommand,
+  accessoryRebootCommand,
+  accessoryStartCommand,
+  accessoryStopCommand,
+  accessoryLogsCommand,
+  accessoryExecCommand,
+  accessoryRemoveCommand,
   removeCommand,
   configCommand,
   initCommand,

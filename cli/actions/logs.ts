@@ -1,6 +1,7 @@
-// deploy logs: the service's container logs from every server, merged as they
-// arrive, each line prefixed by its host. --grep runs here: an operator's
-// regular expression never runs on a server.
+// deploy logs: the service's container logs from every server (or an
+// accessory's, from the servers it is placed on: deploy accessory logs),
+// merged as they arrive, each line prefixed by its host. --grep runs here: an
+// operator's regular expression never runs on a server.
 
 import { UserError } from '../../shared/errors.js';
 import { openLogs } from '../agent-api/endpoints.js';
@@ -10,6 +11,7 @@ import { onEveryServer, serversOf, type Fleet } from '../rollout/fleet.js';
 import { hostError, hostsFailure, MAX_PARALLEL_SERVERS } from '../rollout/hosts.js';
 import { readNdjson } from '../ndjson.js';
 import { sanitize } from '../output/style.js';
+import { accessoryServers } from './accessory-target.js';
 
 /** Following holds one stream per server; the agent sends a keepalive every 15 s. */
 const FOLLOW_IDLE_MS = 60_000;
@@ -26,9 +28,10 @@ export interface LogLine {
   line: string;
 }
 
-export function logsQuery(service: string, o: { destination: string; role?: string | undefined; follow: boolean; tail?: string | undefined; since?: string | undefined }): string {
+export function logsQuery(service: string, o: { destination: string; role?: string | undefined; accessory?: string | undefined; follow: boolean; tail?: string | undefined; since?: string | undefined }): string {
   const params = new URLSearchParams({ destination: o.destination });
   if (o.role !== undefined) params.set('role', o.role);
+  if (o.accessory !== undefined) params.set('accessory', o.accessory);
   if (o.follow) params.set('follow', '1');
   if (o.tail !== undefined) params.set('tail', o.tail);
   if (o.since !== undefined) params.set('since', o.since);
@@ -64,6 +67,8 @@ function checkTail(value: string | undefined): void {
 
 export interface LogsOptions {
   role: string | undefined;
+  /** An accessory's container instead of the service's (on the servers it is placed on). */
+  accessory?: string | undefined;
   follow: boolean;
   lines: string | undefined;
   since: string | undefined;
@@ -71,15 +76,15 @@ export interface LogsOptions {
 }
 
 export async function logs(ctx: RunContext, options: LogsOptions): Promise<void> {
-  const { role, follow, since } = options;
+  const { role, accessory, follow, since } = options;
   const tail = options.lines;
   checkTail(tail);
   const grep = compileGrep(options.grep);
   const { config, appDir } = await loadAppConfig(ctx);
-  const servers = serversOf(config, role);
+  const servers = accessory === undefined ? serversOf(config, role) : accessoryServers(config, accessory);
   const key = await readOperatorKey(ctx);
-  const query = (o: { tail?: string | undefined; since?: string | undefined }) => logsQuery(config.service, { destination: config.destination, role, follow, ...o });
-  const prefix = createLinePrefixer(role === undefined && config.roles.length > 1);
+  const query = (o: { tail?: string | undefined; since?: string | undefined }) => logsQuery(config.service, { destination: config.destination, role, accessory, follow, ...o });
+  const prefix = createLinePrefixer(role === undefined && accessory === undefined && config.roles.length > 1);
   const show = (l: LogLine) => {
     if (grep && !grep.test(l.line)) return;
     if (ctx.json) ctx.printer.json(l);

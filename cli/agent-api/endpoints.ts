@@ -242,10 +242,13 @@ export function openLogs(client: AgentClient, pathAndQuery: string, idleTimeoutM
   return client.streamRequest('GET', pathAndQuery, { headers: { accept: 'application/x-ndjson' }, idleTimeoutMs });
 }
 
+/** Where a command runs: a role's new (or, reused, running) container, or an accessory's running one. */
+export type ExecTarget = { role: string } | { accessory: string };
+
 /** POST /v1/services/:name/exec: the open NDJSON stream of the command's output and exit code. */
-export function openExec(client: AgentClient, ref: ServiceRef, request: { cmd: string[]; role: string; reuse: boolean }, idleTimeoutMs: number): Promise<IncomingMessage> {
+export function openExec(client: AgentClient, ref: ServiceRef, request: { cmd: string[]; target: ExecTarget; reuse: boolean }, idleTimeoutMs: number): Promise<IncomingMessage> {
   return client.streamRequest('POST', servicePath(ref.service, ref.destination, 'exec'), {
-    body: { cmd: request.cmd, role: request.role, ...(request.reuse ? { reuse: true } : {}) },
+    body: { cmd: request.cmd, ...request.target, ...(request.reuse ? { reuse: true } : {}) },
     headers: { accept: 'application/x-ndjson' },
     idleTimeoutMs,
   });

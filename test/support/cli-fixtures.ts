@@ -118,8 +118,8 @@ export interface FakeAgent {
 
 export type FakeRoute = (req: RecordedRequest, res: ServerResponse) => void;
 
-/** HTTPS on 127.0.0.1 with `cert`: GET /v1/identity answers a signed document; everything else goes to `route`. */
-export async function startFakeAgent(cert: TestCert, options: { port?: number; route?: FakeRoute; identityFingerprint?: string; features?: readonly string[] } = {}): Promise<FakeAgent> {
+/** HTTPS on 127.0.0.1 (or `host`, another loopback address) with `cert`: GET /v1/identity answers a signed document; everything else goes to `route`. */
+export async function startFakeAgent(cert: TestCert, options: { port?: number; host?: string; route?: FakeRoute; identityFingerprint?: string; features?: readonly string[] } = {}): Promise<FakeAgent> {
   const features = [...(options.features ?? FEATURES)];
   const keys = await generateIdentityKeys();
   const document = await signIdentity(
@@ -153,7 +153,7 @@ export async function startFakeAgent(cert: TestCert, options: { port?: number; r
   });
   let handshakes = 0;
   server.on('secureConnection', () => void handshakes++);
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
   return {
     port: (server.address() as AddressInfo).port,
     agentId: keys.agentId,
