@@ -28,6 +28,7 @@ async function lstatOrUndefined(path: string) {
 /** mkdir -p of `path` below `from` (which must exist), refusing anything on the way that is not a real directory. */
 async function realDirectories(from: string, path: string, mode: number): Promise<void> {
   const rest = posix.relative(from, path);
+  if (rest.startsWith('..')) throw new Error(`internal: ${path} is not below ${from}`);
   let at = from;
   for (const part of rest === '' ? [] : rest.split('/')) {
     at = posix.join(at, part);

@@ -54,6 +54,8 @@ interface Desired {
   spec: AccessorySpec;
   secrets: AccessorySecrets;
   summary: string;
+  /** The state dir's real path, and the accessory's directory below it. */
+  stateDir: string;
   base: string;
 }
 
@@ -81,8 +83,8 @@ async function desired(deps: AccessoryDeps, m: ManifestPayload, name: string): P
   const spec = requireAccessory(m, name);
   const secrets = await openAccessorySecrets(m, name, spec, deps.sealingPrivateJwk, deps.unseal ?? defaultUnseal);
   // The real path: the bind guard compares what it resolves with what the spec says.
-  const root = accessoryRoot(await realpath(deps.stateDir));
-  return { spec, secrets, summary: accessorySummary(spec, secrets, specKey(deps.sealingPrivateJwk)), base: accessoryBase(root, m, name) };
+  const stateDir = await realpath(deps.stateDir);
+  return { spec, secrets, summary: accessorySummary(spec, secrets, specKey(deps.sealingPrivateJwk)), stateDir, base: accessoryBase(accessoryRoot(stateDir), m, name) };
 }
 
 function statusOf(m: ManifestPayload, name: string, d: Desired, info: ContainerInfo | undefined): AccessoryStatus {
@@ -127,7 +129,7 @@ async function hostSpec(deps: AccessoryDeps, m: ManifestPayload, name: string, d
 }
 
 async function create(deps: AccessoryDeps, m: ManifestPayload, name: string, d: Desired): Promise<void> {
-  const { notes } = await prepareAccessoryData(deps.stateDir, d.base, d.spec, d.secrets.files);
+  const { notes } = await prepareAccessoryData(d.stateDir, d.base, d.spec, d.secrets.files);
   for (const note of notes) deps.onEvent?.(`accessory ${name}: ${note}`);
   await deps.docker.ensureNetwork(deps.network, deps.networkSubnet);
   await pullIfAbsent(deps, m, d.spec.image);
