@@ -27,7 +27,7 @@ export interface GuardrailPolicy {
   /**
    * `<state-dir>/accessories`: where the agent keeps accessories' files and
    * directories. Only the bind guard may mount below it (paths the agent built
-   * itself, agent/accessories/paths.ts); a manifest's volume or directory there is refused.
+   * itself, agent/accessories/data.ts); a manifest's volume or directory there is refused.
    */
   accessoryRoot?: string;
 }

@@ -112,6 +112,13 @@ describe('accessory API', () => {
     assert.match(audit()[0] ?? '', /^accessory\.remove \{"accessory":"cache","purge":true/);
   });
 
+  it('a release whose accessory asks for what the guardrails refuse is not accepted', async () => {
+    const res = await f.postRelease(await f.manifest({ accessories: { cache: { image: REDIS, options: { privileged: true } } } }));
+    const e = await errorOf(res);
+    assert.deepEqual([e.status, e.code], [400, 'guardrail_refused']);
+    assert.match(e.message, /^accessory cache: option privileged is refused/);
+  });
+
   it('logs: a role and an accessory together are refused', async () => {
     const e = await errorOf(await f.request('GET', `/v1/services/demo/logs${q}&role=web&accessory=cache`, { key: f.keyRead }));
     assert.equal(e.status, 400);
