@@ -29,6 +29,7 @@ import type { ContainerInfo, DockerPort } from '../docker.js';
 import { resolveBinds } from '../engine/bind-paths.js';
 import { registryAuth } from '../engine/registry-auth.js';
 import type { Unseal } from '../engine/role-secrets.js';
+import { createSerial } from '../serial.js';
 import { openAccessorySecrets } from './secrets.js';
 import { prepareAccessoryData, purgeAccessoryData } from './data.js';
 
@@ -43,6 +44,13 @@ export interface AccessoryDeps {
   /** Told what an operation did worth reporting (a pull, a chown not permitted). */
   onEvent?: (message: string) => void;
 }
+
+/**
+ * Changes to accessories, one at a time in this process: a deploy's boot and
+ * an operator's boot or reboot of the same one must not interleave (each
+ * checks for the container, then creates it).
+ */
+const exclusive = createSerial();
 
 export interface ActionResult {
   accessory: AccessoryStatus;
@@ -151,60 +159,70 @@ function exists(m: ManifestPayload, name: string, info: ContainerInfo): Conflict
   );
 }
 
-export async function bootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
-  const d = await desired(deps, m, name);
-  const found = await findAccessory(deps.docker, m, name);
-  if (found) throw exists(m, name, found);
-  await create(deps, m, name, d);
-  return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: ['created'] };
+export function bootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
+  return exclusive(async () => {
+    const d = await desired(deps, m, name);
+    const found = await findAccessory(deps.docker, m, name);
+    if (found) throw exists(m, name, found);
+    await create(deps, m, name, d);
+    return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: ['created'] };
+  });
 }
 
 /** Replaces the container from the current release; kept directories and files stay. */
-export async function rebootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
-  const d = await desired(deps, m, name);
-  const found = await findAccessory(deps.docker, m, name);
-  const changed = found ? accessoryChanges(found.labels[LABEL.spec], d.summary) : ['created'];
-  if (found) {
-    if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
-    await deps.docker.remove(found.id, { force: true });
-  }
-  await create(deps, m, name, d);
-  return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed };
+export function rebootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
+  return exclusive(async () => {
+    const d = await desired(deps, m, name);
+    const found = await findAccessory(deps.docker, m, name);
+    const changed = found ? accessoryChanges(found.labels[LABEL.spec], d.summary) : ['created'];
+    if (found) {
+      if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
+      await deps.docker.remove(found.id, { force: true });
+    }
+    await create(deps, m, name, d);
+    return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed };
+  });
 }
 
 function missing(m: ManifestPayload, name: string): NotFoundError {
   return new NotFoundError(`accessory ${name} of ${manifestSubject(m.service, m.destination)} has no container on this agent`, `deploy accessory boot ${name} creates it`);
 }
 
-export async function startAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
-  const d = await desired(deps, m, name);
-  const found = await findAccessory(deps.docker, m, name);
-  if (!found) throw missing(m, name);
-  if (!found.running) await deps.docker.start(found.id);
-  return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: found.running ? [] : ['started'] };
+export function startAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
+  return exclusive(async () => {
+    const d = await desired(deps, m, name);
+    const found = await findAccessory(deps.docker, m, name);
+    if (!found) throw missing(m, name);
+    if (!found.running) await deps.docker.start(found.id);
+    return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: found.running ? [] : ['started'] };
+  });
 }
 
-export async function stopAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
-  const d = await desired(deps, m, name);
-  const found = await findAccessory(deps.docker, m, name);
-  if (!found) throw missing(m, name);
-  if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
-  return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: found.running ? ['stopped'] : [] };
+export function stopAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
+  return exclusive(async () => {
+    const d = await desired(deps, m, name);
+    const found = await findAccessory(deps.docker, m, name);
+    if (!found) throw missing(m, name);
+    if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
+    return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: found.running ? ['stopped'] : [] };
+  });
 }
 
 /** The container goes; with `purge`, what the agent keeps for it too (never an absolute host directory). */
-export async function removeAccessory(
+export function removeAccessory(
   deps: Pick<AccessoryDeps, 'docker' | 'stateDir'>,
   m: ManifestPayload,
   name: string,
   purge: boolean,
 ): Promise<{ container: string | null; purged: string[] }> {
-  const spec = requireAccessory(m, name);
-  const found = await findAccessory(deps.docker, m, name);
-  if (found) {
-    if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
-    await deps.docker.remove(found.id, { force: true });
-  }
-  const purged = purge ? await purgeAccessoryData(accessoryBase(accessoryRoot(await realpath(deps.stateDir)), m, name), spec) : [];
-  return { container: found?.name ?? null, purged };
+  return exclusive(async () => {
+    const spec = requireAccessory(m, name);
+    const found = await findAccessory(deps.docker, m, name);
+    if (found) {
+      if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
+      await deps.docker.remove(found.id, { force: true });
+    }
+    const purged = purge ? await purgeAccessoryData(accessoryBase(accessoryRoot(await realpath(deps.stateDir)), m, name), spec) : [];
+    return { container: found?.name ?? null, purged };
+  });
 }

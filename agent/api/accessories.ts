@@ -19,7 +19,6 @@ import {
   type ActionResult,
 } from '../accessories/service.js';
 import type { Store } from '../store/index.js';
-import { createSerial } from '../serial.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
@@ -58,8 +57,6 @@ const ACTIONS: Record<Action, (deps: AccessoryDeps, m: ManifestPayload, name: st
 
 export function accessoryRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const base = '/v1/services/:name/accessories';
-  // One accessory operation at a time on this agent: a boot and a reboot of the same one must not interleave.
-  const serial = createSerial();
 
   app.get(base, requireToken(deps, 'read'), async (c) => {
     const target = serviceTarget(c);
@@ -75,7 +72,7 @@ export function accessoryRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       if (!parsed.success) throw new UserError(`request body: ${describeIssues(parsed.error)}`, 'expected {}');
       const m = requireCurrentAccessory(deps.store, target, name);
       const ad = accessoriesOf(deps);
-      const result = await serial(() => ACTIONS[action](ad, m, name));
+      const result = await ACTIONS[action](ad, m, name);
       deps.store.audit.record({
         keyId: c.get('caller').kid,
         action: `accessory.${action}`,
@@ -93,7 +90,7 @@ export function accessoryRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const purge = boolParam('purge', query.purge);
     const m = requireCurrentAccessory(deps.store, target, name);
     const ad = accessoriesOf(deps);
-    const removed = await serial(() => removeAccessory(ad, m, name, purge));
+    const removed = await removeAccessory(ad, m, name, purge);
     deps.store.audit.record({
       keyId: c.get('caller').kid,
       action: 'accessory.remove',
