@@ -8,6 +8,7 @@ import { ConfigError } from '../shared/errors.js';
 import { DEFAULT_CRON_POLICY, type CronPolicy } from './core/cron/policy.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
+import { accessoryRoot } from './core/accessories.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, isLogDriverName, isLogOptionKey, loggingPolicy, parseLogSize, type LoggingPolicy } from './core/logging-policy.js';
 import { parseConnectionLimits, type ConnectionLimits } from './core/connection-budget.js';
 
@@ -156,6 +157,7 @@ export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBi
     allowCaps: config.allowCaps,
     allowBinds: config.allowBinds,
     protect: [config.stateDir, ...socket],
+    accessoryRoot: accessoryRoot(config.stateDir),
     ...(config.logging ? { logging: config.logging } : {}),
   });
 }

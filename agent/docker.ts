@@ -377,7 +377,7 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     // Options first: the restart policy and the network are the agent's, never a manifest's.
     ...spec.config,
     HostConfig: { ...spec.host, RestartPolicy: { Name: spec.restartPolicy }, NetworkMode: spec.network },
-    NetworkingConfig: { EndpointsConfig: { [spec.network]: {} } },
+    NetworkingConfig: { EndpointsConfig: { [spec.network]: spec.aliases ? { Aliases: spec.aliases } : {} } },
   };
 }
 

@@ -187,6 +187,14 @@ async function run(config: AgentConfig): Promise<number> {
     webhookIntake,
     cron,
     cronPolicy: config.cron,
+    accessories: {
+      docker,
+      stateDir: config.stateDir,
+      network: config.network,
+      networkSubnet: config.networkSubnet,
+      sealingPrivateJwk: identity.sealingPrivateJwk,
+      policy: guardrails,
+    },
   });
   const server = await startApiServer(app, {
     listen: config.listen,

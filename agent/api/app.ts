@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isBerthError, type ErrorBody } from '../../shared/errors.js';
+import { accessoryRoutes } from './accessories.js';
 import { auditRoutes } from './audit.js';
 import { refuseDeclaredOversize } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
@@ -63,6 +64,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   execRoutes(app, full);
   webhookUrlRoutes(app, full);
   cronRoutes(app, full);
+  accessoryRoutes(app, full);
   return app;
 }
 

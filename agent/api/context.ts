@@ -13,6 +13,7 @@ import type { Upgrade } from './websocket.js';
 import type { WebhookIntake } from '../webhooks/types.js';
 import type { CronScheduler } from '../cron/scheduler.js';
 import type { CronPolicy } from '../core/cron/policy.js';
+import type { AccessoryDeps } from '../accessories/service.js';
 
 /** What logs and exec need beyond the rest of the API (agent/ops). */
 export interface OpsDeps {
@@ -69,6 +70,8 @@ export interface ApiDeps {
   cron?: CronScheduler;
   /** What cron jobs releases may schedule (agent/core/cron/policy.ts); the default policy when absent. */
   cronPolicy?: CronPolicy;
+  /** Accessory operations (agent/accessories/service.ts); absent, the accessory routes answer 503. */
+  accessories?: AccessoryDeps;
   /** Webhook deliveries per (source, service) per minute (agent/api/webhook-ingress.ts default when absent). */
   webhooksPerMinute?: number;
 }

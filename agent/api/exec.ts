@@ -12,7 +12,7 @@ import { opsOf, type ApiDeps, type ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { ndjsonResponse } from './ndjson.js';
 import { boolParam, parseCmdParam, parseExecBody } from './ops-input.js';
-import { optionalRole, serviceQuery, serviceTarget } from './params.js';
+import { optionalName, optionalRole, serviceQuery, serviceTarget } from './params.js';
 import { interactiveExec } from './exec-socket.js';
 
 /** Each run holds a container or a Docker connection. */
@@ -55,7 +55,7 @@ export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   app.post('/v1/services/:name/exec', requireToken(deps, 'admin'), async (c) => {
     const ref = serviceTarget(c);
     const body = parseExecBody(parseJsonBody(c.get('rawBody')));
-    const req: ExecRequest = { ...ref, cmd: body.cmd, role: body.role, reuse: body.reuse ?? false };
+    const req: ExecRequest = { ...ref, cmd: body.cmd, role: body.role, accessory: body.accessory, reuse: body.reuse ?? false };
     const ed = execDeps();
     const target = await resolveExecTarget(ed, req);
     const free = slot();
@@ -95,8 +95,14 @@ export function execRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   });
 
   app.get('/v1/services/:name/exec/ws', requireToken(deps, 'admin'), async (c) => {
-    const { target: ref, query } = serviceQuery(c, ['role', 'reuse', 'tty', 'cmd']);
-    const req: ExecRequest = { ...ref, cmd: parseCmdParam(query.cmd), role: optionalRole(query.role), reuse: boolParam('reuse', query.reuse) };
+    const { target: ref, query } = serviceQuery(c, ['role', 'accessory', 'reuse', 'tty', 'cmd']);
+    const req: ExecRequest = {
+      ...ref,
+      cmd: parseCmdParam(query.cmd),
+      role: optionalRole(query.role),
+      accessory: optionalName(query.accessory, 'accessory'),
+      reuse: boolParam('reuse', query.reuse),
+    };
     const tty = boolParam('tty', query.tty);
     requireUpgrade(c);
     const upgrade = deps.upgradeWebSocket;
@@ -140,7 +146,7 @@ function auditExec(deps: ApiDeps, run: ExecRun, exitCode: number | null): void {
       action: 'exec',
       service: run.req.service,
       destination: run.req.destination,
-      detail: { role: run.target.role, release: run.target.release, cmd: run.req.cmd, reuse: run.req.reuse, interactive: run.interactive, exit_code: exitCode },
+      detail: { ...(run.target.accessory ? { accessory: run.target.accessory } : { role: run.target.role }), release: run.target.release, cmd: run.req.cmd, reuse: run.req.reuse, interactive: run.interactive, exit_code: exitCode },
     });
   } catch (err) {
     deps.log.error('could not record an exec in the audit log', { err });

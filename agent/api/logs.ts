@@ -3,7 +3,7 @@
 // stream stays open and follows new containers (a deploy) until the client
 // goes away or its key is no longer trusted.
 import type { Hono } from 'hono';
-import { RateLimitError } from '../../shared/errors.js';
+import { RateLimitError, UserError } from '../../shared/errors.js';
 import type { ContainerInfo } from '../docker.js';
 import { createLogStreamPool } from '../ops/log-stream-pool.js';
 import { followLogs, logTargets, readLogs, type LogQuery, type LogRecord } from '../ops/logs.js';
@@ -11,7 +11,8 @@ import { requireToken } from './auth.js';
 import { nowMs, opsOf, type ApiDeps, type ApiEnv } from './context.js';
 import { ndjsonResponse } from './ndjson.js';
 import { boolParam, sinceParam, tailParam } from './ops-input.js';
-import { optionalRole, requireDeployed, serviceQuery } from './params.js';
+import { requireCurrentAccessory } from './accessories.js';
+import { optionalName, optionalRole, requireDeployed, serviceQuery } from './params.js';
 
 /** Each open stream holds Docker connections (one per container) and a socket. */
 export const MAX_LOG_STREAMS = 32;
@@ -30,16 +31,19 @@ export function logRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   };
 
   app.get('/v1/services/:name/logs', requireToken(deps, 'read'), async (c) => {
-    const { target: ref, query } = serviceQuery(c, ['role', 'follow', 'tail', 'since']);
+    const { target: ref, query } = serviceQuery(c, ['role', 'accessory', 'follow', 'tail', 'since']);
     const q: LogQuery = {
       ...ref,
       role: optionalRole(query.role),
+      accessory: optionalName(query.accessory, 'accessory'),
       follow: boolParam('follow', query.follow),
       tail: tailParam(query.tail),
       since: sinceParam(query.since, nowMs(deps)),
     };
+    if (q.role !== undefined && q.accessory !== undefined) throw new UserError('choose a role or an accessory, not both');
     const ops = opsOf(deps);
     requireDeployed(deps.store, ref);
+    if (q.accessory !== undefined) requireCurrentAccessory(deps.store, ref, q.accessory);
     const kid = c.get('caller').kid;
     if ((openByKey.get(kid) ?? 0) >= MAX_LOG_STREAMS_PER_KEY) {
       throw new RateLimitError(`too many open log streams for this key (${MAX_LOG_STREAMS_PER_KEY} per key); close some and try again`, 'too_many_log_streams');

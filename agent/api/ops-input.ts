@@ -55,6 +55,7 @@ const execBodySchema = z
   .object({
     cmd: cmdSchema,
     role: z.string().regex(NAME, 'role is not a valid role name').optional(),
+    accessory: z.string().regex(NAME, 'accessory is not a valid accessory name').optional(),
     reuse: z.boolean().optional(),
   })
   .strict();
@@ -70,7 +71,7 @@ function zodMessage(err: z.ZodError): string {
 
 export function parseExecBody(body: unknown): ExecBody {
   const r = execBodySchema.safeParse(body);
-  if (!r.success) throw new UserError(`invalid exec request: ${zodMessage(r.error)}`, 'send {"cmd": ["program", "arg", ...], "role"?: "web", "reuse"?: true}');
+  if (!r.success) throw new UserError(`invalid exec request: ${zodMessage(r.error)}`, 'send {"cmd": ["program", "arg", ...], "role"?: "web" or "accessory"?: "db", "reuse"?: true}');
   return r.data;
 }
 

@@ -61,7 +61,11 @@ export function serviceQuery<K extends string>(
 
 /** A role named in the query; absent or empty means none. */
 export function optionalRole(value: string | undefined): string | undefined {
-  return value === undefined || value === '' ? undefined : checkName(value, 'role');
+  return optionalName(value, 'role');
+}
+
+export function optionalName(value: string | undefined, what: string): string | undefined {
+  return value === undefined || value === '' ? undefined : checkName(value, what);
 }
 
 /** 404 unless a release of the service was ever accepted here; returns its seq. */

@@ -15,6 +15,8 @@ export interface LogConfig {
 /** HostConfig fields besides the restart policy and network, in Docker API names. */
 export interface HostSettings extends HostOptionFields {
   Binds?: string[];
+  /** Published ports (accessories' `port:` only; roles are reached through the router). */
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
   LogConfig: LogConfig;
 }
 
@@ -25,6 +27,8 @@ export interface ContainerSpec {
   env: Record<string, string>;
   labels: Record<string, string>;
   network: string;
+  /** Extra names on the network (an accessory's `<service>-<name>`). */
+  aliases?: string[];
   restartPolicy: 'unless-stopped' | 'no';
   host: HostSettings;
   /** Container Config fields from options (User, WorkingDir, Entrypoint, Healthcheck, ...). */
@@ -182,9 +186,14 @@ function hostSettings(role: string, r: Role, policy: GuardrailPolicy): HostSetti
   };
 }
 
+/** The logging of a container without a logging: key (accessories have none). */
+export function defaultLogConfig(): LogConfig {
+  return { Type: DEFAULT_LOG_CONFIG.Type, Config: { ...DEFAULT_LOG_CONFIG.Config } };
+}
+
 /** The role's logging; json-file without a size cap gets the default cap. */
 function logConfig(r: Role): LogConfig {
-  if (!r.logging) return { Type: DEFAULT_LOG_CONFIG.Type, Config: { ...DEFAULT_LOG_CONFIG.Config } };
+  if (!r.logging) return defaultLogConfig();
   const config = { ...r.logging.options };
   if (r.logging.driver === 'json-file' && config['max-size'] === undefined) {
     config['max-size'] = DEFAULT_LOG_CONFIG.Config['max-size'] ?? '10m';

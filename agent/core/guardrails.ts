@@ -8,7 +8,7 @@
 // again when the container is built.
 import { posix } from 'node:path';
 import { UserError } from '../../shared/errors.js';
-import type { ManifestPayload } from '../../shared/manifest.js';
+import type { AccessorySpec, ManifestPayload } from '../../shared/manifest.js';
 import { capabilityName, translateOptions, type OptionValue } from './docker-options.js';
 import { isWritable, parseVolume, type VolumeMount } from './volumes.js';
 import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from './bind-nesting.js';
@@ -24,6 +24,12 @@ export interface GuardrailPolicy {
   protectedPaths: readonly string[];
   /** Logging drivers, their options and size caps (core/logging-policy.ts). */
   logging: LoggingPolicy;
+  /**
+   * `<state-dir>/accessories`: where the agent keeps accessories' files and
+   * directories. Only the bind guard may mount below it (paths the agent built
+   * itself, agent/accessories/data.ts); a manifest's volume or directory there is refused.
+   */
+  accessoryRoot?: string;
 }
 
 /**
@@ -47,13 +53,14 @@ const NOTHING_ALLOWS = 'no agent setting allows it';
 const NAMESPACED_SYSCTL = /^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/;
 
 export function guardrailPolicy(
-  o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[]; logging?: LoggingPolicy } = {},
+  o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[]; logging?: LoggingPolicy; accessoryRoot?: string } = {},
 ): GuardrailPolicy {
   return {
     allowCaps: (o.allowCaps ?? []).map(capabilityName),
     allowBinds: (o.allowBinds ?? DEFAULT_ALLOW_BINDS).map(trimPath),
     protectedPaths: [...PROTECTED_PATHS, ...(o.protect ?? []).map(trimPath)],
     logging: o.logging ?? loggingPolicy(),
+    ...(o.accessoryRoot ? { accessoryRoot: trimPath(o.accessoryRoot) } : {}),
   };
 }
 
@@ -64,14 +71,26 @@ function trimPath(p: string): string {
 
 const within = (path: string, dir: string) => dir === '/' || path === dir || path.startsWith(`${dir}/`);
 
-/** Why a host path may not be mounted, or undefined when it may. `path` is absolute and normalized. */
-export function bindRefusal(path: string, policy: GuardrailPolicy): { reason: string; hint: string } | undefined {
+/**
+ * Why a host path may not be mounted, or undefined when it may. `path` is
+ * absolute and normalized. `agentData`: the path is one the agent built under
+ * policy.accessoryRoot for an accessory (only the bind guard says so); those
+ * are allowed although the state dir is protected. That is safe because a
+ * container only ever gets a leaf (one file, or one `dirs/<name>`), never a
+ * directory above one: no container can plant a symlink on the way to another
+ * accessory's path or out of the root, and the agent lstat-checks the leaves.
+ */
+export function bindRefusal(path: string, policy: GuardrailPolicy, o: { agentData?: boolean } = {}): { reason: string; hint: string } | undefined {
   const p = trimPath(path);
-  const hit = policy.protectedPaths.find((prot) => within(p, prot) || within(prot, p));
+  const root = policy.accessoryRoot;
+  const carved = o.agentData === true && root !== undefined && p.startsWith(`${root}/`);
+  // Inside the carve-out only protected paths that hold the root itself (the state dir) are excused.
+  const hit = policy.protectedPaths.find((prot) => (within(p, prot) || within(prot, p)) && !(carved && within(root, prot)));
   if (p === '/' || hit !== undefined) {
     const what = hit === undefined || within(p, hit) ? (hit ?? '/') : `it holds ${hit}`;
     return { reason: `it would give the container the host (${what})`, hint: NOTHING_ALLOWS };
   }
+  if (carved) return undefined;
   if (!policy.allowBinds.some((dir) => within(p, dir))) {
     const allowed = policy.allowBinds.length > 0 ? policy.allowBinds.join(', ') : 'none';
     return {
@@ -130,8 +149,40 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
   checkLogging(role, spec.logging, policy.logging);
 }
 
+/**
+ * An accessory passes the role checks (options, volumes) and its absolute
+ * `directories` are judged like bind volumes. The checks name it as a role;
+ * the message is rewritten to name the accessory.
+ */
+export function checkAccessory(name: string, spec: AccessorySpec, policy: GuardrailPolicy): HostBind[] {
+  try {
+    for (const [option, value] of Object.entries(spec.options ?? {})) checkOption(name, option, value, policy);
+    translateOptions(name, spec.options);
+    const binds: HostBind[] = [];
+    for (const entry of [...(spec.volumes ?? []), ...absoluteDirectories(spec)]) {
+      const v = checkVolume(name, entry, policy);
+      if (v.kind === 'bind') binds.push({ source: v.source, writable: isWritable(v), holder: `accessory ${name}` });
+    }
+    return binds;
+  } catch (e) {
+    if (e instanceof UserError && e.message.startsWith(`role ${name}:`)) {
+      throw new UserError(`accessory ${name}:${e.message.slice(`role ${name}:`.length)}`, e.hint, e.code);
+    }
+    throw e;
+  }
+}
+
+/** An accessory's `directories` with an absolute host source, as volume strings. */
+export function absoluteDirectories(spec: AccessorySpec): string[] {
+  return spec.directories.filter((d) => d.source.startsWith('/')).map((d) => `${d.source}:${d.target}`);
+}
+
 export function checkRelease(manifest: ManifestPayload, policy: GuardrailPolicy): void {
   const binds: HostBind[] = [];
+  for (const name of Object.keys(manifest.accessories ?? {}).sort()) {
+    const spec = manifest.accessories?.[name];
+    if (spec) binds.push(...checkAccessory(name, spec, policy));
+  }
   for (const role of Object.keys(manifest.roles).sort()) {
     const spec = manifest.roles[role];
     if (!spec) continue;
@@ -141,7 +192,7 @@ export function checkRelease(manifest: ManifestPayload, policy: GuardrailPolicy)
       if (v.kind === 'bind') binds.push({ source: v.source, writable: isWritable(v), holder: `role ${role}` });
     }
   }
-  // Across roles too: every role of a release runs on this host at once.
+  // Across roles and accessories too: all of a release runs on this host at once.
   const conflict = findNestingConflict(binds);
   if (conflict) throw new UserError(`${conflict.inner.holder}: volume refused by this agent's guardrails: ${describeNestingConflict(conflict)}`, NESTING_HINT, 'guardrail_refused');
 }

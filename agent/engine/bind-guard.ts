@@ -51,7 +51,9 @@ async function judge(view: EngineView, realpath: Realpath, who: string, binds: B
     if (now !== b.source) {
       throw refused(who, `host path ${b.source} now resolves to ${now}: a directory on the way was replaced by a symlink`, 'remove the symlink on the host, then deploy again');
     }
-    const refusal = bindRefusal(b.source, view.allowed);
+    // Paths under the accessory root reach a spec only when the agent built them:
+    // a manifest's were refused by the strict check when the spec was made (core/guardrails.ts).
+    const refusal = bindRefusal(b.source, view.allowed, { agentData: true });
     if (refusal) throw refused(who, `host path ${b.source}: ${refusal.reason}`, refusal.hint);
   }
   const existing: HostBind[] = view.mounts

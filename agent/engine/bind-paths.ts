@@ -35,7 +35,8 @@ export async function resolveHostPath(path: string, realpath: Realpath = fsRealp
 /** An allowed directory may itself be a symlink (/data -> /mnt/disk1/data): what it resolves to is allowed too. */
 export async function hostPolicy(policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<GuardrailPolicy> {
   const roots = await Promise.all(policy.allowBinds.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
-  return { ...policy, allowBinds: [...new Set([...policy.allowBinds, ...roots])] };
+  const accessoryRoot = policy.accessoryRoot && (await resolveHostPath(policy.accessoryRoot, realpath).catch(() => policy.accessoryRoot));
+  return { ...policy, allowBinds: [...new Set([...policy.allowBinds, ...roots])], ...(accessoryRoot ? { accessoryRoot } : {}) };
 }
 
 export async function resolveBinds(role: string, binds: readonly string[], policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<string[]> {

@@ -6,6 +6,7 @@
 import { errorText } from '../../shared/errors.js';
 import { isFinalDeployState, type DeployState } from '../../shared/api-types.js';
 import { drain, finish, launchAll, planSteps, pull, switchRoutes, verify, waitHealthy } from './phases.js';
+import { bootAccessories } from './accessories.js';
 import { revert } from './revert.js';
 import type { RoutePublisher } from './route-publisher.js';
 import { openRun, type RunContext } from './run-context.js';
@@ -23,6 +24,7 @@ const UP_TO_SWITCH: readonly Phase[] = [
   { name: 'verify', run: verify, enters: 'VERIFIED' },
   { name: 'plan', run: planSteps },
   { name: 'pull', run: pull, enters: 'PULLED' },
+  { name: 'accessories', run: bootAccessories },
   { name: 'launch', run: launchAll, enters: 'STARTED' },
   { name: 'wait healthy', run: waitHealthy, enters: 'HEALTHY' },
   { name: 'switch', run: switchRoutes, enters: 'SWITCHED' },

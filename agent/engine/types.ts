@@ -47,7 +47,7 @@ export interface EngineDeps {
 }
 
 /** The phases of a deploy in order (agent/engine/run-deploy.ts). */
-export type DeployPhase = 'verify' | 'plan' | 'pull' | 'launch' | 'wait healthy' | 'switch' | 'drain' | 'finish';
+export type DeployPhase = 'verify' | 'plan' | 'pull' | 'accessories' | 'launch' | 'wait healthy' | 'switch' | 'drain' | 'finish';
 
 export interface ProbeResult {
   ok: boolean;

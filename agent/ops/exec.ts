@@ -11,6 +11,7 @@ import { guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
 import { proxiedRoles } from '../core/routes.js';
 import type { DockerPort, ProcessSession } from '../docker.js';
 import { hostContainerSpec } from '../engine/bind-paths.js';
+import { findAccessory, requireAccessory } from '../accessories/service.js';
 import { serviceContainers } from '../engine/observe.js';
 import { openRoleSecrets, type Unseal } from '../engine/role-secrets.js';
 import type { Store } from '../store/index.js';
@@ -33,11 +34,15 @@ export interface ExecRequest {
   destination: string;
   cmd: string[];
   role?: string | undefined;
+  /** Run in the accessory's running container (as `docker exec`) instead of a role's. */
+  accessory?: string | undefined;
   reuse: boolean;
 }
 
 export interface ExecTarget {
+  /** '' for an accessory. */
   role: string;
+  accessory?: string;
   release: string;
   deployId: number;
   manifest: ManifestPayload;
@@ -51,6 +56,7 @@ export async function resolveExecTarget(deps: ExecDeps, req: ExecRequest): Promi
   const current = deps.store.current(req.service, req.destination);
   const manifest = current ? deps.store.getRelease(current.deploy_id)?.payload : undefined;
   if (!current || !manifest) throw new NotFoundError(`service ${label} has no current release on this agent`, 'deploy it first');
+  if (req.accessory !== undefined) return accessoryTarget(deps, req, req.accessory, { release: current.version, deployId: current.deploy_id, manifest });
   const roles = Object.keys(manifest.roles).sort();
   let role = req.role;
   if (role === undefined) {
@@ -68,6 +74,17 @@ export async function resolveExecTarget(deps: ExecDeps, req: ExecRequest): Promi
     throw new ConflictError(`no running ${role} container of release ${current.version} of ${label}`, 'run without --reuse to start a new container', 'not_running');
   }
   return { ...target, containerId: running.id };
+}
+
+/** An accessory has no release of its own: the command runs in its container, which must be running. */
+async function accessoryTarget(deps: ExecDeps, req: ExecRequest, name: string, base: Omit<ExecTarget, 'role'>): Promise<ExecTarget> {
+  if (req.role !== undefined) throw new UserError('choose a role or an accessory, not both');
+  requireAccessory(base.manifest, name);
+  const found = await findAccessory(deps.docker, req, name);
+  if (!found?.running) {
+    throw new ConflictError(`accessory ${name} of ${manifestSubject(req.service, req.destination)} is not running here`, `deploy accessory boot ${name} or deploy accessory start ${name}`, 'not_running');
+  }
+  return { ...base, role: '', accessory: name, containerId: found.id };
 }
 
 /** Starts the command; the caller reads the session and disposes of it. */

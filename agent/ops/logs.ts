@@ -3,6 +3,7 @@
 // from its creation time, so none of its lines are lost, and a container whose
 // stream ends (stopped after a switch) is dropped.
 import type { LogRecord } from '../../shared/api-responses.js';
+import { findAccessory } from '../accessories/service.js';
 import { LABEL } from '../core/containers.js';
 import { createLineSplitter, splitTimestamp, type OutputStreamName } from '../core/output-frames.js';
 import type { ContainerInfo, DockerPort, LogOptions } from '../docker.js';
@@ -17,6 +18,8 @@ export interface LogQuery {
   service: string;
   destination: string;
   role?: string | undefined;
+  /** An accessory's container instead of the app's (then `role` is absent). */
+  accessory?: string | undefined;
   follow: boolean;
   /** Lines per container. */
   tail: number;
@@ -38,8 +41,12 @@ export const MAX_READ_CHARS = 16 * 1024 * 1024;
 export const DEFAULT_FOLLOW_LIMIT_MS = 60 * 60 * 1000;
 const POLL_MS = 1000;
 
-/** The running app containers the query covers. */
-export async function logTargets(docker: DockerPort, q: Pick<LogQuery, 'service' | 'destination' | 'role'>): Promise<ContainerInfo[]> {
+/** The running app containers the query covers, or the accessory's. */
+export async function logTargets(docker: DockerPort, q: Pick<LogQuery, 'service' | 'destination' | 'role' | 'accessory'>): Promise<ContainerInfo[]> {
+  if (q.accessory !== undefined) {
+    const found = await findAccessory(docker, q, q.accessory);
+    return found?.running ? [found] : [];
+  }
   const listed = await serviceContainers(docker, q.service, q.destination, { all: false });
   return listed
     .filter((c) => c.running && (q.role === undefined || c.labels[LABEL.role] === q.role))

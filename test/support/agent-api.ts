@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { buildApp } from '../../agent/api/app.js';
 import type { ApiDeps } from '../../agent/api/context.js';
 import { createFailureLimiter, type FailureLimiter } from '../../agent/api/rate-limit.js';
+import type { AccessoryDeps } from '../../agent/accessories/service.js';
 import type { CronScheduler } from '../../agent/cron/scheduler.js';
 import type { ContainerInfo } from '../../agent/docker.js';
 import { createMaintenanceSwitch } from '../../agent/engine/maintenance.js';
@@ -81,6 +82,8 @@ export class ApiFixture {
     private readonly webhooks: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'> = {},
     /** Builds the cron scheduler the app gets, over the fixture's store (test/support/cron-fakes.ts); none: the routes answer 503. */
     private readonly cronFor?: (store: Store) => CronScheduler,
+    /** The accessory operations' dependencies (a FakeDocker, a temporary state dir); none: those routes answer 503. */
+    private readonly accessoriesFor?: (identity: AgentIdentity) => AccessoryDeps,
   ) {
     this.store = openStore(this.dbFile);
     this.app = this.build();
@@ -88,7 +91,12 @@ export class ApiFixture {
 
   /** Most tests send many bad tokens on purpose: the limiter is loose unless a test asks. */
   static async create(
-    opts: { authFailuresPerMinute?: number; webhooks?: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'>; cron?: (store: Store) => CronScheduler } = {},
+    opts: {
+      authFailuresPerMinute?: number;
+      webhooks?: Pick<ApiDeps, 'webhookIntake' | 'webhooksPerMinute'>;
+      cron?: (store: Store) => CronScheduler;
+      accessories?: (identity: AgentIdentity) => AccessoryDeps;
+    } = {},
   ): Promise<ApiFixture> {
     const [identity, a, b, r] = await Promise.all([
       makeIdentity(),
@@ -96,7 +104,7 @@ export class ApiFixture {
       generateOperatorKey('bob@laptop'),
       generateOperatorKey('reader@laptop'),
     ]);
-    return new ApiFixture(identity, a, b, r, opts.authFailuresPerMinute ?? 10_000, opts.webhooks, opts.cron);
+    return new ApiFixture(identity, a, b, r, opts.authFailuresPerMinute ?? 10_000, opts.webhooks, opts.cron, opts.accessories);
   }
 
   private build(): ReturnType<typeof buildApp> {
@@ -121,6 +129,7 @@ export class ApiFixture {
       authLimiter: this.limiter(),
       ...this.webhooks,
       ...(this.cronFor ? { cron: this.cronFor(this.store) } : {}),
+      ...(this.accessoriesFor ? { accessories: this.accessoriesFor(this.identity) } : {}),
     };
     return buildApp(deps);
   }

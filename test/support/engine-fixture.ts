@@ -91,14 +91,16 @@ export async function startEngineFixture(
   );
   const keys = await generateIdentityKeys();
   // As the agent's own is (agent/main.ts): scoped to the agent, every create and start judged by the bind guard.
-  const docker = scopeToAgent(guardBinds(createDockerPort(engine.host, 'berth'), options.guardrails ?? guardrailPolicy()), { agentId: AGENT, adoptsLegacy: adoptsByDeployRecord(store) });
+  // As agent/config.ts agentGuardrails: the state dir protected, its accessories/ the agent's own to mount.
+  const guardrails = options.guardrails ?? guardrailPolicy({ protect: [stateDir], accessoryRoot: join(stateDir, 'accessories') });
+  const docker = scopeToAgent(guardBinds(createDockerPort(engine.host, 'berth'), guardrails), { agentId: AGENT, adoptsLegacy: adoptsByDeployRecord(store) });
   const baseConfig: EngineConfig = {
     stateDir,
     network: 'berth',
     networkSubnet: engine.subnet,
     hostname: 'test-host-1',
     sealingPrivateJwk: keys.sealing.privateJwk,
-    ...(options.guardrails ? { guardrails: options.guardrails } : {}),
+    guardrails,
   };
   const log: Logger = options.log ?? (process.env.BERTH_TEST_ENGINE_LOG ? createLogger('engine') : { info() {}, warn() {}, error() {} });
   const make = (over: Partial<EngineConfig> = {}, wrap?: (deps: EngineDeps) => Partial<EngineDeps>) => {

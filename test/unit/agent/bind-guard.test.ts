@@ -129,3 +129,15 @@ test("create: a nesting bind another agent made at the same moment is caught aft
   await assert.rejects(docker.createContainer(spec('mine', ['/srv/p/q:/q:ro'])), refusedWith(/host path \/srv\/p\/q \(container mine\) lies inside \/srv\/p, which container other-agent-web can write/));
   assert.deepEqual(removed, ['id-mine']);
 });
+
+test('the agent\'s accessory data below <state>/accessories may be mounted; the state dir and the root itself may not', async () => {
+  const f = fakeDocker();
+  const withRoot = guardrailPolicy({ allowBinds: ['/srv'], protect: ['/var/lib/berth'], accessoryRoot: '/var/lib/berth/accessories' });
+  const docker = guardBinds(f.port, withRoot, realpath);
+  await docker.createContainer(spec('demo-db-gggggg', ['/var/lib/berth/accessories/demo/db/dirs/data:/var/lib/mysql', '/var/lib/berth/accessories/demo/db/files/etc/my.cnf:/etc/my.cnf:ro']));
+  await assert.rejects(docker.createContainer(spec('demo-x', ['/var/lib/berth/accessories:/all'])), refusedWith(/host path \/var\/lib\/berth\/accessories: it would give the container the host/));
+  await assert.rejects(docker.createContainer(spec('demo-y', ['/var/lib/berth:/state'])), refusedWith(/it would give the container the host/));
+  // Without the carve-out configured, the state dir stays closed entirely.
+  await assert.rejects(guardBinds(f.port, guardrailPolicy({ protect: ['/var/lib/berth'] }), realpath).createContainer(spec('demo-z', ['/var/lib/berth/accessories/demo/db/dirs/data:/d'])), refusedWith(/would give the container the host/));
+  assert.deepEqual(f.calls, ['create demo-db-gggggg']);
+});

@@ -93,6 +93,10 @@ test('a bind path that resolves through a symlink into a protected path is refus
   assert.deepEqual(await resolveBinds('web', ['/data/app:/a'], policy, viaDisk), ['/mnt/disk1/data/app:/a']);
   const evil = async (p: string) => (p === '/data/evil' ? '/etc/ssh' : p);
   await assert.rejects(resolveBinds('web', ['/data/evil:/e'], policy, evil), /resolves to \/etc\/ssh on this host and it is outside/);
+  // The accessory carve-out is the bind guard's alone: a manifest path that resolves into it is refused.
+  const agentPolicy = agentGuardrails({ allowCaps: [], allowBinds: ['/data'], stateDir: '/var/lib/berth', dockerHost: 'unix:///var/run/docker.sock' });
+  const intoAccessories = async (p: string) => (p === '/data/steal' ? '/var/lib/berth/accessories/other/db/dirs/data' : p);
+  await assert.rejects(resolveBinds('web', ['/data/steal:/s'], agentPolicy, intoAccessories), /resolves to \/var\/lib\/berth\/accessories\/other\/db\/dirs\/data on this host and it would give the container the host/);
 });
 
 test('agent flags and env: --allow-cap and --allow-bind repeat; the defaults; ALL and / refused', () => {

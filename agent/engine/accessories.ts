@@ -1,0 +1,49 @@
+// The deploy's accessories phase, after the pull and before the app's new
+// containers launch (the app may need its database at boot): accessories of
+// the release missing on this host are booted; a running one is never
+// replaced by a deploy (its data and connections matter more than a spec
+// change), so a difference is only reported, and a stopped one is left
+// stopped. A failed boot fails the deploy before any app container changed.
+import { BerthError } from '../../shared/errors.js';
+import { accessoryStatus, bootAccessory, type AccessoryDeps } from '../accessories/service.js';
+import { event, manifestOf, type RunContext } from './run-context.js';
+
+export function accessoryDeps(ctx: RunContext, onEvent: (message: string) => void): AccessoryDeps {
+  const { config, docker, unseal } = ctx.deps;
+  return {
+    docker,
+    stateDir: config.stateDir,
+    network: config.network,
+    networkSubnet: config.networkSubnet,
+    sealingPrivateJwk: config.sealingPrivateJwk,
+    policy: ctx.policy,
+    ...(unseal ? { unseal } : {}),
+    onEvent,
+  };
+}
+
+function named(name: string, err: unknown): BerthError {
+  const message = `accessory ${name} could not be booted: `;
+  if (err instanceof BerthError) return new BerthError(err.code, err.status, message + err.message, err.hint);
+  return new BerthError('accessory_failed', 500, message + (err instanceof Error ? err.message : String(err)));
+}
+
+export async function bootAccessories(ctx: RunContext): Promise<void> {
+  const m = manifestOf(ctx);
+  const say = (message: string) => event(ctx, 'PULLED', message);
+  const deps = accessoryDeps(ctx, say);
+  for (const name of Object.keys(m.accessories ?? {}).sort()) {
+    try {
+      const status = await accessoryStatus(deps, m, name);
+      if (status.container === null) {
+        const { accessory } = await bootAccessory(deps, m, name);
+        say(`accessory ${name}: booted ${accessory.container ?? ''} (reachable as ${accessory.host})`);
+        continue;
+      }
+      if (status.changes.length > 0) say(`accessory ${name}: spec changed (${status.changes.join(', ')}); deploy accessory reboot ${name} applies it`);
+      if (status.state !== 'running') say(`accessory ${name}: ${status.container} is ${status.state}; left so (deploy accessory start ${name} starts it)`);
+    } catch (err) {
+      throw named(name, err);
+    }
+  }
+}
