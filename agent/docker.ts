@@ -376,7 +376,11 @@ function createOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     Labels: spec.labels,
     // Options first: the restart policy and the network are the agent's, never a manifest's.
     ...spec.config,
-    HostConfig: { ...spec.host, RestartPolicy: { Name: spec.restartPolicy }, NetworkMode: spec.network },
+    HostConfig: {
+      ...spec.host,
+      RestartPolicy: { Name: spec.restartPolicy, ...(spec.restartRetries !== undefined ? { MaximumRetryCount: spec.restartRetries } : {}) },
+      NetworkMode: spec.network,
+    },
     NetworkingConfig: { EndpointsConfig: { [spec.network]: spec.aliases ? { Aliases: spec.aliases } : {} } },
   };
 }

@@ -10,6 +10,7 @@ import type { AccessorySpec, ManifestPayload } from '../../shared/manifest.js';
 import { agentTag, defaultLogConfig, LABEL, type ContainerSpec } from './containers.js';
 import { translateOptions } from './docker-options.js';
 import { checkAccessory, checkVolume, type GuardrailPolicy } from './guardrails.js';
+import { accessoryRestart } from './restart-policy.js';
 import { bindString } from './volumes.js';
 
 export const ACCESSORY_KIND = 'accessory';
@@ -135,7 +136,8 @@ export function accessoryContainerSpec(m: ManifestPayload, name: string, ctx: Ac
   const a = accessoryOf(m, name);
   if (!a) throw new Error(`accessory ${name} is not in the manifest of ${m.service} ${m.version}`);
   checkAccessory(name, a, ctx.policy);
-  const options = translateOptions(name, a.options);
+  const restart = accessoryRestart(name, a.options);
+  const options = translateOptions(name, restart.options);
   const binds = [
     ...a.files.map((f) => `${fileHostPath(ctx.base, f.target)}:${f.target}:ro`),
     ...a.directories.map((d) => `${d.source.startsWith('/') ? posix.normalize(d.source) : dirHostPath(ctx.base, d.source)}:${d.target}`),
@@ -159,7 +161,8 @@ export function accessoryContainerSpec(m: ManifestPayload, name: string, ctx: Ac
     },
     network: ctx.network,
     aliases: [accessoryHost(m.service, name)],
-    restartPolicy: 'unless-stopped',
+    restartPolicy: restart.restart.name,
+    ...(restart.restart.maxRetries !== undefined ? { restartRetries: restart.restart.maxRetries } : {}),
     host: {
       ...options.host,
       ...(binds.length > 0 ? { Binds: binds } : {}),

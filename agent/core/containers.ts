@@ -1,5 +1,6 @@
 // PURE: what a release's container for one role looks like — name, labels,
 // environment, restart policy, network. The engine hands the result to Docker.
+import type { RestartPolicy } from './restart-policy.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { translateOptions, type ConfigOptionFields, type HostOptionFields } from './docker-options.js';
 import { checkRole, checkVolume, type GuardrailPolicy } from './guardrails.js';
@@ -29,7 +30,9 @@ export interface ContainerSpec {
   network: string;
   /** Extra names on the network (an accessory's `<service>-<name>`). */
   aliases?: string[];
-  restartPolicy: 'unless-stopped' | 'no';
+  restartPolicy: RestartPolicy['name'];
+  /** on-failure only: how many restarts Docker tries. */
+  restartRetries?: number;
   host: HostSettings;
   /** Container Config fields from options (User, WorkingDir, Entrypoint, Healthcheck, ...). */
   config: ConfigOptionFields;
@@ -49,6 +52,7 @@ export interface ContainerContext {
 const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
 
 export const APP_KIND = 'app';
+
 
 export const LABEL = {
   service: 'berth.service',

@@ -12,6 +12,7 @@ import type { AccessorySpec, ManifestPayload } from '../../shared/manifest.js';
 import { capabilityName, translateOptions, type OptionValue } from './docker-options.js';
 import { isWritable, parseVolume, type VolumeMount } from './volumes.js';
 import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBind } from './bind-nesting.js';
+import { accessoryRestart } from './restart-policy.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 import { checkLogging, loggingPolicy, type LoggingPolicy } from './logging-policy.js';
 
@@ -156,8 +157,10 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
  */
 export function checkAccessory(name: string, spec: AccessorySpec, policy: GuardrailPolicy): HostBind[] {
   try {
-    for (const [option, value] of Object.entries(spec.options ?? {})) checkOption(name, option, value, policy);
-    translateOptions(name, spec.options);
+    // Its restart policy is the accessory's own to choose (checked there); the rest are judged as for roles.
+    const { options } = accessoryRestart(name, spec.options);
+    for (const [option, value] of Object.entries(options ?? {})) checkOption(name, option, value, policy);
+    translateOptions(name, options);
     const binds: HostBind[] = [];
     for (const entry of [...(spec.volumes ?? []), ...absoluteDirectories(spec)]) {
       const v = checkVolume(name, entry, policy);

@@ -102,3 +102,22 @@ test('the bind guard carve-out: only below <state>/accessories, only for paths t
   assert.ok(bindRefusal('/var/lib/berth/identity', policy, { agentData: true }));
   assert.ok(bindRefusal('/var/run/docker.sock', policy, { agentData: true }));
 });
+
+test("an accessory's options: restart is its own restart policy (Kamal's accessories set restart: always); a value Docker does not know is refused", () => {
+  const build = (restart: unknown) => {
+    const m = manifest({ options: { restart, memory: '256m' } });
+    checkRelease(m, policy);
+    const summary = accessorySummary(m.accessories!.db!, secrets(), KEY);
+    return accessoryContainerSpec(m, 'db', { network: 'berth', policy, base: base(m), summary }, { MYSQL_ROOT_PASSWORD: 'hunter2' });
+  };
+  const always = build('always');
+  assert.equal(always.restartPolicy, 'always');
+  assert.equal(always.restartRetries, undefined);
+  assert.equal(always.host.Memory, 256 * 1024 * 1024, 'the other options still apply');
+  const retries = build('on-failure:5');
+  assert.deepEqual([retries.restartPolicy, retries.restartRetries], ['on-failure', 5]);
+  assert.equal(build('no').restartPolicy, 'no');
+  assert.throws(() => build('sometimes'), /accessory db: option restart "sometimes" is not a restart policy/);
+  // An app role still may not choose its restart policy.
+  assert.throws(() => checkRelease(parseManifestPayload(minimalManifest({ roles: { web: { options: { restart: 'always' } } } })), policy), /role web: option restart is refused/);
+});
