@@ -24,6 +24,7 @@ import { pauseAt } from './test-seams/pause-at.js';
 import { createLogger, type Logger } from './log.js';
 import { removeExecOrphans } from './ops/exec.js';
 import { createCronRunner } from './cron/runner.js';
+import { removeServiceAccessories } from './accessories/service.js';
 import { createCronScheduler, type CronScheduler } from './cron/scheduler.js';
 import { routerMain } from './router/main.js';
 import { trackedEngine } from './running-work.js';
@@ -33,6 +34,8 @@ import { openStore, type Store } from './store/index.js';
 import { renderTrustList, trustAdd, trustRemove } from './trust.js';
 
 const ROUTE_SYNC_INTERVAL_MS = 5_000;
+/** How long an accessory gets to stop when its service is removed (a database flushing): Kamal's default stop wait. */
+const ACCESSORY_STOP_TIMEOUT_S = 30;
 /** How long SIGTERM waits for running deploys and removals before leaving them to the next start. */
 const SHUTDOWN_DEPLOY_WAIT_MS = 10_000;
 
@@ -157,7 +160,7 @@ async function run(config: AgentConfig): Promise<number> {
   await cron.start().catch((e: unknown) => log.error('cron: starting the schedules failed; jobs are scheduled as releases go live', { err: e }));
 
   const running = new Set<Promise<void>>();
-  const tracked = withCronRemoval(trackedEngine(engine, running), cron, log);
+  const tracked = withRemovalCleanup(trackedEngine(engine, running), cron, docker, log);
   // Verified deliveries become deploys of the registry's digest, after the answer (agent/webhooks/).
   const webhookIntake = createWebhookIntake({
     store,
@@ -274,14 +277,22 @@ main(process.argv.slice(2)).then(
   },
 );
 
-/** A removed service takes its cron schedules, running jobs and their rows along. */
-function withCronRemoval(engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, log: Logger): ReturnType<typeof trackedEngine> {
+/**
+ * A removed service takes its cron schedules, running jobs and their rows
+ * along, and its accessory containers (their kept data stays: `deploy
+ * accessory remove --purge` deletes it).
+ */
+function withRemovalCleanup(engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, docker: DockerPort, log: Logger): ReturnType<typeof trackedEngine> {
   return {
     ...engine,
     removeService: async (req) => {
       const result = await engine.removeService(req);
       await cron.serviceRemoved(req).catch((e: unknown) => log.error('cron: clearing a removed service failed', { service: req.service, err: e }));
-      return result;
+      const accessories = await removeServiceAccessories(docker, req.service, req.destination, ACCESSORY_STOP_TIMEOUT_S).catch((e: unknown) => {
+        log.error('removing the accessories of a removed service failed', { service: req.service, err: e });
+        return [];
+      });
+      return { ...result, containers: [...result.containers, ...accessories] };
     },
   };
 }

@@ -226,3 +226,20 @@ export function removeAccessory(
     return { container: found?.name ?? null, purged };
   });
 }
+
+/**
+ * `deploy remove`: every accessory container of the service on this agent
+ * (they outlive the release that named them); their kept data stays, as
+ * `deploy accessory remove` without --purge leaves it. Returns their names.
+ */
+export function removeServiceAccessories(docker: DockerPort, service: string, destination: string, stopTimeoutS: number): Promise<string[]> {
+  return exclusive(async () => {
+    const all = await docker.listContainers({ [LABEL.kind]: ACCESSORY_KIND, [LABEL.service]: service }, true);
+    const mine = all.filter((c) => (c.labels[LABEL.destination] ?? '') === destination);
+    for (const c of mine) {
+      if (c.running) await docker.stop(c.id, stopTimeoutS);
+      await docker.remove(c.id, { force: true });
+    }
+    return mine.map((c) => c.name);
+  });
+}

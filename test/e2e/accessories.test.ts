@@ -134,3 +134,12 @@ test('an unknown accessory is a usage error before any server is asked', async (
   assert.equal(r.code, 2, explain(r, e));
   assert.match(r.stderr, /cache/);
 });
+
+test('deploy remove takes the accessory container along and leaves its kept data', async () => {
+  await run(['accessory', 'boot', 'cache']);
+  await run(['accessory', 'exec', 'cache', '--', 'sh', '-c', 'echo again > /data/y']);
+  const removed = await run(['remove', '-y']);
+  assert.match(removed, /removed \d+ container/);
+  assert.deepEqual(await cacheContainers(0), []);
+  assert.ok(existsSync(join(e.hosts[0]!.stateDir, 'accessories', e.service, 'cache', 'dirs', 'data', 'y')), 'the data stays');
+});
