@@ -166,12 +166,17 @@ const roleSchema = z.strictObject({
 export const MAX_ACCESSORIES = 16;
 export const ACCESSORY_FILE_MAX_CHARS = 96 * 1024;
 const CONTAINER_PATH = /^\/[^\x00-\x1f\x7f:]{0,1023}$/;
+// The agent keeps a file at the same path below its own directory: no "..", and not "/" itself.
+const containerPath = z
+  .string()
+  .regex(CONTAINER_PATH, 'must be an absolute path in the container, without ":"')
+  .refine((p) => p !== '/' && !p.split('/').includes('..'), 'must not be "/" nor contain ".."');
 /** `[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]`, IPv6 addresses in brackets. */
 export const ACCESSORY_PORT = /^(?:(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):)?\d{1,5}:\d{1,5}(?:\/(?:tcp|udp))?$/;
 const sealedValue = z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)');
 
 const accessoryFileSchema = z.strictObject({
-  target: z.string().regex(CONTAINER_PATH, 'must be an absolute path in the container, without ":"'),
+  target: containerPath,
   /** The content, sealed for {use: accessory-file, service, destination, accessory, target}. */
   content: sealedValue.max(ACCESSORY_FILE_MAX_CHARS),
   mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode like 0644').default('0644'),
@@ -183,7 +188,7 @@ const accessoryDirectorySchema = z.strictObject({
     .string()
     .regex(/^(?:\/[^\x00-\x1f\x7f:]{0,1023}|[A-Za-z0-9][A-Za-z0-9._-]{0,127})$/, 'must be an absolute host path, or a name (a directory the agent keeps for the accessory)')
     .refine((s) => s !== '.' && s !== '..' && !s.split('/').includes('..'), 'must not contain ".."'),
-  target: z.string().regex(CONTAINER_PATH, 'must be an absolute path in the container, without ":"'),
+  target: containerPath,
 });
 
 const accessorySchema = z.strictObject({

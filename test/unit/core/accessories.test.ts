@@ -121,3 +121,10 @@ test("an accessory's options: restart is its own restart policy (Kamal's accesso
   // An app role still may not choose its restart policy.
   assert.throws(() => checkRelease(parseManifestPayload(minimalManifest({ roles: { web: { options: { restart: 'always' } } } })), policy), /role web: option restart is refused/);
 });
+
+test('file and directory targets are absolute container paths without ".." (the agent keeps each file at that path below its own directory)', () => {
+  assert.throws(() => manifest({ files: [{ target: '/../../etc/shadow', content: SEALED }] }), /accessories\.db\.files\[0\]\.target: must not be "\/" nor contain "\.\."/);
+  assert.throws(() => manifest({ files: [{ target: '/', content: SEALED }] }), /files\[0\]\.target: must not be "\/"/);
+  assert.throws(() => manifest({ directories: [{ source: 'data', target: '/var/../x' }] }), /directories\[0\]\.target/);
+  assert.throws(() => manifest({ directories: [{ source: '../up', target: '/x' }] }), /directories\[0\]\.source/);
+});
