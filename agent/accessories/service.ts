@@ -216,8 +216,10 @@ export function removeAccessory(
   purge: boolean,
 ): Promise<{ container: string | null; purged: string[] }> {
   return exclusive(async () => {
-    const spec = requireAccessory(m, name);
+    // One the current release no longer names (taken out of deploy.yml) can still be removed.
+    const spec = accessoryOf(m, name);
     const found = await findAccessory(deps.docker, m, name);
+    if (!spec && !found) requireAccessory(m, name);
     if (found) {
       if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
       await deps.docker.remove(found.id, { force: true });

@@ -88,7 +88,8 @@ export function accessoryRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const { target, query } = serviceQuery(c, ['purge']);
     const name = checkName(c.req.param('accessory') ?? '', 'accessory');
     const purge = boolParam('purge', query.purge);
-    const m = requireCurrentAccessory(deps.store, target, name);
+    // Not requireCurrentAccessory: an accessory dropped from the release keeps its container until removed.
+    const m = currentRelease(deps.store, target);
     const ad = accessoriesOf(deps);
     const removed = await removeAccessory(ad, m, name, purge);
     deps.store.audit.record({

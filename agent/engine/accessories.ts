@@ -6,6 +6,8 @@
 // stopped. A failed boot fails the deploy before any app container changed.
 import { BerthError } from '../../shared/errors.js';
 import { accessoryStatus, bootAccessory, type AccessoryDeps } from '../accessories/service.js';
+import { ACCESSORY_KIND, ACCESSORY_LABEL } from '../core/accessories.js';
+import { LABEL } from '../core/containers.js';
 import { event, manifestOf, type RunContext } from './run-context.js';
 
 export function accessoryDeps(ctx: RunContext, onEvent: (message: string) => void): AccessoryDeps {
@@ -45,5 +47,12 @@ export async function bootAccessories(ctx: RunContext): Promise<void> {
     } catch (err) {
       throw named(name, err);
     }
+  }
+  // One taken out of deploy.yml keeps running (it may hold data): said, never removed by a deploy.
+  const listed = await ctx.deps.docker.listContainers({ [LABEL.kind]: ACCESSORY_KIND, [LABEL.service]: m.service }, true);
+  for (const c of listed) {
+    const name = c.labels[ACCESSORY_LABEL];
+    if ((c.labels[LABEL.destination] ?? '') !== m.destination || name === undefined || Object.hasOwn(m.accessories ?? {}, name)) continue;
+    say(`accessory ${name}: no longer in this release; ${c.name} is left as it is (deploy accessory remove ${name} removes it)`);
   }
 }

@@ -3,6 +3,7 @@
 // a NAME the config does not have is a usage error before any server is asked.
 
 import { UserError } from '../../shared/errors.js';
+import { NAME } from '../../shared/manifest-names.js';
 import type { ServerAddress } from '../address.js';
 import { planContainers } from '../config/plan.js';
 import type { DeployConfig } from '../config/types.js';
@@ -14,10 +15,16 @@ export interface AccessoryTarget {
 
 export const ALL = 'all';
 
-/** `NAME` → that accessory; `all` (or no name, where allowed) → every accessory, in the config's order. */
-export function accessoryTargets(config: DeployConfig, name: string | undefined): AccessoryTarget[] {
+/**
+ * `NAME` → that accessory; `all` (or no name, where allowed) → every accessory,
+ * in the config's order. With `dropped` (remove), a NAME deploy.yml no longer
+ * has still means that accessory, on every server: one taken out of the config
+ * keeps running until it is removed.
+ */
+export function accessoryTargets(config: DeployConfig, name: string | undefined, o: { dropped?: boolean } = {}): AccessoryTarget[] {
   const planned = planContainers(config).accessories;
   const names = planned.map((a) => a.name);
+  if (o.dropped && name !== undefined && name !== ALL && !names.includes(name) && NAME.test(name)) return [{ name, servers: [...config.servers] }];
   if (planned.length === 0) throw new UserError('deploy.yml has no accessories', 'accessories are declared under `accessories:` in deploy.yml', 'usage');
   const chosen = name === undefined || name === ALL ? planned : planned.filter((a) => a.name === name);
   if (chosen.length === 0) {

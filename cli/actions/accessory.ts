@@ -23,9 +23,9 @@ type Ask = (question: string) => Promise<string>;
 type Outcome<T> = HostOutcome<T> & { accessory: string };
 
 /** The targets from deploy.yml, then the key: a NAME that is not an accessory is a usage error before the key is read. */
-async function load(ctx: RunContext, name: string | undefined): Promise<{ fleet: Fleet; targets: AccessoryTarget[] }> {
+async function load(ctx: RunContext, name: string | undefined, o: { dropped?: boolean } = {}): Promise<{ fleet: Fleet; targets: AccessoryTarget[] }> {
   const { config, appDir } = await loadAppConfig(ctx);
-  const targets = accessoryTargets(config, name);
+  const targets = accessoryTargets(config, name, o);
   return { fleet: { config, appDir, key: await readOperatorKey(ctx) }, targets };
 }
 
@@ -92,7 +92,7 @@ export async function runAccessoryActionCommand(ctx: RunContext, options: Action
 
 export async function runAccessoryRemove(ctx: RunContext, options: { name: string; purge: boolean; confirmed: boolean }, ask: Ask): Promise<void> {
   const { name, purge } = options;
-  const { fleet, targets } = await load(ctx, name);
+  const { fleet, targets } = await load(ctx, name, { dropped: true });
   const { service, destination } = fleet.config;
   const what = purge
     ? `This removes ${describeTargets(targets)}, and DELETES the directories the agent keeps for ${name === ALL ? 'them' : 'it'} (--purge): their data is lost.`

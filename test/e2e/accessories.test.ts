@@ -135,8 +135,20 @@ test('an unknown accessory is a usage error before any server is asked', async (
   assert.match(r.stderr, /cache/);
 });
 
-test('deploy remove takes the accessory container along and leaves its kept data', async () => {
+test('an accessory taken out of deploy.yml keeps running after a push, and deploy accessory remove still removes it', async () => {
   await run(['accessory', 'boot', 'cache']);
+  e.configure('v1', 'env:\n  secret:\n    - CACHE_TOKEN\n');
+  const pushed = await e.push('r4');
+  assert.equal(pushed.code, 0, explain(pushed, e));
+  assert.equal((await cacheContainers(0))[0]?.state, 'running', 'a deploy never removes an accessory');
+  await run(['accessory', 'remove', 'cache', '-y']);
+  assert.deepEqual(await cacheContainers(0), []);
+});
+
+test('deploy remove takes the accessory container along and leaves its kept data', async () => {
+  e.configure('v1', accessories('two'));
+  const pushed = await e.push('r5');
+  assert.equal(pushed.code, 0, explain(pushed, e));
   await run(['accessory', 'exec', 'cache', '--', 'sh', '-c', 'echo again > /data/y']);
   const removed = await run(['remove', '-y']);
   assert.match(removed, /removed \d+ container/);

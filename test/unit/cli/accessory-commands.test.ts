@@ -151,12 +151,21 @@ describe('deploy accessory against two agents', () => {
   });
 
   it('an unknown NAME is a usage error listing the accessories; no server is asked', async () => {
-    for (const argv of [['accessory', 'boot', 'redis'], ['accessory', 'remove', 'redis', '-y'], ['accessory', 'logs', 'redis'], ['accessory', 'exec', 'redis', '--', 'ls'], ['accessory', 'details', 'redis']]) {
+    for (const argv of [['accessory', 'boot', 'redis'], ['accessory', 'logs', 'redis'], ['accessory', 'exec', 'redis', '--', 'ls'], ['accessory', 'details', 'redis']]) {
       const res = await run(argv);
       assert.equal(res.code, 2, argv.join(' '));
       assert.match(res.stderr, /no accessory named "redis" in deploy.yml \(accessories: db, cache\)/);
     }
     assert.deepEqual(sent(), []);
+  });
+
+  it('remove of a NAME deploy.yml no longer has asks every server (taken out of the config, it keeps running until removed)', async () => {
+    const res = await run(['accessory', 'remove', 'redis', '-y']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(sent().map(([agent, method, url]) => [agent, method, url]), [
+      ['A', 'DELETE', '/v1/services/demo/accessories/redis?destination='],
+      ['B', 'DELETE', '/v1/services/demo/accessories/redis?destination='],
+    ]);
   });
 
   it('stop --json: one row per server and accessory', async () => {
