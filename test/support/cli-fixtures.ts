@@ -118,6 +118,36 @@ export interface FakeAgent {
 
 export type FakeRoute = (req: RecordedRequest, res: ServerResponse) => void;
 
+/** Two fake agents and an app directory that knows them: what the fleet commands' tests stand on. */
+export interface AgentPair {
+  a: FakeAgent;
+  b: FakeAgent;
+  hostA: string;
+  hostB: string;
+}
+
+/**
+ * Starts agents A and B (`routeFor` answers for each; B on `bHost` when
+ * given), writes deploy.yml naming both (`config`, or a plain one-role app),
+ * creates the operator key and pins both servers.
+ */
+export async function startAgentPair(
+  dir: string,
+  run: ReturnType<typeof cliRunner>,
+  routeFor: (name: 'A' | 'B') => FakeRoute,
+  o: { bHost?: string; config?: (hostA: string, hostB: string) => string } = {},
+): Promise<AgentPair> {
+  const a = await startFakeAgent(makeCert(dir, 'a'), { route: routeFor('A') });
+  const b = await startFakeAgent(makeCert(dir, 'b'), { ...(o.bHost ? { host: o.bHost } : {}), route: routeFor('B') });
+  const hostA = `127.0.0.1:${a.port}`;
+  const hostB = `${o.bHost ?? '127.0.0.1'}:${b.port}`;
+  const config = o.config ?? ((x: string, y: string) => `service: demo\nimage: 127.0.0.1:5000/demo:latest\nservers:\n  - ${x}\n  - ${y}\nproxy:\n  host: demo.test\n`);
+  writeFileSync(join(dir, 'deploy.yml'), config(hostA, hostB));
+  assert.equal((await run(['keys', 'new'])).code, 0);
+  for (const h of [hostA, hostB]) assert.equal((await run(['server', 'add', h])).code, 0);
+  return { a, b, hostA, hostB };
+}
+
 /** HTTPS on 127.0.0.1 (or `host`, another loopback address) with `cert`: GET /v1/identity answers a signed document; everything else goes to `route`. */
 export async function startFakeAgent(cert: TestCert, options: { port?: number; host?: string; route?: FakeRoute; identityFingerprint?: string; features?: readonly string[] } = {}): Promise<FakeAgent> {
   const features = [...(options.features ?? FEATURES)];

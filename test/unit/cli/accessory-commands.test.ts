@@ -4,14 +4,13 @@
 // server is asked, what is printed, prompts and exit codes.
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { runAccessoryActionCommand, runAccessoryRemove } from '../../../cli/actions/accessory.js';
 import { createPrinter } from '../../../cli/output/printer.js';
 import { plainStyle } from '../../../cli/output/style.js';
 import type { AccessoryStatus } from '../../../shared/api-types.js';
-import { captureStream, cliRunner, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { captureStream, cliRunner, tempDir, testEnv, type FakeAgent, type RecordedRequest, startAgentPair } from '../../support/cli-fixtures.js';
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -94,21 +93,18 @@ describe('deploy accessory against two agents', () => {
   };
 
   before(async () => {
-    a = await startFakeAgent(makeCert(dir.path, 'a'), { route: routesFor('A', modes) });
-    b = await startFakeAgent(makeCert(dir.path, 'b'), { host: '127.0.0.2', route: routesFor('B', modes) });
-    hostA = `127.0.0.1:${a.port}`;
-    hostB = `127.0.0.2:${b.port}`;
-    writeFileSync(join(dir.path, 'deploy.yml'), [
-      'service: demo', 'image: 127.0.0.1:5000/demo:latest',
-      'servers:', '  web:', '    hosts:', `      - ${hostA}`, `      - ${hostB}`,
-      'proxy:', '  host: demo.test',
-      'accessories:',
-      '  db:', '    image: postgres:16', '    host: 127.0.0.1', '    port: 127.0.0.1:5432:5432', '    directories:', '      - data:/var/lib/postgresql/data',
-      '  cache:', '    image: redis:7', '    roles:', '      - web',
-      '',
-    ].join('\n'));
-    assert.equal((await run(['keys', 'new'])).code, 0);
-    for (const h of [hostA, hostB]) assert.equal((await run(['server', 'add', h])).code, 0);
+    ({ a, b, hostA, hostB } = await startAgentPair(dir.path, run, (name) => routesFor(name, modes), {
+      bHost: '127.0.0.2',
+      config: (x, y) => [
+        'service: demo', 'image: 127.0.0.1:5000/demo:latest',
+        'servers:', '  web:', '    hosts:', `      - ${x}`, `      - ${y}`,
+        'proxy:', '  host: demo.test',
+        'accessories:',
+        '  db:', '    image: postgres:16', '    host: 127.0.0.1', '    port: 127.0.0.1:5432:5432', '    directories:', '      - data:/var/lib/postgresql/data',
+        '  cache:', '    image: redis:7', '    roles:', '      - web',
+        '',
+      ].join('\n'),
+    }));
   });
   beforeEach(() => {
     Object.assign(modes, { bDown: false, aDbExists: false, forbidden: false });

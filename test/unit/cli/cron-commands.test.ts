@@ -3,11 +3,10 @@
 // report: what each server is asked, what is printed, and the exit codes.
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { CronOutcome } from '../../../shared/api-types.js';
-import { cliRunner, makeCert, startFakeAgent, tempDir, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { cliRunner, tempDir, type FakeAgent, type RecordedRequest, startAgentPair } from '../../support/cli-fixtures.js';
 import { cronJob, cronRun, cronSummary } from '../../support/cron-fixtures.js';
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
@@ -85,13 +84,7 @@ describe('deploy cron against two agents', () => {
   const posts = () => [...a.requests.map((r) => ({ ...r, agent: 'A' })), ...b.requests.map((r) => ({ ...r, agent: 'B' }))].filter((r) => r.method === 'POST');
 
   before(async () => {
-    a = await startFakeAgent(makeCert(dir.path, 'a'), { route: routesFor('A', modes) });
-    b = await startFakeAgent(makeCert(dir.path, 'b'), { route: routesFor('B', modes) });
-    hostA = `127.0.0.1:${a.port}`;
-    hostB = `127.0.0.1:${b.port}`;
-    writeFileSync(join(dir.path, 'deploy.yml'), `service: demo\nimage: 127.0.0.1:5000/demo:latest\nservers:\n  - ${hostA}\n  - ${hostB}\nproxy:\n  host: demo.test\n`);
-    assert.equal((await run(['keys', 'new'])).code, 0);
-    for (const h of [hostA, hostB]) assert.equal((await run(['server', 'add', h])).code, 0);
+    ({ a, b, hostA, hostB } = await startAgentPair(dir.path, run, (name) => routesFor(name, modes)));
   });
   beforeEach(() => {
     Object.assign(modes, { bDown: false, bOutdated: false, aRun: 'ok', outcome: {} });

@@ -3,7 +3,6 @@
 // exit codes, output, and nothing sent when the command line is wrong.
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mergeAudit, renderAuditTable, renderDetail } from '../../../cli/actions/audit.js';
@@ -16,7 +15,7 @@ import { plainStyle } from '../../../cli/output/style.js';
 import type { AuditEntry, DeployState, OperatorLock } from '../../../shared/api-types.js';
 import { ConflictError, UpstreamError } from '../../../shared/errors.js';
 import type { LastDeploy } from '../../../shared/service-detail.js';
-import { captureStream, cliRunner, makeCert, startFakeAgent, tempDir, testEnv, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { captureStream, cliRunner, tempDir, testEnv, type FakeAgent, type RecordedRequest, startAgentPair } from '../../support/cli-fixtures.js';
 
 const LOCK: OperatorLock = { service: 'demo', destination: '', key_id: 'K'.repeat(43), key_comment: 'alice@laptop', message: 'db migration', since: '2026-11-22T10:00:00.000Z' };
 
@@ -77,13 +76,7 @@ describe('fleet commands against two agents', () => {
   const sent = (method: string) => [...a.requests, ...b.requests].filter((r) => r.method === method && r.url !== '/v1/identity');
 
   before(async () => {
-    a = await startFakeAgent(makeCert(dir.path, 'a'), { route: routesFor('A', modes) });
-    b = await startFakeAgent(makeCert(dir.path, 'b'), { route: routesFor('B', modes) });
-    hostA = `127.0.0.1:${a.port}`;
-    hostB = `127.0.0.1:${b.port}`;
-    writeFileSync(join(dir.path, 'deploy.yml'), `service: demo\nimage: 127.0.0.1:5000/demo:latest\nservers:\n  - ${hostA}\n  - ${hostB}\nproxy:\n  host: demo.test\n`);
-    assert.equal((await run(['keys', 'new'])).code, 0);
-    for (const h of [hostA, hostB]) assert.equal((await run(['server', 'add', h])).code, 0);
+    ({ a, b, hostA, hostB } = await startAgentPair(dir.path, run, (name) => routesFor(name, modes)));
   });
   after(async () => {
     await a.close();

@@ -3,11 +3,10 @@
 // agent without the route named as outdated, and bad -n refused with exit 2.
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WebhookDelivery } from '../../../shared/api-types.js';
-import { cliRunner, makeCert, startFakeAgent, tempDir, type FakeAgent, type RecordedRequest } from '../../support/cli-fixtures.js';
+import { cliRunner, tempDir, type FakeAgent, type RecordedRequest, startAgentPair } from '../../support/cli-fixtures.js';
 
 const DEPLOYED: WebhookDelivery = {
   id: 'whd_one', at: '2026-11-22T10:00:05.000Z', service: 'demo', destination: '', source: 'github', sender_delivery_id: 'gh-1',
@@ -44,13 +43,7 @@ describe('deploy webhook deliveries', () => {
   const asked = () => [...a.requests, ...b.requests].filter((r) => r.url.includes('/webhook/deliveries'));
 
   before(async () => {
-    a = await startFakeAgent(makeCert(dir.path, 'a'), { route: routesFor('A', modes) });
-    b = await startFakeAgent(makeCert(dir.path, 'b'), { route: routesFor('B', modes) });
-    hostA = `127.0.0.1:${a.port}`;
-    hostB = `127.0.0.1:${b.port}`;
-    writeFileSync(join(dir.path, 'deploy.yml'), `service: demo\nimage: 127.0.0.1:5000/demo:latest\nservers:\n  - ${hostA}\n  - ${hostB}\nproxy:\n  host: demo.test\n`);
-    assert.equal((await run(['keys', 'new'])).code, 0);
-    for (const h of [hostA, hostB]) assert.equal((await run(['server', 'add', h])).code, 0);
+    ({ a, b, hostA, hostB } = await startAgentPair(dir.path, run, (name) => routesFor(name, modes)));
   });
   after(async () => {
     await a.close();
