@@ -4,30 +4,19 @@
 // Output is decoded per stream, secrets redacted, the tail kept; a timeout or a
 // stop (concurrency replace, service removed, agent stopping) removes the
 // container, which ends the run.
-import { randomBytes } from 'node:crypto';
-import type { CronOutcome, JWK } from '../../shared/api-types.js';
+import type { CronOutcome } from '../../shared/api-types.js';
 import type { CronJobSpec } from '../../shared/manifest-cron.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
-import { unseal as defaultUnseal } from '../../shared/sealing.js';
-import { LABEL } from '../core/containers.js';
 import { OutputTail, Redactor } from '../core/cron/output.js';
-import { guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort, ProcessSession } from '../docker.js';
-import { hostContainerSpec } from '../engine/bind-paths.js';
-import { openRoleSecrets, type Unseal } from '../engine/role-secrets.js';
+import { oneOffContainerSpec, type OneOffDeps } from '../ops/one-off-container.js';
 
 export const CRON_KIND = 'cron';
 /** The job a cron container runs (beside berth.kind=cron). */
 export const CRON_JOB_LABEL = 'berth.cron';
 
-export interface CronRunnerDeps {
+export interface CronRunnerDeps extends OneOffDeps {
   docker: DockerPort;
-  /** BERTH_HOST / KAMAL_HOST, as for app containers. */
-  hostname: string;
-  network: string;
-  sealingPrivateJwk: JWK;
-  guardrails?: GuardrailPolicy | undefined;
-  unseal?: Unseal;
 }
 
 export interface CronRunSpec {
@@ -74,21 +63,14 @@ export function createCronRunner(deps: CronRunnerDeps): CronRunner {
       const tail = new OutputTail();
       let secrets: Record<string, string> = {};
       try {
-        secrets = (await openRoleSecrets(run.manifest, deps.sealingPrivateJwk, deps.unseal ?? defaultUnseal))[run.spec.role] ?? {};
-        const spec = await hostContainerSpec(
-          run.manifest,
-          run.spec.role,
-          { deployId: run.deployId, hostname: deps.hostname, network: deps.network, fingerprint: '', policy: deps.guardrails ?? guardrailPolicy() },
-          secrets,
-        );
-        const labels: Record<string, string> = { ...spec.labels, [LABEL.kind]: CRON_KIND, [CRON_JOB_LABEL]: run.job };
-        delete labels[LABEL.spec];
+        const made = await oneOffContainerSpec(deps, {
+          manifest: run.manifest, deployId: run.deployId, role: run.spec.role, cmd: run.spec.command,
+          kind: CRON_KIND, labels: { [CRON_JOB_LABEL]: run.job }, suffix: `cron-${run.job}`,
+        });
+        secrets = made.secrets;
         const early = endedBy();
         if (early) return { ...early, exitCode: null, output: '', outputTruncated: false };
-        session = await deps.docker.runAttached(
-          { ...spec, name: `${spec.name}-cron-${run.job}-${randomBytes(4).toString('hex')}`, cmd: [...run.spec.command], labels, restartPolicy: 'no' },
-          { tty: false, stdin: false },
-        );
+        session = await deps.docker.runAttached(made.spec, { tty: false, stdin: false });
       } catch (e) {
         // Never the spec or the environment: only what went wrong.
         const reason = `could not start: ${e instanceof Error ? e.message : String(e)}`;

@@ -1,32 +1,21 @@
 // Running an operator's command for a service: in a new container of the
 // current release (the role's full environment, secrets unsealed as for the
 // app itself), or with `reuse` in the running container of that release.
-import { randomBytes } from 'node:crypto';
-import type { JWK } from '../../shared/api-types.js';
 import { ConflictError, NotFoundError, UserError } from '../../shared/errors.js';
 import { manifestSubject, type ManifestPayload } from '../../shared/manifest.js';
-import { unseal as defaultUnseal } from '../../shared/sealing.js';
 import { APP_KIND, LABEL } from '../core/containers.js';
-import { guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
 import { proxiedRoles } from '../core/routes.js';
 import type { DockerPort, ProcessSession } from '../docker.js';
-import { hostContainerSpec } from '../engine/bind-paths.js';
 import { findAccessory, requireAccessory } from '../accessories/service.js';
 import { serviceContainers } from '../engine/observe.js';
-import { openRoleSecrets, type Unseal } from '../engine/role-secrets.js';
+import { oneOffContainerSpec, type OneOffDeps } from './one-off-container.js';
 import type { Store } from '../store/index.js';
 
 export const EXEC_KIND = 'exec';
 
-export interface ExecDeps {
+export interface ExecDeps extends OneOffDeps {
   store: Store;
   docker: DockerPort;
-  /** BERTH_HOST / KAMAL_HOST, as for app containers. */
-  hostname: string;
-  network: string;
-  sealingPrivateJwk: JWK;
-  guardrails?: GuardrailPolicy | undefined;
-  unseal?: Unseal;
 }
 
 export interface ExecRequest {
@@ -90,18 +79,8 @@ async function accessoryTarget(deps: ExecDeps, req: ExecRequest, name: string, b
 /** Starts the command; the caller reads the session and disposes of it. */
 export async function startExec(deps: ExecDeps, target: ExecTarget, cmd: string[], io: { tty: boolean; stdin: boolean }): Promise<ProcessSession> {
   if (target.containerId) return deps.docker.exec(target.containerId, cmd, io);
-  const { manifest, role } = target;
-  const secrets = await openRoleSecrets(manifest, deps.sealingPrivateJwk, deps.unseal ?? defaultUnseal);
-  // The agent's policy today, not the one the release was accepted under: a
-  // tightened policy applies to new containers (the spec checks the role it runs).
-  const policy = deps.guardrails ?? guardrailPolicy();
-  const spec = await hostContainerSpec(manifest, role, { deployId: target.deployId, hostname: deps.hostname, network: deps.network, fingerprint: '', policy }, secrets[role] ?? {});
-  const labels: Record<string, string> = { ...spec.labels, [LABEL.kind]: EXEC_KIND };
-  delete labels[LABEL.spec];
-  return deps.docker.runAttached(
-    { ...spec, name: `${spec.name}-exec-${randomBytes(4).toString('hex')}`, cmd: [...cmd], labels, restartPolicy: 'no' },
-    io,
-  );
+  const { spec } = await oneOffContainerSpec(deps, { manifest: target.manifest, deployId: target.deployId, role: target.role, cmd, kind: EXEC_KIND, suffix: 'exec' });
+  return deps.docker.runAttached(spec, io);
 }
 
 /** Exec containers left by an agent that died mid-command; nobody reads them any more. `docker` is scoped to this agent (agent-scope.ts): another agent's running commands are not touched. */
