@@ -6,15 +6,13 @@
 // endpoints list it, reboot it with data kept, and remove it (admin) with purge.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { signManifest } from '../../shared/manifest-signing.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { seal } from '../../shared/sealing.js';
 import { dockerOk } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
-import { agentId, loadKey, rawRequest, signedRequest, type OperatorKey } from '../support/signed-client.js';
+import { agentId, loadKey, postResigned, rawRequest, signedRequest, storedPayload, type OperatorKey } from '../support/signed-client.js';
 import { waitFor } from '../support/wait.js';
 
 let e: E2eApp;
@@ -29,9 +27,7 @@ before(async () => {
   aud = await agentId(e.hosts[0]!);
   const r = await e.push('v1');
   assert.equal(r.code, 0, explain(r, e));
-  const got = await signedRequest(e.hosts[0]!, key, aud, 'GET', `/v1/services/${e.service}/releases/v1`);
-  assert.equal(got.status, 200, JSON.stringify(got.body));
-  stored = got.body.release.payload as ManifestPayload;
+  stored = await storedPayload(e.hosts[0]!, key, aud, e.service, 'v1');
 });
 after(async () => e?.teardown());
 
@@ -40,13 +36,7 @@ const api = (method: string, path: string, body = '') => signedRequest(e.hosts[0
 test('a release with an accessory boots it; the API lists, reboots (data kept) and purges it', async () => {
   const identity = await rawRequest(e.hosts[0]!, 'GET', '/v1/identity', '');
   const token = await seal('acc-t0ken', identity.body.sealing_jwk, { use: 'accessory-env', service: e.service, destination: '', accessory: 'cache', name: 'TOKEN' });
-  const now = Math.floor(Date.now() / 1000);
-  const { trigger: _t, ...base } = stored;
-  const payload = {
-    ...base, iat: now, exp: now + 600, jti: randomBytes(16).toString('base64url'), seq: stored.seq + 1, version: 'v2',
-    accessories: { cache: { image: stored.image, env: { clear: {}, secret: { TOKEN: token } }, files: [], directories: [{ source: 'data', target: '/www/data' }] } },
-  } as ManifestPayload;
-  const posted = await signedRequest(e.hosts[0]!, key, aud, 'POST', '/v1/releases', JSON.stringify({ manifest: await signManifest(payload, key.privateJwk, key.kid) }));
+  const posted = await postResigned(e.hosts[0]!, key, aud, stored, stored.seq + 1, { accessories: { cache: { image: stored.image, env: { clear: {}, secret: { TOKEN: token } }, files: [], directories: [{ source: 'data', target: '/www/data' }] } } } as Partial<ManifestPayload>);
   assert.equal(posted.status, 202, JSON.stringify(posted.body));
   const id = posted.body.deploy.id as number;
   const done = await waitFor('the deploy to end', async () => {

@@ -6,15 +6,13 @@
 // release arrives, and nothing is stored or started.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../agent/store/index.js';
-import { signManifest } from '../../shared/manifest-signing.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { containersByLabel } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
-import { agentId, loadKey, signedRequest, type OperatorKey } from '../support/signed-client.js';
+import { agentId, loadKey, postResigned, storedPayload, type OperatorKey } from '../support/signed-client.js';
 
 let e: E2eApp;
 let key: OperatorKey;
@@ -29,9 +27,7 @@ before(async () => {
   aud = await agentId(e.hosts[0]!);
   const r = await e.push('v1');
   assert.equal(r.code, 0, explain(r, e));
-  const got = await signedRequest(e.hosts[0]!, key, aud, 'GET', `/v1/services/${e.service}/releases/v1`);
-  assert.equal(got.status, 200, JSON.stringify(got.body));
-  stored = got.body.release.payload as ManifestPayload;
+  stored = await storedPayload(e.hosts[0]!, key, aud, e.service, 'v1');
   stateDir = realpathSync(e.hosts[0]!.stateDir);
 });
 after(async () => e?.teardown());
@@ -49,11 +45,8 @@ async function observe(): Promise<string> {
 
 async function refused(over: Partial<ManifestPayload>, message: RegExp): Promise<void> {
   const before = await observe();
-  const now = Math.floor(Date.now() / 1000);
   seq = Math.max(Date.now(), seq + 1);
-  const { trigger: _t, ...base } = stored;
-  const payload = { ...base, iat: now, exp: now + 600, jti: randomBytes(16).toString('base64url'), seq, version: `r${seq}`, ...over } as ManifestPayload;
-  const r = await signedRequest(e.hosts[0]!, key, aud, 'POST', '/v1/releases', JSON.stringify({ manifest: await signManifest(payload, key.privateJwk, key.kid) }));
+  const r = await postResigned(e.hosts[0]!, key, aud, stored, seq, over);
   assert.equal(r.status, 400, JSON.stringify(r.body));
   assert.equal(r.body.error.code, 'guardrail_refused', JSON.stringify(r.body));
   assert.match(r.body.error.message, message);

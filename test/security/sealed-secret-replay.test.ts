@@ -5,13 +5,11 @@
 // read the secret back through the logs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { containersByLabel } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
-import { agentId, loadKey, signedRequest, type OperatorKey } from '../support/signed-client.js';
-import { signManifest } from '../../shared/manifest-signing.js';
+import { agentId, loadKey, postResigned, storedPayload, type OperatorKey } from '../support/signed-client.js';
 import { openStore } from '../../agent/store/index.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 
@@ -32,22 +30,16 @@ before(async () => {
   const r = await e.push('v1');
   assert.equal(r.code, 0, explain(r, e));
   // What any deploy key can fetch: the stored payload a rollback re-signs.
-  const got = await signedRequest(e.hosts[0]!, key, aud, 'GET', '/v1/services/sealed/releases/v1');
-  assert.equal(got.status, 200, JSON.stringify(got.body));
-  stored = got.body.release.payload as ManifestPayload;
+  stored = await storedPayload(e.hosts[0]!, key, aud, 'sealed', 'v1');
   assert.match(stored.roles.web?.env.secret.DB_PASSWORD ?? '', /^ey/, 'the release carries the sealed secret');
 });
 
 after(async () => e?.teardown());
 
 /** A's stored payload, re-signed by the deploy key as a new release with `over` applied. */
-async function replay(over: Partial<ManifestPayload>): Promise<{ status: number; body: any }> {
-  const now = Math.floor(Date.now() / 1000);
+function replay(over: Partial<ManifestPayload>): Promise<{ status: number; body: any }> {
   seq = Math.max(Date.now(), seq + 1);
-  const { trigger: _t, ...base } = stored;
-  const payload = { ...base, iss: key.kid, iat: now, exp: now + 600, jti: randomBytes(16).toString('base64url'), seq, version: `r${seq}`, ...over } as ManifestPayload;
-  const manifest = await signManifest(payload, key.privateJwk, key.kid);
-  return signedRequest(e.hosts[0]!, key, aud, 'POST', '/v1/releases', JSON.stringify({ manifest }));
+  return postResigned(e.hosts[0]!, key, aud, stored, seq, over);
 }
 
 /** The database (less the request-token jti log) and the containers of both services (the engine is shared with other tests). */

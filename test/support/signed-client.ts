@@ -1,10 +1,12 @@
 // Hand-made signed requests to a real agent, for tests that send what the CLI
 // never would (forged, replayed, oversized). TLS is pinned to the agent's cert.
 import https from 'node:https';
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerName } from '../../agent/core/containers.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import { signManifest } from '../../shared/manifest-signing.js';
 import { signRequest } from '../../shared/request-token.js';
 import type { BerthHost } from './berth-host.js';
 
@@ -92,4 +94,24 @@ export async function signedRequest(host: BerthHost, key: OperatorKey, aud: stri
 
 export function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
+}
+
+/** A stored release's payload as any deploy key may fetch it (what a rollback re-signs). */
+export async function storedPayload(host: BerthHost, key: OperatorKey, aud: string, service: string, version: string): Promise<ManifestPayload> {
+  const got = await signedRequest(host, key, aud, 'GET', `/v1/services/${service}/releases/${version}`);
+  if (got.status !== 200) throw new Error(`GET release ${version}: ${got.status} ${JSON.stringify(got.body)}`);
+  return got.body.release.payload as ManifestPayload;
+}
+
+/**
+ * `stored` re-signed by `key` as a new release (fresh times, jti, seq and a
+ * version `r<seq>`, `over` applied) and posted: how attacks with a deploy key
+ * build the release they try.
+ */
+export async function postResigned(host: BerthHost, key: OperatorKey, aud: string, stored: ManifestPayload, seq: number, over: Partial<ManifestPayload>): Promise<Reply> {
+  const now = Math.floor(Date.now() / 1000);
+  const { trigger: _t, ...base } = stored;
+  const payload = { ...base, iss: key.kid, iat: now, exp: now + 600, jti: randomBytes(16).toString('base64url'), seq, version: `r${seq}`, ...over } as ManifestPayload;
+  const manifest = await signManifest(payload, key.privateJwk, key.kid);
+  return signedRequest(host, key, aud, 'POST', '/v1/releases', JSON.stringify({ manifest }));
 }
