@@ -53,16 +53,6 @@ export function isTimeZone(zone: string): boolean {
   }
 }
 
-/** Why `text` is not a schedule, in words a deploy.yml author can act on; undefined when it is one. */
-export function scheduleProblem(text: unknown, timezone: string = DEFAULT_TIME_ZONE): string | undefined {
-  try {
-    parseCronSchedule(text, timezone);
-    return undefined;
-  } catch (e) {
-    return e instanceof Error ? e.message : String(e);
-  }
-}
-
 /** Reads a schedule; throws UserError saying what is wrong with it. */
 export function parseCronSchedule(text: unknown, timezone: string = DEFAULT_TIME_ZONE): CronSchedule {
   if (typeof text !== 'string') throw new UserError('should be a cron schedule string (5 or 6 fields, or @daily)');

@@ -83,10 +83,4 @@ export class OutputTail {
     if (start > 0) all = all.subarray(start);
     return all.toString('utf8');
   }
-
-  /** The last `chars` characters (a notification carries a short tail). */
-  last(chars: number): string {
-    const t = this.text();
-    return t.length > chars ? t.slice(t.length - chars) : t;
-  }
 }
