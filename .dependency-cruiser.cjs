@@ -73,6 +73,18 @@ const ADAPTERS = [
     why: 'Tag globs of auto_deploy policies are compiled in shared/tag-pattern.ts only, with one set of options.',
   },
   {
+    name: 'tar-stream',
+    packages: pkg('tar-stream'),
+    allowed: '^agent/backups/tar[.]ts$',
+    why: 'Tar archives (volume backups and restores) are parsed and written in agent/backups/tar.ts only, where the entry policy is applied.',
+  },
+  {
+    name: 'age-encryption',
+    packages: pkg('age-encryption'),
+    allowed: '^shared/age[.]ts$',
+    why: 'Backup files are encrypted (agent) and decrypted (CLI) through shared/age.ts only.',
+  },
+  {
     // zod is the schema language, not an effect, but still one library with
     // one place per side: schemas of data that crosses a trust boundary.
     //  - shared/: the wire schemas, the contract between agent and CLI (manifest,

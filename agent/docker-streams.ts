@@ -27,6 +27,8 @@ export interface ProcessIo {
   tty: boolean;
   /** Attach stdin (interactive); without it the process gets no input. */
   stdin: boolean;
+  /** exec only: the user the process runs as (docker exec --user); the container's default when absent. */
+  user?: string;
 }
 
 /** A process started by the agent for an operator: exec in a container, or a container of its own. */
@@ -100,7 +102,7 @@ export async function openLogs(docker: Docker, id: string, o: LogOptions): Promi
 }
 
 export async function execIn(docker: Docker, id: string, cmd: string[], io: ProcessIo): Promise<ProcessSession> {
-  const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdin: io.stdin, AttachStdout: true, AttachStderr: true, Tty: io.tty });
+  const exec = await docker.getContainer(id).exec({ Cmd: cmd, ...(io.user ? { User: io.user } : {}), AttachStdin: io.stdin, AttachStdout: true, AttachStderr: true, Tty: io.tty });
   const raw = (await exec.start({ hijack: true, stdin: io.stdin, Tty: io.tty })) as unknown as RawStream;
   const output = demuxed(raw, io.tty ? 'raw' : 'framed');
   return {

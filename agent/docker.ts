@@ -87,6 +87,19 @@ export interface DockerPort {
   exec(id: string, cmd: string[], io: ProcessIo): Promise<ProcessSession>;
   /** A new container from `spec`, attached before it starts; dispose() removes it. */
   runAttached(spec: ContainerSpec, io: ProcessIo): Promise<ProcessSession>;
+  /**
+   * `GET /containers/{id}/archive?path=`: a tar stream of `path` in the
+   * container (which need not have started). Docker does not follow symlinks;
+   * an error after the answer began shows only as a short tar, so the caller
+   * parses it to its end.
+   */
+  getArchive(id: string, path: string): Promise<NodeJS.ReadableStream>;
+  /** `PUT /containers/{id}/archive?path=`: extracts a plain tar stream into `path` (a directory) of the container. */
+  putArchive(id: string, path: string, tar: NodeJS.ReadableStream): Promise<void>;
+  /** `docker import` of a root filesystem tar as `repoTag` (an image made by the agent, never pulled). */
+  importImage(tar: NodeJS.ReadableStream, repoTag: string): Promise<void>;
+  /** A named volume's labels and host mount point; undefined when there is no such volume. */
+  volumeInfo(name: string): Promise<{ labels: Record<string, string>; mountpoint: string } | undefined>;
 }
 
 export function dockerOptionsFromHost(host: string): Docker.DockerOptions {
@@ -361,6 +374,39 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
       } catch (err) {
         // Never echo the spec: its env holds unsealed secrets.
         throw upstream(`run ${spec.name}`, err);
+      }
+    },
+
+    async getArchive(id, path) {
+      return call(`archive get ${id.slice(0, 12)} ${path}`, () => docker.getContainer(id).getArchive({ path }));
+    },
+
+    async putArchive(id, path, tar) {
+      // Docker answers once it has extracted everything (or failed): no timeout beyond the caller's own.
+      await raw(`archive put ${id.slice(0, 12)} ${path}`, () => docker.getContainer(id).putArchive(tar, { path }), 24 * 3600_000).catch((err: unknown) => {
+        throw upstream(`archive put ${id.slice(0, 12)} ${path}`, err);
+      });
+    },
+
+    async importImage(tar, repoTag) {
+      const [repo = repoTag, tag = 'latest'] = repoTag.split(':');
+      const stream = await call(`image import ${repoTag}`, () => docker.importImage(tar, { repo, tag }));
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(stream, (err: Error | null, events: Array<{ error?: string }>) => {
+          const failed = err ?? (events.find((e) => e.error) ? new Error(events.find((e) => e.error)?.error) : null);
+          if (failed) reject(upstream(`image import ${repoTag}`, failed));
+          else resolve();
+        });
+      });
+    },
+
+    async volumeInfo(name) {
+      try {
+        const info = await raw(`volume inspect ${name}`, (abortSignal) => docker.getVolume(name).inspect({ abortSignal }));
+        return { labels: (info.Labels as Record<string, string> | null) ?? {}, mountpoint: info.Mountpoint };
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw upstream(`volume inspect ${name}`, err);
       }
     },
   };

@@ -12,6 +12,9 @@
 
 import { z } from 'zod';
 import {
+  BACKUP_OUTCOMES,
+  BACKUP_TRIGGERS,
+  BACKUP_VERIFY_RESULTS,
   CRON_OUTCOMES,
   CRON_TRIGGERS,
   DEPLOY_STATES,
@@ -19,6 +22,8 @@ import {
   WEBHOOK_DELIVERY_OUTCOMES,
   type AccessoryStatus,
   type AuditEntry,
+  type BackupRecord,
+  type BackupStatus,
   type CronJobStatus,
   type CronRun,
   type CronRunSummary,
@@ -36,6 +41,7 @@ import {
 } from './api-types.js';
 import type { ErrorBody } from './errors.js';
 import { WEBHOOK_SOURCES } from './manifest.js';
+import { BACKUP_COMPRESSIONS, BACKUP_KINDS } from './manifest-backups.js';
 
 type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
 
@@ -254,6 +260,71 @@ export const accessoryActionResponseSchema = z.object({ accessory: accessoryStat
 /** DELETE /v1/services/:name/accessories/:accessory[?purge=1]: the container removed (null when there was none) and the directories deleted (purge only). */
 export const accessoryRemovedResponseSchema = z.object({ removed: z.object({ container: z.string().nullable(), purged: z.array(z.string()) }) });
 
+export const backupRecordSchema = exactly<BackupRecord>()(z.object({
+  id: z.number(),
+  service: z.string(),
+  destination: z.string(),
+  backup: z.string(),
+  kind: z.enum(BACKUP_KINDS),
+  trigger: z.enum(BACKUP_TRIGGERS),
+  started_at: isoTime,
+  ended_at: isoTime.nullable(),
+  duration_ms: z.number().nullable(),
+  outcome: z.enum(BACKUP_OUTCOMES),
+  reason: z.string(),
+  size: z.number().nullable(),
+  raw_size: z.number().nullable(),
+  sha256: z.string().nullable(),
+  plain_sha256: z.string().nullable(),
+  compression: z.enum(BACKUP_COMPRESSIONS),
+  recipient: z.string().nullable(),
+  release: z.string().nullable(),
+  for_release: z.string().nullable(),
+  image: z.string().nullable(),
+  verify: z.enum(BACKUP_VERIFY_RESULTS).nullable(),
+  verify_output: z.string(),
+  notify: z.string().nullable(),
+  stored: z.boolean(),
+}));
+
+
+const backupStatusSchema = exactly<BackupStatus>()(z.object({
+  name: z.string(),
+  kind: z.enum(BACKUP_KINDS),
+  source: z.string(),
+  schedule: z.string().nullable(),
+  timezone: z.string(),
+  next_run: isoTime.nullable(),
+  keep: z.number(),
+  max_age: z.number().nullable(),
+  compression: z.enum(BACKUP_COMPRESSIONS),
+  encrypted: z.boolean(),
+  verify: z.boolean(),
+  before_deploy: z.boolean(),
+  path: z.string(),
+  running: z.boolean(),
+  last: backupRecordSchema.nullable(),
+  newest_good: z.number().nullable(),
+}));
+
+/**
+ * GET /v1/services/:name/backups[?backup=NAME&limit=N]: the current release's
+ * backups on this agent and their records, newest first (404 when never deployed).
+ */
+export const backupsResponseSchema = z.object({ release: z.string().nullable(), backups: z.array(backupStatusSchema), records: z.array(backupRecordSchema) });
+
+/**
+ * The NDJSON lines of POST /v1/services/:name/backups/:backup/run and
+ * .../restore: `started` once the run has a record, then `ended` with the
+ * record as it finished (restore: the record restored from). A failure after
+ * the stream began is an `error` line (errorBodySchema's shape under `error`).
+ */
+export const backupEventSchema = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('started'), record: backupRecordSchema }),
+  z.object({ event: z.literal('step'), message: z.string() }),
+  z.object({ event: z.literal('ended'), record: backupRecordSchema, restored: z.boolean().optional() }),
+]);
+
 export const errorBodySchema = exactly<ErrorBody>()(z.object({ error: z.object({ code: z.string(), message: z.string(), hint: z.string().optional() }) }));
 
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
@@ -312,3 +383,5 @@ export const cronRunRecordSchema = z.union([
   z.object({ run: cronRunSummarySchema }),
 ]);
 export type CronRunRecord = z.infer<typeof cronRunRecordSchema>;
+export type BackupsResponse = z.infer<typeof backupsResponseSchema>;
+export type BackupEvent = z.infer<typeof backupEventSchema>;

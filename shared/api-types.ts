@@ -316,3 +316,77 @@ export interface AccessoryStatus {
   /** Host directories it mounts (the ones the agent keeps for it, and absolute ones). */
   directories: string[];
 }
+
+export const BACKUP_TRIGGERS = ['schedule', 'catch-up', 'manual', 'before_deploy'] as const;
+export type BackupTrigger = (typeof BACKUP_TRIGGERS)[number];
+/** running: under way; ok: stored, checksum read back (and verify passed when configured); failed: not a backup; interrupted: the agent stopped mid-run. */
+export const BACKUP_OUTCOMES = ['running', 'ok', 'failed', 'interrupted'] as const;
+export type BackupOutcome = (typeof BACKUP_OUTCOMES)[number];
+/** null: no verify configured; passed/failed: the verify command's result. */
+export const BACKUP_VERIFY_RESULTS = ['passed', 'failed'] as const;
+export type BackupVerifyResult = (typeof BACKUP_VERIFY_RESULTS)[number];
+
+/** One backup run on one agent, as `deploy backup list` shows it. */
+export interface BackupRecord {
+  id: number;
+  service: string;
+  destination: string;
+  /** The backup's name in deploy.yml. */
+  backup: string;
+  kind: 'accessory' | 'volume' | 'directory';
+  trigger: BackupTrigger;
+  started_at: string;
+  ended_at: string | null;
+  duration_ms: number | null;
+  outcome: BackupOutcome;
+  /** Why it failed (or was interrupted); '' when ok. Never holds secret values. */
+  reason: string;
+  /** Bytes of the stored file (compressed, encrypted when so), null when nothing was stored. */
+  size: number | null;
+  /** Bytes the dump or tar archive had before compression. */
+  raw_size: number | null;
+  /** Hex SHA-256 of the stored file, as read back after it was written. */
+  sha256: string | null;
+  /** Hex SHA-256 of the compressed plaintext (equals sha256 unless encrypted): what an encrypted restore's upload must match. */
+  plain_sha256: string | null;
+  compression: 'zstd' | 'gzip';
+  /** The age recipient it is encrypted to, null when not encrypted. */
+  recipient: string | null;
+  /** The release (version) live when it was taken, null before the service's first release. */
+  release: string | null;
+  /** before_deploy: the release whose switch it preceded. */
+  for_release: string | null;
+  /** The accessory image it was dumped from (kind accessory), else null. */
+  image: string | null;
+  verify: BackupVerifyResult | null;
+  /** The verify command's last output lines (secret values replaced), '' when none. */
+  verify_output: string;
+  /** The notify hook for a failed run: null (none configured or not needed), `sent`, or `failed: …`. */
+  notify: string | null;
+  /** Whether its file is still on disk (retention deletes files; failed runs never have one). */
+  stored: boolean;
+}
+
+/** One backup of the current release as `GET /v1/services/:name/backups` shows it on this agent. */
+export interface BackupStatus {
+  name: string;
+  kind: 'accessory' | 'volume' | 'directory';
+  /** The accessory, volume or directory it backs up, as deploy.yml names it. */
+  source: string;
+  schedule: string | null;
+  timezone: string;
+  /** ISO 8601; null without a schedule. */
+  next_run: string | null;
+  keep: number;
+  max_age: number | null;
+  compression: 'zstd' | 'gzip';
+  encrypted: boolean;
+  verify: boolean;
+  before_deploy: boolean;
+  /** The directory its files are stored in on this host. */
+  path: string;
+  running: boolean;
+  last: BackupRecord | null;
+  /** The newest ok backup's id, null when none. */
+  newest_good: number | null;
+}

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { UserError } from './errors.js';
 import { parseTagPattern } from './tag-pattern.js';
+import { backupSchema, MAX_BACKUPS } from './manifest-backups.js';
 import { cronJobSchema, notifySchema } from './manifest-cron.js';
 import { JWE_COMPACT, NAME, NAME_RULE } from './manifest-names.js';
 import { describeIssues } from './schema-issues.js';
@@ -315,12 +316,25 @@ export const manifestPayloadSchema = z
       .record(z.string().regex(NAME, `accessory names ${NAME_RULE}`), accessorySchema)
       .refine((a) => Object.keys(a).length <= MAX_ACCESSORIES, `at most ${MAX_ACCESSORIES} accessories`)
       .optional(),
+    /** Backups this agent takes (feature backups.v1), by name: shared/manifest-backups.ts. */
+    backups: z
+      .record(z.string().regex(NAME, `backup names ${NAME_RULE}`), backupSchema)
+      .refine((b) => Object.keys(b).length <= MAX_BACKUPS, `at most ${MAX_BACKUPS} backups`)
+      .optional(),
   })
   .superRefine((m, ctx) => {
     for (const [job, spec] of Object.entries(m.cron ?? {})) {
       if (!Object.hasOwn(m.roles, spec.role)) {
         ctx.addIssue({ code: 'custom', path: ['cron', job, 'role'], message: `role ${JSON.stringify(spec.role)} is not in this release (roles: ${Object.keys(m.roles).sort().join(', ')})` });
       }
+    }
+    for (const [name, spec] of Object.entries(m.backups ?? {})) {
+      if (spec.accessory !== undefined && !Object.hasOwn(m.accessories ?? {}, spec.accessory)) {
+        ctx.addIssue({ code: 'custom', path: ['backups', name, 'accessory'], message: `accessory ${JSON.stringify(spec.accessory)} is not in this release` });
+      }
+      spec.writers.forEach((role, i) => {
+        if (!Object.hasOwn(m.roles, role)) ctx.addIssue({ code: 'custom', path: ['backups', name, 'writers', i], message: `role ${JSON.stringify(role)} is not in this release` });
+      });
     }
     const expected = manifestSubject(m.service, m.destination);
     if (m.sub !== expected) {

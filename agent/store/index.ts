@@ -1,6 +1,7 @@
 // openStore: the agent's SQLite state behind the Store interface of docs/internals.md.
 import { EventEmitter } from 'node:events';
 import { createAuditRepo } from './audit-repo.js';
+import { createBackupsRepo } from './backups-repo.js';
 import { createCronRepo } from './cron-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo, readLatestDeploy } from './deploys-repo.js';
@@ -68,6 +69,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     derived: createDerivedRepo(db, now, bus),
     webhooks: { ...createWebhookDeliveriesRepo(db, now), ...createWebhookReleaseRepo(db, now, bus) },
     cron: createCronRepo(db, now),
+    backups: createBackupsRepo(db, now),
     bus,
   };
 }

@@ -221,4 +221,45 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    sql: `
+      CREATE TABLE backups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        backup TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        file TEXT,
+        size INTEGER,
+        raw_size INTEGER,
+        sha256 TEXT,
+        plain_sha256 TEXT,
+        compression TEXT NOT NULL,
+        recipient TEXT,
+        release TEXT,
+        for_release TEXT,
+        image TEXT,
+        verify TEXT,
+        verify_output TEXT NOT NULL DEFAULT '',
+        notify TEXT,
+        stored INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX backups_name ON backups (service, destination, backup, id);
+      CREATE INDEX backups_outcome ON backups (outcome);
+      CREATE TABLE backup_state (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        backup TEXT NOT NULL,
+        last_slot INTEGER,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (service, destination, backup)
+      );
+    `,
+  },
 ];

@@ -7,6 +7,7 @@ import type {
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
+import type { BackupsRepo } from './backups-repo.js';
 import type { CronRepo } from './cron-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { MaintenanceState } from '../../shared/api-types.js';
@@ -187,6 +188,8 @@ export interface Store {
   };
   /** Cron runs (the last 200 per job) and each job's pause and last slot (agent/store/cron-repo.ts). */
   cron: CronRepo;
+  /** Backup runs, their stored files and each schedule's last slot (agent/store/backups-repo.ts). */
+  backups: BackupsRepo;
   /** 'event' (DeployEvent), 'final' (DeployRecord). */
   bus: EventEmitter;
 }

@@ -185,4 +185,21 @@ export class FakeDocker implements DockerPort {
   async runAttached(): Promise<never> {
     throw new Error('FakeDocker: runAttached is not faked');
   }
+
+  // Archives and imports are exercised against the real engine only (test/integration/backups/).
+  async getArchive(): Promise<never> {
+    throw new Error('FakeDocker: getArchive is not faked');
+  }
+
+  async putArchive(): Promise<never> {
+    throw new Error('FakeDocker: putArchive is not faked');
+  }
+
+  async importImage(): Promise<never> {
+    throw new Error('FakeDocker: importImage is not faked');
+  }
+
+  async volumeInfo(): Promise<undefined> {
+    return undefined;
+  }
 }

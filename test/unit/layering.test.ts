@@ -94,6 +94,8 @@ describe('layering (.dependency-cruiser.cjs)', () => {
       'adapter-zod': ['agent/engine/zod.ts → zod'],
       'adapter-semver': ['agent/engine/semver.ts → semver'],
       'adapter-picomatch': ['cli/config/picomatch.ts → picomatch'],
+      'adapter-tar-stream': ['agent/engine/tar-stream.ts → tar-stream'],
+      'adapter-age-encryption': ['agent/engine/age.ts → age-encryption'],
       'external-unlisted': ['agent/engine/unlisted.ts → typescript'],
       'not-to-unresolvable': ['agent/engine/missing.ts → ./gone.js'],
     };
