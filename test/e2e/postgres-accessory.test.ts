@@ -3,12 +3,14 @@
 // reboot; the dump and restore commands backups of kind accessory run (here
 // through plain docker exec) give a custom-format dump that brings deleted
 // rows back, and a truncated dump is refused with the table left as it was.
+// Host (TCP) connections need the sealed POSTGRES_PASSWORD.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { seal } from '../../shared/sealing.js';
+import { docker } from '../support/docker-cli.js';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { PGDATA, execBytes, postgresImageByDigest, psql, waitHealthy } from '../support/postgres.js';
 import { agentId, loadKey, postResigned, rawRequest, signedRequest, storedPayload, type OperatorKey } from '../support/signed-client.js';
@@ -85,4 +87,14 @@ test('pg_dump -Fc gives a custom-format dump; pg_restore from stdin brings delet
   assert.notEqual(cut.code, 0, 'a truncated dump must not restore');
   assert.match(cut.stderr, /pg_restore: error/);
   assert.equal(await count(), '50');
+});
+
+test('host connections authenticate with the sealed POSTGRES_PASSWORD', async () => {
+  const overTcp = (password: string) => docker(engine, ['exec', '-e', `PGPASSWORD=${password}`, container, 'psql', '-X', '-tA', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'app', '-c', 'select 7']);
+  const good = await overTcp('pg-t3st-pw');
+  assert.equal(good.code, 0, good.stderr);
+  assert.equal(good.stdout.trim(), '7');
+  const bad = await overTcp('wrong');
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /password authentication failed for user "postgres"/);
 });
