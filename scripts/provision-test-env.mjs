@@ -3,7 +3,7 @@
 // Docker engines, an open registry, a registry that needs a login (htpasswd)
 // and the test images. Idempotent: reuses what is already running and what is
 // already built. The PostgreSQL image only when asked (its first build takes
-// minutes). Used by scripts/run-tests.mjs; also runnable by hand:
+// about 80 s). Used by scripts/run-tests.mjs; also runnable by hand:
 //   node scripts/provision-test-env.mjs up      start (or reuse) everything, PostgreSQL image included, print the env
 //   node scripts/provision-test-env.mjs down    stop the engines and the registry
 // Data roots under /var/lib/berth-test stay as a cache.

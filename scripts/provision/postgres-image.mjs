@@ -4,7 +4,7 @@
 // Like the web image it is built on engine 1, pushed to the test registry and
 // removed from the engine, and rebuilt only when its build context changed
 // (hash label). Provisioned only for runs that include a test importing
-// test/support/postgres.js: a fresh machine pays about two minutes once.
+// test/support/postgres.js: a fresh machine pays about 80 s once.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';

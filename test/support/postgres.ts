@@ -1,7 +1,7 @@
 // The PostgreSQL test image (test-images/postgres) and SQL against a running
 // container of it through the test engine's docker CLI. Importing this module
 // is what makes scripts/run-tests.mjs provision the image (its first build
-// takes minutes), so only tests that use it pay for it.
+// takes about 80 s), so only tests that use it pay for it.
 //
 // The image: Debian's postgresql 15; PGDATA=/var/lib/postgresql/data, a
 // cluster created there when it is empty; local socket trust, host
