@@ -24,7 +24,8 @@ ensure_packages() {
 }
 
 install_packages() {
-  local pkgs=(ca-certificates curl openssl iproute2 procps)
+  # zstd: the agent compresses backups with the host's zstd program.
+  local pkgs=(ca-certificates curl openssl iproute2 procps zstd)
   command -v dockerd >/dev/null || pkgs+=(docker.io)
   [[ $DEMO == 0 ]] || pkgs+=(docker-registry busybox-static)
   ensure_packages "packages" "${pkgs[@]}"

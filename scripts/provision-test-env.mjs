@@ -2,9 +2,9 @@
 // Provisions what the integration and e2e suites run against: two dedicated
 // Docker engines, an open registry, a registry that needs a login (htpasswd)
 // and the test images. Idempotent: reuses what is already running and what is
-// already built. Used by scripts/run-tests.mjs;
-// also runnable by hand:
-//   node scripts/provision-test-env.mjs up      start (or reuse) everything, print the env
+// already built. The PostgreSQL image only when asked (its first build takes
+// about 80 s). Used by scripts/run-tests.mjs; also runnable by hand:
+//   node scripts/provision-test-env.mjs up      start (or reuse) everything, PostgreSQL image included, print the env
 //   node scripts/provision-test-env.mjs down    stop the engines and the registry
 // Data roots under /var/lib/berth-test stay as a cache.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENGINES, removeLeftovers, startEngines, stopEngines } from './provision/engines.mjs';
 import { ensureImages, removeTestImages } from './provision/images.mjs';
+import { ensurePostgresImage } from './provision/postgres-image.mjs';
 import { ensureRegistry, stopRegistry } from './provision/registry.mjs';
 import { ensureAuthImages, ensureAuthRegistry, stopAuthRegistry } from './provision/auth-registry.mjs';
 import { registerUser, unregisterUser, withProvisionLock } from './provision/users.mjs';
@@ -20,7 +21,7 @@ import { registerUser, unregisterUser, withProvisionLock } from './provision/use
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ENV_FILE = path.join(ROOT, '.berth-test', 'env.json');
 
-const PACKAGES = ['docker.io', 'containerd', 'docker-registry', 'busybox-static', 'apache2-utils', 'openssl', 'iproute2', 'procps', 'curl'];
+const PACKAGES = ['docker.io', 'containerd', 'docker-registry', 'busybox-static', 'apache2-utils', 'openssl', 'iproute2', 'procps', 'curl', 'debootstrap'];
 
 function missingPackages() {
   return PACKAGES.filter((pkg) => {
@@ -39,8 +40,11 @@ function ensurePackages(log) {
   execFileSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { stdio: ['ignore', 'inherit', 'inherit'], env });
 }
 
-/** Starts or reuses everything; returns the facts the tests get as env vars. */
-export async function provision({ log = (m) => console.error(`[provision] ${m}`) } = {}) {
+/**
+ * Starts or reuses everything (the PostgreSQL image with `postgres: true`);
+ * returns the facts the tests get as env vars.
+ */
+export async function provision({ log = (m) => console.error(`[provision] ${m}`), postgres = false } = {}) {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) {
     throw new Error('integration and e2e tests need Linux and root (they start their own Docker engines)');
   }
@@ -54,20 +58,22 @@ export async function provision({ log = (m) => console.error(`[provision] ${m}`)
     const images = await ensureImages({ root: ROOT, registry, engineHost: ENGINES[0].host, log });
     const authRegistry = await ensureAuthRegistry(log);
     const authImages = await ensureAuthImages({ openRegistry: registry, authRegistry, engineHost: ENGINES[0].host, log });
+    const postgresImage = postgres ? await ensurePostgresImage({ root: ROOT, registry, engineHost: ENGINES[0].host, log }) : null;
     if (firstUser) {
       removeLeftovers(log);
       for (const engine of ENGINES) removeTestImages(engine.host);
     }
-    return writeEnv(registry, images, { ...authRegistry, images: authImages });
+    return writeEnv(registry, images, { ...authRegistry, images: authImages }, postgresImage);
   }, log);
 }
 
-function writeEnv(registry, images, authRegistry) {
+function writeEnv(registry, images, authRegistry, postgresImage) {
   const env = {
     engines: ENGINES.map((e) => ({ host: e.host, subnet: e.subnet })),
     registry,
     images,
     authRegistry,
+    postgresImage,
     root: ROOT,
   };
   fs.mkdirSync(path.dirname(ENV_FILE), { recursive: true });
@@ -84,6 +90,7 @@ export function envVars(env) {
     BERTH_TEST_IMAGES: JSON.stringify(env.images),
     BERTH_TEST_AUTH_REGISTRY: JSON.stringify(env.authRegistry),
     BERTH_TEST_ROOT: env.root,
+    ...(env.postgresImage ? { BERTH_TEST_POSTGRES_IMAGE: env.postgresImage } : {}),
   };
 }
 
@@ -103,7 +110,7 @@ export async function teardown({ log = (m) => console.error(`[teardown] ${m}`), 
 
 async function main(command) {
   if (command === 'up') {
-    const env = await provision();
+    const env = await provision({ postgres: true });
     for (const [k, v] of Object.entries(envVars(env))) console.log(`export ${k}='${v}'`);
   } else if (command === 'down') {
     await teardown({ force: true });

@@ -67,6 +67,11 @@ function selectFiles(args) {
   return [...chosen].sort();
 }
 
+/** Whether a compiled test uses the PostgreSQL image (imports its support module): only then is it provisioned. */
+function needsPostgres(files) {
+  return files.some((f) => fs.readFileSync(f, 'utf8').includes('support/postgres.js'));
+}
+
 let child = null;
 let interrupted = null;
 
@@ -103,7 +108,7 @@ async function main() {
   }
   if (withFixtures.length > 0 && !interrupted) {
     try {
-      const env = await provision();
+      const env = await provision({ postgres: needsPostgres(withFixtures) });
       if (!interrupted) {
         const code = await runNodeTest(withFixtures, ['--test-concurrency=1', '--test-timeout=600000'], envVars(env));
         exitCode ||= code;

@@ -94,14 +94,14 @@ export async function ensureImages({ root, registry, engineHost, log }) {
   return refs;
 }
 
-/** Removes every copy of the test images (any registry port, tag or digest) from an engine. */
+/** Removes every copy of the test images (berth-test/*: any registry port, tag or digest) from an engine. */
 export function removeTestImages(host) {
   const r = docker(host, ['images', '--no-trunc', '--format', '{{.Repository}} {{.ID}}']);
   if (r.code !== 0) throw new Error(`listing images failed: ${r.stderr.trim()}`);
   const ids = new Set();
   for (const line of r.stdout.split('\n')) {
     const [repo, id] = line.trim().split(' ');
-    if (repo && id && repo.endsWith(`/${IMAGE_REPO}`)) ids.add(id);
+    if (repo && id && /\/berth-test\/[^/]+$/.test(repo)) ids.add(id);
   }
   if (ids.size > 0) docker(host, ['rmi', '-f', ...ids]);
 }
