@@ -1,8 +1,9 @@
 // A plan (what Kamal would run) + a resolved image + one agent → the release
 // manifest for that agent: every role the host is in, with secret values, the
 // registry password, the auto_deploy webhook secrets and the cron notify hook
-// sealed to that agent's key; the cron jobs this host runs; and the accessories
-// placed on it (manifest-accessories.ts).
+// sealed to that agent's key; the cron jobs this host runs; the accessories
+// placed on it (manifest-accessories.ts) and the backups it takes
+// (manifest-backups.ts).
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
@@ -14,6 +15,7 @@ import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
 import { accessoriesOnHost, checkAccessoryInputs, manifestAccessories } from './manifest-accessories.js';
+import { manifestBackups, planHasBackups } from './manifest-backups.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
@@ -75,13 +77,14 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
 }
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
-export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
+export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron' | 'backups'>): string[] {
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
     ...(plan.roles.some((r) => r.hosts.some((h) => accessoriesOnHost(plan, h.host).length > 0)) ? ['accessories.v1'] : []),
+    ...(planHasBackups(config, plan) ? ['backups.v1'] : []),
   ];
 }
 
@@ -187,6 +190,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   // Only a host with jobs reports failed runs; others never open the hook.
   const notify = cron ? await manifestNotify(config, sealing) : undefined;
   const accessories = await manifestAccessories(config, plan, host, sealing, facts.accessoryImages);
+  const backups = manifestBackups(config, plan, host);
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
@@ -212,5 +216,6 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     ...(cron ? { cron } : {}),
     ...(notify ? { notify } : {}),
     ...(accessories ? { accessories } : {}),
+    ...(backups ? { backups } : {}),
   };
 }
