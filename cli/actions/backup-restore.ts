@@ -69,7 +69,7 @@ async function identityText(ctx: RunContext, flag: string | undefined, record: B
 /** The record a restore will use: ID, or the newest good one (outcome ok and still stored). */
 async function recordFor(client: AgentClient, ref: ServiceRef, name: string, id: number | undefined): Promise<BackupRecord | undefined> {
   const answer = await readBackups(client, ref, { backup: name, limit: 500 });
-  const records = answer?.records ?? [];
+  const records = (answer?.records ?? []).filter((r) => r.backup === name);
   return id === undefined ? records.find((r) => r.outcome === 'ok' && r.stored) : records.find((r) => r.id === id);
 }
 
