@@ -40,7 +40,7 @@ export function manifestBackups(config: Pick<DeployConfig, 'backups'>, plan: Pla
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-/** Whether any host a release goes to carries a backup: then every agent needs backups.v1. */
-export function planHasBackups(config: Pick<DeployConfig, 'backups'>, plan: Plan): boolean {
-  return Object.keys(config.backups ?? {}).some((name) => backupHosts(config, plan, name).length > 0);
+/** Features the release of `host` needs for its backups: backups.v1 only where backups are taken. */
+export function backupFeatures(config: Pick<DeployConfig, 'backups'>, plan: Plan, host: string): string[] {
+  return Object.keys(config.backups ?? {}).some((name) => carriesBackup(config, plan, host, name)) ? ['backups.v1'] : [];
 }

@@ -15,7 +15,7 @@ import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
 import { accessoriesOnHost, checkAccessoryInputs, manifestAccessories } from './manifest-accessories.js';
-import { manifestBackups, planHasBackups } from './manifest-backups.js';
+import { manifestBackups } from './manifest-backups.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
@@ -77,14 +77,13 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
 }
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
-export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron' | 'backups'>): string[] {
+export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
     ...(plan.roles.some((r) => r.hosts.some((h) => accessoriesOnHost(plan, h.host).length > 0)) ? ['accessories.v1'] : []),
-    ...(planHasBackups(config, plan) ? ['backups.v1'] : []),
   ];
 }
 

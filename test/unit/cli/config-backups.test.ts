@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../cli/config/load.js';
 import { planContainers } from '../../../cli/config/plan.js';
-import { backupHosts, manifestBackups } from '../../../cli/manifest-backups.js';
-import { planFeatures } from '../../../cli/manifest-builder.js';
+import { backupFeatures, backupHosts, manifestBackups } from '../../../cli/manifest-backups.js';
 import { main } from '../../../cli/main.js';
 import { ConfigError } from '../../../shared/errors.js';
 import { appDirs, captureStream, testEnv } from '../../support/cli-fixtures.js';
@@ -90,8 +89,9 @@ describe('deploy.yml backups', () => {
     assert.deepEqual(files, { kind: 'volume', volume: 'uploads', timezone: 'UTC', keep: 7, compression: 'gzip', path: '/srv/backups', min_size: 10 * 1024, timeout: 5400, before_deploy: false, writers: [] });
     assert.equal(config.backups?.files?.role, 'web', 'the role stays in the config, never in the manifest');
     assert.equal(manifestBackups(config, plan, five)?.wal?.kind, 'volume');
-    assert.ok(planFeatures(plan, config).includes('backups.v1'));
-    assert.ok(!planFeatures(plan, await configOf('')).includes('backups.v1'));
+    assert.deepEqual([five, six].map((h) => backupFeatures(config, plan, h)), [['backups.v1'], ['backups.v1']]);
+    const dbOnly = await configOf(PG);
+    assert.deepEqual([five, six].map((h) => backupFeatures(dbOnly, plan, h)), [['backups.v1'], []], 'only a host taking a backup needs backups.v1');
   });
 
   it('reads backups at the top level, and refuses them in both places', async () => {
