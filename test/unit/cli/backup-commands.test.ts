@@ -47,7 +47,7 @@ function status(over: Partial<BackupStatus>): BackupStatus {
   };
 }
 
-interface Modes { bDown: boolean; bRunFails: boolean; corrupt: boolean }
+interface Modes { bDown: boolean; bRunFails: boolean; corrupt: boolean; /** List answers that show db #7 unencrypted (older than the agent's word). */ stale: number }
 /** What A stores for the encrypted db backup #7 (set in before()). */
 const stored = { encrypted: Buffer.alloc(0), plain: Buffer.alloc(0), recipient: '' };
 const dbRecord = () => record({ id: 7, backup: 'db', kind: 'accessory', sha256: sha(stored.encrypted), plain_sha256: sha(stored.plain), size: stored.encrypted.length, recipient: stored.recipient, verify: 'passed', image: 'postgres@sha256:' + 'cd'.repeat(32) });
@@ -60,7 +60,8 @@ function routesFor(name: 'A' | 'B', modes: Modes) {
   return (req: RecordedRequest, res: ServerResponse) => {
     const { method, url } = req;
     if (name === 'B' && modes.bDown) return reply(res, 503, { error: { code: 'unavailable', message: 'the agent is shutting down' } });
-    const records = name === 'A' ? [dbRecord(), record({ id: 6, outcome: 'failed', reason: 'volume uploads is missing', size: null, sha256: null, plain_sha256: null, stored: false, release: 'v2' }), record({ id: 5 })] : [record({ id: 3 })];
+    const stale = method === 'GET' && url.startsWith(`${base}?`) && modes.stale > 0 && modes.stale-- > 0;
+    const records = name === 'A' ? [stale ? { ...dbRecord(), recipient: null } : dbRecord(), record({ id: 6, outcome: 'failed', reason: 'volume uploads is missing', size: null, sha256: null, plain_sha256: null, stored: false, release: 'v2' }), record({ id: 5 })] : [record({ id: 3 })];
     if (method === 'GET' && url.startsWith(`${base}?destination=`)) {
       const backups = name === 'A' ? [status({ name: 'db', kind: 'accessory', source: 'db', encrypted: true, verify: true, newest_good: 7 }), status({ newest_good: 5 })] : [status({ newest_good: 3 })];
       const only = new URL(url, 'https://agent').searchParams.get('backup');
@@ -96,7 +97,7 @@ function routesFor(name: 'A' | 'B', modes: Modes) {
 describe('deploy backup against two agents', () => {
   const dir = tempDir();
   const xdg = join(dir.path, 'xdg');
-  const modes: Modes = { bDown: false, bRunFails: false, corrupt: false };
+  const modes: Modes = { bDown: false, bRunFails: false, corrupt: false, stale: 0 };
   let a: FakeAgent;
   let b: FakeAgent;
   let hostA: string;
@@ -126,7 +127,7 @@ describe('deploy backup against two agents', () => {
     }));
   });
   beforeEach(() => {
-    Object.assign(modes, { bDown: false, bRunFails: false, corrupt: false });
+    Object.assign(modes, { bDown: false, bRunFails: false, corrupt: false, stale: 0 });
     a.requests.length = 0;
     b.requests.length = 0;
   });
@@ -230,6 +231,16 @@ describe('deploy backup against two agents', () => {
     assert.match(res.stderr, /stopping web/);
     assert.match(res.stdout, new RegExp(`${hostA}: db #7 ok, .*: restored`));
     assert.deepEqual(temps().filter((f) => !before.includes(f)), [], 'the encrypted and the plaintext temp files are gone');
+  });
+
+  it('restore answered 409 backup_encrypted (the list looked plain) reads the record again and decrypts', async () => {
+    modes.stale = 1;
+    const res = await run(['backup', 'restore', 'db', '7', '-y', '--host', hostA, '--identity', identity]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(sent().map((r) => r.slice(1).join(' ')), [
+      'GET /v1/services/demo/backups?destination=&backup=db&limit=500', 'POST /v1/services/demo/backups/db/restore?destination=',
+      'GET /v1/services/demo/backups?destination=&backup=db&limit=500', 'GET /v1/services/demo/backups/files/7?destination=', 'PUT /v1/services/demo/backups/db/restore/7?destination=',
+    ]);
   });
 
   it('restore of a plain backup is the agent\'s, on every server taking it', async () => {
