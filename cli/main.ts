@@ -38,6 +38,11 @@ import accessoryStopCommand from './commands/accessory-stop.js';
 import accessoryLogsCommand from './commands/accessory-logs.js';
 import accessoryExecCommand from './commands/accessory-exec.js';
 import accessoryRemoveCommand from './commands/accessory-remove.js';
+import backupListCommand from './commands/backup-list.js';
+import backupRunCommand from './commands/backup-run.js';
+import backupDownloadCommand from './commands/backup-download.js';
+import backupRestoreCommand from './commands/backup-restore.js';
+import backupKeygenCommand from './commands/backup-keygen.js';
 import removeCommand from './commands/remove.js';
 import configCommand from './commands/config.js';
 import initCommand from './commands/init.js';
@@ -86,6 +91,11 @@ export const commands: readonly CommandDefinition[] = [
   accessoryLogsCommand,
   accessoryExecCommand,
   accessoryRemoveCommand,
+  backupListCommand,
+  backupRunCommand,
+  backupDownloadCommand,
+  backupRestoreCommand,
+  backupKeygenCommand,
   removeCommand,
   configCommand,
   initCommand,

@@ -1,8 +1,9 @@
 // A plan (what Kamal would run) + a resolved image + one agent → the release
 // manifest for that agent: every role the host is in, with secret values, the
 // registry password, the auto_deploy webhook secrets and the cron notify hook
-// sealed to that agent's key; the cron jobs this host runs; and the accessories
-// placed on it (manifest-accessories.ts).
+// sealed to that agent's key; the cron jobs this host runs; the accessories
+// placed on it (manifest-accessories.ts) and the backups it takes
+// (manifest-backups.ts).
 
 import { randomBytes } from 'node:crypto';
 import type { ManifestInput } from '../shared/manifest.js';
@@ -14,6 +15,7 @@ import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
 import { accessoriesOnHost, checkAccessoryInputs, manifestAccessories } from './manifest-accessories.js';
+import { manifestBackups } from './manifest-backups.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
@@ -187,6 +189,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   // Only a host with jobs reports failed runs; others never open the hook.
   const notify = cron ? await manifestNotify(config, sealing) : undefined;
   const accessories = await manifestAccessories(config, plan, host, sealing, facts.accessoryImages);
+  const backups = manifestBackups(config, plan, host);
   return {
     apiVersion: 'berth/v1',
     iss: facts.kid,
@@ -212,5 +215,6 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     ...(cron ? { cron } : {}),
     ...(notify ? { notify } : {}),
     ...(accessories ? { accessories } : {}),
+    ...(backups ? { backups } : {}),
   };
 }

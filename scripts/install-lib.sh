@@ -70,32 +70,39 @@ ensure_docker() {
   changed "docker engine" "started"
 }
 
-node_major() { node --version 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p'; }
+# MAJOR.MINOR of the installed node, e.g. 20.19; empty when there is none.
+node_version() { node --version 2>/dev/null | sed -n 's/^v\([0-9]*\.[0-9]*\)\..*/\1/p'; }
+
+# age-encryption (backup files) needs Node.js 20.19 or newer.
+node_new_enough() {
+  local major=${1%%.*} minor=${1#*.}
+  (( major > 20 || (major == 20 && minor >= 19) ))
+}
 
 node_advice() {
   cat >&2 <<'EOF'
-Berth needs Node.js 20 or newer. Debian 12 ships Node.js 18, which is too old.
-Install Node.js 20+ first, for example from https://nodejs.org/en/download
+Berth needs Node.js 20.19 or newer. Debian 12 ships Node.js 18, which is too old.
+Install Node.js 20.19+ first, for example from https://nodejs.org/en/download
 (the Linux x64 tarball, unpacked into /usr/local), or from NodeSource's
 Debian repository, then run this installer again.
 EOF
 }
 
 ensure_node() {
-  local major
-  major=$(node_major)
-  if [[ -z "$major" ]]; then
+  local version
+  version=$(node_version)
+  if [[ -z "$version" ]]; then
     local candidate
-    candidate=$(apt-cache policy nodejs 2>/dev/null | sed -n 's/^ *Candidate: \([0-9]*\).*/\1/p' | sed 's/^[0-9]*://')
-    if [[ -n "$candidate" && "$candidate" -ge 20 ]]; then
+    candidate=$(apt-cache policy nodejs 2>/dev/null | sed -n 's/^ *Candidate: \([0-9]*:\)\{0,1\}\([0-9]*\.[0-9]*\).*/\2/p')
+    if [[ -n "$candidate" ]] && node_new_enough "$candidate"; then
       apt_install nodejs npm
       changed "node.js" "installed $(node --version)"
       return
     fi
-    node_advice; die "Node.js is not installed and the distribution's is older than 20"
+    node_advice; die "Node.js is not installed and the distribution's is older than 20.19"
   fi
-  if (( major < 20 )); then
-    node_advice; die "found Node.js $(node --version), need >= 20"
+  if ! node_new_enough "$version"; then
+    node_advice; die "found Node.js $(node --version), need >= 20.19"
   fi
   command -v npm >/dev/null || die "npm is missing beside node $(node --version)"
   unchanged "node.js" "$(node --version)"

@@ -49,7 +49,8 @@ export interface SignRequestOptions {
   aud: string;
   method: string;
   pathAndQuery: string;
-  body: Uint8Array | string;
+  /** The body, or its bodyHash when it is streamed (hashed before it is sent). */
+  body: Uint8Array | string | { hash: string };
   /** epoch seconds */
   now?: number;
   /** seconds, 1..60 */
@@ -75,7 +76,7 @@ export async function signRequest(opts: SignRequestOptions): Promise<string> {
     jti: randomBytes(16).toString('base64url'),
     htm,
     htu: opts.pathAndQuery,
-    bh: bodyHash(opts.body),
+    bh: typeof opts.body === 'object' && 'hash' in opts.body ? opts.body.hash : bodyHash(opts.body),
   };
   const payload = new TextEncoder().encode(JSON.stringify(claims));
   return signCompactJws(payload, { typ: TOKEN_TYPES.request, kid: opts.kid }, opts.privateJwk);

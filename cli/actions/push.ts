@@ -7,6 +7,7 @@ import { seal, type SealBinding } from '../../shared/sealing.js';
 import { planContainers } from '../config/plan.js';
 import { describeImage, parseImageReference, pinnedImage } from '../../shared/image-reference.js';
 import { bakeNotice, buildManifestPayload, checkDeployable, planFeatures } from '../manifest-builder.js';
+import { backupFeatures } from '../manifest-backups.js';
 import { resolveImageDigest } from '../registry.js';
 import { gatherReleaseInputs } from '../release-inputs.js';
 import { releaseVersion } from '../release-version.js';
@@ -50,6 +51,7 @@ export async function push(ctx: RunContext, options: { version: string | undefin
       ...(inputs.registry || plan.secretNames.length > 0 ? [BOUND_SEALING] : []),
       ...planFeatures(plan, config),
     ],
+    hostFeatures: (host) => backupFeatures(config, plan, host),
     async prepare({ host, pin }) {
       const sealing = {
         seal: (plaintext: string, binding: SealBinding) => seal(plaintext, pin.sealing_jwk, binding),

@@ -15,6 +15,7 @@ import { loadFleet } from '../rollout/fleet.js';
 import type { OperatorKeyFile } from '../keys.js';
 import { connectPinned } from '../agent-api/pinning.js';
 import { previousRelease, rollbackPayload } from '../rollback-release.js';
+import { restoreHints } from './backup-hints.js';
 import { hostsWithRoles, lockWaitSeconds as parseLockWait, primaryHostOf, rollOut, type ReleaseMaker } from '../rollout/deliver.js';
 
 const ROLLBACK_FEATURE = 'rollback.v1';
@@ -79,4 +80,5 @@ export async function rollback(ctx: RunContext, options: { release: string | und
     trustNew: false,
     words: { done: 'rolled back', verb: 'rollback' },
   });
+  if (!ctx.json) for (const line of await restoreHints({ config, appDir, key }, version)) ctx.printer.err(line);
 }

@@ -4,6 +4,7 @@
 // One command's requests to one agent share a keep-alive connection: the pin
 // is checked at each TLS handshake, and there is one handshake per connection.
 
+import { createReadStream } from 'node:fs';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import tls from 'node:tls';
@@ -45,6 +46,13 @@ function pinMismatch(label: string): PinMismatchError {
     `the server at ${label} presented a different TLS certificate than the one pinned in .berth/known_agents: its identity changed`,
     `if it was reinstalled on purpose, check its fingerprint on the server (\`berth-agent status\`) and re-pin with \`deploy server add ${label} --replace\``,
   );
+}
+
+/** A request body read from a file as it is sent; `hash` (base64url SHA-256) was computed beforehand. */
+interface StreamedBody {
+  open(): NodeJS.ReadableStream;
+  size: number;
+  hash: string;
 }
 
 const PIN_FAILED = Symbol('pin failed');
@@ -178,16 +186,18 @@ export class AgentClient {
   async streamRequest(method: 'GET' | 'POST', pathAndQuery: string, options: { body?: unknown; headers: Record<string, string>; idleTimeoutMs: number }): Promise<IncomingMessage> {
     const body = options.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(options.body));
     const res = await this.send(method, pathAndQuery, body, { auth: true, headers: options.headers, idleTimeoutMs: options.idleTimeoutMs });
-    const status = res.statusCode ?? 0;
-    if (status >= 200 && status < 300) return res;
-    const raw = await readBody(res, this.label);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw.toString('utf8'));
-    } catch {
-      parsed = undefined;
-    }
-    throw this.agentError(status, parsed);
+    return this.streamed(res);
+  }
+
+  /**
+   * An authenticated PUT of a file, streamed (never held in memory): `hash`,
+   * the base64url SHA-256 of its `size` bytes, was computed before and is
+   * what the request token signs. Answers like streamRequest.
+   */
+  async uploadFile(pathAndQuery: string, file: { path: string; size: number; hash: string }, options: { headers: Record<string, string>; idleTimeoutMs: number }): Promise<IncomingMessage> {
+    const body = { open: () => createReadStream(file.path), size: file.size, hash: file.hash };
+    const res = await this.send('PUT', pathAndQuery, body, { auth: true, headers: { ...options.headers, 'content-type': 'application/octet-stream' }, idleTimeoutMs: options.idleTimeoutMs });
+    return this.streamed(res);
   }
 
   /**
@@ -200,6 +210,20 @@ export class AgentClient {
     const { host, port } = this.target.address;
     const url = `wss://${host.includes(':') ? `[${host}]` : host}:${port}${pathAndQuery}`;
     return { url, headers: { authorization: `Berth ${token}` }, tls: this.pinnedTls() };
+  }
+
+  /** A 2xx streamed answer as it is; any other status read and thrown as the agent's error. */
+  private async streamed(res: IncomingMessage): Promise<IncomingMessage> {
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return res;
+    const raw = await readBody(res, this.label);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    throw this.agentError(status, parsed);
   }
 
   /** Translates an agent's error answer (status and JSON body), named after the server. */
@@ -225,15 +249,18 @@ export class AgentClient {
     return new BerthError(err.code, err.status, `${this.label}: ${err.message}`, err.hint);
   }
 
-  private async send(method: string, pathAndQuery: string, body: Buffer, options: { auth: boolean; headers: Record<string, string>; idleTimeoutMs: number }): Promise<IncomingMessage> {
+  private async send(method: string, pathAndQuery: string, body: Buffer | StreamedBody, options: { auth: boolean; headers: Record<string, string>; idleTimeoutMs: number }): Promise<IncomingMessage> {
     const headers: Record<string, string> = { ...options.headers };
-    if (body.length) {
+    const streamed = !Buffer.isBuffer(body);
+    if (streamed) headers['content-length'] = String(body.size);
+    else if (body.length) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(body.length);
     }
     if (options.auth) {
       if (!this.signer) throw new UpstreamError(`internal: request to ${this.label} needs a key`);
-      const token = await signRequest({ privateJwk: this.signer.key.privateJwk, kid: this.signer.key.kid, aud: this.signer.agentId, method, pathAndQuery, body });
+      const signed = streamed ? { hash: body.hash } : body;
+      const token = await signRequest({ privateJwk: this.signer.key.privateJwk, kid: this.signer.key.kid, aud: this.signer.agentId, method, pathAndQuery, body: signed });
       headers.authorization = `Berth ${token}`;
     }
     const { address } = this.target;
@@ -254,7 +281,10 @@ export class AgentClient {
         resolve(res);
       });
       req.once('error', (err) => reject(Object.assign(err, { [REUSED]: req.reusedSocket })));
-      req.end(body);
+      if (!streamed) return req.end(body);
+      const source = body.open();
+      source.once('error', (err) => req.destroy(err));
+      source.pipe(req);
     });
     try {
       return await attempt();

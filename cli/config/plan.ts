@@ -95,7 +95,8 @@ function planRole(config: DeployConfig, role: RoleConfig, destination: string): 
   };
 }
 
-function accessoryHosts(config: DeployConfig, acc: AccessoryConfig): string[] {
+/** The hosts an accessory lands on: its own, or those of its roles or tags (hostnames, without ports). */
+export function accessoryHosts(config: Pick<DeployConfig, 'roles'>, acc: Pick<AccessoryConfig, 'hosts' | 'roles' | 'tags'>): string[] {
   if (acc.hosts.length) return [...acc.hosts];
   const fromRoles = config.roles.filter((r) => acc.roles.includes(r.name)).flatMap((r) => r.hosts);
   const fromTags = config.roles.flatMap((r) => r.hosts).filter((h) => h.tags.some((t) => acc.tags.includes(t)));

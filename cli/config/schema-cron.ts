@@ -37,7 +37,7 @@ const ARGV_MAX_WORDS = 64;
 const ARGV_MAX_CHARS = 4096;
 const DURATION = 'should be a duration: seconds (300) or 90s, 5m, 1h, 1d';
 
-function checkDuration(raw: unknown, path: KeyPath, findings: Findings, min: number, max: number): number | undefined {
+export function checkDuration(raw: unknown, path: KeyPath, findings: Findings, min: number, max: number): number | undefined {
   if (raw === undefined || raw === null) return undefined;
   const seconds = parseDuration(raw);
   if (seconds === undefined) findings.error(path, DURATION);
@@ -46,7 +46,8 @@ function checkDuration(raw: unknown, path: KeyPath, findings: Findings, min: num
   return undefined;
 }
 
-function checkCommand(raw: unknown, path: KeyPath, findings: Findings): string[] | undefined {
+/** A command line split like a role's cmd (shell operators outside quotes refused), or an argv list. */
+export function checkCommand(raw: unknown, path: KeyPath, findings: Findings): string[] | undefined {
   if (raw === undefined || raw === null) {
     findings.error(path, 'is required (a command line like a role\'s cmd, or a list of words)');
     return undefined;

@@ -1,6 +1,6 @@
 // deploy.yml: Kamal 2's keys with Kamal's meaning and defaults, plus Berth's
-// own (agent, backups, auto_deploy, bake, cron, notify; the last four also
-// under x-berth:, see schema-berth.ts and schema-cron.ts). Every problem names
+// own (agent, backups, auto_deploy, bake, cron, notify; all but agent also
+// under x-berth:, see schema-berth.ts, schema-cron.ts and schema-backups.ts). Every problem names
 // its key path and the file:line it was written at; all problems are
 // collected, then reported together (the first three).
 
@@ -11,6 +11,7 @@ import { Findings, isPlainObject, renderIssues, type Issue, type Locate } from '
 import { applyKamalCompat } from './kamal.js';
 import { checkVolumes } from './options.js';
 import { checkAccessories } from './schema-accessories.js';
+import { checkBackups } from './schema-backups.js';
 import { checkAutoDeploy, liftBerthKeys, type BerthPaths } from './schema-berth.js';
 import { checkCron, checkNotify } from './schema-cron.js';
 import { checkEnv } from './schema-env.js';
@@ -68,13 +69,6 @@ function checkBoot(raw: unknown, findings: Findings): BootConfig {
   const wait = checkInteger(raw.wait, ['boot', 'wait'], findings, 0, 3600);
   if (wait !== undefined) boot.wait = wait;
   return boot;
-}
-
-function checkOpaqueMap(raw: unknown, path: KeyPath, findings: Findings): Record<string, unknown> | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (!isPlainObject(raw)) findings.error(path, 'should be a map (its keys are defined by a later Berth release)');
-  else return raw;
-  return undefined;
 }
 
 function checkAgent(raw: unknown, findings: Findings): DeployConfig['agent'] {
@@ -235,8 +229,8 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   const notify = checkNotify(input.notify, berth.notify, findings);
   if (notify) config.notify = notify;
   if (notify && !config.cron) findings.warn(berth.notify, 'is set but there are no cron jobs, so nothing reports to it (it is sent only with jobs)');
-  const backups = checkOpaqueMap(input.backups, ['backups'], findings);
-  if (backups !== undefined) config.backups = backups;
+  const backups = checkBackups(input.backups, berth.backups, findings, { roles, primaryRole, accessories: config.accessories, volumes: config.volumes });
+  if (backups && Object.keys(backups).length > 0) config.backups = backups;
   return config;
 }
 

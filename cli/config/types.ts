@@ -1,6 +1,7 @@
 // The validated deploy.yml: Kamal 2's keys with Kamal's defaults, after a
 // destination file is merged in. Secrets appear only by name here.
 
+import type { BackupSpec } from '../../shared/manifest-backups.js';
 import type { CronConcurrency } from '../../shared/manifest-cron.js';
 import type { WebhookSource } from '../../shared/manifest.js';
 import type { ServerAddress } from '../address.js';
@@ -160,8 +161,8 @@ export interface DeployConfig {
   cron?: Record<string, CronJobConfig>;
   /** From `notify:` or `x-berth/notify:`: where agents report failed cron runs. */
   notify?: NotifyConfig;
-  /** A Berth key a later issue defines; kept as given. */
-  backups?: Record<string, unknown>;
+  /** From `backups:` or `x-berth/backups:`: backup name → backup (cli/config/schema-backups.ts). */
+  backups?: Record<string, BackupConfig>;
   /** From `auto_deploy:` or `x-berth/auto_deploy:`. */
   auto_deploy?: AutoDeployConfig;
 }
@@ -195,6 +196,11 @@ export interface CronJobConfig {
   retry_backoff: number;
   /** one: the role's first host in servers: order; all: every host of the role. */
   hosts: 'one' | 'all';
+}
+
+/** One `backups:` entry, defaults applied: the manifest's spec (shared/manifest-backups.ts) and, without an accessory, the role whose hosts take it. */
+export interface BackupConfig extends BackupSpec {
+  role?: string;
 }
 
 export interface NotifyConfig {

@@ -53,6 +53,8 @@ export interface AttemptFacts {
 export interface ReleaseMaker {
   /** Features the agent must list, given what it lists (some are needed only for some releases). */
   requiredFeatures: string[];
+  /** Features only some hosts' releases need (HOST[:PORT] as in servers:), e.g. backups.v1 where backups are taken. */
+  hostFeatures?(host: string): string[];
   /** Once per host before the first attempt; returns the payload of one attempt (fresh seq, iat, exp, jti). */
   prepare(conn: HostConnection): Promise<(facts: AttemptFacts) => Promise<ManifestInput>>;
 }
@@ -173,7 +175,7 @@ async function deliverToHost(d: Delivery, address: ServerAddress, roles: string[
   try {
     const conn = await (early ?? connectHost(d, address));
     if (conn.discovered) d.reporter.update({ host, state: 'PINNED', message: `new server: agent ${conn.pin.agent_id}, certificate SHA256 ${conn.pin.tls_fingerprint}` });
-    const missing = maker.requiredFeatures.filter((f) => !conn.identity.features.includes(f));
+    const missing = [...maker.requiredFeatures, ...(maker.hostFeatures?.(host) ?? [])].filter((f) => !conn.identity.features.includes(f));
     if (missing.length) throw new UpstreamError(`the agent on ${host} (version ${conn.identity.version}) does not support ${missing.join(', ')}`, `upgrade the agent on ${host}`, 'agent_outdated');
     const make = await maker.prepare(conn);
     const accepted = await postRelease(d, conn, make);

@@ -131,7 +131,7 @@ describe('bad input names the key and line', () => {
     assert.equal(await bad('env:\n  clear:\n    A: [1]\n'), 'env/clear/A: should be a string (config/deploy.yml:13)');
     assert.equal(await bad('labels:\n  team: {a: 1}\n'), 'labels/team: should be a string (config/deploy.yml:12)');
     assert.equal(await bad('cron: every day\n'), 'cron: should be a map of job names to jobs (schedule, command, …) (config/deploy.yml:11)');
-    assert.equal(await bad('backups: every day\n'), 'backups: should be a map (its keys are defined by a later Berth release) (config/deploy.yml:11)');
+    assert.equal(await bad('backups: every day\n'), 'backups: should be a map of backup names to backups (accessory and dump, volume or directory; schedule, keep, …) (config/deploy.yml:11)');
   });
 
   it('unknown keys at any depth', async () => {
