@@ -87,6 +87,9 @@ async function release(extra: Record<string, unknown> = {}): Promise<ManifestPay
       sealed: dump('cat /data/x', { recipient }),
       files: { kind: 'volume', volume },
       pre: dump('cat /data/x', { before_deploy: true }),
+      dir: { kind: 'directory', accessory: 'db', directory: 'data', compression: 'gzip' },
+      etc: { kind: 'directory', directory: '/etc' },
+      slow: dump('sleep 3; echo late', { timeout: 1 }),
       ...extra,
     },
   });
@@ -197,6 +200,17 @@ test('a volume backup: the stored .tar.zst decompresses to a tar holding the fil
   assert.deepEqual(await dockerOk(f.engineHost, ['ps', '-aq', '--filter', `label=berth.kind=backup`, '--filter', `label=berth.service=${f.service}`]), '', 'the archive container is removed');
 });
 
+test("a directory backup: the accessory's kept directory as .tar.gz; a host path the guardrails refuse fails", async () => {
+  const r = await run('dir');
+  assert.equal(r.outcome, 'ok', r.reason);
+  const file = f.store.backups.get(r.id)!.file!;
+  assert.match(file, /\.tar\.gz$/);
+  assert.equal(execFileSync('sh', ['-c', `tar -xzOf '${file}' ./x | tail -n 1`]).toString(), '5000\n');
+  const refused = await run('etc');
+  assert.equal(refused.outcome, 'failed');
+  assert.match(refused.reason, /^directory \/etc is refused by this agent's guardrails/);
+});
+
 test('an encrypted backup: an age file that decrypts with the identity to the plaintext of plain_sha256', async () => {
   const r = await run('sealed');
   assert.equal(r.outcome, 'ok', r.reason);
@@ -214,6 +228,48 @@ test('an encrypted backup: an age file that decrypts with the identity to the pl
   const plain = Buffer.concat(chunks);
   assert.equal(sha(plain), r.plain_sha256);
   assert.notEqual(r.plain_sha256, r.sha256);
+});
+
+test('a run over its timeout fails and is stopped; a second run of a busy backup gets 409 backup_busy', async () => {
+  const first = run('slow');
+  const busy = await waitFor('the first run started', () => f.store.backups.list(ref('slow'), 1)[0]?.record.outcome === 'running');
+  assert.ok(busy);
+  await assert.rejects(run('slow'), { code: 'backup_busy', status: 409 });
+  const r = await first;
+  assert.equal(r.outcome, 'failed');
+  assert.match(r.reason, /^timed out after 1s/);
+  assert.deepEqual(readdirSync(join(f.stateDir, 'backups', f.service, 'slow')), []);
+});
+
+test('the API: the list of backups and records, a run as NDJSON started then ended', async () => {
+  const list = await api('GET', `/v1/services/${f.service}/backups?backup=dump&limit=2`);
+  assert.equal(list.status, 200);
+  const body = (await list.json()) as { release: string; backups: { name: string; path: string; newest_good: number }[]; records: BackupRecord[] };
+  assert.equal(body.release, 'r1');
+  assert.deepEqual(body.backups.map((b) => b.name), ['dump']);
+  assert.equal(body.backups[0]!.path, join(f.stateDir, 'backups', f.service, 'dump'));
+  assert.equal(body.records.length, 2);
+  const res = await api('POST', `/v1/services/${f.service}/backups/dump/run`, '{}');
+  assert.equal(res.status, 200);
+  const lines = (await res.text()).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { event: string; record: BackupRecord });
+  assert.deepEqual(lines.map((l) => l.event), ['started', 'ended']);
+  assert.equal(lines[0]!.record.outcome, 'running');
+  assert.equal(lines[1]!.record.outcome, 'ok');
+  assert.equal((await api('POST', `/v1/services/${f.service}/backups/nope/run`, '{}')).status, 404);
+});
+
+test('at start, rows left running are recorded as interrupted and temp files removed', async () => {
+  const row = f.store.backups.start({ ...ref('dump'), kind: 'accessory', trigger: 'schedule', compression: 'zstd', recipient: null, release: 'r1', forRelease: null, image: null });
+  const temp = join(f.stateDir, 'backups', f.service, 'dump', `.tmp-${row.id}-abc`);
+  writeFileSync(temp, 'partial');
+  const again = createBackupService({
+    store: f.store, docker: f.docker, log: silent, roots: [join(f.stateDir, 'backups'), tmpfs], maxRunning: 8, stateDir: f.stateDir,
+    policy: guardrailPolicy(), hostname: 'test-host-1', agentId: f.agentId, network: 'berth', sealingPrivateJwk: f.sealingPrivateJwk, notify: async () => 'sent',
+  });
+  await again.start();
+  await again.stop();
+  assert.equal(f.store.backups.get(row.id)!.record.outcome, 'interrupted');
+  assert.ok(!existsSync(temp));
 });
 
 test('before_deploy on the second deploy: taken before the switch, tied to it; a schedule runs by itself', async () => {
@@ -243,12 +299,14 @@ test('a failed before_deploy backup fails the deploy; the old release keeps serv
   assert.equal(f.store.current(f.service, '')!.version, live);
 });
 
-async function download(id: number): Promise<Response> {
+const download = (id: number) => api('GET', `/v1/services/${f.service}/backups/files/${id}`);
+
+/** A signed request to the agent's API over this fixture's store and backups, by an admin key. */
+async function api(method: string, path: string, body = ''): Promise<Response> {
   const key = await generateOperatorKey('admin@test');
   f.store.keys.add({ kid: key.kid, jwk: key.publicJwk, comment: 'test', scopes: ['admin'] });
   const identity = { ...(await makeIdentity()), agentId: f.agentId };
   const app = buildApp({ store: f.store, identity, log: silent, engine: { run: async () => undefined, removeService: async () => ({ containers: [], routes: 0 }), setMaintenance: async () => null }, docker: f.docker, backups });
-  const path = `/v1/services/${f.service}/backups/files/${id}`;
-  const token = await signRequest({ privateJwk: key.privateJwk, kid: key.kid, aud: f.agentId, method: 'GET', pathAndQuery: path, body: '' });
-  return app.request(path, { method: 'GET', headers: { authorization: `Berth ${token}` } });
+  const token = await signRequest({ privateJwk: key.privateJwk, kid: key.kid, aud: f.agentId, method, pathAndQuery: path, body });
+  return app.request(path, { method, headers: { authorization: `Berth ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body } : {}) });
 }
