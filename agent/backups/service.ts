@@ -54,6 +54,9 @@ interface Entry {
   cancel?: (() => void) | undefined;
 }
 
+/** A backup's directory is `<path below the root>/<service>/<backup>`: deep enough for any `path` a release is likely to name. */
+const MAX_TEMP_DEPTH = 12;
+
 const keyOf = (ref: BackupRef) => JSON.stringify([ref.service, ref.destination, ref.backup]);
 
 export function createBackupService(deps: BackupServiceDeps): BackupService {
@@ -152,22 +155,13 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
     }
   }
 
-  /** Temp files a run cut short by the process ending left behind. */
-  async function removeTemps(): Promise<void> {
-    const seen = new Set<string>();
-    const dirs: string[] = [];
-    for (const s of deps.store.services()) {
-      const c = s.current && deps.store.getRelease(s.current.deploy_id)?.payload;
-      for (const [backup, spec] of Object.entries(c ? (c.backups ?? {}) : {})) {
-        const where = backupDir(deps.roots, { service: s.name, destination: s.destination, backup }, spec);
-        if ('dir' in where) dirs.push(where.dir);
-      }
-    }
-    for (const dir of dirs) {
-      if (seen.has(dir)) continue;
-      seen.add(dir);
-      const names = await readdir(dir).catch(() => [] as string[]);
-      for (const n of names) if (n.startsWith(TEMP_PREFIX)) await rm(posix.join(dir, n), { force: true });
+  /** Temp files runs cut short by the process ending left behind, anywhere under the roots (symlinks not followed). */
+  async function removeTemps(dir: string, depth: number): Promise<void> {
+    const found = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const d of found) {
+      const path = posix.join(dir, d.name);
+      if (d.isFile() && d.name.startsWith(TEMP_PREFIX)) await rm(path, { force: true });
+      else if (d.isDirectory() && depth < MAX_TEMP_DEPTH) await removeTemps(path, depth + 1);
     }
   }
 
@@ -199,7 +193,7 @@ export function createBackupService(deps: BackupServiceDeps): BackupService {
         detail: { backup: r.backup, id: r.id, trigger: r.trigger, outcome: r.outcome, reason: r.reason, release: r.release },
       }));
       if (interrupted.length > 0) deps.log.warn('backups: runs were interrupted by the agent stopping', { ids: interrupted.map((r) => r.id) });
-      await removeTemps().catch((e: unknown) => deps.log.warn('backups: could not remove leftover temp files', { err: e }));
+      for (const root of deps.roots) await removeTemps(root, 0).catch((e: unknown) => deps.log.warn('backups: could not remove leftover temp files', { root, err: e }));
       try {
         for (const c of await deps.docker.listContainers({ [LABEL.kind]: BACKUP_KIND }, true)) await deps.docker.remove(c.id, { force: true });
       } catch (e) {
