@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { AGENT_ACTOR, type BackupRecord, type BackupTrigger, type JWK } from '../../shared/api-types.js';
-import { ConflictError, RateLimitError } from '../../shared/errors.js';
+import { BerthError, RateLimitError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { BackupSpec } from '../../shared/manifest-backups.js';
 import { backupDir, backupFileName } from '../core/backups/naming.js';
@@ -154,7 +154,7 @@ export function createBackupRunner(deps: BackupRunnerDeps): BackupRunner {
   }
 
   async function run(req: RunRequest): Promise<BackupRecord> {
-    if (stopped) throw new ConflictError('the agent is stopping', undefined, 'backup_busy');
+    if (stopped) throw new BerthError('unavailable', 503, 'the agent is stopping');
     const release = busy.claim(req.ref, 'a backup');
     let started: BackupRecord | undefined;
     try {
@@ -168,7 +168,7 @@ export function createBackupRunner(deps: BackupRunnerDeps): BackupRunner {
       const id = started.id;
       req.onStart?.(started);
       const abort = new AbortController();
-      const timer = setTimeout(() => abort.abort(new Error(`timed out after ${spec.timeout}s; the dump was stopped`)), spec.timeout * 1000);
+      const timer = setTimeout(() => abort.abort(new Error(`timed out after ${spec.timeout}s; the ${spec.kind === 'accessory' ? 'dump' : 'archive'} was stopped`)), spec.timeout * 1000);
       timer.unref();
       const work = take(req, id, Date.parse(started.started_at), abort.signal);
       running.set(id, { abort, settled: work.catch(() => undefined) });
