@@ -73,6 +73,11 @@ const RUN_OPTIONS = {
   'cron-max-running': {
     value: 'N', env: 'BERTH_CRON_MAX_RUNNING', default: String(DEFAULT_CRON_POLICY.maxRunning), description: 'cron runs at once; a run beyond it is skipped and recorded',
   },
+  'backup-dir': {
+    value: 'PATH', multiple: true, env: 'BERTH_BACKUP_DIRS', default: '<state-dir>/backups',
+    description: 'where backup files may be stored (absolute); the first is the default', note: "a backup's path: must lie inside one of them",
+  },
+  'backup-max-running': { value: 'N', env: 'BERTH_BACKUP_MAX_RUNNING', default: '2', description: 'backups taken at once; a scheduled one beyond it is skipped' },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
 const hidden = (options: Record<string, OptionSpec>): Record<string, OptionSpec> =>

@@ -55,6 +55,8 @@ export interface AgentConfig {
   connections: ConnectionLimits;
   /** What cron jobs releases may schedule and how many run at once (--cron-min-interval, --cron-max-jobs, --cron-max-running). */
   cron: CronPolicy;
+  /** Where backup files may be stored (--backup-dir, absolute; the first is the default) and how many are taken at once. */
+  backups: { roots: string[]; maxRunning: number };
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -79,6 +81,8 @@ export interface AgentFlags {
   'cron-min-interval'?: string | undefined;
   'cron-max-jobs'?: string | undefined;
   'cron-max-running'?: string | undefined;
+  'backup-dir'?: string[] | undefined;
+  'backup-max-running'?: string | undefined;
 }
 
 /** An operator's API: a few CLIs at a time, each with a handful of connections (events, logs, exec). */
@@ -147,6 +151,10 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       maxJobs: wholeNumber(pick(flags['cron-max-jobs'], env.BERTH_CRON_MAX_JOBS, String(DEFAULT_CRON_POLICY.maxJobs)), '--cron-max-jobs', 0, 10_000),
       maxRunning: wholeNumber(pick(flags['cron-max-running'], env.BERTH_CRON_MAX_RUNNING, String(DEFAULT_CRON_POLICY.maxRunning)), '--cron-max-running', 1, 256),
     },
+    backups: {
+      roots: parseBackupDirs(flags['backup-dir'] ?? splitList(env.BERTH_BACKUP_DIRS) ?? [join(stateDir, 'backups')]),
+      maxRunning: wholeNumber(pick(flags['backup-max-running'], env.BERTH_BACKUP_MAX_RUNNING, '2'), '--backup-max-running', 1, 64),
+    },
   };
 }
 
@@ -188,6 +196,14 @@ function loadLogConfig(flags: AgentFlags, env: NodeJS.ProcessEnv): Pick<AgentCon
 function wholeNumber(value: string, what: string, min: number, max: number): number {
   if (!/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) throw new ConfigError(`${what} "${value.slice(0, 40)}" must be a whole number from ${min} to ${max}`);
   return Number(value);
+}
+
+function parseBackupDirs(values: string[]): string[] {
+  const dirs = values.map((d) => {
+    if (!d.startsWith('/') || d.includes('\0') || d.split('/').includes('..')) throw new ConfigError(`--backup-dir "${d.slice(0, 200)}" must be an absolute path without ".."`);
+    return posix.normalize(d).replace(/(.)\/$/, '$1');
+  });
+  return [...new Set(dirs)];
 }
 
 function splitList(value: string | undefined): string[] | undefined {

@@ -26,6 +26,8 @@ import { removeExecOrphans } from './ops/exec.js';
 import { createCronRunner } from './cron/runner.js';
 import { removeServiceAccessories } from './accessories/service.js';
 import { createCronScheduler, type CronScheduler } from './cron/scheduler.js';
+import { postNotify } from './cron/notify.js';
+import { createBackupService, type BackupService } from './backups/service.js';
 import { routerMain } from './router/main.js';
 import { trackedEngine } from './running-work.js';
 import { createRouterClient } from './router/client.js';
@@ -116,7 +118,23 @@ async function run(config: AgentConfig): Promise<number> {
     adoptsLegacy: adoptsByDeployRecord(store),
   });
   const router = createRouterClient(config.routerSocket);
+  // Backups (agent/backups/): made before the engine, which takes the before_deploy ones; started after reconcile.
+  const backups = createBackupService({
+    store,
+    docker,
+    log,
+    roots: config.backups.roots,
+    maxRunning: config.backups.maxRunning,
+    stateDir: config.stateDir,
+    policy: guardrails,
+    hostname: config.hostname,
+    agentId: identity.agentId,
+    network: config.network,
+    sealingPrivateJwk: identity.sealingPrivateJwk,
+    notify: postNotify,
+  });
   const engine = createEngine({
+    backups,
     store,
     docker,
     router,
@@ -158,9 +176,10 @@ async function run(config: AgentConfig): Promise<number> {
     maxRunning: config.cron.maxRunning,
   });
   await cron.start().catch((e: unknown) => log.error('cron: starting the schedules failed; jobs are scheduled as releases go live', { err: e }));
+  await backups.start().catch((e: unknown) => log.error('backups: starting the schedules failed; backups are scheduled as releases go live', { err: e }));
 
   const running = new Set<Promise<void>>();
-  const tracked = withRemovalCleanup(trackedEngine(engine, running), cron, docker, log);
+  const tracked = withRemovalCleanup(trackedEngine(engine, running), cron, backups, docker, log);
   // Verified deliveries become deploys of the registry's digest, after the answer (agent/webhooks/).
   const webhookIntake = createWebhookIntake({
     store,
@@ -190,6 +209,7 @@ async function run(config: AgentConfig): Promise<number> {
     webhookIntake,
     cron,
     cronPolicy: config.cron,
+    backups,
     accessories: {
       docker,
       stateDir: config.stateDir,
@@ -235,6 +255,8 @@ async function run(config: AgentConfig): Promise<number> {
   poller.stop();
   // Running jobs are stopped and recorded as interrupted (loud) rather than left to a dead agent.
   running.add(cron.stop());
+  // Backups under way are cut short and recorded as interrupted; their temp files go at the next start.
+  running.add(backups.stop());
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
   await webhookSocket?.close();
@@ -279,15 +301,17 @@ main(process.argv.slice(2)).then(
 
 /**
  * A removed service takes its cron schedules, running jobs and their rows
- * along, and its accessory containers (their kept data stays: `deploy
+ * along, its backup schedules (not its backups), and its accessory containers (their kept data stays: `deploy
  * accessory remove --purge` deletes it).
  */
-function withRemovalCleanup(engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, docker: DockerPort, log: Logger): ReturnType<typeof trackedEngine> {
+function withRemovalCleanup(engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, backups: BackupService, docker: DockerPort, log: Logger): ReturnType<typeof trackedEngine> {
   return {
     ...engine,
     removeService: async (req) => {
       const result = await engine.removeService(req);
       await cron.serviceRemoved(req).catch((e: unknown) => log.error('cron: clearing a removed service failed', { service: req.service, err: e }));
+      // Its backup schedules go; its backup rows and files stay (they are what brings it back).
+      backups.serviceRemoved(req);
       const accessories = await removeServiceAccessories(docker, req.service, req.destination, ACCESSORY_STOP_TIMEOUT_S).catch((e: unknown) => {
         log.error('removing the accessories of a removed service failed', { service: req.service, err: e });
         return [];

@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isBerthError, type ErrorBody } from '../../shared/errors.js';
 import { accessoryRoutes } from './accessories.js';
 import { auditRoutes } from './audit.js';
+import { backupRoutes } from './backups.js';
 import { refuseDeclaredOversize } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { cronRoutes } from './cron.js';
@@ -65,6 +66,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   webhookUrlRoutes(app, full);
   cronRoutes(app, full);
   accessoryRoutes(app, full);
+  backupRoutes(app, full);
   return app;
 }
 

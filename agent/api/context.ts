@@ -14,6 +14,7 @@ import type { WebhookIntake } from '../webhooks/types.js';
 import type { CronScheduler } from '../cron/scheduler.js';
 import type { CronPolicy } from '../core/cron/policy.js';
 import type { AccessoryDeps } from '../accessories/service.js';
+import type { BackupService } from '../backups/service.js';
 
 /** What logs and exec need beyond the rest of the API (agent/ops). */
 export interface OpsDeps {
@@ -72,6 +73,8 @@ export interface ApiDeps {
   cronPolicy?: CronPolicy;
   /** Accessory operations (agent/accessories/service.ts); absent, the accessory routes answer 503. */
   accessories?: AccessoryDeps;
+  /** The agent's backups (agent/backups/service.ts); absent, the backup routes answer 503. */
+  backups?: BackupService;
   /** Webhook deliveries per (source, service) per minute (agent/api/webhook-ingress.ts default when absent). */
   webhooksPerMinute?: number;
 }

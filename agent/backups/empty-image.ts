@@ -29,3 +29,8 @@ export function ensureEmptyImage(docker: ImageDocker): Promise<void> {
   }
   return pending;
 }
+
+/** Docker no longer has it (an image removal deleted it): the next ensureEmptyImage imports it again. */
+export function forgetEmptyImage(docker: ImageDocker): void {
+  ensured.delete(docker);
+}

@@ -7,6 +7,7 @@ import { errorText } from '../../shared/errors.js';
 import { isFinalDeployState, type DeployState } from '../../shared/api-types.js';
 import { drain, finish, launchAll, planSteps, pull, switchRoutes, verify, waitHealthy } from './phases.js';
 import { bootAccessories } from './accessories.js';
+import { beforeDeployBackups } from './backups.js';
 import { revert } from './revert.js';
 import type { RoutePublisher } from './route-publisher.js';
 import { openRun, type RunContext } from './run-context.js';
@@ -27,6 +28,7 @@ const UP_TO_SWITCH: readonly Phase[] = [
   { name: 'accessories', run: bootAccessories },
   { name: 'launch', run: launchAll, enters: 'STARTED' },
   { name: 'wait healthy', run: waitHealthy, enters: 'HEALTHY' },
+  { name: 'backups', run: beforeDeployBackups },
   { name: 'switch', run: switchRoutes, enters: 'SWITCHED' },
 ];
 

@@ -1,6 +1,7 @@
 // What the deploy engine needs from the rest of the agent. The composition root
 // maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
 import type { DeployState, JWK, MaintenanceState, RouteSet } from '../../shared/api-types.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
@@ -42,12 +43,19 @@ export interface EngineDeps {
   afterState?: (state: DeployState) => Promise<void>;
   /** Asks a new container's health check path once; defaults to HTTP (health.ts). Injected only by tests. */
   probe?: HealthProbe;
+  /** Takes the new release's before_deploy backups (agent/backups/service.ts); none without it. */
+  backups?: BeforeDeployBackups;
   /** Told how long each phase of a deploy took, failed or not (for timing); nothing by default. */
   onPhase?: (phase: DeployPhase, ms: number) => void;
 }
 
 /** The phases of a deploy in order (agent/engine/run-deploy.ts). */
-export type DeployPhase = 'verify' | 'plan' | 'pull' | 'accessories' | 'launch' | 'wait healthy' | 'switch' | 'drain' | 'finish';
+export type DeployPhase = 'verify' | 'plan' | 'pull' | 'accessories' | 'launch' | 'wait healthy' | 'backups' | 'switch' | 'drain' | 'finish';
+
+export interface BeforeDeployBackups {
+  /** `live`: the version serving now (null on a first deploy); `say` adds a deploy event. Throws with the reason when a backup failed. */
+  beforeDeploy(next: ManifestPayload, live: string | null, say: (message: string) => void): Promise<void>;
+}
 
 export interface ProbeResult {
   ok: boolean;
