@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isBerthError, type ErrorBody } from '../../shared/errors.js';
 import { accessoryRoutes } from './accessories.js';
 import { auditRoutes } from './audit.js';
+import { backupRestoreRoutes, isRestoreUpload } from './backup-restore.js';
 import { refuseDeclaredOversize } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { cronRoutes } from './cron.js';
@@ -47,7 +48,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody, 404));
 
   // Bodies themselves are read by requireToken, once the signature verified.
-  app.use('*', refuseDeclaredOversize());
+  app.use('*', refuseDeclaredOversize(undefined, isRestoreUpload));
   healthRoutes(app);
   webhookRoutes(app, webhookDeps(full));
   identityRoutes(app, full);
@@ -65,6 +66,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   webhookUrlRoutes(app, full);
   cronRoutes(app, full);
   accessoryRoutes(app, full);
+  backupRestoreRoutes(app, full);
   return app;
 }
 

@@ -41,6 +41,8 @@ export type ApiEnv = {
     caller: Caller;
     /** The request body, read by requireToken under the size cap once the token verified; it matches bh. */
     rawBody: Uint8Array;
+    /** Routes that stream their body (requireToken streamBody): the token's bh, to compare once the body was read. */
+    bodyHash: string | undefined;
   };
 };
 

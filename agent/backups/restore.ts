@@ -8,7 +8,7 @@
 import { open } from 'node:fs/promises';
 import { isFinalDeployState } from '../../shared/api-types.js';
 import type { BackupRecord } from '../../shared/api-types.js';
-import { ConflictError, errorText } from '../../shared/errors.js';
+import { ArchiveRefusedError, ConflictError, errorText } from '../../shared/errors.js';
 import type { BackupSpec } from '../../shared/manifest-backups.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { unseal as defaultUnseal } from '../../shared/sealing.js';
@@ -100,14 +100,23 @@ function refuseDuringDeploy(store: Store, m: ManifestPayload): void {
 }
 
 /**
- * The restore itself; throws after auditing backup.restore_failed. The
+ * Claims the backup for a restore (409 backup_busy while a run or restore of
+ * it is under way; 409 deploy_in_progress during a deploy of the service).
+ * Call the returned release when the restore ended.
+ */
+export function beginRestore(store: Store, m: ManifestPayload, backup: string): () => void {
+  refuseDuringDeploy(store, m);
+  return claim({ service: m.service, destination: m.destination, backup }, 'restore');
+}
+
+/**
+ * The restore itself, under beginRestore's claim; throws after auditing
+ * backup.restore_failed (backup.refused for an archive entry refused). The
  * caller has checked the file (checkStoredFile, or the upload's hash).
  */
 export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest): Promise<void> {
   const { record } = req.stored;
-  refuseDuringDeploy(deps.store, req.m);
-  const release = claim({ service: record.service, destination: record.destination, backup: record.backup }, 'restore');
-  const audit = (action: 'backup.restored' | 'backup.restore_failed', extra: Record<string, unknown>) =>
+  const audit = (action: 'backup.restored' | 'backup.restore_failed' | 'backup.refused', extra: Record<string, unknown>) =>
     deps.store.audit.record({
       keyId: req.keyId, action, service: record.service, destination: record.destination,
       detail: { backup: record.backup, id: record.id, kind: record.kind, release: req.m.version, ...extra },
@@ -117,10 +126,8 @@ export async function restoreBackup(deps: RestoreDeps, req: RestoreRequest): Pro
     else await restoreData(deps, req, req.say);
     audit('backup.restored', {});
   } catch (err) {
-    audit('backup.restore_failed', { reason: errorText(err).slice(0, 1000) });
+    audit(err instanceof ArchiveRefusedError ? 'backup.refused' : 'backup.restore_failed', { reason: errorText(err).slice(0, 1000) });
     throw err;
-  } finally {
-    release();
   }
 }
 
