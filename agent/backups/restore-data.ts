@@ -6,7 +6,7 @@
 // chroot of that container, so even a Docker bug could reach only the target.
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { mkdir, readdir, realpath, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupCompression, BackupSpec } from '../../shared/manifest-backups.js';
 import { ConflictError } from '../../shared/errors.js';
@@ -18,7 +18,7 @@ import type { DockerPort } from '../docker.js';
 import { resolveBinds } from '../engine/bind-paths.js';
 import { decompressStream } from './compression.js';
 import { EMPTY_IMAGE, ensureEmptyImage, NEVER_RUN } from './empty-image.js';
-import { judgeArchive, repackArchive } from './tar.js';
+import { judgeArchive, repackArchive, type ArchiveCheck } from './tar.js';
 
 export const BACKUP_KIND = 'backup';
 const MOUNT = '/data';
@@ -58,10 +58,10 @@ export async function dataTarget(deps: DataDeps, m: ManifestPayload, name: strin
   return { label: `directory ${dir} of accessory ${spec.accessory}`, bind: `${hostPath}:${MOUNT}`, hostPath };
 }
 
-/** Pass 1: the whole archive through the policy; refuses naming the first bad entry. Returns its entry count. */
-export async function checkArchiveFile(file: string, compression: BackupCompression): Promise<number> {
+/** Pass 1: the whole archive through the policy; refuses naming the first bad entry. */
+export async function checkArchiveFile(file: string, compression: BackupCompression): Promise<ArchiveCheck> {
   const plain = pipeline(createReadStream(file), decompressStream(compression), () => undefined);
-  return (await judgeArchive(plain)).entries;
+  return judgeArchive(plain);
 }
 
 /** Removes everything inside `dir` (never following a symlink out: fs.rm removes links, not their targets). */
@@ -93,7 +93,8 @@ async function createArchiveContainer(deps: DataDeps, m: ManifestPayload, name: 
 }
 
 /** The target emptied and the archive written into it (pass 2). The caller stopped what uses the data. */
-export async function writeArchive(deps: DataDeps, m: ManifestPayload, name: string, target: DataTarget, file: string, compression: BackupCompression, say: Say): Promise<void> {
+export async function writeArchive(deps: DataDeps, m: ManifestPayload, name: string, target: DataTarget, file: string, check: ArchiveCheck & { compression: BackupCompression }, say: Say): Promise<void> {
+  const { compression } = check;
   if (target.hostPath !== undefined) await mkdir(target.hostPath, { recursive: true, mode: 0o750 });
   // Created first: the agent-scoped port creates a missing named volume with the agent's labels.
   const id = await createArchiveContainer(deps, m, name, target);
@@ -114,6 +115,11 @@ export async function writeArchive(deps: DataDeps, m: ManifestPayload, name: str
     const streamFailed = new Promise<never>((_, reject) => (failed = reject));
     const tar = pipeline(createReadStream(file), decompressStream(compression), repackArchive(), (err) => err && failed(err));
     await Promise.race([deps.docker.putArchive(id, MOUNT, tar), streamFailed]);
+    // Docker leaves the mount point's own mode and owner: the archive's root entry has them (a database's 0700 data dir).
+    if (check.root) {
+      await chown(dir, check.root.uid, check.root.gid);
+      await chmod(dir, check.root.mode);
+    }
   } finally {
     await deps.docker.remove(id, { force: true }).catch(() => undefined);
   }

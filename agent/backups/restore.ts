@@ -136,12 +136,12 @@ async function restoreData(deps: RestoreDeps, req: RestoreRequest, say: Say): Pr
   const data = { docker: deps.docker, agentId: deps.agentId, stateDir: deps.accessories.stateDir, policy: deps.accessories.policy };
   const target = await dataTarget(data, m, backup, spec);
   await say(`checking every entry of the archive (nothing written yet)`);
-  const entries = await checkArchiveFile(file, req.stored.record.compression);
-  await say(`archive checked: ${entries} entries`);
+  const check = await checkArchiveFile(file, req.stored.record.compression);
+  await say(`archive checked: ${check.entries} entries`);
   const stopped = await stopForRestore(deps, m, { writers: spec.writers, accessory: spec.accessory }, say);
   let failure: unknown;
   try {
-    await writeArchive(data, m, backup, target, file, req.stored.record.compression, say);
+    await writeArchive(data, m, backup, target, file, { ...check, compression: req.stored.record.compression }, say);
     await say(`restored ${target.label} from backup ${req.stored.record.id}`);
   } catch (err) {
     failure = err;

@@ -20,6 +20,8 @@ export interface ArchiveCheck {
   entries: number;
   /** Bytes of the tar stream. */
   bytes: number;
+  /** The root entry's (`./`) mode and owner, when the archive has one: Docker's extraction leaves the target's own as they are. */
+  root?: { mode: number; uid: number; gid: number };
 }
 
 const BLOCK = 512;
@@ -44,6 +46,7 @@ function parse(onEntry: (judged: JudgedEntry, header: tar.Header, data: EntryDat
   let lastEnd = 0;
   // The stream's tail, to see that it ends in zero blocks.
   let tail = Buffer.alloc(0);
+  let root: ArchiveCheck['root'];
   extract.on('entry', (header: Header, source, next) => {
     const data = source as unknown as EntryData;
     const entry: ArchiveEntry = { name: header.name, type: header.type, linkname: header.linkname, mode: header.mode, size: header.size };
@@ -55,6 +58,7 @@ function parse(onEntry: (judged: JudgedEntry, header: tar.Header, data: EntryDat
       next(err as Error);
       return;
     }
+    if (judged.path === '.') root = { mode: (header.mode ?? 0o755) & 0o7777, uid: header.uid ?? 0, gid: header.gid ?? 0 };
     lastEnd = (header.byteOffset ?? 0) + Math.ceil((header.size ?? 0) / BLOCK) * BLOCK;
     onEntry(judged, header, data).then(() => next(), (err: unknown) => {
       data.resume();
@@ -69,7 +73,7 @@ function parse(onEntry: (judged: JudgedEntry, header: tar.Header, data: EntryDat
       if (trailing < END_MARKER || tail.subarray(tail.length - Math.min(trailing, tail.length)).some((b) => b !== 0)) {
         return reject(new ArchiveIncompleteError('the archive ends before its end marker (cut short?)'));
       }
-      resolve({ entries: policy.entries(), bytes });
+      resolve({ entries: policy.entries(), bytes, ...(root ? { root } : {}) });
     });
   });
   finished.catch(() => undefined);
