@@ -125,6 +125,9 @@ test('an encrypted record is refused by POST (409 backup_encrypted); the upload 
   // The right body under a token for another body: the bh check refuses it.
   const forged = await api.call('PUT', path('secret', record.id), plain, { body: wrong });
   assert.equal(forged.status, 401);
+  // A token that does not verify: refused before a byte of the body is stored.
+  const unsigned = await api.call('PUT', path('secret', record.id), plain, { authorization: 'Berth eyJhbGciOiJFZERTQSJ9.e30.AAAA' });
+  assert.equal(unsigned.status, 401);
   // Too large for the record.
   const large = await api.call('PUT', path('secret', record.id), Buffer.concat([plain, Buffer.alloc(record.size! + 1)]));
   assert.equal(large.status, 413);
