@@ -28,7 +28,7 @@ test('checkedArchive passes the bytes through unchanged and counts entries', asy
   const { stream, done } = checkedArchive();
   const out = await collect(input, stream);
   assert.ok(out.equals(input));
-  assert.deepEqual(await done, { entries: 6, bytes: input.length });
+  assert.deepEqual(await done, { entries: 6, bytes: input.length, root: { mode: 0o755, uid: 0, gid: 0 } });
 });
 
 test('checkedArchive fails on a refused entry, naming it', async () => {
