@@ -1,6 +1,7 @@
 // Restores against a real engine, through the API (buildApp over the engine
 // fixture's store): a named volume round trip (odd names, modes, empty
-// directories, a relative symlink, a hard link) compared by a listing made
+// directories, a relative symlink, a hard link; the writers and the accessory
+// stopped and started again) compared by a listing made
 // inside a container; a corrupted stored file refused with the volume
 // unchanged; an accessory dump restored through its restore command; the
 // verify step; the upload restore of an "encrypted" backup (right body,
@@ -23,7 +24,7 @@ const RECIPIENT = `age1${'q'.repeat(58)}`;
 
 const accessory = () => ({ db: { image, directories: [{ source: 'data', target: '/data' }] } });
 const backups = () => ({
-  files: { kind: 'volume', volume },
+  files: { kind: 'volume', volume, accessory: 'db', writers: ['web'] },
   db: { kind: 'accessory', accessory: 'db', dump: ['sh', '-c', 'cat /data/db.txt'], restore: ['sh', '-c', 'mkdir -p /data && cat > /data/db.txt'], verify: ['sh', '-c', 'grep -q "^ok" /data/db.txt'] },
   secret: { kind: 'volume', volume, recipient: RECIPIENT },
 });
@@ -91,6 +92,14 @@ test('a volume restore writes the archive exactly: odd names, modes (setuid kept
   // The hard link is one file with its target (one inode).
   assert.equal(await dockerOk(f.engineHost, ['run', '--rm', '-v', `${volume}:/data`, image, 'sh', '-c', 'cat "/data/with space.txt" /data/hard; echo; stat -c %i "/data/with space.txt" /data/hard | uniq | wc -l']), 'spacesspaces\n1\n');
   assert.ok(!seen.includes('stale'), 'the volume was emptied first');
+  // The writers and the accessory were stopped for the write and run again.
+  const steps = res.lines.map((l) => String(l.message ?? ''));
+  for (const step of [/^stopping writer .*-web-r1-/, /^stopping accessory db/, /^started accessory db again/, /^started .*-web-r1-.* again/]) {
+    assert.ok(steps.some((m) => step.test(m)), `${step} in ${JSON.stringify(steps)}`);
+  }
+  const running = await dockerOk(f.engineHost, ['ps', '--format', '{{.Names}}', '--filter', `label=berth.service=${f.service}`]);
+  assert.match(running, /-web-r1-/);
+  assert.match(running, new RegExp(`${f.service}-db-`));
   assert.ok(audit().includes('backup.restored'));
   // The throwaway container is gone.
   assert.equal((await dockerOk(f.engineHost, ['ps', '-aq', '--filter', `label=berth.service=${f.service}`, '--filter', 'label=berth.kind=backup'])).trim(), '');
