@@ -4,9 +4,11 @@
 // berth.kind=backup and without the accessory label or network alias, so
 // nothing mistakes it for the accessory), then the verify command run there.
 //
-// The server in a fresh container needs a moment to accept connections, so
-// the restore command is retried (the file re-read each time) until it
-// succeeds, the container stops, or the signal aborts: the restore command
+// The server in a fresh container needs a moment to accept connections: with
+// a health check (the image's HEALTHCHECK or the accessory's options) the
+// restore waits while it is `starting`; either way the restore command is
+// retried (the file re-read each time) until it succeeds, the container
+// stops, or the signal aborts: the restore command
 // must therefore be safe to repeat after a failure, as `pg_restore
 // --single-transaction` or `psql -1` are.
 import { randomBytes } from 'node:crypto';
@@ -84,12 +86,17 @@ export async function verifyDump(deps: VerifyDeps, input: VerifyInput): Promise<
   try {
     await deps.docker.start(id);
     let restored;
-    for (let attempt = 1; ; attempt++) {
-      if (input.signal.aborted) return { passed: false, output: `verify: the restore did not succeed before the backup's timeout (${attempt - 1} attempts)` };
+    for (;;) {
+      if (input.signal.aborted) return { passed: false, output: `verify: the restore into the throwaway ${name} did not succeed before the backup's timeout${restored ? `\n${lastLines(restored.output, OUTPUT_LINES)}` : ''}` };
       const info = await deps.docker.inspect(id);
       if (!info?.running) {
         const tail = await deps.docker.logTail(id, OUTPUT_LINES).catch(() => '');
         return { passed: false, output: `verify: the throwaway ${name} container stopped (${info?.state ?? 'gone'}, exit ${info?.exitCode ?? '?'})\n${tail}`.trim() };
+      }
+      // A health check (the image's HEALTHCHECK or the accessory's options) says when the server is ready.
+      if (info.health === 'starting') {
+        await sleep(deps.retryMs ?? 1000, input.signal);
+        continue;
       }
       restored = await exec(input.spec.restore as string[], true);
       if (restored.exitCode === 0) break;

@@ -171,4 +171,13 @@ test('an accessory dump goes through its restore command; verify passes a good d
   const broken = await storeBackup(f, Buffer.from('garbage\n'), { backup: 'db', kind: 'accessory' });
   assert.equal((await verifyDump(deps, { ...input, file: broken.file })).passed, false);
   assert.equal((await dockerOk(f.engineHost, ['ps', '-aq', '--filter', 'label=berth.kind=backup', '--filter', `label=berth.service=${f.service}`])).trim(), '');
+
+  // With a health check, the restore waits until the server is healthy: a restore run early would leave /tmp/early.
+  const slow = { ...m.accessories!.db!, cmd: ['sh', '-c', 'sleep 2; touch /tmp/ready; exec /start.sh'], options: { 'health-cmd': 'test -f /tmp/ready', 'health-interval': '500ms', 'health-retries': '100' } };
+  const careful = {
+    ...m.backups!.db!,
+    restore: ['sh', '-c', 'test -f /tmp/ready || { touch /tmp/early; exit 1; }; mkdir -p /data && cat > /data/db.txt'],
+    verify: ['sh', '-c', 'test ! -f /tmp/early && grep -q "^ok" /data/db.txt'],
+  };
+  assert.deepEqual(await verifyDump(deps, { ...input, accessory: slow, spec: careful, file }), { passed: true, output: '' });
 });
