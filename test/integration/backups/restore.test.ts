@@ -8,9 +8,11 @@
 // wrong body, forged and replayed tokens).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyDump } from '../../../agent/backups/verify.js';
+import { backupEventSchema } from '../../../shared/api-responses.js';
+import { agentTag } from '../../../agent/core/containers.js';
 import { tarArchive, type TarEntry } from '../../support/tar-writer.js';
 import { docker, dockerOk } from '../../support/docker-cli.js';
 import { startEngineFixture, type EngineFixture } from '../../support/engine-fixture.js';
@@ -27,6 +29,7 @@ const backups = () => ({
   files: { kind: 'volume', volume, accessory: 'db', writers: ['web'] },
   db: { kind: 'accessory', accessory: 'db', dump: ['sh', '-c', 'cat /data/db.txt'], restore: ['sh', '-c', 'mkdir -p /data && cat > /data/db.txt'], verify: ['sh', '-c', 'grep -q "^ok" /data/db.txt'] },
   secret: { kind: 'volume', volume, recipient: RECIPIENT },
+  dir: { kind: 'directory', accessory: 'db', directory: 'data' },
 });
 
 before(async () => {
@@ -74,6 +77,7 @@ test('a volume restore writes the archive exactly: odd names, modes (setuid kept
   const last = res.lines.at(-1) as { event: string; restored?: boolean };
   assert.deepEqual([res.lines[0]?.event, last.event, last.restored], ['started', 'ended', true], JSON.stringify(res.lines));
   assert.ok(res.lines.some((l) => String(l.message ?? '').includes('archive checked: 11 entries')));
+  for (const line of res.lines) assert.deepEqual(backupEventSchema.parse(line), line, 'every line is a backup event as the CLI reads it');
   const seen = await listing();
   assert.deepEqual(seen, [
     '.|750|1000:1000|-|directory',
@@ -150,12 +154,11 @@ test('an encrypted record is refused by POST (409 backup_encrypted); the upload 
   const replayed = await api.call('PUT', path('secret', record.id), plain, { authorization: `Berth ${token}` });
   assert.equal(replayed.status, 409);
   const dir = join(f.stateDir, 'backups', f.service, 'secret');
-  const { readdir } = await import('node:fs/promises');
   assert.ok(!(await readdir(dir)).some((n) => n.endsWith('.upload')), 'no temp upload is left');
 });
 
 test('an accessory dump goes through its restore command; verify passes a good dump and fails a broken one', async () => {
-  const acc = `${f.service}-db-${(await import('../../../agent/core/containers.js')).agentTag(f.agentId)}`;
+  const acc = `${f.service}-db-${agentTag(f.agentId)}`;
   await dockerOk(f.engineHost, ['exec', acc, 'sh', '-c', 'echo old > /data/db.txt']);
   const { record, file } = await storeBackup(f, Buffer.from('ok restored\n'), { backup: 'db', kind: 'accessory' });
   const res = await api.call('POST', path('db'), '{}');
@@ -180,4 +183,13 @@ test('an accessory dump goes through its restore command; verify passes a good d
     verify: ['sh', '-c', 'test ! -f /tmp/early && grep -q "^ok" /data/db.txt'],
   };
   assert.deepEqual(await verifyDump(deps, { ...input, accessory: slow, spec: careful, file }), { passed: true, output: '' });
+});
+
+test('a directory backup of an accessory directory is restored into it, the accessory stopped and started again', async () => {
+  const acc = `${f.service}-db-${agentTag(f.agentId)}`;
+  const { record } = await storeBackup(f, tarArchive([{ name: './', mode: 0o755 }, { name: './db.txt', data: 'from the directory backup\n' }]), { backup: 'dir', kind: 'directory' });
+  const res = await api.call('POST', path('dir'), JSON.stringify({ id: record.id }));
+  assert.equal((res.lines.at(-1) as { restored?: boolean }).restored, true, JSON.stringify(res.lines));
+  assert.equal(await dockerOk(f.engineHost, ['exec', acc, 'cat', '/data/db.txt']), 'from the directory backup\n');
+  assert.deepEqual(await readdir(join(f.stateDir, 'accessories', f.service, 'db', 'dirs', 'data')), ['db.txt']);
 });
