@@ -6,7 +6,7 @@
 // chroot of that container, so even a Docker bug could reach only the target.
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { chmod, chown, mkdir, readdir, realpath, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupCompression, BackupSpec } from '../../shared/manifest-backups.js';
 import { ConflictError } from '../../shared/errors.js';
@@ -92,6 +92,24 @@ async function createArchiveContainer(deps: DataDeps, m: ManifestPayload, name: 
   }
 }
 
+/** The volume's host directory, after its owner was checked; undefined while the volume does not exist. */
+async function volumeDir(deps: DataDeps, volume: string): Promise<string | undefined> {
+  const info = await deps.docker.volumeInfo(volume);
+  if (!info) return undefined;
+  const owner = info.labels[LABEL.agent];
+  if (owner !== undefined && owner !== deps.agentId) throw new ConflictError(`volume ${volume} belongs to another Berth agent on this engine`, undefined, 'volume_not_ours');
+  // The agent empties it through the host path: Docker must run on this host.
+  if (!(await stat(info.mountpoint).catch(() => undefined))?.isDirectory()) {
+    throw new ConflictError(`volume ${volume}'s mount point ${info.mountpoint} is not a directory this agent can reach`, 'the agent must run on the Docker host, as root', 'volume_unreachable');
+  }
+  return info.mountpoint;
+}
+
+/** Before anything is stopped: the target is usable (a volume this agent's or unlabelled, on this host). */
+export async function checkTarget(deps: DataDeps, target: DataTarget): Promise<void> {
+  if (target.volume !== undefined) await volumeDir(deps, target.volume);
+}
+
 /** The target emptied and the archive written into it (pass 2). The caller stopped what uses the data. */
 export async function writeArchive(deps: DataDeps, m: ManifestPayload, name: string, target: DataTarget, file: string, check: ArchiveCheck & { compression: BackupCompression }, say: Say): Promise<void> {
   const { compression } = check;
@@ -99,14 +117,8 @@ export async function writeArchive(deps: DataDeps, m: ManifestPayload, name: str
   // Created first: the agent-scoped port creates a missing named volume with the agent's labels.
   const id = await createArchiveContainer(deps, m, name, target);
   try {
-    let dir = target.hostPath as string;
-    if (target.volume !== undefined) {
-      const info = await deps.docker.volumeInfo(target.volume);
-      if (!info) throw new ConflictError(`volume ${target.volume} does not exist`);
-      const owner = info.labels[LABEL.agent];
-      if (owner !== undefined && owner !== deps.agentId) throw new ConflictError(`volume ${target.volume} belongs to another Berth agent on this engine`, undefined, 'volume_not_ours');
-      dir = info.mountpoint;
-    }
+    const dir = target.volume !== undefined ? await volumeDir(deps, target.volume) : target.hostPath;
+    if (dir === undefined) throw new ConflictError(`volume ${target.volume} does not exist`);
     await say(`emptying ${target.label}`);
     await emptyDirectory(dir);
     await say(`writing the archive into ${target.label}`);

@@ -22,7 +22,7 @@ import { claim } from './busy.js';
 import { sniffFormat } from './compression.js';
 import { execWithInput, lastLines } from './exec-input.js';
 import { hashFile } from './file-hash.js';
-import { checkArchiveFile, dataTarget, writeArchive } from './restore-data.js';
+import { checkArchiveFile, checkTarget, dataTarget, writeArchive } from './restore-data.js';
 import { stopForRestore } from './restore-stops.js';
 
 export interface RestoreDeps {
@@ -138,6 +138,7 @@ async function restoreData(deps: RestoreDeps, req: RestoreRequest, say: Say): Pr
   await say(`checking every entry of the archive (nothing written yet)`);
   const check = await checkArchiveFile(file, req.stored.record.compression);
   await say(`archive checked: ${check.entries} entries`);
+  await checkTarget(data, target);
   const stopped = await stopForRestore(deps, m, { writers: spec.writers, accessory: spec.accessory }, say);
   let failure: unknown;
   try {
