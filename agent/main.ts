@@ -27,7 +27,7 @@ import { createCronRunner } from './cron/runner.js';
 import { removeServiceAccessories } from './accessories/service.js';
 import { createCronScheduler, type CronScheduler } from './cron/scheduler.js';
 import { routerMain } from './router/main.js';
-import { trackedEngine } from './running-work.js';
+import { track, trackedEngine } from './running-work.js';
 import { createRouterClient } from './router/client.js';
 import { agentStatus, renderStatus } from './status.js';
 import { openStore, type Store } from './store/index.js';
@@ -187,6 +187,8 @@ async function run(config: AgentConfig): Promise<number> {
     upgradeWebSocket: websockets.upgrade,
     // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
     engine: tracked,
+    // Restores stop the app's writers: SIGTERM waits for them to start them again.
+    track: (work) => track(running, work),
     webhookIntake,
     cron,
     cronPolicy: config.cron,

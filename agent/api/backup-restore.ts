@@ -59,16 +59,19 @@ function storedRecord(deps: ApiDeps, m: ManifestPayload, backup: string, id: num
 
 /** Streams the restore's events; the claim is released when it ended. */
 function stream(c: Context<ApiEnv>, deps: ApiDeps, rd: RestoreDeps, run: { m: ManifestPayload; spec: BackupSpec; stored: StoredBackup; file: string; backup: string }, release: () => void, after?: () => Promise<void>): Response {
-  return ndjsonResponse<BackupEvent>(c, deps.log, async (write) => {
-    try {
-      await write({ event: 'started', record: run.stored.record });
-      await restoreBackup(rd, { ...run, keyId: c.get('caller').kid, say: (message) => write({ event: 'step', message }) });
-      await write({ event: 'ended', record: run.stored.record, restored: true });
-    } finally {
-      release();
-      await after?.();
-    }
-  });
+  const track = deps.track ?? (<T>(work: Promise<T>) => work);
+  return ndjsonResponse<BackupEvent>(c, deps.log, (write) =>
+    track((async () => {
+      try {
+        await write({ event: 'started', record: run.stored.record });
+        await restoreBackup(rd, { ...run, keyId: c.get('caller').kid, say: (message) => write({ event: 'step', message }) });
+        await write({ event: 'ended', record: run.stored.record, restored: true });
+      } finally {
+        release();
+        await after?.();
+      }
+    })()),
+  );
 }
 
 export function backupRestoreRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {

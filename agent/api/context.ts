@@ -74,6 +74,12 @@ export interface ApiDeps {
   cronPolicy?: CronPolicy;
   /** Accessory operations (agent/accessories/service.ts); absent, the accessory routes answer 503. */
   accessories?: AccessoryDeps;
+  /**
+   * Work a graceful shutdown must wait for (agent/running-work.ts track with
+   * main's set): restores, which stop the app's writers and must start them
+   * again. Absent (tests), nothing is tracked.
+   */
+  track?: <T>(work: Promise<T>) => Promise<T>;
   /** Webhook deliveries per (source, service) per minute (agent/api/webhook-ingress.ts default when absent). */
   webhooksPerMinute?: number;
 }
