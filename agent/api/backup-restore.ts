@@ -54,6 +54,9 @@ function storedRecord(deps: ApiDeps, m: ManifestPayload, backup: string, id: num
   if (!found || !r || r.service !== ref.service || r.destination !== ref.destination || r.backup !== backup || !r.stored || r.outcome !== 'ok') {
     throw new NotFoundError(id === undefined ? `backup ${backup} has no stored good backup on this agent` : `no stored backup ${id} of ${backup} on this agent`, 'deploy backup list shows them');
   }
+  // A tar archive is no dump, and a dump no archive.
+  const kind = m.backups?.[backup]?.kind;
+  if (kind !== undefined && r.kind !== kind) throw new ConflictError(`backup ${r.id} is of kind ${r.kind}; ${backup} is now of kind ${kind}`, undefined, 'backup_kind_changed');
   return found;
 }
 

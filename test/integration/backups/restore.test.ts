@@ -120,6 +120,12 @@ test('a corrupted stored file is refused 409 backup_corrupt before anything chan
   assert.equal((res.lines[0] as { error: { code: string } }).error.code, 'backup_corrupt');
   assert.deepEqual(await listing(), before);
   assert.equal(audit()[0], 'backup.refused');
+  // A record of another kind than the backup now has (a dump is no archive): refused.
+  const other = await storeBackup(f, Buffer.from('a dump'), { backup: 'files', kind: 'accessory' });
+  const kind = await api.call('POST', path('files'), JSON.stringify({ id: other.record.id }));
+  assert.equal(kind.status, 409);
+  assert.equal((kind.lines[0] as { error: { code: string } }).error.code, 'backup_kind_changed');
+  assert.deepEqual(await listing(), before);
 });
 
 test('an encrypted record is refused by POST (409 backup_encrypted); the upload restore takes its plaintext', async () => {
