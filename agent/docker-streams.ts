@@ -34,6 +34,8 @@ export interface ProcessIo {
 /** A process started by the agent for an operator: exec in a container, or a container of its own. */
 export interface ProcessSession extends ChunkStream {
   write(data: Uint8Array): void;
+  /** Writes and resolves once Docker's connection took the data (backpressure for long inputs); absent on fakes. */
+  send?(data: Uint8Array): Promise<void>;
   /** End of input: the process reads EOF. */
   endInput(): void;
   resize(cols: number, rows: number): Promise<void>;
@@ -109,6 +111,7 @@ export async function execIn(docker: Docker, id: string, cmd: string[], io: Proc
     output,
     close: () => raw.destroy?.(),
     write: (data) => void raw.write?.(data),
+    send: (data) => sendTo(raw, data),
     endInput: () => raw.end?.(),
     resize: async (cols, rows) => void (await exec.resize({ w: cols, h: rows })),
     exitCode: () =>
@@ -160,6 +163,25 @@ export async function runAttached(docker: Docker, create: Docker.ContainerCreate
     await dispose();
     throw err;
   }
+}
+
+/** One write, resolved when the socket can take more (or failed when it closed meanwhile). */
+function sendTo(raw: RawStream, data: Uint8Array): Promise<void> {
+  if (!raw.write) return Promise.reject(new Error('the process takes no input'));
+  if (raw.write(data)) return Promise.resolve();
+  const emitter = raw as unknown as NodeJS.EventEmitter;
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      emitter.off('drain', onDrain);
+      emitter.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = () => done();
+    const onClose = () => done(new Error('the process closed its input'));
+    emitter.on('drain', onDrain);
+    emitter.on('close', onClose);
+  });
 }
 
 /**

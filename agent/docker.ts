@@ -28,6 +28,8 @@ export interface ContainerInfo {
   finishedAt?: number | null;
   /** How often Docker's restart policy restarted it (inspect only): a rise means it crashed in between. */
   restartCount?: number;
+  /** Its health check's status (starting, healthy, unhealthy) when it has one (inspect only). */
+  health?: string;
   /** Host directories and files bind-mounted into it (inspect only). */
   binds?: BindMount[];
 }
@@ -279,6 +281,7 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
           finishedAt: finishedAt(c.State.FinishedAt),
           restartCount: c.RestartCount ?? 0,
           binds: bindMounts(c.Mounts),
+          ...(c.State.Health?.Status ? { health: c.State.Health.Status } : {}),
         };
       } catch (err) {
         if (statusOf(err) === 404) return undefined;

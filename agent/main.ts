@@ -29,7 +29,7 @@ import { createCronScheduler, type CronScheduler } from './cron/scheduler.js';
 import { postNotify } from './cron/notify.js';
 import { createBackupService, type BackupService } from './backups/service.js';
 import { routerMain } from './router/main.js';
-import { trackedEngine } from './running-work.js';
+import { track, trackedEngine } from './running-work.js';
 import { createRouterClient } from './router/client.js';
 import { agentStatus, renderStatus } from './status.js';
 import { openStore, type Store } from './store/index.js';
@@ -206,6 +206,8 @@ async function run(config: AgentConfig): Promise<number> {
     upgradeWebSocket: websockets.upgrade,
     // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
     engine: tracked,
+    // Restores stop the app's writers: SIGTERM waits for them to start them again.
+    track: (work) => track(running, work),
     webhookIntake,
     cron,
     cronPolicy: config.cron,

@@ -66,6 +66,16 @@ export class ConflictError extends BerthError {
 }
 
 /**
+ * A tar entry a restore will not write (agent/core/backups/archive-policy.ts):
+ * the message names the entry (JSON-quoted, bounded) and the reason.
+ */
+export class ArchiveRefusedError extends BerthError {
+  constructor(readonly entry: string, readonly reason: string) {
+    super('archive_entry_refused', 409, `archive entry ${entry} refused: ${reason}`, 'the archive is not restored; nothing was written');
+  }
+}
+
+/**
  * A sealed value presented for another use than the one it was sealed for
  * (`seal_mismatch`), or sealed without saying which (`seal_unbound`). The
  * message names the uses, never the value.

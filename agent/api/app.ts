@@ -5,6 +5,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isBerthError, type ErrorBody } from '../../shared/errors.js';
 import { accessoryRoutes } from './accessories.js';
 import { auditRoutes } from './audit.js';
+import { backupRestoreRoutes, isRestoreUpload } from './backup-restore.js';
 import { backupRoutes } from './backups.js';
 import { refuseDeclaredOversize } from './body-limit.js';
 import type { ApiDeps, ApiEnv } from './context.js';
@@ -48,7 +49,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } } satisfies ErrorBody, 404));
 
   // Bodies themselves are read by requireToken, once the signature verified.
-  app.use('*', refuseDeclaredOversize());
+  app.use('*', refuseDeclaredOversize(undefined, isRestoreUpload));
   healthRoutes(app);
   webhookRoutes(app, webhookDeps(full));
   identityRoutes(app, full);
@@ -67,6 +68,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   cronRoutes(app, full);
   accessoryRoutes(app, full);
   backupRoutes(app, full);
+  backupRestoreRoutes(app, full);
   return app;
 }
 

@@ -14,6 +14,14 @@ export interface RequireTokenOptions {
    * /v1/releases), so a refused release leaves no trace in the store.
    */
   deferJti?: boolean;
+  /**
+   * A body too large to hold (a backup upload): the route streams it itself.
+   * The jti is spent once the signature verified, so a replay is refused
+   * before its body is read; the token's `bh` is handed to the route as
+   * `bodyHash`, which must compare it with the streamed body's hash
+   * (requireStreamedBodyHash) before acting on it. No rawBody is set.
+   */
+  streamBody?: boolean;
 }
 
 export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOptions = {}): MiddlewareHandler<ApiEnv> {
@@ -67,6 +75,12 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
         `on the server: berth-agent trust add '<line>' --scope ${scope}`,
       );
     }
+    if (opts.streamBody) {
+      deps.store.useJti(claims.jti, claims.exp);
+      c.set('bodyHash', claims.bh);
+      c.set('caller', { kid: key.kid, scopes: key.scopes, jti: claims.jti, exp: claims.exp });
+      return next();
+    }
     // The signature holds; the body must be the one it signed (bh) before the
     // request counts as authenticated: until then no jti is spent.
     const { body, hash } = await readHashedBody(c.req.raw.body);
@@ -80,6 +94,12 @@ export function requireToken(deps: ApiDeps, scope: Scope, opts: RequireTokenOpti
     c.set('caller', { kid: key.kid, scopes: key.scopes, jti: claims.jti, exp: claims.exp });
     return next();
   };
+}
+
+/** After a streamed body (streamBody): AuthError unless its base64url SHA-256 is the token's bh. */
+export function requireStreamedBodyHash(c: Context<ApiEnv>, hash: string): void {
+  const expected = c.get('bodyHash');
+  if (expected === undefined || expected !== hash) throw new AuthError('request token: bh does not match the request body');
 }
 
 /** The path and query exactly as the client sent them: what `htu` signs. */

@@ -11,8 +11,10 @@ export const MAX_BODY_BYTES = 256 * 1024;
 
 const tooLarge = (maxBytes: number) => new PayloadTooLargeError(`request body is larger than ${maxBytes} bytes`);
 
-export function refuseDeclaredOversize(maxBytes: number = MAX_BODY_BYTES): MiddlewareHandler<ApiEnv> {
+/** `exempt`: routes that stream their body and check its length themselves (a backup upload). */
+export function refuseDeclaredOversize(maxBytes: number = MAX_BODY_BYTES, exempt?: (method: string, path: string) => boolean): MiddlewareHandler<ApiEnv> {
   return async function declaredLength(c, next) {
+    if (exempt?.(c.req.method, c.req.path)) return next();
     const declared = c.req.header('content-length');
     if (declared !== undefined && (!/^\d{1,15}$/.test(declared) || Number(declared) > maxBytes)) throw tooLarge(maxBytes);
     return next();

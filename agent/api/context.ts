@@ -42,6 +42,8 @@ export type ApiEnv = {
     caller: Caller;
     /** The request body, read by requireToken under the size cap once the token verified; it matches bh. */
     rawBody: Uint8Array;
+    /** Routes that stream their body (requireToken streamBody): the token's bh, to compare once the body was read. */
+    bodyHash: string | undefined;
   };
 };
 
@@ -75,6 +77,12 @@ export interface ApiDeps {
   accessories?: AccessoryDeps;
   /** The agent's backups (agent/backups/service.ts); absent, the backup routes answer 503. */
   backups?: BackupService;
+  /**
+   * Work a graceful shutdown must wait for (agent/running-work.ts track with
+   * main's set): restores, which stop the app's writers and must start them
+   * again. Absent (tests), nothing is tracked.
+   */
+  track?: <T>(work: Promise<T>) => Promise<T>;
   /** Webhook deliveries per (source, service) per minute (agent/api/webhook-ingress.ts default when absent). */
   webhooksPerMinute?: number;
 }

@@ -2,7 +2,7 @@
 import type { Hono } from 'hono';
 import { z } from 'zod';
 import type { ReleaseAcceptedResponse } from '../../shared/api-responses.js';
-import { ForbiddenError, UserError } from '../../shared/errors.js';
+import { ConflictError, ForbiddenError, UserError } from '../../shared/errors.js';
 import { describeIssues, isDigestReference } from '../../shared/manifest.js';
 import { MANIFEST_MAX_CHARS, verifyManifest } from '../../shared/manifest-signing.js';
 import { checkRelease, guardrailPolicy } from '../core/guardrails.js';
@@ -56,6 +56,10 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       throw new UserError(`notify.url: ${e instanceof Error ? e.message.replace(/^the notify URL /, '') : 'cannot be opened'}`, 'give notify a url like https://hooks.example.com/berth');
     });
 
+    // A release switching under a restore would start writers the restore stopped.
+    if (deps.backups?.busy.restoreUnderWay(payload.service, payload.destination)) {
+      throw new ConflictError(`a backup of ${payload.service} is being restored on this agent`, 'deploy once the restore has ended', 'restore_in_progress');
+    }
     const deploy = deps.store.acceptRelease({
       payload,
       jws,

@@ -94,7 +94,7 @@ export function createBackupRunner(deps: BackupRunnerDeps): BackupRunner {
     signal.addEventListener('abort', kill);
     try {
       const accessory = spec.accessory === undefined ? undefined : manifest.accessories?.[spec.accessory];
-      const verifyDeps: VerifyDeps = { docker: deps.docker, agentId: deps.agentId, stateDir: deps.stateDir, network: deps.network, sealingPrivateJwk: deps.sealingPrivateJwk, ...(deps.unseal ? { unseal: deps.unseal } : {}) };
+      const verifyDeps: VerifyDeps = { docker: deps.docker, agentId: deps.agentId, stateDir: deps.stateDir, network: deps.network, sealingPrivateJwk: deps.sealingPrivateJwk, policy: deps.policy, ...(deps.unseal ? { unseal: deps.unseal } : {}) };
       return await writeBackup({
         dir: where.dir,
         name: backupFileName({ backup: ref.backup, id, startedAt, kind: spec.kind, compression: spec.compression, encrypted: spec.recipient !== undefined }),
@@ -155,7 +155,7 @@ export function createBackupRunner(deps: BackupRunnerDeps): BackupRunner {
 
   async function run(req: RunRequest): Promise<BackupRecord> {
     if (stopped) throw new BerthError('unavailable', 503, 'the agent is stopping');
-    const release = busy.claim(req.ref, 'a backup');
+    const release = busy.claim(req.ref, 'run');
     let started: BackupRecord | undefined;
     try {
       await slot(req.trigger);

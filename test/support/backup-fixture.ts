@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { buildApp } from '../../agent/api/app.js';
 import { createBackupService, type BackupService, type BackupServiceDeps } from '../../agent/backups/service.js';
 import { checkedArchive } from '../../agent/backups/tar.js';
@@ -23,15 +22,6 @@ import { startEngineFixture, type EngineFixture } from './engine-fixture.js';
 
 export const SECRET = 'sekr1t-value-42';
 const silent = { info() {}, warn() {}, error() {} };
-
-/** The real tar check once the restore branch built it; until then a pass-through (it throws meanwhile). */
-function checkArchive() {
-  try {
-    return checkedArchive();
-  } catch {
-    return { stream: new PassThrough(), done: Promise.resolve({ entries: 0, bytes: 0 }) };
-  }
-}
 
 export const dump = (script: string, over: Record<string, unknown> = {}) => ({ kind: 'accessory', accessory: 'db', dump: ['sh', '-c', script], restore: ['sh', '-c', 'cat > /data/x'], ...over });
 export const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -67,7 +57,7 @@ export async function startBackupFixture(name: string): Promise<BackupFixture> {
     store: f.store, docker: f.docker, log: silent, roots: [join(f.stateDir, 'backups'), tmpfs], maxRunning: 8,
     stateDir: f.stateDir, policy: guardrailPolicy({ protect: [f.stateDir], accessoryRoot: join(f.stateDir, 'accessories') }),
     hostname: 'test-host-1', agentId: f.agentId, network: 'berth', sealingPrivateJwk: f.sealingPrivateJwk,
-    notify: async (_target, event) => (notified.push(event), 'sent'), checkArchive, ...over,
+    notify: async (_target, event) => (notified.push(event), 'sent'), checkArchive: checkedArchive, ...over,
   });
   const backups = service();
   await backups.start();

@@ -1,0 +1,138 @@
+// Restoring a tar backup into a named volume or a directory. Pass 1 reads the
+// whole archive through the policy and writes nothing; only then is the
+// target emptied and pass 2 re-packs the archive into Docker's archive API,
+// through a container of the empty image that is created and never started,
+// has no network and mounts ONLY the target, at /data. Docker extracts in a
+// chroot of that container, so even a Docker bug could reach only the target.
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
+import { chmod, chown, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackupCompression, BackupSpec } from '../../shared/manifest-backups.js';
+import { ConflictError } from '../../shared/errors.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
+import { accessoryBase, accessoryRoot, dirHostPath } from '../core/accessories.js';
+import { defaultLogConfig, LABEL } from '../core/containers.js';
+import type { GuardrailPolicy } from '../core/guardrails.js';
+import type { DockerPort } from '../docker.js';
+import { resolveBinds } from '../engine/bind-paths.js';
+import { decompressStream } from './compression.js';
+import { EMPTY_IMAGE, ensureEmptyImage, NEVER_RUN } from './empty-image.js';
+import { judgeArchive, repackArchive, type ArchiveCheck } from './tar.js';
+
+export const BACKUP_KIND = 'backup';
+const MOUNT = '/data';
+
+export interface DataTarget {
+  /** What the events call it: `volume pgdata`, `directory /srv/uploads`. */
+  label: string;
+  /** The Binds entry mounting it at /data. */
+  bind: string;
+  /** Named volume: its name (its mount point is read from Docker). */
+  volume?: string;
+  /** Directory: its host path. */
+  hostPath?: string;
+}
+
+export interface DataDeps {
+  docker: DockerPort;
+  agentId: string;
+  stateDir: string;
+  policy: GuardrailPolicy;
+}
+
+type Say = (message: string) => Promise<void> | void;
+
+/** Where a volume or directory backup's data lives; absolute directories are judged like a role's binds. */
+export async function dataTarget(deps: DataDeps, m: ManifestPayload, name: string, spec: BackupSpec): Promise<DataTarget> {
+  if (spec.kind === 'volume') {
+    const volume = spec.volume as string;
+    return { label: `volume ${volume}`, bind: `${volume}:${MOUNT}`, volume };
+  }
+  const dir = spec.directory as string;
+  if (dir.startsWith('/')) {
+    const [bind = ''] = await resolveBinds(`backup ${name}`, [`${dir}:${MOUNT}`], deps.policy);
+    return { label: `directory ${dir}`, bind, hostPath: bind.slice(0, -`:${MOUNT}`.length) };
+  }
+  const hostPath = dirHostPath(accessoryBase(accessoryRoot(await realpath(deps.stateDir)), m, spec.accessory as string), dir);
+  return { label: `directory ${dir} of accessory ${spec.accessory}`, bind: `${hostPath}:${MOUNT}`, hostPath };
+}
+
+/** Pass 1: the whole archive through the policy; refuses naming the first bad entry. */
+export async function checkArchiveFile(file: string, compression: BackupCompression): Promise<ArchiveCheck> {
+  const plain = pipeline(createReadStream(file), decompressStream(compression), () => undefined);
+  return judgeArchive(plain);
+}
+
+/** Removes everything inside `dir` (never following a symlink out: fs.rm removes links, not their targets). */
+async function emptyDirectory(dir: string): Promise<void> {
+  for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
+}
+
+async function createArchiveContainer(deps: DataDeps, m: ManifestPayload, name: string, target: DataTarget): Promise<string> {
+  const spec = {
+    name: `berth-restore-${m.service}-${name}-${Date.now().toString(36)}`,
+    image: EMPTY_IMAGE,
+    cmd: NEVER_RUN,
+    env: {},
+    labels: { [LABEL.kind]: BACKUP_KIND, [LABEL.service]: m.service, [LABEL.destination]: m.destination, 'berth.backup': name },
+    network: 'none',
+    restartPolicy: 'no' as const,
+    host: { Binds: [target.bind], LogConfig: defaultLogConfig() },
+    config: {},
+  };
+  await ensureEmptyImage(deps.docker);
+  try {
+    return await deps.docker.createContainer(spec);
+  } catch (err) {
+    // An image removal may have deleted the empty image since it was ensured.
+    if (!/no such image|not found|404/i.test(err instanceof Error ? err.message : '')) throw err;
+    await ensureEmptyImage(deps.docker);
+    return deps.docker.createContainer(spec);
+  }
+}
+
+/** The volume's host directory, after its owner was checked; undefined while the volume does not exist. */
+async function volumeDir(deps: DataDeps, volume: string): Promise<string | undefined> {
+  const info = await deps.docker.volumeInfo(volume);
+  if (!info) return undefined;
+  const owner = info.labels[LABEL.agent];
+  if (owner !== undefined && owner !== deps.agentId) throw new ConflictError(`volume ${volume} belongs to another Berth agent on this engine`, undefined, 'volume_not_ours');
+  // The agent empties it through the host path: Docker must run on this host.
+  if (!(await stat(info.mountpoint).catch(() => undefined))?.isDirectory()) {
+    throw new ConflictError(`volume ${volume}'s mount point ${info.mountpoint} is not a directory this agent can reach`, 'the agent must run on the Docker host, as root', 'volume_unreachable');
+  }
+  return info.mountpoint;
+}
+
+/** Before anything is stopped: the target is usable (a volume this agent's or unlabelled, on this host). */
+export async function checkTarget(deps: DataDeps, target: DataTarget): Promise<void> {
+  if (target.volume !== undefined) await volumeDir(deps, target.volume);
+}
+
+/** The target emptied and the archive written into it (pass 2). The caller stopped what uses the data. */
+export async function writeArchive(deps: DataDeps, m: ManifestPayload, name: string, target: DataTarget, file: string, check: ArchiveCheck & { compression: BackupCompression }, say: Say): Promise<void> {
+  const { compression } = check;
+  if (target.hostPath !== undefined) await mkdir(target.hostPath, { recursive: true, mode: 0o750 });
+  // Created first: the agent-scoped port creates a missing named volume with the agent's labels.
+  const id = await createArchiveContainer(deps, m, name, target);
+  try {
+    const dir = target.volume !== undefined ? await volumeDir(deps, target.volume) : target.hostPath;
+    if (dir === undefined) throw new ConflictError(`volume ${target.volume} does not exist`);
+    await say(`emptying ${target.label}`);
+    await emptyDirectory(dir);
+    await say(`writing the archive into ${target.label}`);
+    // A stream that fails mid-way may leave Docker's request open: the first failure decides.
+    let failed: (err: Error) => void = () => undefined;
+    const streamFailed = new Promise<never>((_, reject) => (failed = reject));
+    const tar = pipeline(createReadStream(file), decompressStream(compression), repackArchive(), (err) => err && failed(err));
+    await Promise.race([deps.docker.putArchive(id, MOUNT, tar), streamFailed]);
+    // Docker leaves the mount point's own mode and owner: the archive's root entry has them (a database's 0700 data dir).
+    if (check.root) {
+      await chown(dir, check.root.uid, check.root.gid);
+      await chmod(dir, check.root.mode);
+    }
+  } finally {
+    await deps.docker.remove(id, { force: true }).catch(() => undefined);
+  }
+}
