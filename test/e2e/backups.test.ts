@@ -181,6 +181,7 @@ test('a before_deploy backup is taken before the switch, tied to the release; ro
     (await records('db')).find((r) => r.trigger === 'before_deploy'), 30_000);
   assert.deepEqual([tied.outcome, tied.release, tied.for_release], ['ok', 'r1', 'r2']);
 
-  const back = await run(['rollback', 'r1']);
-  assert.match(back, new RegExp(`backup db #${tied.id}`));
+  const back = await e.app.run(['rollback', 'r1']);
+  assert.equal(back.code, 0, explain(back, e));
+  assert.match(back.stderr, new RegExp(`backup db #${tied.id} on [^ ]+ was taken while r1 was live: deploy backup restore db ${tied.id}`));
 });
