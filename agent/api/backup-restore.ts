@@ -6,6 +6,7 @@
 // is used. Both answer NDJSON backupEventSchema lines. The work is
 // agent/backups/restore.ts; nothing is stopped or written before the file
 // checked out.
+import type { IncomingMessage } from 'node:http';
 import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { BackupEvent } from '../../shared/api-responses.js';
@@ -18,11 +19,14 @@ import { beginRestore, checkStoredFile, readHead, restoreBackup, type RestoreDep
 import { receiveUpload } from '../backups/upload.js';
 import type { StoredBackup } from '../store/backups-repo.js';
 import { requireStreamedBodyHash, requireToken } from './auth.js';
+import { lengthenBodyDeadline } from './body-deadline.js';
 import type { ApiDeps, ApiEnv } from './context.js';
 import { parseJsonBody } from './json-body.js';
 import { ndjsonResponse } from './ndjson.js';
 import { checkName, positive, requireDeployed, serviceTarget, type ServiceTarget } from './params.js';
 
+/** An upload restore may take as long as it needs while bytes keep coming; this long without one drops it. */
+const UPLOAD_IDLE_MS = 120_000;
 const bodySchema = z.strictObject({ id: z.number().int().positive().optional() });
 const UPLOAD_PATH = /^\/v1\/services\/[^/]+\/backups\/[^/]+\/restore\/[^/]+$/;
 
@@ -121,6 +125,8 @@ export function backupRestoreRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       throw new PayloadTooLargeError(`the upload is larger than backup ${id} (${record.size} bytes)`);
     }
     const release = beginRestore(deps.store, busyOf(deps), m, backup);
+    // Signed and claimed: the body may take longer than the API's request deadline, as long as it keeps coming.
+    lengthenBodyDeadline((c.env as { incoming?: IncomingMessage } | undefined)?.incoming, UPLOAD_IDLE_MS);
     let upload;
     try {
       upload = await receiveUpload(c.req.raw.body, storedFile, id, record.size);

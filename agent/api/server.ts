@@ -7,11 +7,10 @@ import { getRequestListener, serve } from '@hono/node-server';
 import { UpstreamError } from '../../shared/errors.js';
 import type { ListenAddress } from '../config.js';
 import { guardConnections, type GuardedLimits } from '../connection-guard.js';
+import { enforceBodyDeadline, REQUEST_TIMEOUT_MS } from './body-deadline.js';
 import { httpTimeouts, type ConnectionLimits } from '../core/connection-budget.js';
 import { listenOnSocket } from '../router/control.js';
 
-/** A request (head and body) must have arrived whole within this; responses (SSE) may last. */
-const REQUEST_TIMEOUT_MS = 30_000;
 
 export interface ApiServer {
   address: AddressInfo;
@@ -50,8 +49,9 @@ export function startApiServer(
           cert: opts.tlsCertPem,
           minVersion: 'TLSv1.2',
           ...timeouts,
-          // Upgraded (WebSocket) sockets leave the HTTP parser, so neither timeout reaches them.
-          requestTimeout: Math.max(REQUEST_TIMEOUT_MS, timeouts.headersTimeout),
+          // The body deadline is enforceBodyDeadline's (the restore upload may lengthen it).
+          // Upgraded (WebSocket) sockets leave the HTTP parser, so it never reaches them.
+          requestTimeout: 0,
         },
       },
       (info) => {
@@ -60,6 +60,7 @@ export function startApiServer(
       },
     ) as Server;
     limits = guardConnections(server, opts.limits, opts.warn);
+    enforceBodyDeadline(server, Math.max(REQUEST_TIMEOUT_MS, timeouts.headersTimeout));
     server.on('error', onError);
     opts.attachUpgrades?.(server);
   });
