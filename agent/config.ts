@@ -158,13 +158,18 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   };
 }
 
-/** The guardrails the engine and the API apply: the config's allowances, the agent's own files protected. */
-export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'> & Partial<Pick<AgentConfig, 'logging'>>): GuardrailPolicy {
+/**
+ * The guardrails the engine and the API apply: the config's allowances, the
+ * agent's own files protected. So are the backup roots: every service's
+ * backups are there, and a container that could write there could plant a
+ * symlink where the agent writes backup files.
+ */
+export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'> & Partial<Pick<AgentConfig, 'logging' | 'backups'>>): GuardrailPolicy {
   const socket = config.dockerHost.startsWith('unix://') ? [config.dockerHost.slice('unix://'.length)] : [];
   return guardrailPolicy({
     allowCaps: config.allowCaps,
     allowBinds: config.allowBinds,
-    protect: [config.stateDir, ...socket],
+    protect: [config.stateDir, ...socket, ...(config.backups?.roots ?? [])],
     accessoryRoot: accessoryRoot(config.stateDir),
     ...(config.logging ? { logging: config.logging } : {}),
   });

@@ -120,4 +120,10 @@ test('agent flags and env: --allow-cap and --allow-bind repeat; the defaults; AL
   assert.match(bindRefusal('/data/berth/sealing.jwk', p)?.reason ?? '', /give the container the host/);
   assert.match(bindRefusal('/data/docker.sock', p)?.reason ?? '', /give the container the host/);
   assert.equal(bindRefusal('/data/app', p), undefined);
+  // So are the backup roots (every service's backups), below an allowed directory too.
+  const b = agentGuardrails(loadAgentConfig({ 'allow-bind': ['/srv'], 'backup-dir': ['/srv/backups'] }, { BERTH_STATE_DIR: '/var/lib/berth' }));
+  assert.match(bindRefusal('/srv/backups', b)?.reason ?? '', /give the container the host/);
+  assert.match(bindRefusal('/srv/backups/app/db', b)?.reason ?? '', /give the container the host/);
+  assert.match(bindRefusal('/srv', b)?.reason ?? '', /it holds \/srv\/backups/);
+  assert.equal(bindRefusal('/srv/app', b), undefined);
 });
