@@ -6,7 +6,7 @@
 // chroot of that container, so even a Docker bug could reach only the target.
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { chmod, chown, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupCompression, BackupSpec } from '../../shared/manifest-backups.js';
 import { ConflictError, UserError } from '../../shared/errors.js';
@@ -105,7 +105,12 @@ async function volumeDir(deps: DataDeps, volume: string): Promise<string | undef
   const owner = info.labels[LABEL.agent];
   if (owner !== undefined && owner !== deps.agentId) throw new ConflictError(`volume ${volume} belongs to another Berth agent on this engine`, undefined, 'volume_not_ours');
   // The agent empties it through the host path: Docker must run on this host.
-  if (!(await stat(info.mountpoint).catch(() => undefined))?.isDirectory()) {
+  const st = await lstat(info.mountpoint).catch(() => undefined);
+  // Emptying would follow it: what it points to is not what Docker mounts.
+  if (st?.isSymbolicLink()) {
+    throw new ConflictError(`volume ${volume}'s mount point ${info.mountpoint} is a symlink; a restore does not empty what it points to`, undefined, 'volume_unreachable');
+  }
+  if (!st?.isDirectory()) {
     throw new ConflictError(`volume ${volume}'s mount point ${info.mountpoint} is not a directory this agent can reach`, 'the agent must run on the Docker host, as root', 'volume_unreachable');
   }
   return info.mountpoint;

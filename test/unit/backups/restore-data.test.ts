@@ -1,11 +1,12 @@
 // Where a directory restore writes: an absolute directory is judged by the
-// guardrails like a role's bind before anything is created or emptied.
+// guardrails like a role's bind before anything is created or emptied; a
+// volume whose mount point is a symlink is not emptied through it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataTarget, type DataDeps } from '../../../agent/backups/restore-data.js';
+import { checkTarget, dataTarget, type DataDeps } from '../../../agent/backups/restore-data.js';
 import { guardrailPolicy } from '../../../agent/core/guardrails.js';
 import type { DockerPort } from '../../../agent/docker.js';
 import type { ManifestPayload } from '../../../shared/manifest.js';
@@ -30,4 +31,17 @@ test('a directory restore target outside the allowed bind directories, or resolv
 
   const ok = await target(join(allowed, 'uploads'));
   assert.deepEqual(ok, { label: `directory ${join(allowed, 'uploads')}`, bind: `${join(allowed, 'uploads')}:/data`, hostPath: join(allowed, 'uploads') });
+});
+
+test('a volume whose mount point is a symlink is refused before anything is stopped', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'berth-restore-volume-'));
+  t.after(() => rmSync(tmp, { recursive: true, force: true }));
+  mkdirSync(join(tmp, 'precious'));
+  symlinkSync(join(tmp, 'precious'), join(tmp, '_data'));
+  let mountpoint = join(tmp, '_data');
+  const docker = { volumeInfo: async () => ({ labels: {}, mountpoint }) } as unknown as DockerPort;
+  const deps: DataDeps = { docker, agentId: 'a', stateDir: tmp, policy: guardrailPolicy() };
+  await assert.rejects(checkTarget(deps, { label: 'volume v', bind: 'v:/data', volume: 'v' }), (e: Error & { code?: string }) => e.code === 'volume_unreachable' && /is a symlink/.test(e.message));
+  mountpoint = join(tmp, 'precious');
+  await checkTarget(deps, { label: 'volume v', bind: 'v:/data', volume: 'v' });
 });
