@@ -17,7 +17,7 @@ import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import { hostPolicy, resolveHostPath } from '../engine/bind-paths.js';
 import { decompressStream } from './compression.js';
-import { EMPTY_IMAGE, ensureEmptyImage, NEVER_RUN } from './empty-image.js';
+import { createEmptyImageContainer, EMPTY_IMAGE, NEVER_RUN } from './empty-image.js';
 import { judgeArchive, repackArchive, type ArchiveCheck } from './tar.js';
 
 export const BACKUP_KIND = 'backup';
@@ -87,15 +87,7 @@ async function createArchiveContainer(deps: DataDeps, m: ManifestPayload, name: 
     host: { Binds: [target.bind], LogConfig: defaultLogConfig() },
     config: {},
   };
-  await ensureEmptyImage(deps.docker);
-  try {
-    return await deps.docker.createContainer(spec);
-  } catch (err) {
-    // An image removal may have deleted the empty image since it was ensured.
-    if (!/no such image|not found|404/i.test(err instanceof Error ? err.message : '')) throw err;
-    await ensureEmptyImage(deps.docker);
-    return deps.docker.createContainer(spec);
-  }
+  return createEmptyImageContainer(deps.docker, spec);
 }
 
 /** The volume's host directory, after its owner was checked; undefined while the volume does not exist. */
