@@ -206,7 +206,10 @@ function wholeNumber(value: string, what: string, min: number, max: number): num
 function parseBackupDirs(values: string[]): string[] {
   const dirs = values.map((d) => {
     if (!d.startsWith('/') || d.includes('\0') || d.split('/').includes('..')) throw new ConfigError(`--backup-dir "${d.slice(0, 200)}" must be an absolute path without ".."`);
-    return posix.normalize(d).replace(/(.)\/$/, '$1');
+    const dir = posix.normalize(d).replace(/(.)\/$/, '$1');
+    // A root is where a release's `path:` may put files, and no container may mount it.
+    if (dir === '/') throw new ConfigError('--backup-dir / is refused: backups would be written anywhere on the host, and nothing could be bind-mounted', 'name a directory for backups, like /var/backups/berth');
+    return dir;
   });
   return [...new Set(dirs)];
 }

@@ -133,4 +133,5 @@ test('agent flags and env: --allow-cap and --allow-bind repeat; the defaults; AL
   assert.match(bindRefusal('/srv/backups/app/db', b)?.reason ?? '', /give the container the host/);
   assert.match(bindRefusal('/srv', b)?.reason ?? '', /it holds \/srv\/backups/);
   assert.equal(bindRefusal('/srv/app', b), undefined);
+  assert.throws(() => loadAgentConfig({ 'backup-dir': ['//'] }, {}), /--backup-dir \/ is refused/);
 });
