@@ -158,13 +158,18 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
   };
 }
 
-/** The guardrails the engine and the API apply: the config's allowances, the agent's own files protected. */
-export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'> & Partial<Pick<AgentConfig, 'logging'>>): GuardrailPolicy {
+/**
+ * The guardrails the engine and the API apply: the config's allowances, the
+ * agent's own files protected. So are the backup roots: every service's
+ * backups are there, and a container that could write there could plant a
+ * symlink where the agent writes backup files.
+ */
+export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'> & Partial<Pick<AgentConfig, 'logging' | 'backups'>>): GuardrailPolicy {
   const socket = config.dockerHost.startsWith('unix://') ? [config.dockerHost.slice('unix://'.length)] : [];
   return guardrailPolicy({
     allowCaps: config.allowCaps,
     allowBinds: config.allowBinds,
-    protect: [config.stateDir, ...socket],
+    protect: [config.stateDir, ...socket, ...(config.backups?.roots ?? [])],
     accessoryRoot: accessoryRoot(config.stateDir),
     ...(config.logging ? { logging: config.logging } : {}),
   });
@@ -201,7 +206,10 @@ function wholeNumber(value: string, what: string, min: number, max: number): num
 function parseBackupDirs(values: string[]): string[] {
   const dirs = values.map((d) => {
     if (!d.startsWith('/') || d.includes('\0') || d.split('/').includes('..')) throw new ConfigError(`--backup-dir "${d.slice(0, 200)}" must be an absolute path without ".."`);
-    return posix.normalize(d).replace(/(.)\/$/, '$1');
+    const dir = posix.normalize(d).replace(/(.)\/$/, '$1');
+    // A root is where a release's `path:` may put files, and no container may mount it.
+    if (dir === '/') throw new ConfigError('--backup-dir / is refused: backups would be written anywhere on the host, and nothing could be bind-mounted', 'name a directory for backups, like /var/backups/berth');
+    return dir;
   });
   return [...new Set(dirs)];
 }

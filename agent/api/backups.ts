@@ -29,6 +29,13 @@ function backupsOf(deps: ApiDeps): BackupService {
   return deps.backups;
 }
 
+/** Texts in the header are cut: 4000 characters each (escaped control characters, non-ASCII) could pass a client's 16 KiB header limit; the list has them whole. */
+const HEADER_TEXT_CHARS = 200;
+function headerRecord(r: BackupRecord): BackupRecord {
+  const cut = (t: string) => (t.length > HEADER_TEXT_CHARS ? `${t.slice(0, HEADER_TEXT_CHARS)}…` : t);
+  return { ...r, reason: cut(r.reason), verify_output: cut(r.verify_output), notify: r.notify === null ? null : cut(r.notify) };
+}
+
 export function backupRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
   const base = '/v1/services/:name/backups';
 
@@ -88,7 +95,7 @@ export function backupRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       'content-length': String(st.size),
       'content-disposition': `attachment; filename="${posix.basename(file)}"`,
       'x-berth-sha256': record.sha256,
-      'x-berth-backup': Buffer.from(JSON.stringify(record)).toString('base64url'),
+      'x-berth-backup': Buffer.from(JSON.stringify(headerRecord(record))).toString('base64url'),
       'cache-control': 'no-store',
     });
   });

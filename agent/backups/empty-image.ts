@@ -4,7 +4,7 @@
 // writes their mounts through its archive API, so no program of any image
 // runs, nothing is pulled, and servers and tests use the same thing.
 import { Readable } from 'node:stream';
-import type { DockerPort } from '../docker.js';
+import type { ContainerSpec, DockerPort } from '../docker.js';
 
 export const EMPTY_IMAGE = 'berth-empty:1';
 /** The command such a container names; it never runs (the image has no files). */
@@ -33,4 +33,21 @@ export function ensureEmptyImage(docker: ImageDocker): Promise<void> {
 /** Docker no longer has it (an image removal deleted it): the next ensureEmptyImage imports it again. */
 export function forgetEmptyImage(docker: ImageDocker): void {
   ensured.delete(docker);
+}
+
+/**
+ * Creates a container of EMPTY_IMAGE. An image removal may have deleted the
+ * image since it was ensured: then it is imported again and the create tried
+ * once more.
+ */
+export async function createEmptyImageContainer(docker: ImageDocker & Pick<DockerPort, 'createContainer'>, spec: ContainerSpec): Promise<string> {
+  await ensureEmptyImage(docker);
+  try {
+    return await docker.createContainer(spec);
+  } catch (err) {
+    if (!/no such image/i.test(err instanceof Error ? err.message : String(err))) throw err;
+    forgetEmptyImage(docker);
+    await ensureEmptyImage(docker);
+    return docker.createContainer(spec);
+  }
 }

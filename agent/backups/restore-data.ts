@@ -6,18 +6,18 @@
 // chroot of that container, so even a Docker bug could reach only the target.
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { chmod, chown, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir, realpath, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackupCompression, BackupSpec } from '../../shared/manifest-backups.js';
-import { ConflictError } from '../../shared/errors.js';
+import { ConflictError, UserError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import { accessoryBase, accessoryRoot, dirHostPath } from '../core/accessories.js';
 import { defaultLogConfig, LABEL } from '../core/containers.js';
-import type { GuardrailPolicy } from '../core/guardrails.js';
+import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
-import { resolveBinds } from '../engine/bind-paths.js';
+import { hostPolicy, resolveHostPath } from '../engine/bind-paths.js';
 import { decompressStream } from './compression.js';
-import { EMPTY_IMAGE, ensureEmptyImage, NEVER_RUN } from './empty-image.js';
+import { createEmptyImageContainer, EMPTY_IMAGE, NEVER_RUN } from './empty-image.js';
 import { judgeArchive, repackArchive, type ArchiveCheck } from './tar.js';
 
 export const BACKUP_KIND = 'backup';
@@ -43,7 +43,7 @@ export interface DataDeps {
 
 type Say = (message: string) => Promise<void> | void;
 
-/** Where a volume or directory backup's data lives; absolute directories are judged like a role's binds. */
+/** Where a volume or directory backup's data lives; an absolute directory is judged like a role's bind (guardrail_refused). */
 export async function dataTarget(deps: DataDeps, m: ManifestPayload, name: string, spec: BackupSpec): Promise<DataTarget> {
   if (spec.kind === 'volume') {
     const volume = spec.volume as string;
@@ -51,8 +51,14 @@ export async function dataTarget(deps: DataDeps, m: ManifestPayload, name: strin
   }
   const dir = spec.directory as string;
   if (dir.startsWith('/')) {
-    const [bind = ''] = await resolveBinds(`backup ${name}`, [`${dir}:${MOUNT}`], deps.policy);
-    return { label: `directory ${dir}`, bind, hostPath: bind.slice(0, -`:${MOUNT}`.length) };
+    // Judged whole here (resolveBinds alone judges only a path a symlink moved), before
+    // anything is created or emptied: no release checks a backup's directory against the guardrails.
+    const hostPath = await resolveHostPath(dir);
+    const refusal = bindRefusal(hostPath, await hostPolicy(deps.policy));
+    if (refusal) {
+      throw new UserError(`backup ${name}: directory ${dir} is refused by this agent's guardrails: ${hostPath === dir ? '' : `it resolves to ${hostPath} and `}${refusal.reason}`, refusal.hint, 'guardrail_refused');
+    }
+    return { label: `directory ${dir}`, bind: `${hostPath}:${MOUNT}`, hostPath };
   }
   const hostPath = dirHostPath(accessoryBase(accessoryRoot(await realpath(deps.stateDir)), m, spec.accessory as string), dir);
   return { label: `directory ${dir} of accessory ${spec.accessory}`, bind: `${hostPath}:${MOUNT}`, hostPath };
@@ -81,15 +87,7 @@ async function createArchiveContainer(deps: DataDeps, m: ManifestPayload, name: 
     host: { Binds: [target.bind], LogConfig: defaultLogConfig() },
     config: {},
   };
-  await ensureEmptyImage(deps.docker);
-  try {
-    return await deps.docker.createContainer(spec);
-  } catch (err) {
-    // An image removal may have deleted the empty image since it was ensured.
-    if (!/no such image|not found|404/i.test(err instanceof Error ? err.message : '')) throw err;
-    await ensureEmptyImage(deps.docker);
-    return deps.docker.createContainer(spec);
-  }
+  return createEmptyImageContainer(deps.docker, spec);
 }
 
 /** The volume's host directory, after its owner was checked; undefined while the volume does not exist. */
@@ -99,7 +97,12 @@ async function volumeDir(deps: DataDeps, volume: string): Promise<string | undef
   const owner = info.labels[LABEL.agent];
   if (owner !== undefined && owner !== deps.agentId) throw new ConflictError(`volume ${volume} belongs to another Berth agent on this engine`, undefined, 'volume_not_ours');
   // The agent empties it through the host path: Docker must run on this host.
-  if (!(await stat(info.mountpoint).catch(() => undefined))?.isDirectory()) {
+  const st = await lstat(info.mountpoint).catch(() => undefined);
+  // Emptying would follow it: what it points to is not what Docker mounts.
+  if (st?.isSymbolicLink()) {
+    throw new ConflictError(`volume ${volume}'s mount point ${info.mountpoint} is a symlink; a restore does not empty what it points to`, undefined, 'volume_unreachable');
+  }
+  if (!st?.isDirectory()) {
     throw new ConflictError(`volume ${volume}'s mount point ${info.mountpoint} is not a directory this agent can reach`, 'the agent must run on the Docker host, as root', 'volume_unreachable');
   }
   return info.mountpoint;

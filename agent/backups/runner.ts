@@ -181,6 +181,11 @@ export function createBackupRunner(deps: BackupRunnerDeps): BackupRunner {
         clearTimeout(timer);
       }
       const interrupted = abort.signal.aborted && abort.signal.reason instanceof Interrupted;
+      if (interrupted && result.file !== null) {
+        // Written before the stop came (a verify cut short): an interrupted run stores nothing, as one a restart finds.
+        await rm(result.file, { force: true }).catch(() => undefined);
+        result = { ...result, file: null };
+      }
       const outcome = interrupted ? 'interrupted' : result.outcome;
       const audit: AuditInput | undefined = outcome !== 'ok'
         ? { keyId: AGENT_ACTOR, action: 'backup.failed', service: ref.service, destination: ref.destination, detail: { backup: ref.backup, id, trigger: req.trigger, outcome, reason: result.reason, release: req.release } }

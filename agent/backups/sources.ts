@@ -23,7 +23,7 @@ import { bindRefusal, type GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import { hostPolicy, resolveHostPath } from '../engine/bind-paths.js';
 import type { Unseal } from '../engine/role-secrets.js';
-import { EMPTY_IMAGE, NEVER_RUN, ensureEmptyImage, forgetEmptyImage } from './empty-image.js';
+import { EMPTY_IMAGE, NEVER_RUN, createEmptyImageContainer } from './empty-image.js';
 import { checkedArchive, type ArchiveCheck } from './tar.js';
 
 export const BACKUP_KIND = 'backup';
@@ -151,21 +151,8 @@ function archiveContainerSpec(m: ManifestPayload, backup: string, bind: string):
   };
 }
 
-async function createArchiveContainer(docker: DockerPort, spec: ContainerSpec): Promise<string> {
-  await ensureEmptyImage(docker);
-  try {
-    return await docker.createContainer(spec);
-  } catch (err) {
-    // An image removal may have deleted it since it was imported: once more, after importing it again.
-    if (!/no such image/i.test(messageOf(err))) throw err;
-    forgetEmptyImage(docker);
-    await ensureEmptyImage(docker);
-    return docker.createContainer(spec);
-  }
-}
-
 async function archiveSource(deps: SourceDeps, m: ManifestPayload, backup: string, mount: { bind: string; what: string }): Promise<BackupSource> {
-  const id = await createArchiveContainer(deps.docker, archiveContainerSpec(m, backup, mount.bind));
+  const id = await createEmptyImageContainer(deps.docker, archiveContainerSpec(m, backup, mount.bind));
   let disposed: Promise<void> | undefined;
   const dispose = () => (disposed ??= deps.docker.remove(id, { force: true }).catch(() => undefined));
   try {

@@ -1,15 +1,17 @@
 // An uploaded backup (the compressed plaintext of an encrypted backup, which
-// the CLI decrypted): streamed to a 0600 temp file beside the record's file,
+// the CLI decrypted): streamed to a 0600 temp file beside the record's file
+// (named as the start-up sweep of temp files knows them),
 // hashed as it comes, at most the record's size. The caller checks the
 // hashes (the request token's bh, the record's plain_sha256) before it uses
 // the file, and removes it in every case.
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { PayloadTooLargeError } from '../../shared/errors.js';
+import { uploadTempName } from '../core/backups/naming.js';
 
 export interface Upload {
   path: string;
@@ -22,7 +24,7 @@ export interface Upload {
 }
 
 export async function receiveUpload(body: ReadableStream<Uint8Array> | null, beside: string, id: number, maxBytes: number): Promise<Upload> {
-  const path = join(dirname(beside), `.restore-${id}-${randomBytes(6).toString('hex')}.upload`);
+  const path = uploadTempName(dirname(beside), id, randomBytes(6).toString('hex'));
   const remove = () => rm(path, { force: true });
   const hash = createHash('sha256');
   let size = 0;

@@ -19,6 +19,7 @@ import { unseal as defaultUnseal } from '../../shared/sealing.js';
 import { openAccessorySecrets } from '../accessories/secrets.js';
 import { ACCESSORY_LABEL, accessoryBase, accessoryContainerName, accessoryContainerSpec, accessoryRoot } from '../core/accessories.js';
 import { LABEL } from '../core/containers.js';
+import { Redactor } from '../core/cron/output.js';
 import { guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Unseal } from '../engine/role-secrets.js';
@@ -90,7 +91,10 @@ export async function verifyDump(deps: VerifyDeps, input: VerifyInput): Promise<
       if (input.signal.aborted) return { passed: false, output: `verify: the restore into the throwaway ${name} did not succeed before the backup's timeout${restored ? `\n${lastLines(restored.output, OUTPUT_LINES)}` : ''}` };
       const info = await deps.docker.inspect(id);
       if (!info?.running) {
-        const tail = await deps.docker.logTail(id, OUTPUT_LINES).catch(() => '');
+        // Its own log may print what the server was started with: the secret values are replaced here too.
+        const redactor = new Redactor(secrets.env);
+        const log = await deps.docker.logTail(id, OUTPUT_LINES).catch(() => '');
+        const tail = redactor.push(log) + redactor.flush();
         return { passed: false, output: `verify: the throwaway ${name} container stopped (${info?.state ?? 'gone'}, exit ${info?.exitCode ?? '?'})\n${tail}`.trim() };
       }
       // A health check (the image's HEALTHCHECK or the accessory's options) says when the server is ready.

@@ -164,7 +164,8 @@ export async function writeBackup(req: WriteRequest): Promise<WriteResult> {
     const measured = { file, size: stored.size, rawSize: raw, sha256: stored.sha256, plainSha256: compressed.sha256 };
     if (checked && !checked.passed) {
       // Kept, so it can be looked at; a failed row never counts as a good backup.
-      return { ...measured, outcome: 'failed', reason: 'the verify command failed on the restored dump', verify: 'failed', verifyOutput: checked.output };
+      const why = req.signal.aborted ? messageOf(req.signal.reason) : 'the verify command failed on the restored dump';
+      return { ...measured, outcome: 'failed', reason: why, verify: 'failed', verifyOutput: checked.output };
     }
     return { ...measured, outcome: 'ok', reason: '', verify: checked ? 'passed' : null, verifyOutput: checked?.output ?? '' };
   } catch (err) {

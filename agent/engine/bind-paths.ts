@@ -32,11 +32,20 @@ export async function resolveHostPath(path: string, realpath: Realpath = fsRealp
  * resolved, so Docker mounts what was judged; a path that resolves somewhere
  * the guardrails refuse throws.
  */
-/** An allowed directory may itself be a symlink (/data -> /mnt/disk1/data): what it resolves to is allowed too. */
+/**
+ * An allowed directory may itself be a symlink (/data -> /mnt/disk1/data): what it resolves to is allowed too.
+ * So may a protected one (a state dir or backup root on another disk): what it resolves to is protected too.
+ */
 export async function hostPolicy(policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<GuardrailPolicy> {
   const roots = await Promise.all(policy.allowBinds.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
+  const guarded = await Promise.all(policy.protectedPaths.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
   const accessoryRoot = policy.accessoryRoot && (await resolveHostPath(policy.accessoryRoot, realpath).catch(() => policy.accessoryRoot));
-  return { ...policy, allowBinds: [...new Set([...policy.allowBinds, ...roots])], ...(accessoryRoot ? { accessoryRoot } : {}) };
+  return {
+    ...policy,
+    allowBinds: [...new Set([...policy.allowBinds, ...roots])],
+    protectedPaths: [...new Set([...policy.protectedPaths, ...guarded])],
+    ...(accessoryRoot ? { accessoryRoot } : {}),
+  };
 }
 
 export async function resolveBinds(role: string, binds: readonly string[], policy: GuardrailPolicy, realpath: Realpath = fsRealpath): Promise<string[]> {

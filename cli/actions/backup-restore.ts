@@ -4,9 +4,10 @@
 // from the file it keeps. An encrypted one cannot be (the agent never holds
 // the identity): the CLI downloads it (checksum checked), decrypts it with
 // --identity into a 0600 temp file, checks that against the record's
-// plain_sha256 and uploads it; the temp files are deleted whatever happens.
+// plain_sha256 and uploads it; the temp files are deleted whatever happens
+// (a Ctrl-C too).
 
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -73,9 +74,30 @@ async function recordFor(client: AgentClient, ref: ServiceRef, name: string, id:
   return id === undefined ? records.find((r) => r.outcome === 'ok' && r.stored) : records.find((r) => r.id === id);
 }
 
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Removes `dir` also when the command is stopped by a signal (Ctrl-C), which
+ * skips every `finally`: it holds a decrypted dump. The signal then takes its
+ * usual course. Returns the function that disarms it.
+ */
+export function removeOnSignal(dir: string): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    disarm();
+    rmSync(dir, { recursive: true, force: true });
+    process.kill(process.pid, signal);
+  };
+  const disarm = () => {
+    for (const s of SIGNALS) process.off(s, onSignal);
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  return disarm;
+}
+
 /** Downloads, decrypts and uploads an encrypted backup; the plaintext lives only in a 0600 temp file, deleted after. */
 async function* encryptedRestore(client: AgentClient, ref: ServiceRef, record: BackupRecord, identity: string, say: (line: string) => void): AsyncGenerator<BackupEvent> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-restore-'));
+  const disarm = removeOnSignal(dir);
   try {
     say(`${client.label}: downloading backup #${record.id} (${record.size ?? '?'} bytes, encrypted)`);
     const fetched = await fetchBackupFile(client, ref, record.id, () => join(dir, 'encrypted'));
@@ -91,6 +113,7 @@ async function* encryptedRestore(client: AgentClient, ref: ServiceRef, record: B
     say(`${client.label}: decrypted (${h.size()} bytes, sha256 ${hex.slice(0, 12)}); uploading`);
     yield* uploadRestore(client, ref, record.backup, record.id, { path: plain, size: h.size(), hash: h.digest().toString('base64url') });
   } finally {
+    disarm();
     await rm(dir, { recursive: true, force: true });
   }
 }

@@ -18,6 +18,14 @@ export function backupFileName(f: { backup: string; id: number; startedAt: numbe
   return `${f.backup}-${f.id}-${utcStamp(f.startedAt)}.${format}.${f.compression === 'zstd' ? 'zst' : 'gz'}${f.encrypted ? '.age' : ''}`;
 }
 
+/**
+ * An upload restore's body (the decrypted plaintext of an encrypted backup)
+ * in `dir`: a temp name too, so the sweep at start removes one a crash left.
+ */
+export function uploadTempName(dir: string, id: number, random: string): string {
+  return posix.join(dir, `${TEMP_PREFIX}restore-${id}-${random}.upload`);
+}
+
 /** A temp file of run `id` in `dir` (`random`: hex, so two attempts never collide). */
 export function tempFileName(dir: string, id: number, random: string, stage: 'plain' | 'age'): string {
   return posix.join(dir, `${TEMP_PREFIX}${id}-${random}${stage === 'age' ? '.age' : ''}`);

@@ -1,7 +1,7 @@
 // Backup runs against a real engine: timeout and busy, the list and run API,
 // what a restart cleans up, a schedule, before_deploy backups tied to the
 // deploy they preceded (and failing it), the notify hook, and what the runner
-// does with the verify step's answer.
+// does with the verify step's answer (also when the timeout or a stop cuts it short).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -125,4 +125,29 @@ test('a verify that fails keeps the file for inspection, the row failed; one tha
   assert.equal(good.verify, 'passed');
   assert.deepEqual(seen, ['28b52ffd', '28b52ffd'], 'verify reads the compressed plaintext temp');
   assert.equal(x.f.store.backups.get(bad.id)!.record.stored, false, 'retention deletes the verify-failed file once a newer good one exists');
+});
+
+test('a verify cut short: by the timeout the reason says so; by the agent stopping the run is interrupted and stores nothing', async () => {
+  const untilAborted = (signal: AbortSignal) => new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve())));
+  const timing = x.service({ verify: async (_deps, input) => (await untilAborted(input.signal), { passed: false, output: '' }) });
+  const slow = await x.release({ checked: dump('cat /data/x', { verify: ['true'], timeout: 1 }) });
+  assert.equal((await x.f.deploy(slow)).state, 'DONE');
+  const timedOut = await timing.runNow(ref('checked'), 'test-key');
+  assert.equal(timedOut.outcome, 'failed');
+  assert.match(timedOut.reason, /^timed out after 1s/);
+
+  let stopping: Promise<void> | undefined;
+  const stopped: { svc?: ReturnType<typeof x.service> } = {};
+  stopped.svc = x.service({ verify: async (_deps, input) => {
+    stopping = stopped.svc!.stop();
+    await untilAborted(input.signal);
+    return { passed: false, output: '' };
+  } });
+  const dir = join(x.f.stateDir, 'backups', x.f.service, 'checked');
+  const before = new Set(readdirSync(dir));
+  const cut = await stopped.svc.runNow(ref('checked'), 'test-key');
+  await stopping;
+  assert.equal(cut.outcome, 'interrupted');
+  assert.equal(cut.stored, false);
+  assert.deepEqual(readdirSync(dir).filter((n) => !before.has(n)), [], 'no file of it is left');
 });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { UserError } from '../../../shared/errors.js';
 import { parseManifestPayload } from '../../../shared/manifest.js';
 import { bindRefusal, checkRelease, guardrailPolicy } from '../../../agent/core/guardrails.js';
-import { resolveBinds } from '../../../agent/engine/bind-paths.js';
+import { hostPolicy, resolveBinds } from '../../../agent/engine/bind-paths.js';
 import { agentGuardrails, loadAgentConfig } from '../../../agent/config.js';
 import { parseAgentArgs } from '../../../agent/cli.js';
 import { minimalManifest } from '../../support/manifest-fixture.js';
@@ -93,6 +93,13 @@ test('a bind path that resolves through a symlink into a protected path is refus
   assert.deepEqual(await resolveBinds('web', ['/data/app:/a'], policy, viaDisk), ['/mnt/disk1/data/app:/a']);
   const evil = async (p: string) => (p === '/data/evil' ? '/etc/ssh' : p);
   await assert.rejects(resolveBinds('web', ['/data/evil:/e'], policy, evil), /resolves to \/etc\/ssh on this host and it is outside/);
+  // A protected directory that is a symlink protects what it resolves to: a backup root on another disk.
+  const onDisk = async (p: string) => p.replace(/^\/backups(?=\/|$)/, '/data/disk/backups');
+  const guarded = guardrailPolicy({ allowBinds: ['/data'], protect: ['/backups'] });
+  const onHost = await hostPolicy(guarded, onDisk);
+  assert.match(bindRefusal('/data/disk/backups/shop', onHost)?.reason ?? '', /give the container the host/);
+  assert.match(bindRefusal('/data/disk', onHost)?.reason ?? '', /it holds \/data\/disk\/backups/);
+  assert.equal(bindRefusal('/data/disk/other', onHost), undefined);
   // The accessory carve-out is the bind guard's alone: a manifest path that resolves into it is refused.
   const agentPolicy = agentGuardrails({ allowCaps: [], allowBinds: ['/data'], stateDir: '/var/lib/berth', dockerHost: 'unix:///var/run/docker.sock' });
   const intoAccessories = async (p: string) => (p === '/data/steal' ? '/var/lib/berth/accessories/other/db/dirs/data' : p);
@@ -120,4 +127,11 @@ test('agent flags and env: --allow-cap and --allow-bind repeat; the defaults; AL
   assert.match(bindRefusal('/data/berth/sealing.jwk', p)?.reason ?? '', /give the container the host/);
   assert.match(bindRefusal('/data/docker.sock', p)?.reason ?? '', /give the container the host/);
   assert.equal(bindRefusal('/data/app', p), undefined);
+  // So are the backup roots (every service's backups), below an allowed directory too.
+  const b = agentGuardrails(loadAgentConfig({ 'allow-bind': ['/srv'], 'backup-dir': ['/srv/backups'] }, { BERTH_STATE_DIR: '/var/lib/berth' }));
+  assert.match(bindRefusal('/srv/backups', b)?.reason ?? '', /give the container the host/);
+  assert.match(bindRefusal('/srv/backups/app/db', b)?.reason ?? '', /give the container the host/);
+  assert.match(bindRefusal('/srv', b)?.reason ?? '', /it holds \/srv\/backups/);
+  assert.equal(bindRefusal('/srv/app', b), undefined);
+  assert.throws(() => loadAgentConfig({ 'backup-dir': ['//'] }, {}), /--backup-dir \/ is refused/);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backupDir, backupFileName, tempFileName, utcStamp } from '../../../../agent/core/backups/naming.js';
+import { backupDir, backupFileName, tempFileName, uploadTempName, utcStamp } from '../../../../agent/core/backups/naming.js';
 
 const ref = { service: 'shop', destination: '', backup: 'db' };
 
@@ -18,6 +18,8 @@ describe('backup file naming', () => {
   it('temp files start with .tmp- in the same directory', () => {
     assert.equal(tempFileName('/b/shop/db', 3, 'abc', 'plain'), '/b/shop/db/.tmp-3-abc');
     assert.equal(tempFileName('/b/shop/db', 3, 'abc', 'age'), '/b/shop/db/.tmp-3-abc.age');
+    // An upload restore's plaintext too: a crash must not leave it for ever.
+    assert.equal(uploadTempName('/b/shop/db', 3, 'abc'), '/b/shop/db/.tmp-restore-3-abc.upload');
   });
 
   it('puts files under the first root, or the backup path inside a root', () => {
