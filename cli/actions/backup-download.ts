@@ -17,6 +17,7 @@ import { openBackupFile } from '../agent-api/backup-endpoints.js';
 import type { AgentClient } from '../agent-api/client.js';
 import type { ServiceRef } from '../agent-api/endpoints.js';
 import { connectPinned } from '../agent-api/pinning.js';
+import { removeOnSignal } from '../remove-on-signal.js';
 import type { RunContext } from '../command.js';
 import type { DeployConfig } from '../config/types.js';
 import { loadFleet } from '../rollout/fleet.js';
@@ -97,7 +98,14 @@ export async function backupDownload(ctx: RunContext, options: { id: string; hos
     target ||= resolve(ctx.env.cwd, filename);
     return join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.part`);
   };
-  const got = await fetchBackupFile(client, { service, destination }, id, temp);
+  let disarm = () => {};
+  const armedTemp = (filename: string) => {
+    const path = temp(filename);
+    disarm = removeOnSignal(path);
+    return path;
+  };
+  const got = await fetchBackupFile(client, { service, destination }, id, armedTemp).finally(() => disarm());
+  const disarmSaved = removeOnSignal(got.path);
   try {
     // link, not rename: a file that appeared meanwhile is not overwritten.
     await link(got.path, target);
@@ -105,6 +113,7 @@ export async function backupDownload(ctx: RunContext, options: { id: string; hos
     throw new UserError(`could not save ${target}: ${(err as NodeJS.ErrnoException).code === 'EEXIST' ? 'it exists; not overwritten' : (err as Error).message}`, 'name another file with -o', 'usage');
   } finally {
     await unlink(got.path).catch(() => undefined);
+    disarmSaved();
   }
   const host = formatServerAddress(address);
   if (ctx.json) ctx.printer.json({ host, id, backup: got.record.backup, path: target, size: got.size, sha256: got.sha256, encrypted: got.record.recipient !== null });

@@ -7,7 +7,7 @@
 // plain_sha256 and uploads it; the temp files are deleted whatever happens
 // (a Ctrl-C too).
 
-import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,6 +25,7 @@ import { askLine } from '../prompt.js';
 import { loadFleet, onEveryServer } from '../rollout/fleet.js';
 import { hostsFailure } from '../rollout/hosts.js';
 import { backupServers, checkBackupName } from './backup.js';
+import { removeOnSignal } from '../remove-on-signal.js';
 import { backupId, fetchBackupFile, hashing } from './backup-download.js';
 import { IDENTITY_ENV } from './backup-keygen.js';
 import { eventLine, runSummary } from './backup-render.js';
@@ -72,26 +73,6 @@ async function recordFor(client: AgentClient, ref: ServiceRef, name: string, id:
   const answer = await readBackups(client, ref, { backup: name, limit: 500 });
   const records = (answer?.records ?? []).filter((r) => r.backup === name);
   return id === undefined ? records.find((r) => r.outcome === 'ok' && r.stored) : records.find((r) => r.id === id);
-}
-
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-
-/**
- * Removes `dir` also when the command is stopped by a signal (Ctrl-C), which
- * skips every `finally`: it holds a decrypted dump. The signal then takes its
- * usual course. Returns the function that disarms it.
- */
-export function removeOnSignal(dir: string): () => void {
-  const onSignal = (signal: NodeJS.Signals) => {
-    disarm();
-    rmSync(dir, { recursive: true, force: true });
-    process.kill(process.pid, signal);
-  };
-  const disarm = () => {
-    for (const s of SIGNALS) process.off(s, onSignal);
-  };
-  for (const s of SIGNALS) process.on(s, onSignal);
-  return disarm;
 }
 
 /** Downloads, decrypts and uploads an encrypted backup; the plaintext lives only in a 0600 temp file, deleted after. */
