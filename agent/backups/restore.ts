@@ -162,10 +162,15 @@ async function restoreDump(deps: RestoreDeps, req: RestoreRequest, say: Say): Pr
   let failure: unknown;
   try {
     await say(`running the restore command in ${found.name}`);
+    // The backup's timeout bounds its restore too: a restore waiting on a lock for ever would keep the writers stopped.
+    const signal = AbortSignal.timeout(spec.timeout * 1000);
     const result = await execWithInput(deps.docker, {
       containerId: found.id, argv: spec.restore as string[], user: spec.user,
-      file: { path: req.file, compression: req.stored.record.compression }, secrets: secrets.env,
+      file: { path: req.file, compression: req.stored.record.compression }, secrets: secrets.env, signal,
     });
+    if (signal.aborted) {
+      throw new ConflictError(`the restore command timed out after ${spec.timeout}s; it may still be running in ${found.name} (Docker cannot stop an exec'd process: restart the accessory to end it)`, undefined, 'restore_timed_out');
+    }
     if (result.exitCode !== 0) {
       throw new ConflictError(`the restore command exited ${result.exitCode ?? 'with an unknown code'}: ${lastLines(result.output, 10)}`, undefined, 'restore_failed');
     }

@@ -30,6 +30,7 @@ const backups = () => ({
   db: { kind: 'accessory', accessory: 'db', dump: ['sh', '-c', 'cat /data/db.txt'], restore: ['sh', '-c', 'mkdir -p /data && cat > /data/db.txt'], verify: ['sh', '-c', 'grep -q "^ok" /data/db.txt'] },
   secret: { kind: 'volume', volume, recipient: RECIPIENT },
   dir: { kind: 'directory', accessory: 'db', directory: 'data' },
+  hung: { kind: 'accessory', accessory: 'db', dump: ['sh', '-c', 'cat /data/db.txt'], restore: ['sh', '-c', 'sleep 120'], timeout: 1 },
 });
 
 before(async () => {
@@ -189,6 +190,19 @@ test('an accessory dump goes through its restore command; verify passes a good d
     verify: ['sh', '-c', 'test ! -f /tmp/early && grep -q "^ok" /data/db.txt'],
   };
   assert.deepEqual(await verifyDump(deps, { ...input, accessory: slow, spec: careful, file }), { passed: true, output: '' });
+});
+
+test('a restore command that hangs fails after the backup\'s timeout; the backup is free again and the accessory still runs', async () => {
+  const acc = `${f.service}-db-${agentTag(f.agentId)}`;
+  await storeBackup(f, Buffer.from('ok hung\n'), { backup: 'hung', kind: 'accessory' });
+  const res = await api.call('POST', path('hung'), '{}');
+  assert.equal(res.status, 200);
+  const last = res.lines.at(-1) as { error?: { code: string; message: string } };
+  assert.equal(last.error?.code, 'restore_timed_out', JSON.stringify(res.lines));
+  assert.match(last.error?.message ?? '', /timed out after 1s/);
+  const again = await api.call('POST', path('hung'), '{}');
+  assert.equal((again.lines.at(-1) as { error?: { code: string } }).error?.code, 'restore_timed_out', 'not backup_busy: the first restore let go of it');
+  assert.equal((await dockerOk(f.engineHost, ['inspect', '-f', '{{.State.Running}}', acc])).trim(), 'true');
 });
 
 test('a directory backup of an accessory directory is restored into it, the accessory stopped and started again', async () => {
