@@ -39,6 +39,15 @@ export interface BindMount {
   writable: boolean;
 }
 
+/** A mount of a running container on the engine, whoever made it: a host path (bind) or a named volume. */
+export interface EngineMount {
+  id: string;
+  name: string;
+  type: 'bind' | 'volume';
+  /** The host path of a bind, the name of a volume. */
+  source: string;
+}
+
 /** A bind mount of any container on the engine, whoever made it. */
 export interface EngineBindMount extends BindMount {
   id: string;
@@ -81,6 +90,8 @@ export interface DockerPort {
   disableRestart(id: string): Promise<void>;
   /** Every bind mount of every container on the engine, running or not: what containers can write on the host. */
   engineBindMounts(): Promise<EngineBindMount[]>;
+  /** The binds and named volumes of every RUNNING container on the engine (what could write a restore's target). */
+  runningMounts(): Promise<EngineMount[]>;
   /** The last `lines` lines of stdout+stderr, decoded, for failure messages. */
   logTail(id: string, lines: number): Promise<string>;
   /** A container's stdout+stderr with Docker's timestamps; undefined when the container is gone. */
@@ -336,6 +347,15 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
       const list = await call('list containers', (abortSignal) => docker.listContainers({ all: true, abortSignal }));
       return list.flatMap((c) =>
         bindMounts(c.Mounts).map((m) => ({ ...m, id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, '') })),
+      );
+    },
+
+    async runningMounts() {
+      const list = await call('list containers', (abortSignal) => docker.listContainers({ all: false, abortSignal }));
+      return list.flatMap((c) =>
+        (c.Mounts ?? [])
+          .filter((m) => m.Type === 'bind' || (m.Type === 'volume' && m.Name))
+          .map((m) => ({ id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), type: m.Type as 'bind' | 'volume', source: m.Type === 'bind' ? m.Source : (m.Name as string) })),
       );
     },
 

@@ -109,6 +109,29 @@ async function volumeDir(deps: DataDeps, volume: string): Promise<string | undef
 }
 
 /** Before anything is stopped: the target is usable (a volume this agent's or unlabelled, on this host). */
+const inside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
+
+/**
+ * 409 target_in_use while a running container still mounts the target (the
+ * writers and the accessory are stopped by then): the agent empties it as
+ * root, and a container writing there meanwhile could swap a directory for
+ * a symlink between the check and the removal.
+ */
+export async function refuseTargetInUse(deps: Pick<DataDeps, 'docker'>, target: DataTarget): Promise<void> {
+  const users = (await deps.docker.runningMounts()).filter((m) =>
+    target.volume !== undefined
+      ? m.type === 'volume' && m.source === target.volume
+      : m.type === 'bind' && target.hostPath !== undefined && (inside(m.source, target.hostPath) || inside(target.hostPath, m.source)),
+  );
+  if (users.length === 0) return;
+  const names = [...new Set(users.map((u) => u.name))].sort();
+  throw new ConflictError(
+    `${target.label} is in use by running container${names.length > 1 ? 's' : ''} ${names.join(', ')}`,
+    'stop them first, or list their roles in the backup\'s writers: so nothing writes into it while it is emptied and restored',
+    'target_in_use',
+  );
+}
+
 export async function checkTarget(deps: DataDeps, target: DataTarget): Promise<void> {
   if (target.volume !== undefined) await volumeDir(deps, target.volume);
 }

@@ -22,7 +22,7 @@ import type { Busy } from './busy.js';
 import { sniffFormat } from './compression.js';
 import { execWithInput, lastLines } from './exec-input.js';
 import { hashFile } from './file-hash.js';
-import { checkArchiveFile, checkTarget, dataTarget, writeArchive } from './restore-data.js';
+import { checkArchiveFile, checkTarget, dataTarget, refuseTargetInUse, writeArchive } from './restore-data.js';
 import { stopForRestore } from './restore-stops.js';
 
 export interface RestoreDeps {
@@ -140,6 +140,11 @@ async function restoreData(deps: RestoreDeps, req: RestoreRequest, say: Say): Pr
   await say(`archive checked: ${check.entries} entries`);
   await checkTarget(data, target);
   const stopped = await stopForRestore(deps, m, { writers: spec.writers, accessory: spec.accessory }, say);
+  try {
+    await refuseTargetInUse(data, target);
+  } catch (err) {
+    await finish(stopped, err, say);
+  }
   let failure: unknown;
   try {
     await writeArchive(data, m, backup, target, file, { ...check, compression: req.stored.record.compression }, say);

@@ -170,6 +170,10 @@ export class FakeDocker implements DockerPort {
     return [];
   }
 
+  async runningMounts(): Promise<[]> {
+    return [];
+  }
+
   async logTail(id: string): Promise<string> {
     return `${this.find(id)?.name ?? id}: fake app log line\n`;
   }

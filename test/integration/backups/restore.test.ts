@@ -110,6 +110,25 @@ test('a volume restore writes the archive exactly: odd names, modes (setuid kept
   assert.equal((await dockerOk(f.engineHost, ['ps', '-aq', '--filter', `label=berth.service=${f.service}`, '--filter', 'label=berth.kind=backup'])).trim(), '');
 });
 
+test('a volume another running container mounts is not emptied: 409 target_in_use, the writers started again', async () => {
+  const before = await listing();
+  const { record } = await storeBackup(f, tarArchive([{ name: './' }, { name: './x', data: 'new' }]), { backup: 'files', kind: 'volume' });
+  const other = `${f.service}-bystander`;
+  await dockerOk(f.engineHost, ['run', '-d', '--name', other, '-v', `${volume}:/x`, image]);
+  try {
+    const res = await api.call('POST', path('files'), JSON.stringify({ id: record.id }));
+    assert.equal(res.status, 200);
+    const last = res.lines.at(-1) as { error?: { code: string; message: string } };
+    assert.equal(last.error?.code, 'target_in_use', JSON.stringify(res.lines));
+    assert.match(last.error?.message ?? '', new RegExp(other));
+    assert.deepEqual(await listing(), before, 'nothing was emptied or written');
+    const acc = `${f.service}-db-${agentTag(f.agentId)}`;
+    assert.equal((await dockerOk(f.engineHost, ['inspect', '-f', '{{.State.Running}}', acc])).trim(), 'true', 'the accessory stopped for the restore runs again');
+  } finally {
+    await docker(f.engineHost, ['rm', '-f', other]);
+  }
+});
+
 test('a corrupted stored file is refused 409 backup_corrupt before anything changes', async () => {
   const before = await listing();
   const { record, file } = await storeBackup(f, tarArchive([{ name: './' }, { name: './x', data: 'new' }]), { backup: 'files', kind: 'volume' });
