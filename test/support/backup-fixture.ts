@@ -3,6 +3,7 @@
 // cover every kind and failure the tests take, the agent's backup service over
 // it (the engine takes before_deploy backups through it, as in the agent),
 // a 1 MiB tmpfs as a second backup root, and a signed admin API client.
+import { agentTag } from '../../agent/core/containers.js';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -40,6 +41,8 @@ export interface BackupFixture {
   /** The next release: every backup below, `extra` added to them, `top` to the manifest. */
   release(extra?: Record<string, unknown>, top?: Record<string, unknown>): Promise<ManifestPayload>;
   ref(backup: string): { service: string; destination: string; backup: string };
+  /** The first deploy (it boots the accessory db), then 5000 lines written to its /data/x; returns the deploy's event messages. */
+  firstDeploy(): Promise<string[]>;
   api(method: string, path: string, body?: string): Promise<Response>;
   close(): Promise<void>;
 }
@@ -63,7 +66,7 @@ export async function startBackupFixture(name: string): Promise<BackupFixture> {
   await backups.start();
   f.engine = f.restartEngine(undefined, () => ({ backups }));
   let version = 0;
-  return {
+  const fixture: BackupFixture = {
     f, image, backups, tmpfs, volume, identityFile, notified, service,
     async release(extra = {}, top = {}) {
       version += 1;
@@ -88,6 +91,12 @@ export async function startBackupFixture(name: string): Promise<BackupFixture> {
       });
     },
     ref: (backup) => ({ service: f.service, destination: '', backup }),
+    async firstDeploy() {
+      const d = await f.deploy(await fixture.release());
+      if (d.state !== 'DONE') throw new Error(`the first deploy ended ${d.state}: ${d.error ?? ''}`);
+      await dockerOk(f.engineHost, ['exec', `${f.service}-db-${agentTag(f.agentId)}`, 'sh', '-c', 'seq 1 5000 > /data/x']);
+      return f.store.events(d.id).map((e) => e.message);
+    },
     async api(method, path, body = '') {
       const key = await generateOperatorKey('admin@test');
       f.store.keys.add({ kid: key.kid, jwk: key.publicJwk, comment: 'test', scopes: ['admin'] });
@@ -103,4 +112,5 @@ export async function startBackupFixture(name: string): Promise<BackupFixture> {
       await dockerOk(f.engineHost, ['volume', 'rm', '-f', volume]).catch(() => undefined);
     },
   };
+  return fixture;
 }

@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { BackupRecord } from '../../../shared/api-types.js';
 import { seal } from '../../../shared/sealing.js';
-import { dockerOk } from '../../support/docker-cli.js';
 import { waitFor } from '../../support/wait.js';
 import { dump, sha, startBackupFixture, type BackupFixture } from '../../support/backup-fixture.js';
 
@@ -20,14 +19,10 @@ after(async () => x?.close());
 
 const ref = (backup: string) => x.ref(backup);
 const run = (backup: string) => x.backups.runNow(ref(backup), 'test-key');
-const accessoryName = () => `${x.f.service}-db-gggggg`;
 
 test('the first deploy boots the accessory and skips the before_deploy backup, saying so', async () => {
-  const d = await x.f.deploy(await x.release());
-  assert.equal(d.state, 'DONE', d.error ?? '');
-  const events = x.f.store.events(d.id).map((e) => e.message);
+  const events = await x.firstDeploy();
   assert.ok(events.some((e) => e.includes('before_deploy backups: skipped, this is the first deploy')), events.join('\n'));
-  await dockerOk(x.f.engineHost, ['exec', accessoryName(), 'sh', '-c', 'seq 1 5000 > /data/x']);
 });
 
 test('a run over its timeout fails and is stopped; a second run of a busy backup gets 409 backup_busy', async () => {

@@ -15,6 +15,7 @@ import { SECRET, sha, startBackupFixture, type BackupFixture } from '../../suppo
 let x: BackupFixture;
 before(async () => {
   x = await startBackupFixture('bak');
+  await x.firstDeploy();
 });
 after(async () => x?.close());
 
@@ -22,15 +23,6 @@ const ref = (backup: string) => x.ref(backup);
 const run = (backup: string) => x.backups.runNow(ref(backup), 'test-key');
 const download = (id: number) => x.api('GET', `/v1/services/${x.f.service}/backups/files/${id}`);
 const audits = (action: string) => x.f.store.audit.list({ service: x.f.service, limit: 200 }).filter((a) => a.action === action);
-const accessoryName = () => `${x.f.service}-db-gggggg`;
-
-test('the first deploy boots the accessory and skips the before_deploy backup, saying so', async () => {
-  const d = await x.f.deploy(await x.release());
-  assert.equal(d.state, 'DONE', d.error ?? '');
-  const events = x.f.store.events(d.id).map((e) => e.message);
-  assert.ok(events.some((e) => e.includes('before_deploy backups: skipped, this is the first deploy')), events.join('\n'));
-  await dockerOk(x.f.engineHost, ['exec', accessoryName(), 'sh', '-c', 'seq 1 5000 > /data/x']);
-});
 
 test('an ok dump: the row, the file with its recorded sha256 and size, and the API download', async () => {
   const r = await run('dump');
