@@ -1,6 +1,7 @@
 // `berth-agent` argument parsing: argv -> a typed command, or the usage asked for.
 // Each command's options and help come from its spec here (the router's from
 // agent/router/config.ts); agent/main.ts runs the command.
+import { DEFAULT_BACKUP_MIN_INTERVAL_S } from './core/backups/policy.js';
 import { DEFAULT_CRON_POLICY } from './core/cron/policy.js';
 import { SCOPES, type Scope } from '../shared/api-types.js';
 import { UserError } from '../shared/errors.js';
@@ -78,6 +79,9 @@ const RUN_OPTIONS = {
     description: 'where backup files may be stored (absolute); the first is the default', note: "a backup's path: must lie inside one of them",
   },
   'backup-max-running': { value: 'N', env: 'BERTH_BACKUP_MAX_RUNNING', default: '2', description: 'backups taken at once; a scheduled one beyond it is skipped' },
+  'backup-min-interval': {
+    value: 'S', env: 'BERTH_BACKUP_MIN_INTERVAL', default: String(DEFAULT_BACKUP_MIN_INTERVAL_S), description: 'refuse backup schedules that run more often than every S seconds',
+  },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
 const hidden = (options: Record<string, OptionSpec>): Record<string, OptionSpec> =>

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { DEPLOY_STATES, type DeployState } from '../shared/api-types.js';
 import { ConfigError } from '../shared/errors.js';
+import { DEFAULT_BACKUP_MIN_INTERVAL_S } from './core/backups/policy.js';
 import { DEFAULT_CRON_POLICY, type CronPolicy } from './core/cron/policy.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
@@ -56,7 +57,7 @@ export interface AgentConfig {
   /** What cron jobs releases may schedule and how many run at once (--cron-min-interval, --cron-max-jobs, --cron-max-running). */
   cron: CronPolicy;
   /** Where backup files may be stored (--backup-dir, absolute; the first is the default) and how many are taken at once. */
-  backups: { roots: string[]; maxRunning: number };
+  backups: { roots: string[]; maxRunning: number; minIntervalS: number };
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -83,6 +84,7 @@ export interface AgentFlags {
   'cron-max-running'?: string | undefined;
   'backup-dir'?: string[] | undefined;
   'backup-max-running'?: string | undefined;
+  'backup-min-interval'?: string | undefined;
 }
 
 /** An operator's API: a few CLIs at a time, each with a handful of connections (events, logs, exec). */
@@ -154,6 +156,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     backups: {
       roots: parseBackupDirs(flags['backup-dir'] ?? splitList(env.BERTH_BACKUP_DIRS) ?? [join(stateDir, 'backups')]),
       maxRunning: wholeNumber(pick(flags['backup-max-running'], env.BERTH_BACKUP_MAX_RUNNING, '2'), '--backup-max-running', 1, 64),
+      minIntervalS: wholeNumber(pick(flags['backup-min-interval'], env.BERTH_BACKUP_MIN_INTERVAL, String(DEFAULT_BACKUP_MIN_INTERVAL_S)), '--backup-min-interval', 1, 86_400),
     },
   };
 }

@@ -212,6 +212,7 @@ async function run(config: AgentConfig): Promise<number> {
     cron,
     cronPolicy: config.cron,
     backups,
+    backupMinIntervalS: config.backups.minIntervalS,
     accessories: {
       docker,
       stateDir: config.stateDir,

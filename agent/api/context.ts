@@ -75,6 +75,8 @@ export interface ApiDeps {
   cronPolicy?: CronPolicy;
   /** Accessory operations (agent/accessories/service.ts); absent, the accessory routes answer 503. */
   accessories?: AccessoryDeps;
+  /** The shortest gap a release may schedule between backups (--backup-min-interval); 60 s when absent. */
+  backupMinIntervalS?: number;
   /** The agent's backups (agent/backups/service.ts); absent, the backup routes answer 503. */
   backups?: BackupService;
   /**

@@ -7,6 +7,7 @@ import { describeIssues, isDigestReference } from '../../shared/manifest.js';
 import { MANIFEST_MAX_CHARS, verifyManifest } from '../../shared/manifest-signing.js';
 import { checkRelease, guardrailPolicy } from '../core/guardrails.js';
 import { checkSealedValues, usedIn } from '../engine/role-secrets.js';
+import { checkBackupPolicy, DEFAULT_BACKUP_MIN_INTERVAL_S } from '../core/backups/policy.js';
 import { checkCronPolicy, DEFAULT_CRON_POLICY } from '../core/cron/policy.js';
 import { openNotifyTarget } from '../cron/notify.js';
 import type { Store } from '../store/index.js';
@@ -47,6 +48,7 @@ export function releaseRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     // Before anything is committed: a refused release leaves no trace.
     checkRelease(payload, deps.guardrails ?? guardrailPolicy());
     checkCronPolicy(payload, deps.cronPolicy ?? DEFAULT_CRON_POLICY, jobsOfOtherServices(deps.store, payload));
+    checkBackupPolicy(payload, deps.backupMinIntervalS ?? DEFAULT_BACKUP_MIN_INTERVAL_S);
     // A sealed value copied from another service, role or name is refused
     // here, so nothing of the release is stored or run.
     await checkSealedValues(payload, deps.identity.sealingPrivateJwk, (jwe, binding) =>
