@@ -16,7 +16,7 @@ import type { Unseal } from '../engine/role-secrets.js';
 import type { AuditInput } from '../store/audit-repo.js';
 import type { BackupRef } from '../store/backups-repo.js';
 import type { Store } from '../store/index.js';
-import { openNotifyTarget, type Notifier } from '../cron/notify.js';
+import { sendFailureNotice, type Notifier } from '../cron/notify.js';
 import { createBusy, type Busy } from './busy.js';
 import { openSource, SourceRefused, type SourceDeps } from './sources.js';
 import { verifyDump, type VerifyDeps } from './verify.js';
@@ -116,19 +116,12 @@ export function createBackupRunner(deps: BackupRunnerDeps): BackupRunner {
   }
 
   async function notifyFailure(manifest: ManifestPayload, record: BackupRecord): Promise<void> {
-    if (!manifest.notify) return;
-    let outcome: string;
-    try {
-      const target = await openNotifyTarget(manifest, deps.sealingPrivateJwk, deps.unseal);
-      if (!target) return;
-      outcome = await deps.notify(target, {
-        event: 'backup.failed', service: record.service, destination: record.destination, backup: record.backup, host: deps.hostname,
-        agent: deps.agentId, id: record.id, trigger: record.trigger, outcome: record.outcome, reason: record.reason, release: record.release,
-        started_at: record.started_at, ended_at: record.ended_at,
-      });
-    } catch (e) {
-      outcome = `failed: ${e instanceof Error ? e.message : String(e)}`;
-    }
+    const outcome = await sendFailureNotice(deps, manifest, {
+      event: 'backup.failed', service: record.service, destination: record.destination, backup: record.backup, host: deps.hostname,
+      agent: deps.agentId, id: record.id, trigger: record.trigger, outcome: record.outcome, reason: record.reason, release: record.release,
+      started_at: record.started_at, ended_at: record.ended_at,
+    });
+    if (outcome === undefined) return;
     try {
       deps.store.backups.setNotify(record.id, outcome);
     } catch (e) {

@@ -6,13 +6,14 @@
 // then is it renamed to its final name, the directory fsynced, and the file
 // read back from disk: its SHA-256 must be the one computed while writing.
 // Any failure leaves no temp file behind, and never touches another backup.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { Transform, Writable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { encryptStream } from '../../shared/age.js';
+import { hashing } from '../../shared/hash-stream.js';
 import type { BackupCompression } from '../../shared/manifest-backups.js';
 import type { BackupRunEnd } from '../store/backups-repo.js';
 import { tempFileName } from '../core/backups/naming.js';
@@ -64,22 +65,14 @@ async function writeFile(path: string, dir: string, stages: NodeJS.ReadableStrea
   const handle = await open(path, 'wx', 0o600).catch((e: unknown) => {
     throw new StageFailure(diskProblem(dir, e));
   });
-  const hash = createHash('sha256');
-  let size = 0;
-  const hasher = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
+  const hasher = hashing();
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       writeAll(handle, chunk).then(() => done(), done);
     },
   });
   let first: { stage: number; err: unknown } | undefined;
-  const all = [...stages, hasher, sink] as unknown as Duplex[];
+  const all = [...stages, hasher.stream, sink] as unknown as Duplex[];
   all.forEach((s, stage) => s.on('error', (err: unknown) => (first ??= { stage, err })));
   try {
     try {
@@ -95,7 +88,7 @@ async function writeFile(path: string, dir: string, stages: NodeJS.ReadableStrea
   } finally {
     await handle.close().catch(() => undefined);
   }
-  return { sha256: hash.digest('hex'), size };
+  return { sha256: hasher.digest().toString('hex'), size: hasher.size() };
 }
 
 async function syncDir(dir: string): Promise<void> {

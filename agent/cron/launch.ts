@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Unseal } from '../engine/role-secrets.js';
 import type { Store } from '../store/index.js';
 import type { CronClock, JobEntry } from './jobs.js';
-import { NOTIFY_OUTPUT_TAIL_CHARS, openNotifyTarget, type Notifier } from './notify.js';
+import { NOTIFY_OUTPUT_TAIL_CHARS, sendFailureNotice, type Notifier } from './notify.js';
 import type { CronRunner, OutputChunkText } from './runner.js';
 
 /** The longest wait before a retry, however many attempts came before. */
@@ -134,32 +134,25 @@ function scheduleRetry(deps: LaunchDeps, entry: JobEntry, failed: LaunchRequest,
 
 /** The hook's answer is recorded on the run; a failing hook gets its own audit row. */
 export async function notifyFailure(deps: Pick<LaunchDeps, 'store' | 'log' | 'notify' | 'sealingPrivateJwk' | 'unseal' | 'hostname' | 'agentId'>, manifest: ManifestPayload, run: CronRun): Promise<void> {
-  if (!manifest.notify) return;
-  let outcome: string;
-  try {
-    const target = await openNotifyTarget(manifest, deps.sealingPrivateJwk, deps.unseal);
-    if (!target) return;
-    outcome = await deps.notify(target, {
-      event: 'cron.failed',
-      service: run.service,
-      destination: run.destination,
-      job: run.job,
-      host: deps.hostname,
-      agent: deps.agentId,
-      run: run.id,
-      trigger: run.trigger,
-      attempt: run.attempt,
-      outcome: run.outcome,
-      exit_code: run.exit_code,
-      reason: run.reason,
-      release: run.release,
-      started_at: run.started_at,
-      ended_at: run.ended_at,
-      output_tail: lastChars(run.output, NOTIFY_OUTPUT_TAIL_CHARS),
-    });
-  } catch (e) {
-    outcome = `failed: ${e instanceof Error ? e.message : String(e)}`;
-  }
+  const outcome = await sendFailureNotice(deps, manifest, {
+    event: 'cron.failed',
+    service: run.service,
+    destination: run.destination,
+    job: run.job,
+    host: deps.hostname,
+    agent: deps.agentId,
+    run: run.id,
+    trigger: run.trigger,
+    attempt: run.attempt,
+    outcome: run.outcome,
+    exit_code: run.exit_code,
+    reason: run.reason,
+    release: run.release,
+    started_at: run.started_at,
+    ended_at: run.ended_at,
+    output_tail: lastChars(run.output, NOTIFY_OUTPUT_TAIL_CHARS),
+  });
+  if (outcome === undefined) return;
   try {
     deps.store.cron.setNotify(run.id, outcome);
     if (outcome !== 'sent') {

@@ -36,6 +36,24 @@ export async function openNotifyTarget(manifest: ManifestPayload, sealingPrivate
   return { url, ...(secret !== undefined ? { secret } : {}), timeoutS: n.timeout };
 }
 
+/**
+ * Posts a failure event to the release's notify hook: undefined when it has
+ * none, else `sent` or `failed: …` (a hook that cannot be opened is a failure
+ * too). Cron runs and backups record the answer on their row.
+ */
+export async function sendFailureNotice(
+  deps: { notify: Notifier; sealingPrivateJwk: JWK; unseal?: Unseal | undefined },
+  manifest: ManifestPayload,
+  event: NotifyEvent,
+): Promise<string | undefined> {
+  try {
+    const target = await openNotifyTarget(manifest, deps.sealingPrivateJwk, deps.unseal);
+    return target ? await deps.notify(target, event) : undefined;
+  } catch (e) {
+    return `failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
 export function notifyHeaders(body: string, secret: string | undefined, nowMs: number): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'berth-agent' };
   if (secret !== undefined) {

@@ -4,14 +4,14 @@
 // left looking like a backup). Restore of an encrypted backup downloads the
 // same way (fetchBackupFile).
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BackupRecord } from '../../shared/api-types.js';
 import { UpstreamError, UserError } from '../../shared/errors.js';
+import { hashing } from '../../shared/hash-stream.js';
 import { formatServerAddress } from '../address.js';
 import { openBackupFile } from '../agent-api/backup-endpoints.js';
 import type { AgentClient } from '../agent-api/client.js';
@@ -23,20 +23,6 @@ import type { DeployConfig } from '../config/types.js';
 import { loadFleet } from '../rollout/fleet.js';
 import { chooseServer } from './backup.js';
 
-/** A transform that passes bytes on and hashes them (SHA-256) and counts them. */
-export function hashing(): { stream: Transform; digest: () => Buffer; size: () => number } {
-  const hash = createHash('sha256');
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
-  let digest: Buffer | undefined;
-  return { stream, digest: () => (digest ??= hash.digest()), size: () => size };
-}
 
 export interface FetchedFile {
   path: string;

@@ -25,8 +25,9 @@ import { askLine } from '../prompt.js';
 import { loadFleet, onEveryServer } from '../rollout/fleet.js';
 import { hostsFailure } from '../rollout/hosts.js';
 import { backupServers, checkBackupName } from './backup.js';
+import { hashing } from '../../shared/hash-stream.js';
 import { removeOnSignal } from '../remove-on-signal.js';
-import { backupId, fetchBackupFile, hashing } from './backup-download.js';
+import { backupId, fetchBackupFile } from './backup-download.js';
 import { IDENTITY_ENV } from './backup-keygen.js';
 import { eventLine, runSummary } from './backup-render.js';
 
