@@ -20,6 +20,8 @@ const PATH_PREFIX_PATTERN = /^\/[\x21-\x22\x24-\x3e\x40-\x7e]{0,1023}$/;
 // A health check path as the manifest allows it (a query may follow); compared without its query.
 const HEALTH_PATH_PATTERN = /^\/[\x21-\x7e]{0,1023}$/;
 
+const headerNameSchema = z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name');
+
 const hostSchema = z
   .string()
   .max(253)
@@ -42,6 +44,26 @@ export const routeSchema = z.strictObject({
   forward_headers: z.boolean().optional(),
   /** Requests for this path (query ignored) reach the target even in maintenance, so health checks still pass. */
   health_path: z.string().regex(HEALTH_PATH_PATTERN, 'must start with / and hold no spaces or control characters').optional(),
+  /** Forward the path with the matched prefix removed (Kamal's strip_path_prefix). */
+  strip_path_prefix: z.boolean().optional(),
+  /** Body limits in bytes (Kamal's buffering): a larger request body is refused with 413; 0 or absent means no limit. */
+  buffering: z
+    .strictObject({
+      max_request_body: z.number().int().min(0).max(2 ** 50).optional(),
+      max_response_body: z.number().int().min(0).max(2 ** 50).optional(),
+    })
+    .optional(),
+  /** The request log line of this route also carries these headers (cookies and authorization redacted). */
+  logging: z
+    .strictObject({
+      request_headers: z.array(headerNameSchema).max(50).optional(),
+      response_headers: z.array(headerNameSchema).max(50).optional(),
+    })
+    .optional(),
+  /** Served over HTTPS with a certificate the agent provides; plain HTTP is redirected unless `redirect` is false. */
+  tls: z.strictObject({ redirect: z.boolean() }).optional(),
+  /** While set, new requests are held (up to `timeout` seconds each, then 504) until the route is sent without it. */
+  pause: z.strictObject({ timeout: z.number().positive().max(3600) }).optional(),
   /** While set, every other request gets 503 with the message (the default one when absent). */
   maintenance: z
     .strictObject({

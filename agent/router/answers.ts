@@ -1,0 +1,37 @@
+// The answers the router gives itself instead of the target's: the error
+// pages and the maintenance page, each ending the response exactly once.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasRequestBody } from './headers.js';
+import { acceptsHtml, renderErrorPage, renderMaintenancePage, type ErrorPageStatus } from './pages.js';
+
+/** What a client in maintenance is told to wait before trying again. */
+export const MAINTENANCE_RETRY_AFTER_S = 60;
+
+export function sendMaintenancePage(req: IncomingMessage, res: ServerResponse, message: string): void {
+  const html = acceptsHtml(req.headers.accept);
+  const body = html ? renderMaintenancePage(message) : `${message}\n`;
+  // The request body is never read: close instead of draining an upload on a kept-alive socket.
+  if (hasRequestBody(req.headers)) res.shouldKeepAlive = false;
+  res.writeHead(503, {
+    'content-type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'retry-after': String(MAINTENANCE_RETRY_AFTER_S),
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+export function sendErrorPage(res: ServerResponse, status: ErrorPageStatus, detail: string): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = renderErrorPage(status, detail);
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
