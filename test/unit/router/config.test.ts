@@ -70,3 +70,10 @@ test('metrics are off unless --metrics-listen or BERTH_ROUTER_METRICS_LISTEN nam
   assert.deepEqual(loadRouterConfig(['--metrics-listen', '10.0.0.5:9180'], {}).metricsListen, { host: '10.0.0.5', port: 9180 });
   assert.throws(() => loadRouterConfig(['--metrics-listen', 'localhost:9180'], {}), /--metrics-listen must be IP:PORT/);
 });
+
+test("the agent's metrics are off unless --metrics-listen or BERTH_METRICS_LISTEN names an address", () => {
+  assert.equal(loadAgentConfig({}, {}).metricsListen, undefined);
+  assert.deepEqual(loadAgentConfig({}, { BERTH_METRICS_LISTEN: '127.0.0.1:9181' }).metricsListen, { host: '127.0.0.1', port: 9181 });
+  assert.deepEqual(loadAgentConfig({ 'metrics-listen': '[::1]:9182' }, { BERTH_METRICS_LISTEN: '127.0.0.1:9181' }).metricsListen, { host: '::1', port: 9182 });
+  assert.throws(() => loadAgentConfig({ 'metrics-listen': 'metrics:9181' }, {}), /--metrics-listen "metrics:9181" must be IP:PORT/);
+});
