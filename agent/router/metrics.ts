@@ -118,7 +118,8 @@ export class RouterMetrics implements RequestMetrics {
       { name: 'berth_router_inflight_requests', help: 'Requests being answered now.', type: 'gauge', samples: perService((s) => s.inflight) },
       {
         name: 'berth_router_target_up', help: 'Per routed target: 0 after a connection to it failed, until it answers again; 1 otherwise.', type: 'gauge',
-        samples: set.routes.map((r) => ({ labels: { service: r.service, target: r.target }, value: this.#down.has(r.target) ? 0 : 1 })),
+        samples: [...targetsByService(set)].flatMap(([service, targets]) =>
+          targets.split(' ').map((target) => ({ labels: { service, target }, value: this.#down.has(target) ? 0 : 1 }))),
       },
       { name: 'berth_router_certificate_expiry_timestamp_seconds', help: 'When the certificate served for a host expires, seconds since the Unix epoch.', type: 'gauge', samples: certificateSamples(this.deps.certificates?.() ?? []) },
       {
@@ -151,6 +152,7 @@ export class RouterMetrics implements RequestMetrics {
   }
 }
 
+/** Each service's distinct targets, sorted and space-separated (a service may have several routes: paths, hosts). */
 function targetsByService(set: RouteSet): Map<string, string> {
   const lists = new Map<string, string[]>();
   for (const r of set.routes) lists.set(r.service, [...(lists.get(r.service) ?? []), r.target]);

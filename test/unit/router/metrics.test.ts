@@ -74,7 +74,9 @@ test('requests count by status class; a client that left before an answer counts
 });
 
 test('a target is down from a failed connection until it answers; unrouted targets are forgotten', async () => {
-  const b = bench(set(1, [['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']]));
+  // Two routes of one service to one target (two path prefixes) are one series.
+  const b = bench(set(1, [['a', '10.0.0.1:80'], ['a', '10.0.0.1:80'], ['b', '10.0.0.2:80']]));
+  assert.equal((await b.metrics.render()).match(/^berth_router_target_up\{service="a"/gm)?.length, 1);
   b.metrics.targetFailed('10.0.0.1:80');
   let s = await b.scrape();
   assert.equal(s.get('berth_router_target_up{service="a",target="10.0.0.1:80"}'), 0);
