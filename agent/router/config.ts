@@ -127,12 +127,12 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
       DEFAULT_ROUTER_CONNECTIONS,
     ),
     idleTimeoutMs: idleTimeout(pick('idle-timeout', 'BERTH_ROUTER_IDLE_TIMEOUT')),
-    ...optionalListen(pick('metrics-listen', 'BERTH_ROUTER_METRICS_LISTEN'), '--metrics-listen'),
+    ...metricsListen(pick('metrics-listen', 'BERTH_ROUTER_METRICS_LISTEN')),
   };
 }
 
-function optionalListen(value: string | undefined, name: string): { metricsListen?: ListenAddress } {
-  return value === undefined ? {} : { metricsListen: parseListenAddress(value, name) };
+function metricsListen(value: string | undefined): Pick<RouterConfig, 'metricsListen'> {
+  return value === undefined ? {} : { metricsListen: parseListenAddress(value, '--metrics-listen') };
 }
 
 function idleTimeout(value: string | undefined): number {

@@ -9,9 +9,9 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { splitTarget } from '../../shared/routes.js';
 import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from './headers.js';
 import { sendErrorPage } from './answers.js';
+import type { RequestMetrics } from './metrics.js';
 import type { RequestTarget } from './request-target.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S } from './table.js';
-import type { RequestMetrics } from './metrics.js';
 import type { TargetPool } from './target-pool.js';
 import type { Route } from './types.js';
 
