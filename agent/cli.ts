@@ -82,6 +82,10 @@ const RUN_OPTIONS = {
   'backup-min-interval': {
     value: 'S', env: 'BERTH_BACKUP_MIN_INTERVAL', default: String(DEFAULT_BACKUP_MIN_INTERVAL_S), description: 'refuse backup schedules that run more often than every S seconds',
   },
+  'metrics-listen': {
+    value: 'IP:PORT', env: 'BERTH_METRICS_LISTEN', default: 'off', description: 'serve Prometheus metrics at GET /metrics here',
+    note: 'e.g. 127.0.0.1:9181; any other address is reachable by whoever can reach it',
+  },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
 const hidden = (options: Record<string, OptionSpec>): Record<string, OptionSpec> =>

@@ -58,6 +58,8 @@ export interface AgentConfig {
   cron: CronPolicy;
   /** Where backup files may be stored (--backup-dir, absolute; the first is the default) and how many are taken at once. */
   backups: { roots: string[]; maxRunning: number; minIntervalS: number };
+  /** Where to serve GET /metrics (--metrics-listen); no metrics listener when absent. */
+  metricsListen?: ListenAddress;
 }
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
@@ -85,6 +87,7 @@ export interface AgentFlags {
   'backup-dir'?: string[] | undefined;
   'backup-max-running'?: string | undefined;
   'backup-min-interval'?: string | undefined;
+  'metrics-listen'?: string | undefined;
 }
 
 /** An operator's API: a few CLIs at a time, each with a handful of connections (events, logs, exec). */
@@ -158,6 +161,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       maxRunning: wholeNumber(pick(flags['backup-max-running'], env.BERTH_BACKUP_MAX_RUNNING, '2'), '--backup-max-running', 1, 64),
       minIntervalS: wholeNumber(pick(flags['backup-min-interval'], env.BERTH_BACKUP_MIN_INTERVAL, String(DEFAULT_BACKUP_MIN_INTERVAL_S)), '--backup-min-interval', 1, 86_400),
     },
+    ...metricsListen(pickOptional(flags['metrics-listen'], env.BERTH_METRICS_LISTEN)),
   };
 }
 
@@ -246,6 +250,10 @@ function parseAllowBinds(values: string[]): string[] {
     }
     return dir;
   });
+}
+
+function metricsListen(value: string | undefined): Pick<AgentConfig, 'metricsListen'> {
+  return value === undefined ? {} : { metricsListen: parseListen(value, '--metrics-listen') };
 }
 
 function pickOptional(flag: string | undefined, envValue: string | undefined): string | undefined {

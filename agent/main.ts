@@ -22,6 +22,7 @@ import { createEngine, startRouteSync } from './engine/deploy.js';
 import { initIdentity, loadIdentity } from './identity.js';
 import { pauseAt } from './test-seams/pause-at.js';
 import { createLogger, type Logger } from './log.js';
+import { createAgentMetrics, startAgentMetrics } from './metrics.js';
 import { removeExecOrphans } from './ops/exec.js';
 import { createCronRunner } from './cron/runner.js';
 import { removeServiceAccessories } from './accessories/service.js';
@@ -110,6 +111,8 @@ async function run(config: AgentConfig): Promise<number> {
   process.on('unhandledRejection', (reason) => log.error('unhandled promise rejection', { error: reason }));
   const identity = await loadIdentity(config.paths);
   const store = openStore(config.paths.db);
+  // Before cron and backups start: runs a previous process left open are counted as they are closed.
+  const metrics = config.metricsListen ? createAgentMetrics(store) : undefined;
   const guardrails = agentGuardrails(config);
   // Scoped to this agent (it never sees or touches another agent's containers on a shared engine);
   // inside that, every create and start is judged by the bind guard against the whole engine.
@@ -148,6 +151,7 @@ async function run(config: AgentConfig): Promise<number> {
       guardrails,
     },
     ...(config.testPauseAt ? { afterState: pauseAt(config.stateDir, config.testPauseAt) } : {}),
+    ...(metrics ? { onPhase: metrics.onPhase } : {}),
   });
 
   try {
@@ -235,6 +239,7 @@ async function run(config: AgentConfig): Promise<number> {
     log.warn('webhooks will reach only the API port: cannot listen on the webhook socket', { path: config.webhookSocket, err: e });
     return undefined;
   });
+  const metricsServer = metrics && config.metricsListen ? await startAgentMetrics(config.metricsListen, metrics, log) : undefined;
   log.info('listening', {
     address: `${server.address.address}:${server.address.port}`, agent_id: identity.agentId, tls_fingerprint: identity.tlsFingerprint,
     max_connections: server.limits.maxConnections, max_connections_per_ip: server.limits.maxPerAddress,
@@ -263,6 +268,7 @@ async function run(config: AgentConfig): Promise<number> {
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
   await webhookSocket?.close();
+  await metricsServer?.close();
   return shutdown({ server, stopRouteSync, running, store, log });
 }
 

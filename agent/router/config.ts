@@ -31,6 +31,8 @@ export interface RouterConfig {
    * response_timeout governs that); DEFAULT_IDLE_TIMEOUT_MS when absent.
    */
   idleTimeoutMs?: number;
+  /** Where to serve GET /metrics (--metrics-listen); no metrics listener when absent. */
+  metricsListen?: ListenAddress;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
@@ -74,6 +76,10 @@ export const ROUTER_COMMAND: CommandSpec = {
     'idle-timeout': {
       value: 'SECONDS', env: 'BERTH_ROUTER_IDLE_TIMEOUT', default: String(DEFAULT_IDLE_TIMEOUT_MS / 1000),
       description: "a connection that moves no byte either way for this long is closed, except while the app works on its answer",
+    },
+    'metrics-listen': {
+      value: 'IP:PORT', env: 'BERTH_ROUTER_METRICS_LISTEN', default: 'off',
+      description: 'serve Prometheus metrics at GET /metrics here', note: 'e.g. 127.0.0.1:9180; any other address is reachable by whoever can reach it',
     },
   },
 };
@@ -121,7 +127,12 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
       DEFAULT_ROUTER_CONNECTIONS,
     ),
     idleTimeoutMs: idleTimeout(pick('idle-timeout', 'BERTH_ROUTER_IDLE_TIMEOUT')),
+    ...metricsListen(pick('metrics-listen', 'BERTH_ROUTER_METRICS_LISTEN')),
   };
+}
+
+function metricsListen(value: string | undefined): Pick<RouterConfig, 'metricsListen'> {
+  return value === undefined ? {} : { metricsListen: parseListenAddress(value, '--metrics-listen') };
 }
 
 function idleTimeout(value: string | undefined): number {

@@ -9,6 +9,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { splitTarget } from '../../shared/routes.js';
 import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from './headers.js';
 import { sendErrorPage } from './answers.js';
+import type { RequestMetrics } from './metrics.js';
 import type { RequestTarget } from './request-target.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S } from './table.js';
 import type { TargetPool } from './target-pool.js';
@@ -20,6 +21,8 @@ export interface ForwardDeps {
   pool: TargetPool;
   log: (target: string, message: string) => void;
   idleTimeoutMs: number;
+  /** Told when a target answers or cannot be reached (its up/down gauge). */
+  metrics: Pick<RequestMetrics, 'targetFailed' | 'targetAnswered'>;
 }
 
 export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, route: Route, requestTarget: RequestTarget): void {
@@ -96,6 +99,7 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
     upstream.once('response', (upRes) => {
       answered = true;
       clearTimeout(timer);
+      deps.metrics.targetAnswered(route.target);
       req.socket.setTimeout(deps.idleTimeoutMs);
       if (clientGone) {
         upRes.destroy();
@@ -119,6 +123,7 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
       } else if (timedOut) {
         sendErrorPage(res, 504, `The service did not answer within ${timeoutMs / 1000} s.`);
       } else {
+        deps.metrics.targetFailed(route.target);
         deps.log(route.target, `error: target ${route.target} failed: ${err.code ?? err.message}`);
         sendErrorPage(res, 502, 'The service is not reachable.');
       }

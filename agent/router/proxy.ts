@@ -7,6 +7,7 @@ import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
 import { forward } from './forward.js';
 import type { InflightCounter } from './inflight.js';
+import type { RequestMetrics } from './metrics.js';
 import { parseRequestTarget } from './request-target.js';
 import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
@@ -24,6 +25,8 @@ export interface ProxyDeps {
   idleTimeoutMs: number;
   /** The agent's webhook socket, where /.berth/webhooks/ requests go on every host. */
   webhookSocket: string;
+  /** Requests by service and outcome (NO_METRICS when the metrics listener is off). */
+  metrics: RequestMetrics;
 }
 
 // One failure line per target per interval: a dead target under load must not flood the log.
@@ -45,28 +48,33 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     if (!verdict.ok) {
       // The body is never read: close rather than drain it.
       res.shouldKeepAlive = false;
+      deps.metrics.observe(undefined, res);
       sendErrorPage(res, 400, `This request cannot be served: ${verdict.reason}.`);
       return;
     }
     const { path } = verdict.target;
     // Before the route lookup: the prefix is the agent's on every host, routed or not, in maintenance or not.
     if (isWebhookPath(path)) {
+      deps.metrics.observe(undefined, res);
       forwardWebhook({ socketPath: deps.webhookSocket, log: logFailure }, req, res, verdict.target);
       return;
     }
     const host = normalizeHost(req.headers.host);
     const route = host === undefined ? undefined : deps.table().lookup(host, path);
     if (!route) {
+      deps.metrics.observe(undefined, res);
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
       return;
     }
     // Answered here, so the target sees none of it and nothing is counted in flight.
     if (route.maintenance && !isHealthPath(route, path)) {
+      deps.metrics.observe(route.service, res);
       sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
       return;
     }
     const release = deps.inflight.start(route.target);
-    res.once('close', release);
+    // One 'close' listener releases the in-flight count and records the request.
+    deps.metrics.observe(route.service, res, release);
     try {
       forward(forwardDeps, req, res, route, verdict.target);
     } catch (err) {

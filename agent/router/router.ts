@@ -12,6 +12,7 @@ import { httpTimeouts } from '../core/connection-budget.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
 import { createControlServer, listenOnSocket } from './control.js';
 import { InflightCounter } from './inflight.js';
+import { startRouterMetrics, type CertificateInfo } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
 import { buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
@@ -22,6 +23,8 @@ export interface RunningRouter {
   /** Where the proxy listens (the real port when 0 was asked for). */
   readonly http: { host: string; port: number };
   readonly socketPath: string;
+  /** Where GET /metrics is served; absent when the metrics listener is off. */
+  readonly metrics?: { host: string; port: number };
   version(): number;
   /** Stops accepting, waits for in-flight requests (bounded), closes everything. */
   stop(): Promise<void>;
@@ -29,6 +32,8 @@ export interface RunningRouter {
 
 export interface RouterOptions {
   log?: (message: string) => void;
+  /** The certificates served, for their expiry metric; none when absent. */
+  certificates?: () => readonly CertificateInfo[];
 }
 
 export function stderrLog(message: string): void {
@@ -56,6 +61,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       }
       const next = buildTable(set);
       await saveSnapshot(config.snapshotPath, set);
+      metrics.routesApplied(table.routeSet, set);
       table = next;
       pool.setRouted(next.targets(), (t) => inflight.count(t) > 0);
       log(`routes applied version=${set.version} routes=${set.routes.length}`);
@@ -66,6 +72,11 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   };
 
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
+  const metrics = await startRouterMetrics(config.metricsListen, {
+    routeSet: () => table.routeSet,
+    openConnections: () => new Promise((resolve) => proxyServer.getConnections((e, n) => resolve(e ? 0 : n))),
+    ...(options.certificates ? { certificates: options.certificates } : {}),
+  }, log);
   // No request timeout: uploads and responses may take as long as they take
   // while bytes move; a silent head, an idle kept-alive connection and a
   // connection that moves nothing for the idle timeout are closed.
@@ -74,6 +85,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     createProxyHandler({
       table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
+      metrics: metrics.metrics,
     }),
   );
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
@@ -96,6 +108,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   try {
     await listenHttp(proxyServer, config.httpListen.host, config.httpListen.port);
   } catch (e) {
+    await metrics.server?.close();
     await closeServer(controlServer);
     await unlink(config.socketPath).catch(() => undefined);
     throw e;
@@ -125,6 +138,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     proxyServer.closeAllConnections();
     controlServer.closeAllConnections();
     await closed;
+    await metrics.server?.close();
     await applying;
     pool.destroyAll();
     log('stopped');
@@ -133,6 +147,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   return {
     http: { host: address.address, port: address.port },
     socketPath: config.socketPath,
+    ...(metrics.server ? { metrics: metrics.server.address } : {}),
     version: () => table.version,
     stop: () => (stopping ??= stop()),
   };

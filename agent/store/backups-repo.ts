@@ -3,6 +3,7 @@
 // counts as a good backup only with outcome `ok` and its file still stored.
 // Schedule state: the last slot handled, so a restart catches a missed one up
 // once (as cron does). Times are ms since the epoch here, ISO 8601 on the wire.
+import type { EventEmitter } from 'node:events';
 import type { BackupOutcome, BackupRecord, BackupTrigger, BackupVerifyResult } from '../../shared/api-types.js';
 import type { BackupCompression, BackupKind } from '../../shared/manifest-backups.js';
 import { insertAudit, type AuditInput } from './audit-repo.js';
@@ -77,7 +78,10 @@ function toStored(r: Row): StoredBackup {
 
 type R = Row & Record<string, unknown>;
 
-export function createBackupsRepo(db: Db, now: () => number) {
+/** The bus event of a backup run that ended (its BackupRecord), after its transaction committed. */
+export const BACKUP_ENDED = 'backup-ended';
+
+export function createBackupsRepo(db: Db, now: () => number, bus?: EventEmitter) {
   const get = (id: number): StoredBackup | undefined => {
     const row = db.get<R>('SELECT * FROM backups WHERE id = ?', id);
     return row ? toStored(row) : undefined;
@@ -94,7 +98,7 @@ export function createBackupsRepo(db: Db, now: () => number) {
     },
     /** Ends a running row (one already ended keeps its first ending); prunes old failed rows of the backup. */
     finish(id: number, end: BackupRunEnd): BackupRecord | undefined {
-      return db.transaction(() => {
+      const ended = db.transaction(() => {
         const changed = db.run(
           `UPDATE backups SET ended_at = ?, outcome = ?, reason = ?, file = ?, size = ?, raw_size = ?, sha256 = ?, plain_sha256 = ?,
              verify = ?, verify_output = ?, stored = ? WHERE id = ? AND outcome = 'running'`,
@@ -112,8 +116,10 @@ export function createBackupsRepo(db: Db, now: () => number) {
             service, destination, backup, service, destination, backup, MAX_FAILED_BACKUP_ROWS,
           );
         }
-        return row?.record;
+        return { record: row?.record, changed };
       });
+      if (ended.changed === 1 && ended.record) bus?.emit(BACKUP_ENDED, ended.record);
+      return ended.record;
     },
     setNotify(id: number, text: string): void {
       db.run('UPDATE backups SET notify = ? WHERE id = ?', bounded(text), id);
@@ -148,7 +154,7 @@ export function createBackupsRepo(db: Db, now: () => number) {
     },
     /** Rows a previous agent process left `running`: it stopped during them. */
     interruptRunning(reason: string, auditFor: (r: BackupRecord) => AuditInput): BackupRecord[] {
-      return db.transaction(() => {
+      const interrupted = db.transaction(() => {
         const rows = db.all<R>(`SELECT * FROM backups WHERE outcome = 'running'`).map(toStored);
         for (const { record } of rows) {
           db.run(`UPDATE backups SET ended_at = ?, outcome = 'interrupted', reason = ?, stored = 0 WHERE id = ?`, now(), reason, record.id);
@@ -156,6 +162,8 @@ export function createBackupsRepo(db: Db, now: () => number) {
         }
         return rows.map((r) => (get(r.record.id) as StoredBackup).record);
       });
+      for (const record of interrupted) bus?.emit(BACKUP_ENDED, record);
+      return interrupted;
     },
     lastSlot(ref: BackupRef): number | null | undefined {
       return db.get<{ last_slot: number | null }>('SELECT last_slot FROM backup_state WHERE service = ? AND destination = ? AND backup = ?', ref.service, ref.destination, ref.backup)?.last_slot;

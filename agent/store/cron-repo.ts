@@ -3,6 +3,7 @@
 // service) is paused, and the last scheduled slot the agent handled, from which
 // a restart tells whether it missed one. Times are ms since the epoch here and
 // ISO 8601 on the wire.
+import type { EventEmitter } from 'node:events';
 import type { CronOutcome, CronRun, CronTrigger } from '../../shared/api-types.js';
 import { insertAudit, type AuditInput } from './audit-repo.js';
 import type { Db } from './db.js';
@@ -66,7 +67,10 @@ function toRun(r: RunRow): CronRun {
   };
 }
 
-export function createCronRepo(db: Db, now: () => number) {
+/** The bus event of a run that ended (skipped ones included), after its transaction committed. */
+export const CRON_RUN_ENDED = 'cron-run-ended';
+
+export function createCronRepo(db: Db, now: () => number, bus?: EventEmitter) {
   const getRun = (id: number): CronRun | undefined => {
     const row = db.get<RunRow & Record<string, unknown>>('SELECT * FROM cron_runs WHERE id = ?', id);
     return row ? toRun(row) : undefined;
@@ -75,7 +79,7 @@ export function createCronRepo(db: Db, now: () => number) {
     /** Inserts a run and drops the job's oldest beyond MAX_CRON_RUNS. */
     startRun(r: NewCronRun): CronRun {
       const t = now();
-      return db.transaction(() => {
+      const run = db.transaction(() => {
         const { lastInsertRowid } = db.run(
           `INSERT INTO cron_runs (service, destination, job, trigger, attempt, scheduled_at, started_at, ended_at, outcome, reason, release, image)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -89,18 +93,22 @@ export function createCronRepo(db: Db, now: () => number) {
         );
         return getRun(lastInsertRowid) as CronRun;
       });
+      if (run.outcome === 'skipped') bus?.emit(CRON_RUN_ENDED, run);
+      return run;
     },
     /** Ends a running run (a run already ended keeps its first ending). */
     finishRun(id: number, end: CronRunEnd): CronRun | undefined {
-      return db.transaction(() => {
+      const ended = db.transaction(() => {
         const changed = db.run(
           `UPDATE cron_runs SET ended_at = ?, outcome = ?, exit_code = ?, reason = ?, output = ?, output_truncated = ?
            WHERE id = ? AND outcome = 'running'`,
           now(), end.outcome, end.exitCode, bounded(end.reason), end.output, end.outputTruncated ? 1 : 0, id,
         ).changes;
         if (changed === 1 && end.audit) insertAudit(db, now(), end.audit);
-        return getRun(id);
+        return { run: getRun(id), changed };
       });
+      if (ended.changed === 1 && ended.run) bus?.emit(CRON_RUN_ENDED, ended.run);
+      return ended.run;
     },
     setNotify(id: number, text: string): void {
       db.run('UPDATE cron_runs SET notify = ? WHERE id = ?', bounded(text), id);
@@ -129,7 +137,7 @@ export function createCronRepo(db: Db, now: () => number) {
     },
     /** Runs a previous agent process left `running`: it stopped during them. */
     interruptRunning(reason: string, auditFor: (run: CronRun) => AuditInput): CronRun[] {
-      return db.transaction(() => {
+      const interrupted = db.transaction(() => {
         const rows = db.all<RunRow & Record<string, unknown>>(`SELECT * FROM cron_runs WHERE outcome = 'running'`).map(toRun);
         for (const run of rows) {
           db.run(`UPDATE cron_runs SET ended_at = ?, outcome = 'interrupted', reason = ? WHERE id = ?`, now(), reason, run.id);
@@ -137,6 +145,8 @@ export function createCronRepo(db: Db, now: () => number) {
         }
         return rows.map((r) => getRun(r.id) as CronRun);
       });
+      for (const run of interrupted) bus?.emit(CRON_RUN_ENDED, run);
+      return interrupted;
     },
     state(ref: CronJobRef): CronJobState | undefined {
       const row = db.get<{ paused: number; last_slot: number | null; since: number }>(

@@ -147,3 +147,11 @@ export function readLatestDeploy(db: Db, service: string, destination: string): 
   );
   return r ? toDeployRecord(r) : undefined;
 }
+
+/** Finished deploys per service, destination and final state (DONE, REVERTED): one indexed scan, for the metrics. */
+export function readDeployOutcomes(db: Db): Array<{ service: string; destination: string; state: DeployState; count: number }> {
+  return db.all<{ service: string; destination: string; state: DeployState; count: number }>(
+    `SELECT service, destination, state, COUNT(*) AS count FROM deploys WHERE state IN ('DONE', 'REVERTED')
+     GROUP BY service, destination, state ORDER BY service, destination, state`,
+  );
+}

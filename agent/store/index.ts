@@ -4,7 +4,7 @@ import { createAuditRepo } from './audit-repo.js';
 import { createBackupsRepo } from './backups-repo.js';
 import { createCronRepo } from './cron-repo.js';
 import { openDatabase } from './db.js';
-import { createDeploysRepo, readLatestDeploy } from './deploys-repo.js';
+import { createDeploysRepo, readDeployOutcomes, readLatestDeploy } from './deploys-repo.js';
 import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
 import { createOperatorLocksRepo } from './operator-locks-repo.js';
@@ -67,9 +67,10 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     operatorLocks: createOperatorLocksRepo(db, now),
     removal: createRemovalRepo(db, now),
     derived: createDerivedRepo(db, now, bus),
-    webhooks: { ...createWebhookDeliveriesRepo(db, now), ...createWebhookReleaseRepo(db, now, bus) },
-    cron: createCronRepo(db, now),
-    backups: createBackupsRepo(db, now),
+    webhooks: { ...createWebhookDeliveriesRepo(db, now, bus), ...createWebhookReleaseRepo(db, now, bus) },
+    cron: createCronRepo(db, now, bus),
+    backups: createBackupsRepo(db, now, bus),
+    deployOutcomes: () => readDeployOutcomes(db),
     bus,
   };
 }

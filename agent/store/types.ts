@@ -190,6 +190,12 @@ export interface Store {
   cron: CronRepo;
   /** Backup runs, their stored files and each schedule's last slot (agent/store/backups-repo.ts). */
   backups: BackupsRepo;
-  /** 'event' (DeployEvent), 'final' (DeployRecord). */
+  /** Finished deploys counted per service, destination and final state (deploy rows are never deleted). */
+  deployOutcomes(): Array<{ service: string; destination: string; state: DeployState; count: number }>;
+  /**
+   * 'event' (DeployEvent), 'final' (DeployRecord); for the metrics, ends that the
+   * pruned tables cannot count later: CRON_RUN_ENDED (CronRun), BACKUP_ENDED
+   * (BackupRecord), DELIVERY_SETTLED ({service, destination, outcome}).
+   */
   bus: EventEmitter;
 }

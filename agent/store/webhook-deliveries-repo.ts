@@ -2,6 +2,7 @@
 // last MAX_DELIVERIES per service and destination, pruned on insert, so a
 // flood of deliveries cannot grow the database.
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import type { WebhookDelivery, WebhookDeliveryOutcome } from '../../shared/api-types.js';
 import type { Db } from './db.js';
 
@@ -38,12 +39,23 @@ function toDelivery(r: DeliveryRow): WebhookDelivery {
   };
 }
 
-export function createWebhookDeliveriesRepo(db: Db, now: () => number) {
+/** The bus event of a delivery reaching an outcome other than `queued`: {service, destination, outcome}. */
+export const DELIVERY_SETTLED = 'webhook-delivery-settled';
+export interface DeliverySettled {
+  service: string;
+  destination: string;
+  outcome: WebhookDeliveryOutcome;
+}
+
+export function createWebhookDeliveriesRepo(db: Db, now: () => number, bus?: EventEmitter) {
+  const settled = (e: DeliverySettled): void => {
+    if (e.outcome !== 'queued') bus?.emit(DELIVERY_SETTLED, { service: e.service, destination: e.destination, outcome: e.outcome });
+  };
   return {
     /** Inserts a delivery (id `whd_…`) and drops the oldest beyond MAX_DELIVERIES of its service. */
     record(d: NewDelivery): WebhookDelivery {
       const id = `whd_${randomBytes(12).toString('base64url')}`;
-      return db.transaction(() => {
+      const delivery = db.transaction(() => {
         db.run(
           `INSERT INTO webhook_deliveries (id, at, service, destination, source, sender_delivery_id, outcome, reason, tag)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -59,6 +71,8 @@ export function createWebhookDeliveriesRepo(db: Db, now: () => number) {
         if (!row) throw new Error('delivery row vanished inside its own transaction');
         return toDelivery(row);
       });
+      settled(delivery);
+      return delivery;
     },
     /** Sets the outcome of a recorded delivery; nothing when it was pruned meanwhile. */
     update(id: string, u: DeliveryUpdate): void {
@@ -67,6 +81,8 @@ export function createWebhookDeliveriesRepo(db: Db, now: () => number) {
            deploy_id = COALESCE(?, deploy_id) WHERE id = ?`,
         u.outcome, bounded(u.reason ?? ''), u.tag ?? null, u.digest ?? null, u.deployId ?? null, id,
       );
+      const row = db.get<{ service: string; destination: string }>('SELECT service, destination FROM webhook_deliveries WHERE id = ?', id);
+      if (row) settled({ ...row, outcome: u.outcome });
     },
     get(id: string): WebhookDelivery | undefined {
       const r = db.get<DeliveryRow>('SELECT * FROM webhook_deliveries WHERE id = ?', id);

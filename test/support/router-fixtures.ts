@@ -218,12 +218,12 @@ export interface RouterProcess {
 }
 
 /** `berth-agent router` (the bundled binary) on a free port; resolves once its control socket answers. */
-export async function startRouterProcess(dir: string, port?: number): Promise<RouterProcess> {
+export async function startRouterProcess(dir: string, port?: number, extraArgs: readonly string[] = []): Promise<RouterProcess> {
   const httpPort = port ?? (await freePort());
   const socketPath = join(dir, 'run', 'router.sock');
   const child = spawn(
     process.execPath,
-    [AGENT_BIN, 'router', '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`, '--router-socket', socketPath],
+    [AGENT_BIN, 'router', '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`, '--router-socket', socketPath, ...extraArgs],
     { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } },
   );
   let stderr = '';

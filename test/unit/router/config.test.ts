@@ -60,3 +60,20 @@ test('connection caps and the header timeout: defaults, options over environment
   assert.throws(() => loadRouterConfig(['--header-timeout', '0.1'], {}), /--header-timeout "0.1" must be seconds between 0.5 and 300/);
   assert.throws(() => loadRouterConfig(['--header-timeout', '1e3'], {}), { code: 'config_invalid' });
 });
+
+test('metrics are off unless --metrics-listen or BERTH_ROUTER_METRICS_LISTEN names an address', () => {
+  assert.equal(loadRouterConfig([], {}).metricsListen, undefined);
+  assert.equal(loadRouterConfig([], { BERTH_ROUTER_METRICS_LISTEN: '' }).metricsListen, undefined);
+  assert.deepEqual(loadRouterConfig([], { BERTH_ROUTER_METRICS_LISTEN: '127.0.0.1:9180' }).metricsListen, { host: '127.0.0.1', port: 9180 });
+  assert.deepEqual(loadRouterConfig(['--metrics-listen', '[::1]:9190'], { BERTH_ROUTER_METRICS_LISTEN: '127.0.0.1:9180' }).metricsListen, { host: '::1', port: 9190 });
+  // An explicit non-loopback address is the operator's choice (a private interface for a remote Prometheus).
+  assert.deepEqual(loadRouterConfig(['--metrics-listen', '10.0.0.5:9180'], {}).metricsListen, { host: '10.0.0.5', port: 9180 });
+  assert.throws(() => loadRouterConfig(['--metrics-listen', 'localhost:9180'], {}), /--metrics-listen must be IP:PORT/);
+});
+
+test("the agent's metrics are off unless --metrics-listen or BERTH_METRICS_LISTEN names an address", () => {
+  assert.equal(loadAgentConfig({}, {}).metricsListen, undefined);
+  assert.deepEqual(loadAgentConfig({}, { BERTH_METRICS_LISTEN: '127.0.0.1:9181' }).metricsListen, { host: '127.0.0.1', port: 9181 });
+  assert.deepEqual(loadAgentConfig({ 'metrics-listen': '[::1]:9182' }, { BERTH_METRICS_LISTEN: '127.0.0.1:9181' }).metricsListen, { host: '::1', port: 9182 });
+  assert.throws(() => loadAgentConfig({ 'metrics-listen': 'metrics:9181' }, {}), /--metrics-listen "metrics:9181" must be IP:PORT/);
+});
