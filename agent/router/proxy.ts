@@ -7,7 +7,7 @@ import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
 import { forward } from './forward.js';
 import type { InflightCounter } from './inflight.js';
-import { parseRequestTarget } from './request-target.js';
+import { parseRequestTarget, stripPathPrefix } from './request-target.js';
 import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
@@ -55,20 +55,23 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return;
     }
     const host = normalizeHost(req.headers.host);
-    const route = host === undefined ? undefined : deps.table().lookup(host, path);
-    if (!route) {
+    const matched = host === undefined ? undefined : deps.table().match(host, path);
+    if (!matched) {
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
       return;
     }
+    const { route } = matched;
+    // What the app sees from here on, the health-path exemption included.
+    const target = route.strip_path_prefix === true ? stripPathPrefix(verdict.target, matched.prefix) : verdict.target;
     // Answered here, so the target sees none of it and nothing is counted in flight.
-    if (route.maintenance && !isHealthPath(route, path)) {
+    if (route.maintenance && !isHealthPath(route, target.path)) {
       sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
       return;
     }
     const release = deps.inflight.start(route.target);
     res.once('close', release);
     try {
-      forward(forwardDeps, req, res, route, verdict.target);
+      forward(forwardDeps, req, res, route, target);
     } catch (err) {
       // A synchronous throw here would be uncaught in the request listener and take the router down.
       forwardDeps.log(route.target, err instanceof Error ? err.message : String(err));
