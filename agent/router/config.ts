@@ -31,6 +31,8 @@ export interface RouterConfig {
    * response_timeout governs that); DEFAULT_IDLE_TIMEOUT_MS when absent.
    */
   idleTimeoutMs?: number;
+  /** One JSON line per request on stdout (--request-log on|off); on when absent, as kamal-proxy. */
+  requestLog?: boolean;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
@@ -74,6 +76,10 @@ export const ROUTER_COMMAND: CommandSpec = {
     'idle-timeout': {
       value: 'SECONDS', env: 'BERTH_ROUTER_IDLE_TIMEOUT', default: String(DEFAULT_IDLE_TIMEOUT_MS / 1000),
       description: "a connection that moves no byte either way for this long is closed, except while the app works on its answer",
+    },
+    'request-log': {
+      value: 'on|off', env: 'BERTH_ROUTER_REQUEST_LOG', default: 'on',
+      description: 'one JSON line per request on stdout',
     },
   },
 };
@@ -121,7 +127,13 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
       DEFAULT_ROUTER_CONNECTIONS,
     ),
     idleTimeoutMs: idleTimeout(pick('idle-timeout', 'BERTH_ROUTER_IDLE_TIMEOUT')),
+    requestLog: onOff(pick('request-log', 'BERTH_ROUTER_REQUEST_LOG') ?? 'on', '--request-log'),
   };
+}
+
+function onOff(value: string, name: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value.slice(0, 40))}`);
+  return value === 'on';
 }
 
 function idleTimeout(value: string | undefined): number {

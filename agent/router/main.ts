@@ -16,7 +16,7 @@ export async function routerMain(argv: string[]): Promise<void> {
     return;
   }
   const config = loadRouterConfig(argv);
-  const router = await startRouter(config);
+  const router = await startRouter(config, config.requestLog === false ? {} : { requestLog: (lines) => process.stdout.write(lines) });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       stderrLog(`received ${signal}`);

@@ -5,10 +5,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
+import { refuseDeclaredRequestBody } from './body-limits.js';
 import { forward } from './forward.js';
 import type { InflightCounter } from './inflight.js';
 import { parseRequestTarget, stripPathPrefix } from './request-target.js';
-import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
+import type { RequestLog } from './request-log.js';
+import { isHealthPath, normalizeHost, type RouteMatch, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
 
@@ -24,6 +26,8 @@ export interface ProxyDeps {
   idleTimeoutMs: number;
   /** The agent's webhook socket, where /.berth/webhooks/ requests go on every host. */
   webhookSocket: string;
+  /** One line per request when set; webhook deliveries (their path holds a credential) are not logged. */
+  requestLog?: RequestLog;
 }
 
 // One failure line per target per interval: a dead target under load must not flood the log.
@@ -54,8 +58,10 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       forwardWebhook({ socketPath: deps.webhookSocket, log: logFailure }, req, res, verdict.target);
       return;
     }
+    let matched: RouteMatch | undefined;
+    deps.requestLog?.track(req, res, () => matched?.route);
     const host = normalizeHost(req.headers.host);
-    const matched = host === undefined ? undefined : deps.table().match(host, path);
+    matched = host === undefined ? undefined : deps.table().match(host, path);
     if (!matched) {
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
       return;
@@ -68,6 +74,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
       return;
     }
+    if (refuseDeclaredRequestBody(req, res, route)) return;
     const release = deps.inflight.start(route.target);
     res.once('close', release);
     try {

@@ -13,6 +13,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig 
 import { createControlServer, listenOnSocket } from './control.js';
 import { InflightCounter } from './inflight.js';
 import { createProxyHandler } from './proxy.js';
+import { createRequestLog } from './request-log.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
 import { buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
 import { TargetPool } from './target-pool.js';
@@ -29,6 +30,8 @@ export interface RunningRouter {
 
 export interface RouterOptions {
   log?: (message: string) => void;
+  /** Where request log lines go (agent/router/request-log.ts); no request log when absent. */
+  requestLog?: (lines: string) => void;
 }
 
 export function stderrLog(message: string): void {
@@ -74,6 +77,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     createProxyHandler({
       table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
+      ...(options.requestLog ? { requestLog: createRequestLog({ write: options.requestLog }) } : {}),
     }),
   );
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
