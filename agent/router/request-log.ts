@@ -2,7 +2,7 @@
 // route for), as kamal-proxy writes one per request. Lines are built only when
 // a response closes, with the headers the route's `logging` names; every value
 // is bounded and JSON-escaped, so a client cannot forge lines or flood one.
-// Lines written in one turn of the event loop go out in one write.
+// Lines are written in batches (every 100 ms or 500 lines), one write each.
 
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -16,10 +16,15 @@ const MAX_QUERY = 2048;
 const MAX_HEADER_VALUE = 512;
 /** Lines waiting for their write; beyond this (stdout stuck) new lines are dropped and counted. */
 const MAX_PENDING = 10_000;
+/** Lines are written together at most this late: one write per batch, not per request. */
+const FLUSH_AFTER_MS = 100;
+const FLUSH_LINES = 500;
 
 export interface RequestLog {
   /** Call when the request arrives; the line is written when its response closes. `route()` is read then. */
   track(req: IncomingMessage, res: ServerResponse, route: () => Route | undefined): void;
+  /** Writes the lines still waiting (at shutdown). */
+  flush(): void;
 }
 
 export interface RequestLogOptions {
@@ -40,12 +45,14 @@ export function createRequestLog(options: RequestLogOptions): RequestLog {
   const compiled = new WeakMap<Route, Compiled>();
   let pending: string[] = [];
   let dropped = 0;
-  let flushing = false;
+  let timer: NodeJS.Timeout | undefined;
   let lastMs = -1;
   let lastIso = '';
 
   const flush = (): void => {
-    flushing = false;
+    clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0 && dropped === 0) return;
     const lines = pending;
     pending = [];
     if (dropped > 0) {
@@ -105,13 +112,13 @@ export function createRequestLog(options: RequestLogOptions): RequestLog {
       return;
     }
     pending.push(line);
-    if (!flushing) {
-      flushing = true;
-      setImmediate(flush);
-    }
+    if (pending.length >= FLUSH_LINES) flush();
+    // unref: a pending line never keeps the process alive; stop() flushes.
+    else if (!timer) timer = setTimeout(flush, FLUSH_AFTER_MS).unref();
   };
 
   return {
+    flush,
     track(req, res, route) {
       const started = clock();
       // The id the app gets (headers.ts keeps a sane one) is the one logged.

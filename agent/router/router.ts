@@ -68,6 +68,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     return run;
   };
 
+  const requestLog = options.requestLog ? createRequestLog({ write: options.requestLog }) : undefined;
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
   // No request timeout: uploads and responses may take as long as they take
   // while bytes move; a silent head, an idle kept-alive connection and a
@@ -77,7 +78,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     createProxyHandler({
       table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
-      ...(options.requestLog ? { requestLog: createRequestLog({ write: options.requestLog }) } : {}),
+      ...(requestLog ? { requestLog } : {}),
     }),
   );
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
@@ -131,6 +132,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     await closed;
     await applying;
     pool.destroyAll();
+    requestLog?.flush();
     log('stopped');
   };
 
