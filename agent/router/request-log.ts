@@ -14,8 +14,6 @@ const REDACTED = new Set(['cookie', 'set-cookie', 'authorization', 'proxy-author
 const MAX_PATH = 2048;
 const MAX_QUERY = 2048;
 const MAX_HEADER_VALUE = 512;
-/** Lines waiting for their write; beyond this (stdout stuck) new lines are dropped and counted. */
-const MAX_PENDING = 10_000;
 /** Lines are written together at most this late: one write per batch, not per request. */
 const FLUSH_AFTER_MS = 100;
 const FLUSH_LINES = 500;
@@ -28,7 +26,8 @@ export interface RequestLog {
 }
 
 export interface RequestLogOptions {
-  write: (chunk: string) => void;
+  /** Takes a batch of lines; false when it could not (its output is backed up): the lines are dropped and counted. */
+  write: (chunk: string) => boolean;
   now?: () => number;
   clock?: () => number;
 }
@@ -55,11 +54,10 @@ export function createRequestLog(options: RequestLogOptions): RequestLog {
     if (pending.length === 0 && dropped === 0) return;
     const lines = pending;
     pending = [];
-    if (dropped > 0) {
-      lines.push(`{"time":${JSON.stringify(new Date(now()).toISOString())},"msg":"request log lines dropped","dropped":${dropped}}\n`);
-      dropped = 0;
-    }
-    write(lines.join(''));
+    const count = lines.length;
+    if (dropped > 0) lines.push(`{"time":${JSON.stringify(new Date(now()).toISOString())},"msg":"request log lines dropped","dropped":${dropped}}\n`);
+    if (write(lines.join(''))) dropped = 0;
+    else dropped += count;
   };
 
   const isoTime = (): string => {
@@ -107,10 +105,6 @@ export function createRequestLog(options: RequestLogOptions): RequestLog {
       }
     }
     line += '}\n';
-    if (pending.length >= MAX_PENDING) {
-      dropped++;
-      return;
-    }
     pending.push(line);
     if (pending.length >= FLUSH_LINES) flush();
     // unref: a pending line never keeps the process alive; stop() flushes.

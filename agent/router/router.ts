@@ -31,7 +31,7 @@ export interface RunningRouter {
 export interface RouterOptions {
   log?: (message: string) => void;
   /** Where request log lines go (agent/router/request-log.ts); no request log when absent. */
-  requestLog?: (lines: string) => void;
+  requestLog?: (lines: string) => boolean;
 }
 
 export function stderrLog(message: string): void {
