@@ -59,6 +59,9 @@ function hasDotSegment(path: string): boolean {
 export function stripPathPrefix(target: RequestTarget, prefix: string): RequestTarget {
   const bare = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   if (bare === '' || !target.path.startsWith(bare)) return target;
-  const path = target.path.slice(bare.length) || '/';
+  let rest = target.path.slice(bare.length);
+  // `/api//evil.test/x` must not reach the app as `//evil.test/x`, which URL parsers read as a host.
+  if (rest.startsWith('//')) rest = rest.replace(/^\/+/, '/');
+  const path = rest || '/';
   return { path, forward: path + target.forward.slice(target.path.length) };
 }

@@ -124,6 +124,7 @@ test('a stripped prefix cannot be climbed out of: dot segments and encoded slash
     assert.equal(answer.status, 400, path);
     assert.doesNotMatch(answer.body, /^(admin|api|root) /, path);
   }
+  assert.equal((await get('shop.test', '/api//evil.test/x')).body, 'api /evil.test/x', 'no leading // (a host to URL parsers) after stripping');
   // A double-encoded dot is an ordinary character: it stays under /api.
   assert.equal((await get('shop.test', '/api/%252e%252e/admin')).body, 'api /%252e%252e/admin');
 });

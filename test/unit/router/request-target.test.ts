@@ -56,7 +56,8 @@ test('stripping a prefix keeps the query and leaves at least /', () => {
   assert.deepEqual(strip('/api/users', '/api/'), { path: '/users', forward: '/users' });
   assert.deepEqual(strip('/api', '/api/'), { path: '/', forward: '/' });
   assert.deepEqual(strip('/api/v2/x', '/api/v2'), { path: '/x', forward: '/x' });
-  assert.deepEqual(strip('/api//x', '/api'), { path: '//x', forward: '//x' });
+  assert.deepEqual(strip('/api//evil.test/x?y', '/api'), { path: '/evil.test/x', forward: '/evil.test/x?y' }, 'never a leading // (read as a host)');
+  assert.deepEqual(strip('/api///x', '/api/'), { path: '/x', forward: '/x' });
   assert.deepEqual(strip('/x?y', '/'), { path: '/x', forward: '/x?y' }, 'the root prefix strips nothing');
 });
 
