@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Writable } from 'node:stream';
 import { sendErrorPage } from './answers.js';
+import { renderErrorPage } from './pages.js';
 import type { Route } from './types.js';
 
 /** The limits of a route, undefined for none (0 and absent mean unlimited). */
@@ -33,13 +34,37 @@ export function declaredOver(headers: IncomingHttpHeaders, limit: number | undef
 export function refuseDeclaredRequestBody(req: IncomingMessage, res: ServerResponse, route: Route): boolean {
   const limit = requestBodyLimit(route);
   if (!declaredOver(req.headers, limit)) return false;
-  refuseRequestBody(res, limit!);
+  refuseRequestBody(req, res, limit!);
   return true;
 }
 
-function refuseRequestBody(res: ServerResponse, limit: number): void {
+/** How long the rest of a refused body is read (and dropped) before the connection closes. */
+const LINGER_MS = 2000;
+
+/**
+ * 413 sent at once, `Connection: close`; the response ends (and the
+ * connection closes) once the client has sent the rest of its body, read and
+ * dropped, or after LINGER_MS. A socket closed with unread data is reset, and
+ * a client still writing would see the reset instead of the 413.
+ */
+function refuseRequestBody(req: IncomingMessage, res: ServerResponse, limit: number): void {
   res.shouldKeepAlive = false;
-  sendErrorPage(res, 413, `The request body is larger than this service accepts (${limit} bytes).`);
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const page = renderErrorPage(413, `The request body is larger than this service accepts (${limit} bytes).`);
+  res.writeHead(413, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page), 'cache-control': 'no-store' });
+  res.write(page);
+  const end = (): void => {
+    clearTimeout(timer);
+    if (!res.writableEnded) res.end();
+  };
+  const timer = setTimeout(end, LINGER_MS);
+  if (req.readableEnded) return end();
+  req.once('end', end);
+  req.once('close', end);
+  req.resume();
 }
 
 /**
@@ -65,8 +90,7 @@ export function byteLimit(limit: number, onOverflow: () => void): Transform {
  * Streams the request body to the target. Over the route's limit the target's
  * request is aborted (`abortUpstream`, before anything else so its failure is
  * not taken for the target's), and the client gets 413 if its answer has not
- * started, a cut connection otherwise. The rest of the body is read and
- * dropped so the client can read the 413 before the connection closes.
+ * started, a cut connection otherwise.
  */
 export function pipeRequestBody(req: IncomingMessage, upstream: Writable, res: ServerResponse, route: Route, abortUpstream: () => void): void {
   const limit = requestBodyLimit(route);
@@ -76,10 +100,8 @@ export function pipeRequestBody(req: IncomingMessage, upstream: Writable, res: S
   }
   const counter = byteLimit(limit, () => {
     req.unpipe(counter);
-    req.resume();
     abortUpstream();
-    if (res.headersSent) res.destroy();
-    else refuseRequestBody(res, limit);
+    refuseRequestBody(req, res, limit);
   });
   req.pipe(counter).pipe(upstream);
 }
