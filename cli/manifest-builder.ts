@@ -99,9 +99,9 @@ function bodyLimits(proxy: NonNullable<PlannedRole['proxy']>): { buffering: { ma
 export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
-    ...(plan.roles.some((r) => r.proxy && manifestProxy(r)?.path_prefixes) ? ['proxy.paths.v1'] : []),
-    ...(plan.roles.some((r) => r.proxy && manifestProxy(r)?.buffering) ? ['proxy.buffering.v1'] : []),
-    ...(plan.roles.some((r) => r.proxy && manifestProxy(r)?.logging) ? ['proxy.logging.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy?.path_prefixes?.length) ? ['proxy.paths.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy && bodyLimits(r.proxy)) ? ['proxy.buffering.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy?.logging?.request_headers?.length || r.proxy?.logging?.response_headers?.length) ? ['proxy.logging.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
