@@ -11,6 +11,7 @@ import type { SealBinding } from '../shared/sealing.js';
 import { manifestSubject } from '../shared/manifest.js';
 import { notifyUrlProblem } from '../shared/manifest-cron.js';
 import { ConfigError } from '../shared/errors.js';
+import { findRouteClash } from '../shared/routes.js';
 import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
@@ -73,13 +74,34 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
     ...(proxy.response_timeout !== 30 ? { response_timeout: proxy.response_timeout } : {}),
     // false is the router's default (client forwarding headers replaced), so only true is sent.
     ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
+    // Kamal's default is to strip the prefix, so the choice travels with the prefixes.
+    ...(proxy.path_prefixes?.length ? { path_prefixes: [...proxy.path_prefixes], strip_path_prefix: proxy.strip_path_prefix ?? true } : {}),
+    ...(bodyLimits(proxy) ?? {}),
+    ...(proxy.logging?.request_headers?.length || proxy.logging?.response_headers?.length
+      ? {
+          logging: {
+            ...(proxy.logging.request_headers?.length ? { request_headers: [...proxy.logging.request_headers] } : {}),
+            ...(proxy.logging.response_headers?.length ? { response_headers: [...proxy.logging.response_headers] } : {}),
+          },
+        }
+      : {}),
   };
+}
+
+// Only the limits travel: 0 (Kamal's "unlimited") is the router's default too.
+function bodyLimits(proxy: NonNullable<PlannedRole['proxy']>): { buffering: { max_request_body?: number; max_response_body?: number } } | undefined {
+  const { max_request_body: req, max_response_body: resp } = proxy.buffering ?? {};
+  if (!req && !resp) return undefined;
+  return { buffering: { ...(req ? { max_request_body: req } : {}), ...(resp ? { max_response_body: resp } : {}) } };
 }
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
 export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy?.path_prefixes?.length) ? ['proxy.paths.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy && bodyLimits(r.proxy)) ? ['proxy.buffering.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy?.logging?.request_headers?.length || r.proxy?.logging?.response_headers?.length) ? ['proxy.logging.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
@@ -148,18 +170,29 @@ export function checkDeployable(plan: Plan): string[] {
     manifestProxy(role);
     const p = role.proxy;
     if (!p) continue;
-    if (p.path_prefixes?.length) {
-      throw new ConfigError(
-        `proxy/path_prefix: Berth's router does not route by path prefix yet, so the ${role.role} role would take every path of ${p.hosts.join(', ')}`,
-        'remove path_prefix, or give the role its own host name',
-      );
-    }
     if (p.ssl) warnings.push(`warning: proxy/ssl: Berth's router does not terminate TLS yet; the ${role.role} role is served over plain HTTP (put a TLS proxy in front meanwhile)`);
-    if (p.buffering) warnings.push(`warning: proxy/buffering: not applied by Berth's router yet; bodies stream unbuffered and unlimited`);
-    if (p.logging) warnings.push(`warning: proxy/logging: not applied by Berth's router yet`);
+    if (p.buffering && (p.buffering.requests !== false || p.buffering.responses !== false || p.buffering.memory !== undefined)) {
+      warnings.push(`warning: proxy/buffering: Berth's router applies max_request_body and max_response_body but streams bodies instead of buffering them (requests, responses and memory are not applied)`);
+    }
   }
+  checkRouteClashes(plan);
   warnings.push(...checkAccessoryInputs(plan));
   return [...new Set(warnings)];
+}
+
+// Two roles on one server routing the same host and prefix: the router would refuse the set at the switch.
+function checkRouteClashes(plan: Plan): void {
+  const servers = new Set(plan.roles.flatMap((r) => r.hosts.map((h) => h.host)));
+  for (const server of servers) {
+    const claims = rolesOnHost(plan, server).flatMap((r) => (r.proxy ? [{ owner: r.role, hosts: r.proxy.hosts, prefixes: r.proxy.path_prefixes }] : []));
+    const clash = findRouteClash(claims);
+    if (clash) {
+      throw new ConfigError(
+        `proxy: roles ${clash.other} and ${clash.owner} both route host ${clash.host} under path prefix ${clash.prefix} on ${server}`,
+        'give each role its own host or path_prefix',
+      );
+    }
+  }
 }
 
 async function manifestRole(config: DeployConfig, role: PlannedRole, host: string, s: Sealing): Promise<ManifestRole> {

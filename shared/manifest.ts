@@ -84,6 +84,15 @@ const healthcheckSchema = z.strictObject({
   timeout: seconds(0.1, 300).default(5),
 });
 
+// A bare path: visible ASCII without query or fragment markers, and no dot
+// segments or empty ones (a prefix the router could never match as written).
+const pathPrefixSchema = z
+  .string()
+  .regex(/^\/[\x21-\x22\x24-\x3e\x40-\x7e]{0,1023}$/, 'must start with "/" and hold no spaces, control characters, "?" or "#"')
+  .refine((p) => !p.slice(1).split('/').some((seg, i, all) => seg === '.' || seg === '..' || (seg === '' && i < all.length - 1)), 'must not hold "." or ".." segments or "//"');
+const byteCount = z.number().int().min(0).max(2 ** 50);
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name');
+
 const proxySchema = z.strictObject({
   hosts: z.array(z.string().regex(HOST, 'must be a host name (optionally *.domain)')).min(1).max(32),
   app_port: z.number().int().min(1).max(65535).default(80),
@@ -91,6 +100,18 @@ const proxySchema = z.strictObject({
   response_timeout: seconds(1, 3600).optional(),
   /** Trust the client's Forwarded / X-Forwarded-* headers (feature proxy.forward_headers.v1): a proxy in front sets them. */
   forward_headers: z.boolean().optional(),
+  /** Serve only these path prefixes of the hosts (feature proxy.paths.v1); absent means every path. */
+  path_prefixes: z.array(pathPrefixSchema).min(1).max(20).optional(),
+  /** Forward the path without the matched prefix; Kamal's default (true) applies when absent. */
+  strip_path_prefix: z.boolean().optional(),
+  /** Body size limits in bytes, 0 for none (feature proxy.buffering.v1). */
+  buffering: z
+    .strictObject({ max_request_body: byteCount.optional(), max_response_body: byteCount.optional() })
+    .optional(),
+  /** Headers the router's request log line carries (feature proxy.logging.v1); credentials are redacted. */
+  logging: z
+    .strictObject({ request_headers: z.array(headerName).max(50).optional(), response_headers: z.array(headerName).max(50).optional() })
+    .optional(),
 });
 
 const envSchema = z

@@ -7,6 +7,7 @@ import { maintenanceMessageSchema } from './maintenance.js';
 
 export const MAX_ROUTES = 10_000;
 export const MAX_HOSTS_PER_ROUTE = 100;
+export const MAX_PREFIXES_PER_ROUTE = 20;
 
 const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOST_NAME = `${HOST_LABEL}(?:\\.${HOST_LABEL})*`;
@@ -19,6 +20,8 @@ const SERVICE_PATTERN = new RegExp(`^${NAME}(?:\\.${NAME})?(?:@${NAME})?$`);
 const PATH_PREFIX_PATTERN = /^\/[\x21-\x22\x24-\x3e\x40-\x7e]{0,1023}$/;
 // A health check path as the manifest allows it (a query may follow); compared without its query.
 const HEALTH_PATH_PATTERN = /^\/[\x21-\x7e]{0,1023}$/;
+
+const pathPrefixSchema = z.string().regex(PATH_PREFIX_PATTERN, 'must start with / and hold no spaces, ? or #');
 
 const headerNameSchema = z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be an HTTP header name');
 
@@ -38,7 +41,8 @@ export const routeSchema = z.strictObject({
   hosts: z.array(hostSchema).min(1).max(MAX_HOSTS_PER_ROUTE),
   /** 'IP:PORT' of the container. */
   target: targetSchema,
-  path_prefix: z.string().regex(PATH_PREFIX_PATTERN, 'must start with / and hold no spaces, ? or #').optional(),
+  /** One prefix, or several served alike (Kamal's path_prefixes); none means every path (`/`). */
+  path_prefix: z.union([pathPrefixSchema, z.array(pathPrefixSchema).min(1).max(MAX_PREFIXES_PER_ROUTE)]).optional(),
   response_timeout: z.number().positive().max(3600).optional(),
   /** Trust the client's Forwarded / X-Forwarded-* (a proxy in front sets them); otherwise the router replaces them. */
   forward_headers: z.boolean().optional(),
@@ -80,6 +84,12 @@ export const routeSetSchema = z.strictObject({
 export type Route = z.output<typeof routeSchema>;
 export type RouteSet = z.output<typeof routeSetSchema>;
 
+/** The path prefixes a route serves: `/` (every path) when it names none. */
+export function routePrefixes(route: Pick<Route, 'path_prefix'>): string[] {
+  const p = route.path_prefix;
+  return p === undefined ? ['/'] : typeof p === 'string' ? [p] : [...p];
+}
+
 /** `IP:PORT` → parts, or undefined when malformed. */
 export function splitTarget(target: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}(?:\.\d{1,3}){3})):(\d{1,5})$/.exec(target);
@@ -89,4 +99,39 @@ export function splitTarget(target: string): { host: string; port: number } | un
   if (port < 1 || port > 65535) return undefined;
   if (m[1] !== undefined ? !isIPv6(host) : !isIPv4(host)) return undefined;
   return { host, port };
+}
+
+/** Who routes which hosts under which path prefixes (absent: every path). */
+export interface RouteClaim {
+  owner: string;
+  hosts: readonly string[];
+  prefixes?: readonly string[];
+}
+
+export interface RouteClash {
+  host: string;
+  prefix: string;
+  owner: string;
+  other: string;
+}
+
+/**
+ * The first host and path prefix that two owners both claim, as kamal-proxy
+ * refuses them: the same host (exact, lower-cased) and the same prefix
+ * (`/api/` and `/api` count as one, since the longer would shadow the other).
+ * Different prefixes share a host; the longest match wins at request time.
+ */
+export function findRouteClash(claims: readonly RouteClaim[]): RouteClash | undefined {
+  const seen = new Map<string, { owner: string; host: string }>();
+  for (const claim of claims) {
+    for (const host of claim.hosts) {
+      for (const prefix of claim.prefixes?.length ? claim.prefixes : ['/']) {
+        const key = `${host.toLowerCase()} ${prefix.replace(/\/+$/, '') || '/'}`;
+        const held = seen.get(key);
+        if (held && held.owner !== claim.owner) return { host: held.host, prefix, owner: claim.owner, other: held.owner };
+        if (!held) seen.set(key, { owner: claim.owner, host });
+      }
+    }
+  }
+  return undefined;
 }

@@ -45,6 +45,16 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
     health_path: proxy.healthcheck.path,
     ...(proxy.response_timeout !== undefined ? { response_timeout: proxy.response_timeout } : {}),
     ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
+    ...(proxy.path_prefixes
+      ? {
+          // One prefix travels as a string, as routers before several prefixes expect.
+          path_prefix: proxy.path_prefixes.length === 1 ? proxy.path_prefixes[0]! : [...proxy.path_prefixes],
+          // Kamal strips the prefix unless told not to.
+          strip_path_prefix: proxy.strip_path_prefix ?? true,
+        }
+      : {}),
+    ...(proxy.buffering ? { buffering: { ...proxy.buffering } } : {}),
+    ...(proxy.logging ? { logging: { ...proxy.logging } } : {}),
   };
 }
 
@@ -83,8 +93,10 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
     routes
       .map((r) =>
         JSON.stringify([
-          r.service, [...r.hosts].sort(), r.target, r.path_prefix ?? null, r.response_timeout ?? null,
+          r.service, [...r.hosts].sort(), r.target, r.response_timeout ?? null,
           r.health_path ?? null, r.maintenance ? (r.maintenance.message ?? null) : false, r.forward_headers === true,
+          r.path_prefix ?? null, r.strip_path_prefix === true, r.buffering?.max_request_body || 0, r.buffering?.max_response_body || 0,
+          r.logging?.request_headers ?? [], r.logging?.response_headers ?? [],
         ]),
       )
       .sort();

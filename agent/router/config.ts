@@ -33,6 +33,8 @@ export interface RouterConfig {
   idleTimeoutMs?: number;
   /** Where to serve GET /metrics (--metrics-listen); no metrics listener when absent. */
   metricsListen?: ListenAddress;
+  /** One JSON line per request on stdout (--request-log on|off); on when absent, as kamal-proxy. */
+  requestLog?: boolean;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
@@ -81,6 +83,10 @@ export const ROUTER_COMMAND: CommandSpec = {
       value: 'IP:PORT', env: 'BERTH_ROUTER_METRICS_LISTEN', default: 'off',
       description: 'serve Prometheus metrics at GET /metrics here', note: 'e.g. 127.0.0.1:9180; any other address is reachable by whoever can reach it',
     },
+    'request-log': {
+      value: 'on|off', env: 'BERTH_ROUTER_REQUEST_LOG', default: 'on',
+      description: 'one JSON line per request on stdout',
+    },
   },
 };
 
@@ -128,11 +134,17 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
     ),
     idleTimeoutMs: idleTimeout(pick('idle-timeout', 'BERTH_ROUTER_IDLE_TIMEOUT')),
     ...metricsListen(pick('metrics-listen', 'BERTH_ROUTER_METRICS_LISTEN')),
+    requestLog: onOff(pick('request-log', 'BERTH_ROUTER_REQUEST_LOG') ?? 'on', '--request-log'),
   };
 }
 
 function metricsListen(value: string | undefined): Pick<RouterConfig, 'metricsListen'> {
   return value === undefined ? {} : { metricsListen: parseListenAddress(value, '--metrics-listen') };
+}
+
+function onOff(value: string, name: string): boolean {
+  if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value.slice(0, 40))}`);
+  return value === 'on';
 }
 
 function idleTimeout(value: string | undefined): number {

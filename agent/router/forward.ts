@@ -10,6 +10,7 @@ import { splitTarget } from '../../shared/routes.js';
 import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from './headers.js';
 import { sendErrorPage } from './answers.js';
 import type { RequestMetrics } from './metrics.js';
+import { pipeRequestBody, pipeResponseBody, responseFits } from './body-limits.js';
 import type { RequestTarget } from './request-target.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S } from './table.js';
 import type { TargetPool } from './target-pool.js';
@@ -43,6 +44,8 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
   const timeoutMs = (route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S) * 1000;
   let current: ClientRequest | undefined;
   let clientGone = false;
+  // The body passed the route's limit: the upstream request was aborted on purpose.
+  let bodyRefused = false;
 
   res.once('close', () => {
     if (!res.writableFinished) {
@@ -105,13 +108,13 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
         upRes.destroy();
         return;
       }
-      relayResponse(upRes, res);
+      relayResponse(upRes, res, route);
     });
 
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       answered = true;
       clearTimeout(timer);
-      if (clientGone) return;
+      if (clientGone || bodyRefused) return;
       // A pooled socket the target closed between requests fails like this; the
       // request never reached the app, so a bodiless GET/HEAD is safe to resend.
       if (!fresh && canRetry && !timedOut && upstream.reusedSocket && !res.headersSent && isStaleSocketError(err)) {
@@ -130,7 +133,11 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
     });
 
     if (withBody) {
-      req.pipe(upstream);
+      pipeRequestBody(req, upstream, res, route, () => {
+        bodyRefused = true;
+        clearTimeout(timer);
+        upstream.destroy();
+      });
     } else {
       upstream.end();
     }
@@ -139,7 +146,8 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
   send(false);
 }
 
-function relayResponse(upRes: IncomingMessage, res: ServerResponse): void {
+function relayResponse(upRes: IncomingMessage, res: ServerResponse, route: Route): void {
+  if (!responseFits(upRes, res, route)) return;
   try {
     res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, forwardResponseHeaders(upRes.headers));
   } catch {
@@ -152,7 +160,7 @@ function relayResponse(upRes: IncomingMessage, res: ServerResponse): void {
   // error on either stream would be thrown and take the router down.
   upRes.on('error', () => res.destroy());
   res.on('error', () => upRes.destroy());
-  upRes.pipe(res);
+  pipeResponseBody(upRes, res, route);
   upRes.once('close', () => {
     // The target died mid-body: cut the client off so it sees a truncated answer,
     // not a complete-looking short one.

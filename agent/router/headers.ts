@@ -16,7 +16,8 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:@=+\/-]{1,128}$/;
+/** An incoming X-Request-Id the router keeps; any other is replaced. */
+export const SANE_REQUEST_ID = /^[A-Za-z0-9._:@=+\/-]{1,128}$/;
 
 // What a client claims about where it came from. Apps take the client's
 // address and scheme from these, so only a proxy the service trusts may set them.

@@ -9,6 +9,15 @@ import { startRouter, stderrLog } from './router.js';
 export { startRouter } from './router.js';
 export type { RunningRouter, RouterOptions } from './router.js';
 
+// Memory stays bounded when stdout cannot keep up (journald slow or stopped): batches are dropped and counted.
+const MAX_UNWRITTEN_LOG_BYTES = 4 * 1024 * 1024;
+
+function writeRequestLog(lines: string): boolean {
+  if (process.stdout.writableLength > MAX_UNWRITTEN_LOG_BYTES) return false;
+  process.stdout.write(lines);
+  return true;
+}
+
 /** Runs the router until SIGTERM/SIGINT, then drains and resolves (the caller exits 0). */
 export async function routerMain(argv: string[]): Promise<void> {
   if (wantsHelp(argv)) {
@@ -16,7 +25,7 @@ export async function routerMain(argv: string[]): Promise<void> {
     return;
   }
   const config = loadRouterConfig(argv);
-  const router = await startRouter(config);
+  const router = await startRouter(config, config.requestLog === false ? {} : { requestLog: writeRequestLog });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       stderrLog(`received ${signal}`);

@@ -5,11 +5,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
+import { refuseDeclaredRequestBody } from './body-limits.js';
 import { forward } from './forward.js';
 import type { InflightCounter } from './inflight.js';
 import type { RequestMetrics } from './metrics.js';
-import { parseRequestTarget } from './request-target.js';
-import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
+import { parseRequestTarget, stripPathPrefix } from './request-target.js';
+import type { RequestLog } from './request-log.js';
+import { isHealthPath, normalizeHost, type RouteMatch, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
 
@@ -27,6 +29,8 @@ export interface ProxyDeps {
   webhookSocket: string;
   /** Requests by service and outcome (NO_METRICS when the metrics listener is off). */
   metrics: RequestMetrics;
+  /** One line per request when set; webhook deliveries (their path holds a credential) are not logged. */
+  requestLog?: RequestLog;
 }
 
 // One failure line per target per interval: a dead target under load must not flood the log.
@@ -59,24 +63,33 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       forwardWebhook({ socketPath: deps.webhookSocket, log: logFailure }, req, res, verdict.target);
       return;
     }
+    let matched: RouteMatch | undefined;
+    deps.requestLog?.track(req, res, () => matched?.route);
     const host = normalizeHost(req.headers.host);
-    const route = host === undefined ? undefined : deps.table().lookup(host, path);
-    if (!route) {
+    matched = host === undefined ? undefined : deps.table().match(host, path);
+    if (!matched) {
       deps.metrics.observe(undefined, res);
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
       return;
     }
+    const { route } = matched;
+    // What the app sees from here on, the health-path exemption included.
+    const target = route.strip_path_prefix === true ? stripPathPrefix(verdict.target, matched.prefix) : verdict.target;
     // Answered here, so the target sees none of it and nothing is counted in flight.
-    if (route.maintenance && !isHealthPath(route, path)) {
+    if (route.maintenance && !isHealthPath(route, target.path)) {
       deps.metrics.observe(route.service, res);
       sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
+      return;
+    }
+    if (refuseDeclaredRequestBody(req, res, route)) {
+      deps.metrics.observe(route.service, res);
       return;
     }
     const release = deps.inflight.start(route.target);
     // One 'close' listener releases the in-flight count and records the request.
     deps.metrics.observe(route.service, res, release);
     try {
-      forward(forwardDeps, req, res, route, verdict.target);
+      forward(forwardDeps, req, res, route, target);
     } catch (err) {
       // A synchronous throw here would be uncaught in the request listener and take the router down.
       forwardDeps.log(route.target, err instanceof Error ? err.message : String(err));

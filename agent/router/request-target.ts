@@ -49,3 +49,19 @@ function hasDotSegment(path: string): boolean {
   const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '/');
   return decoded.split('/').some((segment) => segment === '.' || segment === '..');
 }
+
+/**
+ * The target with the route's matched prefix removed (Kamal's
+ * strip_path_prefix): `/api/users?x=1` under `/api` is `/users?x=1`, `/api`
+ * and `/api/` are `/`. The prefix matched at a segment boundary and the path
+ * holds no dot segments, so what remains cannot climb out of the prefix.
+ */
+export function stripPathPrefix(target: RequestTarget, prefix: string): RequestTarget {
+  const bare = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  if (bare === '' || !target.path.startsWith(bare)) return target;
+  let rest = target.path.slice(bare.length);
+  // `/api//evil.test/x` must not reach the app as `//evil.test/x`, which URL parsers read as a host.
+  if (rest.startsWith('//')) rest = rest.replace(/^\/+/, '/');
+  const path = rest || '/';
+  return { path, forward: path + target.forward.slice(target.path.length) };
+}

@@ -14,6 +14,7 @@ import { createControlServer, listenOnSocket } from './control.js';
 import { InflightCounter } from './inflight.js';
 import { startRouterMetrics, type CertificateInfo } from './metrics.js';
 import { createProxyHandler } from './proxy.js';
+import { createRequestLog } from './request-log.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
 import { buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
 import { TargetPool } from './target-pool.js';
@@ -34,6 +35,8 @@ export interface RouterOptions {
   log?: (message: string) => void;
   /** The certificates served, for their expiry metric; none when absent. */
   certificates?: () => readonly CertificateInfo[];
+  /** Where request log lines go (agent/router/request-log.ts); no request log when absent. */
+  requestLog?: (lines: string) => boolean;
 }
 
 export function stderrLog(message: string): void {
@@ -71,6 +74,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     return run;
   };
 
+  const requestLog = options.requestLog ? createRequestLog({ write: options.requestLog }) : undefined;
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
   const metrics = await startRouterMetrics(config.metricsListen, {
     routeSet: () => table.routeSet,
@@ -86,6 +90,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
       webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
       metrics: metrics.metrics,
+      ...(requestLog ? { requestLog } : {}),
     }),
   );
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
@@ -141,6 +146,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     await metrics.server?.close();
     await applying;
     pool.destroyAll();
+    requestLog?.flush();
     log('stopped');
   };
 

@@ -2,7 +2,7 @@
 // Pure: no I/O. A table is immutable; the router swaps whole tables.
 
 import { UserError } from '../../shared/errors.js';
-import { routeSetSchema } from '../../shared/routes.js';
+import { routePrefixes, routeSetSchema } from '../../shared/routes.js';
 import type { Route, RouteSet } from './types.js';
 
 export const DEFAULT_RESPONSE_TIMEOUT_S = 30;
@@ -25,14 +25,14 @@ function assertNoDuplicates(set: RouteSet): void {
   const seen = new Map<string, string>();
   set.routes.forEach((route, i) => {
     for (const host of route.hosts) {
-      const key = `${host} ${route.path_prefix ?? '/'}`;
-      const other = seen.get(key);
-      if (other !== undefined && other !== route.service + route.target) {
-        throw new UserError(
-          `invalid route set: routes.${i}: host ${host} with path prefix ${route.path_prefix ?? '/'} is already routed`,
-        );
+      for (const prefix of routePrefixes(route)) {
+        const key = `${host} ${prefix}`;
+        const other = seen.get(key);
+        if (other !== undefined && other !== route.service + route.target) {
+          throw new UserError(`invalid route set: routes.${i}: host ${host} with path prefix ${prefix} is already routed`);
+        }
+        seen.set(key, route.service + route.target);
       }
-      seen.set(key, route.service + route.target);
     }
   });
 }
@@ -52,16 +52,20 @@ export function normalizeHost(header: string | undefined): string | undefined {
   return host.length > 0 && host.length <= 253 ? host : undefined;
 }
 
-interface Entry {
-  prefix: string;
-  route: Route;
+/** A route and the prefix of it that matched (stripped before forwarding with strip_path_prefix). */
+export interface RouteMatch {
+  readonly prefix: string;
+  readonly route: Route;
 }
+type Entry = RouteMatch;
 
 export interface RouteTable {
   readonly version: number;
   readonly routeSet: RouteSet;
   /** The route for a normalized host and a request path (query allowed), or undefined. */
   lookup(host: string, path: string): Route | undefined;
+  /** Like lookup, with the prefix that matched. */
+  match(host: string, path: string): RouteMatch | undefined;
   /** Every distinct target currently routed. */
   targets(): string[];
 }
@@ -71,11 +75,13 @@ export function buildTable(set: RouteSet): RouteTable {
   const wildcard = new Map<string, Entry[]>(); // keyed by suffix including the dot: ".example.com"
   const catchAll: Entry[] = [];
   for (const route of set.routes) {
-    const entry = { prefix: route.path_prefix ?? '/', route };
-    for (const host of route.hosts) {
-      if (host === '*') catchAll.push(entry);
-      else if (host.startsWith('*.')) push(wildcard, host.slice(1), entry);
-      else push(exact, host, entry);
+    for (const prefix of routePrefixes(route)) {
+      const entry: Entry = { prefix, route };
+      for (const host of route.hosts) {
+        if (host === '*') catchAll.push(entry);
+        else if (host.startsWith('*.')) push(wildcard, host.slice(1), entry);
+        else push(exact, host, entry);
+      }
     }
   }
   for (const list of [...exact.values(), ...wildcard.values(), catchAll]) {
@@ -83,22 +89,24 @@ export function buildTable(set: RouteSet): RouteTable {
   }
   const targets = [...new Set(set.routes.map((r) => r.target))];
 
+  const match = (host: string, rawPath: string): Entry | undefined => {
+    const path = pathOnly(rawPath);
+    // Most specific host first; fall through to wider hosts when no prefix matches.
+    const found = matchPrefix(exact.get(host), path);
+    if (found) return found;
+    // Longest suffix first: `.b.example.com` before `.example.com`.
+    for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) {
+      const hit = matchPrefix(wildcard.get(host.slice(dot)), path);
+      if (hit) return hit;
+    }
+    return matchPrefix(catchAll, path);
+  };
   return {
     version: set.version,
     routeSet: set,
     targets: () => [...targets],
-    lookup(host, rawPath) {
-      const path = pathOnly(rawPath);
-      // Most specific host first; fall through to wider hosts when no prefix matches.
-      const found = matchPrefix(exact.get(host), path);
-      if (found) return found;
-      // Longest suffix first: `.b.example.com` before `.example.com`.
-      for (let dot = host.indexOf('.'); dot > 0; dot = host.indexOf('.', dot + 1)) {
-        const hit = matchPrefix(wildcard.get(host.slice(dot)), path);
-        if (hit) return hit;
-      }
-      return matchPrefix(catchAll, path);
-    },
+    lookup: (host, path) => match(host, path)?.route,
+    match,
   };
 }
 
@@ -121,11 +129,12 @@ function pathOnly(raw: string): string {
 }
 
 // Prefixes match at segment boundaries: `/api` serves `/api` and `/api/x`, not `/apix`.
-function matchPrefix(entries: Entry[] | undefined, path: string): Route | undefined {
+function matchPrefix(entries: Entry[] | undefined, path: string): Entry | undefined {
   if (!entries) return undefined;
-  for (const { prefix, route } of entries) {
+  for (const entry of entries) {
+    const { prefix } = entry;
     if (prefix.endsWith('/') ? path.startsWith(prefix) || path === prefix.slice(0, -1) : path === prefix || path.startsWith(`${prefix}/`)) {
-      return route;
+      return entry;
     }
   }
   return undefined;

@@ -3,12 +3,13 @@
 import type { EventEmitter } from 'node:events';
 import { ConflictError, NotFoundError } from '../../shared/errors.js';
 import { manifestSubject, type ManifestPayload } from '../../shared/manifest.js';
+import { findRouteClash, routePrefixes, type RouteClash } from '../../shared/routes.js';
 import type { Db } from './db.js';
 import { insertEvent, readCurrentDeployId, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import { recordJti } from './keys-repo.js';
 import { insertAudit } from './audit-repo.js';
 import { deployBlockedError, readOperatorLock } from './operator-locks-repo.js';
-import type { AcceptReleaseInput, CurrentRelease, DeployRecord, ServiceSummary } from './types.js';
+import type { AcceptReleaseInput, CurrentRelease, DeployRecord, Route, ServiceSummary } from './types.js';
 
 type SeqRow = { service: string; destination: string; seq: number; current_deploy_id: number | null };
 
@@ -24,20 +25,26 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
     return d ? { version: d.version, image: d.image, seq: d.seq, deploy_id: d.id } : null;
   };
 
-  /** A host of this manifest that the route table gives to another service or destination. */
-  function hostHeldElsewhere(p: ManifestPayload): { host: string; owner: string } | undefined {
-    const wanted = new Set(
-      Object.values(p.roles).flatMap((r) => r.proxy?.hosts ?? []).map((h) => h.toLowerCase()),
+  /**
+   * A host and path prefix this manifest routes that the route table gives to
+   * another service or destination, or that two of its own roles both route.
+   */
+  function routeClash(p: ManifestPayload): RouteClash | undefined {
+    const own = Object.entries(p.roles).flatMap(([role, r]) =>
+      r.proxy ? [{ owner: `role ${role} of ${manifestSubject(p.service, p.destination)}`, hosts: r.proxy.hosts, prefixes: r.proxy.path_prefixes }] : [],
     );
-    if (wanted.size === 0) return undefined;
+    if (own.length === 0) return undefined;
+    const inner = findRouteClash(own);
+    if (inner) return inner;
     const rows = db.all<{ service: string; destination: string; route: string }>('SELECT service, destination, route FROM routes');
     for (const row of rows) {
       // Route keys are `service` or `service.role`; service names cannot contain dots.
-      const own = row.destination === p.destination && (row.service === p.service || row.service.startsWith(`${p.service}.`));
-      if (own) continue;
-      const hosts = (JSON.parse(row.route) as { hosts: string[] }).hosts;
-      const taken = hosts.find((h) => wanted.has(h.toLowerCase()));
-      if (taken) return { host: taken, owner: manifestSubject(row.service.split('.')[0]!, row.destination) };
+      if (row.destination === p.destination && (row.service === p.service || row.service.startsWith(`${p.service}.`))) continue;
+      const route = JSON.parse(row.route) as Route;
+      const held = { owner: manifestSubject(row.service.split('.')[0]!, row.destination), hosts: route.hosts, prefixes: routePrefixes(route) };
+      // The other service's claims first, so the clash names it as the holder.
+      const clash = findRouteClash([held, ...own.map((c) => ({ ...c, owner: 'this release' }))]);
+      if (clash) return clash;
     }
     return undefined;
   }
@@ -81,11 +88,14 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
       // A person's lock (`deploy lock acquire`); agent-made reverts do not come through here.
       const operatorLock = readOperatorLock(db, p.service, p.destination);
       if (operatorLock) throw deployBlockedError(operatorLock);
-      const hostOwner = hostHeldElsewhere(p);
-      if (hostOwner) {
+      const taken = routeClash(p);
+      if (taken) {
+        const where = taken.prefix === '/' ? `host ${taken.host}` : `host ${taken.host} under path prefix ${taken.prefix}`;
         throw new ConflictError(
-          `host ${hostOwner.host} is already served by ${hostOwner.owner} on this server`,
-          'give each service its own proxy host, or remove the other service first',
+          taken.owner === 'this release'
+            ? `${where} is already served by ${taken.other} on this server`
+            : `${where} is routed by both ${taken.other} and ${taken.owner}`,
+          'give each service its own proxy host or path_prefix, or remove the other service first',
           'host_conflict',
         );
       }

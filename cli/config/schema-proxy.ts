@@ -26,7 +26,8 @@ export const proxySchema = z.strictObject({
   forward_headers: z.boolean().optional(),
   response_timeout: seconds(1).optional(),
   healthcheck: z.strictObject({ path: urlPath.optional(), interval: seconds(1).optional(), timeout: seconds(1).optional() }).optional(),
-  path_prefix: z.union([urlPath, z.array(urlPath).min(1).max(20)], { error: 'should be a URL path or a list of them' }).optional(),
+  path_prefix: z.union([z.string().max(4000), z.array(urlPath).min(1).max(20)], { error: 'should be a URL path or a list of them' }).optional(),
+  path_prefixes: z.array(urlPath).min(1).max(20).optional(),
   strip_path_prefix: z.boolean().optional(),
   buffering: z
     .strictObject({ requests: z.boolean().optional(), responses: z.boolean().optional(), max_request_body: bytes.optional(), max_response_body: bytes.optional(), memory: bytes.optional() })
@@ -43,6 +44,12 @@ export function parseProxy(raw: unknown, path: KeyPath, findings: Findings): Pro
   if (raw === null || raw === undefined) return {};
   const parsed = parseSection(proxySchema, raw, path, findings);
   if (parsed?.run !== undefined) findings.warn([...path, 'run'], "ignored: kamal-proxy's boot settings do not apply; Berth's router is configured on the agent (berth-agent router)");
+  if (typeof parsed?.path_prefix === 'string') {
+    // Kamal splits `path_prefix` on commas.
+    parsed.path_prefix.split(',').forEach((p) => {
+      if (!urlPath.safeParse(p.trim()).success) findings.error([...path, 'path_prefix'], `"${p.trim().slice(0, 100)}" should be a URL path starting with /`);
+    });
+  }
   if (parsed?.host !== undefined) {
     // Kamal splits `host` on commas.
     parsed.host.split(',').forEach((h) => {
@@ -57,7 +64,9 @@ export function resolveProxy(input: ProxyInput, path: KeyPath, findings: Finding
   if (report && input.host !== undefined && input.hosts !== undefined) findings.error([...path, 'hosts'], "specify one of 'host' or 'hosts', not both");
   const hosts = (input.hosts ?? input.host?.split(',') ?? []).map((h) => h.trim().toLowerCase().replace(/\.$/, '')).filter((h) => h !== '');
   if (report && input.ssl && hosts.length === 0) findings.error([...path, 'ssl'], 'needs a host: set proxy/host to enable automatic SSL');
-  const prefixes = input.path_prefix === undefined ? undefined : Array.isArray(input.path_prefix) ? input.path_prefix : [input.path_prefix];
+  // Kamal: `path_prefixes`, else `path_prefix` split on commas.
+  const prefixes = input.path_prefixes ?? (typeof input.path_prefix === 'string' ? input.path_prefix.split(',').map((p) => p.trim()) : input.path_prefix);
+  if (report && input.path_prefixes !== undefined && input.path_prefix !== undefined) findings.error([...path, 'path_prefixes'], "specify one of 'path_prefix' or 'path_prefixes', not both");
   return {
     hosts: [...new Set(hosts)],
     app_port: input.app_port ?? 80,

@@ -214,6 +214,8 @@ export interface RouterProcess {
   port: number;
   socketPath: string;
   stderr(): string;
+  /** The request log (one JSON line per request). */
+  stdout(): string;
   exited: Promise<number | null>;
 }
 
@@ -224,8 +226,11 @@ export async function startRouterProcess(dir: string, port?: number, extraArgs: 
   const child = spawn(
     process.execPath,
     [AGENT_BIN, 'router', '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`, '--router-socket', socketPath, ...extraArgs],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } },
   );
+  let stdout = '';
+  // Always read: a full pipe would block the router's writes.
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -244,7 +249,7 @@ export async function startRouterProcess(dir: string, port?: number, extraArgs: 
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { child, port: httpPort, socketPath, stderr: () => stderr, exited };
+  return { child, port: httpPort, socketPath, stderr: () => stderr, stdout: () => stdout, exited };
 }
 
 export function freePort(): Promise<number> {

@@ -19,8 +19,8 @@ const PATH = '/v1/releases';
 const nowS = () => Math.floor(Date.now() / 1000);
 
 /** A valid release is accepted (202) and handed to the engine; then its lock is freed. */
-async function control(): Promise<number> {
-  const res = await f.postRelease(await f.manifest());
+async function control(over: Record<string, unknown> = {}): Promise<number> {
+  const res = await f.postRelease(await f.manifest(over));
   assert.equal(res.status, 202, JSON.stringify(await res.clone().json()));
   const { deploy } = (await res.json()) as { deploy: { id: number; state: string } };
   assert.equal(deploy.state, 'RECEIVED');
@@ -231,6 +231,24 @@ describe('POST /v1/releases', () => {
       const before = f.store.dump();
       await refused(await f.postRelease(await f.manifest()), before, 409, 'host_conflict', /host DEMO\.test is already served by other/);
       f.store.routes.set('other', '', null);
+      await control();
+    });
+
+    it('path prefixes share a host: another prefix deploys, the same host and prefix is 409 naming host, prefix and the holder', async () => {
+      await control();
+      const proxy = (path_prefixes?: string[]) => ({
+        roles: { web: { env: { clear: {}, secret: {} }, proxy: { hosts: ['demo.test'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 }, ...(path_prefixes ? { path_prefixes } : {}) } } },
+      });
+      f.store.routes.set('other', '', { service: 'other', hosts: ['demo.test'], path_prefix: ['/docs', '/api'], target: '10.0.0.9:80' });
+      await control(proxy(['/app']));
+      await control(proxy()); // `/` is not `/api`: the longest prefix decides per request
+      let before = f.store.dump();
+      await refused(await f.postRelease(await f.manifest(proxy(['/x', '/api/']))), before, 409, 'host_conflict', /host demo\.test under path prefix \/api\/ is already served by other on this server/);
+      f.store.routes.set('other', '', null);
+      before = f.store.dump();
+      const twoRoles = proxy(['/api']);
+      (twoRoles.roles as Record<string, unknown>).api = { env: { clear: {}, secret: {} }, proxy: { hosts: ['DEMO.test'], app_port: 8080, healthcheck: { path: '/up', interval: 1, timeout: 5 }, path_prefixes: ['/api'] } };
+      await refused(await f.postRelease(await f.manifest(twoRoles)), before, 409, 'host_conflict', /host demo\.test under path prefix \/api is routed by both role (web|api) of demo and role (api|web) of demo/);
       await control();
     });
 

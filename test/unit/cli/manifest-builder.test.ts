@@ -73,17 +73,78 @@ describe('manifest per host', () => {
 });
 
 describe('settings the router does not apply yet', () => {
-  it('path_prefix is refused: the role would take every path of its host', async () => {
-    const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  path_prefix: /api'));
-    assert.throws(() => checkDeployable(plan), (e: unknown) => e instanceof ConfigError && /path_prefix: Berth's router does not route by path prefix yet/.test(e.message));
-  });
-
-  it('ssl and buffering deploy, with a warning each saying they are not in force', async () => {
+  it('ssl and buffering deploy, with a warning each saying what is not in force', async () => {
     const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  ssl: true\n  buffering:\n    max_request_body: 1000'));
     const warnings = checkDeployable(plan);
     assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /proxy\/ssl: .*plain HTTP/);
-    assert.match(warnings[1]!, /proxy\/buffering: not applied/);
+    assert.match(warnings[1]!, /proxy\/buffering: .*applies max_request_body and max_response_body but streams bodies/);
+  });
+
+  it('buffering with requests and responses off is applied whole: no warning', async () => {
+    const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  buffering:\n    requests: false\n    responses: false\n    max_request_body: 1000'));
+    assert.deepEqual(checkDeployable(plan), []);
+  });
+});
+
+describe('proxy/path_prefix, buffering limits and logging', () => {
+  const sealing = { seal: async (v: string) => `sealed(${v.length})`, secret: () => 'x', registry: undefined };
+  const withProxy = (lines: string) => BASE.replace('  host: shop.example.com', `  host: shop.example.com\n${lines}`);
+
+  it('path_prefix is sent with strip_path_prefix (Kamal strips by default) and needs proxy.paths.v1', async () => {
+    for (const [lines, prefixes, strip] of [
+      ['  path_prefix: /api', ['/api'], true],
+      ['  path_prefix: /api,/oauth_callback', ['/api', '/oauth_callback'], true],
+      ['  path_prefixes:\n    - /api\n    - /v2/\n  strip_path_prefix: false', ['/api', '/v2/'], false],
+    ] as const) {
+      const { config, plan } = await planOf(withProxy(lines));
+      assert.deepEqual(checkDeployable(plan), [], lines);
+      const web = await buildManifestPayload(config, plan, hostOf(plan, 'web'), facts, sealing);
+      assert.deepEqual(web.roles.web?.proxy?.path_prefixes, prefixes, lines);
+      assert.equal(web.roles.web?.proxy?.strip_path_prefix, strip, lines);
+      assert.deepEqual(planFeatures(plan, config), ['proxy.paths.v1'], lines);
+    }
+  });
+
+  it('a path_prefix that is no path is a config error naming the key', async () => {
+    await assert.rejects(planOf(withProxy('  path_prefix: /api,oauth')), /proxy\/path_prefix: "oauth" should be a URL path/);
+    await assert.rejects(planOf(withProxy('  path_prefix: /api\n  path_prefixes: [/v2]')), /proxy\/path_prefixes: specify one of/);
+  });
+
+  it('body limits and log headers are sent with their features; 0 limits send nothing', async () => {
+    const { config, plan } = await planOf(
+      withProxy('  buffering:\n    max_request_body: 1000\n    max_response_body: 0\n  logging:\n    request_headers: [User-Agent]\n    response_headers: [Content-Type]'),
+    );
+    const web = await buildManifestPayload(config, plan, hostOf(plan, 'web'), facts, sealing);
+    assert.deepEqual(web.roles.web?.proxy?.buffering, { max_request_body: 1000 });
+    assert.deepEqual(web.roles.web?.proxy?.logging, { request_headers: ['User-Agent'], response_headers: ['Content-Type'] });
+    assert.deepEqual(planFeatures(plan, config), ['proxy.buffering.v1', 'proxy.logging.v1']);
+    const none = await planOf(withProxy('  buffering:\n    max_request_body: 0'));
+    const payload = await buildManifestPayload(none.config, none.plan, hostOf(none.plan, 'web'), facts, sealing);
+    assert.equal(payload.roles.web?.proxy?.buffering, undefined);
+    assert.deepEqual(planFeatures(none.plan, none.config), []);
+  });
+
+  it('two roles on one server routing the same host and prefix are refused, naming both; different prefixes deploy', async () => {
+    const twoRoles = (apiPrefix: string) => `service: shop
+image: 127.0.0.1:5000/shop:v1
+servers:
+  web:
+    hosts: [10.0.0.1]
+    proxy:
+      host: shop.example.com
+  api:
+    hosts: [10.0.0.1]
+    proxy:
+      host: shop.example.com
+${apiPrefix}
+`;
+    const clash = await planOf(twoRoles(''));
+    assert.throws(() => checkDeployable(clash.plan), (e: unknown) => e instanceof ConfigError && /roles (web and api|api and web) both route host shop\.example\.com under path prefix \/ on 10\.0\.0\.1/.test(e.message));
+    const samePrefix = await planOf(twoRoles('      path_prefix: /api').replace('      host: shop.example.com\n  api', '      host: shop.example.com\n      path_prefix: /api/\n  api'));
+    assert.throws(() => checkDeployable(samePrefix.plan), /both route host shop\.example\.com under path prefix \/api/);
+    const apart = await planOf(twoRoles('      path_prefix: /api'));
+    assert.deepEqual(checkDeployable(apart.plan), []);
   });
 });
 

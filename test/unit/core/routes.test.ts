@@ -102,3 +102,43 @@ test('forward_headers reaches the route only when true, and a change is a differ
 test('forward_headers must be a boolean in the manifest', () => {
   assert.throws(() => parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], forward_headers: 'yes' } } } } as never)), /forward_headers/);
 });
+
+test('path prefixes reach the route with stripping on by default (Kamal); one prefix travels as a string', () => {
+  const route = (proxy: Record<string, unknown>) =>
+    routeFor(parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], ...proxy } } } })), 'web', '10.0.0.2');
+  const one = route({ path_prefixes: ['/api'] });
+  assert.equal(one?.path_prefix, '/api');
+  assert.equal(one?.strip_path_prefix, true);
+  const two = route({ path_prefixes: ['/api', '/oauth'], strip_path_prefix: false });
+  assert.deepEqual(two?.path_prefix, ['/api', '/oauth']);
+  assert.equal(two?.strip_path_prefix, false);
+  const none = route({});
+  assert.equal(none && 'path_prefix' in none, false);
+  assert.equal(none && 'strip_path_prefix' in none, false);
+  const limited = route({ buffering: { max_request_body: 10 }, logging: { request_headers: ['User-Agent'] } });
+  assert.deepEqual(limited?.buffering, { max_request_body: 10 });
+  assert.deepEqual(limited?.logging, { request_headers: ['User-Agent'] });
+});
+
+test('a change of prefixes, stripping, limits or log headers is a difference', () => {
+  const a = { service: 'a', hosts: ['x.test'], target: '10.0.0.1:80' };
+  for (const other of [
+    { ...a, path_prefix: '/api' },
+    { ...a, strip_path_prefix: true },
+    { ...a, buffering: { max_request_body: 1 } },
+    { ...a, buffering: { max_response_body: 1 } },
+    { ...a, logging: { request_headers: ['X'] } },
+    { ...a, logging: { response_headers: ['X'] } },
+  ]) {
+    assert.ok(!sameRoutes([a], [other]), JSON.stringify(other));
+  }
+  assert.ok(!sameRoutes([{ ...a, path_prefix: ['/a', '/b'] }], [{ ...a, path_prefix: ['/a'] }]));
+  assert.ok(sameRoutes([{ ...a, buffering: { max_request_body: 0 } }], [a]), '0 is no limit');
+});
+
+test('manifest path prefixes: dot segments, empty segments, queries and fragments are refused', () => {
+  for (const bad of ['api', '/a/../b', '/a/./b', '/a//b', '/a?b', '/a#b', '/a b', '/..']) {
+    assert.throws(() => parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], path_prefixes: [bad] } } } })), /path_prefixes/, bad);
+  }
+  parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], path_prefixes: ['/', '/api/', '/v1.2'] } } } }));
+});

@@ -2,7 +2,7 @@
 // origin-form sent on.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRequestTarget } from '../../../agent/router/request-target.js';
+import { parseRequestTarget, stripPathPrefix } from '../../../agent/router/request-target.js';
 
 const ok = (raw: string, host = 'demo.test') => {
   const v = parseRequestTarget(raw, host);
@@ -45,4 +45,22 @@ test('absolute-form is accepted only for the Host it is sent with, and forwarded
 
 test('asterisk-form and authority-form name no path', () => {
   for (const raw of ['*', 'demo.test:443', '', 'up']) assert.match(refused(raw), /must be a path/, raw);
+});
+
+test('stripping a prefix keeps the query and leaves at least /', () => {
+  const strip = (raw: string, prefix: string) => stripPathPrefix(ok(raw), prefix);
+  assert.deepEqual(strip('/api/users?x=1', '/api'), { path: '/users', forward: '/users?x=1' });
+  assert.deepEqual(strip('/api', '/api'), { path: '/', forward: '/' });
+  assert.deepEqual(strip('/api?x=/api/', '/api'), { path: '/', forward: '/?x=/api/' });
+  assert.deepEqual(strip('/api/', '/api'), { path: '/', forward: '/' });
+  assert.deepEqual(strip('/api/users', '/api/'), { path: '/users', forward: '/users' });
+  assert.deepEqual(strip('/api', '/api/'), { path: '/', forward: '/' });
+  assert.deepEqual(strip('/api/v2/x', '/api/v2'), { path: '/x', forward: '/x' });
+  assert.deepEqual(strip('/api//evil.test/x?y', '/api'), { path: '/evil.test/x', forward: '/evil.test/x?y' }, 'never a leading // (read as a host)');
+  assert.deepEqual(strip('/api///x', '/api/'), { path: '/x', forward: '/x' });
+  assert.deepEqual(strip('/x?y', '/'), { path: '/x', forward: '/x?y' }, 'the root prefix strips nothing');
+});
+
+test('what a stripped target forwards never climbs out of the prefix: dot segments are refused before', () => {
+  for (const raw of ['/api/../admin', '/api/%2e%2e/admin', '/api%2f..%2fadmin', '/api/.%2e/admin']) refused(raw);
 });

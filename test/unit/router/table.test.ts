@@ -67,6 +67,31 @@ test('a host whose prefixes do not match falls through to wider hosts', () => {
   assert.equal(t.lookup('demo.test', '/home')?.service, 'wild');
 });
 
+test('a route with several prefixes serves each; match names the prefix that matched', () => {
+  const t = table([
+    route({ service: 'root', target: '10.0.0.1:80' }),
+    route({ service: 'api', path_prefix: ['/api', '/oauth/'], strip_path_prefix: true, target: '10.0.0.2:80' }),
+    route({ service: 'admin', hosts: ['*.test'], path_prefix: '/api/admin', target: '10.0.0.3:80' }),
+  ]);
+  assert.equal(t.match('demo.test', '/api/x')?.prefix, '/api');
+  assert.equal(t.match('demo.test', '/oauth')?.prefix, '/oauth/');
+  assert.equal(t.match('demo.test', '/oauth/cb?code=1')?.route.service, 'api');
+  assert.equal(t.match('demo.test', '/')?.route.service, 'root');
+  assert.equal(t.match('demo.test', '/api/admin')?.route.service, 'api', 'an exact host wins over a wildcard with a longer prefix');
+  assert.equal(t.match('x.test', '/api/admin/y')?.route.service, 'admin');
+  assert.equal(t.match('x.test', '/api'), undefined);
+  assert.deepEqual(t.targets().sort(), ['10.0.0.1:80', '10.0.0.2:80', '10.0.0.3:80']);
+});
+
+test('two services on one host and prefix are refused, also within a list of prefixes', () => {
+  assert.throws(
+    () => table([route({ service: 'a', path_prefix: ['/x', '/api'] }), route({ service: 'b', path_prefix: '/api', target: '10.0.0.2:80' })]),
+    /host demo\.test with path prefix \/api is already routed/,
+  );
+  // One service may list a prefix twice, and another may take `/`.
+  table([route({ service: 'a', path_prefix: ['/api', '/api'] }), route({ service: 'b', target: '10.0.0.2:80' })]);
+});
+
 test('targets lists each routed target once', () => {
   const t = table([route({ hosts: ['a.test'] }), route({ hosts: ['b.test'] }), route({ hosts: ['c.test'], target: '10.0.0.2:81' })]);
   assert.deepEqual(t.targets().sort(), ['10.0.0.1:80', '10.0.0.2:81']);
@@ -108,6 +133,9 @@ test('invalid route sets are refused with the field path named', () => {
     [{ version: 1, routes: [route({ path_prefix: 'api' })] }, /path_prefix/],
     [{ version: 1, routes: [route({ path_prefix: '/a b' })] }, /path_prefix/],
     [{ version: 1, routes: [route({ path_prefix: '/a?b' })] }, /path_prefix/],
+    [{ version: 1, routes: [route({ path_prefix: [] })] }, /path_prefix/],
+    [{ version: 1, routes: [route({ path_prefix: ['/a', 'b'] })] }, /path_prefix/],
+    [{ version: 1, routes: [route({ strip_path_prefix: 'yes' as unknown as boolean })] }, /strip_path_prefix/],
     [{ version: 1, routes: [route({ response_timeout: 0 })] }, /response_timeout/],
     [{ version: 1, routes: [route({ response_timeout: 99999 })] }, /response_timeout/],
     [{ version: 1, routes: [route({}), route({ service: 'other', target: '10.0.0.2:80' })] }, /demo\.test.*already routed/],
