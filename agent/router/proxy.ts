@@ -7,7 +7,8 @@ import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
 import { forward } from './forward.js';
 import type { InflightCounter } from './inflight.js';
-import { parseRequestTarget } from './request-target.js';
+import { pausedTooLong, type PauseGate } from './pause.js';
+import { parseRequestTarget, type RequestTarget } from './request-target.js';
 import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
@@ -24,20 +25,27 @@ export interface ProxyDeps {
   idleTimeoutMs: number;
   /** The agent's webhook socket, where /.berth/webhooks/ requests go on every host. */
   webhookSocket: string;
+  /** Where requests of paused routes wait (agent/router/pause.ts). */
+  pauses: PauseGate;
 }
 
 // One failure line per target per interval: a dead target under load must not flood the log.
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
-export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+/** `log`, at most one line per target per interval. */
+export function failureLog(log: (message: string) => void): (target: string, message: string) => void {
   const lastLogged = new Map<string, number>();
-  const logFailure = (target: string, message: string): void => {
+  return (target, message) => {
     const now = Date.now();
     if (now - (lastLogged.get(target) ?? 0) < FAILURE_LOG_INTERVAL_MS) return;
     if (lastLogged.size > 1000) lastLogged.clear();
     lastLogged.set(target, now);
-    deps.log(message);
+    log(message);
   };
+}
+
+export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const logFailure = failureLog(deps.log);
   const forwardDeps = { ...deps, log: logFailure };
   return function proxyRequest(req, res) {
     if (deps.draining()) res.shouldKeepAlive = false;
@@ -54,6 +62,13 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       forwardWebhook({ socketPath: deps.webhookSocket, log: logFailure }, req, res, verdict.target);
       return;
     }
+    routeRequest(req, res, verdict.target, undefined);
+  };
+
+  // `deadline`: set when a paused request comes back after a route change.
+  function routeRequest(req: IncomingMessage, res: ServerResponse, target: RequestTarget, deadline: number | undefined): void {
+    if (res.destroyed) return;
+    const { path } = target;
     const host = normalizeHost(req.headers.host);
     const route = host === undefined ? undefined : deps.table().lookup(host, path);
     if (!route) {
@@ -65,15 +80,17 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
       return;
     }
+    const again = (d: number): void => routeRequest(req, res, target, d);
+    if (deps.pauses.holdIfPaused(route, path, req.socket, deadline, again, (s) => sendErrorPage(res, 504, pausedTooLong(s)))) return;
     const release = deps.inflight.start(route.target);
     res.once('close', release);
     try {
-      forward(forwardDeps, req, res, route, verdict.target);
+      forward(forwardDeps, req, res, route, target);
     } catch (err) {
       // A synchronous throw here would be uncaught in the request listener and take the router down.
       forwardDeps.log(route.target, err instanceof Error ? err.message : String(err));
       if (!res.headersSent) sendErrorPage(res, 502, 'The service could not be reached.');
       else res.destroy();
     }
-  };
+  }
 }

@@ -12,11 +12,13 @@ import { httpTimeouts } from '../core/connection-budget.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
 import { createControlServer, listenOnSocket } from './control.js';
 import { InflightCounter } from './inflight.js';
-import { createProxyHandler } from './proxy.js';
+import { PauseGate } from './pause.js';
+import { createProxyHandler, failureLog } from './proxy.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
 import { buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
 import { TargetPool } from './target-pool.js';
 import type { RouteSet } from './types.js';
+import { attachUpgrades } from './upgrade.js';
 
 export interface RunningRouter {
   /** Where the proxy listens (the real port when 0 was asked for). */
@@ -39,6 +41,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const log = options.log ?? stderrLog;
   let table: RouteTable = buildTable(await initialRouteSet(config.snapshotPath, log));
   let draining = false;
+  const idleTimeoutMs = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const pauses = new PauseGate(idleTimeoutMs);
   const inflight = new InflightCounter();
   const pool = new TargetPool();
   pool.setRouted(table.targets(), (t) => inflight.count(t) > 0);
@@ -57,6 +61,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       const next = buildTable(set);
       await saveSnapshot(config.snapshotPath, set);
       table = next;
+      pauses.routesChanged();
       pool.setRouted(next.targets(), (t) => inflight.count(t) > 0);
       log(`routes applied version=${set.version} routes=${set.routes.length}`);
       return set.version;
@@ -69,16 +74,15 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   // No request timeout: uploads and responses may take as long as they take
   // while bytes move; a silent head, an idle kept-alive connection and a
   // connection that moves nothing for the idle timeout are closed.
-  const proxyServer = createServer(
-    { ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 },
-    createProxyHandler({
-      table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
-    }),
-  );
+  const handler = createProxyHandler({
+    table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs, pauses,
+    webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
+  });
+  const proxyServer = createServer({ ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 }, handler);
+  const upgrades = attachUpgrades(proxyServer, { table: () => table, inflight, pauses, log: failureLog(log), proto: 'http', plain: handler });
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
   // the proxy lifts it while the app is working on an answer.
-  proxyServer.timeout = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  proxyServer.timeout = idleTimeoutMs;
   const limits = guardConnections(proxyServer, connections, (m) => log(`warning: ${m}`));
   proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
@@ -112,6 +116,9 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     draining = true;
+    // WebSockets never end on their own and cannot outlive the process: cut at once, as kamal-proxy does.
+    if (upgrades.open > 0) log(`stopping; closing ${upgrades.open} upgraded connection(s)`);
+    upgrades.closeAll();
     log(`stopping; waiting for ${inflight.total} in-flight request(s)`);
     const closed = Promise.all([closeServer(proxyServer), closeServer(controlServer)]);
     controlServer.closeIdleConnections();
