@@ -25,6 +25,8 @@ export interface RunningRouter {
   readonly http: { host: string; port: number };
   readonly socketPath: string;
   version(): number;
+  /** Requests of paused routes waiting right now. */
+  held(): number;
   /** Stops accepting, waits for in-flight requests (bounded), closes everything. */
   stop(): Promise<void>;
 }
@@ -141,6 +143,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     http: { host: address.address, port: address.port },
     socketPath: config.socketPath,
     version: () => table.version,
+    held: () => pauses.held,
     stop: () => (stopping ??= stop()),
   };
 }
