@@ -91,9 +91,9 @@ export interface WsClient {
   close(): Promise<void>;
 }
 
-/** A WebSocket through `port` on 127.0.0.1 with the given Host; resolves once open. */
-export async function openWs(port: number, host: string, path = '/', headers: Record<string, string> = {}): Promise<WsClient> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host, ...headers } });
+/** A WebSocket through `port` on `ip` (127.0.0.1) with the given Host; resolves once open. */
+export async function openWs(port: number, host: string, path = '/', ip = '127.0.0.1'): Promise<WsClient> {
+  const ws = new WebSocket(`ws://${ip}:${port}${path}`, { headers: { host } });
   const received: string[] = [];
   let closed = false;
   ws.on('message', (d) => received.push(String(d)));
@@ -129,11 +129,11 @@ export interface SseClient {
 }
 
 /** An SSE request through the router; each `data:` line is recorded as it arrives. */
-export async function openSse(port: number, host: string, path = '/events'): Promise<SseClient> {
+export async function openSse(port: number, host: string, path = '/events', ip = '127.0.0.1'): Promise<SseClient> {
   const events: string[] = [];
   let ended = false;
   let buffer = '';
-  const req = http.get({ host: '127.0.0.1', port, path, headers: { host, accept: 'text/event-stream' }, agent: false });
+  const req = http.get({ host: ip, port, path, headers: { host, accept: 'text/event-stream' }, agent: false });
   req.on('error', () => (ended = true));
   const res = await new Promise<http.IncomingMessage>((resolve) => req.once('response', resolve));
   if (res.statusCode !== 200) throw new Error(`SSE answered ${res.statusCode}`);
