@@ -125,8 +125,13 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     const closed = Promise.all([closeServer(proxyServer), closeServer(controlServer)]);
     controlServer.closeIdleConnections();
     await unlink(config.socketPath).catch(() => undefined);
-    // Keep-alive connections that go idle after their last response are closed as they appear.
-    const sweeper = setInterval(() => proxyServer.closeIdleConnections(), 100);
+    // Keep-alive connections that go idle after their last response are closed as
+    // they appear, and so is an upgrade one of them made meanwhile (closeAllConnections
+    // does not see upgraded sockets, and server.close() would wait for them).
+    const sweeper = setInterval(() => {
+      proxyServer.closeIdleConnections();
+      upgrades.closeAll();
+    }, 100);
     proxyServer.closeIdleConnections();
     const finished = await inflight.whenIdle(config.shutdownTimeoutMs);
     clearInterval(sweeper);

@@ -95,7 +95,14 @@ function dispatch(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head:
     (d) => dispatch(deps, req, socket, head, target, d),
     (s) => answerError(socket, req, 504, pausedTooLong(s)),
   );
-  if (!held) relay(deps, req, socket, head, route, target);
+  if (held) return;
+  try {
+    relay(deps, req, socket, head, route, target);
+  } catch (err) {
+    // Also reached from a pause's timer, where a throw would take the router down.
+    deps.log(route.target, `error: upgrade to ${route.target} failed: ${err instanceof Error ? err.message : String(err)}`);
+    socket.destroy();
+  }
 }
 
 function relay(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head: Buffer, route: Route, target: RequestTarget): void {
