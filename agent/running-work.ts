@@ -19,6 +19,7 @@ export function trackedEngine(engine: ApiEngine, running: Set<Promise<void>>): A
   return {
     run: (deployId) => track(running, engine.run(deployId)),
     setMaintenance: (change) => track(running, engine.setMaintenance(change)),
+    setPause: (change) => track(running, engine.setPause(change)),
     removeService: (req) => track(running, engine.removeService(req)),
   };
 }

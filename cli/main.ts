@@ -29,6 +29,8 @@ import cronListCommand from './commands/cron-list.js';
 import cronRunCommand from './commands/cron-run.js';
 import cronHistoryCommand from './commands/cron-history.js';
 import cronPauseCommand from './commands/cron-pause.js';
+import proxyPauseCommand from './commands/proxy-pause.js';
+import proxyResumeCommand from './commands/proxy-resume.js';
 import cronResumeCommand from './commands/cron-resume.js';
 import accessoryDetailsCommand from './commands/accessory-details.js';
 import accessoryBootCommand from './commands/accessory-boot.js';
@@ -83,6 +85,8 @@ export const commands: readonly CommandDefinition[] = [
   cronHistoryCommand,
   cronPauseCommand,
   cronResumeCommand,
+  proxyPauseCommand,
+  proxyResumeCommand,
   accessoryDetailsCommand,
   accessoryBootCommand,
   accessoryRebootCommand,

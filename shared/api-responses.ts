@@ -28,6 +28,7 @@ import {
   type CronRun,
   type CronRunSummary,
   type CurrentRelease,
+  type PauseState,
   type DeployEvent,
   type DeployRecord,
   type JWK,
@@ -86,6 +87,10 @@ export const operatorLockSchema = exactly<OperatorLock>()(z.object({
 
 export const maintenanceStateSchema = exactly<MaintenanceState>()(z.object({
   service: z.string(), destination: z.string(), key_id: z.string(), message: z.string(), since: isoTime,
+}));
+
+export const pauseStateSchema = exactly<PauseState>()(z.object({
+  service: z.string(), destination: z.string(), key_id: z.string(), timeout: z.number(), since: isoTime,
 }));
 
 export const currentReleaseSchema = exactly<CurrentRelease>()(z.object({ version: z.string(), image: z.string(), seq: z.number(), deploy_id: z.number() }));
@@ -226,6 +231,9 @@ export const lockReleasedResponseSchema = z.object({ released: operatorLockSchem
 /** PUT and DELETE /v1/services/:name/maintenance (null after DELETE). */
 export const maintenanceResponseSchema = z.object({ maintenance: maintenanceStateSchema.nullable() });
 
+/** POST /v1/services/:name/proxy/pause and /proxy/resume (null after resume). */
+export const pauseResponseSchema = z.object({ pause: pauseStateSchema.nullable() });
+
 /** DELETE /v1/services/:name. */
 export const removeServiceResponseSchema = z.object({ removed: serviceRemovalSchema });
 
@@ -339,6 +347,7 @@ export type WebhookDeliveriesResponse = z.infer<typeof webhookDeliveriesResponse
 export type LockResponse = z.infer<typeof lockResponseSchema>;
 export type LockReleasedResponse = z.infer<typeof lockReleasedResponseSchema>;
 export type MaintenanceResponse = z.infer<typeof maintenanceResponseSchema>;
+export type PauseResponse = z.infer<typeof pauseResponseSchema>;
 export type RemoveServiceResponse = z.infer<typeof removeServiceResponseSchema>;
 export type WebhookUrlResponse = z.infer<typeof webhookUrlResponseSchema>;
 export type CronJobsResponse = z.infer<typeof cronJobsResponseSchema>;

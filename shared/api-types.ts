@@ -87,7 +87,7 @@ export const LOCAL_ACTOR = 'local';
 /**
  * One audit row. `action` is a stable dotted name (docs/internals.md "Audit"):
  * release.accepted, deploy.<STATE>, bake.failed, lock.acquired, lock.released,
- * maintenance.on, maintenance.off, exec, trust.added, trust.updated,
+ * maintenance.on, maintenance.off, proxy.pause, proxy.resume, exec, trust.added, trust.updated,
  * trust.removed, service.removed, service.remove_failed, webhook.deploy.
  */
 export interface AuditEntry {
@@ -116,6 +116,16 @@ export interface MaintenanceState {
   destination: string;
   key_id: string;
   message: string;
+  since: string; // ISO 8601
+}
+
+/** A paused service: the router holds its new requests up to `timeout` seconds each (`deploy proxy pause`). */
+export interface PauseState {
+  service: string;
+  destination: string;
+  key_id: string;
+  /** Seconds a held request waits before it gets 504. */
+  timeout: number;
   since: string; // ISO 8601
 }
 

@@ -6,6 +6,9 @@ import { z } from 'zod';
 import { maintenanceMessageSchema } from './maintenance.js';
 
 export const MAX_ROUTES = 10_000;
+/** kamal-proxy's default for `pause --max-pause`: how long a held request waits before 504. */
+export const DEFAULT_PAUSE_TIMEOUT_S = 30;
+export const MAX_PAUSE_TIMEOUT_S = 3600;
 export const MAX_HOSTS_PER_ROUTE = 100;
 export const MAX_PREFIXES_PER_ROUTE = 20;
 
@@ -67,7 +70,7 @@ export const routeSchema = z.strictObject({
   /** Served over HTTPS with a certificate the agent provides; plain HTTP is redirected unless `redirect` is false. */
   tls: z.strictObject({ redirect: z.boolean() }).optional(),
   /** While set, new requests are held (up to `timeout` seconds each, then 504) until the route is sent without it. */
-  pause: z.strictObject({ timeout: z.number().positive().max(3600) }).optional(),
+  pause: z.strictObject({ timeout: z.number().positive().max(MAX_PAUSE_TIMEOUT_S) }).optional(),
   /** While set, every other request gets 503 with the message (the default one when absent). */
   maintenance: z
     .strictObject({

@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { DEPLOY_STATES, DEPLOY_TRIGGERS } from './api-types.js';
-import { currentReleaseSchema, maintenanceStateSchema, operatorLockSchema } from './api-responses.js';
+import { currentReleaseSchema, maintenanceStateSchema, operatorLockSchema, pauseStateSchema } from './api-responses.js';
 
 const containerSchema = z.object({
   id: z.string(), name: z.string(), role: z.string(), release: z.string(), state: z.string(), status: z.string(),
@@ -32,6 +32,8 @@ const serviceDetailSchema = z.object({
   // Optional below: agents older than these fields leave them out, and the CLI shows that as unknown.
   /** Set while the service is in maintenance on this agent. */
   maintenance: maintenanceStateSchema.nullable().optional(),
+  /** Set while the router holds the service's requests (`deploy proxy pause`). */
+  pause: pauseStateSchema.nullable().optional(),
   /** The operator lock. */
   lock: operatorLockSchema.nullable().optional(),
   /**

@@ -15,6 +15,7 @@ import { execRoutes } from './exec.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
 import { maintenanceRoutes } from './maintenance.js';
+import { proxyPauseRoutes } from './proxy-pause.js';
 import { logRoutes } from './logs.js';
 import { lockRoutes } from './locks.js';
 import { createFailureLimiter } from './rate-limit.js';
@@ -62,6 +63,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   serviceReleaseRoutes(app, full);
   webhookDeliveryRoutes(app, full);
   maintenanceRoutes(app, full);
+  proxyPauseRoutes(app, full);
   logRoutes(app, full);
   execRoutes(app, full);
   webhookUrlRoutes(app, full);

@@ -53,7 +53,7 @@ export interface ApiDeps {
    * `run` drives a deploy to a final state and never throws; `removeService`
    * (DELETE /v1/services/:name) and `setMaintenance` need the engine's route publisher.
    */
-  engine: Pick<Engine, 'run' | 'removeService' | 'setMaintenance'>;
+  engine: Pick<Engine, 'run' | 'removeService' | 'setMaintenance' | 'setPause'>;
   docker: Pick<DockerPort, 'listContainers'>;
   identity: AgentIdentity;
   log: Logger;

@@ -42,6 +42,7 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
     const service: ServiceDetailSent = {
       name, destination, seq, current: store.current(name, destination), containers, routes,
       maintenance: store.maintenance.get(name, destination),
+      pause: store.pauses.get(name, destination),
       lock: store.operatorLocks.get(name, destination),
       last_deploy: lastDeploy,
     };

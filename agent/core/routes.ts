@@ -1,7 +1,7 @@
 // PURE: the router entry for a proxied role of a release, and the key it is
 // stored under in the agent's route table.
 import { DEFAULT_HEALTH_PATH, type ManifestPayload } from '../../shared/manifest.js';
-import type { MaintenanceState, Route } from '../../shared/api-types.js';
+import type { MaintenanceState, PauseState, Route } from '../../shared/api-types.js';
 import { roleOf } from './containers.js';
 
 /** Proxied roles in a stable order, the primary one first. */
@@ -60,21 +60,28 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
 
 /**
  * The routes as the router gets them: the stored table plus, per route, its
- * health path and the maintenance flag of its service. Maintenance lives in
- * its own table and is merged only here, so a deploy that rewrites a route
- * during maintenance keeps it.
+ * health path and the maintenance and pause flags of its service. Both live in
+ * their own tables and are merged only here, so a deploy that rewrites a route
+ * during maintenance or a pause keeps them.
  */
-export function publishedRoutes(routes: readonly Route[], maintenance: ReadonlyArray<Pick<MaintenanceState, 'service' | 'destination' | 'message'>>): Route[] {
+export function publishedRoutes(
+  routes: readonly Route[],
+  maintenance: ReadonlyArray<Pick<MaintenanceState, 'service' | 'destination' | 'message'>>,
+  pauses: ReadonlyArray<Pick<PauseState, 'service' | 'destination' | 'timeout'>> = [],
+): Route[] {
   const messages = new Map(maintenance.map((m) => [`${m.service}@${m.destination}`, m.message]));
+  const timeouts = new Map(pauses.map((p) => [`${p.service}@${p.destination}`, p.timeout]));
   return routes.map((route) => {
     const { service, destination } = routeOwner(route.service);
     const message = messages.get(`${service}@${destination}`);
-    const { maintenance: _stale, ...rest } = route;
+    const timeout = timeouts.get(`${service}@${destination}`);
+    const { maintenance: _stale, pause: _stalePause, ...rest } = route;
     return {
       ...rest,
       // Routes stored before routes carried a health path get the manifest's default.
       health_path: route.health_path ?? DEFAULT_HEALTH_PATH,
       ...(message !== undefined ? { maintenance: { message } } : {}),
+      ...(timeout !== undefined ? { pause: { timeout } } : {}),
     };
   });
 }
@@ -97,6 +104,7 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
           r.health_path ?? null, r.maintenance ? (r.maintenance.message ?? null) : false, r.forward_headers === true,
           r.path_prefix ?? null, r.strip_path_prefix === true, r.buffering?.max_request_body || 0, r.buffering?.max_response_body || 0,
           r.logging?.request_headers ?? [], r.logging?.response_headers ?? [],
+          r.pause?.timeout ?? null,
         ]),
       )
       .sort();

@@ -6,12 +6,13 @@ import type { Logger } from '../log.js';
 import { createRoutePublisher } from './route-publisher.js';
 import { createReconciler } from './reconcile.js';
 import { createMaintenanceSwitch } from './maintenance.js';
+import { createPauseSwitch } from './pause.js';
 import { removeService } from './remove.js';
 import { createBakeWatcher } from './bake.js';
 import { runDeploy } from './run-deploy.js';
 import type { Engine, EngineDeps } from './types.js';
 
-export type { Engine, EngineDeps, EngineConfig, MaintenanceChange, RouterPort } from './types.js';
+export type { Engine, EngineDeps, EngineConfig, MaintenanceChange, PauseChange, RouterPort } from './types.js';
 
 /** Retries of a stranded deploy before it is forced final (about 5 minutes at the 5 s tick). */
 const MAX_SETTLE_ATTEMPTS = 60;
@@ -58,6 +59,7 @@ export function createEngine(deps: EngineDeps): Engine {
       await publisher.sync();
     },
     setMaintenance: createMaintenanceSwitch(store, publisher),
+    setPause: createPauseSwitch(store, publisher),
     removeService: (req) => removeService({ store, docker: deps.docker, publisher, log }, req),
     async retryStranded() {
       for (const [id, attempts] of [...stranded]) {

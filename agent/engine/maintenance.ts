@@ -13,9 +13,9 @@ export function createMaintenanceSwitch(store: Store, publisher: Pick<RoutePubli
     const mine = (m: MaintenanceState) => m.service === service && m.destination === destination;
     return publisher.publishChange(
       (stored) => {
-        const others = stored.filter((m) => !mine(m));
-        if (message === null) return others;
-        return [...others, { service, destination, key_id: keyId, message, since: stored.find(mine)?.since ?? '' }];
+        const others = stored.maintenance.filter((m) => !mine(m));
+        if (message === null) return { ...stored, maintenance: others };
+        return { ...stored, maintenance: [...others, { service, destination, key_id: keyId, message, since: stored.maintenance.find(mine)?.since ?? '' }] };
       },
       () => {
         if (message === null) {

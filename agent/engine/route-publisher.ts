@@ -3,12 +3,18 @@
 import { UpstreamError } from '../../shared/errors.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import type { MaintenanceState } from '../../shared/api-types.js';
+import type { MaintenanceState, PauseState } from '../../shared/api-types.js';
 import { publishedRoutes, sameRoutes } from '../core/routes.js';
 import type { RouterPort } from './types.js';
 import { createSerial } from '../serial.js';
 
 const MAX_ATTEMPTS = 4;
+
+/** What the agent keeps beside the route table and merges into it on every send. */
+export interface RouteOverlays {
+  maintenance: MaintenanceState[];
+  pauses: PauseState[];
+}
 
 export interface RoutePublisher {
   /** Sends the whole table now and waits for the router's ack; returns the version it serves. */
@@ -19,26 +25,27 @@ export interface RoutePublisher {
    */
   sync(): Promise<boolean>;
   /**
-   * Sends the table with the maintenance entries `preview` makes of the stored
-   * ones, at a version above the stored one; once the router serves it, runs
+   * Sends the table with the maintenance and pause entries `preview` makes of
+   * the stored ones, at a version above the stored one; once the router serves it, runs
    * `commit` with that version in the same turn of the queue (no other send in
    * between) and returns its result. When the router refuses or is down nothing
    * is committed, and the periodic sync puts back what the store says.
    */
-  publishChange<T>(preview: (stored: MaintenanceState[]) => MaintenanceState[], commit: (version: number) => T): Promise<T>;
+  publishChange<T>(preview: (stored: RouteOverlays) => RouteOverlays, commit: (version: number) => T): Promise<T>;
 }
 
 export function createRoutePublisher(store: Store, router: RouterPort, log: Logger): RoutePublisher {
   let routerDown = false;
   const serialize = createSerial();
 
-  // The table as the router must serve it: routes with health paths and maintenance merged in.
-  const table = (maintenance = store.maintenance.all()) => publishedRoutes(store.routes.all(), maintenance);
+  // The table as the router must serve it: routes with health paths, maintenance and pauses merged in.
+  const overlays = (): RouteOverlays => ({ maintenance: store.maintenance.all(), pauses: store.pauses.all() });
+  const table = (o = overlays()) => publishedRoutes(store.routes.all(), o.maintenance, o.pauses);
 
-  const send = async (preview?: (stored: MaintenanceState[]) => MaintenanceState[]): Promise<number> => {
+  const send = async (preview?: (stored: RouteOverlays) => RouteOverlays): Promise<number> => {
     let lastError: unknown;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const stored = store.maintenance.all();
+      const stored = overlays();
       // A previewed change needs a version the router has not seen with other contents.
       const set = preview
         ? { version: store.routes.version() + 1, routes: table(preview(stored)) }

@@ -1,6 +1,6 @@
 // What the deploy engine needs from the rest of the agent. The composition root
 // maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
-import type { DeployState, JWK, MaintenanceState, RouteSet } from '../../shared/api-types.js';
+import type { DeployState, JWK, MaintenanceState, PauseState, RouteSet } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
@@ -77,6 +77,8 @@ export interface Engine {
   retryStranded(): Promise<void>;
   /** Maintenance on (a message) or off (null), recorded once the router serves it; rejects with UpstreamError otherwise. */
   setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null>;
+  /** `deploy proxy pause|resume`: resolves once the router holds (or releases) the service's requests. */
+  setPause(change: PauseChange): Promise<PauseState | null>;
   /** `deploy remove` on this server (agent/engine/remove.ts); 409 while a deploy or operator lock holds it. */
   removeService(req: RemoveRequest): Promise<RemoveResult>;
   /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
@@ -89,6 +91,14 @@ export interface MaintenanceChange {
   keyId: string;
   /** The message to show; null ends maintenance. */
   message: string | null;
+}
+
+export interface PauseChange {
+  service: string;
+  destination: string;
+  keyId: string;
+  /** Seconds a held request waits before 504; null resumes. */
+  timeout: number | null;
 }
 
 export interface RemoveRequest {

@@ -9,9 +9,11 @@ import { refuseDeclaredRequestBody } from './body-limits.js';
 import { forward } from './forward.js';
 import type { InflightCounter } from './inflight.js';
 import type { RequestMetrics } from './metrics.js';
-import { parseRequestTarget, stripPathPrefix } from './request-target.js';
+import { pausedTooLong, type PauseGate } from './pause.js';
+import { parseRequestTarget, stripPathPrefix, type RequestTarget } from './request-target.js';
 import type { RequestLog } from './request-log.js';
-import { isHealthPath, normalizeHost, type RouteMatch, type RouteTable } from './table.js';
+import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
+import type { Route } from './types.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
 
@@ -31,20 +33,27 @@ export interface ProxyDeps {
   metrics: RequestMetrics;
   /** One line per request when set; webhook deliveries (their path holds a credential) are not logged. */
   requestLog?: RequestLog;
+  /** Where requests of paused routes wait (agent/router/pause.ts). */
+  pauses: PauseGate;
 }
 
 // One failure line per target per interval: a dead target under load must not flood the log.
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
-export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+/** `log`, at most one line per target per interval. */
+export function failureLog(log: (message: string) => void): (target: string, message: string) => void {
   const lastLogged = new Map<string, number>();
-  const logFailure = (target: string, message: string): void => {
+  return (target, message) => {
     const now = Date.now();
     if (now - (lastLogged.get(target) ?? 0) < FAILURE_LOG_INTERVAL_MS) return;
     if (lastLogged.size > 1000) lastLogged.clear();
     lastLogged.set(target, now);
-    deps.log(message);
+    log(message);
   };
+}
+
+export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const logFailure = failureLog(deps.log);
   const forwardDeps = { ...deps, log: logFailure };
   return function proxyRequest(req, res) {
     if (deps.draining()) res.shouldKeepAlive = false;
@@ -63,10 +72,19 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       forwardWebhook({ socketPath: deps.webhookSocket, log: logFailure }, req, res, verdict.target);
       return;
     }
-    let matched: RouteMatch | undefined;
-    deps.requestLog?.track(req, res, () => matched?.route);
+    // The route the request log names: set on each lookup, a paused request being looked up again.
+    const seen: { route?: Route } = {};
+    deps.requestLog?.track(req, res, () => seen.route);
+    routeRequest(req, res, verdict.target, undefined, seen);
+  };
+
+  // `deadline`: set when a paused request comes back after a route change.
+  function routeRequest(req: IncomingMessage, res: ServerResponse, requested: RequestTarget, deadline: number | undefined, seen: { route?: Route }): void {
+    if (res.destroyed) return;
+    const { path } = requested;
     const host = normalizeHost(req.headers.host);
-    matched = host === undefined ? undefined : deps.table().match(host, path);
+    const matched = host === undefined ? undefined : deps.table().match(host, path);
+    seen.route = matched?.route;
     if (!matched) {
       deps.metrics.observe(undefined, res);
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
@@ -74,13 +92,19 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     }
     const { route } = matched;
     // What the app sees from here on, the health-path exemption included.
-    const target = route.strip_path_prefix === true ? stripPathPrefix(verdict.target, matched.prefix) : verdict.target;
+    const target = route.strip_path_prefix === true ? stripPathPrefix(requested, matched.prefix) : requested;
     // Answered here, so the target sees none of it and nothing is counted in flight.
     if (route.maintenance && !isHealthPath(route, target.path)) {
       deps.metrics.observe(route.service, res);
       sendMaintenancePage(req, res, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
       return;
     }
+    const again = (d: number): void => routeRequest(req, res, requested, d, seen);
+    const timedOut = (s: number): void => {
+      deps.metrics.observe(route.service, res);
+      sendErrorPage(res, 504, pausedTooLong(s));
+    };
+    if (deps.pauses.holdIfPaused(route, target.path, req.socket, deadline, again, timedOut)) return;
     if (refuseDeclaredRequestBody(req, res, route)) {
       deps.metrics.observe(route.service, res);
       return;
@@ -96,5 +120,5 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       if (!res.headersSent) sendErrorPage(res, 502, 'The service could not be reached.');
       else res.destroy();
     }
-  };
+  }
 }

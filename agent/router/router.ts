@@ -13,12 +13,14 @@ import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig 
 import { createControlServer, listenOnSocket } from './control.js';
 import { InflightCounter } from './inflight.js';
 import { startRouterMetrics, type CertificateInfo } from './metrics.js';
-import { createProxyHandler } from './proxy.js';
+import { PauseGate } from './pause.js';
+import { createProxyHandler, failureLog } from './proxy.js';
 import { createRequestLog } from './request-log.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
 import { buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
 import { TargetPool } from './target-pool.js';
 import type { RouteSet } from './types.js';
+import { attachUpgrades } from './upgrade.js';
 
 export interface RunningRouter {
   /** Where the proxy listens (the real port when 0 was asked for). */
@@ -27,6 +29,8 @@ export interface RunningRouter {
   /** Where GET /metrics is served; absent when the metrics listener is off. */
   readonly metrics?: { host: string; port: number };
   version(): number;
+  /** Requests of paused routes waiting right now. */
+  held(): number;
   /** Stops accepting, waits for in-flight requests (bounded), closes everything. */
   stop(): Promise<void>;
 }
@@ -47,6 +51,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const log = options.log ?? stderrLog;
   let table: RouteTable = buildTable(await initialRouteSet(config.snapshotPath, log));
   let draining = false;
+  const idleTimeoutMs = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const pauses = new PauseGate(idleTimeoutMs);
   const inflight = new InflightCounter();
   const pool = new TargetPool();
   pool.setRouted(table.targets(), (t) => inflight.count(t) > 0);
@@ -66,6 +72,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       await saveSnapshot(config.snapshotPath, set);
       metrics.routesApplied(table.routeSet, set);
       table = next;
+      pauses.routesChanged();
       pool.setRouted(next.targets(), (t) => inflight.count(t) > 0);
       log(`routes applied version=${set.version} routes=${set.routes.length}`);
       return set.version;
@@ -84,18 +91,17 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   // No request timeout: uploads and responses may take as long as they take
   // while bytes move; a silent head, an idle kept-alive connection and a
   // connection that moves nothing for the idle timeout are closed.
-  const proxyServer = createServer(
-    { ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 },
-    createProxyHandler({
-      table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
-      metrics: metrics.metrics,
-      ...(requestLog ? { requestLog } : {}),
-    }),
-  );
+  const handler = createProxyHandler({
+    table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs, pauses,
+    webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
+    metrics: metrics.metrics,
+    ...(requestLog ? { requestLog } : {}),
+  });
+  const proxyServer = createServer({ ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 }, handler);
+  const upgrades = attachUpgrades(proxyServer, { table: () => table, inflight, pauses, log: failureLog(log), proto: 'http', plain: handler });
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
   // the proxy lifts it while the app is working on an answer.
-  proxyServer.timeout = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  proxyServer.timeout = idleTimeoutMs;
   const limits = guardConnections(proxyServer, connections, (m) => log(`warning: ${m}`));
   proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
@@ -130,12 +136,20 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     draining = true;
+    // WebSockets never end on their own and cannot outlive the process: cut at once, as kamal-proxy does.
+    if (upgrades.open > 0) log(`stopping; closing ${upgrades.open} upgraded connection(s)`);
+    upgrades.closeAll();
     log(`stopping; waiting for ${inflight.total} in-flight request(s)`);
     const closed = Promise.all([closeServer(proxyServer), closeServer(controlServer)]);
     controlServer.closeIdleConnections();
     await unlink(config.socketPath).catch(() => undefined);
-    // Keep-alive connections that go idle after their last response are closed as they appear.
-    const sweeper = setInterval(() => proxyServer.closeIdleConnections(), 100);
+    // Keep-alive connections that go idle after their last response are closed as
+    // they appear, and so is an upgrade one of them made meanwhile (closeAllConnections
+    // does not see upgraded sockets, and server.close() would wait for them).
+    const sweeper = setInterval(() => {
+      proxyServer.closeIdleConnections();
+      upgrades.closeAll();
+    }, 100);
     proxyServer.closeIdleConnections();
     const finished = await inflight.whenIdle(config.shutdownTimeoutMs);
     clearInterval(sweeper);
@@ -155,6 +169,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     socketPath: config.socketPath,
     ...(metrics.server ? { metrics: metrics.server.address } : {}),
     version: () => table.version,
+    held: () => pauses.held,
     stop: () => (stopping ??= stop()),
   };
 }

@@ -8,6 +8,7 @@ import { createDeploysRepo, readDeployOutcomes, readLatestDeploy } from './deplo
 import { createDerivedRepo } from './derived-repo.js';
 import { createKeysRepo, recordJti } from './keys-repo.js';
 import { createOperatorLocksRepo } from './operator-locks-repo.js';
+import { createPauseRepo } from './pause-repo.js';
 import { createReleaseHistoryRepo } from './release-history-repo.js';
 import { createMaintenanceRepo } from './maintenance-repo.js';
 import { createReleasesRepo } from './releases-repo.js';
@@ -64,6 +65,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     routes: createRoutesRepo(db),
     audit: createAuditRepo(db, now),
     maintenance: createMaintenanceRepo(db, now),
+    pauses: createPauseRepo(db, now),
     operatorLocks: createOperatorLocksRepo(db, now),
     removal: createRemovalRepo(db, now),
     derived: createDerivedRepo(db, now, bus),

@@ -262,4 +262,18 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Migration 7 is the TLS certificates' (another change); the runner applies any missing version.
+    version: 8,
+    sql: `
+      CREATE TABLE pauses (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        timeout REAL NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (service, destination)
+      );
+    `,
+  },
 ];

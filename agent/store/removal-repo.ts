@@ -90,11 +90,12 @@ export function createRemovalRepo(db: Db, now: () => number) {
       db.transaction(() => writeRouteRows(db, rows));
     },
 
-    /** No maintenance, lock freed, and one audit row; all or nothing. */
+    /** No maintenance, no pause, lock freed, and one audit row; all or nothing. */
     finish(a: LockInput & { containers: string[]; routes: number }): void {
       db.transaction(() => {
         inProgress.delete(keyOf(a));
         db.run('DELETE FROM maintenance WHERE service = ? AND destination = ?', a.service, a.destination);
+        db.run('DELETE FROM pauses WHERE service = ? AND destination = ?', a.service, a.destination);
         dropPlaceholder(a);
         insertAudit(db, now(), {
           keyId: a.keyId,

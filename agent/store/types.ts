@@ -10,13 +10,15 @@ import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { BackupsRepo } from './backups-repo.js';
 import type { CronRepo } from './cron-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
-import type { MaintenanceState } from '../../shared/api-types.js';
+import type { PauseOff, PauseOn } from './pause-repo.js';
+import type { MaintenanceState, PauseState } from '../../shared/api-types.js';
 import type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 import type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
 import type { WebhookDelivery } from '../../shared/api-types.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
+export type { PauseOff, PauseOn } from './pause-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
 export type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
 export type {
@@ -137,6 +139,13 @@ export interface Store {
     all(): MaintenanceState[];
     set(on: MaintenanceOn): { state: MaintenanceState; changed: boolean };
     clear(off: MaintenanceOff): MaintenanceState | null;
+  };
+  /** Paused services (`deploy proxy pause`); set and clear record `proxy.pause|resume` audit rows. */
+  pauses: {
+    get(service: string, destination: string): PauseState | null;
+    all(): PauseState[];
+    set(on: PauseOn): PauseState;
+    clear(off: PauseOff): PauseState | null;
   };
   /** Locks taken by people (`deploy lock`); acceptRelease refuses deploys while one is held. */
   operatorLocks: {

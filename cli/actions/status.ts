@@ -7,7 +7,7 @@ import { hostsFailure, outcomeJson, type HostOutcome } from '../rollout/hosts.js
 import { renderTable } from '../output/table.js';
 import { lockHolder, sanitize } from '../output/style.js';
 
-/** What GET /v1/services/:name answers; `lock`, `maintenance` and `last_deploy` only from agents that know them. */
+/** What GET /v1/services/:name answers; `lock`, `maintenance`, `pause` and `last_deploy` only from agents that know them. */
 export type ServiceView = ServiceDetail;
 
 interface StatusRow {
@@ -26,6 +26,11 @@ function maintenanceCell(service: ServiceView | null): string {
   return m ? `on${m.message ? `: ${sanitize(m.message, 60)}` : ''}` : '-';
 }
 
+function pauseCell(service: ServiceView | null): string {
+  const p = service?.pause;
+  return p ? `paused since ${sanitize(p.since, 40)} (held up to ${p.timeout} s)` : '-';
+}
+
 /**
  * The newest deploy's state, with its version when that is not the one served
  * (a failed or unfinished deploy of another release). Older agents do not send
@@ -41,12 +46,15 @@ export function renderStatusTable(rows: StatusRow[]): string {
   // Older agents send neither field: no column rather than a column of dashes that means "unknown".
   const withLock = rows.some((r) => r.service !== null && r.service.lock !== undefined);
   const withMaintenance = rows.some((r) => r.service !== null && r.service.maintenance !== undefined);
+  // Shown only while some server is paused: a pause holds every request, so it must not go unnoticed.
+  const withPause = rows.some((r) => r.service?.pause);
   const extra = (service: ServiceView | null): string[] => [
     ...(withLock ? [lockCell(service)] : []),
     ...(withMaintenance ? [maintenanceCell(service)] : []),
+    ...(withPause ? [pauseCell(service)] : []),
   ];
   return renderTable(
-    ['HOST', 'RELEASE', 'SEQ', 'CONTAINERS', ...(withLock ? ['LOCK'] : []), ...(withMaintenance ? ['MAINTENANCE'] : []), 'LAST DEPLOY'],
+    ['HOST', 'RELEASE', 'SEQ', 'CONTAINERS', ...(withLock ? ['LOCK'] : []), ...(withMaintenance ? ['MAINTENANCE'] : []), ...(withPause ? ['PAUSE'] : []), 'LAST DEPLOY'],
     rows.map(({ host, service, error }) => {
       if (error !== undefined) return [host, '-', '-', '-', ...extra(null), `error: ${sanitize(error, 300)}`];
       if (!service) return [host, '-', '0', '-', ...extra(null), 'never deployed'];

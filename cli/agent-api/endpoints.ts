@@ -11,6 +11,7 @@ import {
   type DeployRecord,
   type MaintenanceState,
   type OperatorLock,
+  type PauseState,
   type ReleaseSummary,
   type ServiceRemoval,
   type StoredRelease,
@@ -29,7 +30,7 @@ import type {
   StoredReleaseResponse,
 } from '../../shared/api-responses.js';
 import { cronJobsResponseSchema, cronRunRecordSchema, cronRunsResponseSchema, webhookDeliveriesResponseSchema, type CronJobsResponse, type CronRunRecord } from '../../shared/api-responses.js';
-import { webhookUrlResponseSchema, type WebhookUrlResponse } from '../../shared/api-responses.js';
+import { pauseResponseSchema, webhookUrlResponseSchema, type PauseResponse, type WebhookUrlResponse } from '../../shared/api-responses.js';
 import { UpstreamError } from '../../shared/errors.js';
 import { serviceDetailResponseSchema, type ServiceDetail } from '../../shared/service-detail.js';
 import { readNdjson } from '../ndjson.js';
@@ -208,6 +209,21 @@ export async function startMaintenance(client: AgentClient, ref: ServiceRef, mes
 /** DELETE /v1/services/:name/maintenance. */
 export async function endMaintenance(client: AgentClient, ref: ServiceRef): Promise<null> {
   await client.json('DELETE', servicePath(ref.service, ref.destination, 'maintenance'));
+  return null;
+}
+
+/** POST /v1/services/:name/proxy/pause (timeout in seconds; the agent's default when undefined). */
+export async function pauseProxy(client: AgentClient, ref: ServiceRef, timeout: number | undefined): Promise<PauseState> {
+  const { body } = await client.json('POST', servicePath(ref.service, ref.destination, 'proxy/pause'), { body: timeout === undefined ? {} : { timeout } });
+  const parsed = pauseResponseSchema.safeParse(body);
+  if (!parsed.success || !parsed.data.pause) throw malformed(client, 'pause record');
+  return parsed.data.pause;
+}
+
+/** POST /v1/services/:name/proxy/resume. */
+export async function resumeProxy(client: AgentClient, ref: ServiceRef): Promise<null> {
+  const { body } = await client.json('POST', servicePath(ref.service, ref.destination, 'proxy/resume'));
+  if (field<PauseResponse, 'pause'>(body, 'pause') !== null) throw malformed(client, 'resume answer');
   return null;
 }
 

@@ -7,6 +7,7 @@ import type { ServiceDetail } from '../../shared/service-detail.js';
 import { formatServerAddress, type ServerAddress } from '../address.js';
 import type { AgentClient } from '../agent-api/client.js';
 import { readService } from '../agent-api/endpoints.js';
+import type { KnownAgent } from '../agent-api/known-agents.js';
 import { connectPinned } from '../agent-api/pinning.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
@@ -40,17 +41,17 @@ export interface EveryServerOptions<T> {
 /** Runs `task` against every server (pinned, never trusting new ones); outcomes keep the config's order. */
 export function onEveryServer<T>(
   fleet: Fleet,
-  task: (client: AgentClient, host: string) => Promise<T>,
+  task: (client: AgentClient, host: string, pin: KnownAgent) => Promise<T>,
   options: EveryServerOptions<T> = {},
 ): Promise<Array<HostOutcome<T>>> {
   return onEachHost(options.servers ?? fleet.config.servers, (address) => {
     const host = formatServerAddress(address);
     return settle(host, async () => {
-      const { client } = await connectPinned({
+      const { client, pin } = await connectPinned({
         appDir: fleet.appDir, address, key: fleet.key, trustNew: false,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       });
-      return task(client, host);
+      return task(client, host, pin);
     });
   }, {
     ...(options.limit !== undefined ? { limit: options.limit } : {}),

@@ -2,7 +2,8 @@
 // request target it forwards (no fragment, dot segment or backslash for the
 // app to reinterpret past maintenance or a path prefix), and the client-address
 // headers the app sees come from the socket unless the service trusts a proxy
-// in front (forward_headers: true). Real router process, real upstreams.
+// in front (forward_headers: true). Upgrade requests get the same checks, and
+// only WebSocket is switched. Real router process, real upstreams.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
@@ -16,6 +17,7 @@ import {
   type RouterProcess,
   type Upstream,
 } from '../support/router-fixtures.js';
+import { rawExchange } from '../support/stream-fixtures.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let router: RouterProcess;
@@ -111,4 +113,25 @@ test('with forward_headers: true the client X-Forwarded-For is kept and the sock
   assert.equal(seen['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
   assert.equal(seen['x-forwarded-proto'], 'https', 'the proxy in front says how the client came');
   assert.equal(seen['forwarded'], 'for=203.0.113.7;proto=https');
+});
+
+test('an upgrade request gets the same checks: hostile targets 400, maintenance 503, and only WebSocket is switched', async () => {
+  await routes([{ hosts: ['demo.test'], target: app.target, health_path: '/up', maintenance: {} }]);
+  const seen = totalHits();
+  const upgrade = (target: string, protocol = 'websocket', extra = '') =>
+    rawExchange(router.port, `GET ${target} HTTP/1.1\r\nHost: demo.test\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
+  for (const target of ['/up#/../index.html', '/up/../index.html', '/up/%2e%2e/index.html', '/up\\..\\index.html', 'http://other.test/up']) {
+    assert.match(await upgrade(target), /^HTTP\/1\.1 400 /, target);
+  }
+  assert.match(await upgrade('/index.html'), /^HTTP\/1\.1 503 /, 'maintenance holds for upgrades');
+  assert.match(await upgrade('/up', 'websocket', 'Content-Length: 4\r\n'), /^HTTP\/1\.1 400 /, 'no body smuggled after an upgrade head');
+  assert.equal(totalHits(), seen, 'the app received none of them');
+
+  // h2c would let a client speak HTTP/2 to the app past every check: served as HTTP/1.1, Upgrade dropped.
+  await routes([{ hosts: ['demo.test'], target: app.target }]);
+  const h2c = await upgrade('/headers', 'h2c', 'X-Forwarded-For: 203.0.113.7\r\n');
+  assert.match(h2c, /^HTTP\/1\.1 200 /);
+  const headers = JSON.parse(h2c.slice(h2c.indexOf('{'), h2c.lastIndexOf('}') + 1)) as Record<string, string>;
+  assert.equal(headers['upgrade'], undefined);
+  assert.equal(headers['x-forwarded-for'], '127.0.0.1', 'forwarding headers replaced as on any request');
 });

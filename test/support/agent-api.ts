@@ -11,6 +11,7 @@ import type { AccessoryDeps } from '../../agent/accessories/service.js';
 import type { CronScheduler } from '../../agent/cron/scheduler.js';
 import type { ContainerInfo } from '../../agent/docker.js';
 import { createMaintenanceSwitch } from '../../agent/engine/maintenance.js';
+import { createPauseSwitch } from '../../agent/engine/pause.js';
 import { createRoutePublisher } from '../../agent/engine/route-publisher.js';
 import { removeService } from '../../agent/engine/remove.js';
 import type { AgentIdentity } from '../../agent/identity.js';
@@ -122,6 +123,7 @@ export class ApiFixture {
       engine: {
         run: async (id) => void this.runs.push(id),
         setMaintenance: createMaintenanceSwitch(this.store, publisher),
+        setPause: createPauseSwitch(this.store, publisher),
         // The real removal logic, over the fake Docker (this.containers) and the in-memory router.
         removeService: (req) => removeService({ store: this.store, docker: this.fakeDocker(), publisher, log }, req),
       },

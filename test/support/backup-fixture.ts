@@ -101,7 +101,7 @@ export async function startBackupFixture(name: string): Promise<BackupFixture> {
       const key = await generateOperatorKey('admin@test');
       f.store.keys.add({ kid: key.kid, jwk: key.publicJwk, comment: 'test', scopes: ['admin'] });
       const identity = { ...(await makeIdentity()), agentId: f.agentId };
-      const app = buildApp({ store: f.store, identity, log: silent, engine: { run: async () => undefined, removeService: async () => ({ containers: [], routes: 0 }), setMaintenance: async () => null }, docker: f.docker, backups });
+      const app = buildApp({ store: f.store, identity, log: silent, engine: { run: async () => undefined, removeService: async () => ({ containers: [], routes: 0 }), setMaintenance: async () => null, setPause: async () => null }, docker: f.docker, backups });
       const token = await signRequest({ privateJwk: key.privateJwk, kid: key.kid, aud: f.agentId, method, pathAndQuery: path, body });
       return app.request(path, { method, headers: { authorization: `Berth ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body } : {}) });
     },

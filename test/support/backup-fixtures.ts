@@ -80,7 +80,7 @@ export async function restoreApi(f: EngineFixture): Promise<RestoreApi> {
   const identity = { agentId: f.agentId, sealingPrivateJwk: f.sealingPrivateJwk, sealingPublicJwk: f.sealingPublicJwk } as AgentIdentity;
   const app = buildApp({
     store: f.store, identity, log: { info() {}, warn() {}, error() {} },
-    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('unused'); }, removeService: async () => { throw new Error('unused'); } },
+    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('unused'); }, setPause: async () => { throw new Error('unused'); }, removeService: async () => { throw new Error('unused'); } },
     docker: f.docker, accessories: accessoryDeps(f),
     // The restore routes need only the agent's busy registry of the backup service; taking backups is test/support/backup-fixture.ts's.
     backups: { busy: createBusy() } as unknown as BackupService,

@@ -334,7 +334,7 @@ function appWith(docker: Partial<DockerPort>, upgradeWebSocket?: Upgrade, guardr
     store: fx.store,
     identity: fx.identity,
     log: { info() {}, warn() {}, error() {} },
-    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('not used'); }, removeService: async () => { throw new Error('not used'); } },
+    engine: { run: async () => undefined, setMaintenance: async () => { throw new Error('not used'); }, setPause: async () => { throw new Error('not used'); }, removeService: async () => { throw new Error('not used'); } },
     docker: d,
     authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
     ops: { docker: d, hostname: 'host-1', network: 'berth', ...ops },

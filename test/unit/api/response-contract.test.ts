@@ -181,7 +181,7 @@ describe('every NDJSON record matches its shared schema', () => {
     } as unknown as DockerPort;
     app = buildApp({
       store: f.store, identity: f.identity, log: { info() {}, warn() {}, error() {} }, docker,
-      engine: { run: async () => undefined, setMaintenance: async () => null, removeService: async () => ({ containers: [], routes: 0 }) },
+      engine: { run: async () => undefined, setMaintenance: async () => null, setPause: async () => null, removeService: async () => ({ containers: [], routes: 0 }) },
       authLimiter: createFailureLimiter({ max: 10_000, windowMs: 60_000 }),
       ops: { docker, hostname: 'host-1', network: 'berth' },
     });

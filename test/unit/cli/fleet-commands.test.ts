@@ -207,6 +207,21 @@ describe('renderers', () => {
     ].join('\n'));
   });
 
+  it('status adds a PAUSE column only while some server is paused', () => {
+    const pause = { service: 'demo', destination: '', key_id: 'k', timeout: 30, since: '2026-11-22T10:00:00.000Z' };
+    const table = renderStatusTable([
+      { host: 'a', service: view({ pause, last_deploy: deploy('DONE', 'v4') }) },
+      { host: 'b', service: view({ pause: null, last_deploy: deploy('DONE', 'v4') }) },
+    ]);
+    assert.equal(table, [
+      'HOST  RELEASE  SEQ  CONTAINERS            PAUSE                                                    LAST DEPLOY',
+      'a     v4       4    1 running, 1 stopped  paused since 2026-11-22T10:00:00.000Z (held up to 30 s)  DONE',
+      'b     v4       4    1 running, 1 stopped  -                                                        DONE',
+      '',
+    ].join('\n'));
+    assert.doesNotMatch(renderStatusTable([{ host: 'b', service: view({ pause: null }) }]), /PAUSE/);
+  });
+
   it('status LAST DEPLOY is the newest deploy\'s state, with its version when it is not the one served; - from older agents', () => {
     const table = renderStatusTable([
       { host: 'failed', service: view({ last_deploy: deploy('REVERTED', 'v5', 'health check failed') }) },

@@ -89,6 +89,23 @@ test('publishedRoutes drops a maintenance flag that is no longer in the table', 
   assert.deepEqual(publishedRoutes([stale], []), [{ service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/up' }]);
 });
 
+test('publishedRoutes sets the pause of every route of a paused service, drops a stale one, and a change is a difference', () => {
+  const routes = [
+    { service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/up', pause: { timeout: 1 } },
+    { service: 'demo.api@staging', hosts: ['api.test'], target: '10.0.0.2:80', health_path: '/up' },
+    { service: 'other', hosts: ['other.test'], target: '10.0.0.3:80', health_path: '/up' },
+  ];
+  const out = publishedRoutes(routes, [], [{ service: 'demo', destination: 'staging', timeout: 30 }]);
+  assert.deepEqual(out, [
+    { service: 'demo', hosts: ['demo.test'], target: '10.0.0.1:80', health_path: '/up' },
+    { ...routes[1], pause: { timeout: 30 } },
+    routes[2],
+  ]);
+  const a = routes[2]!;
+  assert.ok(!sameRoutes([a], [{ ...a, pause: { timeout: 30 } }]));
+  assert.ok(!sameRoutes([{ ...a, pause: { timeout: 5 } }], [{ ...a, pause: { timeout: 30 } }]));
+});
+
 test('forward_headers reaches the route only when true, and a change is a difference', () => {
   const trusting = parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], forward_headers: true } } } }));
   assert.equal(routeFor(trusting, 'web', '10.0.0.2')?.forward_headers, true);
