@@ -15,6 +15,8 @@ export interface StreamUpstream {
   port: number;
   /** Headers of the last upgrade request the upstream saw. */
   lastUpgrade: () => http.IncomingHttpHeaders | undefined;
+  /** The request target of the last upgrade request, as the upstream received it. */
+  lastUpgradeUrl: () => string | undefined;
   /** Open WebSocket connections on the upstream. */
   openSockets: () => number;
   /** Sends the next event on every open `/events` stream. */
@@ -30,6 +32,7 @@ export interface StreamUpstream {
  */
 export async function startStreamUpstream(name: string): Promise<StreamUpstream> {
   let lastUpgrade: http.IncomingHttpHeaders | undefined;
+  let lastUpgradeUrl: string | undefined;
   const streams = new Set<{ res: http.ServerResponse; n: number }>();
   const server = http.createServer((req, res) => {
     if (req.url === '/events') {
@@ -50,6 +53,7 @@ export async function startStreamUpstream(name: string): Promise<StreamUpstream>
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
     lastUpgrade = req.headers;
+    lastUpgradeUrl = req.url;
     if (req.url === '/refuse') {
       socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nX-Reason: test\r\n\r\nnope\n');
       return;
@@ -65,6 +69,7 @@ export async function startStreamUpstream(name: string): Promise<StreamUpstream>
     port,
     target: `127.0.0.1:${port}`,
     lastUpgrade: () => lastUpgrade,
+    lastUpgradeUrl: () => lastUpgradeUrl,
     openSockets: () => wss.clients.size,
     nextEvent() {
       for (const s of streams) {

@@ -62,6 +62,19 @@ test('a WebSocket echoes through the router with the forwarding headers, in flig
   await waitFor('the closed WebSocket to leave the count', async () => (await inflight(v1.target)) === 0);
 });
 
+test('a WebSocket under a stripped path prefix reaches the app without the prefix; unstripped keeps it', async () => {
+  await routeTo(v1, { path_prefix: '/api', strip_path_prefix: true });
+  const stripped = await openWs(port(), 'demo.test', '/api/cable?x=1');
+  assert.equal(await stripped.ask('hi'), 'v1:hi');
+  assert.equal(v1.lastUpgradeUrl(), '/cable?x=1');
+  await stripped.close();
+  await routeTo(v1, { path_prefix: '/api' });
+  const kept = await openWs(port(), 'demo.test', '/api/cable');
+  assert.equal(await kept.ask('hi'), 'v1:hi');
+  assert.equal(v1.lastUpgradeUrl(), '/api/cable');
+  await kept.close();
+});
+
 test('a quiet WebSocket outlives the idle timeout that closes a quiet keep-alive connection', async () => {
   await routeTo(v1);
   const ws = await openWs(port(), 'demo.test');
