@@ -11,7 +11,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
-import { splitTarget } from '../../shared/routes.js';
 import { forwardRawResponseHeaders, forwardRequestHeaders, hasRequestBody } from './headers.js';
 import { sendErrorPage } from './answers.js';
 import type { RequestTarget } from './request-target.js';
@@ -33,10 +32,6 @@ export interface ForwardDeps {
 }
 
 export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, route: Route, requestTarget: RequestTarget): void {
-  if (!splitTarget(route.target)) {
-    sendErrorPage(res, 502, 'The service has no valid target.');
-    return;
-  }
   const nowMs = Date.now();
   const headers = forwardRequestHeaders(req.headers, {
     clientIp: req.socket.remoteAddress,
@@ -100,7 +95,11 @@ class Exchange implements UpstreamHandler {
     // The clock covers connecting (a vanished container IP may never answer a SYN)
     // and then waiting for the answer once the request is fully sent.
     this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
-    this.deps.pool.dispatch(this.target, this.request, this);
+    if (!this.deps.pool.dispatch(this.target, this.request, this)) {
+      this.#finish();
+      this.request.body?.destroy();
+      sendErrorPage(this.res, 502, 'The service has no valid target.');
+    }
   }
 
   onConnect(abort: (err?: Error) => void): void {

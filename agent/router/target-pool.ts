@@ -6,6 +6,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Client, Pool, type Dispatcher } from 'undici';
+import { splitTarget } from '../../shared/routes.js';
 
 // Well below the idle timeouts of common app servers (Node 5 s, gunicorn 2 s),
 // so the router drops an idle socket before the target does; a POST sent on a
@@ -65,10 +66,12 @@ export class TargetPool {
   readonly #pools = new Map<string, Pool>();
   #routed = new Set<string>();
 
-  /** Sends one request to `target` ("IP:PORT", "[IPv6]:PORT") on a pooled connection. */
-  dispatch(target: string, request: UpstreamRequest, handler: UpstreamHandler): void {
+  /** Sends one request to `target` ("IP:PORT", "[IPv6]:PORT") on a pooled connection; false (nothing sent) when that is no target. */
+  dispatch(target: string, request: UpstreamRequest, handler: UpstreamHandler): boolean {
     let pool = this.#pools.get(target);
     if (!pool) {
+      // Checked once per pool, not per request.
+      if (!splitTarget(target)) return false;
       pool = new Pool(`http://${target}`, {
         ...TIMEOUTS,
         connections: MAX_CONNECTIONS_PER_TARGET,
@@ -80,6 +83,7 @@ export class TargetPool {
       this.#pools.set(target, pool);
     }
     pool.dispatch(request as Dispatcher.DispatchOptions, handler as Dispatcher.DispatchHandler);
+    return true;
   }
 
   /** Sends one request on a connection of its own, closed after the answer (a retry must not meet another stale socket). */
