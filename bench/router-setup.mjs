@@ -12,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../scripts/provision/registry.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const AGENT_BIN = path.join(ROOT, 'dist', 'bin', 'berth-agent.js');
@@ -31,17 +32,6 @@ export function ensureTools() {
   if (install()) return;
   spawnSync('apt-get', ['update', '-q'], { env, stdio: 'inherit' });
   if (!install()) throw new Error(`apt-get could not install ${packages.join(', ')}`);
-}
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitForPort(port, what, child) {

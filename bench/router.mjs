@@ -12,6 +12,8 @@
 //   npm run bench:router     (builds first)   node bench/router.mjs [--duration 4] [--reps 3]
 // Also printed by `npm run bench` after its table.
 import { execFile } from 'node:child_process';
+import http from 'node:http';
+import https from 'node:https';
 import { parseArgs } from 'node:util';
 import { cpuSeconds, ensureTools, rssBytes, startBench, stopAll } from './router-setup.mjs';
 
@@ -66,6 +68,21 @@ function target(bench, proxy, proto) {
   return proto === 'HTTPS' ? { url: `https://localhost:${port}/`, host: [] } : { url: `http://127.0.0.1:${port}/`, host: ['-H', 'Host: demo.test'] };
 }
 
+/** wrk counts 3xx as success: make sure each row serves the file itself (a redirect would be measured as an answer). */
+function checkServes(bench, proxy, proto) {
+  const { url } = target(bench, proxy, proto);
+  const client = proto === 'HTTPS' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.get(url, { headers: { host: proto === 'HTTPS' ? 'localhost' : 'demo.test' }, rejectUnauthorized: false }, (res) => {
+      let bytes = 0;
+      res.on('data', (d) => (bytes += d.length));
+      res.on('end', () => (res.statusCode === 200 && bytes === 640 ? resolve() : reject(new Error(`${proxy} ${proto} answered ${res.statusCode} with ${bytes} bytes`))));
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error(`${proxy} ${proto}: no answer`)));
+    req.on('error', reject);
+  });
+}
+
 async function wrk(bench, proxy, mode, seconds) {
   const { url, host } = target(bench, proxy, mode.proto);
   const args = ['-t2', '-c32', `-d${seconds}s`, '--latency', ...host, ...(mode.close ? ['-H', 'Connection: close'] : []), url];
@@ -86,6 +103,7 @@ async function throughput(bench, reps, seconds) {
       cells.push({ proxy, mode, skipped, samples: [] });
     }
   }
+  for (const cell of cells) if (!cell.skipped && !cell.mode.close) await checkServes(bench, cell.proxy, cell.mode.proto);
   for (let rep = 0; rep < reps; rep++) {
     for (const cell of cells) {
       if (cell.skipped) continue;
