@@ -182,19 +182,24 @@ async function switches(bench, count) {
   // The same load without switches first: RSS before is the heap's high-water under this load, so the difference is the switches'.
   await run('wrk', wrkArgs);
   const rssBefore = rssBytes(pid);
-  const load = run('wrk', wrkArgs);
-  await sleep(1_000);
-  for (let i = 0; i < count; i++) {
-    await bench.berth.switchTo(targets[i % 2]);
-    await sleep(gapMs);
-  }
-  const result = parseWrk(await load);
-  const rssAfter = rssBytes(pid);
+  const round = async () => {
+    const load = run('wrk', wrkArgs);
+    await sleep(1_000);
+    for (let i = 0; i < count; i++) {
+      await bench.berth.switchTo(targets[i % 2]);
+      await sleep(gapMs);
+    }
+    return { ...parseWrk(await load), rss: rssBytes(pid) };
+  };
+  // A second round shows whether memory settles or keeps growing with switches.
+  const first = await round();
+  const second = await round();
   const MiB = (b) => (b / 1048576).toFixed(1);
   return (
     `${count} route switches (alternating between two upstream ports, every ${gapMs} ms) under \`wrk -t2 -c32 -d${seconds}s\` through Berth: ` +
-    `${fmt(result.requests)} requests, **${result.non2xx} non-2xx, ${result.socketErrors} socket errors**; ` +
-    `router RSS ${MiB(rssBefore)} MiB after the same load without switches, ${MiB(rssAfter)} MiB after the switches.\n`
+    `${fmt(first.requests)} requests, **${first.non2xx} non-2xx, ${first.socketErrors} socket errors** ` +
+    `(another ${count}: ${second.non2xx} non-2xx, ${second.socketErrors} socket errors of ${fmt(second.requests)}). ` +
+    `Router RSS ${MiB(rssBefore)} MiB after the same load without switches, ${MiB(first.rss)} MiB after ${count} switches, ${MiB(second.rss)} MiB after ${2 * count}.\n`
   );
 }
 
