@@ -7,6 +7,7 @@ import net from 'node:net';
 import { after, before, test } from 'node:test';
 import { createRouterClient } from '../../../agent/router/client.js';
 import { routeSet, send, startInProcessRouter, tempDir, waitFor, type InProcessRouter } from '../../support/router-fixtures.js';
+import type { Route } from '../../../agent/router/types.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let router: InProcessRouter;
@@ -21,9 +22,9 @@ after(async () => {
   await dir.remove();
 });
 
-async function routeTo(target: string): Promise<void> {
+async function routeTo(target: string, over: Partial<Route> = {}): Promise<void> {
   version += 1;
-  await createRouterClient(router.socketPath).putRoutes(routeSet(version, [{ target }]));
+  await createRouterClient(router.socketPath).putRoutes(routeSet(version, [{ target, ...over }]));
 }
 
 /** A raw target: `onHead(socket, n)` runs for the n-th request head it reads (1-based, over all connections). */
@@ -105,6 +106,33 @@ test("the target's repeated headers reach the client as sent; an informational 1
     const answer = await send(router.http.port, 'demo.test', '/');
     assert.deepEqual([answer.status, answer.body, answer.headers['x-app']], [200, 'body', 'yes']);
     assert.deepEqual(answer.headers['set-cookie'], ['a=1', 'b=2']);
+  } finally {
+    app.closeAllConnections();
+    await new Promise((r) => app.close(r));
+  }
+});
+
+test('a target that reads an upload slowly is not a timeout: the clock starts once the body is sent', async () => {
+  let stalled = false;
+  const app = http.createServer((req, res) => {
+    // Reads nothing until the router has been blocked writing the body for longer than the response timeout.
+    req.pause();
+    setTimeout(() => {
+      stalled = true;
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('end', () => res.end(String(bytes)));
+      req.resume();
+    }, 1_500);
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  try {
+    await routeTo(`127.0.0.1:${(app.address() as net.AddressInfo).port}`, { response_timeout: 0.3 });
+    // Far more than the socket buffers between router and app hold.
+    const body = Buffer.alloc(32 * 1024 * 1024, 'a');
+    const answer = await send(router.http.port, 'demo.test', '/upload', { method: 'POST', body });
+    assert.ok(stalled);
+    assert.deepEqual([answer.status, answer.body], [200, String(body.length)]);
   } finally {
     app.closeAllConnections();
     await new Promise((r) => app.close(r));
