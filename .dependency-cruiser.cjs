@@ -85,6 +85,12 @@ const ADAPTERS = [
     why: 'Backup files are encrypted (agent) and decrypted (CLI) through shared/age.ts only.',
   },
   {
+    name: 'undici',
+    packages: pkg('undici'),
+    allowed: '^agent/router/target-pool[.]ts$',
+    why: "The router's connections to targets are undici pools, opened and closed in agent/router/target-pool.ts only.",
+  },
+  {
     // zod is the schema language, not an effect, but still one library with
     // one place per side: schemas of data that crosses a trust boundary.
     //  - shared/: the wire schemas, the contract between agent and CLI (manifest,
@@ -102,7 +108,7 @@ const ADAPTERS = [
 
 // I/O a pure module must not do: files, sockets, HTTP, processes.
 const EFFECT_BUILTINS = '^(node:)?(fs|fs/promises|net|http|https|http2|tls|child_process|dgram|dns)$';
-const EFFECT_PACKAGES = pkg('dockerode', 'better-sqlite3', 'hono', '@hono/[^/]+', 'ws');
+const EFFECT_PACKAGES = pkg('dockerode', 'better-sqlite3', 'hono', '@hono/[^/]+', 'ws', 'undici');
 const PURE = '(^|/)core/|^shared/';
 
 const adapterRules = ADAPTERS.map((a) => ({

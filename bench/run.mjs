@@ -3,8 +3,9 @@
 // times side by side in one run, and reported as a median and as a ratio to
 // the first row, since ratios survive noisy machines better than absolutes.
 //   npm run bench          (builds first)    node bench/run.mjs [--runs N]
-// After the table: where one push spends its time (bench/push-split.mjs), and
-// the cron figures (bench/cron.mjs).
+// After the table: where one push spends its time (bench/push-split.mjs), the
+// cron figures (bench/cron.mjs) and the router against nginx and Caddy
+// (bench/router.mjs, also `npm run bench:router`).
 // Uses the test engines and registry (scripts/provision-test-env.mjs).
 import { parseArgs } from 'node:util';
 import { envVars, provision, teardown } from '../scripts/provision-test-env.mjs';
@@ -12,6 +13,7 @@ import { bareDocker, bareDockerBerthNetwork } from './bare-docker.mjs';
 import { cronFigures, renderCronFigures } from './cron.mjs';
 import { pushSplit } from './push-split.mjs';
 import { pushToServing } from './push-to-serving.mjs';
+import { routerBench } from './router.mjs';
 import { rollbackToServing } from './rollback-to-serving.mjs';
 import { genericHookToServing, registryNotifyToServing } from './webhook-to-serving.mjs';
 
@@ -70,6 +72,8 @@ async function main() {
   } finally {
     if (process.env.BERTH_TEST_KEEP !== '1') await teardown();
   }
+  // No Docker in it: after the teardown, so the engines do not share the cores it measures.
+  split += `\n${await routerBench().catch((err) => `router: ${err instanceof Error ? err.message : err}\n`)}`;
   process.stdout.write(`${renderTable(rows)}\n${split}`);
 }
 

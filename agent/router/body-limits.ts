@@ -5,8 +5,7 @@
 // limit ever reaches the other side.
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, type Writable } from 'node:stream';
-import { sendErrorPage } from './answers.js';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { renderErrorPage } from './pages.js';
 import type { Route } from './types.js';
 
@@ -87,52 +86,33 @@ export function byteLimit(limit: number, onOverflow: () => void): Transform {
 }
 
 /**
- * Streams the request body to the target. Over the route's limit the target's
- * request is aborted (`abortUpstream`, before anything else so its failure is
+ * The client's body as the target gets it. Piped rather than handed over, so
+ * a failing upstream leg ends the pipe without destroying the client's
+ * request, and the client still gets its error page. Over the route's limit
+ * the target's request is aborted (`abortUpstream`, first, so its failure is
  * not taken for the target's), and the client gets 413 if its answer has not
  * started, a cut connection otherwise.
  */
-export function pipeRequestBody(req: IncomingMessage, upstream: Writable, res: ServerResponse, route: Route, abortUpstream: () => void): void {
+export function limitedRequestBody(req: IncomingMessage, res: ServerResponse, route: Route, abortUpstream: () => void): Readable {
   const limit = requestBodyLimit(route);
-  if (limit === undefined) {
-    req.pipe(upstream);
-    return;
-  }
+  if (limit === undefined) return req.pipe(new PassThrough());
   const counter = byteLimit(limit, () => {
     req.unpipe(counter);
     abortUpstream();
+    // Destroyed, not left open: the upstream leg's body writer sees it and drops the target's connection.
+    setImmediate(() => counter.destroy(new Error('request body over the limit')));
     refuseRequestBody(req, res, limit);
   });
-  req.pipe(counter).pipe(upstream);
+  return req.pipe(counter);
 }
 
-/**
- * Relays the target's body. A declared length over the route's limit is 502
- * before anything is sent; a streamed body that passes it cuts the client's
- * connection (its answer has started), so it sees a truncated response.
- * Returns false when it answered 502 instead of relaying.
- */
-export function responseFits(upRes: IncomingMessage, res: ServerResponse, route: Route): boolean {
-  const limit = responseBodyLimit(route);
-  // HEAD answers and 304s declare a length they do not send.
-  if (res.req.method === 'HEAD' || upRes.statusCode === 304 || !declaredOver(upRes.headers, limit)) return true;
-  upRes.destroy();
-  sendErrorPage(res, 502, `The service's answer is larger than this route allows (${limit} bytes).`);
-  return false;
-}
-
-export function pipeResponseBody(upRes: IncomingMessage, res: ServerResponse, route: Route): void {
-  const limit = responseBodyLimit(route);
-  if (limit === undefined) {
-    upRes.pipe(res);
-    return;
+/** The Content-Length of a raw header list (name, value, name, value ...), undefined when absent or malformed. */
+export function rawContentLength(rawHeaders: readonly Buffer[]): number | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 14 || name.toString('latin1').toLowerCase() !== 'content-length') continue;
+    const value = rawHeaders[i + 1]!.toString('latin1').trim();
+    return /^\d{1,16}$/.test(value) ? Number(value) : undefined;
   }
-  upRes
-    .pipe(
-      byteLimit(limit, () => {
-        upRes.destroy();
-        res.destroy();
-      }),
-    )
-    .pipe(res);
+  return undefined;
 }

@@ -1,22 +1,30 @@
-// The upstream leg of a routed request: one request to the target, bodies
-// streamed both ways, the response timeout, and one retry of a stale pooled
-// socket. Every path ends the client's response exactly once: the target's
-// answer, an error page, or a destroyed socket when the answer had started.
+// The upstream leg of a routed request: one request to the target on a pooled
+// connection (target-pool.ts), bodies streamed both ways, the response
+// timeout, and one retry of a stale pooled socket. Every path ends the
+// client's response exactly once: the target's answer, an error page, or a
+// destroyed socket when the answer had started.
+//
+// One Exchange object per request is undici's handler: no Promise, stream or
+// closure per callback, one 'close' listener and one timer; this leg is most
+// of the router's CPU per request (docs/router.md "Throughput").
 
 import { randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { splitTarget } from '../../shared/routes.js';
-import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from './headers.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { limitedRequestBody, rawContentLength, responseBodyLimit } from './body-limits.js';
+import { forwardRawResponseHeaders, forwardRequestHeaders, hasRequestBody } from './headers.js';
 import { sendErrorPage } from './answers.js';
 import type { RequestMetrics } from './metrics.js';
-import { pipeRequestBody, pipeResponseBody, responseFits } from './body-limits.js';
 import type { RequestTarget } from './request-target.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S } from './table.js';
-import type { TargetPool } from './target-pool.js';
+import type { TargetPool, UpstreamHandler, UpstreamRequest } from './target-pool.js';
 import type { Route } from './types.js';
 
-const RETRYABLE_METHODS = new Set(['GET', 'HEAD']);
+// Errors of a socket the target closed between two requests.
+const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+// Lifting the client's idle timeout costs two timer updates per request, so
+// it is lifted only when the wait for the answer could outlast it; this margin
+// covers the time between the client's last byte and the start of the wait.
+const IDLE_MARGIN_MS = 1_000;
 
 export interface ForwardDeps {
   pool: TargetPool;
@@ -27,147 +35,205 @@ export interface ForwardDeps {
 }
 
 export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, route: Route, requestTarget: RequestTarget): void {
-  const target = splitTarget(route.target);
-  if (!target) {
-    sendErrorPage(res, 502, 'The service has no valid target.');
-    return;
-  }
+  const nowMs = Date.now();
   const headers = forwardRequestHeaders(req.headers, {
     clientIp: req.socket.remoteAddress,
     proto: 'http',
-    nowMs: Date.now(),
+    nowMs,
     newRequestId: randomUUID,
     trustForwarded: route.forward_headers === true,
   });
-  const withBody = hasRequestBody(req.headers);
-  const canRetry = !withBody && RETRYABLE_METHODS.has(req.method ?? '');
-  const timeoutMs = (route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S) * 1000;
-  let current: ClientRequest | undefined;
-  let clientGone = false;
-  // The body passed the route's limit: the upstream request was aborted on purpose.
-  let bodyRefused = false;
-
-  res.once('close', () => {
-    if (!res.writableFinished) {
-      clientGone = true;
-      current?.destroy();
-    }
-  });
-
-  const send = (fresh: boolean): void => {
-    let timedOut = false;
-    const upstream = httpRequest({
-      host: target.host,
-      port: target.port,
-      method: req.method,
-      // What the route was chosen by, in origin-form, never the raw target.
-      path: requestTarget.forward,
-      headers,
-      // A retry goes on a new connection: the pool may hold more sockets the target closed.
-      agent: fresh ? false : deps.pool.agentFor(route.target),
-    });
-    current = upstream;
-    let answered = false;
-    let timer: NodeJS.Timeout | undefined;
-    const startClock = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        timedOut = true;
-        upstream.destroy(new Error('response timeout'));
-      }, timeoutMs);
-    };
-    // The clock covers connecting (a vanished container IP may never answer a SYN)
-    // and then waiting for the answer once the request is fully sent; a long
-    // upload in between is not a timeout.
-    let sent = false;
-    startClock();
-    if (withBody) {
-      const connected = (): void => {
-        if (!sent) clearTimeout(timer);
-      };
-      upstream.once('socket', (socket) => {
-        if (socket.connecting) socket.once('connect', connected);
-        else connected();
-      });
-    }
-    upstream.once('finish', () => {
-      sent = true;
-      if (!answered) {
-        startClock();
-        // The client has nothing to send while the app works on its answer: only the response timeout applies.
-        req.socket.setTimeout(0);
-      }
-    });
-
-    upstream.once('response', (upRes) => {
-      answered = true;
-      clearTimeout(timer);
-      deps.metrics.targetAnswered(route.target);
-      req.socket.setTimeout(deps.idleTimeoutMs);
-      if (clientGone) {
-        upRes.destroy();
-        return;
-      }
-      relayResponse(upRes, res, route);
-    });
-
-    upstream.on('error', (err: NodeJS.ErrnoException) => {
-      answered = true;
-      clearTimeout(timer);
-      if (clientGone || bodyRefused) return;
-      // A pooled socket the target closed between requests fails like this; the
-      // request never reached the app, so a bodiless GET/HEAD is safe to resend.
-      if (!fresh && canRetry && !timedOut && upstream.reusedSocket && !res.headersSent && isStaleSocketError(err)) {
-        send(true);
-        return;
-      }
-      if (res.headersSent) {
-        res.destroy();
-      } else if (timedOut) {
-        sendErrorPage(res, 504, `The service did not answer within ${timeoutMs / 1000} s.`);
-      } else {
-        deps.metrics.targetFailed(route.target);
-        deps.log(route.target, `error: target ${route.target} failed: ${err.code ?? err.message}`);
-        sendErrorPage(res, 502, 'The service is not reachable.');
-      }
-    });
-
-    if (withBody) {
-      pipeRequestBody(req, upstream, res, route, () => {
-        bodyRefused = true;
-        clearTimeout(timer);
-        upstream.destroy();
-      });
-    } else {
-      upstream.end();
-    }
+  const request: UpstreamRequest = {
+    method: req.method ?? 'GET',
+    // What the route was chosen by, in origin-form, never the raw target.
+    path: requestTarget.forward,
+    headers,
+    body: null,
   };
-
-  send(false);
+  const exchange = new Exchange(deps, req, res, route, request, (route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S) * 1000, nowMs);
+  if (hasRequestBody(req.headers)) request.body = limitedRequestBody(req, res, route, () => exchange.refuseBody());
+  exchange.start();
 }
 
-function relayResponse(upRes: IncomingMessage, res: ServerResponse, route: Route): void {
-  if (!responseFits(upRes, res, route)) return;
-  try {
-    res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, forwardResponseHeaders(upRes.headers));
-  } catch {
-    // Headers node refuses to write cannot be relayed faithfully.
-    upRes.destroy();
-    sendErrorPage(res, 502, 'The service sent an invalid response.');
-    return;
+class Exchange implements UpstreamHandler {
+  connection: UpstreamHandler['connection'];
+  #abort: ((err?: Error) => void) | undefined;
+  #resume: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #timedOut = false;
+  /** The target's answer started: from here on a failure can only cut the client off. */
+  #answered = false;
+  /** The client has its answer or went away: nothing more goes to it. */
+  #done = false;
+  #reused = false;
+  #retried = false;
+  #idleLifted = false;
+  /** Bytes of the answer relayed, counted only when the route limits them. */
+  #relayed = 0;
+  readonly #target: string;
+  readonly #responseLimit: number | undefined;
+
+  constructor(
+    private readonly deps: ForwardDeps,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    route: Route,
+    private readonly request: UpstreamRequest,
+    private readonly timeoutMs: number,
+    private readonly startMs: number,
+  ) {
+    this.#target = route.target;
+    this.#responseLimit = responseBodyLimit(route);
   }
-  // Failures surface through 'close' below; without listeners a late socket
-  // error on either stream would be thrown and take the router down.
-  upRes.on('error', () => res.destroy());
-  res.on('error', () => upRes.destroy());
-  pipeResponseBody(upRes, res, route);
-  upRes.once('close', () => {
-    // The target died mid-body: cut the client off so it sees a truncated answer,
-    // not a complete-looking short one.
-    if (!upRes.complete) res.destroy();
-  });
+
+  start(): void {
+    this.res.once('close', () => {
+      if (this.res.writableFinished) return;
+      // The client went away: stop the upstream request, now or as soon as it is on a connection.
+      this.#done = true;
+      clearTimeout(this.#timer);
+      this.#abort?.();
+    });
+    // The clock covers connecting (a vanished container IP may never answer a SYN)
+    // and then waiting for the answer once the request is fully sent.
+    this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
+    if (!this.deps.pool.dispatch(this.#target, this.request, this)) {
+      this.#finish();
+      this.request.body?.destroy();
+      sendErrorPage(this.res, 502, 'The service has no valid target.');
+    }
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abort = abort;
+    if (this.#done) {
+      abort();
+      return;
+    }
+    this.#reused = this.connection?.nextRequestReuses() ?? false;
+    // Connected: a long upload from here on is not a timeout.
+    if (this.request.body) clearTimeout(this.#timer);
+  }
+
+  onRequestSent(): void {
+    if (this.#answered || this.#done) return;
+    if (this.request.body) this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
+    else this.#timer?.refresh();
+    // The client has nothing to send while the app works on its answer: only the response timeout applies.
+    if (Date.now() - this.startMs + this.timeoutMs + IDLE_MARGIN_MS >= this.deps.idleTimeoutMs) {
+      this.#idleLifted = true;
+      this.req.socket.setTimeout(0);
+    }
+  }
+
+  /** The request body passed the route's limit: the client is answered 413 (body-limits.ts), the target's request aborted. */
+  refuseBody(): void {
+    this.#finish();
+    this.#abort?.();
+  }
+
+  timeout(): void {
+    this.#timedOut = true;
+    if (this.#abort) {
+      this.#abort(new Error('response timeout'));
+      return;
+    }
+    // Still waiting for a connection: answer now, abort once connected (onConnect).
+    this.#finish();
+    sendErrorPage(this.res, 504, `The service did not answer within ${this.timeoutMs / 1000} s.`);
+  }
+
+  // The response relay: head, chunks with the client's backpressure, end.
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    // 1xx (103 Early Hints): informational, the final answer follows.
+    if (statusCode < 200 || this.#done) return true;
+    this.#answered = true;
+    this.#resume = resume;
+    clearTimeout(this.#timer);
+    this.#restoreIdle();
+    this.deps.metrics.targetAnswered(this.#target);
+    const limit = this.#responseLimit;
+    // HEAD answers and 304s declare a length they do not send.
+    if (limit !== undefined && this.req.method !== 'HEAD' && statusCode !== 304 && (rawContentLength(rawHeaders) ?? 0) > limit) {
+      this.#finish();
+      sendErrorPage(this.res, 502, `The service's answer is larger than this route allows (${limit} bytes).`);
+      this.#abort?.();
+      return true;
+    }
+    try {
+      this.res.writeHead(statusCode, statusText, forwardRawResponseHeaders(rawHeaders));
+    } catch {
+      // Headers node refuses to write cannot be relayed faithfully.
+      this.#finish();
+      sendErrorPage(this.res, 502, 'The service sent an invalid response.');
+      this.#abort?.();
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#done) return true;
+    if (this.#responseLimit !== undefined && (this.#relayed += chunk.byteLength) > this.#responseLimit) {
+      // Streamed past the limit: the client sees a truncated answer, never more than the limit.
+      this.#finish();
+      this.res.destroy();
+      this.#abort?.();
+      return true;
+    }
+    if (this.res.write(chunk)) return true;
+    this.res.once('drain', this.#resume!);
+    return false;
+  }
+
+  onComplete(): void {
+    this.#done = true;
+    this.res.end();
+  }
+
+  onError(err: Error & { code?: string }): void {
+    clearTimeout(this.#timer);
+    if (this.#done) return;
+    // A pooled socket the target closed between requests fails like this; the
+    // request never reached the app, so a bodiless GET/HEAD is safe to resend, once.
+    if (this.#reused && !this.#answered && !this.#timedOut && !this.#retried && this.#canRetry() && STALE_SOCKET_ERRORS.has(err.code ?? '')) {
+      this.#retried = true;
+      this.#reused = false;
+      this.#abort = undefined;
+      this.connection = undefined;
+      this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
+      this.deps.pool.dispatchFresh(this.#target, this.request, this);
+      return;
+    }
+    this.#finish();
+    if (this.#answered) {
+      // The target died mid-body: cut the client off so it sees a truncated answer, not a complete-looking short one.
+      this.res.destroy();
+    } else if (this.#timedOut) {
+      sendErrorPage(this.res, 504, `The service did not answer within ${this.timeoutMs / 1000} s.`);
+    } else {
+      this.deps.metrics.targetFailed(this.#target);
+      this.deps.log(this.#target, `error: target ${this.#target} failed: ${err.code ?? err.message}`);
+      sendErrorPage(this.res, 502, 'The service is not reachable.');
+    }
+  }
+
+  #canRetry(): boolean {
+    return this.request.body === null && (this.request.method === 'GET' || this.request.method === 'HEAD');
+  }
+
+  #finish(): void {
+    this.#done = true;
+    clearTimeout(this.#timer);
+    this.#restoreIdle();
+  }
+
+  #restoreIdle(): void {
+    if (!this.#idleLifted) return;
+    this.#idleLifted = false;
+    this.req.socket.setTimeout(this.deps.idleTimeoutMs);
+  }
 }
 
-function isStaleSocketError(err: NodeJS.ErrnoException): boolean {
-  return err.code === 'ECONNRESET' || err.code === 'EPIPE';
+function onResponseTimeout(exchange: Exchange): void {
+  exchange.timeout();
 }

@@ -42,7 +42,11 @@ export function forwardRequestHeaders(incoming: IncomingHttpHeaders, info: Forwa
   delete out['expect'];
   const trusted = info.trustForwarded;
   if (!trusted) {
-    for (const name of Object.keys(out)) if (FORWARDING.test(name)) delete out[name];
+    // Every forwarding name starts with f or x: most names skip the regex.
+    for (const name of Object.keys(out)) {
+      const c = name.charCodeAt(0);
+      if ((c === 0x66 || c === 0x78) && FORWARDING.test(name)) delete out[name];
+    }
   }
   const priorFor = trusted ? headerValue(incoming['x-forwarded-for']) : undefined;
   const clientIp = info.clientIp?.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
@@ -59,8 +63,29 @@ export function forwardRequestHeaders(incoming: IncomingHttpHeaders, info: Forwa
   return out;
 }
 
-export function forwardResponseHeaders(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
-  return withoutHopByHop(incoming);
+/**
+ * The target's response head as undici hands it over (name, value, name,
+ * value, ...), without hop-by-hop fields, as the flat list `writeHead` takes:
+ * names keep their case and repeated fields stay repeated.
+ */
+export function forwardRawResponseHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const lower = name.toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (lower === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    if (HOP_BY_HOP.has(lower)) continue;
+    out.push(name, value);
+  }
+  const named = connectionNamed(connection);
+  if (named.size === 0) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) {
+    if (!named.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+  }
+  return kept;
 }
 
 /** True when the request carries a body (so it cannot be replayed after a failure). */
@@ -70,14 +95,24 @@ export function hasRequestBody(headers: IncomingHttpHeaders): boolean {
   return length !== undefined && length !== '0';
 }
 
-function withoutHopByHop(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const named = new Set(
-    (headerValue(incoming.connection) ?? '')
+const NONE: ReadonlySet<string> = new Set();
+const PLAIN_CONNECTION = /^\s*(?:keep-alive|close)\s*$/i;
+
+/** The fields a Connection header names as hop-by-hop besides itself. */
+function connectionNamed(connection: string | undefined): ReadonlySet<string> {
+  // `Connection: keep-alive` or `close` (nearly every message) names nothing worth a Set.
+  if (connection === undefined || PLAIN_CONNECTION.test(connection)) return NONE;
+  return new Set(
+    connection
       .split(',')
       .map((t) => t.trim().toLowerCase())
       // A client must not be able to strip the Host it is routed by.
       .filter((t) => t.length > 0 && t !== 'host'),
   );
+}
+
+function withoutHopByHop(incoming: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const named = connectionNamed(headerValue(incoming.connection));
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { forwardRequestHeaders, forwardResponseHeaders, hasRequestBody } from '../../../agent/router/headers.js';
+import { forwardRawResponseHeaders, forwardRequestHeaders, hasRequestBody } from '../../../agent/router/headers.js';
 import { renderErrorPage } from '../../../agent/router/pages.js';
 
 const info = { clientIp: '::ffff:192.0.2.7', proto: 'http' as const, nowMs: 1700000000123, newRequestId: () => 'fresh-id', trustForwarded: false };
@@ -76,8 +76,16 @@ test('hop-by-hop headers and headers named in Connection are stripped both ways,
   }
   assert.equal(out['x-kept'], 'yes');
   assert.equal(out['host'], 'a');
-  const back = forwardResponseHeaders({ connection: 'close', 'transfer-encoding': 'chunked', 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
-  assert.deepEqual(back, { 'set-cookie': ['a=1', 'b=2'], 'content-type': 'text/plain' });
+});
+
+test('response heads lose hop-by-hop fields and those Connection names; repeated fields and case stay', () => {
+  const raw = (...fields: string[]): Buffer[] => fields.map((f) => Buffer.from(f, 'latin1'));
+  const back = forwardRawResponseHeaders(
+    raw('Connection', 'close', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a=1', 'set-cookie', 'b=2', 'Content-Type', 'text/plain', 'Keep-Alive', 'timeout=5'),
+  );
+  assert.deepEqual(back, ['Set-Cookie', 'a=1', 'set-cookie', 'b=2', 'Content-Type', 'text/plain']);
+  const named = forwardRawResponseHeaders(raw('X-Private', 'p', 'Connection', 'keep-alive, X-Private', 'X-Kept', 'k', 'Upgrade', 'h2c', 'TE', 'trailers'));
+  assert.deepEqual(named, ['X-Kept', 'k']);
 });
 
 test('hasRequestBody', () => {
