@@ -30,7 +30,7 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
   }
   const headers = forwardRequestHeaders(req.headers, {
     clientIp: req.socket.remoteAddress,
-    proto: 'http',
+    proto: 'encrypted' in req.socket ? 'https' : 'http',
     nowMs: Date.now(),
     newRequestId: randomUUID,
     trustForwarded: route.forward_headers === true,

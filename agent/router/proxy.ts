@@ -11,6 +11,8 @@ import { parseRequestTarget } from './request-target.js';
 import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
+import type { ChallengeAnswers } from './acme-challenges.js';
+import { redirectLocation, sendRedirect, wantsRedirect } from './redirect.js';
 
 export interface ProxyDeps {
   /** The live table; read once per request so a swap never splits one request. */
@@ -24,6 +26,8 @@ export interface ProxyDeps {
   idleTimeoutMs: number;
   /** The agent's webhook socket, where /.berth/webhooks/ requests go on every host. */
   webhookSocket: string;
+  /** HTTP-01 answers and the certificates redirects depend on (agent/router/https.ts); none in a router without TLS. */
+  tls?: { challenges: ChallengeAnswers; hasCertificate: (host: string) => boolean };
 }
 
 // One failure line per target per interval: a dead target under load must not flood the log.
@@ -55,9 +59,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return;
     }
     const host = normalizeHost(req.headers.host);
+    const encrypted = 'encrypted' in req.socket;
+    // Also before the route lookup: an ACME server validates a host before its first route exists.
+    if (!encrypted && deps.tls?.challenges.answer(req, res, path, host)) return;
     const route = host === undefined ? undefined : deps.table().lookup(host, path);
     if (!route) {
       sendErrorPage(res, 503, `There is no service for host ${host ?? '(none)'}.`);
+      return;
+    }
+    if (deps.tls && wantsRedirect(route, encrypted, deps.tls.hasCertificate, host!)) {
+      sendRedirect(res, redirectLocation(host!, verdict.target.forward));
       return;
     }
     // Answered here, so the target sees none of it and nothing is counted in flight.

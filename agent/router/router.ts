@@ -3,6 +3,7 @@
 // table is one reference, swapped in a single assignment.
 
 import { createServer, type Server } from 'node:http';
+import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -10,7 +11,10 @@ import { ConflictError } from '../../shared/errors.js';
 import { guardConnections } from '../connection-guard.js';
 import { httpTimeouts } from '../core/connection-budget.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
+import { ChallengeAnswers } from './acme-challenges.js';
+import { CertificateStore } from './certificates.js';
 import { createControlServer, listenOnSocket } from './control.js';
+import { createHttpsProxyServer } from './https.js';
 import { InflightCounter } from './inflight.js';
 import { createProxyHandler } from './proxy.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
@@ -21,6 +25,8 @@ import type { RouteSet } from './types.js';
 export interface RunningRouter {
   /** Where the proxy listens (the real port when 0 was asked for). */
   readonly http: { host: string; port: number };
+  /** Where HTTPS is served; undefined when off. */
+  readonly https: { host: string; port: number } | undefined;
   readonly socketPath: string;
   version(): number;
   /** Stops accepting, waits for in-flight requests (bounded), closes everything. */
@@ -65,47 +71,63 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     return run;
   };
 
+  const challenges = new ChallengeAnswers();
+  const certificates = new CertificateStore(config.tlsDir ?? join(config.stateDir, 'router', 'tls'), log);
+  await certificates.load();
+
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
+  const idleTimeoutMs = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   // No request timeout: uploads and responses may take as long as they take
   // while bytes move; a silent head, an idle kept-alive connection and a
   // connection that moves nothing for the idle timeout are closed.
-  const proxyServer = createServer(
-    { ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 },
-    createProxyHandler({
-      table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs: config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
-      webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
-    }),
-  );
+  const handler = createProxyHandler({
+    table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs,
+    webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
+    tls: { challenges, hasCertificate: (host) => certificates.hasCertificateFor(host) },
+  });
+  const proxyServer = createServer({ ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 }, handler);
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
   // the proxy lifts it while the app is working on an answer.
-  proxyServer.timeout = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-  const limits = guardConnections(proxyServer, connections, (m) => log(`warning: ${m}`));
-  proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    socket.destroy();
-  });
+  proxyServer.timeout = idleTimeoutMs;
+  const httpsServer = config.httpsListen
+    ? createHttpsProxyServer(certificates, handler, { headerTimeoutMs: connections.headerTimeoutMs, idleTimeoutMs, log })
+    : undefined;
+  const servers: Server[] = httpsServer ? [proxyServer, httpsServer] : [proxyServer];
+  // One budget for both listeners: a client holds the same slots whichever port it uses.
+  const limits = guardConnections(servers, connections, (m) => log(`warning: ${m}`));
+  for (const server of servers) {
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.destroy();
+    });
+  }
   const controlServer = createControlServer({
     routeSet: () => table.routeSet,
     apply,
     targets: () => inflight.report(table.targets()),
     log,
+    tls: { challenges, certificates },
   });
 
   await listenOnSocket(controlServer, config.socketPath);
   try {
     await listenHttp(proxyServer, config.httpListen.host, config.httpListen.port);
+    if (httpsServer && config.httpsListen) await listenHttp(httpsServer, config.httpsListen.host, config.httpsListen.port);
   } catch (e) {
+    if (proxyServer.listening) await closeServer(proxyServer);
     await closeServer(controlServer);
     await unlink(config.socketPath).catch(() => undefined);
     throw e;
   }
   // Failures after listening (accept errors, EMFILE) are logged, never fatal to the data plane.
-  proxyServer.on('error', (e) => log(`error: proxy server: ${e.message}`));
+  for (const server of servers) server.on('error', (e) => log(`error: proxy server: ${e.message}`));
   controlServer.on('error', (e) => log(`error: control server: ${e.message}`));
   const address = proxyServer.address() as AddressInfo;
+  const tlsAddress = httpsServer?.address() as AddressInfo | undefined;
   log(
-    `started pid=${process.pid} http=${address.address}:${address.port} socket=${config.socketPath} version=${table.version} ` +
+    `started pid=${process.pid} http=${address.address}:${address.port} https=${tlsAddress ? `${tlsAddress.address}:${tlsAddress.port}` : 'off'} ` +
+      `certificates=${certificates.list().length} socket=${config.socketPath} version=${table.version} ` +
       `max_connections=${limits.maxConnections} max_connections_per_ip=${limits.maxPerAddress}`,
   );
 
@@ -113,16 +135,17 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const stop = async (): Promise<void> => {
     draining = true;
     log(`stopping; waiting for ${inflight.total} in-flight request(s)`);
-    const closed = Promise.all([closeServer(proxyServer), closeServer(controlServer)]);
+    const closed = Promise.all([...servers.map(closeServer), closeServer(controlServer)]);
     controlServer.closeIdleConnections();
     await unlink(config.socketPath).catch(() => undefined);
     // Keep-alive connections that go idle after their last response are closed as they appear.
-    const sweeper = setInterval(() => proxyServer.closeIdleConnections(), 100);
-    proxyServer.closeIdleConnections();
+    const closeIdle = () => servers.forEach((s) => s.closeIdleConnections());
+    const sweeper = setInterval(closeIdle, 100);
+    closeIdle();
     const finished = await inflight.whenIdle(config.shutdownTimeoutMs);
     clearInterval(sweeper);
     if (!finished) log(`shutdown timeout: cutting ${inflight.total} request(s)`);
-    proxyServer.closeAllConnections();
+    servers.forEach((s) => s.closeAllConnections());
     controlServer.closeAllConnections();
     await closed;
     await applying;
@@ -132,6 +155,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
 
   return {
     http: { host: address.address, port: address.port },
+    https: tlsAddress ? { host: tlsAddress.address, port: tlsAddress.port } : undefined,
     socketPath: config.socketPath,
     version: () => table.version,
     stop: () => (stopping ??= stop()),
@@ -148,7 +172,7 @@ async function initialRouteSet(path: string, log: (m: string) => void): Promise<
   }
 }
 
-function listenHttp(server: Server, host: string, port: number): Promise<void> {
+function listenHttp(server: Server | TlsServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -158,6 +182,6 @@ function listenHttp(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server | TlsServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }

@@ -78,6 +78,7 @@ export class BerthHost {
   readonly stateDir: string;
   readonly agentPort: number;
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly routerSocket: string;
   agent: ManagedProcess | undefined;
   router: ManagedProcess | undefined;
@@ -88,6 +89,7 @@ export class BerthHost {
     this.stateDir = mkdtempSync(join(tmpdir(), 'berth-host-'));
     this.agentPort = nextPort++;
     this.httpPort = nextPort++;
+    this.httpsPort = nextPort++;
     this.routerSocket = join(this.stateDir, 'router.sock');
   }
 
@@ -113,7 +115,8 @@ export class BerthHost {
     this.router = startProcess(
       [
         AGENT_BIN, 'router', '--state-dir', this.stateDir,
-        '--http-listen', `${this.ip}:${this.httpPort}`, '--router-socket', this.routerSocket,
+        '--http-listen', `${this.ip}:${this.httpPort}`, '--https-listen', `${this.ip}:${this.httpsPort}`,
+        '--router-socket', this.routerSocket,
       ],
       env,
     );
