@@ -82,6 +82,14 @@ const RUN_OPTIONS = {
   'backup-min-interval': {
     value: 'S', env: 'BERTH_BACKUP_MIN_INTERVAL', default: String(DEFAULT_BACKUP_MIN_INTERVAL_S), description: 'refuse backup schedules that run more often than every S seconds',
   },
+  'acme-directory': {
+    value: 'URL', env: 'BERTH_ACME_DIRECTORY', default: "Let's Encrypt (https://acme-v02.api.letsencrypt.org/directory)",
+    description: 'the ACME server certificates for proxy ssl: true come from',
+  },
+  'acme-email': { value: 'ADDRESS', env: 'BERTH_ACME_EMAIL', default: 'none', description: 'contact address of the ACME account' },
+  'acme-ca-file': {
+    value: 'PATH', env: 'BERTH_ACME_CA_FILE', default: 'none', description: 'an extra CA (PEM) trusted for the ACME server only (a private ACME server)',
+  },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
 const hidden = (options: Record<string, OptionSpec>): Record<string, OptionSpec> =>

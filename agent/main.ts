@@ -3,6 +3,7 @@
 // docker -> router client -> engine -> API, and is the one place the agent's
 // command-line errors are printed.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isBerthError, ConfigError } from '../shared/errors.js';
 import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
@@ -34,6 +35,8 @@ import { createRouterClient } from './router/client.js';
 import { agentStatus, renderStatus } from './status.js';
 import { openStore, type Store } from './store/index.js';
 import { renderTrustList, trustAdd, trustRemove } from './trust.js';
+import { tlsFiles } from './tls/files.js';
+import { createTlsService } from './tls/service.js';
 
 const ROUTE_SYNC_INTERVAL_MS = 5_000;
 /** How long an accessory gets to stop when its service is removed (a database flushing): Kamal's default stop wait. */
@@ -133,8 +136,21 @@ async function run(config: AgentConfig): Promise<number> {
     sealingPrivateJwk: identity.sealingPrivateJwk,
     notify: postNotify,
   });
+  // Certificates for ssl roles (agent/tls/): issued at deploys, renewed by a timer, resent to the router.
+  const tls = createTlsService({
+    store,
+    files: tlsFiles(config.stateDir),
+    router,
+    acme: {
+      directoryUrl: config.acme.directoryUrl,
+      email: config.acme.email,
+      caPem: config.acme.caFile ? await readAcmeCa(config.acme.caFile) : undefined,
+    },
+    log,
+  });
   const engine = createEngine({
     backups,
+    tls,
     store,
     docker,
     router,
@@ -156,6 +172,7 @@ async function run(config: AgentConfig): Promise<number> {
     log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
   }
   const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
+  tls.start();
   await disarmLegacyRestarts(docker, guardrails, log);
   // Exec containers outlive an agent that died mid-command; nobody will read them (this agent's only).
   await removeExecOrphans(docker).then(
@@ -262,6 +279,8 @@ async function run(config: AgentConfig): Promise<number> {
   running.add(backups.stop());
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
+  // A renewal under way finishes (bounded by its ACME deadline); no new one starts.
+  running.add(tls.stop());
   await webhookSocket?.close();
   return shutdown({ server, stopRouteSync, running, store, log });
 }
@@ -334,4 +353,12 @@ async function disarmLegacyRestarts(docker: DockerPort, guardrails: GuardrailPol
   } catch (e) {
     log.warn('could not check the bind mounts of existing containers', { err: e });
   }
+}
+
+async function readAcmeCa(file: string): Promise<string> {
+  const pem = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new ConfigError(`--acme-ca-file ${file}: ${e.code ?? e.message}`);
+  });
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`--acme-ca-file ${file} holds no PEM certificate`);
+  return pem;
 }

@@ -73,6 +73,19 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
     ...(proxy.response_timeout !== 30 ? { response_timeout: proxy.response_timeout } : {}),
     // false is the router's default (client forwarding headers replaced), so only true is sent.
     ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
+    // A certificate given as files is sealed in manifestRole; true asks the agent's ACME server.
+    ...(proxy.ssl === true ? { ssl: true as const } : {}),
+    ...(proxy.ssl && proxy.ssl_redirect !== undefined ? { ssl_redirect: proxy.ssl_redirect } : {}),
+  };
+}
+
+/** Kamal's `ssl: {certificate_pem, private_key_pem}` (secret names), sealed for this role only. */
+async function sealedCertificate(role: PlannedRole, s: Sealing, where: { service: string; destination: string; role: string }) {
+  const ssl = role.proxy?.ssl;
+  if (typeof ssl !== 'object') return undefined;
+  return {
+    certificate_pem: await s.seal(s.secret(ssl.certificate_pem), { use: 'tls-certificate', ...where }),
+    private_key_pem: await s.seal(s.secret(ssl.private_key_pem), { use: 'tls-key', ...where }),
   };
 }
 
@@ -80,6 +93,7 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
 export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy?.ssl) ? ['proxy.tls.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
@@ -154,7 +168,13 @@ export function checkDeployable(plan: Plan): string[] {
         'remove path_prefix, or give the role its own host name',
       );
     }
-    if (p.ssl) warnings.push(`warning: proxy/ssl: Berth's router does not terminate TLS yet; the ${role.role} role is served over plain HTTP (put a TLS proxy in front meanwhile)`);
+    const wildcard = p.hosts.find((h) => h.startsWith('*.'));
+    if (p.ssl === true && wildcard) {
+      throw new ConfigError(
+        `proxy/ssl: automatic certificates (HTTP-01) cannot cover the wildcard host ${wildcard} of the ${role.role} role`,
+        'give a certificate for wildcard hosts: proxy/ssl: { certificate_pem: SECRET, private_key_pem: SECRET }',
+      );
+    }
     if (p.buffering) warnings.push(`warning: proxy/buffering: not applied by Berth's router yet; bodies stream unbuffered and unlimited`);
     if (p.logging) warnings.push(`warning: proxy/logging: not applied by Berth's router yet`);
   }
@@ -167,7 +187,9 @@ async function manifestRole(config: DeployConfig, role: PlannedRole, host: strin
   const secret: Record<string, string> = {};
   const where = { service: config.service, destination: config.destination, role: role.role };
   for (const [name, secretName] of Object.entries(env.secretNames)) secret[name] = await s.seal(s.secret(secretName), { use: 'env', ...where, name });
-  const proxy = manifestProxy(role);
+  const manifestedProxy = manifestProxy(role);
+  const certificate = await sealedCertificate(role, s, where);
+  const proxy = manifestedProxy && certificate ? { ...manifestedProxy, ssl: certificate } : manifestedProxy;
   return {
     ...(role.cmd ? { cmd: [...role.cmd] } : {}),
     env: { clear: { ...env.clear }, secret },

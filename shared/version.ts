@@ -7,6 +7,7 @@
 // cron.v1: the manifest may carry cron jobs and a notify hook (shared/manifest-cron.ts).
 // accessories.v1: the manifest may carry accessories the agent runs (shared/manifest.ts).
 // backups.v1: the manifest may carry backups the agent takes (shared/manifest-backups.ts).
+// proxy.tls.v1: a role's proxy may carry ssl (true, or a sealed certificate and key) and ssl_redirect.
 export const BERTH_VERSION = '0.1.0';
 
-export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1', 'proxy.forward_headers.v1', 'auto_deploy.v1', 'cron.v1', 'accessories.v1', 'backups.v1']);
+export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1', 'proxy.forward_headers.v1', 'proxy.tls.v1', 'auto_deploy.v1', 'cron.v1', 'accessories.v1', 'backups.v1']);

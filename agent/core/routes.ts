@@ -45,6 +45,7 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
     health_path: proxy.healthcheck.path,
     ...(proxy.response_timeout !== undefined ? { response_timeout: proxy.response_timeout } : {}),
     ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
+    ...(proxy.ssl ? { tls: { redirect: proxy.ssl_redirect ?? true } } : {}),
   };
 }
 
@@ -85,6 +86,7 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
         JSON.stringify([
           r.service, [...r.hosts].sort(), r.target, r.path_prefix ?? null, r.response_timeout ?? null,
           r.health_path ?? null, r.maintenance ? (r.maintenance.message ?? null) : false, r.forward_headers === true,
+          r.tls ? r.tls.redirect : null,
         ]),
       )
       .sort();

@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { createAuditRepo } from './audit-repo.js';
 import { createBackupsRepo } from './backups-repo.js';
+import { createCertificatesRepo } from './certificates-repo.js';
 import { createCronRepo } from './cron-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo, readLatestDeploy } from './deploys-repo.js';
@@ -70,6 +71,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     webhooks: { ...createWebhookDeliveriesRepo(db, now), ...createWebhookReleaseRepo(db, now, bus) },
     cron: createCronRepo(db, now),
     backups: createBackupsRepo(db, now),
+    certificates: createCertificatesRepo(db),
     bus,
   };
 }
