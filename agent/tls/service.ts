@@ -103,7 +103,7 @@ export function createTlsService(deps: TlsDeps): TlsService {
     } catch (e) {
       const next = retryAt(rec.failures + 1, now(), rec.not_after, (deps.random ?? Math.random)());
       deps.store.certificates.failed(rec.id, next, errorText(e));
-      audit('certificate.failed', rec, { host, renewal: true, error: errorText(e), next_attempt_at: new Date(next).toISOString() });
+      audit('certificate.failed', rec, { host, renewal: true, code: (e as { code?: unknown }).code ?? 'certificate_failed', error: errorText(e), next_attempt_at: new Date(next).toISOString() });
       deps.log.warn('certificate renewal failed; the old certificate keeps serving', { host, failures: rec.failures + 1, next_attempt_at: new Date(next).toISOString(), error: e });
     }
   };
@@ -163,7 +163,7 @@ export function createTlsService(deps: TlsDeps): TlsService {
           audit('certificate.issued', role, { host, not_after: new Date(info.notAfter).toISOString(), issuer: info.issuer });
           say(`certificate for ${host}: issued by ${info.issuer} (expires ${new Date(info.notAfter).toISOString().slice(0, 10)})`);
         } catch (e) {
-          audit('certificate.failed', role, { host, error: errorText(e) });
+          audit('certificate.failed', role, { host, code: (e as { code?: unknown }).code ?? 'certificate_failed', error: errorText(e) });
           throw e;
         }
       }

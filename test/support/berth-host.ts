@@ -69,6 +69,8 @@ export interface BerthHostOptions {
   ip: string;
   engine: Engine;
   agentEnv?: NodeJS.ProcessEnv;
+  /** The router's HTTP port, when a test must know it before the host starts (an ACME server validates there). */
+  httpPort?: number;
 }
 
 /** One agent + router pair bound to `ip`, with its own state dir. */
@@ -88,7 +90,7 @@ export class BerthHost {
     this.engine = opts.engine;
     this.stateDir = mkdtempSync(join(tmpdir(), 'berth-host-'));
     this.agentPort = nextPort++;
-    this.httpPort = nextPort++;
+    this.httpPort = opts.httpPort ?? nextPort++;
     this.httpsPort = nextPort++;
     this.routerSocket = join(this.stateDir, 'router.sock');
   }

@@ -72,7 +72,8 @@ function post(port: number, path: string, body: unknown): Promise<void> {
   });
 }
 
-export async function startPebble(opts: { httpPort: number; validitySeconds?: number }): Promise<Pebble> {
+/** `ip`: where every name resolves (the router's address), 127.0.0.1 by default. */
+export async function startPebble(opts: { httpPort: number; validitySeconds?: number; ip?: string }): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-pebble-'));
   listenerCertificate(dir);
   const [acme, mgmt, dns, chmgmt, tlsAlpn] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
@@ -83,7 +84,8 @@ export async function startPebble(opts: { httpPort: number; validitySeconds?: nu
         listenAddress: `127.0.0.1:${acme}`, managementListenAddress: `127.0.0.1:${mgmt}`,
         certificate: join(dir, 'tls.pem'), privateKey: join(dir, 'tls.key'),
         httpPort: opts.httpPort, tlsPort: tlsAlpn, ocspResponderURL: '', externalAccountBindingRequired: false,
-        certificateValidityPeriod: opts.validitySeconds ?? 3600,
+        // Let's Encrypt's 90 days unless a test asks for short-lived certificates.
+        certificateValidityPeriod: opts.validitySeconds ?? 90 * 86_400,
       },
     }),
   );
@@ -97,7 +99,7 @@ export async function startPebble(opts: { httpPort: number; validitySeconds?: nu
   };
   // -defaultIPv6 "": no AAAA answer, so validation never goes to ::1 where the router does not listen.
   run('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dns}`, '-http01', '', '-https01', '', '-tlsalpn01', '',
-    '-management', `127.0.0.1:${chmgmt}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '']);
+    '-management', `127.0.0.1:${chmgmt}`, '-defaultIPv4', opts.ip ?? '127.0.0.1', '-defaultIPv6', '']);
   // NOSLEEP: no random 0-15 s before each validation; NONCEREJECT 0: no random badNonce;
   // AUTHZREUSE 0: a new order validates again (a failed renewal must really fail).
   run('pebble', ['-config', join(dir, 'pebble.json'), '-strict=false', '-dnsserver', `127.0.0.1:${dns}`],

@@ -64,10 +64,10 @@ export interface TlsAnswer {
   names: string;
 }
 
-/** GET https://host:port/path at 127.0.0.1 with SNI `host`, trusting only `ca`. */
-export function httpsGet(port: number, host: string, path: string, ca: string, agent: https.Agent | false = false): Promise<TlsAnswer> {
+/** GET https://host:port/path at `address` with SNI `host`, trusting only `ca`. */
+export function httpsGet(port: number, host: string, path: string, ca: string, address = '127.0.0.1'): Promise<TlsAnswer> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port, path, servername: host, headers: { host }, ca, agent }, (res) => {
+    const req = https.get({ host: address, port, path, servername: host, headers: { host }, ca, agent: false }, (res) => {
       const cert = (res.socket as TLSSocket).getPeerCertificate();
       let body = '';
       res.setEncoding('utf8');
@@ -80,9 +80,9 @@ export function httpsGet(port: number, host: string, path: string, ca: string, a
 }
 
 /** The handshake's outcome for SNI `servername` (none: no SNI): the served serial, or the error code. */
-export function handshake(port: number, servername: string | undefined, ca: string): Promise<{ serial?: string; error?: string }> {
+export function handshake(port: number, servername: string | undefined, ca: string, address = '127.0.0.1'): Promise<{ serial?: string; error?: string }> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port, ca, ...(servername ? { servername } : {}), rejectUnauthorized: servername !== undefined }, () => {
+    const socket = tlsConnect({ host: address, port, ca, ...(servername ? { servername } : {}), rejectUnauthorized: servername !== undefined }, () => {
       const serial = socket.getPeerCertificate().serialNumber;
       socket.destroy();
       resolve({ serial });
