@@ -79,10 +79,13 @@ export function httpsGet(port: number, host: string, path: string, ca: string, a
   });
 }
 
-/** The handshake's outcome for SNI `servername` (none: no SNI): the served serial, or the error code. */
-export function handshake(port: number, servername: string | undefined, ca: string, address = '127.0.0.1'): Promise<{ serial?: string; error?: string }> {
+/**
+ * The handshake's outcome for SNI `servername` (none: no SNI): the served
+ * serial, or the error code. `verify: false` also reports an expired certificate's serial.
+ */
+export function handshake(port: number, servername: string | undefined, ca: string, address = '127.0.0.1', verify = true): Promise<{ serial?: string; error?: string }> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host: address, port, ca, ...(servername ? { servername } : {}), rejectUnauthorized: servername !== undefined }, () => {
+    const socket = tlsConnect({ host: address, port, ca, ...(servername ? { servername } : {}), rejectUnauthorized: verify && servername !== undefined }, () => {
       const serial = socket.getPeerCertificate().serialNumber;
       socket.destroy();
       resolve({ serial });
