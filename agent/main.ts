@@ -36,7 +36,7 @@ import { agentStatus, renderStatus } from './status.js';
 import { openStore, type Store } from './store/index.js';
 import { renderTrustList, trustAdd, trustRemove } from './trust.js';
 import { tlsFiles } from './tls/files.js';
-import { createTlsService } from './tls/service.js';
+import { createTlsService, type TlsService } from './tls/service.js';
 
 const ROUTE_SYNC_INTERVAL_MS = 5_000;
 /** How long an accessory gets to stop when its service is removed (a database flushing): Kamal's default stop wait. */
@@ -196,7 +196,7 @@ async function run(config: AgentConfig): Promise<number> {
   await backups.start().catch((e: unknown) => log.error('backups: starting the schedules failed; backups are scheduled as releases go live', { err: e }));
 
   const running = new Set<Promise<void>>();
-  const tracked = withRemovalCleanup(trackedEngine(engine, running), cron, backups, docker, log);
+  const tracked = withRemovalCleanup(trackedEngine(engine, running), cron, backups, docker, tls, log);
   // Verified deliveries become deploys of the registry's digest, after the answer (agent/webhooks/).
   const webhookIntake = createWebhookIntake({
     store,
@@ -326,7 +326,9 @@ main(process.argv.slice(2)).then(
  * along, its backup schedules (not its backups), and its accessory containers (their kept data stays: `deploy
  * accessory remove --purge` deletes it).
  */
-function withRemovalCleanup(engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, backups: BackupService, docker: DockerPort, log: Logger): ReturnType<typeof trackedEngine> {
+function withRemovalCleanup(
+  engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, backups: BackupService, docker: DockerPort, tls: TlsService, log: Logger,
+): ReturnType<typeof trackedEngine> {
   return {
     ...engine,
     removeService: async (req) => {
@@ -334,6 +336,8 @@ function withRemovalCleanup(engine: ReturnType<typeof trackedEngine>, cron: Cron
       await cron.serviceRemoved(req).catch((e: unknown) => log.error('cron: clearing a removed service failed', { service: req.service, err: e }));
       // Its backup schedules go; its backup rows and files stay (they are what brings it back).
       backups.serviceRemoved(req);
+      // After the routes are gone, so no redirect points at a certificate about to go.
+      await tls.serviceRemoved(req).catch((e: unknown) => log.error('removing the certificates of a removed service failed', { service: req.service, err: e }));
       const accessories = await removeServiceAccessories(docker, req.service, req.destination, ACCESSORY_STOP_TIMEOUT_S).catch((e: unknown) => {
         log.error('removing the accessories of a removed service failed', { service: req.service, err: e });
         return [];

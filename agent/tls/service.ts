@@ -36,6 +36,8 @@ export interface TlsService {
   prepare(role: SslRole, say: (message: string) => void): Promise<void>;
   /** Puts what the router lacks or has stale, removes what the agent no longer owns; quiet when the router is down. */
   sync(): Promise<void>;
+  /** `deploy remove`: the service's certificates leave the router, the files and the store. */
+  serviceRemoved(ref: { service: string; destination: string }): Promise<void>;
   /** Starts the renewal timer. */
   start(): void;
   /** Stops the timer; resolves when a renewal under way is done. */
@@ -188,6 +190,19 @@ export function createTlsService(deps: TlsDeps): TlsService {
       for (const c of served) {
         if (!owned.has(c.id)) await deps.router.deleteCertificate(c.id).catch(() => undefined);
       }
+    },
+    async serviceRemoved(ref) {
+      // A host another service still routes keeps its certificate.
+      const routed = new Set(deps.store.routes.all().flatMap((r) => r.hosts));
+      for (const rec of deps.store.certificates.all()) {
+        if (rec.service !== ref.service || rec.destination !== ref.destination || rec.hosts.some((h) => routed.has(h))) continue;
+        deps.store.certificates.remove(rec.id);
+        await deps.files.removeCertificate(rec.id);
+        audit('certificate.removed', rec, { id: rec.id, hosts: rec.hosts });
+        // No longer owned: a router that misses this DELETE gets it again from sync().
+        await deps.router.deleteCertificate(rec.id).catch((e: unknown) => deps.log.warn('the router did not drop a removed certificate; will retry', { id: rec.id, error: e }));
+      }
+      arm();
     },
     start() {
       stopped = false;

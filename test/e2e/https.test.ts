@@ -161,3 +161,13 @@ function fetchHead(port: number, hostHeader: string, path: string): Promise<{ lo
       }),
   );
 }
+
+test('deploy remove takes the service certificates off the router, the files and the store', async () => {
+  await host().trust(e.keyLine, 'admin');
+  const removed = await e.app.run(['remove', '-y']);
+  assert.equal(removed.code, 0, explain(removed, e));
+  await waitFor('no certificate files left', () => readdirSync(join(host().stateDir, 'tls', 'certs')).length === 0);
+  assert.ok((await handshake(host().httpsPort, 'tls.test', pebble.rootPem, IP)).error, 'tls.test is no longer served');
+  assert.deepEqual(readdirSync(join(host().stateDir, 'router', 'tls')), []);
+  assert.match((await e.app.run(['audit', '--json'])).stdout, /"action":"certificate\.removed"/);
+});
