@@ -7,6 +7,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { UserError } from '../../shared/errors.js';
+import { hasRequestBody } from './headers.js';
 
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
@@ -55,8 +56,8 @@ export class ChallengeAnswers {
   answer(req: IncomingMessage, res: ServerResponse, path: string, host: string | undefined): boolean {
     if (!path.startsWith(CHALLENGE_PREFIX)) return false;
     const method = req.method ?? 'GET';
-    // The request body is never read.
-    res.shouldKeepAlive = res.shouldKeepAlive && method !== 'POST' && method !== 'PUT';
+    // The request body is never read: close rather than drain it.
+    if (hasRequestBody(req.headers)) res.shouldKeepAlive = false;
     if (method !== 'GET' && method !== 'HEAD') {
       send(res, 405, 'method not allowed\n', { allow: 'GET, HEAD' });
       return true;

@@ -83,7 +83,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const handler = createProxyHandler({
     table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs,
     webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
-    tls: { challenges, hasCertificate: (host) => certificates.hasCertificateFor(host) },
+    tls: { challenges, hasCertificate: (host) => config.httpsListen !== undefined && certificates.hasCertificateFor(host) },
   });
   const proxyServer = createServer({ ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 }, handler);
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);

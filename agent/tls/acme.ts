@@ -7,7 +7,7 @@
 // over 75 s, then a TypeError that loses the cause, upstream bug #101) is cut
 // to one try, and our own preflight names the cause instead.
 
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { CertificateIssueError } from '../../shared/errors.js';
@@ -187,9 +187,4 @@ function clean(text: string): string {
 /** The id of a directory's account folder: a URL is not a file name. */
 export function directoryKey(directoryUrl: string): string {
   return createHash('sha256').update(directoryUrl).digest('hex').slice(0, 16);
-}
-
-/** Spreads timers of several agents started together. */
-export function jitter(): number {
-  return randomInt(1_000_000) / 1_000_000;
 }
