@@ -110,6 +110,21 @@ export function createTlsService(deps: TlsDeps): TlsService {
     }
   };
 
+  /** Out of the store and the files first: a router that misses the DELETE gets it again from sync(). */
+  const drop = async (rec: CertificateRecord): Promise<void> => {
+    deps.store.certificates.remove(rec.id);
+    await deps.files.removeCertificate(rec.id);
+    audit('certificate.removed', rec, { id: rec.id, hosts: rec.hosts });
+    await deps.router.deleteCertificate(rec.id).catch((e: unknown) => deps.log.warn('the router did not drop a removed certificate; will retry', { id: rec.id, error: e }));
+  };
+
+  /** A role that switched between given and issued certificates: the other kind for its hosts goes, so SNI cannot pick a stale one. */
+  const dropReplaced = async (role: SslRole, keep: Set<string>): Promise<void> => {
+    for (const rec of deps.store.certificates.all()) {
+      if (!keep.has(rec.id) && rec.service === role.service && rec.destination === role.destination && rec.hosts.some((h) => role.hosts.includes(h))) await drop(rec);
+    }
+  };
+
   const dueAt = (rec: CertificateRecord) => Math.max(rec.renew_after, rec.next_attempt_at ?? 0);
 
   const renewDue = async (): Promise<void> => {
@@ -147,6 +162,7 @@ export function createTlsService(deps: TlsDeps): TlsService {
         if (had?.sha256 === info.sha256) await ensureInRouter(had);
         else await install(id, 'pem', role, role.hosts, role.given, info);
         const days = Math.floor((info.notAfter - now()) / 86_400_000);
+        await dropReplaced(role, new Set([id]));
         say(`certificate for ${role.hosts.join(', ')}: given (expires ${new Date(info.notAfter).toISOString().slice(0, 10)})${days < 14 ? `; warning: it expires in ${days} day(s), renew it` : ''}`);
         return;
       }
@@ -169,6 +185,7 @@ export function createTlsService(deps: TlsDeps): TlsService {
           throw e;
         }
       }
+      await dropReplaced(role, new Set(role.hosts.map((h) => `acme-${h}`)));
       arm();
     },
     async sync() {
@@ -196,11 +213,7 @@ export function createTlsService(deps: TlsDeps): TlsService {
       const routed = new Set(deps.store.routes.all().flatMap((r) => r.hosts));
       for (const rec of deps.store.certificates.all()) {
         if (rec.service !== ref.service || rec.destination !== ref.destination || rec.hosts.some((h) => routed.has(h))) continue;
-        deps.store.certificates.remove(rec.id);
-        await deps.files.removeCertificate(rec.id);
-        audit('certificate.removed', rec, { id: rec.id, hosts: rec.hosts });
-        // No longer owned: a router that misses this DELETE gets it again from sync().
-        await deps.router.deleteCertificate(rec.id).catch((e: unknown) => deps.log.warn('the router did not drop a removed certificate; will retry', { id: rec.id, error: e }));
+        await drop(rec);
       }
       arm();
     },

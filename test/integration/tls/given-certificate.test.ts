@@ -94,3 +94,28 @@ test('sync puts back what a router lost', async () => {
   await tls.sync();
   assert.ok((await handshake(router.httpsPort, 'shop.test', ca.certPem)).serial);
 });
+
+test('switching the role to issued certificates drops the given one, so SNI cannot serve a stale certificate', async () => {
+  const issuedBy = createTlsService({
+    store,
+    files: tlsFiles(dir.path),
+    router: createRouterClient(router.socketPath),
+    acme: { directoryUrl: 'https://127.0.0.1:1/dir' },
+    log: createLogger('test', (l) => logged.push(l)),
+    // The ACME leg is pebble's to test (test/e2e/https.test.ts); here a local CA stands in.
+    issue: async (host) => {
+      const leaf = makeLeaf(ca, [host]);
+      return { certPem: leaf.certPem, keyPem: leaf.keyPem };
+    },
+  });
+  const said: string[] = [];
+  await issuedBy.prepare(role, (m) => said.push(m));
+  assert.deepEqual(said.map((m) => m.replace(/ by .*/, '')), ['certificate for shop.test: issued', 'certificate for www.shop.test: issued']);
+  assert.deepEqual(store.certificates.all().map((r) => r.id), ['acme-shop.test', 'acme-www.shop.test']);
+  assert.deepEqual((await createRouterClient(router.socketPath).listCertificates()).map((c) => c.id).sort(), ['acme-shop.test', 'acme-www.shop.test']);
+  const a = await handshake(router.httpsPort, 'shop.test', ca.certPem);
+  const b = await handshake(router.httpsPort, 'www.shop.test', ca.certPem);
+  assert.ok(a.serial && b.serial && a.serial !== b.serial);
+  assert.ok(!existsSync(join(dir.path, 'tls', 'certs', 'pem-shop')));
+  await issuedBy.stop();
+});
