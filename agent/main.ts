@@ -27,7 +27,7 @@ import { removeExecOrphans } from './ops/exec.js';
 import { createCronRunner } from './cron/runner.js';
 import { removeServiceAccessories } from './accessories/service.js';
 import { createCronScheduler, type CronScheduler } from './cron/scheduler.js';
-import { postNotify } from './cron/notify.js';
+import { postNotify, sendFailureNotice } from './cron/notify.js';
 import { createBackupService, type BackupService } from './backups/service.js';
 import { routerMain } from './router/main.js';
 import { track, trackedEngine } from './running-work.js';
@@ -147,6 +147,17 @@ async function run(config: AgentConfig): Promise<number> {
       caPem: config.acme.caFile ? await readAcmeCa(config.acme.caFile) : undefined,
     },
     log,
+    // A failed renewal goes to the current release's notify hook, like a failed cron run or backup.
+    notifyFailure: async (rec, error, nextAttemptAt) => {
+      const current = store.current(rec.service, rec.destination);
+      const manifest = current ? store.getRelease(current.deploy_id)?.payload : undefined;
+      if (!manifest) return;
+      const outcome = await sendFailureNotice({ notify: postNotify, sealingPrivateJwk: identity.sealingPrivateJwk }, manifest, {
+        event: 'certificate.failed', service: rec.service, destination: rec.destination, hosts: rec.hosts, host: config.hostname,
+        agent: identity.agentId, error, not_after: new Date(rec.not_after).toISOString(), next_attempt_at: new Date(nextAttemptAt).toISOString(),
+      });
+      if (outcome !== undefined) log.info('certificate renewal failure notice', { id: rec.id, outcome });
+    },
   });
   const engine = createEngine({
     backups,

@@ -52,8 +52,10 @@ export interface TlsDeps {
   log: Logger;
   now?: () => number;
   random?: () => number;
-  /** Issues one certificate; acme.ts by default (tests substitute nothing: they run pebble). */
+  /** Issues one certificate; acme.ts by default (the e2e tests run pebble; a test seam only). */
   issue?: typeof issueCertificate;
+  /** Told of each failed renewal (the release's notify hook, agent/main.ts); never throws. */
+  notifyFailure?: (rec: CertificateRecord, error: string, nextAttemptAt: number) => Promise<void>;
 }
 
 /** A deploy issues anew when the certificate it has ends within this. */
@@ -107,6 +109,7 @@ export function createTlsService(deps: TlsDeps): TlsService {
       deps.store.certificates.failed(rec.id, next, errorText(e));
       audit('certificate.failed', rec, { host, renewal: true, code: (e as { code?: unknown }).code ?? 'certificate_failed', error: errorText(e), next_attempt_at: new Date(next).toISOString() });
       deps.log.warn('certificate renewal failed; the old certificate keeps serving', { host, failures: rec.failures + 1, next_attempt_at: new Date(next).toISOString(), error: e });
+      await deps.notifyFailure?.(rec, errorText(e), next);
     }
   };
 

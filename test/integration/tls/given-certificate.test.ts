@@ -13,6 +13,7 @@ import { tlsFiles } from '../../../agent/tls/files.js';
 import { createTlsService, type TlsService } from '../../../agent/tls/service.js';
 import { startRouterProcess, tempDir, type RouterProcess } from '../../support/router-fixtures.js';
 import { handshake, makeCa, makeLeaf, type TestCa } from '../../support/tls-certs.js';
+import { waitFor } from '../../support/wait.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let router: RouterProcess;
@@ -118,4 +119,40 @@ test('switching the role to issued certificates drops the given one, so SNI cann
   assert.ok(a.serial && b.serial && a.serial !== b.serial);
   assert.ok(!existsSync(join(dir.path, 'tls', 'certs', 'pem-shop')));
   await issuedBy.stop();
+});
+
+test('a failed renewal backs off, is recorded and told, and the router keeps the old certificate', async () => {
+  const served = await handshake(router.httpsPort, 'shop.test', ca.certPem);
+  const told: string[] = [];
+  const later = Date.now() + 365 * 86_400_000;
+  const renewer = createTlsService({
+    store,
+    files: tlsFiles(dir.path),
+    router: createRouterClient(router.socketPath),
+    acme: { directoryUrl: 'https://127.0.0.1:1/dir' },
+    log: createLogger('test', (l) => logged.push(l)),
+    // A year on: every certificate is past its renewal time.
+    now: () => later,
+    random: () => 0.5,
+    issue: async () => {
+      throw new Error('the ACME server said no');
+    },
+    notifyFailure: async (rec, error) => {
+      told.push(`${rec.id}: ${error}`);
+    },
+  });
+  renewer.start();
+  try {
+    await waitFor('both renewals to fail', () => told.length === 2);
+  } finally {
+    await renewer.stop();
+  }
+  assert.deepEqual(told, ['acme-shop.test: the ACME server said no', 'acme-www.shop.test: the ACME server said no']);
+  for (const rec of store.certificates.all()) {
+    assert.equal(rec.failures, 1);
+    assert.equal(rec.last_error, 'the ACME server said no');
+    // Expired a year ago: the hourly-doubling step (1 h for the first failure, jitter at its middle).
+    assert.equal(rec.next_attempt_at, later + 3_600_000);
+  }
+  assert.deepEqual(await handshake(router.httpsPort, 'shop.test', ca.certPem), served);
 });
