@@ -78,6 +78,10 @@ test('the first deploy with ssl issues a certificate per host; HTTPS serves the 
     assert.equal(statSync(join(host().stateDir, 'tls', 'certs', id, 'key.pem')).mode & 0o777, 0o600);
     assert.equal(statSync(join(host().stateDir, 'router', 'tls', `${id}.json`)).mode & 0o777, 0o600);
   }
+  const accounts = readdirSync(join(host().stateDir, 'tls', 'acme'));
+  assert.equal(accounts.length, 1, 'one ACME account for the directory');
+  assert.equal(statSync(join(host().stateDir, 'tls', 'acme', accounts[0]!, 'account.json')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(host().stateDir, 'tls')).mode & 0o777, 0o700);
   const keyBody = readFileSync(join(host().stateDir, 'tls', 'certs', 'acme-tls.test', 'key.pem'), 'utf8').split('\n')[1]!;
   assert.ok(!readFileSync(join(host().stateDir, 'berth.db')).includes(keyBody), 'no key in the database');
   assert.ok(!readFileSync(join(host().stateDir, 'berth.db')).includes('PRIVATE KEY'));
