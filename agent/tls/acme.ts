@@ -63,7 +63,7 @@ async function load(caPem: string | undefined): Promise<Acme> {
   const acme = await loaded;
   // The axios instance is process-wide; `ca` replaces Node's roots, hence the spread.
   if (caPem !== trustedCa) {
-    acme.axios.defaults.httpsAgent = caPem ? new https.Agent({ ca: [...rootCertificates, caPem] }) : undefined;
+    acme.axios.defaults.httpsAgent = caPem ? new https.Agent({ ca: [...rootCertificates, caPem], keepAlive: true }) : undefined;
     trustedCa = caPem;
   }
   return acme;
