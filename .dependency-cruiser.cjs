@@ -79,6 +79,12 @@ const ADAPTERS = [
     why: 'Tar archives (volume backups and restores) are parsed and written in agent/backups/tar.ts only, where the entry policy is applied.',
   },
   {
+    name: 'acme-client',
+    packages: pkg('acme-client'),
+    allowed: '^agent/tls/acme[.]ts$',
+    why: 'The ACME client (axios, node-forge) loads lazily in agent/tls/acme.ts only; nothing else, and never the router, touches it.',
+  },
+  {
     name: 'age-encryption',
     packages: pkg('age-encryption'),
     allowed: '^shared/age[.]ts$',

@@ -16,7 +16,7 @@ usage: sudo ./install.sh [options]
   --trust 'LINE'     trust an operator key (the line `deploy keys new` prints)
   --scope SCOPE      its scope: read, deploy (default) or admin
   --http-port PORT   router HTTP port (default 80)
-  --https-port PORT  router HTTPS port (default 443; used once the router serves TLS)
+  --https-port PORT  router HTTPS port (default 443)
   --no-start         install and configure, but do not start the agent and router
   --demo             also deploy the bundled example app (examples/demo) to this server
   -h, --help         this text

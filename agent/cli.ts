@@ -86,6 +86,14 @@ const RUN_OPTIONS = {
     value: 'IP:PORT', env: 'BERTH_METRICS_LISTEN', default: 'off', description: 'serve Prometheus metrics at GET /metrics here',
     note: 'e.g. 127.0.0.1:9181; any other address is reachable by whoever can reach it',
   },
+  'acme-directory': {
+    value: 'URL', env: 'BERTH_ACME_DIRECTORY', default: "Let's Encrypt (https://acme-v02.api.letsencrypt.org/directory)",
+    description: 'the ACME server certificates for proxy ssl: true come from',
+  },
+  'acme-email': { value: 'ADDRESS', env: 'BERTH_ACME_EMAIL', default: 'none', description: 'contact address of the ACME account' },
+  'acme-ca-file': {
+    value: 'PATH', env: 'BERTH_ACME_CA_FILE', default: 'none', description: 'an extra CA (PEM) trusted for the ACME server only (a private ACME server)',
+  },
 } as const satisfies Record<keyof AgentFlags, OptionSpec>;
 
 const hidden = (options: Record<string, OptionSpec>): Record<string, OptionSpec> =>

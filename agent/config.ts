@@ -60,7 +60,12 @@ export interface AgentConfig {
   backups: { roots: string[]; maxRunning: number; minIntervalS: number };
   /** Where to serve GET /metrics (--metrics-listen); no metrics listener when absent. */
   metricsListen?: ListenAddress;
+  /** Where certificates for `proxy: ssl: true` come from (--acme-directory, --acme-email, --acme-ca-file). */
+  acme: { directoryUrl: string; email: string | undefined; caFile: string | undefined };
 }
+
+/** Let's Encrypt production. */
+export const DEFAULT_ACME_DIRECTORY = 'https://acme-v02.api.letsencrypt.org/directory';
 
 /** Flag values as parsed by agent/cli.ts; undefined means "not given". */
 export interface AgentFlags {
@@ -88,6 +93,9 @@ export interface AgentFlags {
   'backup-max-running'?: string | undefined;
   'backup-min-interval'?: string | undefined;
   'metrics-listen'?: string | undefined;
+  'acme-directory'?: string | undefined;
+  'acme-email'?: string | undefined;
+  'acme-ca-file'?: string | undefined;
 }
 
 /** An operator's API: a few CLIs at a time, each with a handful of connections (events, logs, exec). */
@@ -162,6 +170,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
       minIntervalS: wholeNumber(pick(flags['backup-min-interval'], env.BERTH_BACKUP_MIN_INTERVAL, String(DEFAULT_BACKUP_MIN_INTERVAL_S)), '--backup-min-interval', 1, 86_400),
     },
     ...metricsListen(pickOptional(flags['metrics-listen'], env.BERTH_METRICS_LISTEN)),
+    acme: parseAcme(flags, env),
   };
 }
 
@@ -291,4 +300,15 @@ function parseSubnet(value: string): string {
     throw new ConfigError(`--network-subnet "${value}" must be an IPv4 CIDR like 10.210.0.0/24 (prefix 8-30)`);
   }
   return value;
+}
+
+function parseAcme(flags: AgentFlags, env: NodeJS.ProcessEnv): AgentConfig['acme'] {
+  const directoryUrl = pick(flags['acme-directory'], env.BERTH_ACME_DIRECTORY, DEFAULT_ACME_DIRECTORY);
+  if (!/^https:\/\/[^\s/?#]+(\/[^\s]*)?$/.test(directoryUrl) || directoryUrl.length > 2000) {
+    throw new ConfigError(`--acme-directory must be an https:// URL, got ${JSON.stringify(directoryUrl.slice(0, 100))}`);
+  }
+  const email = pickOptional(flags['acme-email'], env.BERTH_ACME_EMAIL) || undefined;
+  if (email !== undefined && !/^[^\s@]{1,64}@[^\s@]{1,255}$/.test(email)) throw new ConfigError(`--acme-email ${JSON.stringify(email.slice(0, 100))} is not an email address`);
+  const caFile = pickOptional(flags['acme-ca-file'], env.BERTH_ACME_CA_FILE) || undefined;
+  return { directoryUrl, email, caFile: caFile === undefined ? undefined : resolve(caFile) };
 }

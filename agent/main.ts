@@ -3,6 +3,7 @@
 // docker -> router client -> engine -> API, and is the one place the agent's
 // command-line errors are printed.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isBerthError, ConfigError } from '../shared/errors.js';
 import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
@@ -27,7 +28,7 @@ import { removeExecOrphans } from './ops/exec.js';
 import { createCronRunner } from './cron/runner.js';
 import { removeServiceAccessories } from './accessories/service.js';
 import { createCronScheduler, type CronScheduler } from './cron/scheduler.js';
-import { postNotify } from './cron/notify.js';
+import { postNotify, sendFailureNotice } from './cron/notify.js';
 import { createBackupService, type BackupService } from './backups/service.js';
 import { routerMain } from './router/main.js';
 import { track, trackedEngine } from './running-work.js';
@@ -35,6 +36,8 @@ import { createRouterClient } from './router/client.js';
 import { agentStatus, renderStatus } from './status.js';
 import { openStore, type Store } from './store/index.js';
 import { renderTrustList, trustAdd, trustRemove } from './trust.js';
+import { tlsFiles } from './tls/files.js';
+import { createTlsService, type TlsService } from './tls/service.js';
 
 const ROUTE_SYNC_INTERVAL_MS = 5_000;
 /** How long an accessory gets to stop when its service is removed (a database flushing): Kamal's default stop wait. */
@@ -136,8 +139,32 @@ async function run(config: AgentConfig): Promise<number> {
     sealingPrivateJwk: identity.sealingPrivateJwk,
     notify: postNotify,
   });
+  // Certificates for ssl roles (agent/tls/): issued at deploys, renewed by a timer, resent to the router.
+  const tls = createTlsService({
+    store,
+    files: tlsFiles(config.stateDir),
+    router,
+    acme: {
+      directoryUrl: config.acme.directoryUrl,
+      email: config.acme.email,
+      caPem: config.acme.caFile ? await readAcmeCa(config.acme.caFile) : undefined,
+    },
+    log,
+    // A failed renewal goes to the current release's notify hook, like a failed cron run or backup.
+    notifyFailure: async (rec, error, nextAttemptAt) => {
+      const current = store.current(rec.service, rec.destination);
+      const manifest = current ? store.getRelease(current.deploy_id)?.payload : undefined;
+      if (!manifest) return;
+      const outcome = await sendFailureNotice({ notify: postNotify, sealingPrivateJwk: identity.sealingPrivateJwk }, manifest, {
+        event: 'certificate.failed', service: rec.service, destination: rec.destination, hosts: rec.hosts, host: config.hostname,
+        agent: identity.agentId, error, not_after: new Date(rec.not_after).toISOString(), next_attempt_at: new Date(nextAttemptAt).toISOString(),
+      });
+      if (outcome !== undefined) log.info('certificate renewal failure notice', { id: rec.id, outcome });
+    },
+  });
   const engine = createEngine({
     backups,
+    tls,
     store,
     docker,
     router,
@@ -160,6 +187,7 @@ async function run(config: AgentConfig): Promise<number> {
     log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
   }
   const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
+  tls.start();
   await disarmLegacyRestarts(docker, guardrails, log);
   // Exec containers outlive an agent that died mid-command; nobody will read them (this agent's only).
   await removeExecOrphans(docker).then(
@@ -183,7 +211,7 @@ async function run(config: AgentConfig): Promise<number> {
   await backups.start().catch((e: unknown) => log.error('backups: starting the schedules failed; backups are scheduled as releases go live', { err: e }));
 
   const running = new Set<Promise<void>>();
-  const tracked = withRemovalCleanup(trackedEngine(engine, running), cron, backups, docker, log);
+  const tracked = withRemovalCleanup(trackedEngine(engine, running), cron, backups, docker, tls, log);
   // Verified deliveries become deploys of the registry's digest, after the answer (agent/webhooks/).
   const webhookIntake = createWebhookIntake({
     store,
@@ -267,6 +295,8 @@ async function run(config: AgentConfig): Promise<number> {
   running.add(backups.stop());
   // Bake windows end now; the next start reopens those still open.
   running.add(engine.stopBakes());
+  // A renewal under way finishes (bounded by its ACME deadline); no new one starts.
+  running.add(tls.stop());
   await webhookSocket?.close();
   await metricsServer?.close();
   return shutdown({ server, stopRouteSync, running, store, log });
@@ -313,7 +343,9 @@ main(process.argv.slice(2)).then(
  * along, its backup schedules (not its backups), and its accessory containers (their kept data stays: `deploy
  * accessory remove --purge` deletes it).
  */
-function withRemovalCleanup(engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, backups: BackupService, docker: DockerPort, log: Logger): ReturnType<typeof trackedEngine> {
+function withRemovalCleanup(
+  engine: ReturnType<typeof trackedEngine>, cron: CronScheduler, backups: BackupService, docker: DockerPort, tls: TlsService, log: Logger,
+): ReturnType<typeof trackedEngine> {
   return {
     ...engine,
     removeService: async (req) => {
@@ -321,6 +353,8 @@ function withRemovalCleanup(engine: ReturnType<typeof trackedEngine>, cron: Cron
       await cron.serviceRemoved(req).catch((e: unknown) => log.error('cron: clearing a removed service failed', { service: req.service, err: e }));
       // Its backup schedules go; its backup rows and files stay (they are what brings it back).
       backups.serviceRemoved(req);
+      // After the routes are gone, so no redirect points at a certificate about to go.
+      await tls.serviceRemoved(req).catch((e: unknown) => log.error('removing the certificates of a removed service failed', { service: req.service, err: e }));
       const accessories = await removeServiceAccessories(docker, req.service, req.destination, ACCESSORY_STOP_TIMEOUT_S).catch((e: unknown) => {
         log.error('removing the accessories of a removed service failed', { service: req.service, err: e });
         return [];
@@ -340,4 +374,12 @@ async function disarmLegacyRestarts(docker: DockerPort, guardrails: GuardrailPol
   } catch (e) {
     log.warn('could not check the bind mounts of existing containers', { err: e });
   }
+}
+
+async function readAcmeCa(file: string): Promise<string> {
+  const pem = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new ConfigError(`--acme-ca-file ${file}: ${e.code ?? e.message}`);
+  });
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`--acme-ca-file ${file} holds no PEM certificate`);
+  return pem;
 }

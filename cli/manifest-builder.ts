@@ -85,6 +85,19 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
           },
         }
       : {}),
+    // A certificate given as files is sealed in manifestRole; true asks the agent's ACME server.
+    ...(proxy.ssl === true ? { ssl: true as const } : {}),
+    ...(proxy.ssl && proxy.ssl_redirect !== undefined ? { ssl_redirect: proxy.ssl_redirect } : {}),
+  };
+}
+
+/** Kamal's `ssl: {certificate_pem, private_key_pem}` (secret names), sealed for this role only. */
+async function sealedCertificate(role: PlannedRole, s: Sealing, where: { service: string; destination: string; role: string }) {
+  const ssl = role.proxy?.ssl;
+  if (typeof ssl !== 'object') return undefined;
+  return {
+    certificate_pem: await s.seal(s.secret(ssl.certificate_pem), { use: 'tls-certificate', ...where }),
+    private_key_pem: await s.seal(s.secret(ssl.private_key_pem), { use: 'tls-key', ...where }),
   };
 }
 
@@ -102,6 +115,7 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => r.proxy?.path_prefixes?.length) ? ['proxy.paths.v1'] : []),
     ...(plan.roles.some((r) => r.proxy && bodyLimits(r.proxy)) ? ['proxy.buffering.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.logging?.request_headers?.length || r.proxy?.logging?.response_headers?.length) ? ['proxy.logging.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy?.ssl) ? ['proxy.tls.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
@@ -170,7 +184,13 @@ export function checkDeployable(plan: Plan): string[] {
     manifestProxy(role);
     const p = role.proxy;
     if (!p) continue;
-    if (p.ssl) warnings.push(`warning: proxy/ssl: Berth's router does not terminate TLS yet; the ${role.role} role is served over plain HTTP (put a TLS proxy in front meanwhile)`);
+    const wildcard = p.hosts.find((h) => h.startsWith('*.'));
+    if (p.ssl === true && wildcard) {
+      throw new ConfigError(
+        `proxy/ssl: automatic certificates (HTTP-01) cannot cover the wildcard host ${wildcard} of the ${role.role} role`,
+        'give a certificate for wildcard hosts: proxy/ssl: { certificate_pem: SECRET, private_key_pem: SECRET }',
+      );
+    }
     if (p.buffering && (p.buffering.requests !== false || p.buffering.responses !== false || p.buffering.memory !== undefined)) {
       warnings.push(`warning: proxy/buffering: Berth's router applies max_request_body and max_response_body but streams bodies instead of buffering them (requests, responses and memory are not applied)`);
     }
@@ -200,7 +220,9 @@ async function manifestRole(config: DeployConfig, role: PlannedRole, host: strin
   const secret: Record<string, string> = {};
   const where = { service: config.service, destination: config.destination, role: role.role };
   for (const [name, secretName] of Object.entries(env.secretNames)) secret[name] = await s.seal(s.secret(secretName), { use: 'env', ...where, name });
-  const proxy = manifestProxy(role);
+  const manifestedProxy = manifestProxy(role);
+  const certificate = await sealedCertificate(role, s, where);
+  const proxy = manifestedProxy && certificate ? { ...manifestedProxy, ssl: certificate } : manifestedProxy;
   return {
     ...(role.cmd ? { cmd: [...role.cmd] } : {}),
     env: { clear: { ...env.clear }, secret },

@@ -278,7 +278,7 @@ start_services() {
       fi
     done
   else
-    background_service berth-router "$router_restart" router --http-listen "0.0.0.0:$HTTP_PORT"
+    background_service berth-router "$router_restart" router --http-listen "0.0.0.0:$HTTP_PORT" --https-listen "0.0.0.0:$HTTPS_PORT"
     background_service berth-agent "$agent_restart" run
   fi
   wait_for 30 "the router (see $LOGS/berth-router.log or journalctl -u berth-router)" router_up
@@ -296,7 +296,7 @@ summary() {
   echo "Berth is installed."
   echo "  agent id:   ${id:-unknown (see berth-agent status)}"
   echo "  agent API:  https://${host:-SERVER}:$AGENT_PORT  (pin it from your app: deploy server add ${host:-SERVER})"
-  echo "  router:     http://0.0.0.0:$HTTP_PORT"
+  echo "  router:     http://0.0.0.0:$HTTP_PORT, https://0.0.0.0:$HTTPS_PORT (certificates for proxy ssl: true from Let's Encrypt)"
   if [[ $CHANGED == 0 ]]; then echo "Nothing changed."; else echo "Changes applied."; fi
   [[ $DEMO == 0 ]] || demo_summary
 }

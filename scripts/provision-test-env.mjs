@@ -21,7 +21,8 @@ import { registerUser, unregisterUser, withProvisionLock } from './provision/use
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ENV_FILE = path.join(ROOT, '.berth-test', 'env.json');
 
-const PACKAGES = ['docker.io', 'containerd', 'docker-registry', 'busybox-static', 'apache2-utils', 'openssl', 'iproute2', 'procps', 'curl', 'debootstrap', 'zstd'];
+// pebble: the ACME test server (pebble, pebble-challtestsrv) the TLS tests issue certificates from.
+const PACKAGES = ['docker.io', 'containerd', 'docker-registry', 'busybox-static', 'apache2-utils', 'openssl', 'iproute2', 'procps', 'curl', 'debootstrap', 'zstd', 'pebble'];
 
 function missingPackages() {
   return PACKAGES.filter((pkg) => {

@@ -134,6 +134,33 @@ export class PinMismatchError extends BerthError {
   }
 }
 
+/**
+ * A TLS certificate (given as PEM, or sent to the router) that cannot be
+ * served: it does not parse, its key does not match, it has expired or does
+ * not cover a host. The message names the host or the problem, never the PEM.
+ */
+export class CertificateInvalidError extends BerthError {
+  constructor(message: string, hint?: string) {
+    super('certificate_invalid', 400, message, hint);
+  }
+}
+
+/**
+ * An ACME server did not issue a certificate for `host`: `certificate_failed`
+ * carries the ACME error type and detail, `acme_unreachable` the reason the
+ * directory could not be reached.
+ */
+export class CertificateIssueError extends BerthError {
+  constructor(
+    readonly host: string,
+    code: 'certificate_failed' | 'acme_unreachable',
+    message: string,
+    hint?: string,
+  ) {
+    super(code, 502, message, hint);
+  }
+}
+
 /** An error's message for a record or a log line, whatever was thrown. */
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

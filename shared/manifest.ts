@@ -112,6 +112,21 @@ const proxySchema = z.strictObject({
   logging: z
     .strictObject({ request_headers: z.array(headerName).max(50).optional(), response_headers: z.array(headerName).max(50).optional() })
     .optional(),
+  /**
+   * HTTPS (feature proxy.tls.v1): true for a certificate per host from the
+   * agent's ACME server, or a certificate and key given as sealed PEM.
+   */
+  ssl: z
+    .union([
+      z.literal(true),
+      z.strictObject({
+        certificate_pem: z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)'),
+        private_key_pem: z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)'),
+      }),
+    ])
+    .optional(),
+  /** With ssl: plain HTTP requests are redirected to HTTPS unless false. */
+  ssl_redirect: z.boolean().optional(),
 });
 
 const envSchema = z

@@ -18,7 +18,8 @@ export type SealBinding =
   | { use: 'webhook-secret'; service: string; destination: string; source: string }
   | { use: 'notify-url' | 'notify-secret'; service: string; destination: string }
   | { use: 'accessory-env'; service: string; destination: string; accessory: string; name: string }
-  | { use: 'accessory-file'; service: string; destination: string; accessory: string; target: string };
+  | { use: 'accessory-file'; service: string; destination: string; accessory: string; target: string }
+  | { use: 'tls-certificate' | 'tls-key'; service: string; destination: string; role: string };
 
 const FIELDS: Record<SealBinding['use'], readonly string[]> = {
   env: ['use', 'service', 'destination', 'role', 'name'],
@@ -28,6 +29,8 @@ const FIELDS: Record<SealBinding['use'], readonly string[]> = {
   'notify-secret': ['use', 'service', 'destination'],
   'accessory-env': ['use', 'service', 'destination', 'accessory', 'name'],
   'accessory-file': ['use', 'service', 'destination', 'accessory', 'target'],
+  'tls-certificate': ['use', 'service', 'destination', 'role'],
+  'tls-key': ['use', 'service', 'destination', 'role'],
 };
 
 /** How an error names a use: `env TOKEN of role web of service app (destination "")`. */
@@ -48,6 +51,10 @@ export function describeBinding(b: SealBinding): string {
       return `env ${b.name} of accessory ${b.accessory} of ${where}`;
     case 'accessory-file':
       return `file ${b.target} of accessory ${b.accessory} of ${where}`;
+    case 'tls-certificate':
+      return `the TLS certificate of role ${b.role} of ${where}`;
+    case 'tls-key':
+      return `the TLS private key of role ${b.role} of ${where}`;
   }
 }
 

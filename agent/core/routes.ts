@@ -55,6 +55,7 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
       : {}),
     ...(proxy.buffering ? { buffering: { ...proxy.buffering } } : {}),
     ...(proxy.logging ? { logging: { ...proxy.logging } } : {}),
+    ...(proxy.ssl ? { tls: { redirect: proxy.ssl_redirect ?? true } } : {}),
   };
 }
 
@@ -105,6 +106,7 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
           r.path_prefix ?? null, r.strip_path_prefix === true, r.buffering?.max_request_body || 0, r.buffering?.max_response_body || 0,
           r.logging?.request_headers ?? [], r.logging?.response_headers ?? [],
           r.pause?.timeout ?? null,
+          r.tls ? r.tls.redirect : null,
         ]),
       )
       .sort();

@@ -56,6 +56,8 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     stopBakes: () => bakes.stop(),
     async syncRoutes() {
+      // Certificates first: a route's redirect to HTTPS waits for its host's certificate.
+      await deps.tls?.sync();
       await publisher.sync();
     },
     setMaintenance: createMaintenanceSwitch(store, publisher),

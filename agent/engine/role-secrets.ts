@@ -21,6 +21,13 @@ export function sealedValues(m: ManifestPayload): { jwe: string; binding: SealBi
       out.push({ jwe, binding: { use: 'env', service: m.service, destination: m.destination, role, name } });
     }
   }
+  for (const [role, spec] of Object.entries(m.roles)) {
+    const ssl = spec.proxy?.ssl;
+    if (typeof ssl === 'object') {
+      out.push({ jwe: ssl.certificate_pem, binding: { use: 'tls-certificate', service: m.service, destination: m.destination, role } });
+      out.push({ jwe: ssl.private_key_pem, binding: { use: 'tls-key', service: m.service, destination: m.destination, role } });
+    }
+  }
   if (m.registry) {
     out.push({ jwe: m.registry.password, binding: { use: 'registry-password', service: m.service, destination: m.destination, server: m.registry.server } });
   }

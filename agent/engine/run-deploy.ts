@@ -7,6 +7,7 @@ import { errorText } from '../../shared/errors.js';
 import { isFinalDeployState, type DeployState } from '../../shared/api-types.js';
 import { drain, finish, launchAll, planSteps, pull, switchRoutes, verify, waitHealthy } from './phases.js';
 import { bootAccessories } from './accessories.js';
+import { certificates } from './certificates.js';
 import { beforeDeployBackups } from './backups.js';
 import { revert } from './revert.js';
 import type { RoutePublisher } from './route-publisher.js';
@@ -24,6 +25,7 @@ interface Phase {
 const UP_TO_SWITCH: readonly Phase[] = [
   { name: 'verify', run: verify, enters: 'VERIFIED' },
   { name: 'plan', run: planSteps },
+  { name: 'certificates', run: certificates },
   { name: 'pull', run: pull, enters: 'PULLED' },
   { name: 'accessories', run: bootAccessories },
   { name: 'launch', run: launchAll, enters: 'STARTED' },

@@ -7,6 +7,7 @@ import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
 import type { Unseal } from './role-secrets.js';
+import type { TlsService } from '../tls/service.js';
 
 export interface EngineConfig {
   stateDir: string;
@@ -45,12 +46,14 @@ export interface EngineDeps {
   probe?: HealthProbe;
   /** Takes the new release's before_deploy backups (agent/backups/service.ts); none without it. */
   backups?: BeforeDeployBackups;
+  /** Certificates for ssl roles (agent/tls/service.ts); a release with ssl fails without it. */
+  tls?: Pick<TlsService, 'prepare' | 'sync'>;
   /** Told how long each phase of a deploy took, failed or not (for timing); nothing by default. */
   onPhase?: (phase: DeployPhase, ms: number) => void;
 }
 
 /** The phases of a deploy in order (agent/engine/run-deploy.ts). */
-export type DeployPhase = 'verify' | 'plan' | 'pull' | 'accessories' | 'launch' | 'wait healthy' | 'backups' | 'switch' | 'drain' | 'finish';
+export type DeployPhase = 'verify' | 'plan' | 'certificates' | 'pull' | 'accessories' | 'launch' | 'wait healthy' | 'backups' | 'switch' | 'drain' | 'finish';
 
 export interface BeforeDeployBackups {
   /** `live`: the version serving now (null on a first deploy); `say` adds a deploy event. Throws with the reason when a backup failed. */

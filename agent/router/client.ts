@@ -12,6 +12,21 @@ export interface RouterClient {
   putRoutes(set: RouteSet): Promise<{ version: number }>;
   targets(): Promise<Record<string, TargetStats>>;
   health(): Promise<RouterHealth>;
+  /** HTTP-01: the router answers /.well-known/acme-challenge/<token> on `host` with the key authorization. */
+  putChallenge(token: string, host: string, keyAuthorization: string): Promise<void>;
+  deleteChallenge(token: string): Promise<void>;
+  /** Resolves once the certificate is checked, snapshotted and served. */
+  putCertificate(id: string, body: { hosts: string[]; cert_pem: string; key_pem: string }): Promise<RouterCertificate>;
+  deleteCertificate(id: string): Promise<void>;
+  listCertificates(): Promise<RouterCertificate[]>;
+}
+
+/** What the router says of a certificate it serves (never the key). */
+export interface RouterCertificate {
+  id: string;
+  hosts: string[];
+  not_after: string;
+  sha256: string;
 }
 
 export interface RouterClientOptions {
@@ -39,6 +54,21 @@ export function createRouterClient(socketPath: string, options: RouterClientOpti
       return answer.targets as Record<string, TargetStats>;
     },
     health: async () => (await call('GET', '/health')) as RouterHealth,
+    putChallenge: async (token, host, keyAuthorization) => {
+      await call('PUT', `/acme-challenges/${encodeURIComponent(token)}`, { host, key_authorization: keyAuthorization });
+    },
+    deleteChallenge: async (token) => {
+      await call('DELETE', `/acme-challenges/${encodeURIComponent(token)}`);
+    },
+    putCertificate: async (id, body) => (await call('PUT', `/certificates/${encodeURIComponent(id)}`, body)) as RouterCertificate,
+    deleteCertificate: async (id) => {
+      await call('DELETE', `/certificates/${encodeURIComponent(id)}`);
+    },
+    listCertificates: async () => {
+      const answer = (await call('GET', '/certificates')) as { certificates?: unknown };
+      if (!Array.isArray(answer?.certificates)) throw new UpstreamError('router answered GET /certificates without a list');
+      return answer.certificates as RouterCertificate[];
+    },
   };
 }
 
@@ -81,6 +111,7 @@ function callSocket(socketPath: string, method: string, path: string, body: unkn
         res.on('error', (e) => reject(unreachable(socketPath, e)));
         res.on('end', () => {
           const status = res.statusCode ?? 0;
+          if (status === 204) return resolve(undefined);
           let data: unknown;
           try {
             data = JSON.parse(Buffer.concat(chunks).toString('utf8'));

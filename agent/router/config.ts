@@ -17,6 +17,10 @@ export interface ListenAddress {
 export interface RouterConfig {
   stateDir: string;
   httpListen: ListenAddress;
+  /** Where to serve HTTPS; none (`off`) when absent. */
+  httpsListen?: ListenAddress | undefined;
+  /** The certificates the agent sent (0600 JSON files); <stateDir>/router/tls when absent. */
+  tlsDir?: string;
   socketPath: string;
   /** The agent's webhook socket (--webhook-socket); webhooks.sock beside the control socket when absent. */
   webhookSocket?: string;
@@ -39,6 +43,7 @@ export interface RouterConfig {
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
 export const DEFAULT_HTTP_LISTEN = '0.0.0.0:80';
+export const DEFAULT_HTTPS_LISTEN = '0.0.0.0:443';
 export const DEFAULT_ROUTER_SOCKET = '/run/berth/router.sock';
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 /** As kamal-proxy's idle timeout: a stalled upload or a client that stopped reading frees its slot. */
@@ -57,6 +62,10 @@ export const ROUTER_COMMAND: CommandSpec = {
   options: {
     'state-dir': STATE_DIR_OPTION,
     'http-listen': { value: 'IP:PORT', env: 'BERTH_HTTP_LISTEN', default: DEFAULT_HTTP_LISTEN, description: 'where to serve HTTP' },
+    'https-listen': {
+      value: 'IP:PORT|off', env: 'BERTH_HTTPS_LISTEN', default: DEFAULT_HTTPS_LISTEN,
+      description: 'where to serve HTTPS (certificates chosen by SNI)', note: 'listens before any certificate exists; a name without one fails its handshake',
+    },
     'router-socket': { value: 'PATH', env: 'BERTH_ROUTER_SOCKET', default: DEFAULT_ROUTER_SOCKET, description: 'control socket' },
     'webhook-socket': {
       value: 'PATH', env: 'BERTH_WEBHOOK_SOCKET', default: 'webhooks.sock beside the router socket',
@@ -119,6 +128,8 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
   return {
     stateDir,
     httpListen: parseListenAddress(pick('http-listen', 'BERTH_HTTP_LISTEN') ?? DEFAULT_HTTP_LISTEN, '--http-listen'),
+    httpsListen: httpsListen(pick('https-listen', 'BERTH_HTTPS_LISTEN') ?? DEFAULT_HTTPS_LISTEN),
+    tlsDir: join(stateDir, 'router', 'tls'),
     socketPath,
     webhookSocket: resolve(pick('webhook-socket', 'BERTH_WEBHOOK_SOCKET') ?? join(dirname(socketPath), 'webhooks.sock')),
     snapshotPath: resolve(pick('snapshot', 'BERTH_ROUTER_SNAPSHOT') ?? join(stateDir, 'router', 'routes.json')),
@@ -145,6 +156,10 @@ function metricsListen(value: string | undefined): Pick<RouterConfig, 'metricsLi
 function onOff(value: string, name: string): boolean {
   if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value.slice(0, 40))}`);
   return value === 'on';
+}
+
+function httpsListen(value: string): ListenAddress | undefined {
+  return value === 'off' ? undefined : parseListenAddress(value, '--https-listen');
 }
 
 function idleTimeout(value: string | undefined): number {

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { chmod, lstat, mkdir, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError, isBerthError, PayloadTooLargeError, UserError } from '../../shared/errors.js';
+import { tlsEndpoint, type TlsControl } from './control-tls.js';
 import { parseRouteSet } from './table.js';
 import type { RouteSet, RouterHealth, TargetStats } from './types.js';
 
@@ -18,6 +19,8 @@ export interface ControlDeps {
   apply(set: RouteSet): Promise<number>;
   targets(): Record<string, TargetStats>;
   log(message: string): void;
+  /** Challenge answers and certificates (agent/router/control-tls.ts). */
+  tls?: TlsControl;
 }
 
 export function createControlServer(deps: ControlDeps): Server {
@@ -40,7 +43,14 @@ async function handle(deps: ControlDeps, req: IncomingMessage, res: ServerRespon
       allow(method, ['GET', 'PUT']);
       if (method === 'GET') return sendJson(res, 200, deps.routeSet());
       return sendJson(res, 200, { version: await deps.apply(parseRouteSet(parseJson(await readBody(req)))) });
-    default:
+    default: {
+      const answer = deps.tls && (await tlsEndpoint(deps.tls, method, path ?? '', allow, async () => parseJson(await readBody(req))));
+      if (answer?.status === 204) {
+        res.writeHead(204).end();
+        return;
+      }
+      if (answer) return sendJson(res, answer.status, answer.body);
+    }
       throw new ControlError(404, 'not_found', `no such control endpoint: ${method} ${path?.slice(0, 100)}`);
   }
 }

@@ -38,7 +38,7 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
   const nowMs = Date.now();
   const headers = forwardRequestHeaders(req.headers, {
     clientIp: req.socket.remoteAddress,
-    proto: 'http',
+    proto: 'encrypted' in req.socket ? 'https' : 'http',
     nowMs,
     newRequestId: randomUUID,
     trustForwarded: route.forward_headers === true,

@@ -16,6 +16,8 @@ import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { Route } from './types.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
+import type { ChallengeAnswers } from './acme-challenges.js';
+import { redirectLocation, sendRedirect, wantsRedirect } from './redirect.js';
 
 export interface ProxyDeps {
   /** The live table; read once per request so a swap never splits one request. */
@@ -35,6 +37,8 @@ export interface ProxyDeps {
   requestLog?: RequestLog;
   /** Where requests of paused routes wait (agent/router/pause.ts). */
   pauses: PauseGate;
+  /** HTTP-01 answers and the certificates redirects depend on (agent/router/https.ts); none in a router without TLS. */
+  tls?: { challenges: ChallengeAnswers; hasCertificate: (host: string) => boolean };
 }
 
 // One failure line per target per interval: a dead target under load must not flood the log.
@@ -72,6 +76,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       forwardWebhook({ socketPath: deps.webhookSocket, log: logFailure }, req, res, verdict.target);
       return;
     }
+    // Also before the route lookup: an ACME server validates a host before its first route exists.
+    if (deps.tls && !('encrypted' in req.socket) && deps.tls.challenges.answer(req, res, path, normalizeHost(req.headers.host))) {
+      deps.metrics.observe(undefined, res);
+      return;
+    }
     // The route the request log names: set on each lookup, a paused request being looked up again.
     const seen: { route?: Route } = {};
     deps.requestLog?.track(req, res, () => seen.route);
@@ -91,6 +100,11 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return;
     }
     const { route } = matched;
+    if (deps.tls && wantsRedirect(route, 'encrypted' in req.socket, deps.tls.hasCertificate, host!)) {
+      deps.metrics.observe(route.service, res);
+      sendRedirect(res, redirectLocation(host!, requested.forward));
+      return;
+    }
     // What the app sees from here on, the health-path exemption included.
     const target = route.strip_path_prefix === true ? stripPathPrefix(requested, matched.prefix) : requested;
     // Answered here, so the target sees none of it and nothing is counted in flight.

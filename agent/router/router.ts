@@ -3,6 +3,7 @@
 // table is one reference, swapped in a single assignment.
 
 import { createServer, type Server } from 'node:http';
+import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -10,7 +11,10 @@ import { ConflictError } from '../../shared/errors.js';
 import { guardConnections } from '../connection-guard.js';
 import { httpTimeouts } from '../core/connection-budget.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
+import { ChallengeAnswers } from './acme-challenges.js';
+import { CertificateStore } from './certificates.js';
 import { createControlServer, listenOnSocket } from './control.js';
+import { createHttpsProxyServer } from './https.js';
 import { InflightCounter } from './inflight.js';
 import { startRouterMetrics, type CertificateInfo } from './metrics.js';
 import { PauseGate } from './pause.js';
@@ -25,6 +29,8 @@ import { attachUpgrades } from './upgrade.js';
 export interface RunningRouter {
   /** Where the proxy listens (the real port when 0 was asked for). */
   readonly http: { host: string; port: number };
+  /** Where HTTPS is served; undefined when off. */
+  readonly https: { host: string; port: number } | undefined;
   readonly socketPath: string;
   /** Where GET /metrics is served; absent when the metrics listener is off. */
   readonly metrics?: { host: string; port: number };
@@ -81,12 +87,16 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     return run;
   };
 
+  const challenges = new ChallengeAnswers();
+  const certificates = new CertificateStore(config.tlsDir ?? join(config.stateDir, 'router', 'tls'), log);
+  await certificates.load();
+
   const requestLog = options.requestLog ? createRequestLog({ write: options.requestLog }) : undefined;
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
   const metrics = await startRouterMetrics(config.metricsListen, {
     routeSet: () => table.routeSet,
-    openConnections: () => new Promise((resolve) => proxyServer.getConnections((e, n) => resolve(e ? 0 : n))),
-    ...(options.certificates ? { certificates: options.certificates } : {}),
+    openConnections: async () => (await Promise.all(servers.map(openConnections))).reduce((a, b) => a + b, 0),
+    certificates: options.certificates ?? (() => certificates.list().map((c) => ({ hosts: c.hosts, notAfter: new Date(c.not_after) }))),
   }, log);
   // No request timeout: uploads and responses may take as long as they take
   // while bytes move; a silent head, an idle kept-alive connection and a
@@ -96,40 +106,58 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
     metrics: metrics.metrics,
     ...(requestLog ? { requestLog } : {}),
+    tls: { challenges, hasCertificate: (host) => config.httpsListen !== undefined && certificates.hasCertificateFor(host) },
   });
   const proxyServer = createServer({ ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 }, handler);
-  const upgrades = attachUpgrades(proxyServer, { table: () => table, inflight, pauses, log: failureLog(log), proto: 'http', plain: handler });
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
   // the proxy lifts it while the app is working on an answer.
   proxyServer.timeout = idleTimeoutMs;
-  const limits = guardConnections(proxyServer, connections, (m) => log(`warning: ${m}`));
-  proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    socket.destroy();
-  });
+  const httpsServer = config.httpsListen
+    ? createHttpsProxyServer(certificates, handler, { headerTimeoutMs: connections.headerTimeoutMs, idleTimeoutMs, log })
+    : undefined;
+  const servers: Server[] = httpsServer ? [proxyServer, httpsServer] : [proxyServer];
+  const upgradeDeps = { table: () => table, inflight, pauses, log: failureLog(log), plain: handler };
+  const upgrades = [
+    attachUpgrades(proxyServer, { ...upgradeDeps, proto: 'http' }),
+    ...(httpsServer ? [attachUpgrades(httpsServer, { ...upgradeDeps, proto: 'https' })] : []),
+  ];
+  const closeUpgrades = (): void => upgrades.forEach((u) => u.closeAll());
+  // One budget for both listeners: a client holds the same slots whichever port it uses.
+  const limits = guardConnections(servers, connections, (m) => log(`warning: ${m}`));
+  for (const server of servers) {
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.destroy();
+    });
+  }
   const controlServer = createControlServer({
     routeSet: () => table.routeSet,
     apply,
     targets: () => inflight.report(table.targets()),
     log,
+    tls: { challenges, certificates },
   });
 
   await listenOnSocket(controlServer, config.socketPath);
   try {
     await listenHttp(proxyServer, config.httpListen.host, config.httpListen.port);
+    if (httpsServer && config.httpsListen) await listenHttp(httpsServer, config.httpsListen.host, config.httpsListen.port);
   } catch (e) {
+    if (proxyServer.listening) await closeServer(proxyServer);
     await metrics.server?.close();
     await closeServer(controlServer);
     await unlink(config.socketPath).catch(() => undefined);
     throw e;
   }
   // Failures after listening (accept errors, EMFILE) are logged, never fatal to the data plane.
-  proxyServer.on('error', (e) => log(`error: proxy server: ${e.message}`));
+  for (const server of servers) server.on('error', (e) => log(`error: proxy server: ${e.message}`));
   controlServer.on('error', (e) => log(`error: control server: ${e.message}`));
   const address = proxyServer.address() as AddressInfo;
+  const tlsAddress = httpsServer?.address() as AddressInfo | undefined;
   log(
-    `started pid=${process.pid} http=${address.address}:${address.port} socket=${config.socketPath} version=${table.version} ` +
+    `started pid=${process.pid} http=${address.address}:${address.port} https=${tlsAddress ? `${tlsAddress.address}:${tlsAddress.port}` : 'off'} ` +
+      `certificates=${certificates.list().length} socket=${config.socketPath} version=${table.version} ` +
       `max_connections=${limits.maxConnections} max_connections_per_ip=${limits.maxPerAddress}`,
   );
 
@@ -137,24 +165,26 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const stop = async (): Promise<void> => {
     draining = true;
     // WebSockets never end on their own and cannot outlive the process: cut at once, as kamal-proxy does.
-    if (upgrades.open > 0) log(`stopping; closing ${upgrades.open} upgraded connection(s)`);
-    upgrades.closeAll();
+    const upgraded = upgrades.reduce((n, u) => n + u.open, 0);
+    if (upgraded > 0) log(`stopping; closing ${upgraded} upgraded connection(s)`);
+    closeUpgrades();
     log(`stopping; waiting for ${inflight.total} in-flight request(s)`);
-    const closed = Promise.all([closeServer(proxyServer), closeServer(controlServer)]);
+    const closed = Promise.all([...servers.map(closeServer), closeServer(controlServer)]);
     controlServer.closeIdleConnections();
     await unlink(config.socketPath).catch(() => undefined);
     // Keep-alive connections that go idle after their last response are closed as
     // they appear, and so is an upgrade one of them made meanwhile (closeAllConnections
     // does not see upgraded sockets, and server.close() would wait for them).
-    const sweeper = setInterval(() => {
-      proxyServer.closeIdleConnections();
-      upgrades.closeAll();
-    }, 100);
-    proxyServer.closeIdleConnections();
+    const closeIdle = (): void => {
+      servers.forEach((s) => s.closeIdleConnections());
+      closeUpgrades();
+    };
+    const sweeper = setInterval(closeIdle, 100);
+    closeIdle();
     const finished = await inflight.whenIdle(config.shutdownTimeoutMs);
     clearInterval(sweeper);
     if (!finished) log(`shutdown timeout: cutting ${inflight.total} request(s)`);
-    proxyServer.closeAllConnections();
+    servers.forEach((s) => s.closeAllConnections());
     controlServer.closeAllConnections();
     await closed;
     await metrics.server?.close();
@@ -166,6 +196,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
 
   return {
     http: { host: address.address, port: address.port },
+    https: tlsAddress ? { host: tlsAddress.address, port: tlsAddress.port } : undefined,
     socketPath: config.socketPath,
     ...(metrics.server ? { metrics: metrics.server.address } : {}),
     version: () => table.version,
@@ -184,7 +215,7 @@ async function initialRouteSet(path: string, log: (m: string) => void): Promise<
   }
 }
 
-function listenHttp(server: Server, host: string, port: number): Promise<void> {
+function listenHttp(server: Server | TlsServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -194,6 +225,10 @@ function listenHttp(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function closeServer(server: Server): Promise<void> {
+function openConnections(server: Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((e, n) => resolve(e ? 0 : n)));
+}
+
+function closeServer(server: Server | TlsServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }

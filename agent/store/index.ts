@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { createAuditRepo } from './audit-repo.js';
 import { createBackupsRepo } from './backups-repo.js';
+import { createCertificatesRepo } from './certificates-repo.js';
 import { createCronRepo } from './cron-repo.js';
 import { openDatabase } from './db.js';
 import { createDeploysRepo, readDeployOutcomes, readLatestDeploy } from './deploys-repo.js';
@@ -73,6 +74,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     cron: createCronRepo(db, now, bus),
     backups: createBackupsRepo(db, now, bus),
     deployOutcomes: () => readDeployOutcomes(db),
+    certificates: createCertificatesRepo(db),
     bus,
   };
 }

@@ -263,7 +263,29 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // Migration 7 is the TLS certificates' (another change); the runner applies any missing version.
+    version: 7,
+    // TLS certificates the agent serves through the router (agent/tls/): PEM
+    // bytes stay in 0600 files under <state>/tls/, never here.
+    sql: `
+      CREATE TABLE certificates (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        hosts TEXT NOT NULL,
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        issued_at INTEGER NOT NULL,
+        renew_after INTEGER NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_error TEXT
+      );
+    `,
+  },
+  {
     version: 8,
     sql: `
       CREATE TABLE pauses (

@@ -8,6 +8,7 @@ import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { BackupsRepo } from './backups-repo.js';
+import type { CertificatesRepo } from './certificates-repo.js';
 import type { CronRepo } from './cron-repo.js';
 import type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 import type { PauseOff, PauseOn } from './pause-repo.js';
@@ -17,6 +18,7 @@ import type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
 import type { WebhookDelivery } from '../../shared/api-types.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
+export type { CertificateRecord } from './certificates-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type { PauseOff, PauseOn } from './pause-repo.js';
 export type { ReleaseHistoryEntry, StoredReleasePayload } from './release-history-repo.js';
@@ -199,6 +201,8 @@ export interface Store {
   cron: CronRepo;
   /** Backup runs, their stored files and each schedule's last slot (agent/store/backups-repo.ts). */
   backups: BackupsRepo;
+  /** The TLS certificates served through the router, without their PEM (agent/store/certificates-repo.ts). */
+  certificates: CertificatesRepo;
   /** Finished deploys counted per service, destination and final state (deploy rows are never deleted). */
   deployOutcomes(): Array<{ service: string; destination: string; state: DeployState; count: number }>;
   /**

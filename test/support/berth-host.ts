@@ -69,6 +69,8 @@ export interface BerthHostOptions {
   ip: string;
   engine: Engine;
   agentEnv?: NodeJS.ProcessEnv;
+  /** The router's HTTP port, when a test must know it before the host starts (an ACME server validates there). */
+  httpPort?: number;
 }
 
 /** One agent + router pair bound to `ip`, with its own state dir. */
@@ -78,6 +80,7 @@ export class BerthHost {
   readonly stateDir: string;
   readonly agentPort: number;
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly routerSocket: string;
   agent: ManagedProcess | undefined;
   router: ManagedProcess | undefined;
@@ -87,7 +90,8 @@ export class BerthHost {
     this.engine = opts.engine;
     this.stateDir = mkdtempSync(join(tmpdir(), 'berth-host-'));
     this.agentPort = nextPort++;
-    this.httpPort = nextPort++;
+    this.httpPort = opts.httpPort ?? nextPort++;
+    this.httpsPort = nextPort++;
     this.routerSocket = join(this.stateDir, 'router.sock');
   }
 
@@ -113,7 +117,8 @@ export class BerthHost {
     this.router = startProcess(
       [
         AGENT_BIN, 'router', '--state-dir', this.stateDir,
-        '--http-listen', `${this.ip}:${this.httpPort}`, '--router-socket', this.routerSocket,
+        '--http-listen', `${this.ip}:${this.httpPort}`, '--https-listen', `${this.ip}:${this.httpsPort}`,
+        '--router-socket', this.routerSocket,
       ],
       env,
     );

@@ -20,11 +20,11 @@ export interface E2eApp {
   teardown(): Promise<void>;
 }
 
-export async function setupApp(service: string, opts: { ips?: string[]; engines?: Engine[]; agentEnv?: NodeJS.ProcessEnv; routerEnv?: NodeJS.ProcessEnv } = {}): Promise<E2eApp> {
+export async function setupApp(service: string, opts: { ips?: string[]; engines?: Engine[]; agentEnv?: NodeJS.ProcessEnv; routerEnv?: NodeJS.ProcessEnv; httpPorts?: number[] } = {}): Promise<E2eApp> {
   const env = testEnv();
   const ips = opts.ips ?? ['127.0.0.2'];
   const engines = opts.engines ?? ips.map(() => env.engines[0]!);
-  const hosts = ips.map((ip, i) => new BerthHost({ ip, engine: engines[i]! }));
+  const hosts = ips.map((ip, i) => new BerthHost({ ip, engine: engines[i]!, ...(opts.httpPorts?.[i] ? { httpPort: opts.httpPorts[i] } : {}) }));
   for (const h of hosts) await h.start(opts.agentEnv, opts.routerEnv);
   const app = new AppDir(service);
   const keys = await app.run(['keys', 'new']);

@@ -212,6 +212,7 @@ export async function startRouterBench(...names: string[]): Promise<RouterBench>
 export interface RouterProcess {
   child: ChildProcess;
   port: number;
+  httpsPort: number;
   socketPath: string;
   stderr(): string;
   /** The request log (one JSON line per request). */
@@ -219,13 +220,17 @@ export interface RouterProcess {
   exited: Promise<number | null>;
 }
 
-/** `berth-agent router` (the bundled binary) on a free port; resolves once its control socket answers. */
-export async function startRouterProcess(dir: string, port?: number, extraArgs: readonly string[] = []): Promise<RouterProcess> {
+/** `berth-agent router` (the bundled binary) on free ports (HTTP and HTTPS); resolves once its control socket answers. */
+export async function startRouterProcess(dir: string, port?: number, opts: { httpsPort?: number; extraArgs?: readonly string[] } = {}): Promise<RouterProcess> {
   const httpPort = port ?? (await freePort());
+  const httpsPort = opts.httpsPort ?? (await freePort());
   const socketPath = join(dir, 'run', 'router.sock');
   const child = spawn(
     process.execPath,
-    [AGENT_BIN, 'router', '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`, '--router-socket', socketPath, ...extraArgs],
+    [
+      AGENT_BIN, 'router', '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`,
+      '--https-listen', `127.0.0.1:${httpsPort}`, '--router-socket', socketPath, ...(opts.extraArgs ?? []),
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } },
   );
   let stdout = '';
@@ -249,7 +254,7 @@ export async function startRouterProcess(dir: string, port?: number, extraArgs: 
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { child, port: httpPort, socketPath, stderr: () => stderr, stdout: () => stdout, exited };
+  return { child, port: httpPort, httpsPort, socketPath, stderr: () => stderr, stdout: () => stdout, exited };
 }
 
 export function freePort(): Promise<number> {

@@ -97,6 +97,7 @@ describe('layering (.dependency-cruiser.cjs)', () => {
       'adapter-tar-stream': ['agent/engine/tar-stream.ts → tar-stream'],
       'adapter-age-encryption': ['agent/engine/age.ts → age-encryption'],
       'adapter-undici': ['agent/router/forward.ts → undici'],
+      'adapter-acme-client': ['agent/engine/acme.ts → acme-client'],
       'external-unlisted': ['agent/engine/unlisted.ts → typescript'],
       'not-to-unresolvable': ['agent/engine/missing.ts → ./gone.js'],
     };

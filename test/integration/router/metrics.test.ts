@@ -21,7 +21,7 @@ before(async () => {
   deadTarget = `127.0.0.1:${await freePort()}`;
   dir = await tempDir();
   metricsPort = await freePort();
-  proc = await startRouterProcess(dir.path, undefined, ['--metrics-listen', `127.0.0.1:${metricsPort}`]);
+  proc = await startRouterProcess(dir.path, undefined, { extraArgs: ['--metrics-listen', `127.0.0.1:${metricsPort}`] });
 });
 
 after(async () => {

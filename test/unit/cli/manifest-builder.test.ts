@@ -73,12 +73,11 @@ describe('manifest per host', () => {
 });
 
 describe('settings the router does not apply yet', () => {
-  it('ssl and buffering deploy, with a warning each saying what is not in force', async () => {
+  it('ssl deploys without a warning; buffering with one saying what is not in force', async () => {
     const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  ssl: true\n  buffering:\n    max_request_body: 1000'));
     const warnings = checkDeployable(plan);
-    assert.equal(warnings.length, 2);
-    assert.match(warnings[0]!, /proxy\/ssl: .*plain HTTP/);
-    assert.match(warnings[1]!, /proxy\/buffering: .*applies max_request_body and max_response_body but streams bodies/);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /proxy\/buffering: .*applies max_request_body and max_response_body but streams bodies/);
   });
 
   it('buffering with requests and responses off is applied whole: no warning', async () => {
@@ -145,6 +144,37 @@ ${apiPrefix}
     assert.throws(() => checkDeployable(samePrefix.plan), /both route host shop\.example\.com under path prefix \/api/);
     const apart = await planOf(twoRoles('      path_prefix: /api'));
     assert.deepEqual(checkDeployable(apart.plan), []);
+  });
+});
+
+describe('proxy/ssl', () => {
+  const sealed: Array<[string, string]> = [];
+  const sealing = {
+    seal: async (v: string, b: { use: string }) => (sealed.push([b.use, v]), `sealed.${b.use}`),
+    secret: (name: string) => `value of ${name}`,
+    registry: undefined,
+  };
+
+  it('true and ssl_redirect reach the agent and need proxy.tls.v1', async () => {
+    const p = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  ssl: true\n  ssl_redirect: false'));
+    const web = await buildManifestPayload(p.config, p.plan, hostOf(p.plan, 'web'), facts, sealing);
+    assert.equal(web.roles.web?.proxy?.ssl, true);
+    assert.equal(web.roles.web?.proxy?.ssl_redirect, false);
+    assert.ok(planFeatures(p.plan, p.config).includes('proxy.tls.v1'));
+    const plain = await planOf(BASE);
+    assert.ok(!planFeatures(plain.plan, plain.config).includes('proxy.tls.v1'));
+  });
+
+  it('a certificate given as secrets is sealed for the role, certificate and key each for its own use', async () => {
+    const p = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  ssl:\n    certificate_pem: CERT_PEM\n    private_key_pem: KEY_PEM'));
+    const web = await buildManifestPayload(p.config, p.plan, hostOf(p.plan, 'web'), facts, sealing);
+    assert.deepEqual(web.roles.web?.proxy?.ssl, { certificate_pem: 'sealed.tls-certificate', private_key_pem: 'sealed.tls-key' });
+    assert.deepEqual(sealed.filter(([use]) => use.startsWith('tls-')), [['tls-certificate', 'value of CERT_PEM'], ['tls-key', 'value of KEY_PEM']]);
+  });
+
+  it('automatic certificates for a wildcard host are refused before any server is asked', async () => {
+    const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: "*.shop.example.com"\n  ssl: true'));
+    assert.throws(() => checkDeployable(plan), (e: unknown) => e instanceof ConfigError && /wildcard host \*\.shop\.example\.com/.test(e.message));
   });
 });
 

@@ -73,7 +73,9 @@ describe('manifest schema', () => {
     refused(minimalManifest({ privileged: true }), /^privileged: unknown field/);
     refused(withRole({ privileged: true }), /^roles\.web\.privileged: unknown field/);
     refused(withRole({ env: { clear: {}, secret: {}, extra: {} } }), /^roles\.web\.env\.extra: unknown field/);
-    refused(withProxy({ ssl: true }), /^roles\.web\.proxy\.ssl: unknown field/);
+    refused(withProxy({ tls: true }), /^roles\.web\.proxy\.tls: unknown field/);
+    refused(withProxy({ ssl: false }), /^roles\.web\.proxy\.ssl/);
+    refused(withProxy({ ssl: { certificate_pem: '-----BEGIN CERTIFICATE-----', private_key_pem: 'x' } }), /^roles\.web\.proxy\.ssl/);
     refused(withProxy({ healthcheck: { path: '/up', cmd: 'x' } }), /^roles\.web\.proxy\.healthcheck\.cmd: unknown field/);
   });
 
