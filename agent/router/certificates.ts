@@ -4,12 +4,12 @@
 // reference swapped in a single assignment: a handshake sees the old map or
 // the new one, and open connections keep the certificate they shook hands with.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { UserError } from '../../shared/errors.js';
 import { checkCertificate, sniCandidates, type CertificateInfo } from '../core/certificates.js';
+import { writeFileDurably } from '../durable-file.js';
 import { createSerial } from '../serial.js';
 
 export interface CertificateInput {
@@ -122,27 +122,7 @@ export class CertificateStore {
 
   private async write(id: string, input: CertificateInput): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const path = join(this.dir, `${id}.json`);
-    const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      const handle = await open(temp, 'wx', 0o600);
-      try {
-        await handle.writeFile(`${JSON.stringify({ id, ...input })}\n`, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, path);
-    } catch (e) {
-      await unlink(temp).catch(() => undefined);
-      throw e;
-    }
-    const dirHandle = await open(this.dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
+    await writeFileDurably(join(this.dir, `${id}.json`), `${JSON.stringify({ id, ...input })}\n`, 0o600);
   }
 }
 

@@ -2,9 +2,9 @@
 // routes after a restart while the agent is down. Written so a crash at any
 // point leaves either the old or the new file, never a torn one.
 
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileDurably } from '../durable-file.js';
 import { parseRouteSet } from './table.js';
 import type { RouteSet } from './types.js';
 
@@ -40,28 +40,6 @@ export async function loadSnapshot(path: string): Promise<RouteSet | undefined> 
 }
 
 export async function saveSnapshot(path: string, set: RouteSet): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(temp, 'wx', 0o644);
-    try {
-      await handle.writeFile(`${JSON.stringify(set, null, 2)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (e) {
-    await unlink(temp).catch(() => undefined);
-    throw e;
-  }
-  // The rename is durable only once the directory entry is on disk.
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await writeFileDurably(path, `${JSON.stringify(set, null, 2)}\n`, 0o644);
 }
-

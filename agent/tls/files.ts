@@ -1,9 +1,9 @@
 // The agent's TLS files under <state>/tls/ (0700): one ACME account per
 // directory, and per certificate its chain (0644) and key (0600). Written so a
 // crash leaves the old file or the new one, never a torn one.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeFileDurably } from '../durable-file.js';
 import { directoryKey, type AccountRecord, type AccountStore } from './acme.js';
 
 export interface TlsFiles {
@@ -55,26 +55,6 @@ export function tlsFiles(stateDir: string): TlsFiles {
 
 async function atomicWrite(root: string, path: string, text: string, mode: number): Promise<void> {
   await mkdir(root, { recursive: true, mode: 0o700 });
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    const handle = await open(temp, 'wx', mode);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (e) {
-    await unlink(temp).catch(() => undefined);
-    throw e;
-  }
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFileDurably(path, text, mode);
 }
