@@ -114,14 +114,14 @@ test('the metrics listener serves only GET /metrics, and never proxied traffic',
   const onProxy = await send(proc.port, 'demo.test', '/metrics');
   assert.equal(onProxy.body, 'v2');
   assert.equal(v2.hits.get('/metrics'), 1);
-  assert.deepEqual(await listeningPorts(proc.child.pid ?? 0), [proc.port, metricsPort].sort((a, b) => a - b));
+  assert.deepEqual(await listeningPorts(proc.child.pid ?? 0), [proc.port, proc.httpsPort, metricsPort].sort((a, b) => a - b));
 });
 
-test('without --metrics-listen the router listens on its proxy port only', async () => {
+test('without --metrics-listen the router listens on its proxy ports (HTTP and HTTPS) only', async () => {
   const other = await tempDir();
   const plain = await startRouterProcess(other.path);
   try {
-    assert.deepEqual(await listeningPorts(plain.child.pid ?? 0), [plain.port]);
+    assert.deepEqual(await listeningPorts(plain.child.pid ?? 0), [plain.port, plain.httpsPort].sort((a, b) => a - b));
     assert.doesNotMatch(plain.stderr(), /metrics/);
   } finally {
     plain.child.kill('SIGTERM');
