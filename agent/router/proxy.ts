@@ -56,6 +56,16 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
   const logFailure = failureLog(deps.log);
   const forwardDeps = { ...deps, log: logFailure };
   return function proxyRequest(req, res) {
+    // Node hands over pipelined requests as it parses them, their responses
+    // queued behind the first. Served only once its response has the socket:
+    // one request per connection at a time (as kamal-proxy), so one connection
+    // cannot open any number of requests to a target; and one whose connection
+    // dies first is never started, where Node would never close its response
+    // (its in-flight count would be held for good).
+    if (res.socket === null) {
+      res.once('socket', () => proxyRequest(req, res));
+      return;
+    }
     if (deps.draining()) res.shouldKeepAlive = false;
     const verdict = parseRequestTarget(req.url ?? '/', req.headers.host);
     if (!verdict.ok) {

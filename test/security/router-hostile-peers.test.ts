@@ -1,0 +1,129 @@
+// What a hostile client or a broken target can do to the router's accounting:
+// every request ends with its in-flight count released (a leaked count holds
+// a drain until drain_timeout on every deploy), and every client gets an
+// answer or a closed connection, never a silent hang. Real router process,
+// real upstreams (a node:http one and a raw socket one for answers no sane
+// server sends).
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { createRouterClient } from '../../agent/router/client.js';
+import {
+  routeSet,
+  startRouterProcess,
+  startUpstream,
+  tempDir,
+  waitFor,
+  type RouterProcess,
+  type Upstream,
+} from '../support/router-fixtures.js';
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let router: RouterProcess;
+let app: Upstream;
+let broken: RawUpstream;
+let version = 0;
+
+interface RawUpstream {
+  target: string;
+  close(): Promise<void>;
+}
+
+/** A target that answers each request head with the bytes `answer(path)` gives, then does what `after` says. */
+async function startRawUpstream(answer: (path: string) => { bytes: string; then: 'end' | 'destroy' | 'keep' }): Promise<RawUpstream> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let head = '';
+    socket.on('data', (d: Buffer) => {
+      head += d.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const path = head.split(' ')[1] ?? '/';
+      head = head.slice(end + 4);
+      const { bytes, then } = answer(path);
+      socket.write(bytes, 'latin1');
+      if (then === 'end') socket.end();
+      else if (then === 'destroy') setImmediate(() => socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function routes(list: Parameters<typeof routeSet>[1]): Promise<void> {
+  version += 1;
+  await createRouterClient(router.socketPath).putRoutes(routeSet(version, list));
+}
+
+async function inflight(target: string): Promise<number> {
+  return (await createRouterClient(router.socketPath).targets())[target]?.inflight ?? 0;
+}
+
+/** Writes `bytes` on a new connection; `reply` resolves with what came back once the connection closed. */
+function connection(bytes: string): { socket: net.Socket; reply: Promise<string> } {
+  const socket = net.connect(router.port, '127.0.0.1', () => socket.write(bytes, 'latin1'));
+  const reply = new Promise<string>((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    socket.setTimeout(15_000, () => socket.destroy(new Error('the router neither answered nor closed')));
+  });
+  return { socket, reply };
+}
+
+before(async () => {
+  dir = await tempDir();
+  app = await startUpstream('app');
+  broken = await startRawUpstream((path) => {
+    switch (path) {
+      // Dies in the middle of its body.
+      case '/cut':
+        return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial', then: 'destroy' };
+      default:
+        return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
+    }
+  });
+  router = await startRouterProcess(dir.path);
+});
+
+after(async () => {
+  router.child.kill('SIGTERM');
+  await router.exited;
+  await app.close();
+  await broken.close();
+  await dir.remove();
+});
+
+test('pipelined requests are served one at a time, and none stays in flight when the connection dies under them', async () => {
+  await routes([{ hosts: ['demo.test'], target: app.target }]);
+  const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: demo.test\r\n\r\n`;
+  // Two hanging requests on one connection: the second must not reach the app while the first is open.
+  const client = connection(get('/hang') + get('/hang'));
+  await waitFor('the first request at the app', () => (app.hits.get('/hang') ?? 0) >= 1);
+  // The client gives up: both requests are over, nothing stays counted against the target.
+  const hung = app.hangsClosed();
+  client.socket.destroy();
+  await client.reply;
+  await waitFor('the hanging request closed at the app', () => app.hangsClosed() > hung);
+  // A count left behind here would hold every drain of this target until drain_timeout.
+  await waitFor('no request in flight', async () => (await inflight(app.target)) === 0);
+  assert.equal(app.hits.get('/hang'), 1, 'the second pipelined request never reached the app');
+
+  // A target cutting the first answer kills the connection the second answer was queued on.
+  await routes([{ hosts: ['demo.test'], target: broken.target }]);
+  await connection(get('/cut') + get('/')).reply;
+  await waitFor('no request in flight after a cut pipelined answer', async () => (await inflight(broken.target)) === 0);
+});
