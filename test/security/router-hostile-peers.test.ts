@@ -92,6 +92,9 @@ before(async () => {
       // Dies in the middle of its body.
       case '/cut':
         return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial', then: 'destroy' };
+      // A status line whose reason phrase Node will not write.
+      case '/bad-reason':
+        return { bytes: 'HTTP/1.1 200 O\x7fK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
       default:
         return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
     }
@@ -126,4 +129,11 @@ test('pipelined requests are served one at a time, and none stays in flight when
   await routes([{ hosts: ['demo.test'], target: broken.target }]);
   await connection(get('/cut') + get('/')).reply;
   await waitFor('no request in flight after a cut pipelined answer', async () => (await inflight(broken.target)) === 0);
+});
+
+test('a target answer that cannot be relayed is a 502, not a client left hanging', async () => {
+  await routes([{ hosts: ['demo.test'], target: broken.target }]);
+  const reply = await connection('GET /bad-reason HTTP/1.1\r\nHost: demo.test\r\nConnection: close\r\n\r\n').reply;
+  assert.match(reply, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+  await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
 });
