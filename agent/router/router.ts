@@ -98,7 +98,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     ...(requestLog ? { requestLog } : {}),
   });
   const proxyServer = createServer({ ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 }, handler);
-  const upgrades = attachUpgrades(proxyServer, { table: () => table, inflight, pauses, log: failureLog(log), proto: 'http', plain: handler });
+  const upgrades = attachUpgrades(proxyServer, { table: () => table, inflight, pauses, log: failureLog(log), proto: 'http', plain: handler, idleTimeoutMs });
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
   // the proxy lifts it while the app is working on an answer.
   proxyServer.timeout = idleTimeoutMs;

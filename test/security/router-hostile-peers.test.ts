@@ -70,6 +70,19 @@ async function inflight(target: string): Promise<number> {
   return (await createRouterClient(router.socketPath).targets())[target]?.inflight ?? 0;
 }
 
+/** Like connection(), but the client never closes its side after the router's answer (half-open). */
+function halfOpenConnection(bytes: string): { socket: net.Socket; reply: Promise<string> } {
+  const socket = net.connect({ port: router.port, host: '127.0.0.1', allowHalfOpen: true }, () => socket.write(bytes, 'latin1'));
+  socket.on('error', () => undefined);
+  const reply = new Promise<string>((resolve) => {
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('end', () => resolve(text));
+  });
+  return { socket, reply };
+}
+
 /** Writes `bytes` on a new connection; `reply` resolves with what came back once the connection closed. */
 function connection(bytes: string): { socket: net.Socket; reply: Promise<string> } {
   const socket = net.connect(router.port, '127.0.0.1', () => socket.write(bytes, 'latin1'));
@@ -95,6 +108,9 @@ before(async () => {
       // A status line whose reason phrase Node will not write.
       case '/bad-reason':
         return { bytes: 'HTTP/1.1 200 O\x7fK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
+      // Refuses a WebSocket upgrade with an ordinary answer.
+      case '/no-websocket':
+        return { bytes: 'HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope', then: 'keep' };
       default:
         return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
     }
@@ -136,4 +152,19 @@ test('a target answer that cannot be relayed is a 502, not a client left hanging
   const reply = await connection('GET /bad-reason HTTP/1.1\r\nHost: demo.test\r\nConnection: close\r\n\r\n').reply;
   assert.match(reply, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
   await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
+});
+
+test('an upgrade request answered without switching is over once answered, even if the client keeps its connection open', async () => {
+  await routes([{ hosts: ['demo.test'], target: broken.target }]);
+  const upgrade = (path: string, protocol: string): string =>
+    `GET ${path} HTTP/1.1\r\nHost: demo.test\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+  // A WebSocket the target refuses, and an h2c upgrade (served as a plain request): the router ends its side after the answer.
+  const refused = halfOpenConnection(upgrade('/no-websocket', 'websocket'));
+  const plain = halfOpenConnection(upgrade('/', 'h2c'));
+  assert.match(await refused.reply, /^HTTP\/1\.1 403 /);
+  assert.match(await plain.reply, /^HTTP\/1\.1 200 /);
+  // Counted until the connection closes: a client holding it must not hold the target's drain.
+  await waitFor('no upgrade request in flight', async () => (await inflight(broken.target)) === 0, 20_000);
+  refused.socket.destroy();
+  plain.socket.destroy();
 });
