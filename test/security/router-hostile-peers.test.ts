@@ -111,6 +111,11 @@ before(async () => {
       // Refuses a WebSocket upgrade with an ordinary answer.
       case '/no-websocket':
         return { bytes: 'HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope', then: 'keep' };
+      // RFC 9110 §8.6: a 304 may declare the length of the representation it does not send.
+      case '/not-modified':
+        return { bytes: 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1000\r\n\r\n', then: 'keep' };
+      case '/not-modified-close':
+        return { bytes: 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1000\r\n\r\n', then: 'end' };
       default:
         return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
     }
@@ -167,4 +172,14 @@ test('an upgrade request answered without switching is over once answered, even 
   await waitFor('no upgrade request in flight', async () => (await inflight(broken.target)) === 0, 20_000);
   refused.socket.destroy();
   plain.socket.destroy();
+});
+
+test('a 304 declaring its representation length reaches the client as a 304', async () => {
+  await routes([{ hosts: ['demo.test'], target: broken.target, response_timeout: 5 }]);
+  for (const path of ['/not-modified', '/not-modified-close']) {
+    const reply = await connection(`GET ${path} HTTP/1.1\r\nHost: demo.test\r\nIf-None-Match: "v1"\r\nConnection: close\r\n\r\n`).reply;
+    assert.match(reply, /^HTTP\/1\.1 304 Not Modified\r\n/, path);
+    assert.match(reply, /\r\nETag: "v1"\r\n/, path);
+  }
+  await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
 });
