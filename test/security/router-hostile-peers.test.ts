@@ -116,6 +116,9 @@ before(async () => {
         return { bytes: 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1000\r\n\r\n', then: 'keep' };
       case '/not-modified-close':
         return { bytes: 'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 1000\r\n\r\n', then: 'end' };
+      // Switches protocols on a request that asked for no upgrade.
+      case '/switch':
+        return { bytes: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', then: 'end' };
       default:
         return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
     }
@@ -154,8 +157,10 @@ test('pipelined requests are served one at a time, and none stays in flight when
 
 test('a target answer that cannot be relayed is a 502, not a client left hanging', async () => {
   await routes([{ hosts: ['demo.test'], target: broken.target }]);
-  const reply = await connection('GET /bad-reason HTTP/1.1\r\nHost: demo.test\r\nConnection: close\r\n\r\n').reply;
-  assert.match(reply, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+  for (const path of ['/bad-reason', '/switch']) {
+    const reply = await connection(`GET ${path} HTTP/1.1\r\nHost: demo.test\r\nConnection: close\r\n\r\n`).reply;
+    assert.match(reply, /^HTTP\/1\.1 502 Bad Gateway\r\n/, path);
+  }
   await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
 });
 
