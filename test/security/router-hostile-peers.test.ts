@@ -27,12 +27,15 @@ let version = 0;
 
 interface RawUpstream {
   target: string;
+  /** The connection of the last request answered, to send more on it. */
+  last(): net.Socket | undefined;
   close(): Promise<void>;
 }
 
 /** A target that answers each request head with the bytes `answer(path)` gives, then does what `after` says. */
 async function startRawUpstream(answer: (path: string) => { bytes: string; then: 'end' | 'destroy' | 'keep' }): Promise<RawUpstream> {
   const sockets = new Set<net.Socket>();
+  let last: net.Socket | undefined;
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -45,6 +48,7 @@ async function startRawUpstream(answer: (path: string) => { bytes: string; then:
       const path = head.split(' ')[1] ?? '/';
       head = head.slice(end + 4);
       const { bytes, then } = answer(path);
+      last = socket;
       socket.write(bytes, 'latin1');
       if (then === 'end') socket.end();
       else if (then === 'destroy') setImmediate(() => socket.destroy());
@@ -53,6 +57,7 @@ async function startRawUpstream(answer: (path: string) => { bytes: string; then:
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     target: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    last: () => last,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();
@@ -119,6 +124,9 @@ before(async () => {
       // Switches protocols on a request that asked for no upgrade.
       case '/switch':
         return { bytes: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n', then: 'end' };
+      // The first half of its body; the test sends the rest.
+      case '/half':
+        return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123456789', then: 'keep' };
       default:
         return { bytes: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', then: 'keep' };
     }
@@ -186,5 +194,20 @@ test('a 304 declaring its representation length reaches the client as a 304', as
     assert.match(reply, /^HTTP\/1\.1 304 Not Modified\r\n/, path);
     assert.match(reply, /\r\nETag: "v1"\r\n/, path);
   }
+  await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
+});
+
+test('a malformed request after one being answered cuts the connection; no 400 is written into the answer under way', async () => {
+  await routes([{ hosts: ['demo.test'], target: broken.target }]);
+  const client = connection('GET /half HTTP/1.1\r\nHost: demo.test\r\n\r\n');
+  let seen = '';
+  client.socket.on('data', (d: string) => (seen += d));
+  await waitFor('the first half of the answer', () => seen.endsWith('0123456789'));
+  client.socket.write('NOT HTTP\r\n\r\n');
+  const reply = await client.reply;
+  broken.last()?.write('abcdefghij');
+  // A 400 here would be read as the last 10 bytes of the 200's body: a complete-looking, wrong answer.
+  assert.doesNotMatch(reply, /400 Bad Request/);
+  assert.ok(reply.endsWith('0123456789'), 'the answer is cut where it was');
   await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
 });
