@@ -75,6 +75,15 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       sendErrorPage(res, 400, `This request cannot be served: ${verdict.reason}.`);
       return;
     }
+    // Node takes any codings that end in chunked; the target would get the body still
+    // coded (gzip...) with nothing saying so. Go's server, so kamal-proxy, answers 501 too.
+    const coding = req.headers['transfer-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+      res.shouldKeepAlive = false;
+      deps.metrics.observe(undefined, res);
+      sendErrorPage(res, 501, 'This request cannot be served: its body is in a transfer coding other than chunked.');
+      return;
+    }
     const { path } = verdict.target;
     // Before the route lookup: the prefix is the agent's on every host, routed or not, in maintenance or not.
     if (isWebhookPath(path)) {

@@ -211,3 +211,14 @@ test('a malformed request after one being answered cuts the connection; no 400 i
   assert.ok(reply.endsWith('0123456789'), 'the answer is cut where it was');
   await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
 });
+
+test('a request body in a transfer coding other than chunked alone is refused with 501, the app sent nothing', async () => {
+  await routes([{ hosts: ['demo.test'], target: app.target }]);
+  const before = app.hits.get('/upload') ?? 0;
+  // gzip then chunked: Node takes it, but the app would get the gzip bytes as the body with nothing saying so.
+  const reply = await connection('POST /upload HTTP/1.1\r\nHost: demo.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n').reply;
+  assert.match(reply, /^HTTP\/1\.1 501 /);
+  assert.equal(app.hits.get('/upload') ?? 0, before, 'the app received nothing');
+  const chunked = await connection('POST /upload HTTP/1.1\r\nHost: demo.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n').reply;
+  assert.match(chunked, /^HTTP\/1\.1 200 [^]*"bytes":5/, 'positive control: plain chunked passes');
+});
