@@ -3,6 +3,7 @@
 // forward() with their in-flight count held until the response closes.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
 import { refuseDeclaredRequestBody } from './body-limits.js';
@@ -37,6 +38,9 @@ export interface ProxyDeps {
   pauses: PauseGate;
 }
 
+/** Pipelined requests a connection may have waiting; one more closes it. */
+export const MAX_PIPELINED = 32;
+
 // One failure line per target per interval: a dead target under load must not flood the log.
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
@@ -54,6 +58,8 @@ export function failureLog(log: (message: string) => void): (target: string, mes
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const logFailure = failureLog(deps.log);
+  // Requests waiting behind the one being answered, per connection.
+  const pipelined = new WeakMap<Socket, number>();
   const forwardDeps = { ...deps, log: logFailure };
   return function proxyRequest(req, res) {
     // Node hands over pipelined requests as it parses them, their responses
@@ -63,7 +69,19 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
     // dies first is never started, where Node would never close its response
     // (its in-flight count would be held for good).
     if (res.socket === null) {
-      res.once('socket', () => proxyRequest(req, res));
+      const connection = req.socket;
+      const waiting = (pipelined.get(connection) ?? 0) + 1;
+      // Node parses every request sent ahead (about 2 KB each in memory, for some 40 bytes
+      // sent) and has no bound of its own; clients that pipeline at all stay far below this.
+      if (waiting > MAX_PIPELINED) {
+        connection.destroy();
+        return;
+      }
+      pipelined.set(connection, waiting);
+      res.once('socket', () => {
+        pipelined.set(connection, (pipelined.get(connection) ?? 1) - 1);
+        proxyRequest(req, res);
+      });
       return;
     }
     if (deps.draining()) res.shouldKeepAlive = false;

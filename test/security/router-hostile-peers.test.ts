@@ -222,3 +222,22 @@ test('a request body in a transfer coding other than chunked alone is refused wi
   const chunked = await connection('POST /upload HTTP/1.1\r\nHost: demo.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n').reply;
   assert.match(chunked, /^HTTP\/1\.1 200 [^]*"bytes":5/, 'positive control: plain chunked passes');
 });
+
+test('a connection with more pipelined requests waiting than any client sends is closed', async () => {
+  await routes([{ hosts: ['demo.test'], target: app.target }]);
+  const hung = app.hangsClosed();
+  const hits = app.hits.get('/hang') ?? 0;
+  // Each waiting request costs the router about 2 KB for some 40 bytes sent: thousands per connection would exhaust its memory.
+  const reply = await connection('GET /hang HTTP/1.1\r\nHost: demo.test\r\n\r\n'.repeat(1000)).reply;
+  assert.equal(reply, '', 'closed without an answer');
+  await waitFor('no request in flight', async () => (await inflight(app.target)) === 0);
+  // The first may or may not have reached the app before the close; nothing after it did, and nothing is left open there.
+  const reached = (app.hits.get('/hang') ?? 0) - hits;
+  assert.ok(reached <= 1, `${reached} requests reached the app`);
+  await waitFor('nothing left open at the app', () => app.hangsClosed() - hung === reached);
+
+  // Positive control: a client pipelining a modest number of requests gets every answer, in order.
+  const get = 'GET / HTTP/1.1\r\nHost: demo.test\r\n\r\n';
+  const answers = await connection(get.repeat(19) + 'GET / HTTP/1.1\r\nHost: demo.test\r\nConnection: close\r\n\r\n').reply;
+  assert.equal(answers.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 20);
+});
