@@ -62,6 +62,9 @@ export function attachUpgrades(server: Server, deps: UpgradeDeps): UpgradeRelay 
     socket.on('timeout', () => socket.destroy());
     live.add(socket);
     socket.once('close', () => live.delete(socket));
+    // Node takes an upgrade pipelined behind a request whose answer is still being written:
+    // anything sent now would land inside that answer's body.
+    if ((socket as { _httpMessage?: unknown })._httpMessage) return void socket.destroy();
     try {
       accept(deps, req, socket, head);
     } catch (err) {

@@ -241,3 +241,17 @@ test('a connection with more pipelined requests waiting than any client sends is
   const answers = await connection(get.repeat(19) + 'GET / HTTP/1.1\r\nHost: demo.test\r\nConnection: close\r\n\r\n').reply;
   assert.equal(answers.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 20);
 });
+
+test('an upgrade request pipelined behind a request being answered cuts the connection; nothing is written into that answer', async () => {
+  await routes([{ hosts: ['demo.test'], target: broken.target }]);
+  const client = connection('GET /half HTTP/1.1\r\nHost: demo.test\r\n\r\n');
+  let seen = '';
+  client.socket.on('data', (d: string) => (seen += d));
+  await waitFor('the first half of the answer', () => seen.endsWith('0123456789'));
+  client.socket.write('GET /no-websocket HTTP/1.1\r\nHost: demo.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+  const reply = await client.reply;
+  // The target's 403 (or a 101) written here would be read as the rest of the first answer's body.
+  assert.doesNotMatch(reply, /403 Forbidden/);
+  assert.ok(reply.endsWith('0123456789'), 'the answer is cut where it was');
+  await waitFor('no request in flight', async () => (await inflight(broken.target)) === 0);
+});
