@@ -1,7 +1,7 @@
 // The answers the router gives itself instead of the target's: the error
 // pages and the maintenance page, each ending the response exactly once.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import { hasRequestBody } from './headers.js';
 import { acceptsHtml, renderErrorPage, renderMaintenancePage, type ErrorPageStatus } from './pages.js';
 
@@ -28,7 +28,8 @@ export function sendErrorPage(res: ServerResponse, status: ErrorPageStatus, deta
     return;
   }
   const body = renderErrorPage(status, detail);
-  res.writeHead(status, {
+  // The reason named: a relayed writeHead that threw left the target's (invalid) one on `res`, and Node would reuse it and throw again.
+  res.writeHead(status, STATUS_CODES[status], {
     'content-type': 'text/html; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',

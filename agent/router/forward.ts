@@ -167,7 +167,11 @@ class Exchange implements UpstreamHandler {
       this.#finish();
       sendErrorPage(this.res, 502, 'The service sent an invalid response.');
       this.#abort?.();
+      return true;
     }
+    // Complete with its head (RFC 9110 §8.6: a 304 may declare the length of
+    // what it does not send); undici would wait for that body and then fail.
+    if (statusCode === 304) this.onComplete();
     return true;
   }
 
@@ -186,6 +190,7 @@ class Exchange implements UpstreamHandler {
   }
 
   onComplete(): void {
+    if (this.#done) return;
     this.#done = true;
     this.res.end();
   }

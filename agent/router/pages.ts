@@ -4,12 +4,13 @@
 const TITLES: Record<ErrorPageStatus, string> = {
   400: 'Bad Request',
   413: 'Content Too Large',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
 
-export type ErrorPageStatus = 400 | 413 | 502 | 503 | 504;
+export type ErrorPageStatus = 400 | 413 | 501 | 502 | 503 | 504;
 
 export function errorPageTitle(status: ErrorPageStatus): string {
   return TITLES[status];

@@ -3,6 +3,7 @@
 // forward() with their in-flight count held until the response closes.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
 import { refuseDeclaredRequestBody } from './body-limits.js';
@@ -41,6 +42,9 @@ export interface ProxyDeps {
   tls?: { challenges: ChallengeAnswers; hasCertificate: (host: string) => boolean };
 }
 
+/** Pipelined requests a connection may have waiting; one more closes it. */
+export const MAX_PIPELINED = 32;
+
 // One failure line per target per interval: a dead target under load must not flood the log.
 const FAILURE_LOG_INTERVAL_MS = 10_000;
 
@@ -58,8 +62,32 @@ export function failureLog(log: (message: string) => void): (target: string, mes
 
 export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const logFailure = failureLog(deps.log);
+  // Requests waiting behind the one being answered, per connection.
+  const pipelined = new WeakMap<Socket, number>();
   const forwardDeps = { ...deps, log: logFailure };
   return function proxyRequest(req, res) {
+    // Node hands over pipelined requests as it parses them, their responses
+    // queued behind the first. Served only once its response has the socket:
+    // one request per connection at a time (as kamal-proxy), so one connection
+    // cannot open any number of requests to a target; and one whose connection
+    // dies first is never started, where Node would never close its response
+    // (its in-flight count would be held for good).
+    if (res.socket === null) {
+      const connection = req.socket;
+      const waiting = (pipelined.get(connection) ?? 0) + 1;
+      // Node parses every request sent ahead (about 2 KB each in memory, for some 40 bytes
+      // sent) and has no bound of its own; clients that pipeline at all stay far below this.
+      if (waiting > MAX_PIPELINED) {
+        connection.destroy();
+        return;
+      }
+      pipelined.set(connection, waiting);
+      res.once('socket', () => {
+        pipelined.set(connection, (pipelined.get(connection) ?? 1) - 1);
+        proxyRequest(req, res);
+      });
+      return;
+    }
     if (deps.draining()) res.shouldKeepAlive = false;
     const verdict = parseRequestTarget(req.url ?? '/', req.headers.host);
     if (!verdict.ok) {
@@ -67,6 +95,15 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       res.shouldKeepAlive = false;
       deps.metrics.observe(undefined, res);
       sendErrorPage(res, 400, `This request cannot be served: ${verdict.reason}.`);
+      return;
+    }
+    // Node takes any codings that end in chunked; the target would get the body still
+    // coded (gzip...) with nothing saying so. Go's server, so kamal-proxy, answers 501 too.
+    const coding = req.headers['transfer-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+      res.shouldKeepAlive = false;
+      deps.metrics.observe(undefined, res);
+      sendErrorPage(res, 501, 'This request cannot be served: its body is in a transfer coding other than chunked.');
       return;
     }
     const { path } = verdict.target;

@@ -44,10 +44,16 @@ function refuse(reason: string): TargetVerdict {
   return { ok: false, reason };
 }
 
-/** A `.`/`..` segment, raw or after percent-decoding (`%2e`, and `%2f`/`%5c` as separators). */
+/**
+ * A `.`/`..` segment, raw or after percent-decoding (`%2e`, and `%2f`/`%5c` as
+ * separators), path parameters ignored: Tomcat and Jetty read `..;x` as `..`.
+ */
 function hasDotSegment(path: string): boolean {
-  const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '/');
-  return decoded.split('/').some((segment) => segment === '.' || segment === '..');
+  const decoded = path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').replace(/%5c/gi, '/').replace(/%3b/gi, ';');
+  return decoded.split('/').some((segment) => {
+    const bare = segment.includes(';') ? segment.slice(0, segment.indexOf(';')) : segment;
+    return bare === '.' || bare === '..';
+  });
 }
 
 /**

@@ -116,7 +116,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     ? createHttpsProxyServer(certificates, handler, { headerTimeoutMs: connections.headerTimeoutMs, idleTimeoutMs, log })
     : undefined;
   const servers: Server[] = httpsServer ? [proxyServer, httpsServer] : [proxyServer];
-  const upgradeDeps = { table: () => table, inflight, pauses, log: failureLog(log), plain: handler };
+  const upgradeDeps = { table: () => table, inflight, pauses, log: failureLog(log), plain: handler, idleTimeoutMs };
   const upgrades = [
     attachUpgrades(proxyServer, { ...upgradeDeps, proto: 'http' }),
     ...(httpsServer ? [attachUpgrades(httpsServer, { ...upgradeDeps, proto: 'https' })] : []),
@@ -127,7 +127,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   for (const server of servers) {
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      // Not in the middle of an answer (a pipelined request broke while the one before is relayed):
+      // the client would read those bytes as the rest of that answer's body.
+      const answering = (socket as { _httpMessage?: { headersSent?: boolean } | null })._httpMessage?.headersSent === true;
+      if (socket.writable && !answering) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
       socket.destroy();
     });
   }

@@ -35,6 +35,8 @@ export interface UpgradeDeps {
   proto: 'http' | 'https';
   /** The ordinary request handler: serves upgrade requests that are not relayed as WebSockets. */
   plain: (req: IncomingMessage, res: ServerResponse) => void;
+  /** The server's socket inactivity timeout, lifted while the target works on its answer. */
+  idleTimeoutMs: number;
 }
 
 export interface UpgradeRelay {
@@ -46,6 +48,8 @@ export interface UpgradeRelay {
 
 // Dead peers of a quiet WebSocket are found by TCP, not by an idle timeout that would cut live ones.
 const KEEPALIVE_DELAY_MS = 60_000;
+// After the router's last answer on a connection, how long the client has to close its side.
+const ANSWERED_LINGER_MS = 5_000;
 
 /** Handles `server`'s upgrade requests; attach once per listening server (HTTP, HTTPS). */
 export function attachUpgrades(server: Server, deps: UpgradeDeps): UpgradeRelay {
@@ -53,8 +57,14 @@ export function attachUpgrades(server: Server, deps: UpgradeDeps): UpgradeRelay 
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     // Node removed its own listeners from this socket: without one an ECONNRESET would be thrown.
     socket.on('error', () => socket.destroy());
+    // Node also removed its idle-timeout listener, leaving the server's timeout armed on the socket to no effect:
+    // a client that stops reading, or never closes after its answer, would hold the connection (and its in-flight count) for good.
+    socket.on('timeout', () => socket.destroy());
     live.add(socket);
     socket.once('close', () => live.delete(socket));
+    // Node takes an upgrade pipelined behind a request whose answer is still being written:
+    // anything sent now would land inside that answer's body.
+    if ((socket as { _httpMessage?: unknown })._httpMessage) return void socket.destroy();
     try {
       accept(deps, req, socket, head);
     } catch (err) {
@@ -131,6 +141,8 @@ function relay(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head: Bu
   });
   let answered = false;
   let timedOut = false;
+  // The response timeout governs the wait for the target's answer, as for plain requests.
+  socket.setTimeout(0);
   // Connecting and the target's answer to the upgrade, not the connection's life.
   const timer = setTimeout(() => {
     timedOut = true;
@@ -163,9 +175,11 @@ function relay(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head: Bu
     clearTimeout(timer);
     upRes.on('error', () => socket.destroy());
     if (socket.destroyed) return void upRes.destroy();
+    socket.setTimeout(deps.idleTimeoutMs);
     // Refused or redirected: relayed as the last answer on this connection.
     socket.write(relayedResponseHead(upRes.statusCode ?? 502, upRes.statusMessage, upRes.rawHeaders, 'close'));
     upRes.pipe(socket);
+    upRes.once('end', () => lingerThenClose(socket));
     upRes.once('close', () => {
       if (!upRes.complete) socket.destroy();
     });
@@ -188,7 +202,10 @@ function servePlain(deps: UpgradeDeps, req: IncomingMessage, socket: Socket): vo
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
   // Left attached: the socket's close is what tells the handler the response is over.
-  res.once('finish', () => socket.end());
+  res.once('finish', () => {
+    socket.end();
+    lingerThenClose(socket);
+  });
   deps.plain(req, res);
 }
 
@@ -209,6 +226,10 @@ function answerMaintenance(socket: Socket, req: IncomingMessage, message: string
 function writeAnswer(socket: Socket, bytes: string): void {
   if (socket.destroyed) return;
   socket.end(bytes);
-  // A client that keeps the connection open after our answer gets no more of it.
-  socket.setTimeout(5_000, () => socket.destroy());
+  lingerThenClose(socket);
+}
+
+/** A client that keeps the connection open after the last answer gets no more of it (the 'timeout' listener destroys it). */
+function lingerThenClose(socket: Socket): void {
+  if (!socket.destroyed) socket.setTimeout(ANSWERED_LINGER_MS);
 }

@@ -33,6 +33,13 @@ test('dot segments, raw or percent-encoded, and backslashes are refused', () => 
   for (const raw of ['/up\\..\\x', '/a\\b']) assert.match(refused(raw), /backslash/, raw);
 });
 
+test('a dot segment with path parameters (`..;x`, read as `..` by Tomcat and Jetty) is refused; other parameters pass', () => {
+  for (const raw of ['/api/..;/admin', '/api/..;jsessionid=1/x', '/api/.;/x', '/api/%2e%2e;/x', '/api/..%3b/x']) {
+    assert.match(refused(raw), /"\." or "\.\." segments/, raw);
+  }
+  assert.deepEqual(ok('/a;b/c..;d/x;jsessionid=1'), { path: '/a;b/c..;d/x;jsessionid=1', forward: '/a;b/c..;d/x;jsessionid=1' });
+});
+
 test('absolute-form is accepted only for the Host it is sent with, and forwarded in origin-form', () => {
   assert.deepEqual(ok('http://demo.test/up?x=1'), { path: '/up', forward: '/up?x=1' });
   assert.deepEqual(ok('HTTP://DEMO.test:80'), { path: '/', forward: '/' });
