@@ -2,7 +2,7 @@
 // route for), as kamal-proxy writes one per request. Lines are built only when
 // a response closes, with the headers the route's `logging` names; every value
 // is bounded and JSON-escaped, so a client cannot forge lines or flood one.
-// Lines are written in batches (every 100 ms or 500 lines), one write each.
+// Lines are written in small batches (every 10 ms or 64 lines), one write each.
 
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -14,9 +14,14 @@ const REDACTED = new Set(['cookie', 'set-cookie', 'authorization', 'proxy-author
 const MAX_PATH = 2048;
 const MAX_QUERY = 2048;
 const MAX_HEADER_VALUE = 512;
-/** Lines are written together at most this late: one write per batch, not per request. */
-const FLUSH_AFTER_MS = 100;
-const FLUSH_LINES = 500;
+/**
+ * Lines are written together at most this late: one write per batch, not per
+ * request. Small batches: lines held longer survive the young-generation GC
+ * and are promoted, and with 100 ms / 500 lines the log cost 17-20% of the
+ * router's keep-alive throughput against 7-13% now (wrk, stdout to /dev/null).
+ */
+const FLUSH_AFTER_MS = 10;
+const FLUSH_LINES = 64;
 
 export interface RequestLog {
   /** Call when the request arrives; the line is written when its response closes. `route()` is read then. */
