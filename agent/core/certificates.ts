@@ -59,13 +59,6 @@ export function checkCertificate(certPem: string, keyPem: string, hosts: readonl
   return info;
 }
 
-/** What the leaf (first PEM block) of a chain says; throws when it does not parse. */
-export function describeLeaf(certPem: string): CertificateInfo {
-  const first = certPem.match(PEM_CERT)?.[0];
-  if (!first) throw invalid('the certificate is not PEM (no BEGIN CERTIFICATE block)');
-  return describe(new X509Certificate(first));
-}
-
 function describe(leaf: X509Certificate): CertificateInfo {
   return {
     notBefore: Date.parse(leaf.validFrom),

@@ -12,10 +12,6 @@ const TITLES: Record<ErrorPageStatus, string> = {
 
 export type ErrorPageStatus = 400 | 413 | 501 | 502 | 503 | 504;
 
-export function errorPageTitle(status: ErrorPageStatus): string {
-  return TITLES[status];
-}
-
 export function renderErrorPage(status: ErrorPageStatus, detail: string): string {
   const title = `${status} ${TITLES[status]}`;
   const text = escapeHtml(detail.length > 300 ? `${detail.slice(0, 300)}…` : detail);

@@ -17,7 +17,7 @@ import { isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { Route } from './types.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
-import type { ChallengeAnswers } from './acme-challenges.js';
+import { CHALLENGE_PREFIX, type ChallengeAnswers } from './acme-challenges.js';
 import { redirectLocation, sendRedirect, wantsRedirect } from './redirect.js';
 
 export interface ProxyDeps {
@@ -114,7 +114,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return;
     }
     // Also before the route lookup: an ACME server validates a host before its first route exists.
-    if (deps.tls && !('encrypted' in req.socket) && deps.tls.challenges.answer(req, res, path, normalizeHost(req.headers.host))) {
+    if (deps.tls && path.startsWith(CHALLENGE_PREFIX) && !('encrypted' in req.socket) && deps.tls.challenges.answer(req, res, path, normalizeHost(req.headers.host))) {
       deps.metrics.observe(undefined, res);
       return;
     }
