@@ -11,6 +11,8 @@ export const DEFAULT_PAUSE_TIMEOUT_S = 30;
 export const MAX_PAUSE_TIMEOUT_S = 3600;
 export const MAX_HOSTS_PER_ROUTE = 100;
 export const MAX_PREFIXES_PER_ROUTE = 20;
+/** Containers one route balances over (a role with several containers on one server). */
+export const MAX_TARGETS_PER_ROUTE = 64;
 
 const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOST_NAME = `${HOST_LABEL}(?:\\.${HOST_LABEL})*`;
@@ -42,8 +44,15 @@ const targetSchema = z
 export const routeSchema = z.strictObject({
   service: z.string().regex(SERVICE_PATTERN, 'must be service[.role][@destination]'),
   hosts: z.array(hostSchema).min(1).max(MAX_HOSTS_PER_ROUTE),
-  /** 'IP:PORT' of the container. */
-  target: targetSchema,
+  /** 'IP:PORT' of the container, or of each container the route balances over (round robin). */
+  target: z.union([
+    targetSchema,
+    z
+      .array(targetSchema)
+      .min(1)
+      .max(MAX_TARGETS_PER_ROUTE)
+      .refine((list) => new Set(list).size === list.length, { message: 'must not name a target twice' }),
+  ]),
   /** One prefix, or several served alike (Kamal's path_prefixes); none means every path (`/`). */
   path_prefix: z.union([pathPrefixSchema, z.array(pathPrefixSchema).min(1).max(MAX_PREFIXES_PER_ROUTE)]).optional(),
   response_timeout: z.number().positive().max(3600).optional(),
@@ -91,6 +100,11 @@ export type RouteSet = z.output<typeof routeSetSchema>;
 export function routePrefixes(route: Pick<Route, 'path_prefix'>): string[] {
   const p = route.path_prefix;
   return p === undefined ? ['/'] : typeof p === 'string' ? [p] : [...p];
+}
+
+/** The targets a route balances over, in order: one for a single container. */
+export function routeTargets(route: Pick<Route, 'target'>): readonly string[] {
+  return typeof route.target === 'string' ? [route.target] : route.target;
 }
 
 /** `IP:PORT` → parts, or undefined when malformed. */

@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import type { ServicesResponse } from '../../shared/api-responses.js';
 import type { LastDeploy, ServiceDetailSent } from '../../shared/service-detail.js';
 import { routeOwner } from '../core/routes.js';
+import { routeTargets } from '../../shared/routes.js';
 import { serviceContainers } from '../engine/observe.js';
 import { requireToken } from './auth.js';
 import type { ApiDeps, ApiEnv } from './context.js';
@@ -33,7 +34,7 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         const owner = routeOwner(r.service);
         return owner.service === name && owner.destination === destination;
       })
-      .flatMap((r) => r.hosts.map((host) => ({ host, target: r.target })));
+      .flatMap((r) => r.hosts.flatMap((host) => routeTargets(r).map((target) => ({ host, target }))));
 
     const latest = store.latestDeploy(name, destination);
     const lastDeploy: LastDeploy | null = latest

@@ -5,7 +5,7 @@ import { errorText } from '../../shared/errors.js';
 import type { DeployState } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Step } from '../core/plan.js';
-import { splitTarget } from '../../shared/routes.js';
+import { routeTargets, splitTarget } from '../../shared/routes.js';
 import { waitDrained } from './drain.js';
 import { pruneContainers } from './retention.js';
 import type { EngineDeps } from './types.js';
@@ -14,8 +14,10 @@ import type { EngineDeps } from './types.js';
 export function routedHosts(store: EngineDeps['store']): Set<string> {
   const hosts = new Set<string>();
   for (const r of store.routes.all()) {
-    const t = splitTarget(r.target);
-    if (t) hosts.add(t.host);
+    for (const target of routeTargets(r)) {
+      const t = splitTarget(target);
+      if (t) hosts.add(t.host);
+    }
   }
   return hosts;
 }

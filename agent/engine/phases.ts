@@ -8,6 +8,7 @@ import { unseal as defaultUnseal } from '../../shared/sealing.js';
 import { checkRelease } from '../core/guardrails.js';
 import { plan } from '../core/plan.js';
 import { routeFor } from '../core/routes.js';
+import { routeTargets } from '../../shared/routes.js';
 import { drainOld, pruneOld } from './finish.js';
 import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
 import { aliveCheck, launch } from './launch.js';
@@ -125,7 +126,7 @@ export async function switchRoutes(ctx: RunContext): Promise<string> {
   for (const step of routeSteps) {
     const route = routeFor(m, step.role, launchedRole(ctx, step.role).info.ip ?? '');
     if (!route) continue;
-    newTargets.set(step.role, route.target);
+    newTargets.set(step.role, routeTargets(route).join(' '));
     store.routes.set(step.service, step.destination, route);
   }
   try {

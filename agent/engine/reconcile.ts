@@ -6,6 +6,7 @@ import type { DeployRecord } from '../../shared/api-types.js';
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import { APP_KIND, LABEL, containerName, isReleaseContainer } from '../core/containers.js';
 import { proxiedRoles, routeFor, routeKey } from '../core/routes.js';
+import { routeTargets } from '../../shared/routes.js';
 import { routedHosts } from './finish.js';
 import { releaseContainer } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
@@ -93,7 +94,7 @@ async function repointRoutes({ store, docker, log }: EngineDeps): Promise<void> 
       const route = info?.ip ? routeFor(m, role, info.ip) : undefined;
       if (!route) continue;
       const existing = store.routes.all().find((r) => r.service === route.service);
-      if (existing?.target === route.target) continue;
+      if (existing && routeTargets(existing).join(' ') === routeTargets(route).join(' ')) continue;
       const key = routeKey(m, role);
       store.routes.set(key.service, key.destination, route);
       log.info('route target updated', { service: route.service, target: route.target });

@@ -21,6 +21,8 @@ import type { Route } from './types.js';
 
 // Errors of a socket the target closed between two requests.
 const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
+// Errors of a connection that never opened: nothing of the request was sent.
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 // Lifting the client's idle timeout costs two timer updates per request, so
 // it is lifted only when the wait for the answer could outlast it; this margin
 // covers the time between the client's last byte and the start of the wait.
@@ -34,7 +36,23 @@ export interface ForwardDeps {
   metrics: Pick<RequestMetrics, 'targetFailed' | 'targetAnswered'>;
 }
 
-export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResponse, route: Route, requestTarget: RequestTarget): void {
+/** A route with several targets: where a request goes when its target cannot be reached (proxy.ts, balancer.ts). */
+export interface Failover {
+  /** Takes `target` out of rotation. */
+  failed(target: string): void;
+  /** Another target in rotation, the in-flight count moved to it; undefined when there is none. */
+  retarget(from: string): string | undefined;
+}
+
+export function forward(
+  deps: ForwardDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: Route,
+  requestTarget: RequestTarget,
+  target: string,
+  failover?: Failover,
+): void {
   const nowMs = Date.now();
   const headers = forwardRequestHeaders(req.headers, {
     clientIp: req.socket.remoteAddress,
@@ -50,7 +68,7 @@ export function forward(deps: ForwardDeps, req: IncomingMessage, res: ServerResp
     headers,
     body: null,
   };
-  const exchange = new Exchange(deps, req, res, route, request, (route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S) * 1000, nowMs);
+  const exchange = new Exchange(deps, req, res, route, target, request, (route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S) * 1000, nowMs, failover);
   if (hasRequestBody(req.headers)) request.body = limitedRequestBody(req, res, route, () => exchange.refuseBody());
   exchange.start();
 }
@@ -70,7 +88,7 @@ class Exchange implements UpstreamHandler {
   #idleLifted = false;
   /** Bytes of the answer relayed, counted only when the route limits them. */
   #relayed = 0;
-  readonly #target: string;
+  #target: string;
   readonly #responseLimit: number | undefined;
 
   constructor(
@@ -78,11 +96,13 @@ class Exchange implements UpstreamHandler {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     route: Route,
+    target: string,
     private readonly request: UpstreamRequest,
     private readonly timeoutMs: number,
     private readonly startMs: number,
+    private readonly failover: Failover | undefined,
   ) {
-    this.#target = route.target;
+    this.#target = target;
     this.#responseLimit = responseBodyLimit(route);
   }
 
@@ -208,6 +228,24 @@ class Exchange implements UpstreamHandler {
       this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
       this.deps.pool.dispatchFresh(this.#target, this.request, this);
       return;
+    }
+    if (!this.#answered && !this.#timedOut && this.failover) {
+      this.failover.failed(this.#target);
+      // Once, and only what cannot have reached the app or is safe to resend.
+      const elsewhere = !this.#retried && this.request.body === null && (CONNECT_ERRORS.has(err.code ?? '') || this.#canRetry());
+      const next = elsewhere ? this.failover.retarget(this.#target) : undefined;
+      if (next !== undefined) {
+        this.deps.metrics.targetFailed(this.#target);
+        this.deps.log(this.#target, `error: target ${this.#target} failed: ${err.code ?? err.message}; request sent to ${next}`);
+        this.#retried = true;
+        this.#reused = false;
+        this.#abort = undefined;
+        this.connection = undefined;
+        this.#target = next;
+        this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
+        this.deps.pool.dispatch(next, this.request, this);
+        return;
+      }
     }
     this.#finish();
     if (this.#answered) {

@@ -9,6 +9,7 @@ import type { ServerResponse } from 'node:http';
 import { Histogram, renderFamilies, type MetricFamily, type Sample } from '../core/prometheus.js';
 import { isLoopback, processFamilies, startMetricsServer, type MetricsListen, type RunningMetricsServer } from '../metrics-server.js';
 import type { RouteSet } from './types.js';
+import { routeTargets } from '../../shared/routes.js';
 
 /** The service label of requests no route answered: refused targets, unrouted hosts, webhooks. */
 export const NO_SERVICE = '(none)';
@@ -96,7 +97,7 @@ export class RouterMetrics implements RequestMetrics {
       const was = old.get(service);
       if (was !== undefined && was !== targets) this.#slot(service).switches += 1;
     }
-    const routed = new Set(next.routes.map((r) => r.target));
+    const routed = new Set(next.routes.flatMap((r) => routeTargets(r)));
     for (const t of this.#down) if (!routed.has(t)) this.#down.delete(t);
     this.#prune(next);
   }
@@ -155,7 +156,7 @@ export class RouterMetrics implements RequestMetrics {
 /** Each service's distinct targets, sorted and space-separated (a service may have several routes: paths, hosts). */
 function targetsByService(set: RouteSet): Map<string, string> {
   const lists = new Map<string, string[]>();
-  for (const r of set.routes) lists.set(r.service, [...(lists.get(r.service) ?? []), r.target]);
+  for (const r of set.routes) lists.set(r.service, [...(lists.get(r.service) ?? []), ...routeTargets(r)]);
   return new Map([...lists].map(([service, targets]) => [service, [...new Set(targets)].sort().join(' ')]));
 }
 

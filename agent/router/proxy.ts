@@ -7,7 +7,8 @@ import type { Socket } from 'node:net';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
 import { refuseDeclaredRequestBody } from './body-limits.js';
-import { forward } from './forward.js';
+import type { Balancer } from './balancer.js';
+import { forward, type Failover } from './forward.js';
 import type { InflightCounter } from './inflight.js';
 import type { RequestMetrics } from './metrics.js';
 import { pausedTooLong, type PauseGate } from './pause.js';
@@ -25,6 +26,8 @@ export interface ProxyDeps {
   table: () => RouteTable;
   inflight: InflightCounter;
   pool: TargetPool;
+  /** Which target of a route gets each request (round robin, passive health). */
+  balancer: Balancer;
   /** True while shutting down: answers close their connection. */
   draining: () => boolean;
   log: (message: string) => void;
@@ -160,14 +163,31 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       deps.metrics.observe(route.service, res);
       return;
     }
-    const release = deps.inflight.start(route.target);
-    // One 'close' listener releases the in-flight count and records the request.
-    deps.metrics.observe(route.service, res, release);
+    const chosen = deps.balancer.pick(route);
+    let release = deps.inflight.start(chosen);
+    let failover: Failover | undefined;
+    if (typeof route.target === 'string') {
+      // One 'close' listener releases the in-flight count and records the request.
+      deps.metrics.observe(route.service, res, release);
+    } else {
+      deps.metrics.observe(route.service, res, () => release());
+      failover = {
+        failed: (t) => deps.balancer.failed(route, t),
+        retarget: (from) => {
+          const next = deps.balancer.pickInRotation(route, from);
+          if (next === undefined) return undefined;
+          const moved = deps.inflight.start(next);
+          release();
+          release = moved;
+          return next;
+        },
+      };
+    }
     try {
-      forward(forwardDeps, req, res, route, target);
+      forward(forwardDeps, req, res, route, target, chosen, failover);
     } catch (err) {
       // A synchronous throw here would be uncaught in the request listener and take the router down.
-      forwardDeps.log(route.target, err instanceof Error ? err.message : String(err));
+      forwardDeps.log(chosen, err instanceof Error ? err.message : String(err));
       if (!res.headersSent) sendErrorPage(res, 502, 'The service could not be reached.');
       else res.destroy();
     }

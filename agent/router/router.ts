@@ -11,12 +11,14 @@ import { ConflictError } from '../../shared/errors.js';
 import { guardConnections } from '../connection-guard.js';
 import { httpTimeouts } from '../core/connection-budget.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
+import { Balancer } from './balancer.js';
 import { ChallengeAnswers } from './acme-challenges.js';
 import { CertificateStore } from './certificates.js';
 import { createControlServer, listenOnSocket } from './control.js';
 import { createHttpsProxyServer } from './https.js';
 import { InflightCounter } from './inflight.js';
 import { startRouterMetrics, type CertificateInfo } from './metrics.js';
+import { probeHealth } from './health-probe.js';
 import { PauseGate } from './pause.js';
 import { createProxyHandler, failureLog } from './proxy.js';
 import { createRequestLog } from './request-log.js';
@@ -61,6 +63,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const pauses = new PauseGate(idleTimeoutMs);
   const inflight = new InflightCounter();
   const pool = new TargetPool();
+  const balancer = new Balancer({ probe: probeHealth, log, onUp: (t) => metrics.metrics.targetAnswered(t) });
+  balancer.setRouted(table.routeSet);
   pool.setRouted(table.targets(), (t) => inflight.count(t) > 0);
   inflight.onTargetIdle((t) => pool.releaseIfUnrouted(t));
 
@@ -80,6 +84,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       table = next;
       pauses.routesChanged();
       pool.setRouted(next.targets(), (t) => inflight.count(t) > 0);
+      balancer.setRouted(set);
       log(`routes applied version=${set.version} routes=${set.routes.length}`);
       return set.version;
     });
@@ -102,7 +107,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   // while bytes move; a silent head, an idle kept-alive connection and a
   // connection that moves nothing for the idle timeout are closed.
   const handler = createProxyHandler({
-    table: () => table, inflight, pool, draining: () => draining, log, idleTimeoutMs, pauses,
+    table: () => table, inflight, pool, balancer, draining: () => draining, log, idleTimeoutMs, pauses,
     webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
     metrics: metrics.metrics,
     ...(requestLog ? { requestLog } : {}),
@@ -116,7 +121,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     ? createHttpsProxyServer(certificates, handler, { headerTimeoutMs: connections.headerTimeoutMs, idleTimeoutMs, log })
     : undefined;
   const servers: Server[] = httpsServer ? [proxyServer, httpsServer] : [proxyServer];
-  const upgradeDeps = { table: () => table, inflight, pauses, log: failureLog(log), plain: handler, idleTimeoutMs };
+  const upgradeDeps = { table: () => table, inflight, balancer, pauses, log: failureLog(log), plain: handler, idleTimeoutMs };
   const upgrades = [
     attachUpgrades(proxyServer, { ...upgradeDeps, proto: 'http' }),
     ...(httpsServer ? [attachUpgrades(httpsServer, { ...upgradeDeps, proto: 'https' })] : []),
@@ -193,6 +198,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     await metrics.server?.close();
     await applying;
     pool.destroyAll();
+    balancer.stop();
     requestLog?.flush();
     log('stopped');
   };

@@ -2,7 +2,7 @@
 // Pure: no I/O. A table is immutable; the router swaps whole tables.
 
 import { UserError } from '../../shared/errors.js';
-import { routePrefixes, routeSetSchema } from '../../shared/routes.js';
+import { routePrefixes, routeSetSchema, routeTargets } from '../../shared/routes.js';
 import type { Route, RouteSet } from './types.js';
 
 export const DEFAULT_RESPONSE_TIMEOUT_S = 30;
@@ -28,10 +28,10 @@ function assertNoDuplicates(set: RouteSet): void {
       for (const prefix of routePrefixes(route)) {
         const key = `${host} ${prefix}`;
         const other = seen.get(key);
-        if (other !== undefined && other !== route.service + route.target) {
+        if (other !== undefined && other !== `${route.service} ${routeTargets(route).join(' ')}`) {
           throw new UserError(`invalid route set: routes.${i}: host ${host} with path prefix ${prefix} is already routed`);
         }
-        seen.set(key, route.service + route.target);
+        seen.set(key, `${route.service} ${routeTargets(route).join(' ')}`);
       }
     }
   });
@@ -87,7 +87,7 @@ export function buildTable(set: RouteSet): RouteTable {
   for (const list of [...exact.values(), ...wildcard.values(), catchAll]) {
     list.sort((a, b) => b.prefix.length - a.prefix.length);
   }
-  const targets = [...new Set(set.routes.map((r) => r.target))];
+  const targets = [...new Set(set.routes.flatMap((r) => routeTargets(r)))];
 
   const match = (host: string, rawPath: string): Entry | undefined => {
     const path = pathOnly(rawPath);

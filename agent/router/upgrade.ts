@@ -10,6 +10,7 @@
 // checks (forwarding headers, path routing, maintenance).
 
 import { request as httpRequest, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Balancer } from './balancer.js';
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
@@ -28,6 +29,8 @@ import { isWebhookPath } from './webhooks.js';
 export interface UpgradeDeps {
   table: () => RouteTable;
   inflight: InflightCounter;
+  /** Which target of a route gets each upgrade; told when one cannot be reached. */
+  balancer: Pick<Balancer, 'pick' | 'failed'>;
   pauses: PauseGate;
   /** Rate-limited per target, as the proxy's failure log. */
   log: (target: string, message: string) => void;
@@ -113,16 +116,17 @@ function dispatch(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head:
     relay(deps, req, socket, head, route, target);
   } catch (err) {
     // Also reached from a pause's timer, where a throw would take the router down.
-    deps.log(route.target, `error: upgrade to ${route.target} failed: ${err instanceof Error ? err.message : String(err)}`);
+    deps.log(route.service, `error: upgrade for ${route.service} failed: ${err instanceof Error ? err.message : String(err)}`);
     socket.destroy();
   }
 }
 
 function relay(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head: Buffer, route: Route, target: RequestTarget): void {
-  const address = splitTarget(route.target);
+  const chosen = deps.balancer.pick(route);
+  const address = splitTarget(chosen);
   if (!address) return answerError(socket, req, 502, 'The service has no valid target.');
   // Until either side closes: an open WebSocket keeps its old target draining.
-  const release = deps.inflight.start(route.target);
+  const release = deps.inflight.start(chosen);
   socket.once('close', release);
   const timeoutS = route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S;
   const upstream = httpRequest({
@@ -190,7 +194,8 @@ function relay(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head: Bu
     if (socket.destroyed) return;
     if (answered) return void socket.destroy();
     if (timedOut) return answerError(socket, req, 504, `The service did not answer within ${timeoutS} s.`);
-    deps.log(route.target, `error: target ${route.target} failed: ${err.code ?? err.message}`);
+    deps.balancer.failed(route, chosen);
+    deps.log(chosen, `error: target ${chosen} failed: ${err.code ?? err.message}`);
     answerError(socket, req, 502, 'The service is not reachable.');
   });
   upstream.end();

@@ -1,5 +1,6 @@
 // The agent can die at any moment without breaking what is served: the router
 // is its own process, and a restarted agent finishes or undoes what it was doing.
+import { routeTargets } from '../../shared/routes.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitForFile } from '../support/berth-host.js';
@@ -22,7 +23,7 @@ async function routerTargets(): Promise<string[]> {
   const h = e.hosts[0]!;
   const { createRouterClient } = await import('../../agent/router/client.js');
   const set = await createRouterClient(h.routerSocket).getRoutes();
-  return set.routes.filter((r) => r.service === e.service).map((r) => r.target);
+  return set.routes.filter((r) => r.service === e.service).flatMap((r) => routeTargets(r));
 }
 
 async function containerIp(engineHost: string, name: string): Promise<string> {

@@ -1,6 +1,7 @@
 // The deploy engine over its ports with nothing real behind them but the
 // store: a FakeDocker, the in-memory router and SQLite in memory. For unit
 // tests of the state machine; test/support/engine-fixture.ts is the real one.
+import { routeTargets } from '../../shared/routes.js';
 import { randomBytes } from 'node:crypto';
 import { containerName } from '../../agent/core/containers.js';
 import { createEngine } from '../../agent/engine/deploy.js';
@@ -97,7 +98,10 @@ export async function startUnitEngine(
       return store.getDeploy(d.id)!;
     },
     states: (id) => store.events(id).map((e) => e.state).filter((s, i, all) => s !== all[i - 1]),
-    routedTo: () => router.live.routes.find((r) => r.hosts.includes(HOST))?.target,
+    routedTo: () => {
+      const route = router.live.routes.find((r) => r.hosts.includes(HOST));
+      return route ? routeTargets(route).join(' ') : undefined;
+    },
     containers() {
       const all = [...docker.containers.values()];
       return { running: all.filter((c) => c.running).map((c) => c.name).sort(), stopped: all.filter((c) => !c.running).map((c) => c.name).sort() };

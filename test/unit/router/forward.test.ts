@@ -20,7 +20,7 @@ let server: http.Server;
 before(async () => {
   server = http.createServer((req, res) => {
     const route = { service: 'demo', hosts: ['demo.test'], target: '192.0.2.1:80', response_timeout: 0.2 };
-    forward({ pool, log: () => undefined, idleTimeoutMs: 60_000, metrics: NO_METRICS }, req, res, route, { path: '/', forward: '/' });
+    forward({ pool, log: () => undefined, idleTimeoutMs: 60_000, metrics: NO_METRICS }, req, res, route, { path: '/', forward: '/' }, route.target);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });
