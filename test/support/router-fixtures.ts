@@ -35,8 +35,9 @@ export interface Upstream {
  * (`/stream?chunks=&gap=`), never (`/hang`), with the request headers (`/headers`),
  * with the size and SHA-256 of an uploaded body (`/upload`), or with a first
  * chunk and then the rest only when the test opens the gate (`/gated`).
+ * On `listenPort` when given (an upstream started again where it was).
  */
-export async function startUpstream(name: string): Promise<Upstream> {
+export async function startUpstream(name: string, listenPort = 0): Promise<Upstream> {
   const hits = new Map<string, number>();
   const gated = new Set<http.ServerResponse>();
   let received = 0;
@@ -93,7 +94,7 @@ export async function startUpstream(name: string): Promise<Upstream> {
         res.end(req.method === 'HEAD' ? undefined : name);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     name,

@@ -159,3 +159,15 @@ test('splitTarget accepts IPv4 and bracketed IPv6 with a port', () => {
     assert.equal(splitTarget(bad), undefined, bad);
   }
 });
+
+test('a route may name several targets: each is routed once; an empty list, a repeated target or a bad one is refused', () => {
+  const t = table([route({ target: ['10.0.0.1:80', '10.0.0.2:80'] }), route({ service: 'api', hosts: ['api.test'], target: '10.0.0.2:80' })]);
+  assert.deepEqual(t.targets().sort(), ['10.0.0.1:80', '10.0.0.2:80']);
+  assert.deepEqual(t.lookup('demo.test', '/')?.target, ['10.0.0.1:80', '10.0.0.2:80']);
+  const refused = (target: unknown, message: RegExp): void =>
+    assert.throws(() => parseRouteSet({ version: 1, routes: [{ service: 'demo', hosts: ['demo.test'], target }] }), message);
+  refused([], /routes\.0\.target/);
+  refused(['10.0.0.1:80', '10.0.0.1:80'], /must not name a target twice/);
+  refused(['10.0.0.1:80', 'localhost:80'], /routes\.0\.target\.1: must be IP:PORT/);
+  refused(Array.from({ length: 65 }, (_, i) => `10.0.0.${i + 1}:80`), /routes\.0\.target/);
+});
