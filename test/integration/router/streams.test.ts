@@ -222,3 +222,23 @@ test('the router process relays a WebSocket and closes it at once on SIGTERM', a
     await procDir.remove();
   }
 });
+
+test('WebSockets of a route with two targets alternate between them, and an unreachable target leaves rotation', async () => {
+  const dead = await startStreamUpstream('dead');
+  await dead.close();
+  version += 1;
+  await client().putRoutes(routeSet(version, [{ target: [v1.target, v2.target] }]));
+  const first = await openWs(port(), 'demo.test', '/');
+  const second = await openWs(port(), 'demo.test', '/');
+  assert.deepEqual([await first.ask('a'), await second.ask('b')], ['v1:a', 'v2:b']);
+  assert.equal(await inflight(v1.target), 1);
+  assert.equal(await inflight(v2.target), 1);
+  await Promise.all([first.close(), second.close()]);
+
+  version += 1;
+  await client().putRoutes(routeSet(version, [{ target: [dead.target, v1.target] }]));
+  await assert.rejects(openWs(port(), 'demo.test', '/'), /upgrade refused: 502/);
+  const after = await Promise.all([openWs(port(), 'demo.test', '/'), openWs(port(), 'demo.test', '/')]);
+  assert.deepEqual(await Promise.all(after.map((w, i) => w.ask(String(i)))), ['v1:0', 'v1:1']);
+  await Promise.all(after.map((w) => w.close()));
+});
