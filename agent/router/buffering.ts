@@ -110,6 +110,9 @@ export class HeldResponse {
   /** The client's idle clock restarted while the target's bytes come (nothing moves on the client's connection meanwhile). */
   touch(req: IncomingMessage, idleTimeoutMs: number): void {
     const now = Date.now();
+    // At the head the client's clock has a second left at least (forward.ts lifts it
+    // otherwise), so the first chunk starts the count: a small answer costs no timer update.
+    if (this.#touched === 0) this.#touched = now;
     if (now - this.#touched < TOUCH_EVERY_MS) return;
     this.#touched = now;
     req.socket.setTimeout(idleTimeoutMs);
@@ -127,7 +130,9 @@ export class HeldResponse {
     }
     const data = this.body.data();
     if (data) {
-      res.end(data);
+      // As the streamed relay writes it: end(data) would cork, and defer 'finish' to the write's callback.
+      res.write(data);
+      res.end();
       return true;
     }
     // A failing read destroys the response: the client sees a cut answer, not a short one.
