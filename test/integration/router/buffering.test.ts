@@ -66,6 +66,8 @@ async function startApp(): Promise<App> {
         res.end(req.method === 'HEAD' ? undefined : body);
         return;
       }
+      case '/hang':
+        return;
       case '/empty':
         res.writeHead(204).end();
         return;
@@ -113,17 +115,22 @@ async function routes(buffering: Record<string, unknown>, target = app.target): 
 }
 
 /** The router's open spill files (unlinked, so only its descriptors show them). */
-function spillFiles(): number {
-  const fds = `/proc/${proc.child.pid}/fd`;
+function spillFiles(router = proc, stateDir = dir.path): number {
+  const fds = `/proc/${router.child.pid}/fd`;
   let n = 0;
   for (const fd of readdirSync(fds)) {
     try {
-      if (readlinkSync(join(fds, fd)).startsWith(join(dir.path, 'router', 'buffers'))) n += 1;
+      if (readlinkSync(join(fds, fd)).startsWith(join(stateDir, 'router', 'buffers'))) n += 1;
     } catch {
       // Closed meanwhile.
     }
   }
   return n;
+}
+
+/** The router's request log so far (one JSON line per request on its stdout). */
+function logLines(): Array<Record<string, unknown>> {
+  return proc.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** A chunked upload the test writes piece by piece; `answer` settles with the router's answer. */
@@ -179,6 +186,7 @@ test('a body held in memory arrives whole; a body over max_request_body gets 413
   req.end(Buffer.alloc(60_000, 'o'));
   assert.equal((await answer).status, 413);
   assert.equal(app.seen.get('/upload') ?? 0, before, 'the app never saw the refused body');
+  await waitFor('the 413 in the request log', () => logLines().some((l) => l['path'] === '/upload' && l['status'] === 413));
 });
 
 test('a client gone in the middle of its upload leaves no spill file, and the app is never asked', async () => {
@@ -205,6 +213,9 @@ test('a buffered answer reaches the client only once the app finished it, intact
   assert.equal(headers['content-length'], '200000');
   assert.equal(body, 'g'.repeat(200_000));
   await waitFor('no spill file left', () => spillFiles() === 0);
+  const line = await waitFor('the request log line', () => logLines().find((l) => l['path'] === '/gated' && l['status'] === 200));
+  assert.equal(line['completed'], true);
+  assert.ok((line['bytes'] as number) > 200_000, 'the bytes sent, head and body');
 });
 
 test('a client gone while its answer is held leaves no spill file', async () => {
@@ -258,5 +269,23 @@ test('an answer delimited by the connection close gets a length, and 502 once pa
     assert.equal(spillFiles(), 0);
   } finally {
     await Promise.all([small.close(), big.close()]);
+  }
+});
+
+test('timeouts still apply: the response timeout once a buffered body is sent, the idle timeout to a held answer gone silent', async () => {
+  const quick = await tempDir();
+  const router = await startRouterProcess(quick.path, undefined, { extraArgs: ['--idle-timeout', '1'] });
+  try {
+    await createRouterClient(router.socketPath).putRoutes(routeSet(1, [{ target: app.target, response_timeout: 1, buffering: { requests: true, responses: true, memory: 1024 } }]));
+    const timedOut = await send(router.port, 'demo.test', '/hang', { method: 'POST', body: Buffer.alloc(5000, 't') });
+    assert.equal(timedOut.status, 504);
+    const silent = send(router.port, 'demo.test', '/gated?bytes=10000&first=4096');
+    await assert.rejects(silent, /socket hang up|ECONNRESET/, 'the client connection closed, no head sent');
+    await waitFor('no spill file left', () => spillFiles(router, quick.path) === 0);
+  } finally {
+    app.openGate();
+    router.child.kill('SIGTERM');
+    await router.exited;
+    await quick.remove();
   }
 });
