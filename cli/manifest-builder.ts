@@ -76,7 +76,7 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
     ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
     // Kamal's default is to strip the prefix, so the choice travels with the prefixes.
     ...(proxy.path_prefixes?.length ? { path_prefixes: [...proxy.path_prefixes], strip_path_prefix: proxy.strip_path_prefix ?? true } : {}),
-    ...(bodyLimits(proxy) ?? {}),
+    ...(manifestBuffering(proxy) ?? {}),
     ...(proxy.logging?.request_headers?.length || proxy.logging?.response_headers?.length
       ? {
           logging: {
@@ -101,11 +101,9 @@ async function sealedCertificate(role: PlannedRole, s: Sealing, where: { service
   };
 }
 
-type Buffering = NonNullable<ManifestRole['proxy']>['buffering'];
-
 // Only what differs from Kamal's defaults travels, which are the agent's too:
 // limits of 0 ("unlimited"), buffering both ways, kamal-proxy's memory.
-function bodyLimits(proxy: NonNullable<PlannedRole['proxy']>): { buffering: NonNullable<Buffering> } | undefined {
+function manifestBuffering(proxy: NonNullable<PlannedRole['proxy']>): { buffering: NonNullable<NonNullable<ManifestRole['proxy']>['buffering']> } | undefined {
   const { max_request_body: req, max_response_body: resp } = proxy.buffering ?? {};
   const buffering = { ...(req ? { max_request_body: req } : {}), ...(resp ? { max_response_body: resp } : {}), ...wholeBodies(proxy) };
   return Object.keys(buffering).length > 0 ? { buffering } : undefined;
