@@ -76,7 +76,7 @@ function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
     ...(proxy.forward_headers === true ? { forward_headers: true } : {}),
     // Kamal's default is to strip the prefix, so the choice travels with the prefixes.
     ...(proxy.path_prefixes?.length ? { path_prefixes: [...proxy.path_prefixes], strip_path_prefix: proxy.strip_path_prefix ?? true } : {}),
-    ...(bodyLimits(proxy) ?? {}),
+    ...(manifestBuffering(proxy) ?? {}),
     ...(proxy.logging?.request_headers?.length || proxy.logging?.response_headers?.length
       ? {
           logging: {
@@ -101,11 +101,22 @@ async function sealedCertificate(role: PlannedRole, s: Sealing, where: { service
   };
 }
 
-// Only the limits travel: 0 (Kamal's "unlimited") is the router's default too.
-function bodyLimits(proxy: NonNullable<PlannedRole['proxy']>): { buffering: { max_request_body?: number; max_response_body?: number } } | undefined {
+// Only what differs from Kamal's defaults travels, which are the agent's too:
+// limits of 0 ("unlimited"), buffering both ways, kamal-proxy's memory.
+function manifestBuffering(proxy: NonNullable<PlannedRole['proxy']>): { buffering: NonNullable<NonNullable<ManifestRole['proxy']>['buffering']> } | undefined {
   const { max_request_body: req, max_response_body: resp } = proxy.buffering ?? {};
-  if (!req && !resp) return undefined;
-  return { buffering: { ...(req ? { max_request_body: req } : {}), ...(resp ? { max_response_body: resp } : {}) } };
+  const buffering = { ...(req ? { max_request_body: req } : {}), ...(resp ? { max_response_body: resp } : {}), ...wholeBodies(proxy) };
+  return Object.keys(buffering).length > 0 ? { buffering } : undefined;
+}
+
+/** Kamal's requests/responses/memory where they differ from its defaults (feature proxy.buffer.v1). */
+function wholeBodies(proxy: NonNullable<PlannedRole['proxy']>): { requests?: false; responses?: false; memory?: number } {
+  const b = proxy.buffering ?? {};
+  return {
+    ...(b.requests === false ? { requests: false as const } : {}),
+    ...(b.responses === false ? { responses: false as const } : {}),
+    ...(b.memory !== undefined ? { memory: b.memory } : {}),
+  };
 }
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
@@ -113,7 +124,8 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.path_prefixes?.length) ? ['proxy.paths.v1'] : []),
-    ...(plan.roles.some((r) => r.proxy && bodyLimits(r.proxy)) ? ['proxy.buffering.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy?.buffering?.max_request_body || r.proxy?.buffering?.max_response_body) ? ['proxy.buffering.v1'] : []),
+    ...(plan.roles.some((r) => r.proxy && Object.keys(wholeBodies(r.proxy)).length > 0) ? ['proxy.buffer.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.logging?.request_headers?.length || r.proxy?.logging?.response_headers?.length) ? ['proxy.logging.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.ssl) ? ['proxy.tls.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
@@ -190,9 +202,6 @@ export function checkDeployable(plan: Plan): string[] {
         `proxy/ssl: automatic certificates (HTTP-01) cannot cover the wildcard host ${wildcard} of the ${role.role} role`,
         'give a certificate for wildcard hosts: proxy/ssl: { certificate_pem: SECRET, private_key_pem: SECRET }',
       );
-    }
-    if (p.buffering && (p.buffering.requests !== false || p.buffering.responses !== false || p.buffering.memory !== undefined)) {
-      warnings.push(`warning: proxy/buffering: Berth's router applies max_request_body and max_response_body but streams bodies instead of buffering them (requests, responses and memory are not applied)`);
     }
   }
   checkRouteClashes(plan);

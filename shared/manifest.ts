@@ -8,6 +8,7 @@ import { backupSchema, MAX_BACKUPS } from './manifest-backups.js';
 import { cronJobSchema, notifySchema } from './manifest-cron.js';
 import { JWE_COMPACT, NAME, NAME_RULE } from './manifest-names.js';
 import { describeIssues } from './schema-issues.js';
+import { MAX_BUFFER_MEMORY } from './routes.js';
 
 export { describeIssues } from './schema-issues.js';
 
@@ -104,9 +105,21 @@ const proxySchema = z.strictObject({
   path_prefixes: z.array(pathPrefixSchema).min(1).max(20).optional(),
   /** Forward the path without the matched prefix; Kamal's default (true) applies when absent. */
   strip_path_prefix: z.boolean().optional(),
-  /** Body size limits in bytes, 0 for none (feature proxy.buffering.v1). */
+  /**
+   * Kamal's buffering. Body size limits in bytes, 0 for none (feature
+   * proxy.buffering.v1). Whole bodies are buffered unless `requests` or
+   * `responses` is false, in memory up to `memory` bytes (feature
+   * proxy.buffer.v1 for these three); absent, Kamal's defaults apply (both
+   * buffered, 1 MiB), also for manifests written before they existed.
+   */
   buffering: z
-    .strictObject({ max_request_body: byteCount.optional(), max_response_body: byteCount.optional() })
+    .strictObject({
+      max_request_body: byteCount.optional(),
+      max_response_body: byteCount.optional(),
+      requests: z.boolean().optional(),
+      responses: z.boolean().optional(),
+      memory: z.number().int().min(0).max(MAX_BUFFER_MEMORY).optional(),
+    })
     .optional(),
   /** Headers the router's request log line carries (feature proxy.logging.v1); credentials are redacted. */
   logging: z

@@ -13,6 +13,8 @@ export const MAX_HOSTS_PER_ROUTE = 100;
 export const MAX_PREFIXES_PER_ROUTE = 20;
 /** Containers one route balances over (a role with several containers on one server). */
 export const MAX_TARGETS_PER_ROUTE = 64;
+/** The most one buffered body may hold in memory (`buffering.memory`); more goes to disk. */
+export const MAX_BUFFER_MEMORY = 1024 * 1024 * 1024;
 
 const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
 const HOST_NAME = `${HOST_LABEL}(?:\\.${HOST_LABEL})*`;
@@ -62,11 +64,19 @@ export const routeSchema = z.strictObject({
   health_path: z.string().regex(HEALTH_PATH_PATTERN, 'must start with / and hold no spaces or control characters').optional(),
   /** Forward the path with the matched prefix removed (Kamal's strip_path_prefix). */
   strip_path_prefix: z.boolean().optional(),
-  /** Body limits in bytes (Kamal's buffering): a larger request body is refused with 413; 0 or absent means no limit. */
+  /**
+   * Kamal's buffering. Body limits in bytes: a larger request body is refused
+   * with 413, a larger answer with 502; 0 or absent means no limit. With
+   * `requests`/`responses` bodies are read whole (in memory up to `memory`
+   * bytes, then on disk) before they are passed on; absent means streamed.
+   */
   buffering: z
     .strictObject({
       max_request_body: z.number().int().min(0).max(2 ** 50).optional(),
       max_response_body: z.number().int().min(0).max(2 ** 50).optional(),
+      requests: z.boolean().optional(),
+      responses: z.boolean().optional(),
+      memory: z.number().int().min(0).max(MAX_BUFFER_MEMORY).optional(),
     })
     .optional(),
   /** The request log line of this route also carries these headers (cookies and authorization redacted). */

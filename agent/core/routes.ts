@@ -53,7 +53,8 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
           strip_path_prefix: proxy.strip_path_prefix ?? true,
         }
       : {}),
-    ...(proxy.buffering ? { buffering: { ...proxy.buffering } } : {}),
+    // Kamal buffers both ways unless told not to; the router streams what a route does not say.
+    buffering: { ...proxy.buffering, requests: proxy.buffering?.requests ?? true, responses: proxy.buffering?.responses ?? true },
     ...(proxy.logging ? { logging: { ...proxy.logging } } : {}),
     ...(proxy.ssl ? { tls: { redirect: proxy.ssl_redirect ?? true } } : {}),
   };
@@ -104,6 +105,7 @@ export function sameRoutes(a: readonly Route[], b: readonly Route[]): boolean {
           r.service, [...r.hosts].sort(), r.target, r.response_timeout ?? null,
           r.health_path ?? null, r.maintenance ? (r.maintenance.message ?? null) : false, r.forward_headers === true,
           r.path_prefix ?? null, r.strip_path_prefix === true, r.buffering?.max_request_body || 0, r.buffering?.max_response_body || 0,
+          r.buffering?.requests === true, r.buffering?.responses === true, r.buffering?.memory ?? null,
           r.logging?.request_headers ?? [], r.logging?.response_headers ?? [],
           r.pause?.timeout ?? null,
           r.tls ? r.tls.redirect : null,

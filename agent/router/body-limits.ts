@@ -46,7 +46,7 @@ const LINGER_MS = 2000;
  * dropped, or after LINGER_MS. A socket closed with unread data is reset, and
  * a client still writing would see the reset instead of the 413.
  */
-function refuseRequestBody(req: IncomingMessage, res: ServerResponse, limit: number): void {
+export function refuseRequestBody(req: IncomingMessage, res: ServerResponse, limit: number): void {
   res.shouldKeepAlive = false;
   if (res.headersSent || res.destroyed) {
     res.destroy();

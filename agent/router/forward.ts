@@ -11,6 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limitedRequestBody, rawContentLength, responseBodyLimit } from './body-limits.js';
+import type { Spool } from './buffer-store.js';
+import { bufferRequestBody, buffersRequests, buffersResponses, HeldResponse, holdsResponse } from './buffering.js';
 import { forwardRawResponseHeaders, forwardRequestHeaders, hasRequestBody } from './headers.js';
 import { sendErrorPage } from './answers.js';
 import type { RequestMetrics } from './metrics.js';
@@ -34,6 +36,8 @@ export interface ForwardDeps {
   idleTimeoutMs: number;
   /** Told when a target answers or cannot be reached (its up/down gauge). */
   metrics: Pick<RequestMetrics, 'targetFailed' | 'targetAnswered'>;
+  /** Where buffered bodies spill (buffering.ts). */
+  spool: Spool;
 }
 
 /** A route with several targets: where a request goes when its target cannot be reached (proxy.ts, balancer.ts). */
@@ -68,7 +72,17 @@ export function forward(
     headers,
     body: null,
   };
-  const exchange = new Exchange(deps, req, res, route, target, request, (route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S) * 1000, nowMs, failover);
+  const timeoutMs = (route.response_timeout ?? DEFAULT_RESPONSE_TIMEOUT_S) * 1000;
+  if (hasRequestBody(req.headers) && buffersRequests(route)) {
+    // The target is asked only once the whole body is here, with its length.
+    bufferRequestBody(deps.spool, req, res, route, (m) => deps.log(target, m), (body, length) => {
+      headers['content-length'] = String(length);
+      request.body = body;
+      new Exchange(deps, req, res, route, target, request, timeoutMs, Date.now(), failover).start();
+    });
+    return;
+  }
+  const exchange = new Exchange(deps, req, res, route, target, request, timeoutMs, nowMs, failover);
   if (hasRequestBody(req.headers)) request.body = limitedRequestBody(req, res, route, () => exchange.refuseBody());
   exchange.start();
 }
@@ -88,8 +102,11 @@ class Exchange implements UpstreamHandler {
   #idleLifted = false;
   /** Bytes of the answer relayed, counted only when the route limits them. */
   #relayed = 0;
+  /** The answer being held until complete (buffering.ts), when the route buffers responses. */
+  #held: HeldResponse | undefined;
   #target: string;
   readonly #responseLimit: number | undefined;
+  readonly #route: Route;
 
   constructor(
     private readonly deps: ForwardDeps,
@@ -104,10 +121,12 @@ class Exchange implements UpstreamHandler {
   ) {
     this.#target = target;
     this.#responseLimit = responseBodyLimit(route);
+    this.#route = route;
   }
 
   start(): void {
     this.res.once('close', () => {
+      this.#held?.body.dispose();
       if (this.res.writableFinished) return;
       // The client went away: stop the upstream request, now or as soon as it is on a connection.
       this.#done = true;
@@ -119,7 +138,7 @@ class Exchange implements UpstreamHandler {
     this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
     if (!this.deps.pool.dispatch(this.#target, this.request, this)) {
       this.#finish();
-      this.request.body?.destroy();
+      if (this.request.body && 'destroy' in this.request.body) this.request.body.destroy();
       sendErrorPage(this.res, 502, 'The service has no valid target.');
     }
   }
@@ -180,6 +199,10 @@ class Exchange implements UpstreamHandler {
       this.#abort?.();
       return true;
     }
+    if (buffersResponses(this.#route) && holdsResponse(this.request.method, statusCode, rawHeaders)) {
+      this.#held = new HeldResponse(this.deps.spool, this.#route, statusCode, statusText, rawHeaders);
+      return true;
+    }
     try {
       this.res.writeHead(statusCode, statusText, forwardRawResponseHeaders(rawHeaders));
     } catch {
@@ -197,6 +220,7 @@ class Exchange implements UpstreamHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.#done) return true;
+    if (this.#held) return this.#hold(this.#held, chunk);
     if (this.#responseLimit !== undefined && (this.#relayed += chunk.byteLength) > this.#responseLimit) {
       // Streamed past the limit: the client sees a truncated answer, never more than the limit.
       this.#finish();
@@ -212,7 +236,35 @@ class Exchange implements UpstreamHandler {
   onComplete(): void {
     if (this.#done) return;
     this.#done = true;
-    this.res.end();
+    if (this.#held) this.#sendHeld(this.#held);
+    else this.res.end();
+  }
+
+  #hold(held: HeldResponse, chunk: Buffer): boolean {
+    const added = held.body.add(chunk);
+    if (added === 'over') {
+      this.#finish();
+      sendErrorPage(this.res, 502, `The service's answer is larger than this route allows (${this.#responseLimit} bytes).`);
+      this.#abort?.();
+      return true;
+    }
+    held.touch(this.req, this.deps.idleTimeoutMs);
+    if (added === 'more') return true;
+    held.body.onDrain(this.#resume!);
+    return false;
+  }
+
+  #sendHeld(held: HeldResponse): void {
+    held.body.finish((err) => {
+      // The client went away meanwhile: the close listener freed the buffer.
+      if (this.res.destroyed) return;
+      if (err) {
+        this.deps.log(this.#target, `error: buffering an answer of ${this.#target} failed: ${err.message}`);
+        sendErrorPage(this.res, 500, `The service's answer could not be buffered.`);
+      } else if (!held.send(this.res)) {
+        sendErrorPage(this.res, 502, 'The service sent an invalid response.');
+      }
+    });
   }
 
   onError(err: Error & { code?: string }): void {
@@ -232,7 +284,10 @@ class Exchange implements UpstreamHandler {
     if (!this.#answered && !this.#timedOut && this.failover) {
       this.failover.failed(this.#target);
       // Once, and only what cannot have reached the app or is safe to resend.
-      const elsewhere = !this.#retried && this.request.body === null && (CONNECT_ERRORS.has(err.code ?? '') || this.#canRetry());
+      const elsewhere =
+        !this.#retried &&
+        // A body held whole in memory can be sent again; a streamed or spilled one cannot.
+        ((this.request.body === null && this.#canRetry()) || ((this.request.body === null || Buffer.isBuffer(this.request.body)) && CONNECT_ERRORS.has(err.code ?? '')));
       const next = elsewhere ? this.failover.retarget(this.#target) : undefined;
       if (next !== undefined) {
         this.deps.metrics.targetFailed(this.#target);
@@ -248,7 +303,10 @@ class Exchange implements UpstreamHandler {
       }
     }
     this.#finish();
-    if (this.#answered) {
+    if (this.#held) {
+      // Nothing of the held answer went out: the client gets a complete error instead.
+      sendErrorPage(this.res, 502, `The service's answer broke off.`);
+    } else if (this.#answered) {
       // The target died mid-body: cut the client off so it sees a truncated answer, not a complete-looking short one.
       this.res.destroy();
     } else if (this.#timedOut) {
@@ -266,6 +324,7 @@ class Exchange implements UpstreamHandler {
 
   #finish(): void {
     this.#done = true;
+    this.#held?.body.dispose();
     clearTimeout(this.#timer);
     this.#restoreIdle();
   }

@@ -4,13 +4,14 @@
 const TITLES: Record<ErrorPageStatus, string> = {
   400: 'Bad Request',
   413: 'Content Too Large',
+  500: 'Internal Server Error',
   501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
 
-export type ErrorPageStatus = 400 | 413 | 501 | 502 | 503 | 504;
+export type ErrorPageStatus = 400 | 413 | 500 | 501 | 502 | 503 | 504;
 
 export function renderErrorPage(status: ErrorPageStatus, detail: string): string {
   const title = `${status} ${TITLES[status]}`;

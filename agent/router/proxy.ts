@@ -8,6 +8,7 @@ import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { sendErrorPage, sendMaintenancePage } from './answers.js';
 import { refuseDeclaredRequestBody } from './body-limits.js';
 import type { Balancer } from './balancer.js';
+import type { Spool } from './buffer-store.js';
 import { forward, type Failover } from './forward.js';
 import type { InflightCounter } from './inflight.js';
 import type { RequestMetrics } from './metrics.js';
@@ -39,6 +40,8 @@ export interface ProxyDeps {
   metrics: RequestMetrics;
   /** One line per request when set; webhook deliveries (their path holds a credential) are not logged. */
   requestLog?: RequestLog;
+  /** Where buffered bodies spill to disk (agent/router/buffer-store.ts). */
+  spool: Spool;
   /** Where requests of paused routes wait (agent/router/pause.ts). */
   pauses: PauseGate;
   /** HTTP-01 answers and the certificates redirects depend on (agent/router/https.ts); none in a router without TLS. */

@@ -20,6 +20,7 @@ import { InflightCounter } from './inflight.js';
 import { startRouterMetrics, type CertificateInfo } from './metrics.js';
 import { probeHealth } from './health-probe.js';
 import { PauseGate } from './pause.js';
+import { Spool } from './buffer-store.js';
 import { createProxyHandler, failureLog } from './proxy.js';
 import { createRequestLog } from './request-log.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
@@ -110,6 +111,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     table: () => table, inflight, pool, balancer, draining: () => draining, log, idleTimeoutMs, pauses,
     webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
     metrics: metrics.metrics,
+    spool: new Spool(join(config.stateDir, 'router', 'buffers')),
     ...(requestLog ? { requestLog } : {}),
     tls: { challenges, hasCertificate: (host) => config.httpsListen !== undefined && certificates.hasCertificateFor(host) },
   });

@@ -20,7 +20,8 @@ export interface UpstreamRequest {
   /** Origin-form path and query. */
   path: string;
   headers: OutgoingHttpHeaders;
-  body: Readable | null;
+  /** A Buffer once buffered whole (buffering.ts). */
+  body: Readable | Buffer | null;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { isValidHostname } from '../address.js';
 import { DEFAULT_HEALTH_PATH } from '../../shared/manifest.js';
+import { MAX_BUFFER_MEMORY } from '../../shared/routes.js';
 import { Findings, isPlainObject, parseSection } from './issues.js';
 import { deepMerge } from './merge.js';
 import type { ProxyConfig } from './types.js';
@@ -30,7 +31,7 @@ export const proxySchema = z.strictObject({
   path_prefixes: z.array(urlPath).min(1).max(20).optional(),
   strip_path_prefix: z.boolean().optional(),
   buffering: z
-    .strictObject({ requests: z.boolean().optional(), responses: z.boolean().optional(), max_request_body: bytes.optional(), max_response_body: bytes.optional(), memory: bytes.optional() })
+    .strictObject({ requests: z.boolean().optional(), responses: z.boolean().optional(), max_request_body: bytes.optional(), max_response_body: bytes.optional(), memory: bytes.max(MAX_BUFFER_MEMORY).optional() })
     .optional(),
   logging: z.strictObject({ request_headers: z.array(headerName).max(50).optional(), response_headers: z.array(headerName).max(50).optional() }).optional(),
   // kamal-proxy's own boot settings (ports, image, ...): Berth's router is set up on the agent.

@@ -72,15 +72,15 @@ describe('manifest per host', () => {
   });
 });
 
-describe('settings the router does not apply yet', () => {
-  it('ssl deploys without a warning; buffering with one saying what is not in force', async () => {
-    const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  ssl: true\n  buffering:\n    max_request_body: 1000'));
-    const warnings = checkDeployable(plan);
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /proxy\/buffering: .*applies max_request_body and max_response_body but streams bodies/);
+describe('proxy settings the router applies whole', () => {
+  it('ssl and buffering deploy without a warning', async () => {
+    for (const lines of ['  ssl: true\n  buffering:\n    max_request_body: 1000', '  buffering:\n    requests: true\n    responses: true\n    memory: 2000000']) {
+      const { plan } = await planOf(BASE.replace('  host: shop.example.com', `  host: shop.example.com\n${lines}`));
+      assert.deepEqual(checkDeployable(plan), [], lines);
+    }
   });
 
-  it('buffering with requests and responses off is applied whole: no warning', async () => {
+  it('buffering with requests and responses off deploys without a warning', async () => {
     const { plan } = await planOf(BASE.replace('  host: shop.example.com', '  host: shop.example.com\n  buffering:\n    requests: false\n    responses: false\n    max_request_body: 1000'));
     assert.deepEqual(checkDeployable(plan), []);
   });
@@ -122,6 +122,25 @@ describe('proxy/path_prefix, buffering limits and logging', () => {
     const payload = await buildManifestPayload(none.config, none.plan, hostOf(none.plan, 'web'), facts, sealing);
     assert.equal(payload.roles.web?.proxy?.buffering, undefined);
     assert.deepEqual(planFeatures(none.plan, none.config), []);
+  });
+
+  it("whole-body buffering travels only where it differs from Kamal's defaults (both ways, 1 MiB), with proxy.buffer.v1", async () => {
+    for (const [lines, buffering, features] of [
+      ['', undefined, []],
+      ['  buffering:\n    requests: true\n    responses: true', undefined, []],
+      ['  buffering:\n    requests: false', { requests: false }, ['proxy.buffer.v1']],
+      ['  buffering:\n    responses: false\n    memory: 0', { responses: false, memory: 0 }, ['proxy.buffer.v1']],
+      ['  buffering:\n    memory: 2000000\n    max_request_body: 40000000', { max_request_body: 40_000_000, memory: 2_000_000 }, ['proxy.buffering.v1', 'proxy.buffer.v1']],
+    ] as const) {
+      const { config, plan } = await planOf(withProxy(lines));
+      const web = await buildManifestPayload(config, plan, hostOf(plan, 'web'), facts, sealing);
+      assert.deepEqual(web.roles.web?.proxy?.buffering, buffering, lines);
+      assert.deepEqual(planFeatures(plan, config), features, lines);
+    }
+  });
+
+  it('a buffering memory over 1 GiB is a config error naming the key', async () => {
+    await assert.rejects(planOf(withProxy('  buffering:\n    memory: 2000000000')), /proxy\/buffering\/memory/);
   });
 
   it('two roles on one server routing the same host and prefix are refused, naming both; different prefixes deploy', async () => {

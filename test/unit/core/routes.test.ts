@@ -12,6 +12,7 @@ test('a proxied role routes its hosts to the container address and app port', ()
     target: '10.210.0.7:3000',
     health_path: '/health',
     response_timeout: 30,
+    buffering: { requests: true, responses: true },
   });
   assert.deepEqual(routeKey(m, 'web'), { service: 'demo', destination: 'staging' });
 });
@@ -22,9 +23,11 @@ test('a role without proxy has no route', () => {
   assert.deepEqual(proxiedRoles(m), ['web']);
 });
 
-test('defaults: port 80, no destination, no response timeout, health path /up', () => {
+test("defaults: port 80, no destination, no response timeout, health path /up, buffered both ways (Kamal's)", () => {
   const m = parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'] } } } }));
-  assert.deepEqual(routeFor(m, 'web', '10.0.0.2'), { service: 'demo', hosts: ['a.test'], target: '10.0.0.2:80', health_path: '/up' });
+  assert.deepEqual(routeFor(m, 'web', '10.0.0.2'), {
+    service: 'demo', hosts: ['a.test'], target: '10.0.0.2:80', health_path: '/up', buffering: { requests: true, responses: true },
+  });
 });
 
 test('a second proxied role gets its own key; web stays the primary', () => {
@@ -133,7 +136,7 @@ test('path prefixes reach the route with stripping on by default (Kamal); one pr
   assert.equal(none && 'path_prefix' in none, false);
   assert.equal(none && 'strip_path_prefix' in none, false);
   const limited = route({ buffering: { max_request_body: 10 }, logging: { request_headers: ['User-Agent'] } });
-  assert.deepEqual(limited?.buffering, { max_request_body: 10 });
+  assert.deepEqual(limited?.buffering, { max_request_body: 10, requests: true, responses: true });
   assert.deepEqual(limited?.logging, { request_headers: ['User-Agent'] });
 });
 
@@ -144,6 +147,9 @@ test('a change of prefixes, stripping, limits or log headers is a difference', (
     { ...a, strip_path_prefix: true },
     { ...a, buffering: { max_request_body: 1 } },
     { ...a, buffering: { max_response_body: 1 } },
+    { ...a, buffering: { requests: true } },
+    { ...a, buffering: { responses: true } },
+    { ...a, buffering: { memory: 100 } },
     { ...a, logging: { request_headers: ['X'] } },
     { ...a, logging: { response_headers: ['X'] } },
   ]) {
@@ -158,4 +164,13 @@ test('manifest path prefixes: dot segments, empty segments, queries and fragment
     assert.throws(() => parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], path_prefixes: [bad] } } } })), /path_prefixes/, bad);
   }
   parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], path_prefixes: ['/', '/api/', '/v1.2'] } } } }));
+});
+
+test("a route buffers both ways unless the manifest says not (Kamal's defaults), with the memory given", () => {
+  const route = (proxy: Record<string, unknown>) =>
+    routeFor(parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], ...proxy } } } })), 'web', '10.0.0.2');
+  assert.deepEqual(route({})?.buffering, { requests: true, responses: true });
+  assert.deepEqual(route({ buffering: { requests: false, memory: 0 } })?.buffering, { requests: false, responses: true, memory: 0 });
+  assert.deepEqual(route({ buffering: { responses: false, memory: 4096 } })?.buffering, { requests: true, responses: false, memory: 4096 });
+  assert.throws(() => route({ buffering: { memory: 2 ** 31 } }), /memory/);
 });

@@ -10,6 +10,8 @@ import { forward } from '../../../agent/router/forward.js';
 import { NO_METRICS } from '../../../agent/router/metrics.js';
 import type { TargetPool, UpstreamHandler } from '../../../agent/router/target-pool.js';
 import { send } from '../../support/router-fixtures.js';
+import { Spool } from '../../../agent/router/buffer-store.js';
+import { tmpdir } from 'node:os';
 
 const waiting: UpstreamHandler[] = [];
 const pool = {
@@ -20,7 +22,7 @@ let server: http.Server;
 before(async () => {
   server = http.createServer((req, res) => {
     const route = { service: 'demo', hosts: ['demo.test'], target: '192.0.2.1:80', response_timeout: 0.2 };
-    forward({ pool, log: () => undefined, idleTimeoutMs: 60_000, metrics: NO_METRICS }, req, res, route, { path: '/', forward: '/' }, route.target);
+    forward({ pool, log: () => undefined, idleTimeoutMs: 60_000, metrics: NO_METRICS, spool: new Spool(tmpdir()) }, req, res, route, { path: '/', forward: '/' }, route.target);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });
