@@ -31,7 +31,7 @@ const BINARIES = {
 // The router's stack traces name the bundle's lines (functions keep their
 // names): Node builds a map's whole index the first time it formats a stack,
 // and its streams format one for every request a client aborts; that index
-// held 19 MiB for good. \`node --enable-source-maps berth-router.js router\`
+// held about 17 MiB for good. \`node --enable-source-maps berth-router.js router\`
 // maps them.
 const AGENT_LAUNCHER = `#!/usr/bin/env -S node --enable-source-maps
 // berth-agent: the router runs from its own bundle, the other commands from the agent's (scripts/postbuild.mjs).

@@ -65,8 +65,8 @@ export function createRequestLog(options: RequestLogOptions): RequestLog {
     else dropped += count;
   };
 
-  // toISOString per line cost 1 µs (under load nearly every line has its own
-  // millisecond): the date and time up to the second are made once a second.
+  // toISOString costs about 1 µs and under load the millisecond changes every
+  // few lines: the date and time up to the second are made once a second.
   const isoTime = (): string => {
     const ms = Math.floor(now());
     const second = Math.floor(ms / 1000);
