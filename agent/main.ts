@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // berth-agent: the composition root. Parses the command, wires config -> store ->
-// docker -> router client -> engine -> API, and is the one place the agent's
-// command-line errors are printed.
+// docker -> router client -> engine -> API; its exit and its command-line
+// errors go through command-exit.ts (shared with the router's bundle).
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isBerthError, ConfigError } from '../shared/errors.js';
+import { ConfigError } from '../shared/errors.js';
+import { exitWith } from './command-exit.js';
 import { adoptsByDeployRecord, scopeToAgent } from './agent-scope.js';
 import { buildApp } from './api/app.js';
 import { startApiServer, startWebhookSocket } from './api/server.js';
@@ -325,18 +326,7 @@ async function shutdown(s: {
   return 0;
 }
 
-function render(e: unknown): string {
-  if (isBerthError(e)) return `berth-agent: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`;
-  return `berth-agent: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(render(e));
-    process.exit(isBerthError(e) && e.code === 'usage' ? 2 : 1);
-  },
-);
+exitWith(main(process.argv.slice(2)));
 
 /**
  * A removed service takes its cron schedules, running jobs and their rows

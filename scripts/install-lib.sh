@@ -256,9 +256,10 @@ background_service() {
     kill "$pid"
     for _ in $(seq 1 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
   fi
-  # The agent gets its unit's memory settings (systemd/berth-agent.service; docs/internals.md "Agent memory").
-  local -a memory=()
-  [[ $name == berth-agent ]] && memory=(MALLOC_ARENA_MAX=2 "NODE_OPTIONS=${NODE_OPTIONS:---max-semi-space-size=2}")
+  # Each gets its unit's memory settings (systemd/berth-agent.service, docs/internals.md "Agent memory";
+  # systemd/berth-router.service, docs/router.md "Memory").
+  local -a memory=(MALLOC_ARENA_MAX=2 "NODE_OPTIONS=${NODE_OPTIONS:---max-semi-space-size=2}")
+  [[ $name == berth-router ]] && memory=(MALLOC_ARENA_MAX=2 "NODE_OPTIONS=${NODE_OPTIONS:---max-semi-space-size=4}")
   env "${memory[@]}" setsid nohup /usr/local/bin/berth-agent "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$pidfile"
   changed "$name" "started in the background (no systemd): pid $!, log $LOGS/$name.log"

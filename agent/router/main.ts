@@ -1,4 +1,5 @@
-// `berth-agent router`: the router as a process. agent/main.ts dispatches here.
+// `berth-agent router`: the router as a process. agent/router/bin.ts (the
+// router's own bundle) and agent/main.ts dispatch here.
 // No run-if-entry check: in the bundled binary every module shares the entry's
 // import.meta.url, so such a check would start a router beside every command.
 

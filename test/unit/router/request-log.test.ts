@@ -61,3 +61,27 @@ test('batches its output went without are dropped and counted once it takes line
   const lines = written.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(lines.map((l) => l['path'] ?? l['dropped']), ['/after', 3]);
 });
+
+test('time: milliseconds padded, each second and day right; values JSON would escape are escaped as it does', () => {
+  const times = [Date.UTC(2026, 11, 31, 23, 59, 59, 7), Date.UTC(2026, 11, 31, 23, 59, 59, 42), Date.UTC(2027, 0, 1, 0, 0, 0, 999), Date.UTC(2027, 0, 1, 0, 0, 1, 0)];
+  const written: string[] = [];
+  let at = 0;
+  const log = createRequestLog({ write: (s) => (written.push(s), true), now: () => times[at]!, clock: () => 0 });
+  const odd = ['quote " and \\ backslash', 'tab\tnewline\ncontrol\u0001', 'lone \ud800 surrogate', 'pair \ud83d\ude00 and é', '\u2028 and \u007f'];
+  for (at = 0; at < times.length; at++) {
+    const x = fakeExchange('/', { 'user-agent': odd[at]! }, 'HTTP/1.1 200 OK\r\n\r\n');
+    log.track(x.req, x.res, () => undefined);
+    x.finish();
+  }
+  at = 0;
+  const x = fakeExchange('/', { 'user-agent': odd[4]! }, 'HTTP/1.1 200 OK\r\n\r\n');
+  log.track(x.req, x.res, () => undefined);
+  x.finish();
+  log.flush();
+  const text = written.join('');
+  const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(lines.map((l) => l['time']), [...times, times[0]!].map((t) => new Date(t).toISOString()));
+  assert.deepEqual(lines.map((l) => l['user_agent']), odd);
+  for (const value of odd) assert.ok(text.includes(JSON.stringify(value).slice(1, -1)), `${JSON.stringify(value)} written as JSON.stringify writes it`);
+  assert.equal(text.split('\n').length, lines.length + 1, 'no value splits a line');
+});
