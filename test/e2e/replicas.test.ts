@@ -103,3 +103,20 @@ test('a new release replaces all three replicas under load with no failed reques
   assert.deepEqual(await running('r1'), [], 'the old replicas are stopped');
   assert.equal((await answers(3)).size, 3, 'the new replicas share the requests');
 });
+
+test('an agent restarted after its replicas stopped starts all three again and routes to each', async () => {
+  const h = e.hosts[0]!;
+  const names = await running('r2');
+  assert.equal(names.length, 3);
+  await h.killAgent();
+  await dockerOk(h.engine.host, ['stop', '-t', '1', ...names]);
+  await h.startAgent();
+  // Routed at the addresses they have now, which Docker may have changed.
+  const routedNow = async () => {
+    if ((await running('r2')).length !== 3) return false;
+    const ips = (await inspectContainers(h.engine.host, names)).map((c) => `${Object.values(c.ips)[0]}:80`).sort();
+    return JSON.stringify((await routerTargets()).sort()) === JSON.stringify(ips);
+  };
+  await waitFor('three replicas routed again', routedNow, 30_000, { intervalMs: 250, explain: () => h.agentLog() });
+  assert.deepEqual([...(await answers(9))].sort(), names);
+});
