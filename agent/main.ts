@@ -20,7 +20,7 @@ import { createDockerPort, type DockerPort } from './docker.js';
 import { APP_KIND, LABEL } from './core/containers.js';
 import type { GuardrailPolicy } from './core/guardrails.js';
 import { disarmUnsafeRestarts, guardBinds } from './engine/bind-guard.js';
-import { createEngine, startRouteSync } from './engine/deploy.js';
+import { createEngine, startReplicaWatch, startRouteSync } from './engine/deploy.js';
 import { initIdentity, loadIdentity } from './identity.js';
 import { pauseAt } from './test-seams/pause-at.js';
 import { createLogger, type Logger } from './log.js';
@@ -41,6 +41,8 @@ import { tlsFiles } from './tls/files.js';
 import { createTlsService, type TlsService } from './tls/service.js';
 
 const ROUTE_SYNC_INTERVAL_MS = 5_000;
+// A stopped replica's address may hold requests until the response timeout: it leaves its route within a second.
+const REPLICA_WATCH_INTERVAL_MS = 1_000;
 /** How long an accessory gets to stop when its service is removed (a database flushing): Kamal's default stop wait. */
 const ACCESSORY_STOP_TIMEOUT_S = 30;
 /** How long SIGTERM waits for running deploys and removals before leaving them to the next start. */
@@ -187,7 +189,12 @@ async function run(config: AgentConfig): Promise<number> {
   } catch (e) {
     log.error('reconcile failed; serving anyway, unfinished deploys stay locked until the next start', { err: e });
   }
-  const stopRouteSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
+  const stopSync = startRouteSync(engine, ROUTE_SYNC_INTERVAL_MS, log);
+  const stopReplicaWatch = startReplicaWatch(engine, REPLICA_WATCH_INTERVAL_MS, log);
+  const stopRouteSync = () => {
+    stopSync();
+    stopReplicaWatch();
+  };
   tls.start();
   await disarmLegacyRestarts(docker, guardrails, log);
   // Exec containers outlive an agent that died mid-command; nobody will read them (this agent's only).

@@ -128,6 +128,7 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => r.proxy && Object.keys(wholeBodies(r.proxy)).length > 0) ? ['proxy.buffer.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.logging?.request_headers?.length || r.proxy?.logging?.response_headers?.length) ? ['proxy.logging.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.ssl) ? ['proxy.tls.v1'] : []),
+    ...(plan.roles.some((r) => (r.replicas ?? 1) > 1) ? ['roles.replicas.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
@@ -241,6 +242,8 @@ async function manifestRole(config: DeployConfig, role: PlannedRole, host: strin
     // Without a driver Kamal passes only --log-opt, which applies to Docker's default driver.
     logging: { driver: role.logging.driver ?? 'json-file', options: { ...role.logging.options } },
     ...(proxy ? { proxy } : {}),
+    // One container is what agents without roles.replicas.v1 run: only more travels.
+    ...(role.replicas !== undefined && role.replicas > 1 ? { replicas: role.replicas } : {}),
   };
 }
 

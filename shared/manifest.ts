@@ -186,6 +186,9 @@ const loggingSchema = z.strictObject({
   options: stringMap(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be a logging option name'), oneLine(1024), 32).default({}),
 });
 
+/** Containers of one role on one server (feature roles.replicas.v1); absent means one. */
+export const MAX_REPLICAS = 16;
+
 const roleSchema = z.strictObject({
   cmd: z.array(boundedString(4096)).min(1).max(64).optional(),
   env: envSchema.default({ clear: {}, secret: {} }),
@@ -206,6 +209,8 @@ const roleSchema = z.strictObject({
     .record(z.string().regex(OPTION_NAME, 'must be a docker run option name (lower case, without leading dashes)'), optionValue)
     .refine((m) => Object.keys(m).length <= 64, 'at most 64 entries')
     .optional(),
+  /** How many containers of the role run here, balanced by the router; absent means one. */
+  replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
 });
 
 // Accessories (feature accessories.v1): a database or cache beside the app,

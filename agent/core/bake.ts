@@ -40,14 +40,15 @@ export function bakeRemainingMs(openedAtMs: number, seconds: number, nowMs: numb
   return Math.max(0, openedAtMs + seconds * 1000 - nowMs);
 }
 
-/** What one round saw of a role's container. */
+/** What one round saw of a role's container; `replica` from a role's second container on. */
 export type ContainerObservation =
-  | { role: string; name: string; state: 'running'; restartCount: number }
-  | { role: string; name: string; state: 'stopped'; exitCode: number | null }
-  | { role: string; name: string; state: 'gone' };
+  | { role: string; replica?: number; name: string; state: 'running'; restartCount: number }
+  | { role: string; replica?: number; name: string; state: 'stopped'; exitCode: number | null }
+  | { role: string; replica?: number; name: string; state: 'gone' };
 
 export interface ProbeObservation {
   role: string;
+  replica?: number;
   path: string;
   port: number;
   ok: boolean;
@@ -60,7 +61,12 @@ export interface BakeRound {
   probes: ProbeObservation[];
 }
 
-/** Consecutive failures per role and each role's restart count when the window opened. */
+/** What restarts and failures are counted under: the role, `role/N` for its further replicas. */
+export function bakeKey(o: { role: string; replica?: number }): string {
+  return o.replica !== undefined && o.replica > 1 ? `${o.role}/${o.replica}` : o.role;
+}
+
+/** Consecutive failures per role and each role's restart count when the window opened (keys: bakeKey). */
 export interface BakeTally {
   failures: Record<string, number>;
   restarts: Record<string, number>;
@@ -83,7 +89,7 @@ export function judgeRound(tally: BakeTally, round: BakeRound): BakeVerdict {
     if (c.state === 'stopped') {
       return { failed: true, reason: `${c.role}: container ${c.name} stopped (exit code ${c.exitCode ?? 'unknown'})`, tally };
     }
-    const before = tally.restarts[c.role];
+    const before = tally.restarts[bakeKey(c)];
     if (before !== undefined && c.restartCount > before) {
       return { failed: true, reason: `${c.role}: container ${c.name} exited and was restarted by Docker`, tally };
     }
@@ -91,11 +97,12 @@ export function judgeRound(tally: BakeTally, round: BakeRound): BakeVerdict {
   const failures = { ...tally.failures };
   const next: BakeTally = { ...tally, failures };
   for (const p of round.probes) {
-    failures[p.role] = p.ok ? 0 : (failures[p.role] ?? 0) + 1;
-    if ((failures[p.role] ?? 0) >= BAKE_FAILURES_TO_FAIL) {
+    const key = bakeKey(p);
+    failures[key] = p.ok ? 0 : (failures[key] ?? 0) + 1;
+    if ((failures[key] ?? 0) >= BAKE_FAILURES_TO_FAIL) {
       return {
         failed: true,
-        reason: `${p.role}: health check GET ${p.path} on port ${p.port} failed ${failures[p.role]} times in a row (last: ${p.detail})`,
+        reason: `${key}: health check GET ${p.path} on port ${p.port} failed ${failures[key]} times in a row (last: ${p.detail})`,
         tally: next,
       };
     }

@@ -72,10 +72,22 @@ export type NamedRelease = Pick<ManifestPayload, 'service' | 'destination' | 've
 
 /**
  * Kamal's `service-role[-destination]-version`, then a short tag of the agent
- * id, so two agents sharing an engine never want the same name.
+ * id, so two agents sharing an engine never want the same name. A role's
+ * further replicas add `-2`, `-3`…: the first keeps the name it always had.
  */
-export function containerName(m: NamedRelease, role: string): string {
-  return `${legacyContainerName(m, role)}-${agentTag(m.aud)}`;
+export function containerName(m: NamedRelease, role: string, replica = 1): string {
+  const name = `${legacyContainerName(m, role)}-${agentTag(m.aud)}`;
+  return replica > 1 ? `${name}-${replica}` : name;
+}
+
+/** How many containers of the role a release runs on this server. */
+export function replicasOf(manifest: ManifestPayload, role: string): number {
+  return roleOf(manifest, role).replicas ?? 1;
+}
+
+/** The names of all the role's containers of a release, the first replica first. */
+export function replicaNames(manifest: ManifestPayload, role: string): string[] {
+  return Array.from({ length: replicasOf(manifest, role) }, (_, i) => containerName(manifest, role, i + 1));
 }
 
 /** The name agents gave containers before names carried the agent tag. */
@@ -151,10 +163,11 @@ export function containerSpec(
   role: string,
   ctx: ContainerContext,
   secrets: Record<string, string>,
+  replica = 1,
 ): ContainerSpec {
   const r = roleOf(manifest, role);
   checkRole(role, r, ctx.policy);
-  const name = containerName(manifest, role);
+  const name = containerName(manifest, role, replica);
   const env: Record<string, string> = {
     ...r.env.clear,
     ...secrets,

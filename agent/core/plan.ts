@@ -4,7 +4,7 @@
 import { ConflictError } from '../../shared/errors.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Route } from '../../shared/api-types.js';
-import { APP_KIND, LABEL, containerName, roleOf } from './containers.js';
+import { APP_KIND, LABEL, containerName, replicaNames, replicasOf, roleOf } from './containers.js';
 import { routeKey, routeName, targetAddress } from './routes.js';
 
 export interface ObservedContainer {
@@ -32,14 +32,15 @@ export interface Observed {
 export type Phase = 'PULLED' | 'STARTED' | 'HEALTHY' | 'SWITCHED' | 'DRAINED' | 'DONE';
 export const PHASES: readonly Phase[] = ['PULLED', 'STARTED', 'HEALTHY', 'SWITCHED', 'DRAINED', 'DONE'];
 
+/** `replica` is set from the second container of a role on (roles.replicas.v1); absent means the first. */
 export type Step =
   | { phase: 'PULLED'; kind: 'pull'; image: string }
-  | { phase: 'STARTED'; kind: 'create'; role: string; name: string }
+  | { phase: 'STARTED'; kind: 'create'; role: string; name: string; replica?: number }
   /** A stopped container of this release whose spec changed: remove it, then create. */
-  | { phase: 'STARTED'; kind: 'replace'; role: string; name: string; containerId: string }
+  | { phase: 'STARTED'; kind: 'replace'; role: string; name: string; containerId: string; replica?: number }
   /** A retained container of this release, unchanged: starting it is a rollback without a pull. */
-  | { phase: 'STARTED'; kind: 'start'; role: string; name: string; containerId: string }
-  | { phase: 'STARTED'; kind: 'reuse'; role: string; name: string; containerId: string }
+  | { phase: 'STARTED'; kind: 'start'; role: string; name: string; containerId: string; replica?: number }
+  | { phase: 'STARTED'; kind: 'reuse'; role: string; name: string; containerId: string; replica?: number }
   | { phase: 'HEALTHY'; kind: 'http-check'; role: string; port: number; path: string; intervalSeconds: number; requestTimeoutSeconds: number; timeoutSeconds: number }
   | { phase: 'HEALTHY'; kind: 'running-check'; role: string; delaySeconds: number }
   | { phase: 'SWITCHED'; kind: 'route'; role: string; service: string; destination: string; previous: Route | null }
@@ -65,11 +66,15 @@ export function plan(manifest: ManifestPayload, observed: Observed, fingerprints
   if (!observed.imagePresent) steps.push({ phase: 'PULLED', kind: 'pull', image: manifest.image });
 
   const roles = Object.keys(manifest.roles).sort();
-  const newIds = new Map<string, string | undefined>();
+  const newIds = new Map<string, Set<string>>();
   for (const role of roles) {
-    const { step, containerId } = startStep(manifest, role, observed.containers, fingerprints[role]);
-    steps.push(step);
-    newIds.set(role, containerId);
+    const ids = new Set<string>();
+    for (let replica = 1; replica <= replicasOf(manifest, role); replica++) {
+      const { step, containerId } = startStep(manifest, role, replica, observed.containers, fingerprints[role]);
+      steps.push(step);
+      if (containerId !== undefined) ids.add(containerId);
+    }
+    newIds.set(role, ids);
   }
 
   for (const role of roles) {
@@ -92,7 +97,7 @@ export function plan(manifest: ManifestPayload, observed: Observed, fingerprints
   }
 
   const retired = new Map<string, ReturnType<typeof retirement>>();
-  for (const role of roles) retired.set(role, retirement(manifest, role, observed, newIds.get(role)));
+  for (const role of roles) retired.set(role, retirement(manifest, role, observed, newIds.get(role) ?? new Set()));
 
   for (const role of roles) {
     const proxy = roleOf(manifest, role).proxy;
@@ -124,12 +129,14 @@ export function plan(manifest: ManifestPayload, observed: Observed, fingerprints
 function startStep(
   manifest: ManifestPayload,
   role: string,
+  replica: number,
   containers: ObservedContainer[],
   fingerprint: string | undefined,
 ): { step: Step; containerId: string | undefined } {
-  const name = containerName(manifest, role);
+  const name = containerName(manifest, role, replica);
+  const which = replica > 1 ? { replica } : {};
   const holder = containers.find((c) => c.name === name);
-  if (!holder) return { step: { phase: 'STARTED', kind: 'create', role, name }, containerId: undefined };
+  if (!holder) return { step: { phase: 'STARTED', kind: 'create', role, name, ...which }, containerId: undefined };
   if (!isRoleContainer(holder, manifest, role) || holder.labels[LABEL.release] !== manifest.version) {
     throw new ConflictError(
       `container name ${name} is taken by a container Berth did not create (${holder.id.slice(0, 12)})`,
@@ -149,30 +156,31 @@ function startStep(
         'release_config_changed',
       );
     }
-    return { step: { phase: 'STARTED', kind: 'reuse', role, name, containerId }, containerId };
+    return { step: { phase: 'STARTED', kind: 'reuse', role, name, containerId, ...which }, containerId };
   }
   if (sameSpec) {
-    return { step: { phase: 'STARTED', kind: 'start', role, name, containerId }, containerId };
+    return { step: { phase: 'STARTED', kind: 'start', role, name, containerId, ...which }, containerId };
   }
   // A fresh container replaces the stale one, so the old id is not the new one.
-  return { step: { phase: 'STARTED', kind: 'replace', role, name, containerId }, containerId: undefined };
+  return { step: { phase: 'STARTED', kind: 'replace', role, name, containerId, ...which }, containerId: undefined };
 }
 
 /**
  * After a switch: every other container of the role that still runs is
  * stopped, and of the stopped ones only the `retain_containers` that ran most
- * recently stay. The release's own container (newId) is never touched, nor is
- * the one that served just before this deploy: it is the rollback target.
+ * recently stay (times the role's replicas, so as many releases stay whole).
+ * The release's own containers (newIds) are never touched, nor are the ones
+ * that served just before this deploy: they are the rollback target.
  */
 export function retirement(
   manifest: ManifestPayload,
   role: string,
   observed: Pick<Observed, 'containers' | 'currentRelease'>,
-  newId: string | undefined,
+  newIds: ReadonlySet<string>,
 ): { stop: ObservedContainer[]; prune: ObservedContainer[] } {
-  const newName = containerName(manifest, role);
+  const newNames = new Set(replicaNames(manifest, role));
   const others = observed.containers.filter(
-    (c) => isRoleContainer(c, manifest, role) && c.id !== newId && c.name !== newName,
+    (c) => isRoleContainer(c, manifest, role) && !newIds.has(c.id) && !newNames.has(c.name),
   );
   const stop = others.filter((c) => c.running);
   // Running ones serve until the switch; the current release may have crashed but is still what a rollback wants.
@@ -181,7 +189,7 @@ export function retirement(
   const byLastRun = [...others].sort(
     (a, b) => lastRan(b) - lastRan(a) || b.createdAt - a.createdAt || Number(b.labels[LABEL.seq] ?? 0) - Number(a.labels[LABEL.seq] ?? 0),
   );
-  const prune = byLastRun.slice(Math.max(0, manifest.retain_containers)).filter((c) => !servedBefore(c));
+  const prune = byLastRun.slice(Math.max(0, manifest.retain_containers * replicasOf(manifest, role))).filter((c) => !servedBefore(c));
   return { stop, prune };
 }
 

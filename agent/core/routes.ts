@@ -34,14 +34,19 @@ export function targetAddress(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-/** undefined for a role the router does not serve. */
-export function routeFor(manifest: ManifestPayload, role: string, containerIp: string): Route | undefined {
+/**
+ * undefined for a role the router does not serve. Several addresses (a role's
+ * replicas) give a list the router balances over; one gives a plain target,
+ * which routers from before lists understand.
+ */
+export function routeFor(manifest: ManifestPayload, role: string, containerIp: string | readonly string[]): Route | undefined {
   const proxy = roleOf(manifest, role).proxy;
   if (!proxy) return undefined;
+  const targets = (typeof containerIp === 'string' ? [containerIp] : containerIp).map((ip) => targetAddress(ip, proxy.app_port));
   return {
     service: routeName(manifest, role),
     hosts: [...proxy.hosts],
-    target: targetAddress(containerIp, proxy.app_port),
+    target: targets.length === 1 ? targets[0]! : targets,
     health_path: proxy.healthcheck.path,
     ...(proxy.response_timeout !== undefined ? { response_timeout: proxy.response_timeout } : {}),
     ...(proxy.forward_headers === true ? { forward_headers: true } : {}),

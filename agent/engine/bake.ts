@@ -6,11 +6,10 @@
 // the failed release drained and stopped. Decisions live in core/bake.ts.
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import {
-  BAKE_TICK_MS, bakeHttpChecks, bakeRemainingMs, bakeSeconds, judgeRound, openTally,
+  BAKE_TICK_MS, bakeHttpChecks, bakeKey, bakeRemainingMs, bakeSeconds, judgeRound, openTally,
   type BakeHttpCheck, type BakeRound, type ContainerObservation, type ProbeObservation,
 } from '../core/bake.js';
-import { containerName } from '../core/containers.js';
-import { releaseContainer } from './observe.js';
+import { releaseContainers } from './observe.js';
 import type { DeployRecord } from '../../shared/api-types.js';
 import { probeHttp } from './health.js';
 import type { EngineDeps } from './types.js';
@@ -129,7 +128,7 @@ async function watch(deps: EngineDeps, run: (id: number) => Promise<void>, w: Wi
     }
     // Restart counts start from what the first round saw.
     if (Object.keys(tally.restarts).length === 0) {
-      tally = openTally(Object.fromEntries(round.containers.flatMap((c) => (c.state === 'running' ? [[c.role, c.restartCount]] : []))));
+      tally = openTally(Object.fromEntries(round.containers.flatMap((c) => (c.state === 'running' ? [[bakeKey(c), c.restartCount]] : []))));
     }
     const verdict = judgeRound(tally, round);
     tally = verdict.tally;
@@ -176,28 +175,39 @@ async function fail(
   }
 }
 
-/** One look at every role's container and, for proxied roles that run, one health probe each (in parallel). */
+/** One look at every role's containers and, for proxied roles, one health probe of each that runs (in parallel). */
 async function observeRound(deps: EngineDeps, m: ManifestPayload, checks: readonly BakeHttpCheck[]): Promise<BakeRound> {
   const containers: ContainerObservation[] = [];
-  const targets: Array<{ role: string; ip: string }> = [];
+  const targets: Array<{ role: string; replica?: number; ip: string }> = [];
   for (const role of Object.keys(m.roles).sort()) {
-    const info = await releaseContainer(deps.docker, m, role);
-    const name = info?.name ?? containerName(m, role);
-    if (!info) {
-      containers.push({ role, name, state: 'gone' });
-    } else if (!info.running) {
-      containers.push({ role, name, state: 'stopped', exitCode: info.exitCode });
-    } else {
-      containers.push({ role, name, state: 'running', restartCount: info.restartCount ?? 0 });
-      if (info.ip) targets.push({ role, ip: info.ip });
-    }
+    const found = await releaseContainers(deps.docker, m, role);
+    found.forEach(({ name, info }, i) => {
+      const which = { role, ...(i > 0 ? { replica: i + 1 } : {}), name };
+      if (!info) {
+        containers.push({ ...which, state: 'gone' });
+      } else if (!info.running) {
+        containers.push({ ...which, state: 'stopped', exitCode: info.exitCode });
+      } else {
+        containers.push({ ...which, state: 'running', restartCount: info.restartCount ?? 0 });
+        if (info.ip) targets.push({ role, ...(i > 0 ? { replica: i + 1 } : {}), ip: info.ip });
+      }
+    });
   }
   const probes: ProbeObservation[] = await Promise.all(
-    checks.flatMap((c) => {
-      const t = targets.find((x) => x.role === c.role);
-      if (!t) return [];
-      return [probeHttp(t.ip, c.port, c.path, c.timeoutSeconds * 1000).then((r) => ({ role: c.role, path: c.path, port: c.port, ok: r.ok, detail: r.detail }))];
-    }),
+    checks.flatMap((c) =>
+      targets
+        .filter((x) => x.role === c.role)
+        .map((t) =>
+          probeHttp(t.ip, c.port, c.path, c.timeoutSeconds * 1000).then((r) => ({
+            role: c.role,
+            ...(t.replica !== undefined ? { replica: t.replica } : {}),
+            path: c.path,
+            port: c.port,
+            ok: r.ok,
+            detail: r.detail,
+          })),
+        ),
+    ),
   );
   return { containers, probes };
 }

@@ -77,8 +77,9 @@ export async function hostContainerSpec(
   role: string,
   ctx: ContainerContext,
   secrets: Record<string, string>,
+  replica = 1,
 ): Promise<ContainerSpec> {
-  const spec = containerSpec(manifest, role, ctx, secrets);
+  const spec = containerSpec(manifest, role, ctx, secrets, replica);
   if (spec.host.Binds) spec.host.Binds = await resolveBinds(role, spec.host.Binds, ctx.policy);
   return spec;
 }

@@ -9,6 +9,7 @@ import { createMaintenanceSwitch } from './maintenance.js';
 import { createPauseSwitch } from './pause.js';
 import { removeService } from './remove.js';
 import { createBakeWatcher } from './bake.js';
+import { createReplicaWatch } from './replica-watch.js';
 import { runDeploy } from './run-deploy.js';
 import type { Engine, EngineDeps } from './types.js';
 
@@ -26,6 +27,7 @@ export function createEngine(deps: EngineDeps): Engine {
   const reconciler = createReconciler(deps, publisher);
   // A failed bake's revert is a deploy like any other: it runs through this engine.
   const bakes = createBakeWatcher(deps, (id) => engine.run(id));
+  const replicas = createReplicaWatch(deps, publisher);
 
   const settle = async (id: number, force: boolean): Promise<void> => {
     const d = store.getDeploy(id);
@@ -55,6 +57,7 @@ export function createEngine(deps: EngineDeps): Engine {
       bakes.resume();
     },
     stopBakes: () => bakes.stop(),
+    watchReplicas: () => replicas.check(),
     async syncRoutes() {
       // Certificates first: a route's redirect to HTTPS waits for its host's certificate.
       await deps.tls?.sync();
@@ -99,6 +102,23 @@ export function startRouteSync(engine: Pick<Engine, 'syncRoutes' | 'retryStrande
       .catch((err: unknown) => log.error('periodic route sync failed', { error: err }))
       .then(() => engine.retryStranded())
       .catch((err: unknown) => log.error('periodic retry of unfinished deploys failed', { error: err }))
+      .finally(() => {
+        busy = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** Every intervalMs, one look at the replicas of current releases (skipping a tick while one runs). Returns the stop function. */
+export function startReplicaWatch(engine: Pick<Engine, 'watchReplicas'>, intervalMs: number, log: Logger): () => void {
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    engine
+      .watchReplicas()
+      .catch((err: unknown) => log.warn('could not check the replicas of current releases', { error: err }))
       .finally(() => {
         busy = false;
       });

@@ -56,6 +56,7 @@ export async function launch(step: StartStep, ctx: LaunchContext): Promise<Launc
         step.role,
         { deployId: ctx.deployId, hostname: ctx.hostname, network: ctx.network, fingerprint: ctx.fingerprints[step.role] ?? '', policy: ctx.policy },
         ctx.secrets[step.role] ?? {},
+        step.replica,
       );
       if (step.kind === 'replace') await docker.remove(step.containerId, { force: true });
       id = await docker.createContainer(spec);

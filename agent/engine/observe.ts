@@ -3,7 +3,7 @@
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { DockerPort, ContainerInfo } from '../docker.js';
 import type { Store } from '../store/index.js';
-import { APP_KIND, LABEL, containerName, isReleaseContainer, legacyContainerName } from '../core/containers.js';
+import { APP_KIND, LABEL, containerName, isReleaseContainer, legacyContainerName, replicaNames } from '../core/containers.js';
 import type { Observed } from '../core/plan.js';
 
 /** Berth's app containers of a service+destination: any state, or with `all: false` the running ones. */
@@ -23,12 +23,28 @@ export async function serviceContainers(
  * before the agent tag in names made. The labels must agree; a name alone could
  * belong to another service's container (names can collide).
  */
-export async function releaseContainer(docker: Pick<DockerPort, 'inspect'>, m: ManifestPayload, role: string): Promise<ContainerInfo | undefined> {
-  for (const name of [containerName(m, role), legacyContainerName(m, role)]) {
+export async function releaseContainer(docker: Pick<DockerPort, 'inspect'>, m: ManifestPayload, role: string, replica = 1): Promise<ContainerInfo | undefined> {
+  // Names without the agent tag come from before replicas: only a first one can have one.
+  const names = replica === 1 ? [containerName(m, role), legacyContainerName(m, role)] : [containerName(m, role, replica)];
+  for (const name of names) {
     const info = await docker.inspect(name);
     if (info && isReleaseContainer(info.labels, { service: m.service, destination: m.destination, role, release: m.version })) return info;
   }
   return undefined;
+}
+
+/** Each replica of a release's role: its container, or its name when it has none. */
+export async function releaseContainers(
+  docker: Pick<DockerPort, 'inspect'>,
+  m: ManifestPayload,
+  role: string,
+): Promise<Array<{ name: string; info: ContainerInfo | undefined }>> {
+  return Promise.all(
+    replicaNames(m, role).map(async (name, i) => {
+      const info = await releaseContainer(docker, m, role, i + 1);
+      return { name: info?.name ?? name, info };
+    }),
+  );
 }
 
 export async function observe(docker: DockerPort, store: Store, manifest: ManifestPayload): Promise<Observed> {
@@ -37,7 +53,7 @@ export async function observe(docker: DockerPort, store: Store, manifest: Manife
   imagePresent.catch(() => undefined);
   const containers = await serviceContainers(docker, manifest.service, manifest.destination);
   // Whoever holds a name this release needs, even a container Berth did not make.
-  const missing = Object.keys(manifest.roles).map((role) => containerName(manifest, role)).filter((name) => !containers.some((c) => c.name === name));
+  const missing = Object.keys(manifest.roles).flatMap((role) => replicaNames(manifest, role)).filter((name) => !containers.some((c) => c.name === name));
   const holders = await Promise.all(missing.map((name) => docker.inspect(name)));
   for (const holder of holders) if (holder) containers.push(holder);
   // Retention ranks stopped containers by when they last ran; only inspect knows that.

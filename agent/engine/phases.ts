@@ -6,12 +6,12 @@ import { UserError } from '../../shared/errors.js';
 import { isDigestReference, parseManifestPayload } from '../../shared/manifest.js';
 import { unseal as defaultUnseal } from '../../shared/sealing.js';
 import { checkRelease } from '../core/guardrails.js';
-import { plan } from '../core/plan.js';
+import { plan, type Step } from '../core/plan.js';
 import { routeFor } from '../core/routes.js';
 import { routeTargets } from '../../shared/routes.js';
 import { drainOld, pruneOld } from './finish.js';
 import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
-import { aliveCheck, launch } from './launch.js';
+import { aliveCheck, launch, type Launched } from './launch.js';
 import { observe } from './observe.js';
 import { describeLogin, registryAuth } from './registry-auth.js';
 import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
@@ -78,43 +78,54 @@ export async function launchAll(ctx: RunContext): Promise<string> {
       policy: ctx.policy,
       onCreated: (c) => ctx.pending.push(c),
     });
-    ctx.launched.set(l.role, l);
+    ctx.launched.set(l.role, [...(ctx.launched.get(l.role) ?? []), l]);
     const how = { created: 'created and started', started: 'started retained container', reused: 'reusing running container' }[l.origin];
     event(ctx, 'STARTED', `${step.role}: ${how} ${l.name}${l.info.ip ? ` at ${l.info.ip}` : ''}`);
   }
-  return `started ${[...ctx.launched.values()].map((l) => l.name).join(', ')}`;
+  return `started ${[...ctx.launched.values()].flat().map((l) => l.name).join(', ')}`;
 }
 
 export async function waitHealthy(ctx: RunContext): Promise<string> {
-  const { docker, config } = ctx.deps;
   for (const step of stepsOf(ctx, 'HEALTHY')) {
-    const l = launchedRole(ctx, step.role);
-    const checkAlive = aliveCheck(docker, l.id, l.name);
-    if (step.kind === 'running-check') {
-      await waitStillRunning(step.delaySeconds, checkAlive);
-      event(ctx, 'STARTED', `${step.role}: still running after ${step.delaySeconds}s`);
-      continue;
-    }
-    // Not the address seen at launch: a container that died since has none
-    // (then say why it died), and one Docker restarted may have another.
-    const ip = await runningAddress(() => docker.inspect(l.id), checkAlive, { name: l.name, network: config.network });
-    ctx.launched.set(step.role, { ...l, info: { ...l.info, ip } });
-    await waitHttpHealthy({
-      host: ip,
-      port: step.port,
-      path: step.path,
-      intervalSeconds: step.intervalSeconds,
-      requestTimeoutSeconds: step.requestTimeoutSeconds,
-      timeoutSeconds: step.timeoutSeconds,
-      checkAlive,
-      ...(ctx.deps.probe ? { probe: ctx.deps.probe } : {}),
-      onAttempt: (r, n) => {
-        if (!r.ok && (n === 1 || n % 10 === 0)) event(ctx, 'STARTED', `${step.role}: waiting for GET ${step.path} to answer 2xx (${r.detail})`);
-      },
-    });
-    event(ctx, 'STARTED', `${step.role}: GET ${step.path} on port ${step.port} answered 2xx`);
+    // A role's replicas come up side by side: N of them take one health wait, not N.
+    // All are waited for, so none still probes once a failure reverted the deploy.
+    const results = await Promise.allSettled(launchedRole(ctx, step.role).map((l) => waitContainerHealthy(ctx, step, l)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    ctx.launched.set(step.role, results.map((r) => (r as PromiseFulfilledResult<Launched>).value));
   }
   return `${manifestOf(ctx).version} is healthy`;
+}
+
+/** One container of a role until its check passes; returns it with the address it has now. */
+async function waitContainerHealthy(ctx: RunContext, step: Extract<Step, { phase: 'HEALTHY' }>, l: Launched): Promise<Launched> {
+  const { docker, config } = ctx.deps;
+  const checkAlive = aliveCheck(docker, l.id, l.name);
+  // Several replicas name the container; one keeps the messages as they always were.
+  const who = launchedRole(ctx, step.role).length > 1 ? `${step.role} (${l.name})` : step.role;
+  if (step.kind === 'running-check') {
+    await waitStillRunning(step.delaySeconds, checkAlive);
+    event(ctx, 'STARTED', `${who}: still running after ${step.delaySeconds}s`);
+    return l;
+  }
+  // Not the address seen at launch: a container that died since has none
+  // (then say why it died), and one Docker restarted may have another.
+  const ip = await runningAddress(() => docker.inspect(l.id), checkAlive, { name: l.name, network: config.network });
+  await waitHttpHealthy({
+    host: ip,
+    port: step.port,
+    path: step.path,
+    intervalSeconds: step.intervalSeconds,
+    requestTimeoutSeconds: step.requestTimeoutSeconds,
+    timeoutSeconds: step.timeoutSeconds,
+    checkAlive,
+    ...(ctx.deps.probe ? { probe: ctx.deps.probe } : {}),
+    onAttempt: (r, n) => {
+      if (!r.ok && (n === 1 || n % 10 === 0)) event(ctx, 'STARTED', `${who}: waiting for GET ${step.path} to answer 2xx (${r.detail})`);
+    },
+  });
+  event(ctx, 'STARTED', `${who}: GET ${step.path} on port ${step.port} answered 2xx`);
+  return { ...l, info: { ...l.info, ip } };
 }
 
 /** Points the routes at the new containers; on failure the router serves the old table again. */
@@ -124,7 +135,7 @@ export async function switchRoutes(ctx: RunContext): Promise<string> {
   const routeSteps = stepsOf(ctx, 'SWITCHED');
   const newTargets = new Map<string, string>();
   for (const step of routeSteps) {
-    const route = routeFor(m, step.role, launchedRole(ctx, step.role).info.ip ?? '');
+    const route = routeFor(m, step.role, launchedRole(ctx, step.role).map((l) => l.info.ip ?? ''));
     if (!route) continue;
     newTargets.set(step.role, routeTargets(route).join(' '));
     store.routes.set(step.service, step.destination, route);

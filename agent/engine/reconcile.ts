@@ -4,11 +4,11 @@
 // the route table.
 import type { DeployRecord } from '../../shared/api-types.js';
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
-import { APP_KIND, LABEL, containerName, isReleaseContainer } from '../core/containers.js';
+import { APP_KIND, LABEL, isReleaseContainer } from '../core/containers.js';
 import { proxiedRoles, routeFor, routeKey } from '../core/routes.js';
 import { routeTargets } from '../../shared/routes.js';
 import { routedHosts } from './finish.js';
-import { releaseContainer } from './observe.js';
+import { releaseContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
 import { settle, type SettleOptions, type Settler } from './settle.js';
 import type { EngineDeps } from './types.js';
@@ -80,24 +80,27 @@ async function repointRoutes({ store, docker, log }: EngineDeps): Promise<void> 
       continue;
     }
     for (const role of proxiedRoles(m)) {
-      let info = await releaseContainer(docker, m, role);
-      const name = info?.name ?? containerName(m, role);
-      if (!info) {
-        log.warn('the current release has no container for a routed role', { service: m.service, role, container: name });
-        continue;
+      const ips: string[] = [];
+      for (const { name, info: found } of await releaseContainers(docker, m, role)) {
+        let info = found;
+        if (!info) {
+          log.warn('the current release has no container for a routed role', { service: m.service, role, container: name });
+          continue;
+        }
+        if (!info.running) {
+          await docker.start(info.id);
+          info = await docker.inspect(info.id);
+          log.info('started the routed container again', { container: name });
+        }
+        if (info?.ip) ips.push(info.ip);
       }
-      if (!info.running) {
-        await docker.start(info.id);
-        info = await docker.inspect(info.id);
-        log.info('started the routed container again', { container: name });
-      }
-      const route = info?.ip ? routeFor(m, role, info.ip) : undefined;
+      const route = ips.length > 0 ? routeFor(m, role, ips) : undefined;
       if (!route) continue;
       const existing = store.routes.all().find((r) => r.service === route.service);
       if (existing && routeTargets(existing).join(' ') === routeTargets(route).join(' ')) continue;
       const key = routeKey(m, role);
       store.routes.set(key.service, key.destination, route);
-      log.info('route target updated', { service: route.service, target: route.target });
+      log.info('route target updated', { service: route.service, target: routeTargets(route).join(' ') });
     }
   }
 }

@@ -23,7 +23,8 @@ export interface RunContext {
   fingerprints: Record<string, string>;
   /** Set by plan. */
   steps: Step[];
-  launched: Map<string, Launched>;
+  /** By role: its containers of this release, one per replica, the first replica first. */
+  launched: Map<string, Launched[]>;
   /** What this deploy created or started, as soon as it exists: a revert disposes of these. */
   pending: Pending[];
   /** Containers the router may still send traffic to: a revert must leave them. */
@@ -57,9 +58,9 @@ export function stepsOf<P extends Step['phase']>(ctx: RunContext, phase: P): Ext
   return ctx.steps.filter((s): s is Extract<Step, { phase: P }> => s.phase === phase);
 }
 
-export function launchedRole(ctx: RunContext, role: string): Launched {
+export function launchedRole(ctx: RunContext, role: string): Launched[] {
   const l = ctx.launched.get(role);
-  if (!l) throw new Error(`internal: role ${role} has no started container`);
+  if (!l?.length) throw new Error(`internal: role ${role} has no started container`);
   return l;
 }
 

@@ -78,6 +78,8 @@ export interface Engine {
   syncRoutes(): Promise<void>;
   /** Tries again to bring deploys a failure left unfinished (lock held) to a final state. */
   retryStranded(): Promise<void>;
+  /** Routes of roles with several replicas follow the replicas that run and are healthy (replica-watch.ts). */
+  watchReplicas(): Promise<void>;
   /** Maintenance on (a message) or off (null), recorded once the router serves it; rejects with UpstreamError otherwise. */
   setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null>;
   /** `deploy proxy pause|resume`: resolves once the router holds (or releases) the service's requests. */

@@ -33,6 +33,8 @@ export interface PlannedRole {
   options: DockerOptions;
   logging: LoggingConfig;
   volumes: string[];
+  /** Containers per server, when more than one (`replicas:`). */
+  replicas?: number;
 }
 
 export interface PlannedAccessory {
@@ -92,6 +94,7 @@ function planRole(config: DeployConfig, role: RoleConfig, destination: string): 
     options: { ...role.options },
     logging: roleLogging(config, role),
     volumes: [...config.volumes],
+    ...(config.replicas?.[role.name] ? { replicas: config.replicas[role.name] } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 // Berth's own keys that a file shared with Kamal can hide under `x-berth:`
-// (Kamal ignores `x-` keys): `auto_deploy`, `backups`, `bake`, `cron` and
-// `notify`, read there or at the top level, never both (cron and notify:
-// schema-cron.ts; backups: schema-backups.ts). And the `auto_deploy:` section itself:
+// (Kamal ignores `x-` keys): `auto_deploy`, `backups`, `bake`, `cron`,
+// `notify` and `replicas`, read there or at the top level, never both (cron and
+// notify: schema-cron.ts; backups: schema-backups.ts; replicas: schema-replicas.ts). And the `auto_deploy:` section itself:
 //
 //   auto_deploy:
 //     tag: "~1.4"              # exact (main), glob (v*) or semver range
@@ -21,7 +21,7 @@ import type { AutoDeployConfig, AutoDeploySource } from './types.js';
 import type { KeyPath } from './yaml.js';
 
 export const BERTH_SECTION = 'x-berth';
-const LIFTED = ['auto_deploy', 'backups', 'bake', 'cron', 'notify'] as const;
+const LIFTED = ['auto_deploy', 'backups', 'bake', 'cron', 'notify', 'replicas'] as const;
 type Lifted = (typeof LIFTED)[number];
 
 /** Where each lifted key was written: `['bake']` or `['x-berth', 'bake']`. */
@@ -29,7 +29,7 @@ export type BerthPaths = Record<Lifted, KeyPath>;
 
 /** Copies `x-berth:`'s keys into `values` (the top-level map Kamal compatibility left), recording where they came from. */
 export function liftBerthKeys(raw: Record<string, unknown>, values: Record<string, unknown>, findings: Findings): BerthPaths {
-  const paths: BerthPaths = { auto_deploy: ['auto_deploy'], backups: ['backups'], bake: ['bake'], cron: ['cron'], notify: ['notify'] };
+  const paths: BerthPaths = { auto_deploy: ['auto_deploy'], backups: ['backups'], bake: ['bake'], cron: ['cron'], notify: ['notify'], replicas: ['replicas'] };
   const section = raw[BERTH_SECTION];
   if (section === undefined || section === null) return paths;
   if (!isPlainObject(section)) {

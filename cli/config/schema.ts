@@ -1,6 +1,6 @@
 // deploy.yml: Kamal 2's keys with Kamal's meaning and defaults, plus Berth's
-// own (agent, backups, auto_deploy, bake, cron, notify; all but agent also
-// under x-berth:, see schema-berth.ts, schema-cron.ts and schema-backups.ts). Every problem names
+// own (agent, backups, auto_deploy, bake, cron, notify, replicas; all but agent also
+// under x-berth:, see schema-berth.ts, schema-cron.ts, schema-backups.ts and schema-replicas.ts). Every problem names
 // its key path and the file:line it was written at; all problems are
 // collected, then reported together (the first three).
 
@@ -17,6 +17,7 @@ import { checkCron, checkNotify } from './schema-cron.js';
 import { checkEnv } from './schema-env.js';
 import { parseProxy, resolveProxy, type ProxyInput } from './schema-proxy.js';
 import { checkRegistry } from './schema-registry.js';
+import { checkReplicas } from './schema-replicas.js';
 import { checkServers, ROLE_NAME } from './schema-servers.js';
 import { checkBoolean, checkInteger, checkLabels, checkLogging, checkPathString, checkText } from './schema-values.js';
 import type { BootConfig, DeployConfig } from './types.js';
@@ -33,7 +34,7 @@ const KNOWN = new Set([
   'service', 'image', 'servers', 'proxy', 'env', 'registry', 'volumes', 'labels', 'logging', 'boot', 'deploy_timeout',
   'drain_timeout', 'readiness_delay', 'retain_containers', 'stop_timeout', 'primary_role', 'require_destination',
   'allow_empty_roles', 'aliases', 'minimum_version', 'accessories', 'asset_path', 'error_pages_path', 'secrets_path',
-  'agent', 'cron', 'notify', 'backups', 'auto_deploy', 'bake',
+  'agent', 'cron', 'notify', 'backups', 'auto_deploy', 'bake', 'replicas',
 ]);
 
 export interface ValidatedConfig {
@@ -231,6 +232,8 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   if (notify && !config.cron) findings.warn(berth.notify, 'is set but there are no cron jobs, so nothing reports to it (it is sent only with jobs)');
   const backups = checkBackups(input.backups, berth.backups, findings, { roles, primaryRole, accessories: config.accessories, volumes: config.volumes });
   if (backups && Object.keys(backups).length > 0) config.backups = backups;
+  const replicas = checkReplicas(input.replicas, berth.replicas, findings, roles, config.accessories.map((a) => a.name));
+  if (replicas) config.replicas = replicas;
   return config;
 }
 

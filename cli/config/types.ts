@@ -165,6 +165,8 @@ export interface DeployConfig {
   backups?: Record<string, BackupConfig>;
   /** From `auto_deploy:` or `x-berth/auto_deploy:`. */
   auto_deploy?: AutoDeployConfig;
+  /** From `replicas:` or `x-berth/replicas:`: role → containers per server, only roles with more than one. */
+  replicas?: Record<string, number>;
 }
 
 export interface AutoDeploySource {

@@ -70,6 +70,7 @@ export function configView(config: DeployConfig, files: string[]): Record<string
     stop_timeout: config.stop_timeout,
     retain_containers: config.retain_containers,
     bake: config.bake,
+    replicas: config.replicas,
     require_destination: config.require_destination,
     allow_empty_roles: config.allow_empty_roles,
     aliases: config.aliases,

@@ -65,7 +65,7 @@ describe('deploy.yml auto_deploy', () => {
   it('names the path under x-berth and the line in errors', async () => {
     assert.equal(await configError('x-berth:\n  bake: 0\n'), 'x-berth/bake: should be at least 1 (deploy.yml:8)');
     assert.equal(await configError('x-berth:\n  auto_deploy:\n    tag: main\n    poll: soon\n'), 'x-berth/auto_deploy/poll: should be a duration: seconds (300) or 90s, 5m, 1h, 1d (deploy.yml:10)');
-    assert.equal(await configError('x-berth:\n  backup: {}\n'), 'x-berth/backup: unknown key (x-berth holds auto_deploy, backups, bake, cron, notify) (deploy.yml:8)');
+    assert.equal(await configError('x-berth:\n  backup: {}\n'), 'x-berth/backup: unknown key (x-berth holds auto_deploy, backups, bake, cron, notify, replicas) (deploy.yml:8)');
   });
 
   it('refuses bad durations, a poll out of bounds and a policy nothing triggers', async () => {

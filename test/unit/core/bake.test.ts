@@ -85,3 +85,21 @@ describe('bake window: checks and timing', () => {
     assert.equal(bakeRemainingMs(Number.NaN, 15, opened), 0);
   });
 });
+
+describe('bake window: a role with replicas', () => {
+  const replica = (n: number, restartCount = 0): ContainerObservation => ({ role: 'web', replica: n, name: `demo-web-v2-g-${n}`, state: 'running', restartCount });
+  const probeOf = (n: number, ok: boolean): ProbeObservation => ({ ...probe(ok), replica: n });
+
+  it('counts each replica on its own: failures of one never add to another, and a restart of any fails the bake', () => {
+    const tally = openTally({ web: 0, 'web/2': 0 });
+    const both = [running(), replica(2)];
+    // One replica failing and the other passing, in turn: no replica fails three times in a row.
+    const alternating = [0, 1, 2, 3].map((i) => round([probe(i % 2 === 0), probeOf(2, i % 2 === 1)], both));
+    assert.equal(play(alternating, tally), undefined);
+    assert.equal(
+      play([1, 2, 3].map(() => round([probe(true), probeOf(2, false)], both)), tally),
+      'web/2: health check GET /up on port 80 failed 3 times in a row (last: HTTP 500)',
+    );
+    assert.equal(play([round([], [running(), replica(2, 1)])], tally), 'web: container demo-web-v2-g-2 exited and was restarted by Docker');
+  });
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseManifestPayload } from '../../../shared/manifest.js';
-import { agentTag, containerName, containerSpec, isAgentsContainer, legacyContainerName } from '../../../agent/core/containers.js';
+import { agentTag, containerName, containerSpec, isAgentsContainer, legacyContainerName, replicaNames } from '../../../agent/core/containers.js';
 import { guardrailPolicy } from '../../../agent/core/guardrails.js';
 import { loggingPolicy } from '../../../agent/core/logging-policy.js';
 import { fullManifest, minimalManifest } from '../../support/manifest-fixture.js';
@@ -17,6 +17,16 @@ test('name is service-role-version, with the destination when there is one, then
   assert.equal(agentTag(agent), 'Ab3xYz', 'letters and digits only: no - or _ in a name');
   const spec = containerSpec(parseManifestPayload(fullManifest()), 'worker', ctx, {});
   assert.equal(spec.name, 'demo-worker-staging-abc123-gggggg');
+});
+
+test('a role with replicas: the first keeps the name it always had, the others add -2, -3; each knows its own name', () => {
+  const m = parseManifestPayload(minimalManifest({ roles: { web: { replicas: 3 }, worker: {} } }));
+  assert.deepEqual(replicaNames(m, 'web'), ['demo-web-abc123-gggggg', 'demo-web-abc123-gggggg-2', 'demo-web-abc123-gggggg-3']);
+  assert.deepEqual(replicaNames(m, 'worker'), ['demo-worker-abc123-gggggg']);
+  const second = containerSpec(m, 'web', ctx, {}, 2);
+  assert.equal(second.name, 'demo-web-abc123-gggggg-2');
+  assert.equal(second.env.KAMAL_CONTAINER_NAME, 'demo-web-abc123-gggggg-2');
+  assert.deepEqual(second.labels, containerSpec(m, 'web', ctx, {}).labels, 'the same labels: a replica is found by its release and role');
 });
 
 test("a container is the agent's when berth.agent names it; an unlabeled Berth container only when adopted", () => {

@@ -17,6 +17,12 @@ test('a proxied role routes its hosts to the container address and app port', ()
   assert.deepEqual(routeKey(m, 'web'), { service: 'demo', destination: 'staging' });
 });
 
+test('several addresses give a list of targets in their order; one gives the plain target older routers read', () => {
+  const m = parseManifestPayload(minimalManifest({ roles: { web: { proxy: { hosts: ['a.test'], app_port: 3000 }, replicas: 2 } } }));
+  assert.deepEqual(routeFor(m, 'web', ['10.0.0.3', '10.0.0.2'])?.target, ['10.0.0.3:3000', '10.0.0.2:3000']);
+  assert.equal(routeFor(m, 'web', ['10.0.0.3'])?.target, '10.0.0.3:3000');
+});
+
 test('a role without proxy has no route', () => {
   const m = parseManifestPayload(fullManifest());
   assert.equal(routeFor(m, 'worker', '10.210.0.8'), undefined);
