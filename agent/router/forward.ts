@@ -15,6 +15,7 @@ import type { Spool } from './buffer-store.js';
 import { bufferRequestBody, buffersRequests, buffersResponses, HeldResponse, holdsResponse } from './buffering.js';
 import { forwardRawResponseHeaders, forwardRequestHeaders, hasRequestBody } from './headers.js';
 import { sendErrorPage } from './answers.js';
+import { Attempt, CONNECT_DEADLINE_MS, CONNECT_TOO_SLOW, mayResend, type Failover } from './failover.js';
 import type { RequestMetrics } from './metrics.js';
 import type { RequestTarget } from './request-target.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S } from './table.js';
@@ -23,8 +24,6 @@ import type { Route } from './types.js';
 
 // Errors of a socket the target closed between two requests.
 const STALE_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET']);
-// Errors of a connection that never opened: nothing of the request was sent.
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 // Lifting the client's idle timeout costs two timer updates per request, so
 // it is lifted only when the wait for the answer could outlast it; this margin
 // covers the time between the client's last byte and the start of the wait.
@@ -38,14 +37,6 @@ export interface ForwardDeps {
   metrics: Pick<RequestMetrics, 'targetFailed' | 'targetAnswered'>;
   /** Where buffered bodies spill (buffering.ts). */
   spool: Spool;
-}
-
-/** A route with several targets: where a request goes when its target cannot be reached (proxy.ts, balancer.ts). */
-export interface Failover {
-  /** Takes `target` out of rotation. */
-  failed(target: string): void;
-  /** Another target in rotation, the in-flight count moved to it; undefined when there is none. */
-  retarget(from: string): string | undefined;
 }
 
 export function forward(
@@ -105,6 +96,9 @@ class Exchange implements UpstreamHandler {
   /** The answer being held until complete (buffering.ts), when the route buffers responses. */
   #held: HeldResponse | undefined;
   #target: string;
+  /** The live try, for a route with several targets (failover.ts). */
+  #attempt: Attempt | undefined;
+  #connectTimer: NodeJS.Timeout | undefined;
   readonly #responseLimit: number | undefined;
   readonly #route: Route;
 
@@ -136,7 +130,7 @@ class Exchange implements UpstreamHandler {
     // The clock covers connecting (a vanished container IP may never answer a SYN)
     // and then waiting for the answer once the request is fully sent.
     this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
-    if (!this.deps.pool.dispatch(this.#target, this.request, this)) {
+    if (!this.#send(this.#target, false)) {
       this.#finish();
       if (this.request.body && 'destroy' in this.request.body) this.request.body.destroy();
       sendErrorPage(this.res, 502, 'The service has no valid target.');
@@ -144,6 +138,7 @@ class Exchange implements UpstreamHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    clearTimeout(this.#connectTimer);
     this.#abort = abort;
     if (this.#done) {
       abort();
@@ -278,30 +273,10 @@ class Exchange implements UpstreamHandler {
       this.#abort = undefined;
       this.connection = undefined;
       this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
-      this.deps.pool.dispatchFresh(this.#target, this.request, this);
+      this.#send(this.#target, true);
       return;
     }
-    if (!this.#answered && !this.#timedOut && this.failover) {
-      this.failover.failed(this.#target);
-      // Once, and only what cannot have reached the app or is safe to resend.
-      const elsewhere =
-        !this.#retried &&
-        // A body held whole in memory can be sent again; a streamed or spilled one cannot.
-        ((this.request.body === null && this.#canRetry()) || ((this.request.body === null || Buffer.isBuffer(this.request.body)) && CONNECT_ERRORS.has(err.code ?? '')));
-      const next = elsewhere ? this.failover.retarget(this.#target) : undefined;
-      if (next !== undefined) {
-        this.deps.metrics.targetFailed(this.#target);
-        this.deps.log(this.#target, `error: target ${this.#target} failed: ${err.code ?? err.message}; request sent to ${next}`);
-        this.#retried = true;
-        this.#reused = false;
-        this.#abort = undefined;
-        this.connection = undefined;
-        this.#target = next;
-        this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
-        this.deps.pool.dispatch(next, this.request, this);
-        return;
-      }
-    }
+    if (!this.#answered && !this.#timedOut && this.#tryElsewhere(err.code ?? err.message, err.code)) return;
     this.#finish();
     if (this.#held) {
       // Nothing of the held answer went out: the client gets a complete error instead.
@@ -318,12 +293,59 @@ class Exchange implements UpstreamHandler {
     }
   }
 
+  /** No connection by the connect deadline (a route with several targets): another target may get the request. */
+  connectTooSlow(): void {
+    if (this.#done || this.#abort !== undefined || this.#answered) return;
+    this.#tryElsewhere(`no connection within ${CONNECT_DEADLINE_MS / 1000} s`, CONNECT_TOO_SLOW);
+  }
+
+  /** Sends the request to `target` on a pooled connection, or a fresh one; false when that is no target. */
+  #send(target: string, fresh: boolean): boolean {
+    if (!this.failover) {
+      if (!fresh) return this.deps.pool.dispatch(target, this.request, this);
+      this.deps.pool.dispatchFresh(target, this.request, this);
+      return true;
+    }
+    if (this.#attempt) this.#attempt.live = false;
+    const attempt = (this.#attempt = new Attempt(this));
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = setTimeout(onConnectDeadline, Math.min(CONNECT_DEADLINE_MS, this.timeoutMs), this);
+    if (!fresh) return this.deps.pool.dispatch(target, this.request, attempt);
+    this.deps.pool.dispatchFresh(target, this.request, attempt);
+    return true;
+  }
+
+  /**
+   * The target failed before answering: out of rotation, and the request goes
+   * once to another target when that is safe (failover.ts mayResend). True
+   * when it went; false leaves the failure to the caller.
+   */
+  #tryElsewhere(why: string, code: string | undefined): boolean {
+    if (!this.failover) return false;
+    const failed = this.#target;
+    this.failover.failed(failed);
+    const next = !this.#retried && mayResend(this.request.method, this.request.body, code) ? this.failover.retarget(failed) : undefined;
+    if (next === undefined) return false;
+    this.deps.metrics.targetFailed(failed);
+    this.deps.log(failed, `error: target ${failed} failed: ${why}; request sent to ${next}`);
+    this.#retried = true;
+    this.#reused = false;
+    this.#abort = undefined;
+    this.connection = undefined;
+    this.#target = next;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(onResponseTimeout, this.timeoutMs, this);
+    this.#send(next, false);
+    return true;
+  }
+
   #canRetry(): boolean {
     return this.request.body === null && (this.request.method === 'GET' || this.request.method === 'HEAD');
   }
 
   #finish(): void {
     this.#done = true;
+    clearTimeout(this.#connectTimer);
     this.#held?.body.dispose();
     clearTimeout(this.#timer);
     this.#restoreIdle();
@@ -338,4 +360,8 @@ class Exchange implements UpstreamHandler {
 
 function onResponseTimeout(exchange: Exchange): void {
   exchange.timeout();
+}
+
+function onConnectDeadline(exchange: Exchange): void {
+  exchange.connectTooSlow();
 }
