@@ -2,8 +2,9 @@
 // stay exact, not divided): a worker's listeners accept paused (no byte read), the
 // worker asks the primary for a slot, and hands the socket to its HTTP/TLS server
 // only once granted; the primary counts every worker's connections in one
-// ConnectionBudget. Costs one IPC round trip per new connection, nothing per
-// request on a kept-alive one (docs/router.md "Workers").
+// ConnectionBudget. Costs an IPC round trip per new connection (the accepts and
+// closes of one event loop turn share one message), nothing per request on a
+// kept-alive one (docs/router.md "Workers").
 
 import type { Server, Socket } from 'node:net';
 import { ConnectionBudget, type GuardedLimits } from '../connection-guard.js';
@@ -16,8 +17,28 @@ type Listener = (socket: Socket) => void;
 export class RemoteConnectionGuard {
   readonly #pending = new Map<number, { socket: Socket; server: Server; inner: readonly Listener[] }>();
   #next = 0;
+  #open: Array<[number, string]> = [];
+  #close: string[] = [];
+  #flushing = false;
 
   constructor(private readonly send: (m: WorkerMessage) => void) {}
+
+  #flush = (): void => {
+    this.#flushing = false;
+    const open = this.#open;
+    const close = this.#close;
+    this.#open = [];
+    this.#close = [];
+    this.send({ t: 'conns', open, close });
+  };
+
+  #queue(open: [number, string] | undefined, close: string | undefined): void {
+    if (open) this.#open.push(open);
+    if (close !== undefined) this.#close.push(close);
+    if (this.#flushing) return;
+    this.#flushing = true;
+    setImmediate(this.#flush);
+  }
 
   install(servers: readonly Server[], limits: ConnectionLimits): GuardedLimits {
     // Only for the log line and Node's own per-server cap; the primary's budget decides.
@@ -31,7 +52,7 @@ export class RemoteConnectionGuard {
       server.on('connection', (socket: Socket) => {
         const conn = this.#next++;
         this.#pending.set(conn, { socket, server, inner });
-        this.send({ t: 'conn-open', conn, key: addressKey(socket.remoteAddress) });
+        this.#queue([conn, addressKey(socket.remoteAddress)], undefined);
       });
     }
     return local;
@@ -44,12 +65,12 @@ export class RemoteConnectionGuard {
     this.#pending.delete(conn);
     const { socket, server, inner } = p;
     if (!ok || socket.destroyed) {
-      if (ok) this.send({ t: 'conn-close', key: addressKey(socket.remoteAddress) });
+      if (ok) this.#queue(undefined, addressKey(socket.remoteAddress));
       socket.destroy();
       return;
     }
     const key = addressKey(socket.remoteAddress);
-    socket.once('close', () => this.send({ t: 'conn-close', key }));
+    socket.once('close', () => this.#queue(undefined, key));
     for (const listener of inner) listener.call(server, socket);
     socket.resume();
   }

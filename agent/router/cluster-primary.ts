@@ -136,11 +136,12 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
       case 'hello':
         member.hello();
         return;
-      case 'conn-open':
-        member.worker.send({ t: 'conn-grant', conn: m.conn, ok: !stopping && budget.open(member.worker.id, m.key) } satisfies PrimaryMessage);
-        return;
-      case 'conn-close':
-        budget.close(member.worker.id, m.key);
+      case 'conns':
+        // Closes first: a slot given back in the same turn is free for an accept.
+        for (const key of m.close) budget.close(member.worker.id, key);
+        if (m.open.length > 0) {
+          member.worker.send({ t: 'grants', grants: m.open.map(([conn, key]) => [conn, !stopping && budget.open(member.worker.id, key)]) } satisfies PrimaryMessage);
+        }
     }
   };
 

@@ -45,7 +45,8 @@ export type PrimaryMessage =
   | { t: 'cert-delete'; id: number; cert: string }
   | { t: 'targets'; id: number }
   | { t: 'metrics'; id: number }
-  | { t: 'conn-grant'; conn: number; ok: boolean }
+  /** Answers to `conns`: per connection id, whether it may be served. */
+  | { t: 'grants'; grants: Array<[conn: number, ok: boolean]> }
   | { t: 'stop' };
 
 /** Worker → primary. */
@@ -53,8 +54,11 @@ export type WorkerMessage =
   /** Listening for messages: a message sent before would be lost. */
   | { t: 'hello' }
   | { t: 'reply'; id: number; ok: boolean; value?: unknown; message?: string }
-  | { t: 'conn-open'; conn: number; key: string }
-  | { t: 'conn-close'; key: string };
+  /** Connections accepted (asking for a slot) and closed (giving one back) since the last such message, by address key. */
+  | { t: 'conns'; open: Array<[conn: number, key: string]>; close: string[] };
+
+/** Entries in one `conns` or `grants` message at most (a worker sends what one event loop turn accepted). */
+export const MAX_BATCH = 100_000;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -111,9 +115,12 @@ export function parsePrimaryMessage(m: unknown): PrimaryMessage {
     case 'targets':
     case 'metrics':
       return { t: m['t'], id: needId() };
-    case 'conn-grant':
-      if (!isInt(m['conn']) || typeof m['ok'] !== 'boolean') throw new Error('conn-grant: bad shape');
-      return { t: 'conn-grant', conn: m['conn'], ok: m['ok'] };
+    case 'grants': {
+      const grants = m['grants'];
+      if (!Array.isArray(grants) || grants.length > MAX_BATCH) throw new Error('grants: bad shape');
+      for (const g of grants) if (!Array.isArray(g) || g.length !== 2 || !isInt(g[0]) || typeof g[1] !== 'boolean') throw new Error('grants: bad entry');
+      return { t: 'grants', grants: grants as Array<[number, boolean]> };
+    }
     case 'stop':
       return { t: 'stop' };
     default:
@@ -132,12 +139,14 @@ export function parseWorkerMessage(m: unknown): WorkerMessage {
       const message = isString(m['message'], 4096) ? m['message'] : undefined;
       return { t: 'reply', id: m['id'], ok: m['ok'], value: m['value'], ...(message !== undefined ? { message } : {}) };
     }
-    case 'conn-open':
-      if (!isInt(m['conn']) || !isString(m['key'], 100)) throw new Error('conn-open: bad shape');
-      return { t: 'conn-open', conn: m['conn'], key: m['key'] };
-    case 'conn-close':
-      if (!isString(m['key'], 100)) throw new Error('conn-close: bad shape');
-      return { t: 'conn-close', key: m['key'] };
+    case 'conns': {
+      const open = m['open'];
+      const close = m['close'];
+      if (!Array.isArray(open) || !Array.isArray(close) || open.length > MAX_BATCH || close.length > MAX_BATCH) throw new Error('conns: bad shape');
+      for (const o of open) if (!Array.isArray(o) || o.length !== 2 || !isInt(o[0]) || !isString(o[1], 100)) throw new Error('conns: bad open entry');
+      if (!close.every((k) => isString(k, 100))) throw new Error('conns: bad close entry');
+      return { t: 'conns', open: open as Array<[number, string]>, close: close as string[] };
+    }
     default:
       throw new Error(`unknown message ${JSON.stringify(String(m['t']).slice(0, 40))}`);
   }

@@ -117,8 +117,8 @@ export async function runRouterWorker(config: RouterConfig): Promise<void> {
         if (!counts) throw new Error('metrics are off');
         return await counts;
       }
-      case 'conn-grant':
-        guard.granted(m.conn, m.ok);
+      case 'grants':
+        for (const [conn, ok] of m.grants) guard.granted(conn, ok);
         return undefined;
       case 'stop':
         stop('asked by the primary');

@@ -6,11 +6,11 @@ import { lineChunks, PIPE_BUF } from '../../../agent/router/cluster-worker.js';
 
 test('IPC messages are checked for shape before anything acts on them', () => {
   assert.deepEqual(parsePrimaryMessage({ t: 'commit', id: 3, version: 7 }), { t: 'commit', id: 3, version: 7 });
-  assert.deepEqual(parseWorkerMessage({ t: 'conn-open', conn: 1, key: '10.0.0.1' }), { t: 'conn-open', conn: 1, key: '10.0.0.1' });
-  for (const bad of [null, [], 'x', { t: 'nope' }, { t: 'commit', id: -1, version: 1 }, { t: 'commit', id: 1 }, { t: 'prepare', id: 1, set: { version: 1, routes: [{ target: 'x' }] } }, { t: 'conn-grant', conn: 1, ok: 'yes' }]) {
+  assert.deepEqual(parseWorkerMessage({ t: 'conns', open: [[1, '10.0.0.1']], close: ['10.0.0.2'] }), { t: 'conns', open: [[1, '10.0.0.1']], close: ['10.0.0.2'] });
+  for (const bad of [null, [], 'x', { t: 'nope' }, { t: 'commit', id: -1, version: 1 }, { t: 'commit', id: 1 }, { t: 'prepare', id: 1, set: { version: 1, routes: [{ target: 'x' }] } }, { t: 'grants', grants: [[1, 'yes']] }, { t: 'grants', grants: [[-1, true]] }]) {
     assert.throws(() => parsePrimaryMessage(bad), JSON.stringify(bad));
   }
-  for (const bad of [{ t: 'reply', id: 'a', ok: true }, { t: 'conn-open', conn: 1 }, { t: 'conn-close', key: 'x'.repeat(101) }, { t: 'init' }]) {
+  for (const bad of [{ t: 'reply', id: 'a', ok: true }, { t: 'conns', open: [[1]], close: [] }, { t: 'conns', open: [], close: ['x'.repeat(101)] }, { t: 'init' }]) {
     assert.throws(() => parseWorkerMessage(bad), JSON.stringify(bad));
   }
   assert.throws(() => parseMetricsCounts({ slots: { a: { requests: [1], buckets: [], sum: 0, count: 0, inflight: 0 } }, down: [], open: 0 }, 2, 6));
