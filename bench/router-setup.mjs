@@ -182,7 +182,13 @@ async function startBerth(dir, port, tls, name = 'berth', workers = 1) {
   let httpsSkipped = https ? undefined : 'this router has no --https-listen yet';
   if (https) {
     const body = { hosts: HOSTS, cert_pem: fs.readFileSync(tls.cert, 'utf8'), key_pem: fs.readFileSync(tls.key, 'utf8') };
-    const answer = await control(socketPath, 'PUT', '/certificates/bench', body).catch((e) => ({ status: 0, text: e.message }));
+    // With workers the control socket appears after the ports: every worker listens first.
+    let answer;
+    for (let tries = 0; tries < 100; tries++) {
+      answer = await control(socketPath, 'PUT', '/certificates/bench', body).catch((e) => ({ status: 0, text: e.message }));
+      if (answer.status !== 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     if (answer.status < 200 || answer.status > 299) httpsSkipped = `PUT /certificates/bench answered ${answer.status} ${answer.text.slice(0, 200)}`;
     else await waitForPort(port[`${name}Tls`], `${name} router`, child);
   }

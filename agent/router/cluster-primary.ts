@@ -85,19 +85,19 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
       member.worker.send({ ...message, id } as PrimaryMessage);
     });
 
-  /** To every worker; a worker that exits meanwhile is fine (its replacement starts from the new state), one that hangs is killed. */
+  /**
+   * To every worker. One that exits meanwhile is fine (its replacement starts
+   * from the new state); one that hangs or fails is killed and replaced, so no
+   * worker serves the old state once the call answers.
+   */
   const push = async (message: Message): Promise<void> => {
     await Promise.all([...members.values()].map(async (m) => {
       try {
         await ask(m, message, PUSH_TIMEOUT_MS);
       } catch (e) {
         if (e instanceof Gone) return;
-        if (e instanceof UpstreamError) {
-          log(`error: ${e.message}; replacing it`);
-          await killAndWait(m.worker);
-          return;
-        }
-        throw e;
+        log(`error: ${(e as Error).message}; replacing worker ${m.worker.id}`);
+        await killAndWait(m.worker);
       }
     }));
   };

@@ -58,7 +58,6 @@ export interface WorkerPlane {
 export interface WorkerHandle {
   /** Makes `next` live, as a local apply does after its snapshot is saved. */
   swap(next: RouteTable): void;
-  version(): number;
   inflight(): Record<string, number>;
   metrics(): Promise<MetricsCounts> | undefined;
 }
@@ -243,7 +242,6 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     ...(worker ? {
       worker: {
         swap,
-        version: () => table.version,
         inflight: () => Object.fromEntries(Object.entries(inflight.report([])).map(([t, s]) => [t, s.inflight])),
         metrics: () => workerMetrics?.counts(),
       },
