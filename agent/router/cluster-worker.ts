@@ -19,6 +19,12 @@ import { buildTable, type RouteTable } from './table.js';
 /** POSIX: a pipe write of at most this many bytes is never interleaved with another writer's. */
 export const PIPE_BUF = 4096;
 const MAX_UNWRITTEN_LOG_BYTES = 4 * 1024 * 1024;
+/**
+ * Without its primary a worker is orphaned: under systemd the unit restarts
+ * only once every process of it is gone, so a full drain would keep the
+ * router down for the whole shutdown timeout. Requests get this long instead.
+ */
+const ORPHAN_DRAIN_MS = 2_000;
 
 /** Cuts `lines` (whole lines) into chunks of at most `max` bytes at line ends; a longer line is a chunk of its own. */
 export function lineChunks(lines: string, max = PIPE_BUF): string[] {
@@ -65,10 +71,11 @@ export async function runRouterWorker(config: RouterConfig): Promise<void> {
   let prepared: RouteTable | undefined;
   let stopping = false;
 
-  const stop = (why: string): void => {
+  const stop = (why: string, boundMs?: number): void => {
     if (stopping) return;
     stopping = true;
     workerLog(`stopping: ${why}`);
+    if (boundMs !== undefined) setTimeout(() => process.exit(0), boundMs).unref();
     void (router?.stop() ?? Promise.resolve()).finally(() => process.stdout.write('', () => process.exit(0)));
   };
 
@@ -149,8 +156,8 @@ export async function runRouterWorker(config: RouterConfig): Promise<void> {
     );
   });
   send({ t: 'hello' });
-  // The primary gone (crashed, killed): serve out what runs, then leave; systemd restarts the whole unit.
-  process.on('disconnect', () => stop('the primary went away'));
+  // The primary gone (crashed, killed): stop accepting, give what runs a moment, leave; systemd restarts the unit.
+  process.on('disconnect', () => stop('the primary went away', ORPHAN_DRAIN_MS));
   // SIGTERM/SIGINT reach a worker directly from a terminal's Ctrl-C or a kill of the process group: drain as the primary would ask.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
