@@ -203,3 +203,31 @@ test('the per-address cap is exact across workers', async () => {
     await capped.remove();
   }
 });
+
+test('workers whose primary was killed stop accepting and exit, so the router can be started again', async () => {
+  const orphanDir = await tempDir();
+  const r = await startRouterProcess(orphanDir.path, undefined, { extraArgs: ['--workers', '2'] });
+  try {
+    await createRouterClient(r.socketPath).putRoutes(routeSet(1, [{ target: v1.target }]));
+    const workers = workerPids(r.child.pid ?? 0);
+    assert.equal(workers.length, 2);
+    r.child.kill('SIGKILL');
+    await r.exited;
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitFor('both workers to exit', () => !workers.some(alive));
+    const again = await startRouterProcess(orphanDir.path, r.port, { extraArgs: ['--workers', '2'] });
+    assert.equal((await send(again.port, 'demo.test', '/')).body, 'v1', 'served from the snapshot');
+    again.child.kill('SIGTERM');
+    assert.equal(await again.exited, 0);
+  } finally {
+    if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    await orphanDir.remove();
+  }
+});
