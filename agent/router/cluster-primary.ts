@@ -41,6 +41,8 @@ interface Member {
   worker: Worker;
   /** Serving: init answered. */
   ready: boolean;
+  /** Exited: a message still in the pipe must not take a connection slot for it. */
+  gone: boolean;
   startedAt: number;
   asks: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>;
   /** Resolves when the worker listens for messages. */
@@ -137,6 +139,7 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
         member.hello();
         return;
       case 'conns':
+        if (member.gone) return;
         // Closes first: a slot given back in the same turn is free for an accept.
         for (const key of m.close) budget.close(member.worker.id, key);
         if (m.open.length > 0) {
@@ -150,10 +153,11 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
     const worker = cluster.fork();
     let hello = (): void => undefined;
     const listening = new Promise<void>((resolve) => (hello = resolve));
-    const member: Member = { worker, ready: false, startedAt: Date.now(), asks: new Map(), listening, hello: () => hello() };
+    const member: Member = { worker, ready: false, gone: false, startedAt: Date.now(), asks: new Map(), listening, hello: () => hello() };
     worker.on('message', (raw: unknown) => onMessage(member, raw));
     worker.on('error', (e) => log(`error: worker ${worker.id}: ${e.message}`));
     worker.on('exit', (code, signal) => {
+      member.gone = true;
       member.hello();
       members.delete(worker.id);
       budget.workerGone(worker.id);
