@@ -21,52 +21,80 @@ export interface GuardedLimits {
 const WARN_INTERVAL_MS = 60_000;
 
 export function guardConnections(servers: Server | readonly Server[], limits: ConnectionLimits, warn: (message: string) => void): GuardedLimits {
-  const openFiles = readOpenFilesLimit();
-  const maxConnections = cappedByOpenFiles(limits.maxConnections, openFiles);
-  const maxPerAddress = Math.min(limits.maxPerAddress, maxConnections);
-  if (maxConnections < limits.maxConnections) {
-    warn(`connection cap lowered from ${limits.maxConnections} to ${maxConnections} to keep file descriptors in reserve (open-file limit ${openFiles})`);
-  }
-  const lastWarned = new Map<string, number>();
-  const warnOnce = (kind: string, message: string): void => {
-    const now = Date.now();
-    if (now - (lastWarned.get(kind) ?? 0) < WARN_INTERVAL_MS) return;
-    lastWarned.set(kind, now);
-    warn(message);
-  };
-
-  const perAddress = new Map<string, number>();
-  let total = 0;
-  const refuseTotal = () => warnOnce('total', `refusing connections: ${maxConnections} open (the total cap)`);
+  const budget = new ConnectionBudget(limits, warn);
+  const { maxConnections } = budget.limits;
   const list: readonly Server[] = 'listen' in servers ? [servers as Server] : (servers as readonly Server[]);
   for (const server of list) {
     // Node closes sockets over maxConnections (of this server alone) before 'connection' is emitted.
     server.maxConnections = maxConnections;
-    server.on('drop', refuseTotal);
+    server.on('drop', () => budget.refusedTotal());
     server.on('connection', (socket: Socket) => {
-      if (total >= maxConnections) {
-        refuseTotal();
-        socket.destroy();
-        return;
-      }
       const key = addressKey(socket.remoteAddress);
-      const open = perAddress.get(key) ?? 0;
-      if (open >= maxPerAddress) {
-        warnOnce(`address ${key}`, `refusing connections from ${key}: ${open} open (the per-address cap)`);
+      if (!budget.open(key)) {
         socket.destroy();
         return;
       }
-      total += 1;
-      perAddress.set(key, open + 1);
-      socket.once('close', () => {
-        total -= 1;
-        const left = (perAddress.get(key) ?? 1) - 1;
-        if (left <= 0) perAddress.delete(key);
-        else perAddress.set(key, left);
-      });
+      socket.once('close', () => budget.close(key));
     });
   }
-  return { maxConnections, maxPerAddress, openFiles };
+  return budget.limits;
+}
+
+/**
+ * The counts behind the caps: a total and one per client address key. Shared
+ * by guardConnections and the router's cluster primary, which counts the
+ * connections of all its workers (agent/router/cluster-connections.ts).
+ */
+export class ConnectionBudget {
+  readonly limits: GuardedLimits;
+  readonly #perAddress = new Map<string, number>();
+  readonly #lastWarned = new Map<string, number>();
+  readonly #warn: (message: string) => void;
+  #total = 0;
+
+  constructor(limits: ConnectionLimits, warn: (message: string) => void, openFiles = readOpenFilesLimit()) {
+    const maxConnections = cappedByOpenFiles(limits.maxConnections, openFiles);
+    this.limits = { maxConnections, maxPerAddress: Math.min(limits.maxPerAddress, maxConnections), openFiles };
+    this.#warn = warn;
+    if (maxConnections < limits.maxConnections) {
+      warn(`connection cap lowered from ${limits.maxConnections} to ${maxConnections} to keep file descriptors in reserve (open-file limit ${openFiles})`);
+    }
+  }
+
+  /** Takes a slot for a connection from `key`; false (and a rate-limited warning) when a cap is reached. */
+  open(key: string): boolean {
+    if (this.#total >= this.limits.maxConnections) {
+      this.refusedTotal();
+      return false;
+    }
+    const open = this.#perAddress.get(key) ?? 0;
+    if (open >= this.limits.maxPerAddress) {
+      this.#warnOnce(`address ${key}`, `refusing connections from ${key}: ${open} open (the per-address cap)`);
+      return false;
+    }
+    this.#total += 1;
+    this.#perAddress.set(key, open + 1);
+    return true;
+  }
+
+  /** Gives back the slot `open(key)` took. */
+  close(key: string): void {
+    this.#total -= 1;
+    const left = (this.#perAddress.get(key) ?? 1) - 1;
+    if (left <= 0) this.#perAddress.delete(key);
+    else this.#perAddress.set(key, left);
+  }
+
+  refusedTotal(): void {
+    this.#warnOnce('total', `refusing connections: ${this.limits.maxConnections} open (the total cap)`);
+  }
+
+  #warnOnce(kind: string, message: string): void {
+    const now = Date.now();
+    if (now - (this.#lastWarned.get(kind) ?? 0) < WARN_INTERVAL_MS) return;
+    this.#lastWarned.set(kind, now);
+    this.#warn(message);
+  }
 }
 
 function readOpenFilesLimit(): number | undefined {

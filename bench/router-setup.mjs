@@ -116,7 +116,7 @@ export async function startBench() {
   fs.writeFileSync(path.join(www, 'index.html'), 'a'.repeat(640));
   const tls = makeCertificate(dir);
   const port = {};
-  for (const name of ['up', 'up2', 'upTls', 'nginx', 'nginxTls', 'caddy', 'caddyTls', 'berth', 'berthTls']) port[name] = await freePort();
+  for (const name of ['up', 'up2', 'upTls', 'nginx', 'nginxTls', 'caddy', 'caddyTls', 'berth', 'berthTls', 'berth2', 'berth2Tls']) port[name] = await freePort();
   const ssl = `ssl_certificate ${tls.cert}; ssl_certificate_key ${tls.key};`;
   const site = `root ${www}; location / { index index.html; }`;
   const upstream = await startNginx(dir, 'upstream', 1, `
@@ -152,34 +152,45 @@ https://:${port.caddyTls} {
   await waitForPort(port.caddyTls, 'caddy', caddy);
 
   const berth = await startBerth(dir, port, tls);
+  // The same router with two worker processes (--workers 2), beside the single process.
+  const berth2 = await startBerth(dir, port, tls, 'berth2', 2);
   return {
     dir,
     port,
-    pids: { direct: [upstream.pid], nginx: [nginx.pid], caddy: [caddy.pid], berth: [berth.child.pid] },
+    pids: { direct: [upstream.pid], nginx: [nginx.pid], caddy: [caddy.pid], berth: [berth.child.pid], berth2: [berth2.child.pid] },
     berth,
+    berth2,
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
 
 /** Berth's router from the bundle; HTTPS when the router has `--https-listen` and takes the certificate over its socket. */
-async function startBerth(dir, port, tls) {
-  const state = path.join(dir, 'berth');
+async function startBerth(dir, port, tls, name = 'berth', workers = 1) {
+  const state = path.join(dir, name);
   fs.mkdirSync(path.join(state, 'router'), { recursive: true });
   const routes = { version: 1, routes: [{ service: 'demo', hosts: HOSTS, target: `127.0.0.1:${port.up}` }] };
   fs.writeFileSync(path.join(state, 'router', 'routes.json'), JSON.stringify(routes));
   const socketPath = path.join(state, 'run', 'router.sock');
   const help = spawnSync(process.execPath, [AGENT_BIN, 'router', '--help'], { encoding: 'utf8' }).stdout ?? '';
   const https = help.includes('--https-listen');
-  const args = ['--enable-source-maps', AGENT_BIN, 'router', '--state-dir', state, '--http-listen', `127.0.0.1:${port.berth}`, '--router-socket', socketPath];
-  if (https) args.push('--https-listen', `127.0.0.1:${port.berthTls}`);
-  const child = startProcess('berth router', process.execPath, args, { env: { PATH: process.env.PATH } });
-  await waitForPort(port.berth, 'berth router', child);
+  const args = ['--enable-source-maps', AGENT_BIN, 'router', '--state-dir', state, '--http-listen', `127.0.0.1:${port[name]}`, '--router-socket', socketPath];
+  if (https) args.push('--https-listen', `127.0.0.1:${port[`${name}Tls`]}`);
+  if (workers > 1) args.push('--workers', String(workers));
+  const child = startProcess(`${name} router`, process.execPath, args, { env: { PATH: process.env.PATH } });
+  // With workers, the control socket answers once every worker listens.
+  await waitForPort(port[name], `${name} router`, child);
   let httpsSkipped = https ? undefined : 'this router has no --https-listen yet';
   if (https) {
     const body = { hosts: HOSTS, cert_pem: fs.readFileSync(tls.cert, 'utf8'), key_pem: fs.readFileSync(tls.key, 'utf8') };
-    const answer = await control(socketPath, 'PUT', '/certificates/bench', body).catch((e) => ({ status: 0, text: e.message }));
+    // With workers the control socket appears after the ports: every worker listens first.
+    let answer;
+    for (let tries = 0; tries < 100; tries++) {
+      answer = await control(socketPath, 'PUT', '/certificates/bench', body).catch((e) => ({ status: 0, text: e.message }));
+      if (answer.status !== 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     if (answer.status < 200 || answer.status > 299) httpsSkipped = `PUT /certificates/bench answered ${answer.status} ${answer.text.slice(0, 200)}`;
-    else await waitForPort(port.berthTls, 'berth router', child);
+    else await waitForPort(port[`${name}Tls`], `${name} router`, child);
   }
   let version = routes.version;
   return {
@@ -225,7 +236,15 @@ export function cpuSeconds(pids) {
   return total / ticks;
 }
 
+/** RSS of `pid` and its children (a router's workers). */
 export function rssBytes(pid) {
-  const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(text)?.[1] ?? NaN) * 1024;
+  const rss = (p) => Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
+  const children = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return Number(fs.readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]) === pid;
+    } catch {
+      return false;
+    }
+  });
+  return [pid, ...children.map(Number)].reduce((total, p) => total + rss(p), 0);
 }

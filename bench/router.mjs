@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The router's throughput against nginx and Caddy, all proxying to the same
 // upstream (nginx serving a 640-byte file on loopback; bench/router-setup.mjs),
-// printed as markdown:
+// Berth both as one process and with --workers 2, printed as markdown:
 //  1. req/s, p50/p99 (wrk -t2 -c32) through each proxy and direct, with client
 //     keep-alive and with a new connection per request (`Connection: close`),
 //     over HTTP and HTTPS; rows interleaved over the repetitions, medians; CPU
@@ -18,8 +18,10 @@ import { parseArgs } from 'node:util';
 import { cpuSeconds, ensureTools, rssBytes, startBench, stopAll } from './router-setup.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const PROXIES = ['direct', 'nginx', 'caddy', 'berth'];
-const LABEL = { direct: 'direct, no proxy', nginx: 'nginx, 2 workers, upstream keep-alive', caddy: 'Caddy reverse_proxy', berth: 'Berth router' };
+const PROXIES = ['direct', 'nginx', 'caddy', 'berth', 'berth2'];
+const LABEL = {
+  direct: 'direct, no proxy', nginx: 'nginx, 2 workers, upstream keep-alive', caddy: 'Caddy reverse_proxy', berth: 'Berth router', berth2: 'Berth router, 2 workers',
+};
 const MODES = [
   { proto: 'HTTP', close: false },
   { proto: 'HTTP', close: true },
@@ -60,7 +62,7 @@ function parseWrk(out) {
   };
 }
 
-const PORTS = { direct: ['up', 'upTls'], nginx: ['nginx', 'nginxTls'], caddy: ['caddy', 'caddyTls'], berth: ['berth', 'berthTls'] };
+const PORTS = { direct: ['up', 'upTls'], nginx: ['nginx', 'nginxTls'], caddy: ['caddy', 'caddyTls'], berth: ['berth', 'berthTls'], berth2: ['berth2', 'berth2Tls'] };
 
 function target(bench, proxy, proto) {
   const port = bench.port[PORTS[proxy][proto === 'HTTPS' ? 1 : 0]];
@@ -99,7 +101,7 @@ async function throughput(bench, reps, seconds) {
   const cells = [];
   for (const mode of MODES) {
     for (const proxy of PROXIES) {
-      const skipped = proxy === 'berth' && mode.proto === 'HTTPS' ? bench.berth.httpsSkipped : undefined;
+      const skipped = proxy.startsWith('berth') && mode.proto === 'HTTPS' ? bench[proxy].httpsSkipped : undefined;
       cells.push({ proxy, mode, skipped, samples: [] });
     }
   }
@@ -111,17 +113,21 @@ async function throughput(bench, reps, seconds) {
       await sleep(300);
     }
   }
-  const lines = ['| protocol | connections | proxy | req/s (median) | reps | p50 ms | p99 ms | CPU µs/req | Berth ÷ this | failed |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| protocol | connections | proxy | req/s (median) | reps | p50 ms | p99 ms | CPU µs/req | Berth ÷ this | Berth 2 workers ÷ this | failed |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
   const skippedNotes = new Set();
   const berthMax = {};
   for (const mode of MODES) {
     const group = cells.filter((c) => c.mode === mode);
     const berth = median(group.find((c) => c.proxy === 'berth').samples.map((s) => s.rps));
+    const berth2 = median(group.find((c) => c.proxy === 'berth2').samples.map((s) => s.rps));
     berthMax[`${mode.proto}/${mode.close}`] = berth;
     for (const cell of group) {
       const conn = mode.close ? 'new per request' : 'keep-alive';
       if (cell.skipped) {
-        lines.push(`| ${mode.proto} | ${conn} | ${LABEL[cell.proxy]} | skipped | | | | | | |`);
+        lines.push(`| ${mode.proto} | ${conn} | ${LABEL[cell.proxy]} | skipped | | | | | | | |`);
         skippedNotes.add(`Berth HTTPS rows skipped: ${cell.skipped}.`);
         continue;
       }
@@ -130,7 +136,7 @@ async function throughput(bench, reps, seconds) {
       lines.push(
         `| ${mode.proto} | ${conn} | ${LABEL[cell.proxy]} | ${fmt(rps)} | ${cell.samples.map((s) => fmt(s.rps)).join(' / ')} | ` +
           `${fmt(median(cell.samples.map((s) => s.p50)), 2)} | ${fmt(median(cell.samples.map((s) => s.p99)), 2)} | ` +
-          `${fmt(median(cell.samples.map((s) => s.cpuUsPerRequest)))} | ${fmt(berth / rps, 2)} | ${failed} |`,
+          `${fmt(median(cell.samples.map((s) => s.cpuUsPerRequest)))} | ${fmt(berth / rps, 2)} | ${fmt(berth2 / rps, 2)} | ${failed} |`,
       );
     }
   }
@@ -172,12 +178,12 @@ async function halfLoad(bench, berthMax) {
   return `${lines.join('\n')}\n`;
 }
 
-async function switches(bench, count) {
-  const pid = bench.pids.berth[0];
+async function switches(bench, count, proxy = 'berth') {
+  const pid = bench.pids[proxy][0];
   const targets = [`127.0.0.1:${bench.port.up2}`, `127.0.0.1:${bench.port.up}`];
   const gapMs = 100;
   const seconds = Math.ceil((count * gapMs) / 1000) + 3;
-  const { url, host } = target(bench, 'berth', 'HTTP');
+  const { url, host } = target(bench, proxy, 'HTTP');
   const wrkArgs = ['-t2', '-c32', `-d${seconds}s`, ...host, url];
   // The same load without switches first: RSS before is the heap's high-water under this load, so the difference is the switches'.
   await run('wrk', wrkArgs);
@@ -186,7 +192,7 @@ async function switches(bench, count) {
     const load = run('wrk', wrkArgs);
     await sleep(1_000);
     for (let i = 0; i < count; i++) {
-      await bench.berth.switchTo(targets[i % 2]);
+      await bench[proxy].switchTo(targets[i % 2]);
       await sleep(gapMs);
     }
     return { ...parseWrk(await load), rss: rssBytes(pid) };
@@ -196,7 +202,7 @@ async function switches(bench, count) {
   const second = await round();
   const MiB = (b) => (b / 1048576).toFixed(1);
   return (
-    `${count} route switches (alternating between two upstream ports, every ${gapMs} ms) under \`wrk -t2 -c32 -d${seconds}s\` through Berth: ` +
+    `${count} route switches (alternating between two upstream ports, every ${gapMs} ms) under \`wrk -t2 -c32 -d${seconds}s\` through ${LABEL[proxy]}: ` +
     `${fmt(first.requests)} requests, **${first.non2xx} non-2xx, ${first.socketErrors} socket errors** ` +
     `(another ${count}: ${second.non2xx} non-2xx, ${second.socketErrors} socket errors of ${fmt(second.requests)}). ` +
     `Router RSS ${MiB(rssBefore)} MiB after the same load without switches, ${MiB(first.rss)} MiB after ${count} switches, ${MiB(second.rss)} MiB after ${2 * count}.\n`
@@ -213,7 +219,7 @@ export async function routerBench({ reps = 3, seconds = 4 } = {}) {
     const started = Date.now();
     const { table, berthMax } = await throughput(bench, reps, seconds);
     const half = await halfLoad(bench, berthMax);
-    const switched = await switches(bench, 50);
+    const switched = `${await switches(bench, 50)}\n${await switches(bench, 50, 'berth2')}`;
     const load = (await run('uptime', [])).trim();
     return (
       `## Router throughput (wrk -t2 -c32 -d${seconds}s, ${reps} repetitions interleaved, medians)\n\n${table}\n` +

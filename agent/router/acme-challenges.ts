@@ -41,6 +41,17 @@ export class ChallengeAnswers {
     this.tokens.set(token, { host, keyAuthorization, expiresAt: nowMs + CHALLENGE_TTL_MS });
   }
 
+  /** The pending answers, for a cluster worker that starts (agent/router/cluster-primary.ts). */
+  entries(nowMs = Date.now()): Array<{ token: string; host: string; key_authorization: string; expires_at: number }> {
+    this.sweep(nowMs);
+    return [...this.tokens].map(([token, c]) => ({ token, host: c.host, key_authorization: c.keyAuthorization, expires_at: c.expiresAt }));
+  }
+
+  /** In a cluster worker: an answer the primary checked, with the primary's expiry. */
+  adopt(entry: { token: string; host: string; key_authorization: string; expires_at: number }): void {
+    this.put(entry.token, { host: entry.host, key_authorization: entry.key_authorization }, entry.expires_at - CHALLENGE_TTL_MS);
+  }
+
   delete(token: string): void {
     this.tokens.delete(token);
   }

@@ -93,6 +93,22 @@ export class CertificateStore {
     });
   }
 
+  /** What a cluster worker needs to serve the same certificates (agent/router/cluster-primary.ts). */
+  entries(): Array<{ id: string; input: CertificateInput }> {
+    return [...this.byId.values()].map((c) => ({ id: c.id, input: { hosts: c.hosts, cert_pem: c.cert_pem, key_pem: c.key_pem } }));
+  }
+
+  /** In a cluster worker: serves a certificate the primary checked and stored; no file is written. */
+  adopt(id: string, input: CertificateInput): void {
+    this.byId.set(parseId(id), build(id, input, 0));
+    this.reindex();
+  }
+
+  /** In a cluster worker: stops serving a certificate the primary deleted. */
+  forget(id: string): void {
+    if (this.byId.delete(id)) this.reindex();
+  }
+
   list(): CertificateSummary[] {
     return [...this.byId.values()].map(summary);
   }

@@ -3,6 +3,7 @@
 // reads process.env.
 
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../shared/errors.js';
@@ -39,6 +40,8 @@ export interface RouterConfig {
   metricsListen?: ListenAddress;
   /** One JSON line per request on stdout (--request-log on|off); on when absent, as kamal-proxy. */
   requestLog?: boolean;
+  /** Proxy processes (--workers); 1 (absent) is one process, no cluster (agent/router/cluster-primary.ts). */
+  workers?: number;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
@@ -48,6 +51,9 @@ export const DEFAULT_ROUTER_SOCKET = '/run/berth/router.sock';
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
 /** As kamal-proxy's idle timeout: a stalled upload or a client that stopped reading frees its slot. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** `--workers auto` takes the CPUs up to this: past it, the primary's per-connection bookkeeping and memory outgrow the gain. */
+export const MAX_AUTO_WORKERS = 8;
+export const MAX_WORKERS = 64;
 /** Public traffic: browsers open about 6 connections per host, many clients may share a NAT address. */
 export const DEFAULT_ROUTER_CONNECTIONS: ConnectionLimits = Object.freeze({
   maxConnections: 4096,
@@ -95,6 +101,10 @@ export const ROUTER_COMMAND: CommandSpec = {
     'request-log': {
       value: 'on|off', env: 'BERTH_ROUTER_REQUEST_LOG', default: 'on',
       description: 'one JSON line per request on stdout',
+    },
+    workers: {
+      value: 'N|auto', env: 'BERTH_ROUTER_WORKERS', default: '1',
+      description: 'proxy processes sharing the ports (auto: one per CPU, at most 8)', note: 'see docs/router.md "Workers"',
     },
   },
 };
@@ -146,6 +156,7 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
     idleTimeoutMs: idleTimeout(pick('idle-timeout', 'BERTH_ROUTER_IDLE_TIMEOUT')),
     ...metricsListen(pick('metrics-listen', 'BERTH_ROUTER_METRICS_LISTEN')),
     requestLog: onOff(pick('request-log', 'BERTH_ROUTER_REQUEST_LOG') ?? 'on', '--request-log'),
+    workers: parseWorkers(pick('workers', 'BERTH_ROUTER_WORKERS') ?? '1'),
   };
 }
 
@@ -156,6 +167,15 @@ function metricsListen(value: string | undefined): Pick<RouterConfig, 'metricsLi
 function onOff(value: string, name: string): boolean {
   if (value !== 'on' && value !== 'off') throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value.slice(0, 40))}`);
   return value === 'on';
+}
+
+export function parseWorkers(value: string, cpus: number = availableParallelism()): number {
+  if (value === 'auto') return Math.max(1, Math.min(MAX_AUTO_WORKERS, cpus));
+  const n = Number(value);
+  if (!/^\d{1,3}$/.test(value) || n < 1 || n > MAX_WORKERS) {
+    throw new ConfigError(`--workers must be auto or a number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(value.slice(0, 40))}`);
+  }
+  return n;
 }
 
 function httpsListen(value: string): ListenAddress | undefined {

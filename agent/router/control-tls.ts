@@ -5,9 +5,10 @@
 import type { ChallengeAnswers } from './acme-challenges.js';
 import type { CertificateStore } from './certificates.js';
 
+/** The stores themselves, or a cluster primary's wrappers that also push to every worker. */
 export interface TlsControl {
-  challenges: ChallengeAnswers;
-  certificates: CertificateStore;
+  challenges: Pick<ChallengeAnswers, 'put' | 'delete'> | { put(token: string, body: unknown): Promise<void>; delete(token: string): Promise<void> };
+  certificates: Pick<CertificateStore, 'put' | 'delete' | 'list'>;
 }
 
 export interface ControlAnswer {
@@ -34,8 +35,8 @@ export async function tlsEndpoint(
   if (challenge) {
     allow(method, ['PUT', 'DELETE']);
     const token = challenge[1]!;
-    if (method === 'DELETE') tls.challenges.delete(token);
-    else tls.challenges.put(token, await body());
+    if (method === 'DELETE') await tls.challenges.delete(token);
+    else await tls.challenges.put(token, await body());
     return { status: 204 };
   }
   const certificate = /^\/certificates\/([^/]*)$/.exec(path);

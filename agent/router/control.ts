@@ -17,7 +17,8 @@ export interface ControlDeps {
   routeSet(): RouteSet;
   /** Makes `set` live and durable; resolves with its version. Throws ConflictError when stale. */
   apply(set: RouteSet): Promise<number>;
-  targets(): Record<string, TargetStats>;
+  /** Async in a cluster primary, which asks every worker. */
+  targets(): Record<string, TargetStats> | Promise<Record<string, TargetStats>>;
   log(message: string): void;
   /** Challenge answers and certificates (agent/router/control-tls.ts). */
   tls?: TlsControl;
@@ -38,7 +39,7 @@ async function handle(deps: ControlDeps, req: IncomingMessage, res: ServerRespon
       return sendJson(res, 200, { ok: true, version: deps.routeSet().version, pid: process.pid } satisfies RouterHealth);
     case '/targets':
       allow(method, ['GET']);
-      return sendJson(res, 200, { targets: deps.targets() });
+      return sendJson(res, 200, { targets: await deps.targets() });
     case '/routes':
       allow(method, ['GET', 'PUT']);
       if (method === 'GET') return sendJson(res, 200, deps.routeSet());

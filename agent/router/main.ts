@@ -3,7 +3,10 @@
 // No run-if-entry check: in the bundled binary every module shares the entry's
 // import.meta.url, so such a check would start a router beside every command.
 
+import cluster from 'node:cluster';
 import { renderUsage, wantsHelp } from '../command-spec.js';
+import { startRouterCluster } from './cluster-primary.js';
+import { runRouterWorker } from './cluster-worker.js';
 import { ROUTER_COMMAND, loadRouterConfig } from './config.js';
 import { startRouter, stderrLog } from './router.js';
 
@@ -26,7 +29,11 @@ export async function routerMain(argv: string[]): Promise<void> {
     return;
   }
   const config = loadRouterConfig(argv);
-  const router = await startRouter(config, config.requestLog === false ? {} : { requestLog: writeRequestLog });
+  // A worker of `--workers N` is this same binary, forked by the primary (agent/router/cluster-primary.ts).
+  if (cluster.isWorker) return runRouterWorker(config);
+  const router = (config.workers ?? 1) > 1
+    ? await startRouterCluster(config)
+    : await startRouter(config, config.requestLog === false ? {} : { requestLog: writeRequestLog });
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       stderrLog(`received ${signal}`);

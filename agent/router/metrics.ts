@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ServerResponse } from 'node:http';
 import { Histogram, renderFamilies, type MetricFamily, type Sample } from '../core/prometheus.js';
 import { isLoopback, processFamilies, startMetricsServer, type MetricsListen, type RunningMetricsServer } from '../metrics-server.js';
+import type { MetricsCounts } from './cluster-protocol.js';
 import type { RouteSet } from './types.js';
 import { routeTargets } from '../../shared/routes.js';
 
@@ -16,7 +17,7 @@ export const NO_SERVICE = '(none)';
 /** Seconds; the default response timeout (30 s) and a minute of streaming still land in a finite bucket. */
 export const DURATION_BOUNDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** code_class by the status' first digit; slot 0: the client went away before any answer was sent. */
-const CODE_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export const CODE_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 export interface CertificateInfo {
   hosts: readonly string[];
@@ -62,6 +63,8 @@ export interface RouterMetricsDeps {
   openConnections: () => Promise<number>;
   /** Certificates in use (the TLS side provides them); none by default. */
   certificates?: () => readonly CertificateInfo[];
+  /** In a cluster primary: every worker's counts, added to this process's own at scrape time. */
+  workers?: () => Promise<readonly MetricsCounts[]>;
 }
 
 export class RouterMetrics implements RequestMetrics {
@@ -102,10 +105,23 @@ export class RouterMetrics implements RequestMetrics {
     this.#prune(next);
   }
 
+  /** This process's counters as plain data, for the cluster primary to sum. */
+  async counts(): Promise<MetricsCounts> {
+    const slots: MetricsCounts['slots'] = {};
+    for (const [service, s] of this.#slots) {
+      slots[service] = { requests: [...s.requests], buckets: [...s.duration.counts], sum: s.duration.sum, count: s.duration.count, inflight: s.inflight };
+    }
+    return { slots, down: [...this.#down], open: await this.deps.openConnections() };
+  }
+
   async render(): Promise<string> {
     const set = this.deps.routeSet();
     this.#prune(set);
-    const slots = [...this.#slots].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const remote = (await this.deps.workers?.()) ?? [];
+    const merged = remote.length === 0 ? this.#slots : mergeSlots(this.#slots, remote, set);
+    const down = remote.length === 0 ? this.#down : new Set([...this.#down, ...remote.flatMap((r) => r.down)]);
+    const open = (await this.deps.openConnections()) + remote.reduce((n, r) => n + r.open, 0);
+    const slots = [...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const perService = (value: (s: ServiceSlot) => number): Sample[] => slots.map(([service, s]) => ({ labels: { service }, value: value(s) }));
     const families: MetricFamily[] = [
       {
@@ -120,7 +136,7 @@ export class RouterMetrics implements RequestMetrics {
       {
         name: 'berth_router_target_up', help: 'Per routed target: 0 after a connection to it failed, until it answers again; 1 otherwise.', type: 'gauge',
         samples: [...targetsByService(set)].flatMap(([service, targets]) =>
-          targets.split(' ').map((target) => ({ labels: { service, target }, value: this.#down.has(target) ? 0 : 1 }))),
+          targets.split(' ').map((target) => ({ labels: { service, target }, value: down.has(target) ? 0 : 1 }))),
       },
       { name: 'berth_router_certificate_expiry_timestamp_seconds', help: 'When the certificate served for a host expires, seconds since the Unix epoch.', type: 'gauge', samples: certificateSamples(this.deps.certificates?.() ?? []) },
       {
@@ -128,7 +144,7 @@ export class RouterMetrics implements RequestMetrics {
         samples: perService((s) => s.switches).filter((s) => s.labels['service'] !== NO_SERVICE),
       },
       { name: 'berth_router_route_set_version', help: 'Version of the live route set.', type: 'gauge', samples: [{ labels: {}, value: set.version }] },
-      { name: 'berth_router_open_connections', help: 'Client connections open on the proxy.', type: 'gauge', samples: [{ labels: {}, value: await this.deps.openConnections() }] },
+      { name: 'berth_router_open_connections', help: 'Client connections open on the proxy.', type: 'gauge', samples: [{ labels: {}, value: open }] },
       ...(await processFamilies()),
     ];
     return renderFamilies(families);
@@ -151,6 +167,39 @@ export class RouterMetrics implements RequestMetrics {
       if (service !== NO_SERVICE && !live.has(service) && slot.inflight === 0) this.#slots.delete(service);
     }
   }
+}
+
+/** Copies of `local`'s slots with the workers' counts added; a service no longer routed only while requests to it run. */
+function mergeSlots(local: ReadonlyMap<string, ServiceSlot>, remote: readonly MetricsCounts[], set: RouteSet): Map<string, ServiceSlot> {
+  const live = new Set(set.routes.map((r) => r.service));
+  const out = new Map<string, ServiceSlot>();
+  const slot = (service: string): ServiceSlot => {
+    let s = out.get(service);
+    if (s === undefined) {
+      s = new ServiceSlot();
+      out.set(service, s);
+    }
+    return s;
+  };
+  const add = (to: ServiceSlot, requests: ArrayLike<number>, buckets: ArrayLike<number>, sum: number, count: number, inflight: number): void => {
+    for (let i = 0; i < to.requests.length; i += 1) to.requests[i] = (to.requests[i] as number) + (requests[i] ?? 0);
+    for (let i = 0; i < to.duration.counts.length; i += 1) to.duration.counts[i] = (to.duration.counts[i] as number) + (buckets[i] ?? 0);
+    to.duration.sum += sum;
+    to.duration.count += count;
+    to.inflight += inflight;
+  };
+  for (const [service, s] of local) {
+    const to = slot(service);
+    to.switches = s.switches;
+    add(to, s.requests, s.duration.counts, s.duration.sum, s.duration.count, s.inflight);
+  }
+  for (const r of remote) {
+    for (const [service, s] of Object.entries(r.slots)) {
+      add(slot(service), s.requests, s.buckets, s.sum, s.count, s.inflight);
+    }
+  }
+  for (const [service, s] of out) if (service !== NO_SERVICE && !live.has(service) && s.inflight === 0) out.delete(service);
+  return out;
 }
 
 /** Each service's distinct targets, sorted and space-separated (a service may have several routes: paths, hosts). */

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ConflictError } from '../../shared/errors.js';
-import { guardConnections } from '../connection-guard.js';
+import { guardConnections, type GuardedLimits } from '../connection-guard.js';
 import { httpTimeouts } from '../core/connection-budget.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
 import { Balancer } from './balancer.js';
@@ -17,7 +17,8 @@ import { CertificateStore } from './certificates.js';
 import { createControlServer, listenOnSocket } from './control.js';
 import { createHttpsProxyServer } from './https.js';
 import { InflightCounter } from './inflight.js';
-import { startRouterMetrics, type CertificateInfo } from './metrics.js';
+import { RouterMetrics, startRouterMetrics, NO_METRICS, type CertificateInfo } from './metrics.js';
+import type { MetricsCounts } from './cluster-protocol.js';
 import { probeHealth } from './health-probe.js';
 import { PauseGate } from './pause.js';
 import { Spool } from './buffer-store.js';
@@ -42,6 +43,26 @@ export interface RunningRouter {
   held(): number;
   /** Stops accepting, waits for in-flight requests (bounded), closes everything. */
   stop(): Promise<void>;
+  /** Present when started with `worker`: what the cluster primary drives. */
+  readonly worker?: WorkerHandle;
+}
+
+/** A cluster worker's data plane (agent/router/cluster-worker.ts): the primary owns the control socket, snapshot and caps. */
+export interface WorkerPlane {
+  routeSet: RouteSet;
+  certificates: CertificateStore;
+  challenges: ChallengeAnswers;
+  /** Count metrics for the primary to sum. */
+  metrics: boolean;
+  /** Replaces the local connection caps. */
+  guard(servers: readonly Server[]): GuardedLimits;
+}
+
+export interface WorkerHandle {
+  /** Makes `next` live, as a local apply does after its snapshot is saved. */
+  swap(next: RouteTable): void;
+  inflight(): Record<string, number>;
+  metrics(): Promise<MetricsCounts> | undefined;
 }
 
 export interface RouterOptions {
@@ -50,6 +71,8 @@ export interface RouterOptions {
   certificates?: () => readonly CertificateInfo[];
   /** Where request log lines go (agent/router/request-log.ts); no request log when absent. */
   requestLog?: (lines: string) => boolean;
+  /** Set in a cluster worker: serve this, with no control socket, snapshot or local caps. */
+  worker?: WorkerPlane;
 }
 
 export function stderrLog(message: string): void {
@@ -58,7 +81,8 @@ export function stderrLog(message: string): void {
 
 export async function startRouter(config: RouterConfig, options: RouterOptions = {}): Promise<RunningRouter> {
   const log = options.log ?? stderrLog;
-  let table: RouteTable = buildTable(await initialRouteSet(config.snapshotPath, log));
+  const worker = options.worker;
+  let table: RouteTable = buildTable(worker ? worker.routeSet : await initialRouteSet(config.snapshotPath, log));
   let draining = false;
   const idleTimeoutMs = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const pauses = new PauseGate(idleTimeoutMs);
@@ -81,29 +105,37 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       }
       const next = buildTable(set);
       await saveSnapshot(config.snapshotPath, set);
-      metrics.routesApplied(table.routeSet, set);
-      table = next;
-      pauses.routesChanged();
-      pool.setRouted(next.targets(), (t) => inflight.count(t) > 0);
-      balancer.setRouted(set);
+      swap(next);
       log(`routes applied version=${set.version} routes=${set.routes.length}`);
       return set.version;
     });
     applying = run.catch(() => undefined);
     return run;
   };
+  const swap = (next: RouteTable): void => {
+    metrics.routesApplied(table.routeSet, next.routeSet);
+    table = next;
+    pauses.routesChanged();
+    pool.setRouted(next.targets(), (t) => inflight.count(t) > 0);
+    balancer.setRouted(next.routeSet);
+  };
 
-  const challenges = new ChallengeAnswers();
-  const certificates = new CertificateStore(config.tlsDir ?? join(config.stateDir, 'router', 'tls'), log);
-  await certificates.load();
+  const challenges = worker?.challenges ?? new ChallengeAnswers();
+  const certificates = worker?.certificates ?? new CertificateStore(config.tlsDir ?? join(config.stateDir, 'router', 'tls'), log);
+  if (!worker) await certificates.load();
 
   const requestLog = options.requestLog ? createRequestLog({ write: options.requestLog }) : undefined;
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
-  const metrics = await startRouterMetrics(config.metricsListen, {
+  const metricsDeps = {
     routeSet: () => table.routeSet,
     openConnections: async () => (await Promise.all(servers.map(openConnections))).reduce((a, b) => a + b, 0),
     certificates: options.certificates ?? (() => certificates.list().map((c) => ({ hosts: c.hosts, notAfter: new Date(c.not_after) }))),
-  }, log);
+  };
+  // A worker counts; the primary serves the scrape.
+  const workerMetrics = worker?.metrics ? new RouterMetrics(metricsDeps) : undefined;
+  const metrics = worker
+    ? { metrics: workerMetrics ?? NO_METRICS, server: undefined, routesApplied: (a: RouteSet, b: RouteSet) => workerMetrics?.routesApplied(a, b) }
+    : await startRouterMetrics(config.metricsListen, metricsDeps, log);
   // No request timeout: uploads and responses may take as long as they take
   // while bytes move; a silent head, an idle kept-alive connection and a
   // connection that moves nothing for the idle timeout are closed.
@@ -130,7 +162,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   ];
   const closeUpgrades = (): void => upgrades.forEach((u) => u.closeAll());
   // One budget for both listeners: a client holds the same slots whichever port it uses.
-  const limits = guardConnections(servers, connections, (m) => log(`warning: ${m}`));
+  const limits = worker ? worker.guard(servers) : guardConnections(servers, connections, (m) => log(`warning: ${m}`));
   for (const server of servers) {
     server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
@@ -149,15 +181,17 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     tls: { challenges, certificates },
   });
 
-  await listenOnSocket(controlServer, config.socketPath);
+  if (!worker) await listenOnSocket(controlServer, config.socketPath);
   try {
     await listenHttp(proxyServer, config.httpListen.host, config.httpListen.port);
     if (httpsServer && config.httpsListen) await listenHttp(httpsServer, config.httpsListen.host, config.httpsListen.port);
   } catch (e) {
     if (proxyServer.listening) await closeServer(proxyServer);
     await metrics.server?.close();
-    await closeServer(controlServer);
-    await unlink(config.socketPath).catch(() => undefined);
+    if (!worker) {
+      await closeServer(controlServer);
+      await unlink(config.socketPath).catch(() => undefined);
+    }
     throw e;
   }
   // Failures after listening (accept errors, EMFILE) are logged, never fatal to the data plane.
@@ -167,7 +201,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const tlsAddress = httpsServer?.address() as AddressInfo | undefined;
   log(
     `started pid=${process.pid} http=${address.address}:${address.port} https=${tlsAddress ? `${tlsAddress.address}:${tlsAddress.port}` : 'off'} ` +
-      `certificates=${certificates.list().length} socket=${config.socketPath} version=${table.version} ` +
+      `certificates=${certificates.list().length} socket=${worker ? 'primary' : config.socketPath} version=${table.version} ` +
       `max_connections=${limits.maxConnections} max_connections_per_ip=${limits.maxPerAddress}`,
   );
 
@@ -179,9 +213,9 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     if (upgraded > 0) log(`stopping; closing ${upgraded} upgraded connection(s)`);
     closeUpgrades();
     log(`stopping; waiting for ${inflight.total} in-flight request(s)`);
-    const closed = Promise.all([...servers.map(closeServer), closeServer(controlServer)]);
+    const closed = Promise.all([...servers.map(closeServer), ...(worker ? [] : [closeServer(controlServer)])]);
     controlServer.closeIdleConnections();
-    await unlink(config.socketPath).catch(() => undefined);
+    if (!worker) await unlink(config.socketPath).catch(() => undefined);
     // Keep-alive connections that go idle after their last response are closed as
     // they appear, and so is an upgrade one of them made meanwhile (closeAllConnections
     // does not see upgraded sockets, and server.close() would wait for them).
@@ -213,10 +247,17 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     version: () => table.version,
     held: () => pauses.held,
     stop: () => (stopping ??= stop()),
+    ...(worker ? {
+      worker: {
+        swap,
+        inflight: () => Object.fromEntries(Object.entries(inflight.report([])).map(([t, s]) => [t, s.inflight])),
+        metrics: () => workerMetrics?.counts(),
+      },
+    } : {}),
   };
 }
 
-async function initialRouteSet(path: string, log: (m: string) => void): Promise<RouteSet> {
+export async function initialRouteSet(path: string, log: (m: string) => void): Promise<RouteSet> {
   try {
     return (await loadSnapshot(path)) ?? EMPTY_ROUTE_SET;
   } catch (e) {

@@ -54,6 +54,22 @@ export async function waitForPort(host: string, port: number, timeoutMs = 20_000
   throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${proc ? `\n${proc.output()}` : ''}`);
 }
 
+async function waitForPortClosed(host: string, port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((res) => {
+      const s = connect({ host, port }, () => {
+        s.destroy();
+        res(true);
+      });
+      s.on('error', () => res(false));
+    });
+    if (!open) return;
+    await sleep(100);
+  }
+  throw new Error(`${host}:${port} still accepts ${timeoutMs} ms after the router was killed`);
+}
+
 export async function waitForFile(path: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -156,6 +172,8 @@ export class BerthHost {
     if (!this.router) return;
     this.router.child.kill('SIGKILL');
     await this.router.exited;
+    // With BERTH_ROUTER_WORKERS the workers outlive a killed primary by up to 2 s (systemd waits for them too).
+    await waitForPortClosed(this.ip, this.httpPort);
   }
 
   /** GET through this host's router with a Host header. */

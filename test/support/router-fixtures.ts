@@ -232,7 +232,8 @@ export async function startRouterProcess(dir: string, port?: number, opts: { htt
       AGENT_BIN, 'router', '--state-dir', dir, '--http-listen', `127.0.0.1:${httpPort}`,
       '--https-listen', `127.0.0.1:${httpsPort}`, '--router-socket', socketPath, ...(opts.extraArgs ?? []),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '' } },
+    // BERTH_TEST_ROUTER_WORKERS=2 runs the process tests against a router with two workers (docs/router.md "Workers").
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '', BERTH_ROUTER_WORKERS: process.env['BERTH_TEST_ROUTER_WORKERS'] ?? '' } },
   );
   let stdout = '';
   // Always read: a full pipe would block the router's writes.

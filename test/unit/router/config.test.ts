@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadAgentConfig } from '../../../agent/config.js';
-import { loadRouterConfig, parseListenAddress } from '../../../agent/router/config.js';
+import { loadRouterConfig, parseListenAddress, parseWorkers } from '../../../agent/router/config.js';
 
 test('defaults follow docs/internals.md', () => {
   const c = loadRouterConfig([], {});
@@ -76,4 +76,13 @@ test("the agent's metrics are off unless --metrics-listen or BERTH_METRICS_LISTE
   assert.deepEqual(loadAgentConfig({}, { BERTH_METRICS_LISTEN: '127.0.0.1:9181' }).metricsListen, { host: '127.0.0.1', port: 9181 });
   assert.deepEqual(loadAgentConfig({ 'metrics-listen': '[::1]:9182' }, { BERTH_METRICS_LISTEN: '127.0.0.1:9181' }).metricsListen, { host: '::1', port: 9182 });
   assert.throws(() => loadAgentConfig({ 'metrics-listen': 'metrics:9181' }, {}), /--metrics-listen "metrics:9181" must be IP:PORT/);
+});
+
+test('--workers: a number from 1 to 64, or auto (the CPUs, at most 8); 1 by default', () => {
+  assert.equal(loadRouterConfig([], {}).workers, 1);
+  assert.equal(loadRouterConfig(['--workers', '3'], {}).workers, 3);
+  assert.equal(loadRouterConfig([], { BERTH_ROUTER_WORKERS: '2' }).workers, 2);
+  assert.equal(parseWorkers('auto', 2), 2);
+  assert.equal(parseWorkers('auto', 32), 8);
+  for (const bad of ['0', '65', '-1', '1.5', 'two', '']) assert.throws(() => parseWorkers(bad, 2), /--workers/);
 });

@@ -100,3 +100,24 @@ test('certificate expiry: one series per host, the later certificate when two co
   assert.equal(s.get('berth_router_certificate_expiry_timestamp_seconds{host="a.test"}'), Date.parse('2027-03-01T00:00:00Z') / 1000);
   assert.equal(s.get('berth_router_certificate_expiry_timestamp_seconds{host="b.test"}'), Date.parse('2027-01-01T00:00:00Z') / 1000);
 });
+
+test('a cluster primary adds its workers\' counts: requests, buckets, in-flight, down targets, open connections', async () => {
+  const live = set(1, [['a', '10.0.0.1:80']]);
+  const worker = new RouterMetrics({ routeSet: () => live, openConnections: async () => 2 });
+  const ok = closeResponse(200);
+  worker.observe('a', ok);
+  worker.observe('a', closeResponse(200));
+  ok.emit('close');
+  worker.observe('gone', closeResponse(200));
+  worker.targetFailed('10.0.0.1:80');
+  const counts = await worker.counts();
+  const primary = new RouterMetrics({ routeSet: () => live, openConnections: async () => 0, workers: async () => [counts, counts] });
+  const s = parseExposition(await primary.render());
+  assert.equal(s.get('berth_router_requests_total{service="a",code_class="2xx"}'), 2);
+  assert.equal(s.get('berth_router_request_duration_seconds_count{service="a"}'), 2);
+  assert.equal(s.get('berth_router_request_duration_seconds_bucket{service="a",le="+Inf"}'), 2);
+  assert.equal(s.get('berth_router_inflight_requests{service="a"}'), 2);
+  assert.equal(s.get('berth_router_inflight_requests{service="gone"}'), 2, 'an unrouted service stays while requests to it run');
+  assert.equal(s.get('berth_router_target_up{service="a",target="10.0.0.1:80"}'), 0);
+  assert.equal(s.get('berth_router_open_connections'), 4);
+});
