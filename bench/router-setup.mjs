@@ -168,15 +168,19 @@ https://:${port.caddyTls} {
 async function startBerth(dir, port, tls, name = 'berth', workers = 1) {
   const state = path.join(dir, name);
   fs.mkdirSync(path.join(state, 'router'), { recursive: true });
-  const routes = { version: 1, routes: [{ service: 'demo', hosts: HOSTS, target: `127.0.0.1:${port.up}` }] };
+  // The route as the agent builds it for a Kamal config without `buffering:`: both ways buffered, as under kamal-proxy.
+  const route = { service: 'demo', hosts: HOSTS, target: `127.0.0.1:${port.up}`, health_path: '/up', buffering: { requests: true, responses: true } };
+  const routes = { version: 1, routes: [route] };
   fs.writeFileSync(path.join(state, 'router', 'routes.json'), JSON.stringify(routes));
   const socketPath = path.join(state, 'run', 'router.sock');
   const help = spawnSync(process.execPath, [AGENT_BIN, 'router', '--help'], { encoding: 'utf8' }).stdout ?? '';
   const https = help.includes('--https-listen');
-  const args = ['--enable-source-maps', AGENT_BIN, 'router', '--state-dir', state, '--http-listen', `127.0.0.1:${port[name]}`, '--router-socket', socketPath];
+  const args = [AGENT_BIN, 'router', '--state-dir', state, '--http-listen', `127.0.0.1:${port[name]}`, '--router-socket', socketPath];
   if (https) args.push('--https-listen', `127.0.0.1:${port[`${name}Tls`]}`);
   if (workers > 1) args.push('--workers', String(workers));
-  const child = startProcess(`${name} router`, process.execPath, args, { env: { PATH: process.env.PATH } });
+  // The environment systemd/berth-router.service gives it.
+  const env = { PATH: process.env.PATH, MALLOC_ARENA_MAX: '2', NODE_OPTIONS: '--max-semi-space-size=4' };
+  const child = startProcess(`${name} router`, process.execPath, args, { env });
   // With workers, the control socket answers once every worker listens.
   await waitForPort(port[name], `${name} router`, child);
   let httpsSkipped = https ? undefined : 'this router has no --https-listen yet';
