@@ -47,13 +47,22 @@ const LINGER_MS = 2000;
  * a client still writing would see the reset instead of the 413.
  */
 export function refuseRequestBody(req: IncomingMessage, res: ServerResponse, limit: number): void {
+  refuseBody(req, res, 413, `The request body is larger than this service accepts (${limit} bytes).`);
+}
+
+/** As refuseRequestBody, when the router's buffer files fill its disk budget: 503, to be tried again later. */
+export function refuseUnbufferableBody(req: IncomingMessage, res: ServerResponse): void {
+  refuseBody(req, res, 503, 'The request body cannot be held right now; try again later.', { 'retry-after': '10' });
+}
+
+function refuseBody(req: IncomingMessage, res: ServerResponse, status: 413 | 503, detail: string, extra: Record<string, string> = {}): void {
   res.shouldKeepAlive = false;
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
   }
-  const page = renderErrorPage(413, `The request body is larger than this service accepts (${limit} bytes).`);
-  res.writeHead(413, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page), 'cache-control': 'no-store' });
+  const page = renderErrorPage(status, detail);
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page), 'cache-control': 'no-store', ...extra });
   res.write(page);
   const end = (): void => {
     clearTimeout(timer);

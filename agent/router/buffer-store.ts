@@ -10,6 +10,13 @@ import { Readable } from 'node:stream';
 
 /** Bytes of bodies held in memory across all requests; kamal-proxy has no such cap. */
 export const BUFFER_MEMORY_BUDGET = 32 * 1024 * 1024;
+/**
+ * Bytes of spill files on disk across all requests (`--buffer-disk-max`). With
+ * buffering on by default and no body limit unless the route sets one, a
+ * client could otherwise fill the router's disk with one endless upload;
+ * kamal-proxy has no such cap.
+ */
+export const DEFAULT_BUFFER_DISK_BUDGET = 4 * 1024 * 1024 * 1024;
 /** Kamal's `buffering.memory` default (kamal-proxy's --buffer-memory). */
 export const DEFAULT_BUFFER_MEMORY = 1024 * 1024;
 // Disk writes queued before the source is paused.
@@ -18,6 +25,7 @@ const READ_BLOCK = 64 * 1024;
 
 export class Spool {
   #inMemory = 0;
+  #onDisk = 0;
   #prepared = false;
   #seq = 0;
   #open = 0;
@@ -25,6 +33,7 @@ export class Spool {
   constructor(
     readonly dir: string,
     readonly budget = BUFFER_MEMORY_BUDGET,
+    readonly diskBudget = DEFAULT_BUFFER_DISK_BUDGET,
   ) {}
 
   /** True when `n` more bytes may be held in memory (then they are counted until released). */
@@ -36,6 +45,22 @@ export class Spool {
 
   release(n: number): void {
     this.#inMemory -= n;
+  }
+
+  /** True when `n` more bytes may be written to spill files (then they are counted until their file closes). */
+  reserveDisk(n: number): boolean {
+    if (this.#onDisk + n > this.diskBudget) return false;
+    this.#onDisk += n;
+    return true;
+  }
+
+  releaseDisk(n: number): void {
+    this.#onDisk -= n;
+  }
+
+  /** Bytes in spill files now. */
+  get onDisk(): number {
+    return this.#onDisk;
   }
 
   /** Bytes held in memory now. */
@@ -67,15 +92,17 @@ export class Spool {
     } catch (err) {
       // Another router sharing the dir may have swept it first; only our descriptor matters.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        this.close(fd);
+        this.close(fd, 0);
         throw err;
       }
     }
     return fd;
   }
 
-  close(fd: number): void {
+  /** Closes a spill file that held `size` bytes: the file is gone, and so is its share of the disk budget. */
+  close(fd: number, size: number): void {
     this.#open -= 1;
+    this.releaseDisk(size);
     try {
       closeSync(fd);
     } catch {
@@ -84,7 +111,8 @@ export class Spool {
   }
 }
 
-export type AddResult = 'over' | 'more' | 'wait';
+/** 'full': the spill files of all requests hold the disk budget; the body cannot be buffered now. */
+export type AddResult = 'over' | 'full' | 'more' | 'wait';
 
 /**
  * One body being buffered. `add` takes chunks as they come ('over' past
@@ -124,9 +152,11 @@ export class BodyBuffer {
       return 'more';
     }
     if (this.#error) return 'more';
+    if (!this.spool.reserveDisk(n)) return 'full';
     try {
       this.#fd ??= this.spool.open();
     } catch (err) {
+      this.spool.releaseDisk(n);
       this.#error = err as Error;
       return 'more';
     }
@@ -167,7 +197,7 @@ export class BodyBuffer {
     const close = (): void => {
       if (closed || fd === undefined) return;
       closed = true;
-      spool.close(fd);
+      spool.close(fd, diskSize);
     };
     const stream = Readable.from(
       (async function* () {
@@ -202,7 +232,7 @@ export class BodyBuffer {
     this.#drain = undefined;
     this.#flushed = undefined;
     if (this.#fd !== undefined && this.#writing === 0) {
-      this.spool.close(this.#fd);
+      this.spool.close(this.#fd, this.#diskSize);
       this.#fd = undefined;
     }
   }
@@ -213,7 +243,7 @@ export class BodyBuffer {
     if (this.#disposed) {
       // Closed only once no write can still use the descriptor.
       if (this.#writing === 0 && this.#fd !== undefined) {
-        this.spool.close(this.#fd);
+        this.spool.close(this.#fd, this.#diskSize);
         this.#fd = undefined;
       }
       return;

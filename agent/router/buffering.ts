@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import { sendErrorPage } from './answers.js';
-import { rawContentLength, refuseRequestBody, requestBodyLimit, responseBodyLimit } from './body-limits.js';
+import { rawContentLength, refuseRequestBody, refuseUnbufferableBody, requestBodyLimit, responseBodyLimit } from './body-limits.js';
 import { BodyBuffer, DEFAULT_BUFFER_MEMORY, type Spool } from './buffer-store.js';
 import { forwardRawResponseHeaders } from './headers.js';
 import type { Route } from './types.js';
@@ -57,6 +57,11 @@ export function bufferRequestBody(
     req.off('data', onData);
     req.off('end', onEnd);
     buffer.dispose();
+    if (added === 'full') {
+      log(`warning: a request body for ${route.service} was refused: the buffer files hold the router's disk budget (--buffer-disk-max)`);
+      refuseUnbufferableBody(req, res);
+      return;
+    }
     refuseRequestBody(req, res, limit!);
   };
   const onEnd = (): void =>

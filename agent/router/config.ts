@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../../shared/errors.js';
+import { DEFAULT_BUFFER_DISK_BUDGET } from './buffer-store.js';
 import { BIN, STATE_DIR_OPTION, toParseArgsOptions, type CommandSpec } from '../command-spec.js';
 import { DEFAULT_HEADER_TIMEOUT_S, parseConnectionLimits, type ConnectionLimits } from '../core/connection-budget.js';
 
@@ -38,11 +39,15 @@ export interface RouterConfig {
   idleTimeoutMs?: number;
   /** Where to serve GET /metrics (--metrics-listen); no metrics listener when absent. */
   metricsListen?: ListenAddress;
+  /** Bytes the spill files of buffered bodies may hold at once (--buffer-disk-max); DEFAULT_BUFFER_DISK_BUDGET when absent. */
+  bufferDiskMax?: number;
   /** One JSON line per request on stdout (--request-log on|off); on when absent, as kamal-proxy. */
   requestLog?: boolean;
   /** Proxy processes (--workers); 1 (absent) is one process, no cluster (agent/router/cluster-primary.ts). */
   workers?: number;
 }
+
+const MIB = 1024 * 1024;
 
 export const DEFAULT_STATE_DIR = '/var/lib/berth';
 export const DEFAULT_HTTP_LISTEN = '0.0.0.0:80';
@@ -102,6 +107,11 @@ export const ROUTER_COMMAND: CommandSpec = {
       value: 'on|off', env: 'BERTH_ROUTER_REQUEST_LOG', default: 'on',
       description: 'one JSON line per request on stdout',
     },
+    'buffer-disk-max': {
+      value: 'MIB', env: 'BERTH_ROUTER_BUFFER_DISK_MAX', default: String(DEFAULT_BUFFER_DISK_BUDGET / MIB),
+      description: 'disk the buffered bodies of all requests may hold at once (<state-dir>/router/buffers)',
+      note: 'a body that would pass it is refused with 503',
+    },
     workers: {
       value: 'N|auto', env: 'BERTH_ROUTER_WORKERS', default: '1',
       description: 'proxy processes sharing the ports (auto: one per CPU, at most 8)', note: 'see docs/router.md "Workers"',
@@ -157,6 +167,7 @@ export function loadRouterConfig(argv: string[], env: Env = process.env): Router
     ...metricsListen(pick('metrics-listen', 'BERTH_ROUTER_METRICS_LISTEN')),
     requestLog: onOff(pick('request-log', 'BERTH_ROUTER_REQUEST_LOG') ?? 'on', '--request-log'),
     workers: parseWorkers(pick('workers', 'BERTH_ROUTER_WORKERS') ?? '1'),
+    bufferDiskMax: bufferDiskMax(pick('buffer-disk-max', 'BERTH_ROUTER_BUFFER_DISK_MAX')),
   };
 }
 
@@ -176,6 +187,15 @@ export function parseWorkers(value: string, cpus: number = availableParallelism(
     throw new ConfigError(`--workers must be auto or a number from 1 to ${MAX_WORKERS}, got ${JSON.stringify(value.slice(0, 40))}`);
   }
   return n;
+}
+
+function bufferDiskMax(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_BUFFER_DISK_BUDGET;
+  const mib = Number(value);
+  if (!/^\d{1,7}$/.test(value) || mib > 1024 * 1024) {
+    throw new ConfigError(`--buffer-disk-max must be MiB from 0 to ${1024 * 1024}, got ${JSON.stringify(value.slice(0, 40))}`);
+  }
+  return mib * MIB;
 }
 
 function httpsListen(value: string): ListenAddress | undefined {

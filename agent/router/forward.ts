@@ -237,9 +237,13 @@ class Exchange implements UpstreamHandler {
 
   #hold(held: HeldResponse, chunk: Buffer): boolean {
     const added = held.body.add(chunk);
-    if (added === 'over') {
+    if (added === 'over' || added === 'full') {
       this.#finish();
-      sendErrorPage(this.res, 502, `The service's answer is larger than this route allows (${this.#responseLimit} bytes).`);
+      if (added === 'over') sendErrorPage(this.res, 502, `The service's answer is larger than this route allows (${this.#responseLimit} bytes).`);
+      else {
+        this.deps.log(this.#target, `warning: an answer of ${this.#target} was refused: the buffer files hold the router's disk budget (--buffer-disk-max)`);
+        sendErrorPage(this.res, 503, `The service's answer cannot be held right now; try again later.`);
+      }
       this.#abort?.();
       return true;
     }

@@ -143,7 +143,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     table: () => table, inflight, pool, balancer, draining: () => draining, log, idleTimeoutMs, pauses,
     webhookSocket: config.webhookSocket ?? join(dirname(config.socketPath), 'webhooks.sock'),
     metrics: metrics.metrics,
-    spool: new Spool(join(config.stateDir, 'router', 'buffers')),
+    spool: new Spool(join(config.stateDir, 'router', 'buffers'), undefined, config.bufferDiskMax),
     ...(requestLog ? { requestLog } : {}),
     tls: { challenges, hasCertificate: (host) => config.httpsListen !== undefined && certificates.hasCertificateFor(host) },
   });

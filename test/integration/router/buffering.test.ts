@@ -3,7 +3,7 @@
 // router's spill files (read from /proc: they are unlinked as soon as opened).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -121,6 +121,20 @@ function spillFiles(router = proc, stateDir = dir.path): number {
   for (const fd of readdirSync(fds)) {
     try {
       if (readlinkSync(join(fds, fd)).startsWith(join(stateDir, 'router', 'buffers'))) n += 1;
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  return n;
+}
+
+/** Bytes in the router's spill files (unlinked, but their descriptors still stat). */
+function spillBytes(router: RouterProcess, stateDir: string): number {
+  const fds = `/proc/${router.child.pid}/fd`;
+  let n = 0;
+  for (const fd of readdirSync(fds)) {
+    try {
+      if (readlinkSync(join(fds, fd)).startsWith(join(stateDir, 'router', 'buffers'))) n += statSync(join(fds, fd)).size;
     } catch {
       // Closed meanwhile.
     }
@@ -287,5 +301,43 @@ test('timeouts still apply: the response timeout once a buffered body is sent, t
     router.child.kill('SIGTERM');
     await router.exited;
     await quick.remove();
+  }
+});
+
+test('the spill files of all requests share --buffer-disk-max: past it a body gets 503 (Retry-After) and the app never sees it; the room comes back', async () => {
+  const small = await tempDir();
+  const router = await startRouterProcess(small.path, undefined, { extraArgs: ['--buffer-disk-max', '1'] });
+  try {
+    await createRouterClient(router.socketPath).putRoutes(routeSet(1, [{ target: app.target, buffering: { requests: true, responses: true, memory: 1024 } }]));
+    const post = (body: Buffer) => send(router.port, 'demo.test', '/upload', { method: 'POST', body });
+    // Holds most of the 1 MiB on disk while the test keeps its upload open.
+    const held = http.request({ host: '127.0.0.1', port: router.port, path: '/upload', method: 'POST', headers: { host: 'demo.test' }, agent: false });
+    const heldAnswer = new Promise<number>((resolve, reject) => {
+      held.on('response', (res) => (res.resume(), res.on('end', () => resolve(res.statusCode ?? 0))));
+      held.on('error', reject);
+    });
+    held.write(Buffer.alloc(900 * 1024, 'h'));
+    await waitFor('the held upload on disk', () => spillBytes(router, small.path) === 900 * 1024);
+    const before = app.seen.get('/upload') ?? 0;
+    const refused = await post(Buffer.alloc(300 * 1024, 'r'));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['retry-after'], '10');
+    assert.match(refused.body, /cannot be held right now/);
+    assert.equal(app.seen.get('/upload') ?? 0, before, 'the app never saw the refused body');
+    assert.match(router.stderr(), /refused: the buffer files hold the router's disk budget/);
+    // A body that fits in memory still passes, and an answer too big to spill gets 503.
+    assert.equal((await post(Buffer.alloc(500, 's'))).status, 200);
+    assert.equal((await send(router.port, 'demo.test', '/big?bytes=300000')).status, 503);
+
+    held.end();
+    assert.equal(await heldAnswer, 200);
+    await waitFor('the held file closed', () => spillFiles(router, small.path) === 0);
+    const again = await post(Buffer.alloc(300 * 1024, 'a'));
+    assert.equal(again.status, 200, 'the room is back once the held body went');
+    assert.equal((JSON.parse(again.body) as { bytes: number }).bytes, 300 * 1024);
+  } finally {
+    router.child.kill('SIGTERM');
+    await router.exited;
+    await small.remove();
   }
 });

@@ -107,3 +107,19 @@ test('answers held: not HEAD, 204, 304, server-sent events or chunked ones', () 
   assert.equal(holdsResponse('GET', 200, h('Content-Type', 'text/event-streamer')), true);
   assert.equal(holdsResponse('GET', 200, h('Transfer-Encoding', 'chunked')), false);
 });
+
+test('spill files share the disk budget: past it add() answers full; a closed file gives its bytes back', async () => {
+  const spool = new Spool(join(dir, 'disk'), 0, 10);
+  const a = new BodyBuffer(spool, 0, undefined);
+  assert.equal(a.add(Buffer.alloc(6)), 'more');
+  const b = new BodyBuffer(spool, 0, undefined);
+  assert.equal(b.add(Buffer.alloc(6)), 'full', 'six more would pass ten');
+  assert.equal(spool.onDisk, 6);
+  await finished(a);
+  const stream = a.stream();
+  assert.equal((await read(stream)).length, 6);
+  await waitFor('the stream closed its file', () => spool.onDisk === 0);
+  assert.equal(b.add(Buffer.alloc(6)), 'more');
+  b.dispose();
+  await waitFor('the disposed buffer gave its bytes back', () => spool.onDisk === 0 && spool.openFiles === 0);
+});
