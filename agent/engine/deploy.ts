@@ -89,39 +89,35 @@ export function createEngine(deps: EngineDeps): Engine {
 
 /**
  * Every intervalMs: resend routes if the router is behind, then retry stranded
- * deploys (skipping a tick while one runs). Returns the stop function.
+ * deploys. Returns the stop function.
  */
 export function startRouteSync(engine: Pick<Engine, 'syncRoutes' | 'retryStranded'>, intervalMs: number, log: Logger): () => void {
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    // Both already tolerate a dead router or Docker; this only guards against the unforeseen.
+  // Both already tolerate a dead router or Docker; this only guards against the unforeseen.
+  return everyInterval(intervalMs, () =>
     engine
       .syncRoutes()
       .catch((err: unknown) => log.error('periodic route sync failed', { error: err }))
       .then(() => engine.retryStranded())
-      .catch((err: unknown) => log.error('periodic retry of unfinished deploys failed', { error: err }))
-      .finally(() => {
-        busy = false;
-      });
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+      .catch((err: unknown) => log.error('periodic retry of unfinished deploys failed', { error: err })),
+  );
 }
 
-/** Every intervalMs, one look at the replicas of current releases (skipping a tick while one runs). Returns the stop function. */
+/** Every intervalMs, one look at the replicas of current releases. Returns the stop function. */
 export function startReplicaWatch(engine: Pick<Engine, 'watchReplicas'>, intervalMs: number, log: Logger): () => void {
+  return everyInterval(intervalMs, () =>
+    engine.watchReplicas().catch((err: unknown) => log.warn('could not check the replicas of current releases', { error: err })),
+  );
+}
+
+/** Runs `task` every intervalMs, skipping a tick while the last run is still going; never keeps the process alive. */
+function everyInterval(intervalMs: number, task: () => Promise<unknown>): () => void {
   let busy = false;
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
-    engine
-      .watchReplicas()
-      .catch((err: unknown) => log.warn('could not check the replicas of current releases', { error: err }))
-      .finally(() => {
-        busy = false;
-      });
+    void task().finally(() => {
+      busy = false;
+    });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -1,14 +1,12 @@
-// Health checks of a new container before it gets traffic. The agent builds
-// the URL itself from the container address; redirects are not followed and
-// the body is read only up to a cap, so a hostile app cannot stall the agent.
-import { request } from 'node:http';
+// Health checks of a new container before it gets traffic: the agent builds
+// the URL itself from the container address, and probes it (agent/http-probe.ts)
+// until it passes or the deploy timeout is spent.
 import { UnhealthyError, UserError } from '../../shared/errors.js';
+import { probeHttp, type HealthProbe, type ProbeResult } from '../http-probe.js';
 import { delay } from './drain.js';
-import type { HealthProbe, ProbeResult } from './types.js';
 
-export type { ProbeResult } from './types.js';
+export { HEALTH_BODY_CAP_BYTES, probeHttp, type ProbeResult } from '../http-probe.js';
 
-export const HEALTH_BODY_CAP_BYTES = 64 * 1024;
 // A booting app is probed soon after it starts: the pause starts at FIRST_POLL_MS
 // and doubles up to FAST_POLL_MS, for FAST_PHASE_MS; then the manifest's interval.
 // So an app that never answers costs a handful of extra probes, not a tight loop.
@@ -17,35 +15,6 @@ const FAST_POLL_MS = 200;
 const FAST_PHASE_MS = 2000;
 /** A first probe always gets this long, even when deploy_timeout is nearly spent. */
 const MIN_PROBE_MS = 100;
-
-export const probeHttp: HealthProbe = (host, port, path, timeoutMs) => {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = (result: ProbeResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.destroy();
-      resolve(result);
-    };
-    const req = request(
-      { host, port, path, method: 'GET', agent: false, headers: { 'user-agent': 'berth-healthcheck', accept: '*/*' } },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        let read = 0;
-        res.on('data', (chunk: Buffer) => {
-          read += chunk.length;
-          if (read >= HEALTH_BODY_CAP_BYTES) finish({ ok: status >= 200 && status < 300, detail: `HTTP ${status}` });
-        });
-        res.on('end', () => finish({ ok: status >= 200 && status < 300, detail: `HTTP ${status}` }));
-        res.on('error', (err) => finish({ ok: false, detail: err.message }));
-      },
-    );
-    const timer = setTimeout(() => finish({ ok: false, detail: `no answer within ${+(timeoutMs / 1000).toFixed(2)}s`, timedOut: true }), timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, detail: err.code ? `${err.code}` : err.message }));
-    req.end();
-  });
-};
 
 /** What runningAddress needs to know of a container: a fresh look each call. */
 export interface RunState {

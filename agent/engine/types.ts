@@ -1,5 +1,6 @@
 // What the deploy engine needs from the rest of the agent. The composition root
 // maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
+import type { HealthProbe } from '../http-probe.js';
 import type { DeployState, JWK, MaintenanceState, PauseState, RouteSet } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
@@ -60,14 +61,7 @@ export interface BeforeDeployBackups {
   beforeDeploy(next: ManifestPayload, live: string | null, say: (message: string) => void): Promise<void>;
 }
 
-export interface ProbeResult {
-  ok: boolean;
-  /** `HTTP 500`, or the network error, for the failure message. */
-  detail: string;
-  timedOut?: boolean;
-}
-
-export type HealthProbe = (host: string, port: number, path: string, timeoutMs: number) => Promise<ProbeResult>;
+export type { HealthProbe, ProbeResult } from '../http-probe.js';
 
 export interface Engine {
   /** Drives a deploy to DONE or REVERTED; never throws. */

@@ -9,7 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Server } from 'node:http';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConflictError, UpstreamError } from '../../shared/errors.js';
+import { UpstreamError } from '../../shared/errors.js';
 import { ChallengeAnswers } from './acme-challenges.js';
 import { CertificateStore } from './certificates.js';
 import { SharedConnectionBudget } from './cluster-connections.js';
@@ -19,7 +19,7 @@ import { createControlServer, listenOnSocket } from './control.js';
 import { CODE_CLASSES, DURATION_BOUNDS, startRouterMetrics } from './metrics.js';
 import { initialRouteSet, stderrLog } from './router.js';
 import { saveSnapshot } from './snapshot.js';
-import { buildTable, type RouteTable } from './table.js';
+import { assertNewer, buildTable, type RouteTable } from './table.js';
 import type { RouteSet, TargetStats } from './types.js';
 
 /** A worker must answer a push (route set, certificate, challenge) within this, or it is killed and replaced. */
@@ -203,13 +203,7 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
   };
 
   const apply = (set: RouteSet): Promise<number> => serialized(async () => {
-    if (set.version <= table.version) {
-      throw new ConflictError(
-        `route set version ${set.version} is not newer than the live version ${table.version}`,
-        'send the full route set with a higher version',
-        'stale_version',
-      );
-    }
+    assertNewer(set, table.version);
     const next = buildTable(set);
     try {
       await push({ t: 'prepare', set });

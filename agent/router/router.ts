@@ -7,7 +7,8 @@ import type { Server as TlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { ConflictError } from '../../shared/errors.js';
+import { splitTarget } from '../../shared/routes.js';
+import { probeHttp } from '../http-probe.js';
 import { guardConnections, type GuardedLimits } from '../connection-guard.js';
 import { httpTimeouts } from '../core/connection-budget.js';
 import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
@@ -19,13 +20,12 @@ import { createHttpsProxyServer } from './https.js';
 import { InflightCounter } from './inflight.js';
 import { RouterMetrics, startRouterMetrics, NO_METRICS, type CertificateInfo } from './metrics.js';
 import type { MetricsCounts } from './cluster-protocol.js';
-import { probeHealth } from './health-probe.js';
 import { PauseGate } from './pause.js';
 import { Spool } from './buffer-store.js';
 import { createProxyHandler, failureLog } from './proxy.js';
 import { createRequestLog } from './request-log.js';
 import { loadSnapshot, saveSnapshot } from './snapshot.js';
-import { buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
+import { assertNewer, buildTable, EMPTY_ROUTE_SET, type RouteTable } from './table.js';
 import { TargetPool } from './target-pool.js';
 import type { RouteSet } from './types.js';
 import { attachUpgrades } from './upgrade.js';
@@ -88,7 +88,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const pauses = new PauseGate(idleTimeoutMs);
   const inflight = new InflightCounter();
   const pool = new TargetPool();
-  const balancer = new Balancer({ probe: probeHealth, log, onUp: (t) => metrics.metrics.targetAnswered(t) });
+  const balancer = new Balancer({ probe: probeTarget, log, onUp: (t) => metrics.metrics.targetAnswered(t) });
   balancer.setRouted(table.routeSet);
   pool.setRouted(table.targets(), (t) => inflight.count(t) > 0);
   inflight.onTargetIdle((t) => pool.releaseIfUnrouted(t));
@@ -96,13 +96,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   let applying: Promise<unknown> = Promise.resolve();
   const apply = (set: RouteSet): Promise<number> => {
     const run = applying.then(async () => {
-      if (set.version <= table.version) {
-        throw new ConflictError(
-          `route set version ${set.version} is not newer than the live version ${table.version}`,
-          'send the full route set with a higher version',
-          'stale_version',
-        );
-      }
+      assertNewer(set, table.version);
       const next = buildTable(set);
       await saveSnapshot(config.snapshotPath, set);
       swap(next);
@@ -255,6 +249,12 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
       },
     } : {}),
   };
+}
+
+/** The balancer's health check of a target out of rotation: the agent's own probe (2xx passes). */
+function probeTarget(target: string, path: string, timeoutMs: number): Promise<boolean> {
+  const address = splitTarget(target);
+  return address ? probeHttp(address.host, address.port, path, timeoutMs).then((r) => r.ok) : Promise.resolve(false);
 }
 
 export async function initialRouteSet(path: string, log: (m: string) => void): Promise<RouteSet> {

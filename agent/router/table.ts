@@ -1,7 +1,7 @@
 // The route table: a validated RouteSet compiled for lookup by Host and path.
 // Pure: no I/O. A table is immutable; the router swaps whole tables.
 
-import { UserError } from '../../shared/errors.js';
+import { ConflictError, UserError } from '../../shared/errors.js';
 import { routePrefixes, routeSetSchema, routeTargets } from '../../shared/routes.js';
 import type { Route, RouteSet } from './types.js';
 
@@ -18,6 +18,16 @@ export function parseRouteSet(input: unknown): RouteSet {
   const set: RouteSet = result.data;
   assertNoDuplicates(set);
   return set;
+}
+
+/** Refuses (409 `stale_version`) a route set that is not newer than the live one: the agent resends whole sets with rising versions. */
+export function assertNewer(set: RouteSet, liveVersion: number): void {
+  if (set.version > liveVersion) return;
+  throw new ConflictError(
+    `route set version ${set.version} is not newer than the live version ${liveVersion}`,
+    'send the full route set with a higher version',
+    'stale_version',
+  );
 }
 
 // Two routes claiming the same host and prefix would make lookup depend on order.
