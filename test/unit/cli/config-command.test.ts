@@ -58,7 +58,8 @@ describe('deploy config', () => {
   it('exits 2 with the key and line when the config is invalid, and when -d names no file', async () => {
     const bad = await run(join(FIXTURES, 'kamal1-app'), 'config');
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /^error: traefik: is a Kamal 1 key/);
+    // Every problem on its own line, the count first.
+    assert.match(bad.err, /^error: 2 problems in config\/deploy\.yml:\n  traefik: is a Kamal 1 key.*\(config\/deploy\.yml:29\)\n  healthcheck: is a Kamal 1 key.*\(config\/deploy\.yml:34\)\nhint: /);
     const missing = await run(join(FIXTURES, 'mysql-cron-app'), 'config', '-d', 'qa');
     assert.equal(missing.code, 2);
     assert.match(missing.err, /error: destination qa: configuration file config\/deploy\.qa\.yml not found\nhint: destinations with a file: production, staging/);
