@@ -39,6 +39,16 @@ describe('deploy config', () => {
     assert.equal(err.split('\n').filter((l) => l.startsWith('warning: ')).length, 3);
   });
 
+  it('states which Kamal version it reads: a header line in YAML, kamal_version in --json', async () => {
+    const cwd = newDir();
+    writeFileSync(join(cwd, 'deploy.yml'), 'service: demo\nimage: acme/demo\nservers: [10.0.0.1]\n');
+    const text = await run(cwd, 'config');
+    assert.equal(text.code, 0);
+    assert.match(text.out, /^# read as a Kamal 2\.12\.0 configuration\nservice: demo\n/);
+    const json = await run(cwd, 'config', '--json');
+    assert.equal((JSON.parse(json.out) as { kamal_version: string }).kamal_version, '2.12.0');
+  });
+
   it('prints YAML for people, and never a literal registry password', async () => {
     const cwd = newDir();
     writeFileSync(
