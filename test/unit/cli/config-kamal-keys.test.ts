@@ -71,6 +71,12 @@ describe(`Kamal ${KAMAL_COMPAT_VERSION} keys`, () => {
     assert.equal(web?.proxy?.strip_path_prefix, false);
   });
 
+  it('proxy/path_prefix beside path_prefixes loads as in Kamal: path_prefixes is read, path_prefix warned about', async () => {
+    const { config, warnings } = await load('  path_prefix: /old\n  path_prefixes: [/api]\n');
+    assert.deepEqual(planContainers(config).roles[0]?.proxy?.path_prefixes, ['/api']);
+    assert.deepEqual(warnings, ['warning: proxy/path_prefix: not in force: path_prefixes is also set, and is what is read (as in Kamal) (config/deploy.yml:9)']);
+  });
+
   it("proxy/run (kamal-proxy's own boot settings) is accepted with a warning: Berth's router is the agent's", async () => {
     const { warnings } = await load('  run:\n    http_port: 8080\n    https_port: 8443\n    publish: false\n    version: v0.9.2\n    options:\n      memory: 512m\n');
     assert.deepEqual(warnings, [
