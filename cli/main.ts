@@ -117,7 +117,10 @@ export function renderError(err: unknown, options: { color: boolean; verbose: bo
   const style = createStyle(options.color);
   const known = isBerthError(err);
   const message = err instanceof Error ? err.message : String(err);
-  const lines = [style.red(`error: ${sanitize(message, 4000)}`)];
+  // A config error lists every problem, one per line (cli/config/issues.ts); other messages stay one line.
+  const multiline = known && err.code === 'config_invalid';
+  const text = multiline ? message.split('\n').map((line) => sanitize(line, 4000)).join('\n') : sanitize(message, 4000);
+  const lines = [style.red(`error: ${text}`)];
   const hint = known ? err.hint : 'this looks like a bug in deploy; run again with --verbose and report the output';
   if (hint) lines.push(`hint: ${sanitize(hint, 2000)}`);
   if (options.verbose && err instanceof Error && err.stack) lines.push(style.dim(err.stack));

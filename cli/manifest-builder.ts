@@ -17,6 +17,7 @@ import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
 import { accessoriesOnHost, checkAccessoryInputs, manifestAccessories } from './manifest-accessories.js';
 import { manifestBackups } from './manifest-backups.js';
+import { usesWideEnvNames } from './config/schema-env.js';
 
 // Accepting a release is immediate; ten minutes covers clock skew and slow fan-out.
 export const MANIFEST_TTL_S = 600;
@@ -129,6 +130,7 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => r.proxy?.logging?.request_headers?.length || r.proxy?.logging?.response_headers?.length) ? ['proxy.logging.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.ssl) ? ['proxy.tls.v1'] : []),
     ...(plan.roles.some((r) => (r.replicas ?? 1) > 1) ? ['roles.replicas.v1'] : []),
+    ...([...plan.roles, ...plan.accessories].some((r) => usesWideEnvNames(r.env)) ? ['env.names.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.

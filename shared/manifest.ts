@@ -6,7 +6,7 @@ import { UserError } from './errors.js';
 import { parseTagPattern } from './tag-pattern.js';
 import { backupSchema, MAX_BACKUPS } from './manifest-backups.js';
 import { cronJobSchema, notifySchema } from './manifest-cron.js';
-import { JWE_COMPACT, NAME, NAME_RULE } from './manifest-names.js';
+import { ENV_VARIABLE_NAME, JWE_COMPACT, NAME, NAME_RULE } from './manifest-names.js';
 import { describeIssues } from './schema-issues.js';
 import { MAX_BUFFER_MEMORY } from './routes.js';
 
@@ -20,7 +20,6 @@ export const MANIFEST_MAX_LIFETIME_S = 900;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const KEY_ID = /^[A-Za-z0-9_-]{43}$/;
 const JTI = /^[A-Za-z0-9_-]{16,128}$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
 const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
 // A wildcard needs at least two labels after `*.`, so one service cannot claim a whole TLD (`*.com`).
@@ -144,9 +143,9 @@ const proxySchema = z.strictObject({
 
 const envSchema = z
   .strictObject({
-    clear: stringMap(z.string().regex(ENV_NAME, 'must be an environment variable name'), boundedString(32 * 1024), 256).default({}),
+    clear: stringMap(z.string().regex(ENV_VARIABLE_NAME, 'must be an environment variable name'), boundedString(32 * 1024), 256).default({}),
     secret: stringMap(
-      z.string().regex(ENV_NAME, 'must be an environment variable name'),
+      z.string().regex(ENV_VARIABLE_NAME, 'must be an environment variable name'),
       z.string().regex(JWE_COMPACT, 'must be a sealed value (JWE compact, ECDH-ES)'),
       256,
     ).default({}),

@@ -3,6 +3,7 @@
 
 import { loadAppConfig } from '../app-config.js';
 import type { RunContext } from '../command.js';
+import { KAMAL_COMPAT_VERSION } from '../config/schema.js';
 import { configView } from '../config/view.js';
 import { stringifyYaml } from '../config/yaml.js';
 
@@ -12,5 +13,5 @@ export async function showConfig(ctx: RunContext): Promise<void> {
   for (const hint of hints) ctx.printer.err(hint);
   const view = configView(config, files);
   if (ctx.json) ctx.printer.json(view);
-  else ctx.printer.out(stringifyYaml(view));
+  else ctx.printer.out(`# read as a Kamal ${KAMAL_COMPAT_VERSION} configuration\n${stringifyYaml(view)}`);
 }

@@ -100,12 +100,22 @@ export function renderIssue(item: Issue, locate: Locate): string {
   return `${item.path.length ? `${item.path.join('/')}: ` : ''}${item.message} (${where(locate(item.path))})`;
 }
 
-/** The first three problems in file order, then how many more. */
+/** Past this many, a count: a file that broken is better fixed from its first problems. */
+export const MAX_SHOWN_ISSUES = 200;
+
+/**
+ * Every problem (up to MAX_SHOWN_ISSUES) in file order, so a config is fixed in
+ * one pass. One problem is the message itself; several are a count on the
+ * first line (what --json readers and one-line logs see), then one per line.
+ */
 export function renderIssues(issues: Issue[], locate: Locate): string {
   const all = located(issues, locate);
-  const shown = all.slice(0, 3).map((item) => renderIssue(item, () => item.location));
+  // A key may hold a line break (a quoted YAML key); it must not make a line of its own.
+  const shown = all.slice(0, MAX_SHOWN_ISSUES).map((item) => renderIssue(item, () => item.location).replace(/[\r\n]+/g, ' '));
+  if (shown.length === 1) return shown[0] ?? '';
   const more = all.length - shown.length;
-  return shown.join('; ') + (more > 0 ? `; and ${more} more` : '');
+  const files = [...new Set(all.map((item) => item.location.file))].join(' and ');
+  return [`${all.length} problems in ${files}:`, ...shown.map((line) => `  ${line}`), ...(more > 0 ? [`  and ${more} more`] : [])].join('\n');
 }
 
 /** Warnings as lines for stderr, in file order. */

@@ -1,7 +1,7 @@
 // `accessories:` (databases, caches…) as Kamal means them; the agent runs them
 // (manifest `accessories`). Kamal requires exactly one of host / hosts / role /
-// roles / tag / tags. Keys Berth cannot apply are refused or warned about, never
-// silently dropped.
+// roles / tag / tags. Keys Berth cannot apply are warned about, never silently
+// dropped.
 
 import { isValidHostname } from '../address.js';
 import { parseImageReference } from '../../shared/image-reference.js';
@@ -10,7 +10,8 @@ import { checkDockerOptions, checkVolumes } from './options.js';
 import { checkEnv } from './schema-env.js';
 import { checkAccessoryDirectories, checkAccessoryFiles } from './schema-accessory-paths.js';
 import { checkCmd, checkLabels, checkText } from './schema-values.js';
-import type { AccessoryConfig } from './types.js';
+import { checkRegistry } from './schema-registry.js';
+import type { AccessoryConfig, RegistryConfig } from './types.js';
 import type { KeyPath } from './yaml.js';
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
@@ -28,7 +29,27 @@ function nameList(raw: unknown, path: KeyPath, findings: Findings, single: boole
   return list as string[];
 }
 
-function checkAccessory(service: string, name: string, raw: unknown, findings: Findings): AccessoryConfig | undefined {
+// Kamal pulls `registry/server` + image with that registry's login. The agent logs
+// in only to the app's registry, so another registry's login is not in force.
+function applyAccessoryRegistry(acc: AccessoryConfig, raw: unknown, appRegistry: RegistryConfig | undefined, path: KeyPath, findings: Findings): void {
+  const registry = checkRegistry(raw, path, findings);
+  if (!registry) return;
+  if (registry.server !== undefined && acc.image !== '') {
+    const image = `${registry.server}/${acc.image}`;
+    try {
+      parseImageReference(image);
+      acc.image = image;
+    } catch (err) {
+      findings.error([...path, 'server'], err instanceof Error ? err.message : 'does not make a valid image reference');
+    }
+  }
+  const sameServer = (registry.server ?? 'docker.io') === (appRegistry?.server ?? 'docker.io');
+  if (!sameServer && (registry.username !== undefined || registry.password !== undefined)) {
+    findings.warn(path, `login not in force: the agent logs in only to the app's registry (${appRegistry?.server ?? 'docker.io'}); it pulls ${acc.image} without one, which works for a public image`);
+  }
+}
+
+function checkAccessory(service: string, name: string, raw: unknown, appRegistry: RegistryConfig | undefined, findings: Findings): AccessoryConfig | undefined {
   const path = ['accessories', name];
   if (!isPlainObject(raw)) {
     findings.error(path, 'should be a map');
@@ -85,21 +106,21 @@ function checkAccessory(service: string, name: string, raw: unknown, findings: F
       }
     }
   }
-  if (raw.network !== undefined) findings.error([...path, 'network'], 'cannot be set: the agent attaches accessories to its own network');
+  if (raw.network !== undefined) {
+    findings.warn([...path, 'network'], `not in force: the agent attaches accessories to its own network, where the app reaches this one as ${acc.service}`);
+  }
   if (raw.service !== undefined) {
     const own = checkText(raw.service, [...path, 'service'], findings, 63);
     if (own !== undefined) findings.warn([...path, 'service'], `not in force: the agent names the container itself and the app reaches it as ${acc.service}`);
   }
-  if (raw.registry !== undefined) {
-    findings.error([...path, 'registry'], "is not supported yet; an accessory image on the app's registry uses the app's login, and a public image needs none");
-  }
+  if (raw.registry !== undefined) applyAccessoryRegistry(acc, raw.registry, appRegistry, [...path, 'registry'], findings);
   if (raw.proxy !== undefined && raw.proxy !== false) {
-    findings.error([...path, 'proxy'], "is not supported yet: Berth's router does not route to accessories (publish a port instead)");
+    findings.warn([...path, 'proxy'], `not in force: Berth's router does not route to accessories yet; publish a port (accessories/${name}/port) to reach it`);
   }
   return acc;
 }
 
-export function checkAccessories(service: string, raw: unknown, roleNames: string[], findings: Findings): AccessoryConfig[] {
+export function checkAccessories(service: string, raw: unknown, roleNames: string[], findings: Findings, appRegistry?: RegistryConfig): AccessoryConfig[] {
   if (raw === undefined || raw === null) return [];
   if (!isPlainObject(raw)) {
     findings.error(['accessories'], 'should be a map of name: accessory');
@@ -111,7 +132,7 @@ export function checkAccessories(service: string, raw: unknown, roleNames: strin
       findings.error(['accessories', name], 'accessory names should be letters, digits, - or _');
       continue;
     }
-    const acc = checkAccessory(service, name, value, findings);
+    const acc = checkAccessory(service, name, value, appRegistry, findings);
     if (!acc) continue;
     for (const role of acc.roles) {
       if (!roleNames.includes(role)) findings.error(['accessories', name, 'roles' in (value as object) ? 'roles' : 'role'], `names role ${role}, which servers does not define`);

@@ -67,7 +67,8 @@ export function resolveProxy(input: ProxyInput, path: KeyPath, findings: Finding
   if (report && input.ssl && hosts.length === 0) findings.error([...path, 'ssl'], 'needs a host: set proxy/host to enable automatic SSL');
   // Kamal: `path_prefixes`, else `path_prefix` split on commas.
   const prefixes = input.path_prefixes ?? (typeof input.path_prefix === 'string' ? input.path_prefix.split(',').map((p) => p.trim()) : input.path_prefix);
-  if (report && input.path_prefixes !== undefined && input.path_prefix !== undefined) findings.error([...path, 'path_prefixes'], "specify one of 'path_prefix' or 'path_prefixes', not both");
+  // Kamal takes path_prefixes over path_prefix without complaint; say which one is read.
+  if (report && input.path_prefixes !== undefined && input.path_prefix !== undefined) findings.warn([...path, 'path_prefix'], 'not in force: path_prefixes is also set, and is what is read (as in Kamal)');
   return {
     hosts: [...new Set(hosts)],
     app_port: input.app_port ?? 80,

@@ -1,5 +1,6 @@
 // `registry:` as Kamal 2 reads it: server (default Docker Hub), and username /
-// password each either a literal or a one-item list naming a secret.
+// password each either a literal or a one-item list naming a secret. A server
+// `localhost:PORT` is Kamal's local registry (2.8), which needs no login.
 
 import { Findings, isPlainObject } from './issues.js';
 import { ENV_NAME } from './schema-env.js';
@@ -23,6 +24,11 @@ function checkCredential(raw: unknown, path: KeyPath, findings: Findings): Crede
   return literal === undefined ? undefined : { literal };
 }
 
+/** Kamal's local registry: it runs on the deploying machine and reaches servers through SSH tunnels. */
+export function isLocalRegistry(registry: RegistryConfig | undefined): boolean {
+  return /^localhost(:|$)/.test(registry?.server ?? '');
+}
+
 export function checkRegistry(raw: unknown, path: KeyPath, findings: Findings): RegistryConfig | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (!isPlainObject(raw)) {
@@ -42,6 +48,9 @@ export function checkRegistry(raw: unknown, path: KeyPath, findings: Findings): 
   if (password) out.password = password;
   if ((username === undefined) !== (password === undefined) && raw.username !== undefined !== (raw.password !== undefined)) {
     findings.error([...path, username === undefined ? 'username' : 'password'], 'is required when the other credential is set');
+  }
+  if (isLocalRegistry(out)) {
+    findings.warn([...path, 'server'], `is Kamal's local registry, which is not in force: Kamal runs it on the deploying machine and tunnels it to servers over SSH, but Berth's agents pull over their own network, so each server needs a registry at ${out.server} itself (or push to a registry the servers reach)`);
   }
   if (password && 'literal' in password) findings.warn([...path, 'password'], 'is written in deploy.yml in clear; list a secret name instead (password: [KAMAL_REGISTRY_PASSWORD])');
   return out;

@@ -1,19 +1,19 @@
 // `servers:` as Kamal 2 reads it: a list of hosts (the primary role), or a map
 // of role → list of hosts, or role → { hosts, cmd, options, labels, env, proxy,
-// logging, asset_path }. A host entry is "HOST", { HOST: tag } or { HOST: [tags] }.
+// logging, asset_path, stop_timeout }. A host entry is "HOST", { HOST: tag } or { HOST: [tags] }.
 
 import { formatServerAddress, parseServerAddress } from '../address.js';
 import { Findings, isPlainObject } from './issues.js';
 import { checkDockerOptions } from './options.js';
 import { checkEnv } from './schema-env.js';
 import { mergeProxyInputs, parseProxy, resolveProxy, type ProxyInput } from './schema-proxy.js';
-import { checkCmd, checkLabels, checkLogging, checkPathString } from './schema-values.js';
+import { checkCmd, checkInteger, checkLabels, checkLogging, checkPathString } from './schema-values.js';
 import type { HostEntry, RoleConfig } from './types.js';
 import type { KeyPath } from './yaml.js';
 
 export const ROLE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const TAG = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-const ROLE_KEYS = ['hosts', 'cmd', 'options', 'labels', 'env', 'proxy', 'logging', 'asset_path'];
+const ROLE_KEYS = ['hosts', 'cmd', 'options', 'labels', 'env', 'proxy', 'logging', 'asset_path', 'stop_timeout'];
 const MAX_HOSTS = 500;
 
 function checkHosts(raw: unknown, path: KeyPath, agentPort: number, findings: Findings): HostEntry[] {
@@ -86,6 +86,10 @@ function checkRole(name: string, raw: unknown, ctx: ServersContext, findings: Fi
     if (logging) role.logging = logging;
     const assetPath = checkPathString(raw.asset_path, [...path, 'asset_path'], findings);
     if (assetPath) role.asset_path = assetPath;
+    // Kamal 2.12: a role's own stop timeout; a release carries one stop_timeout for all roles.
+    if (checkInteger(raw.stop_timeout, [...path, 'stop_timeout'], findings, 1, 3600) !== undefined) {
+      findings.warn([...path, 'stop_timeout'], 'not in force: the agent gives every role the top-level stop_timeout; set it there');
+    }
     proxySwitch = raw.proxy;
   } else if (raw !== null && raw !== undefined) {
     findings.error(path, 'should be a list of hosts or a map with hosts');

@@ -2,7 +2,7 @@
 // own (agent, backups, auto_deploy, bake, cron, notify, replicas; all but agent also
 // under x-berth:, see schema-berth.ts, schema-cron.ts, schema-backups.ts and schema-replicas.ts). Every problem names
 // its key path and the file:line it was written at; all problems are
-// collected, then reported together (the first three).
+// collected, then reported together (cli/config/issues.ts renderIssues).
 
 import { ConfigError } from '../../shared/errors.js';
 import { DEFAULT_AGENT_PORT, formatServerAddress, type ServerAddress } from '../address.js';
@@ -16,7 +16,7 @@ import { checkAutoDeploy, liftBerthKeys, type BerthPaths } from './schema-berth.
 import { checkCron, checkNotify } from './schema-cron.js';
 import { checkEnv } from './schema-env.js';
 import { parseProxy, resolveProxy, type ProxyInput } from './schema-proxy.js';
-import { checkRegistry } from './schema-registry.js';
+import { checkRegistry, isLocalRegistry } from './schema-registry.js';
 import { checkReplicas } from './schema-replicas.js';
 import { checkServers, ROLE_NAME } from './schema-servers.js';
 import { checkBoolean, checkInteger, checkLabels, checkLogging, checkPathString, checkText } from './schema-values.js';
@@ -28,7 +28,7 @@ export type * from './types.js';
 const SERVICE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 /** The Kamal release whose configuration format Berth reads. */
-export const KAMAL_COMPAT_VERSION = '2.7.0';
+export const KAMAL_COMPAT_VERSION = '2.12.0';
 
 const KNOWN = new Set([
   'service', 'image', 'servers', 'proxy', 'env', 'registry', 'volumes', 'labels', 'logging', 'boot', 'deploy_timeout',
@@ -53,10 +53,14 @@ function compareVersions(a: number[], b: number[]): number {
 function checkBoot(raw: unknown, findings: Findings): BootConfig {
   if (raw === undefined || raw === null) return {};
   if (!isPlainObject(raw)) {
-    findings.error(['boot'], 'should be a map with limit and wait');
+    findings.error(['boot'], 'should be a map with limit, wait and parallel_roles');
     return {};
   }
-  for (const key of Object.keys(raw)) if (key !== 'limit' && key !== 'wait') findings.error(['boot', key], 'unknown key');
+  for (const key of Object.keys(raw)) if (!['limit', 'wait', 'parallel_roles'].includes(key)) findings.error(['boot', key], 'unknown key');
+  // Kamal 2.10: boot a host's roles side by side instead of one after another.
+  if (checkBoolean(raw.parallel_roles, ['boot', 'parallel_roles'], findings) !== undefined) {
+    findings.warn(['boot', 'parallel_roles'], "not in force: Berth's agent boots all roles of a host as one release whatever this says (their new containers start together, health checks pass role by role, routes switch together)");
+  }
   const boot: BootConfig = {};
   if (typeof raw.limit === 'string') {
     const match = /^(\d{1,3})%$/.exec(raw.limit.trim());
@@ -110,8 +114,9 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   else if (service !== undefined && !SERVICE.test(service)) findings.error(['service'], 'should be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit)');
 
   const registry = checkRegistry(input.registry, ['registry'], findings);
-  let image = checkText(input.image, ['image'], findings, 512);
-  if (input.image === undefined || input.image === null) findings.error(['image'], 'is required');
+  // Kamal: with a local registry (server localhost:PORT) the image defaults to the service name.
+  let image = checkText(input.image ?? (isLocalRegistry(registry) ? input.service : undefined), ['image'], findings, 512);
+  if (image === undefined && (input.image === undefined || input.image === null)) findings.error(['image'], 'is required');
   if (image !== undefined) {
     image = imageWithRegistry(image, registry?.server);
     try {
@@ -209,7 +214,7 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
     require_destination: checkBoolean(input.require_destination, ['require_destination'], findings) ?? false,
     allow_empty_roles: allowEmptyRoles,
     aliases,
-    accessories: checkAccessories(service ?? '', input.accessories, roles.map((r) => r.name), findings),
+    accessories: checkAccessories(service ?? '', input.accessories, roles.map((r) => r.name), findings, registry),
     agent,
   };
   if (topProxy !== undefined) config.proxy = resolveProxy(topProxy, ['proxy'], findings);

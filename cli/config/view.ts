@@ -5,6 +5,7 @@
 
 import { formatServerAddress } from '../address.js';
 import { planContainers, type PlannedAccessory } from './plan.js';
+import { KAMAL_COMPAT_VERSION } from './schema.js';
 import type { Credential, DeployConfig, NotifyConfig, RegistryConfig } from './types.js';
 
 export const REDACTED = '[redacted]';
@@ -57,6 +58,8 @@ export function configView(config: DeployConfig, files: string[]): Record<string
     image: config.image,
     destination: config.destination,
     files,
+    // Which Kamal release's configuration format this was read as.
+    kamal_version: KAMAL_COMPAT_VERSION,
     primary_role: config.primary_role,
     servers: config.servers.map(formatServerAddress),
     roles: plan.roles,

@@ -108,3 +108,19 @@ test('the same version with the same secret sealed again reuses the running cont
   assert.equal(changed.state, 'REVERTED');
   assert.match(changed.error ?? '', /release d3 is already running with a different configuration/);
 });
+
+test('env names with dots (OpenSearch discovery.type), clear and sealed, reach the container as written', async () => {
+  const m = f.manifest('d4', await f.digestOf('v1'), {
+    roles: {
+      web: {
+        ...proxied(),
+        env: { clear: { 'discovery.type': 'single-node' }, secret: { 'opensearch.password': await sealFor(f, 's3cret-value', { name: 'opensearch.password' }) } },
+      },
+    },
+  });
+  const d = await f.deploy(m);
+  assert.equal(d.state, 'DONE', d.error ?? '');
+  const [c] = JSON.parse(await dockerOk(f.engineHost, ['inspect', f.containerName('d4')])) as Array<{ Config: { Env: string[] } }>;
+  assert.ok(c?.Config.Env.includes('discovery.type=single-node'), JSON.stringify(c?.Config.Env.filter((e) => !e.includes('s3cret'))));
+  assert.ok(c?.Config.Env.includes('opensearch.password=s3cret-value'), 'the sealed value is opened for its dotted name');
+});

@@ -1,5 +1,5 @@
 // accessories: files and directories in Kamal's string and map forms, and the
-// keys Berth cannot apply refused or warned about with their file:line.
+// keys Berth cannot apply warned about with their file:line.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../cli/config/load.js';
@@ -78,13 +78,20 @@ describe('accessory files and directories', () => {
 });
 
 describe('accessory keys Berth cannot apply', () => {
-  it('registry and proxy are refused; service is accepted with a warning', async () => {
-    assert.equal(await bad('    registry:\n      server: ghcr.io\n'),
-      "accessories/db/registry: is not supported yet; an accessory image on the app's registry uses the app's login, and a public image needs none (config/deploy.yml:12)");
-    assert.equal(await bad('    proxy:\n      host: db.example.com\n'),
-      "accessories/db/proxy: is not supported yet: Berth's router does not route to accessories (publish a port instead) (config/deploy.yml:12)");
-    const { config, warnings } = await load('    service: mysql\n');
-    assert.deepEqual(warnings, ['warning: accessories/db/service: not in force: the agent names the container itself and the app reaches it as demo-db (config/deploy.yml:12)']);
+  it('registry is applied as Kamal does (server joined to the image); another registry\'s login, network, proxy and service are warned about', async () => {
+    const onApp = await loadConfig(app({ 'config/deploy.yml': BASE.replace('servers:', 'registry:\n  server: ghcr.io\n  username: u\n  password: [REG]\nservers:') + '    registry:\n      server: ghcr.io\n      username: u\n      password: [REG]\n' }));
+    assert.equal(onApp.config.accessories[0]?.image, 'ghcr.io/mysql:8.0');
+    assert.deepEqual(onApp.warnings, []);
+    const { config, warnings } = await load('    registry:\n      server: quay.io\n      username: bot\n      password: [QUAY]\n    network: custom\n    proxy:\n      host: db.example.com\n    service: mysql\n');
+    assert.equal(config.accessories[0]?.image, 'quay.io/mysql:8.0');
+    assert.deepEqual(warnings, [
+      "warning: accessories/db/registry: login not in force: the agent logs in only to the app's registry (docker.io); it pulls quay.io/mysql:8.0 without one, which works for a public image (config/deploy.yml:12)",
+      'warning: accessories/db/network: not in force: the agent attaches accessories to its own network, where the app reaches this one as demo-db (config/deploy.yml:16)',
+      "warning: accessories/db/proxy: not in force: Berth's router does not route to accessories yet; publish a port (accessories/db/port) to reach it (config/deploy.yml:17)",
+      'warning: accessories/db/service: not in force: the agent names the container itself and the app reaches it as demo-db (config/deploy.yml:19)',
+    ]);
     assert.equal(config.accessories[0]?.service, 'demo-db');
+    // The control: a registry entry is still checked like the top-level one.
+    assert.equal(await bad('    registry:\n      server: "bad server!"\n'), 'accessories/db/registry/server: should be a registry host like ghcr.io or registry.example.com:5000 (config/deploy.yml:13)');
   });
 });

@@ -39,6 +39,16 @@ describe('deploy config', () => {
     assert.equal(err.split('\n').filter((l) => l.startsWith('warning: ')).length, 3);
   });
 
+  it('states which Kamal version it reads: a header line in YAML, kamal_version in --json', async () => {
+    const cwd = newDir();
+    writeFileSync(join(cwd, 'deploy.yml'), 'service: demo\nimage: acme/demo\nservers: [10.0.0.1]\n');
+    const text = await run(cwd, 'config');
+    assert.equal(text.code, 0);
+    assert.match(text.out, /^# read as a Kamal 2\.12\.0 configuration\nservice: demo\n/);
+    const json = await run(cwd, 'config', '--json');
+    assert.equal((JSON.parse(json.out) as { kamal_version: string }).kamal_version, '2.12.0');
+  });
+
   it('prints YAML for people, and never a literal registry password', async () => {
     const cwd = newDir();
     writeFileSync(
@@ -58,7 +68,8 @@ describe('deploy config', () => {
   it('exits 2 with the key and line when the config is invalid, and when -d names no file', async () => {
     const bad = await run(join(FIXTURES, 'kamal1-app'), 'config');
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /^error: traefik: is a Kamal 1 key/);
+    // Every problem on its own line, the count first.
+    assert.match(bad.err, /^error: 2 problems in config\/deploy\.yml:\n  traefik: is a Kamal 1 key.*\(config\/deploy\.yml:29\)\n  healthcheck: is a Kamal 1 key.*\(config\/deploy\.yml:34\)\nhint: /);
     const missing = await run(join(FIXTURES, 'mysql-cron-app'), 'config', '-d', 'qa');
     assert.equal(missing.code, 2);
     assert.match(missing.err, /error: destination qa: configuration file config\/deploy\.qa\.yml not found\nhint: destinations with a file: production, staging/);

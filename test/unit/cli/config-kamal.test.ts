@@ -150,7 +150,7 @@ describe('Kamal example: mysql-cron-app (roles and destinations)', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /^servers\/web: no servers specified for the web primary role \(are its hosts in a destination file\? pass -d DESTINATION\) \(config\/deploy\.yml:6\); /);
+    assert.match(err.message, /^\d+ problems in config\/deploy\.yml:\n  servers\/web: no servers specified for the web primary role \(are its hosts in a destination file\? pass -d DESTINATION\) \(config\/deploy\.yml:6\)\n  /);
     assert.equal(err.hint, 'destinations with a file: production, staging (pass -d DESTINATION)');
   });
 });
@@ -164,8 +164,9 @@ describe('Kamal example: kamal1-app', () => {
     assert.ok(err instanceof ConfigError);
     assert.equal(
       err.message,
-      'traefik: is a Kamal 1 key: Kamal 2 replaced Traefik with kamal-proxy, and Berth routes with its own router; remove traefik: and set proxy: (host, app_port, ssl) (config/deploy.yml:29); ' +
-        'healthcheck: is a Kamal 1 key: use proxy/healthcheck (path, interval, timeout in seconds); port becomes proxy/app_port and max_attempts is covered by deploy_timeout (config/deploy.yml:34)',
+      '2 problems in config/deploy.yml:\n' +
+        '  traefik: is a Kamal 1 key: Kamal 2 replaced Traefik with kamal-proxy, and Berth routes with its own router; remove traefik: and set proxy: (host, app_port, ssl) (config/deploy.yml:29)\n' +
+        '  healthcheck: is a Kamal 1 key: use proxy/healthcheck (path, interval, timeout in seconds); port becomes proxy/app_port and max_attempts is covered by deploy_timeout (config/deploy.yml:34)',
     );
   });
 });

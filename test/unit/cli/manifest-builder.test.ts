@@ -107,7 +107,9 @@ describe('proxy/path_prefix, buffering limits and logging', () => {
 
   it('a path_prefix that is no path is a config error naming the key', async () => {
     await assert.rejects(planOf(withProxy('  path_prefix: /api,oauth')), /proxy\/path_prefix: "oauth" should be a URL path/);
-    await assert.rejects(planOf(withProxy('  path_prefix: /api\n  path_prefixes: [/v2]')), /proxy\/path_prefixes: specify one of/);
+    // Both set: Kamal reads path_prefixes (config-kamal-keys.test.ts checks the warning), so that is what is sent.
+    const both = await planOf(withProxy('  path_prefix: /api\n  path_prefixes: [/v2]'));
+    assert.deepEqual((await buildManifestPayload(both.config, both.plan, hostOf(both.plan, 'web'), facts, sealing)).roles.web?.proxy?.path_prefixes, ['/v2']);
   });
 
   it('body limits and log headers are sent with their features; 0 limits send nothing', async () => {

@@ -141,6 +141,7 @@ describe('manifest schema', () => {
     const sealed = 'eyJhbGciOiJFQ0RILUVTIn0..aXY.Y3Q.dGFn';
     refused(withRole({ env: { clear: { A: 'x' }, secret: { A: sealed } } }), /^roles\.web\.env\.secret\.A: is also set in env\.clear/);
     refused(withRole({ env: { clear: { 'BAD-NAME': 'x' } } }), /^roles\.web\.env\.clear\.BAD-NAME: invalid key/);
+    refused(withRole({ env: { clear: { 'a=b': 'x' } } }), /^roles\.web\.env\.clear\.a=b: invalid key/);
   });
 
   it('does not echo secret values in errors', () => {
