@@ -38,7 +38,8 @@ export function camelize(name: string): string {
 export type AdapterLookup = { ok: true; adapter: SecretsAdapter } | { ok: false; message: string; hint: string };
 
 export function lookupAdapter(name: string): AdapterLookup {
-  const className = camelize(ALIASES[name.toLowerCase()] ?? name);
+  const alias = Object.hasOwn(ALIASES, name.toLowerCase()) ? ALIASES[name.toLowerCase()] : undefined;
+  const className = camelize(alias ?? name);
   const adapter = Object.hasOwn(ADAPTERS, className) ? ADAPTERS[className] : undefined;
   if (adapter) return { ok: true, adapter };
   const shown = /^[\w-]{1,64}$/.test(name) ? name : JSON.stringify(name.slice(0, 64));
