@@ -110,8 +110,9 @@ async function fetch(words: string[], request: CommandRequest, spawn: SpawnProgr
   if (adapter.requiresAccount && !options.account) fail(`the ${adapter.title} adapter needs --account`, "as in Kamal: No value provided for required options '--account'");
   const vendor = vendorFor(adapter.program, adapter.title, request, spawn, Date.now() + request.timeoutMs);
   if (adapter.program !== '') {
-    const version = await vendor.run(['--version']);
-    if (!version.ok) fail(`${adapter.title} CLI is not installed: \`${adapter.program} --version\` failed${version.code === null ? '' : ` with exit status ${version.code}`}`, `install ${adapter.program} or add it to PATH`);
+    const versionArgs = adapter.versionArgs ?? ['--version'];
+    const version = await vendor.run(versionArgs);
+    if (!version.ok) fail(`${adapter.title} CLI is not installed: \`${[adapter.program, ...versionArgs].join(' ')}\` failed${version.code === null ? '' : ` with exit status ${version.code}`}`, `install ${adapter.program} or add it to PATH`);
   }
   const session = await adapter.login(vendor, options.account);
   const results: Fetched = await adapter.fetch(vendor, { secrets: args, account: options.account, from: options.from, session });

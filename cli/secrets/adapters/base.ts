@@ -37,9 +37,9 @@ export interface SecretsAdapter {
   /** As Kamal names it in messages: "1Password", "AWS". */
   readonly title: string;
   readonly program: string;
+  /** How Kamal checks the CLI is installed, when not `--version`. */
+  readonly versionArgs?: readonly string[];
   readonly requiresAccount: boolean;
-  /** Hint for a sign-in that failed: how to sign in before running deploy. */
-  readonly signInHint?: string;
   /** Signs in when needed (as Kamal does) and returns a session token, if the CLI hands one out. */
   login(vendor: Vendor, account: string | undefined): Promise<string | undefined>;
   fetch(vendor: Vendor, request: FetchRequest): Promise<Fetched>;

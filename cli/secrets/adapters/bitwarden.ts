@@ -33,7 +33,6 @@ export const bitwarden: SecretsAdapter = {
   title: 'Bitwarden',
   program: 'bw',
   requiresAccount: true,
-  signInHint: HINT,
 
   async login(vendor, account) {
     let session: string | undefined;

@@ -11,7 +11,6 @@ export const doppler: SecretsAdapter = {
   title: 'Doppler',
   program: 'doppler',
   requiresAccount: false,
-  signInHint: HINT,
 
   async login(vendor) {
     if ((await vendor.run(['me', '--json'])).ok) return undefined;

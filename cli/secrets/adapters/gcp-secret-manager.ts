@@ -26,7 +26,6 @@ export const gcpSecretManager: SecretsAdapter = {
   title: 'gcloud',
   program: 'gcloud',
   requiresAccount: true,
-  signInHint: HINT,
 
   async login(vendor) {
     if (await loggedIn(vendor)) return undefined;

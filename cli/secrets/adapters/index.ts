@@ -7,6 +7,7 @@ import type { SecretsAdapter } from './base.js';
 import { bitwarden } from './bitwarden.js';
 import { bitwardenSecretsManager } from './bitwarden-secrets-manager.js';
 import { doppler } from './doppler.js';
+import { enpass } from './enpass.js';
 import { gcpSecretManager } from './gcp-secret-manager.js';
 import { lastPass } from './last-pass.js';
 import { onePassword } from './one-password.js';
@@ -19,12 +20,13 @@ const ADAPTERS: Record<string, SecretsAdapter> = {
   AwsSecretsManager: awsSecretsManager,
   GcpSecretManager: gcpSecretManager,
   Doppler: doppler,
+  Enpass: enpass,
   LastPass: lastPass,
   Test: testAdapter,
 };
 
 /** Kamal adapters Berth does not carry yet. */
-const NOT_BUILT_IN: Record<string, string> = { Enpass: 'enpass-cli', Passbolt: 'passbolt' };
+const NOT_BUILT_IN: Record<string, string> = { Passbolt: 'passbolt' };
 
 const ALIASES: Record<string, string> = { '1password': 'one_password', lastpass: 'last_pass', gcp: 'gcp_secret_manager', 'bitwarden-sm': 'bitwarden_secrets_manager' };
 
@@ -44,6 +46,6 @@ export function lookupAdapter(name: string): AdapterLookup {
   if (adapter) return { ok: true, adapter };
   const shown = /^[\w-]{1,64}$/.test(name) ? name : JSON.stringify(name.slice(0, 64));
   const cli = Object.hasOwn(NOT_BUILT_IN, className) ? NOT_BUILT_IN[className] : undefined;
-  if (cli) return { ok: false, message: `the ${shown} secrets adapter is not built into Berth`, hint: `call ${cli} directly in $(…), or use one of: 1password, bitwarden, bitwarden-sm, aws_secrets_manager, gcp, doppler, lastpass` };
-  return { ok: false, message: `Unknown secrets adapter: ${shown}`, hint: 'Berth knows 1password, bitwarden, bitwarden-sm, aws_secrets_manager, gcp, doppler and lastpass, spelled as in Kamal' };
+  if (cli) return { ok: false, message: `the ${shown} secrets adapter is not built into Berth`, hint: `call ${cli} directly in $(…), or use one of: 1password, bitwarden, bitwarden-sm, aws_secrets_manager, gcp, doppler, lastpass, enpass` };
+  return { ok: false, message: `Unknown secrets adapter: ${shown}`, hint: 'Berth knows 1password, bitwarden, bitwarden-sm, aws_secrets_manager, gcp, doppler, lastpass and enpass, spelled as in Kamal' };
 }

@@ -10,7 +10,6 @@ export const lastPass: SecretsAdapter = {
   title: 'LastPass',
   program: 'lpass',
   requiresAccount: true,
-  signInHint: HINT,
 
   async login(vendor, account) {
     const status = await vendor.run(['status', '--color', 'never']);

@@ -25,16 +25,17 @@ async function itemGet(vendor: Vendor, vault: string, item: string, fields: stri
   return parseJson(vendor, run.stdout, `op item get ${item}`);
 }
 
+const HINT = 'Berth runs op without a terminal, so op cannot ask for a password: sign in first (eval $(op signin --account ACCOUNT)), turn on the 1Password app integration, or set OP_SERVICE_ACCOUNT_TOKEN';
+
 export const onePassword: SecretsAdapter = {
   title: '1Password',
   program: 'op',
   requiresAccount: true,
-  signInHint: 'Berth runs op without a terminal, so op cannot ask for a password: sign in first (eval $(op signin --account ACCOUNT)), turn on the 1Password app integration, or set OP_SERVICE_ACCOUNT_TOKEN',
 
   async login(vendor, account) {
     if ((await vendor.run(['account', 'get', '--account', account ?? ''])).ok) return undefined;
     const signin = await vendor.run(['signin', '--account', account ?? '', '--force', '--raw']);
-    if (!signin.ok) fail(`Failed to login to 1Password${exited(vendor, signin)}`, this.signInHint);
+    if (!signin.ok) fail(`Failed to login to 1Password${exited(vendor, signin)}`, HINT);
     return signin.stdout.trim() || undefined;
   },
 

@@ -250,3 +250,27 @@ describe('Bitwarden Secrets Manager (bws)', () => {
     assert.deepEqual(values(await t.load(), ['A', 'B']), { A: 'reg-pass', B: 'other-value' });
   });
 });
+
+describe('Enpass (enpass-cli)', () => {
+  it('shows the items of the vault in --from once; an item gives all its passwords as title/label, title/label just one', async () => {
+    const vault = '/Users/me/Documents/Vaults/primary';
+    const t = setup('SECRETS=$(kamal secrets fetch --adapter enpass --from /Users/me/Documents/Vaults/primary FooBar Other/DB_PASSWORD)\nA=$(kamal secrets extract FooBar/SECRET_1 $SECRETS)\nB=$(kamal secrets extract DB_PASSWORD $SECRETS)\nC=$(kamal secrets extract FooBar $SECRETS)', {
+      'enpass-cli': [
+        { args: ['version'], stdout: 'enpass-cli 1.6.0\n' },
+        {
+          args: ['-json', '-vault', vault, 'show', 'FooBar', 'Other'],
+          stdout: JSON.stringify([
+            { category: 'computer', label: 'SECRET_1', login: '', password: 'my-password-1', title: 'FooBar', type: 'password' },
+            { category: 'computer', label: '', login: '', password: 'unlabelled', title: 'FooBar', type: 'password' },
+            { category: 'computer', label: 'DB_PASSWORD', login: '', password: 'db-password', title: 'Other', type: 'password' },
+            { category: 'computer', label: 'NOT_ASKED', login: '', password: 'not-asked', title: 'Other', type: 'password' },
+          ]),
+        },
+      ],
+    });
+    const store = await t.load();
+    assert.deepEqual(values(store, ['A', 'B', 'C']), { A: 'my-password-1', B: 'db-password', C: 'unlabelled' });
+    assert.ok(!store.get('SECRETS').includes('not-asked'), 'only the passwords asked for');
+    assert.deepEqual(t.calls('enpass-cli'), ['version', `-json -vault ${vault} show FooBar Other`], 'Kamal checks enpass-cli with `version`');
+  });
+});

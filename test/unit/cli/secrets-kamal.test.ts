@@ -103,7 +103,7 @@ describe("Kamal's adapter names", () => {
   it('camelizes as Rails does and knows the aliases', () => {
     assert.equal(camelize('aws_secrets_manager'), 'AwsSecretsManager');
     assert.equal(camelize('OnePassword'), 'OnePassword');
-    for (const name of ['1password', '1Password', 'one_password', 'OnePassword', 'bitwarden', 'bitwarden-sm', 'bitwarden_secrets_manager', 'aws_secrets_manager', 'gcp', 'GCP', 'gcp_secret_manager', 'doppler', 'lastpass', 'LastPass', 'last_pass', 'test']) {
+    for (const name of ['1password', '1Password', 'one_password', 'OnePassword', 'bitwarden', 'bitwarden-sm', 'bitwarden_secrets_manager', 'aws_secrets_manager', 'gcp', 'GCP', 'gcp_secret_manager', 'doppler', 'lastpass', 'LastPass', 'last_pass', 'enpass', 'test']) {
       assert.equal(lookupAdapter(name).ok, true, name);
     }
     // Kamal's lookup is case-sensitive outside the aliases.
