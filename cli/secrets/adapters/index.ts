@@ -11,6 +11,7 @@ import { enpass } from './enpass.js';
 import { gcpSecretManager } from './gcp-secret-manager.js';
 import { lastPass } from './last-pass.js';
 import { onePassword } from './one-password.js';
+import { passbolt } from './passbolt.js';
 import { testAdapter } from './test.js';
 
 const ADAPTERS: Record<string, SecretsAdapter> = {
@@ -22,11 +23,9 @@ const ADAPTERS: Record<string, SecretsAdapter> = {
   Doppler: doppler,
   Enpass: enpass,
   LastPass: lastPass,
+  Passbolt: passbolt,
   Test: testAdapter,
 };
-
-/** Kamal adapters Berth does not carry yet. */
-const NOT_BUILT_IN: Record<string, string> = { Passbolt: 'passbolt' };
 
 const ALIASES: Record<string, string> = { '1password': 'one_password', lastpass: 'last_pass', gcp: 'gcp_secret_manager', 'bitwarden-sm': 'bitwarden_secrets_manager' };
 
@@ -45,7 +44,5 @@ export function lookupAdapter(name: string): AdapterLookup {
   const adapter = Object.hasOwn(ADAPTERS, className) ? ADAPTERS[className] : undefined;
   if (adapter) return { ok: true, adapter };
   const shown = /^[\w-]{1,64}$/.test(name) ? name : JSON.stringify(name.slice(0, 64));
-  const cli = Object.hasOwn(NOT_BUILT_IN, className) ? NOT_BUILT_IN[className] : undefined;
-  if (cli) return { ok: false, message: `the ${shown} secrets adapter is not built into Berth`, hint: `call ${cli} directly in $(…), or use one of: 1password, bitwarden, bitwarden-sm, aws_secrets_manager, gcp, doppler, lastpass, enpass` };
-  return { ok: false, message: `Unknown secrets adapter: ${shown}`, hint: 'Berth knows 1password, bitwarden, bitwarden-sm, aws_secrets_manager, gcp, doppler, lastpass and enpass, spelled as in Kamal' };
+  return { ok: false, message: `Unknown secrets adapter: ${shown}`, hint: 'Berth knows the adapters Kamal 2.12 has: 1password, bitwarden, bitwarden-sm, aws_secrets_manager, gcp, doppler, lastpass, enpass and passbolt, spelled as in Kamal' };
 }

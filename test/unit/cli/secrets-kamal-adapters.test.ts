@@ -274,3 +274,47 @@ describe('Enpass (enpass-cli)', () => {
     assert.deepEqual(t.calls('enpass-cli'), ['version', `-json -vault ${vault} show FooBar Other`], 'Kamal checks enpass-cli with `version`');
   });
 });
+
+describe('Passbolt (passbolt)', () => {
+  const resource = (name: string, parent: string, password: string) => ({ id: `id-${name}`, folder_parent_id: parent, name, username: '', uri: '', password, description: '' });
+  const folder = (id: string, name: string, parent = '') => ({ id, folder_parent_id: parent, name });
+  const PROJECT = 'dcbe0e39-42d8-42db-9637-8256b9f2f8e3';
+  const SUB = '6a3f21fc-aa40-4ba9-852c-7477fdd0310d';
+
+  it('filters root-level names in one call', async () => {
+    const t = setup('SECRETS=$(kamal secrets fetch --adapter passbolt SECRET1 FSECRET1)\nA=$(kamal secrets extract FSECRET1 $SECRETS)', {
+      passbolt: [{ args: ['verify'] }, { args: ['list', 'resources', '--filter', 'Name == "SECRET1" || Name == "FSECRET1"', '--column', 'name', '--column', 'password', '--json'], stdout: JSON.stringify([resource('FSECRET1', '', 'fsecret1'), resource('SECRET1', '', 'secret1')]) }],
+    });
+    assert.equal((await t.load()).get('A'), 'fsecret1');
+  });
+
+  it('finds a nested folder level by level and filters by its id', async () => {
+    const t = setup('SECRETS=$(kamal secrets fetch --adapter passbolt --from my-project/subfolder SECRET1 FSECRET1)\nA=$(kamal secrets extract SECRET1 $SECRETS)', {
+      passbolt: [
+        { args: ['verify'] },
+        { args: ['list', 'folders', '--filter', 'Name == "my-project"', '--json'], stdout: JSON.stringify([folder(PROJECT, 'my-project')]) },
+        { args: ['list', 'folders', '--filter', `Name == "subfolder" && FolderParentID == "${PROJECT}"`, '--json'], stdout: JSON.stringify([folder(SUB, 'subfolder', PROJECT)]) },
+        {
+          args: ['list', 'resources', '--filter', `(Name == "SECRET1" && FolderParentID == "${SUB}") || (Name == "FSECRET1" && FolderParentID == "${SUB}")`, '--folder', PROJECT, '--folder', SUB, '--column', 'name', '--column', 'password', '--json'],
+          stdout: JSON.stringify([resource('SECRET1', SUB, 'secret1'), resource('FSECRET1', SUB, 'fsecret1')]),
+        },
+      ],
+    });
+    assert.equal((await t.load()).get('A'), 'secret1');
+  });
+
+  it("quotes a folder id as Kamal does (shell-escaped, then Ruby's inspect), and names missing folders and secrets", async () => {
+    const t = setup('SECRETS=$(kamal secrets fetch --adapter passbolt my-project/SECRET1)\nA=$(kamal secrets extract SECRET1 $SECRETS)', {
+      passbolt: [
+        { args: ['verify'] },
+        { args: ['list', 'folders', '--filter', 'Name == "my-project"', '--json'], stdout: JSON.stringify([folder('abc def-123', 'my-project')]) },
+        { args: ['list', 'resources', '--filter', '(Name == "SECRET1" && FolderParentID == "abc\\\\ def-123")', '--folder', 'abc def-123', '--column', 'name', '--column', 'password', '--json'], stdout: JSON.stringify([resource('SECRET1', 'abc def-123', 'secret1')]) },
+      ],
+    });
+    assert.equal((await t.load()).get('A'), 'secret1');
+    const none = setup('S=$(kamal secrets fetch --adapter passbolt nope/SECRET1)', { passbolt: [{ args: ['verify'] }, { args: ['list', 'folders', '--filter', 'Name == "nope"', '--json'], stdout: '[]' }] });
+    await rejectsConfigError(none.load(), /Could not find the following folders in Passbolt: nope$/);
+    const missing = setup('S=$(kamal secrets fetch --adapter passbolt A B)', { passbolt: [{ args: ['verify'] }, { args: ['list', 'resources', '--filter', 'Name == "A" || Name == "B"', '--column', 'name', '--column', 'password', '--json'], stdout: JSON.stringify([resource('A', '', 'a-s3cret')]) }] });
+    await rejectsConfigError(missing.load(), /Could not find the following secrets in Passbolt: B$/, ['a-s3cret']);
+  });
+});

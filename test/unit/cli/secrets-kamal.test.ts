@@ -79,7 +79,6 @@ describe('kamal secrets in a secrets file, built in', () => {
   it("checks Kamal's options: adapter required and known, --account where the adapter needs it, no unknown option", async () => {
     await rejects(setup('S=$(kamal secrets fetch --from x A)', [])(), /`kamal secrets fetch`: No value provided for required options '--adapter'$/);
     await rejects(setup('S=$(kamal secrets fetch --adapter vault9 A)', [])(), /`kamal secrets fetch`: Unknown secrets adapter: vault9$/);
-    await rejects(setup('S=$(kamal secrets fetch --adapter passbolt A)', [])(), /the passbolt secrets adapter is not built into Berth$/);
     await rejects(setup('S=$(kamal secrets fetch --adapter 1password --from v/i A)', [])(), /`kamal secrets fetch`: the 1Password adapter needs --account$/);
     await rejects(setup('S=$(kamal secrets fetch --adapter 1password --account acme --vault v A)', [])(), /`kamal secrets fetch`: unknown option --vault$/);
     await rejects(setup('S=$(kamal secrets fetch --adapter)', [])(), /No value provided for option '--adapter'$/);
@@ -103,7 +102,7 @@ describe("Kamal's adapter names", () => {
   it('camelizes as Rails does and knows the aliases', () => {
     assert.equal(camelize('aws_secrets_manager'), 'AwsSecretsManager');
     assert.equal(camelize('OnePassword'), 'OnePassword');
-    for (const name of ['1password', '1Password', 'one_password', 'OnePassword', 'bitwarden', 'bitwarden-sm', 'bitwarden_secrets_manager', 'aws_secrets_manager', 'gcp', 'GCP', 'gcp_secret_manager', 'doppler', 'lastpass', 'LastPass', 'last_pass', 'enpass', 'test']) {
+    for (const name of ['1password', '1Password', 'one_password', 'OnePassword', 'bitwarden', 'bitwarden-sm', 'bitwarden_secrets_manager', 'aws_secrets_manager', 'gcp', 'GCP', 'gcp_secret_manager', 'doppler', 'lastpass', 'LastPass', 'last_pass', 'enpass', 'passbolt', 'test']) {
       assert.equal(lookupAdapter(name).ok, true, name);
     }
     // Kamal's lookup is case-sensitive outside the aliases.
