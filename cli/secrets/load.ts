@@ -5,6 +5,7 @@
 import { ConfigError } from '../../shared/errors.js';
 import { parseDotenv } from './dotenv.js';
 import { readSecretsFile, secretsFileCandidates } from './files.js';
+import { withKamalSecrets } from './kamal-secrets.js';
 import { makeRedactor } from './redact.js';
 import { resolveEntries, type RunCommand } from './substitute.js';
 
@@ -42,7 +43,7 @@ function describeFiles(labels: readonly string[]): string {
  * Reads and expands the secrets files of the app in `appDir` for `destination`
  * ('' or undefined for none). `env` is the environment `$VAR` falls back to and
  * commands run with; `runCommand` runs `$(command)` (runShellCommand in
- * production).
+ * production), except `$(kamal secrets …)`, which is built in as in Kamal.
  */
 export async function loadSecrets(
   appDir: string,
@@ -56,6 +57,7 @@ export async function loadSecrets(
   const origins = new Map<string, string>();
   const files: string[] = [];
   const warnings: string[] = [];
+  const run = withKamalSecrets(runCommand);
 
   // One file after the other, each expanded on its own (as Kamal parses each
   // file separately): commands in later files may depend on what earlier ones did.
@@ -67,7 +69,7 @@ export async function loadSecrets(
       file: label,
       cwd: appDir,
       env,
-      run: runCommand,
+      run,
       ...(options.commandTimeoutMs !== undefined ? { timeoutMs: options.commandTimeoutMs } : {}),
     });
     for (const [key, value] of resolved.values) {

@@ -2,21 +2,30 @@
 // directory, like Ruby's backticks under Kamal, but with stdin closed, a time
 // limit and a cap on what it may print. stderr is discarded rather than shown:
 // password-manager CLIs can print secrets there, and we cannot tell.
+// runProgram is the same without a shell, for the vendor CLIs that the
+// built-in `kamal secrets` adapters call with argv arrays.
 
 import { spawn } from 'node:child_process';
 import type { CommandRequest, CommandResult, RunCommand } from './substitute.js';
 
-export const runShellCommand: RunCommand = (request: CommandRequest) =>
-  new Promise<CommandResult>((resolve) => {
+export interface ProgramRequest {
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  maxOutputBytes: number;
+}
+
+export function runProgram(file: string, args: readonly string[], request: ProgramRequest): Promise<CommandResult> {
+  return new Promise<CommandResult>((resolve) => {
     let settled = false;
     const chunks: Buffer[] = [];
     let size = 0;
 
-    const child = spawn('/bin/sh', ['-c', request.command], {
+    const child = spawn(file, args, {
       cwd: request.cwd,
       env: request.env,
       stdio: ['ignore', 'pipe', 'ignore'],
-      // Its own process group, so a timeout also stops whatever the shell started.
+      // Its own process group, so a timeout also stops whatever it started.
       detached: true,
     });
 
@@ -40,7 +49,7 @@ export const runShellCommand: RunCommand = (request: CommandRequest) =>
     const timer = setTimeout(() => {
       killGroup();
       finish({ kind: 'timeout' });
-    }, request.timeoutMs);
+    }, Math.max(1, request.timeoutMs));
 
     child.stdout?.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -69,3 +78,6 @@ export const runShellCommand: RunCommand = (request: CommandRequest) =>
       finish({ kind: 'ok', stdout });
     });
   });
+}
+
+export const runShellCommand: RunCommand = (request: CommandRequest) => runProgram('/bin/sh', ['-c', request.command], request);

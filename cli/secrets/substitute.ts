@@ -32,7 +32,9 @@ export type CommandResult =
   | { kind: 'timeout' }
   | { kind: 'too_large' }
   | { kind: 'not_text' }
-  | { kind: 'spawn_failed'; reason: string };
+  | { kind: 'spawn_failed'; reason: string }
+  /** A built-in command (`kamal secrets …`) failed; its message names no value. */
+  | { kind: 'failed'; message: string; hint?: string };
 
 export type RunCommand = (request: CommandRequest) => Promise<CommandResult>;
 
@@ -143,12 +145,6 @@ function commandFailure(result: Exclude<CommandResult, { kind: 'ok' }>, where: s
   const hint = 'run the command yourself in the app directory to see its output; Berth never shows it, since it may contain secrets';
   switch (result.kind) {
     case 'exit': {
-      if (/^\s*kamal\s+secrets\b/.test(command) && (result.code === 127 || result.code === 126)) {
-        return new ConfigError(
-          `${where}: \`kamal secrets …\` failed with exit status ${result.code}: the kamal command is not installed here, and Berth has no built-in \`kamal secrets\` helpers`,
-          'install Kamal so that `kamal secrets fetch/extract` can run, or call your password manager directly (for example `$(op read op://vault/item/field)`)',
-        );
-      }
       if (result.code === 127) return new ConfigError(`${where}: ${named} was not found (exit status 127)`, 'install it or fix its name; commands run with /bin/sh -c in the app directory');
       const status = result.code !== null ? `exit status ${result.code}` : `signal ${result.signal ?? 'unknown'}`;
       return new ConfigError(`${where}: ${named} failed with ${status}`, hint);
@@ -161,6 +157,8 @@ function commandFailure(result: Exclude<CommandResult, { kind: 'ok' }>, where: s
       return new ConfigError(`${where}: ${named} printed bytes that are not UTF-8 text or a NUL byte`, 'environment variables hold text; encode binary data, e.g. with base64');
     case 'spawn_failed':
       return new ConfigError(`${where}: ${named} could not be started (${result.reason})`);
+    case 'failed':
+      return new ConfigError(`${where}: ${result.message}`, result.hint);
   }
 }
 

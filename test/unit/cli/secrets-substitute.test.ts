@@ -84,8 +84,10 @@ describe('secrets substitution ($VAR, ${VAR}, $(command))', () => {
     assert.match(error.hint ?? '', /run the command yourself/);
   });
 
-  it('says clearly that kamal secrets helpers are not built in', async () => {
-    await rejects(resolve('SECRETS=$(kamal secrets fetch --adapter 1password --from Vault/Item KEY)'), /`kamal secrets …` failed with exit status 127: the kamal command is not installed here/);
+  it("reports a built-in command's own message (kamal secrets) with file:line", async () => {
+    const run = fakeRunner({ 'kamal secrets extract A {}': { kind: 'failed', message: '`kamal secrets extract`: Could not find secret A', hint: 'a hint' } });
+    const error = await rejects(resolve('X=$(kamal secrets extract A {})', {}, run), /^\.kamal\/secrets:1: `kamal secrets extract`: Could not find secret A$/);
+    assert.equal(error.hint, 'a hint');
   });
 
   it('stops a value from growing past 64 KiB through repeated references', async () => {
