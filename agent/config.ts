@@ -10,6 +10,7 @@ import { DEFAULT_CRON_POLICY, type CronPolicy } from './core/cron/policy.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
 import { accessoryRoot } from './core/accessories.js';
+import { assetRoot } from './core/assets.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, isLogDriverName, isLogOptionKey, loggingPolicy, parseLogSize, type LoggingPolicy } from './core/logging-policy.js';
 import { parseConnectionLimits, type ConnectionLimits } from './core/connection-budget.js';
 
@@ -187,6 +188,7 @@ export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBi
     allowBinds: config.allowBinds,
     protect: [config.stateDir, ...socket, ...(config.backups?.roots ?? [])],
     accessoryRoot: accessoryRoot(config.stateDir),
+    assetRoot: assetRoot(config.stateDir),
     ...(config.logging ? { logging: config.logging } : {}),
   });
 }

@@ -11,6 +11,7 @@ import type { SealBinding } from '../shared/sealing.js';
 import { manifestSubject } from '../shared/manifest.js';
 import { notifyUrlProblem } from '../shared/manifest-cron.js';
 import { ConfigError } from '../shared/errors.js';
+import { parseAssetPath } from '../shared/manifest-assets.js';
 import { findRouteClash } from '../shared/routes.js';
 import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
@@ -131,6 +132,7 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => r.proxy?.ssl) ? ['proxy.tls.v1'] : []),
     ...(plan.roles.some((r) => (r.replicas ?? 1) > 1) ? ['roles.replicas.v1'] : []),
     ...([...plan.roles, ...plan.accessories].some((r) => usesWideEnvNames(r.env)) ? ['env.names.v1'] : []),
+    ...(plan.roles.some((r) => r.asset_path !== undefined) ? ['roles.assets.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
@@ -197,6 +199,7 @@ export function checkDeployable(plan: Plan): string[] {
   const warnings: string[] = [];
   for (const role of plan.roles) {
     manifestProxy(role);
+    if (role.asset_path !== undefined) parseAssetPath(role.asset_path, `servers/${role.role}/asset_path`);
     const p = role.proxy;
     if (!p) continue;
     const wildcard = p.hosts.find((h) => h.startsWith('*.'));
@@ -246,6 +249,7 @@ async function manifestRole(config: DeployConfig, role: PlannedRole, host: strin
     ...(proxy ? { proxy } : {}),
     // One container is what agents without roles.replicas.v1 run: only more travels.
     ...(role.replicas !== undefined && role.replicas > 1 ? { replicas: role.replicas } : {}),
+    ...(role.asset_path !== undefined ? { assets: parseAssetPath(role.asset_path, `servers/${role.role}/asset_path`) } : {}),
   };
 }
 

@@ -2,6 +2,7 @@
 // agent refuses fields it does not know rather than ignore what a newer CLI
 // meant. Errors name the field path, like `roles.web.proxy.app_port: expected number`.
 import { z } from 'zod';
+import { assetsSchema } from './manifest-assets.js';
 import { UserError } from './errors.js';
 import { parseTagPattern } from './tag-pattern.js';
 import { backupSchema, MAX_BACKUPS } from './manifest-backups.js';
@@ -210,6 +211,8 @@ const roleSchema = z.strictObject({
     .optional(),
   /** How many containers of the role run here, balanced by the router; absent means one. */
   replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
+  /** Asset bridging (Kamal's asset_path, feature roles.assets.v1; shared/manifest-assets.ts): proxied roles only. */
+  assets: assetsSchema.optional(),
 });
 
 // Accessories (feature accessories.v1): a database or cache beside the app,
@@ -376,6 +379,10 @@ export const manifestPayloadSchema = z
       .optional(),
   })
   .superRefine((m, ctx) => {
+    for (const [name, role] of Object.entries(m.roles)) {
+      // As Kamal: assets are bridged only where the proxy switches traffic.
+      if (role.assets && !role.proxy) ctx.addIssue({ code: 'custom', path: ['roles', name, 'assets'], message: 'needs the role to be proxied' });
+    }
     for (const [job, spec] of Object.entries(m.cron ?? {})) {
       if (!Object.hasOwn(m.roles, spec.role)) {
         ctx.addIssue({ code: 'custom', path: ['cron', job, 'role'], message: `role ${JSON.stringify(spec.role)} is not in this release (roles: ${Object.keys(m.roles).sort().join(', ')})` });

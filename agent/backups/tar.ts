@@ -187,3 +187,30 @@ export function repackArchive(): Transform {
   });
   return stream;
 }
+
+/** One entry of readTarEntries: the raw header fields the caller judges itself. */
+export interface RawTarEntry {
+  name: string;
+  type: string;
+  size: number;
+}
+
+/**
+ * Reads a tar stream entry by entry without the restore policy (asset
+ * extraction, agent/engine/assets-extract.ts, applies rules of its own):
+ * `onEntry` must consume or resume `data`. Resolves at the archive's end.
+ */
+export async function readTarEntries(input: NodeJS.ReadableStream, onEntry: (entry: RawTarEntry, data: NodeJS.ReadableStream) => Promise<void>): Promise<void> {
+  const extract = tar.extract();
+  extract.on('entry', (header, source, next) => {
+    const data = source as unknown as EntryData;
+    onEntry({ name: header.name, type: header.type ?? 'file', size: header.size ?? 0 }, data as unknown as NodeJS.ReadableStream).then(
+      () => next(),
+      (err: unknown) => {
+        data.resume();
+        next(err as Error);
+      },
+    );
+  });
+  await pipeline(input, extract);
+}

@@ -31,6 +31,11 @@ export interface GuardrailPolicy {
    * itself, agent/accessories/data.ts); a manifest's volume or directory there is refused.
    */
   accessoryRoot?: string;
+  /**
+   * `<state-dir>/assets`: bridged assets (core/assets.ts). Carved out like
+   * accessoryRoot; each container gets one `volumes/<version>` leaf, read-only.
+   */
+  assetRoot?: string;
 }
 
 /**
@@ -54,7 +59,7 @@ const NOTHING_ALLOWS = 'no agent setting allows it';
 const NAMESPACED_SYSCTL = /^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/;
 
 export function guardrailPolicy(
-  o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[]; logging?: LoggingPolicy; accessoryRoot?: string } = {},
+  o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[]; logging?: LoggingPolicy; accessoryRoot?: string; assetRoot?: string } = {},
 ): GuardrailPolicy {
   return {
     allowCaps: (o.allowCaps ?? []).map(capabilityName),
@@ -62,6 +67,7 @@ export function guardrailPolicy(
     protectedPaths: [...PROTECTED_PATHS, ...(o.protect ?? []).map(trimPath)],
     logging: o.logging ?? loggingPolicy(),
     ...(o.accessoryRoot ? { accessoryRoot: trimPath(o.accessoryRoot) } : {}),
+    ...(o.assetRoot ? { assetRoot: trimPath(o.assetRoot) } : {}),
   };
 }
 
@@ -75,7 +81,8 @@ const within = (path: string, dir: string) => dir === '/' || path === dir || pat
 /**
  * Why a host path may not be mounted, or undefined when it may. `path` is
  * absolute and normalized. `agentData`: the path is one the agent built under
- * policy.accessoryRoot for an accessory (only the bind guard says so); those
+ * policy.accessoryRoot for an accessory or policy.assetRoot for a role's assets
+ * (only the bind guard says so); those
  * are allowed although the state dir is protected. That is safe because a
  * container only ever gets a leaf (one file, or one `dirs/<name>`), never a
  * directory above one: no container can plant a symlink on the way to another
@@ -83,10 +90,10 @@ const within = (path: string, dir: string) => dir === '/' || path === dir || pat
  */
 export function bindRefusal(path: string, policy: GuardrailPolicy, o: { agentData?: boolean } = {}): { reason: string; hint: string } | undefined {
   const p = trimPath(path);
-  const root = policy.accessoryRoot;
-  const carved = o.agentData === true && root !== undefined && p.startsWith(`${root}/`);
+  const root = o.agentData === true ? [policy.accessoryRoot, policy.assetRoot].find((r) => r !== undefined && p.startsWith(`${r}/`)) : undefined;
+  const carved = root !== undefined;
   // Inside the carve-out only protected paths that hold the root itself (the state dir) are excused.
-  const hit = policy.protectedPaths.find((prot) => (within(p, prot) || within(prot, p)) && !(carved && within(root, prot)));
+  const hit = policy.protectedPaths.find((prot) => (within(p, prot) || within(prot, p)) && !(root !== undefined && within(root, prot)));
   if (p === '/' || hit !== undefined) {
     const what = hit === undefined || within(p, hit) ? (hit ?? '/') : `it holds ${hit}`;
     return { reason: `it would give the container the host (${what})`, hint: NOTHING_ALLOWS };

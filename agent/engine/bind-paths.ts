@@ -40,11 +40,13 @@ export async function hostPolicy(policy: GuardrailPolicy, realpath: Realpath = f
   const roots = await Promise.all(policy.allowBinds.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
   const guarded = await Promise.all(policy.protectedPaths.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
   const accessoryRoot = policy.accessoryRoot && (await resolveHostPath(policy.accessoryRoot, realpath).catch(() => policy.accessoryRoot));
+  const assetRoot = policy.assetRoot && (await resolveHostPath(policy.assetRoot, realpath).catch(() => policy.assetRoot));
   return {
     ...policy,
     allowBinds: [...new Set([...policy.allowBinds, ...roots])],
     protectedPaths: [...new Set([...policy.protectedPaths, ...guarded])],
     ...(accessoryRoot ? { accessoryRoot } : {}),
+    ...(assetRoot ? { assetRoot } : {}),
   };
 }
 

@@ -65,7 +65,7 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     setMaintenance: createMaintenanceSwitch(store, publisher),
     setPause: createPauseSwitch(store, publisher),
-    removeService: (req) => removeService({ store, docker: deps.docker, publisher, log }, req),
+    removeService: (req) => removeService({ store, docker: deps.docker, publisher, log, stateDir: deps.config.stateDir }, req),
     async retryStranded() {
       for (const [id, attempts] of [...stranded]) {
         if (active.has(id)) continue;

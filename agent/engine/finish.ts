@@ -6,6 +6,7 @@ import type { DeployState } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { Step } from '../core/plan.js';
 import { routeTargets, splitTarget } from '../../shared/routes.js';
+import { pruneAssets } from './assets.js';
 import { waitDrained } from './drain.js';
 import { pruneContainers } from './retention.js';
 import type { EngineDeps } from './types.js';
@@ -63,6 +64,7 @@ export async function pruneOld(deps: EngineDeps, deployId: number, m: ManifestPa
     if (r.removed.length) store.addEvent(deployId, 'DRAINED', `${step.role}: removed old containers ${r.removed.join(', ')} (keeping ${m.retain_containers})`);
     for (const f of r.failed) store.addEvent(deployId, 'DRAINED', `${step.role}: could not remove ${f.name}: ${f.error}`);
   }
+  await pruneAssets(deps, deployId, m);
   return `${m.service} ${m.version} is live`;
 }
 

@@ -5,6 +5,7 @@ import type { ManifestPayload } from '../../shared/manifest.js';
 import type { DockerPort, ContainerInfo } from '../docker.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { Step } from '../core/plan.js';
+import { withAssetBind } from '../core/assets.js';
 import { hostContainerSpec } from './bind-paths.js';
 import type { RoleSecrets } from './role-secrets.js';
 
@@ -30,6 +31,8 @@ export interface LaunchContext {
   /** Spec fingerprints by role (the berth.spec label). */
   fingerprints: Record<string, string>;
   policy: GuardrailPolicy;
+  /** Where bridged assets are kept (agent/engine/assets.ts); absent when no role bridges them. */
+  assetRoot?: string;
   /** Called as soon as a container exists, so a failure later can still clean it up. */
   onCreated: (launched: Omit<Launched, 'info'>) => void;
 }
@@ -51,13 +54,13 @@ export async function launch(step: StartStep, ctx: LaunchContext): Promise<Launc
       break;
     case 'replace':
     case 'create': {
-      const spec = await hostContainerSpec(
+      const spec = withAssetBind(await hostContainerSpec(
         ctx.manifest,
         step.role,
         { deployId: ctx.deployId, hostname: ctx.hostname, network: ctx.network, fingerprint: ctx.fingerprints[step.role] ?? '', policy: ctx.policy },
         ctx.secrets[step.role] ?? {},
         step.replica,
-      );
+      ), ctx.assetRoot, ctx.manifest, step.role);
       if (step.kind === 'replace') await docker.remove(step.containerId, { force: true });
       id = await docker.createContainer(spec);
       origin = 'created';

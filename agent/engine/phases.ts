@@ -9,6 +9,7 @@ import { checkRelease } from '../core/guardrails.js';
 import { plan, type Step } from '../core/plan.js';
 import { routeFor } from '../core/routes.js';
 import { routeTargets } from '../../shared/routes.js';
+import { bridgeAssets } from './assets.js';
 import { drainOld, pruneOld } from './finish.js';
 import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
 import { aliveCheck, launch, type Launched } from './launch.js';
@@ -63,6 +64,12 @@ export async function pull(ctx: RunContext): Promise<string> {
   return pulls.length > 0 ? `pulled ${m.image}` : `image ${m.image} already present`;
 }
 
+/** Bridged assets (agent/engine/assets.ts) are in place before any container that mounts them is created. */
+export async function assets(ctx: RunContext): Promise<void> {
+  const root = await bridgeAssets(ctx.deps, manifestOf(ctx), (message) => event(ctx, 'PULLED', message));
+  if (root !== undefined) ctx.assetRoot = root;
+}
+
 export async function launchAll(ctx: RunContext): Promise<string> {
   const { docker, config } = ctx.deps;
   await docker.ensureNetwork(config.network, config.networkSubnet);
@@ -76,6 +83,7 @@ export async function launchAll(ctx: RunContext): Promise<string> {
       secrets: ctx.secrets,
       fingerprints: ctx.fingerprints,
       policy: ctx.policy,
+      ...(ctx.assetRoot !== undefined ? { assetRoot: ctx.assetRoot } : {}),
       onCreated: (c) => ctx.pending.push(c),
     });
     ctx.launched.set(l.role, [...(ctx.launched.get(l.role) ?? []), l]);

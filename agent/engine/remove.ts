@@ -3,6 +3,7 @@
 // the service (this destination only, any state), then forget its current
 // release and maintenance. seq and history stay. Safe to repeat: a removal that
 // stopped half-way (Docker or the router failed) finishes on the next try.
+import { removeServiceAssets } from './assets.js';
 import { NotFoundError, UpstreamError } from '../../shared/errors.js';
 import { manifestSubject } from '../../shared/manifest.js';
 import type { DockerPort } from '../docker.js';
@@ -18,6 +19,8 @@ export interface RemoveDeps {
   docker: Pick<DockerPort, 'listContainers' | 'stop' | 'remove'>;
   publisher: Pick<RoutePublisher, 'publish'>;
   log: Logger;
+  /** The agent's state dir, where bridged assets are kept; none kept when absent. */
+  stateDir?: string;
 }
 
 const DEFAULT_STOP_TIMEOUT_S = 10;
@@ -68,6 +71,8 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
         'the router no longer serves it; run deploy remove again to finish',
       );
     }
+    // No container mounts them any more.
+    if (deps.stateDir !== undefined) await removeServiceAssets(deps.stateDir, req).catch((e: unknown) => log.warn('could not remove the service\'s asset directories', { service: name, error: e }));
     store.removal.finish({ ...req, containers: removed, routes: routes.length });
     log.info('service removed', { service: name, containers: removed, routes: routes.length });
     return { containers: removed, routes: routes.length };

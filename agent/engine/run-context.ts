@@ -29,6 +29,8 @@ export interface RunContext {
   pending: Pending[];
   /** Containers the router may still send traffic to: a revert must leave them. */
   keep: Set<string>;
+  /** Set by the assets phase when some role's assets are bridged (agent/engine/assets.ts). */
+  assetRoot?: string;
 }
 
 /** A fresh context for a deploy about to run. */

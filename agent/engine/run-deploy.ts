@@ -5,7 +5,7 @@
 // keeps serving. Past the switch the new release serves and the rest only reports.
 import { errorText } from '../../shared/errors.js';
 import { isFinalDeployState, type DeployState } from '../../shared/api-types.js';
-import { drain, finish, launchAll, planSteps, pull, switchRoutes, verify, waitHealthy } from './phases.js';
+import { assets, drain, finish, launchAll, planSteps, pull, switchRoutes, verify, waitHealthy } from './phases.js';
 import { bootAccessories } from './accessories.js';
 import { certificates } from './certificates.js';
 import { beforeDeployBackups } from './backups.js';
@@ -28,6 +28,7 @@ const UP_TO_SWITCH: readonly Phase[] = [
   { name: 'certificates', run: certificates },
   { name: 'pull', run: pull, enters: 'PULLED' },
   { name: 'accessories', run: bootAccessories },
+  { name: 'assets', run: assets },
   { name: 'launch', run: launchAll, enters: 'STARTED' },
   { name: 'wait healthy', run: waitHealthy, enters: 'HEALTHY' },
   { name: 'backups', run: beforeDeployBackups },

@@ -54,7 +54,7 @@ export interface EngineDeps {
 }
 
 /** The phases of a deploy in order (agent/engine/run-deploy.ts). */
-export type DeployPhase = 'verify' | 'plan' | 'certificates' | 'pull' | 'accessories' | 'launch' | 'wait healthy' | 'backups' | 'switch' | 'drain' | 'finish';
+export type DeployPhase = 'verify' | 'plan' | 'certificates' | 'pull' | 'accessories' | 'assets' | 'launch' | 'wait healthy' | 'backups' | 'switch' | 'drain' | 'finish';
 
 export interface BeforeDeployBackups {
   /** `live`: the version serving now (null on a first deploy); `say` adds a deploy event. Throws with the reason when a backup failed. */

@@ -35,6 +35,8 @@ export interface PlannedRole {
   volumes: string[];
   /** Containers per server, when more than one (`replicas:`). */
   replicas?: number;
+  /** Kamal's asset_path (the role's, else the top-level one), proxied roles only. */
+  asset_path?: string;
 }
 
 export interface PlannedAccessory {
@@ -95,6 +97,8 @@ function planRole(config: DeployConfig, role: RoleConfig, destination: string): 
     logging: roleLogging(config, role),
     volumes: [...config.volumes],
     ...(config.replicas?.[role.name] ? { replicas: config.replicas[role.name] } : {}),
+    // Kamal bridges assets only for roles behind its proxy.
+    ...(role.proxy && (role.asset_path ?? config.asset_path) ? { asset_path: role.asset_path ?? config.asset_path } : {}),
   };
 }
 

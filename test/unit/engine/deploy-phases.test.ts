@@ -27,7 +27,7 @@ test('a deploy records every state in order, switches the route to the new conta
   assert.equal(d.state, 'DONE', d.error ?? '');
   assert.equal(d.error, null);
   assert.deepEqual(u.states(d.id), HAPPY);
-  assert.deepEqual(u.phases, ['verify', 'plan', 'certificates', 'pull', 'accessories', 'launch', 'wait healthy', 'backups', 'switch', 'drain', 'finish']);
+  assert.deepEqual(u.phases, ['verify', 'plan', 'certificates', 'pull', 'accessories', 'assets', 'launch', 'wait healthy', 'backups', 'switch', 'drain', 'finish']);
   const v2 = u.containerName('v2');
   assert.deepEqual(u.containers(), { running: [v2], stopped: [v1] });
   const ip = u.docker.byName(v2)!.ip;
