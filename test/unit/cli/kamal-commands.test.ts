@@ -4,7 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { translateKamal } from '../../../cli/kamal-translate.js';
-import { expandAlias, resolveCommandLine } from '../../../cli/kamal-dispatch.js';
+import { expandAlias, resolveCommandLine, splitAliasWords } from '../../../cli/kamal-dispatch.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliRunner } from '../../support/cli-fixtures.js';
 import { KAMAL_COMMANDS } from '../../../cli/kamal-commands.js';
 import { parseCommandLine } from '../../../cli/args.js';
 import { commands } from '../../../cli/main.js';
@@ -133,4 +137,36 @@ test('--version is the tag of an untagged image line; a tag or digest on the lin
   assert.equal(declaredVersion(undefined, { VERSION: 'v9' }), 'v9');
   assert.equal(declaredVersion('v1', { VERSION: 'v9' }), 'v1');
   assert.equal(declaredVersion(undefined, { VERSION: '' }), undefined);
+});
+
+test('alias bodies split as Ruby Shellwords does: quotes and backslashes only', () => {
+  assert.deepEqual(splitAliasWords(`app exec -i --reuse "bin/rails console"`), ['app', 'exec', '-i', '--reuse', 'bin/rails console']);
+  assert.deepEqual(splitAliasWords(`app exec "sh -c 'echo \\$HOME | wc'" a\\ b`), ['app', 'exec', "sh -c 'echo $HOME | wc'", 'a b']);
+  assert.deepEqual(splitAliasWords(`x 'it''s' "" y$Z`), ['x', 'its', '', 'y$Z']);
+  assert.equal(splitAliasWords(`app exec "unterminated`), undefined);
+  assert.equal(splitAliasWords(`trailing \\`), undefined);
+});
+
+test('through main: Kamal forms without a Berth meaning exit 2 naming what to use; an alias shadowing a Kamal command is a config error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-kamal-'));
+  const run = cliRunner(dir, join(dir, 'xdg'));
+  writeFileSync(join(dir, 'deploy.yml'), 'service: demo\nimage: registry.example.com/demo\nservers:\n  - 192.0.2.10\naliases:\n  broken: app exec "oops\n');
+  const build = await run(['build', 'push']);
+  assert.equal(build.code, 2);
+  assert.match(build.stderr, /^error: `deploy build push` is a Kamal command with no meaning in Berth\nhint: Berth never builds/);
+  const stop = await run(['app', 'stop', '--json']);
+  assert.equal(stop.code, 2);
+  assert.equal(JSON.parse(stop.stdout).error.code, 'usage');
+  const broken = await run(['broken']);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /error: alias broken: .* has an unmatched quote/);
+  const unknown = await run(['nosuch']);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /error: unknown command `nosuch`/);
+
+  writeFileSync(join(dir, 'deploy.yml'), 'service: demo\nimage: registry.example.com/demo\nservers:\n  - 192.0.2.10\naliases:\n  deploy: app details\n');
+  const shadow = await run(['config']);
+  assert.equal(shadow.code, 2);
+  assert.match(shadow.stderr, /^error: aliases\/deploy: conflicts with a built-in command \(Kamal refuses it too\) \(deploy.yml:6\)/);
+  rmSync(dir, { recursive: true, force: true });
 });
