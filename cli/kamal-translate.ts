@@ -107,6 +107,9 @@ export function translateKamal(argv: readonly string[]): Translation | undefined
   const found = lookup(positionalWords(argv));
   if (!found) return undefined;
   const { entry, path } = found;
+  // Help is the help of the Berth command it runs.
+  const own = argv.indexOf('--') === -1 ? argv : argv.slice(0, argv.indexOf('--'));
+  if (own.includes('--help') || own.some((t, i) => t === '-h' && !takesValue(own, i, undefined))) return { argv: [...entry.berth, '--help'], notes: [], form: path };
   const notes: string[] = entry.note ? [entry.note] : [];
   const options: string[] = [];
   const positionals: string[] = [];
@@ -120,10 +123,6 @@ export function translateKamal(argv: readonly string[]): Translation | undefined
     if (token === '--') {
       verbatim = argv.slice(i + 1);
       break;
-    }
-    if (token === '-h' && !takesValue(argv, i, undefined)) {
-      options.push(token);
-      continue;
     }
     if (!token.startsWith('-') || token === '-') {
       if (commandWordsLeft > 0) commandWordsLeft--;
