@@ -117,6 +117,11 @@ test('aliases resolve through aliases and Kamal forms; commands win; loops stop'
   const source = async () => ({ aliases });
   assert.deepEqual(await resolveCommandLine(['c', '-d', 'staging'], commands, source), { argv: ['exec', '--interactive', '--reuse', '--destination', 'staging', '--', 'bin/rails', 'console'], notes: [] });
   assert.deepEqual(await resolveCommandLine(['status'], commands, source), { argv: ['status'], notes: [] });
+  const staging = async () => ({ aliases: { staging_deploy: 'deploy -d staging' } });
+  assert.deepEqual(await resolveCommandLine(['staging_deploy', '--skip-push', '--version', 'abc'], commands, staging), {
+    argv: ['push', '--destination', 'staging', '--version', 'abc'],
+    notes: ['note: --skip-push: Berth never builds or pushes an image; it deploys the one in the registry'],
+  });
   assert.deepEqual(await resolveCommandLine(['nope'], commands, source), { argv: ['nope'], notes: [] });
   await assert.rejects(resolveCommandLine(['loop'], commands, source), /alias loop expands to aliases more than 8 deep/);
   await assert.rejects(resolveCommandLine(['x'], commands, async () => ({ failed: 'no deploy.yml in /tmp' })), /unknown command `x`/);
