@@ -135,5 +135,9 @@ export function renderOverview(specs: readonly CommandSpec[]): string {
     const left = `deploy ${s.path.join(' ')}${s.args ? ` ${s.args}` : ''}`;
     return `  ${left.padEnd(30)} ${s.summary}`;
   });
-  return ['usage: deploy COMMAND [options]', '', 'commands:', ...rows, '', 'global options:', ...renderOptions(globalOptions)].join('\n') + '\n';
+  const kamal = [
+    "Kamal's command forms run too (deploy deploy --skip-push --version SHA, deploy app exec|logs|details,",
+    'deploy lock acquire -m MSG, …), and so do the aliases: of deploy.yml (deploy console).',
+  ];
+  return ['usage: deploy COMMAND [options]', '', 'commands:', ...rows, '', ...kamal, '', 'global options:', ...renderOptions(globalOptions)].join('\n') + '\n';
 }

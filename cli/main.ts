@@ -4,6 +4,7 @@
 
 import { isBerthError } from '../shared/errors.js';
 import { ownWords, parseCommandLine } from './args.js';
+import { configAliases, resolveCommandLine } from './kamal-dispatch.js';
 import type { CommandDefinition, OptionSpecs, OptionsOf } from './command.js';
 import keysNewCommand from './commands/keys-new.js';
 import keysShowCommand from './commands/keys-show.js';
@@ -146,7 +147,10 @@ export async function main(io: MainIo): Promise<number> {
   const json = own.includes('--json');
   const verbose = own.includes('--verbose');
   try {
-    const parsed = parseCommandLine(io.argv, commands);
+    // Aliases and Kamal's command forms become the Berth command line first.
+    const resolved = await resolveCommandLine(io.argv, commands, configAliases(io.env.cwd));
+    const parsed = parseCommandLine(resolved.argv, commands);
+    if (parsed.kind === 'command' && parsed.values.json !== true) for (const note of resolved.notes) io.stderr.write(`${note}\n`);
     if (parsed.kind === 'help') {
       (parsed.exitCode === 0 ? io.stdout : io.stderr).write(parsed.text);
       return parsed.exitCode;

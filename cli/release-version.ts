@@ -1,4 +1,4 @@
-// The release name: --version, else the app's git HEAD like Kamal (full SHA),
+// The release name: --version (or Kamal's VERSION variable, see cli/image-version.ts), else the app's git HEAD like Kamal (full SHA),
 // marked `_uncommitted_<hex>` when the working tree has changes.
 
 import { execFile } from 'node:child_process';

@@ -45,7 +45,8 @@ export function execServers(config: DeployConfig, role: string | undefined, host
 function execPlan(config: DeployConfig, options: ExecOptions): { target: ExecTarget; what: string; servers: ServerAddress[] } {
   if (options.accessory === undefined) {
     const plan = execServers(config, options.role, options.host);
-    return { target: { role: plan.role }, what: `the ${plan.role} role`, servers: plan.servers };
+    const servers = options.primary ? plan.servers.slice(0, 1) : plan.servers;
+    return { target: { role: plan.role }, what: `the ${plan.role} role`, servers };
   }
   const what = `accessory ${options.accessory}`;
   return { target: { accessory: options.accessory }, what, servers: narrowToHost(accessoryServers(config, options.accessory), options.host, what) };
@@ -57,6 +58,8 @@ export interface ExecOptions {
   host: string | undefined;
   reuse: boolean;
   interactive: boolean;
+  /** Only the role's first server. */
+  primary?: boolean;
   /** Run in this accessory's running container instead (deploy accessory exec). */
   accessory?: string | undefined;
 }

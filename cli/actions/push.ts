@@ -11,6 +11,7 @@ import { backupFeatures } from '../manifest-backups.js';
 import { resolveImageDigest } from '../registry.js';
 import { gatherReleaseInputs } from '../release-inputs.js';
 import { releaseVersion } from '../release-version.js';
+import { declaredVersion, releaseImage } from '../image-version.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
 import { hostsWithRoles, lockWaitSeconds as parseLockWait, rollOut, type ReleaseMaker } from '../rollout/deliver.js';
@@ -27,9 +28,11 @@ export async function push(ctx: RunContext, options: { version: string | undefin
   const plan = planContainers(config);
   for (const warning of checkDeployable(plan)) ctx.printer.err(warning);
   const key = await readOperatorKey(ctx);
-  const version = await releaseVersion(appDir, options.version);
+  const declared = declaredVersion(options.version, ctx.env.processEnv);
+  const version = await releaseVersion(appDir, declared);
   const inputs = await gatherReleaseInputs(config, plan, appDir, imageRegistry(config.image), ctx.env.processEnv);
-  const ref = parseImageReference(config.image);
+  const { ref, note } = releaseImage(config.image, parseImageReference(config.image), declared);
+  if (note && !ctx.json) ctx.printer.err(note);
   const login = inputs.registry ? { username: inputs.registry.username, password: inputs.registry.password } : undefined;
   // The lookup runs while rollOut connects to the first hosts; it is awaited before anything is posted.
   const digest = resolveImageDigest(ref, login);

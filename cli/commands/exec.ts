@@ -12,6 +12,7 @@ export default defineCommand({
     reuse: { type: 'boolean', description: 'run in the running container instead of a new one' },
     interactive: { type: 'boolean', short: 'i', description: 'interactive, on one server (a TTY when this terminal is one)' },
     host: { type: 'string', value: 'HOST', description: 'only this server (default for -i: the first server of the role)' },
+    primary: { type: 'boolean', description: "only the role's first server (Kamal's -p)" },
   },
   run: async ({ options, positionals, ...ctx }) => (await import('../actions/exec.js')).exec(ctx, { cmd: positionals, ...options }),
 });

@@ -7,6 +7,7 @@
 import { ConfigError } from '../../shared/errors.js';
 import { DEFAULT_AGENT_PORT, formatServerAddress, type ServerAddress } from '../address.js';
 import { parseImageReference } from '../../shared/image-reference.js';
+import { KAMAL_BUILT_INS } from '../kamal-commands.js';
 import { Findings, isPlainObject, renderIssues, type Issue, type Locate } from './issues.js';
 import { applyKamalCompat } from './kamal.js';
 import { checkVolumes } from './options.js';
@@ -181,6 +182,7 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
       for (const [name, value] of Object.entries(input.aliases)) {
         const command = checkText(value, ['aliases', name], findings, 1000);
         if (!ALIAS.test(name)) findings.error(['aliases', name], 'alias names should be letters, digits, - or _');
+        else if (KAMAL_BUILT_INS.includes(name)) findings.error(['aliases', name], 'conflicts with a built-in command (Kamal refuses it too)');
         else if (command !== undefined) aliases[name] = command;
       }
     }

@@ -1,0 +1,102 @@
+// Before the command line is parsed: a word that names no command may be an
+// alias from deploy.yml (`aliases: {console: app exec -i --reuse "bin/rails
+// console"}`); its words replace it and the rest of the line is appended, as
+// Kamal does. Then a Kamal form (cli/kamal-translate.ts) becomes the Berth
+// command line that does the same. Commands, Berth's or Kamal's, win over an
+// alias of the same name (Kamal refuses such aliases in the config).
+
+import { UserError } from '../shared/errors.js';
+import type { CommandSpec } from './command.js';
+import { KAMAL_COMMANDS, KAMAL_GROUPS } from './kamal-commands.js';
+import { configSelection, positionalIndexes, positionalWords, translateKamal } from './kamal-translate.js';
+
+/** Aliases that expand to aliases; a loop stops here. */
+const MAX_ALIAS_DEPTH = 8;
+
+export interface ResolvedLine {
+  argv: string[];
+  notes: string[];
+}
+
+/** The aliases of the deploy.yml the line names (-c, -d), or why they could not be read. */
+export type AliasSource = (argv: readonly string[]) => Promise<{ aliases: Readonly<Record<string, string>> } | { failed: string }>;
+
+function isKnownWord(word: string, commands: readonly CommandSpec[]): boolean {
+  if (word === 'help' || KAMAL_GROUPS.has(word)) return true;
+  if (Object.keys(KAMAL_COMMANDS).some((k) => k.split(' ')[0] === word)) return true;
+  return commands.some((c) => c.path[0] === word || (c.aliases ?? []).some((a) => a[0] === word));
+}
+
+/**
+ * An alias body split as Kamal splits it (Ruby's Shellwords.split): quotes
+ * and backslashes only, `$` and `|` are plain characters. What they mean to a
+ * shell is judged later, on the command `app exec` runs.
+ */
+export function splitAliasWords(text: string): string[] | undefined {
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end === -1) return undefined;
+      word = (word ?? '') + text.slice(i + 1, end);
+      i = end;
+    } else if (c === '"') {
+      word ??= '';
+      for (i++; text[i] !== '"'; i++) {
+        if (i >= text.length) return undefined;
+        if (text[i] === '\\' && /[$`"\\\n]/.test(text[i + 1] ?? '')) i++;
+        word += text[i];
+      }
+    } else if (c === '\\') {
+      if (i + 1 >= text.length) return undefined;
+      word = (word ?? '') + text[++i];
+    } else word = (word ?? '') + c;
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/** `argv` with its first positional word replaced by `body`'s words, the rest appended after them. */
+export function expandAlias(argv: readonly string[], name: string, body: string): string[] {
+  const words = splitAliasWords(body);
+  if (!words) throw new UserError(`alias ${name}: ${JSON.stringify(body.slice(0, 200))} has an unmatched quote or ends with a backslash`, 'fix aliases: in deploy.yml', 'config_invalid');
+  const at = positionalIndexes(argv)[0] ?? argv.length;
+  return [...words, ...argv.slice(0, at), ...argv.slice(at + 1)];
+}
+
+export async function resolveCommandLine(argv: readonly string[], commands: readonly CommandSpec[], aliasSource: AliasSource): Promise<ResolvedLine> {
+  let line = [...argv];
+  let source: Awaited<ReturnType<AliasSource>> | undefined;
+  for (let depth = 0; ; depth++) {
+    const first = positionalWords(line)[0];
+    if (first === undefined || isKnownWord(first, commands)) break;
+    source ??= await aliasSource(line);
+    if ('failed' in source) {
+      throw new UserError(`unknown command \`${first}\``, `it is not an alias either: deploy.yml could not be read (${source.failed.slice(0, 300)}); run \`deploy --help\` for usage`, 'usage');
+    }
+    const body = Object.hasOwn(source.aliases, first) ? source.aliases[first] : undefined;
+    if (body === undefined) break;
+    if (depth >= MAX_ALIAS_DEPTH) throw new UserError(`alias ${first} expands to aliases more than ${MAX_ALIAS_DEPTH} deep`, 'an alias probably names itself; fix aliases: in deploy.yml', 'config_invalid');
+    line = expandAlias(line, first, body);
+  }
+  const translated = translateKamal(line);
+  return translated ? { argv: translated.argv, notes: translated.notes } : { argv: line, notes: [] };
+}
+
+/** Aliases from the deploy.yml under `cwd` the line names; config loading is imported only when a line needs it. */
+export function configAliases(cwd: string): AliasSource {
+  return async (argv) => {
+    const { config, destination } = configSelection(argv);
+    try {
+      const { loadConfig } = await import('./config/load.js');
+      return { aliases: (await loadConfig(cwd, config, destination ?? '')).config.aliases };
+    } catch (err) {
+      return { failed: err instanceof Error ? err.message : String(err) };
+    }
+  };
+}
