@@ -8,6 +8,7 @@ import { cronRoleHints } from './cron-hint.js';
 import { isPlainObject, renderWarnings } from './issues.js';
 import { deepMerge, locator, type SourceDoc } from './merge.js';
 import { validateConfig, type DeployConfig } from './schema.js';
+import { renderErb, type ErbSource, type RenderedSource } from './erb.js';
 import { parseYaml } from './yaml.js';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -76,12 +77,22 @@ export async function availableDestinations(baseFile: string): Promise<string[]>
     .sort();
 }
 
-async function readDoc(file: string, cwd: string): Promise<SourceDoc> {
+async function readSource(file: string, cwd: string): Promise<ErbSource> {
   const label = labelFor(file, cwd);
   const info = await stat(file);
   if (info.size > MAX_CONFIG_BYTES) throw new ConfigError(`${label} is larger than ${MAX_CONFIG_BYTES} bytes`);
-  const { value, lineOf } = parseYaml(await readFile(file, 'utf8'), label);
-  return { value, label, lineOf };
+  return { label, text: await readFile(file, 'utf8') };
+}
+
+/** The files (base first), ERB rendered together as Kamal does, then parsed. */
+async function readDocs(files: string[], cwd: string, appDir: string, destination: string): Promise<SourceDoc[]> {
+  const sources = await Promise.all(files.map((file) => readSource(file, cwd)));
+  const rendered = await renderErb(sources, appDir, destination, { maxBytes: MAX_CONFIG_BYTES });
+  return sources.map(({ label }, i) => {
+    const { text, lines } = rendered[i] as RenderedSource;
+    const { value, lineOf } = parseYaml(text, label, lines);
+    return { value, label, lineOf };
+  });
 }
 
 function destinationHint(available: string[]): string {
@@ -92,7 +103,15 @@ export async function loadConfigFile(file: string, appDir: string, cwd: string, 
   if (destination !== '' && !DESTINATION.test(destination)) {
     throw new UserError(`destination "${destination.slice(0, 70)}" should be lowercase letters, digits, - or _`, undefined, 'usage');
   }
-  const docs = [await readDoc(file, cwd)];
+  const files = [file];
+  if (destination !== '') {
+    const destFile = destinationFile(file, destination);
+    if (!(await isFile(destFile))) {
+      throw new ConfigError(`destination ${destination}: configuration file ${labelFor(destFile, cwd)} not found`, destinationHint(await availableDestinations(file)));
+    }
+    files.push(destFile);
+  }
+  const docs = await readDocs(files, cwd, appDir, destination);
   const base = docs[0] as SourceDoc;
   if (destination === '') {
     if (isPlainObject(base.value) && base.value.require_destination === true) {
@@ -102,12 +121,6 @@ export async function loadConfigFile(file: string, appDir: string, cwd: string, 
         destinationHint(await availableDestinations(file)),
       );
     }
-  } else {
-    const destFile = destinationFile(file, destination);
-    if (!(await isFile(destFile))) {
-      throw new ConfigError(`destination ${destination}: configuration file ${labelFor(destFile, cwd)} not found`, destinationHint(await availableDestinations(file)));
-    }
-    docs.push(await readDoc(destFile, cwd));
   }
   const merged = docs.reduce<unknown>((acc, doc) => deepMerge(acc, doc.value), {});
   const locate = locator(docs);
