@@ -113,26 +113,33 @@ export function scanErb(src: string): Segment[] {
   });
 }
 
-/** The marker put before a text line break of source line `line`. */
+/** A marker in rendered output: the text after it comes from source line `line`. */
 export function lineMarker(nonce: string, line: number): string {
   return `\u0001${nonce}:${line}\u0002`;
 }
 
-/** Inserts text with line markers: `text` whose first character is on source line `line`. */
-export function markText(text: string, line: number, nonce: string): string {
+/**
+ * Template text with markers: one at its start, one after each line break.
+ * `text` starts on source line `line`. With `trailing` false no marker follows
+ * a final line break: Ruby's `<%-` only trims indentation at a line's start.
+ */
+export function markText(text: string, line: number, nonce: string, trailing = true): string {
   let current = line;
-  return text.replace(/\r?\n/g, (brk) => `${lineMarker(nonce, current++)}${brk}`);
+  const marked = text.replace(/\n/g, () => `\n${lineMarker(nonce, ++current)}`);
+  const out = lineMarker(nonce, line) + marked;
+  return !trailing && text.endsWith('\n') ? out.slice(0, out.length - lineMarker(nonce, current).length) : out;
 }
 
-/** The template with a marker before each line break that is template text, for a renderer we do not control (Ruby). */
+/** The template with markers in its text (never inside a tag), for a renderer we do not control (Ruby). */
 export function markTemplate(src: string, nonce: string): string {
   const lineOf = lineCounter(src);
   let out = '';
   let pos = 0;
   for (const t of scanTokens(src)) {
     if (t.kind !== 'text') continue;
-    // Insert markers into the raw source span, so `<%%` and the like stay as written.
-    out += src.slice(pos, t.start) + markText(src.slice(t.start, t.end), lineOf(t.start), nonce);
+    // Markers go into the raw source span, so `<%%` and the like stay as written.
+    const trailing = !/^[ \t]*<%-/.test(src.slice(t.end, t.end + 64));
+    out += src.slice(pos, t.start) + markText(src.slice(t.start, t.end), lineOf(t.start), nonce, trailing);
     pos = t.end;
   }
   return out + src.slice(pos);
@@ -145,22 +152,26 @@ export interface Unmarked {
 }
 
 /**
- * Rendered output without markers, and the source line of each rendered line:
- * a line ending in a marker came from that source line; lines a tag printed
- * (a multi-line value) belong to the tag's line, the next marker's.
+ * Rendered output without markers, and the source line each rendered line
+ * starts on: the marker in force at its first character. What a tag printed
+ * has no marker of its own and so belongs to the line the tag is on.
  */
-export function unmark(rendered: string, nonce: string, sourceLines: number): Unmarked {
+export function unmark(rendered: string, nonce: string): Unmarked {
   const marker = new RegExp(`\\u0001${nonce}:(\\d+)\\u0002`, 'g');
-  const rawLines = rendered.split('\n');
-  const lines: (number | undefined)[] = rawLines.map((raw) => {
-    let found: number | undefined;
-    for (const m of raw.matchAll(marker)) found = Number(m[1]);
-    return found;
-  });
-  let next = sourceLines;
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (lines[i] === undefined) lines[i] = next;
-    else next = lines[i] as number;
+  const lines: number[] = [];
+  let current = 1;
+  for (const raw of rendered.split('\n')) {
+    // Markers before the line's first character: the last of them is in force there.
+    let at = 0;
+    let head = current;
+    for (const m of raw.matchAll(marker)) {
+      if (m.index === at) {
+        head = Number(m[1]);
+        at += m[0].length;
+      }
+      current = Number(m[1]);
+    }
+    lines.push(head);
   }
-  return { text: rendered.replace(marker, ''), lines: lines as number[] };
+  return { text: rendered.replace(marker, ''), lines };
 }

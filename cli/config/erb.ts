@@ -136,7 +136,9 @@ function rubyFailure(result: RubyFileResult, source: ErbSource, sources: readonl
   const where = result.line ? `${source.label}:${result.line}` : source.label;
   const tag = result.line ? tagAt(source.text, result.line) : undefined;
   const message = sanitizeRubyMessage(result.message, sources, env);
-  return new ConfigError(`ERB ${tag ? `${tag} ` : ''}failed in Ruby: ${result.class}: ${message} (${where})`);
+  // Kamal's gems (dotenv, activesupport) may be missing from a plain Ruby.
+  const hint = result.class === 'LoadError' ? `install the gem it names (Kamal depends on dotenv), or set BERTH_ERB=builtin` : undefined;
+  return new ConfigError(`ERB ${tag ? `${tag} ` : ''}failed in Ruby: ${result.class}: ${message} (${where})`, hint);
 }
 
 async function renderAll(sources: readonly ErbSource[], cwd: string, env: Record<string, string>, options: ErbOptions): Promise<RenderedSource[]> {
@@ -168,7 +170,7 @@ async function renderAll(sources: readonly ErbSource[], cwd: string, env: Record
   return sources.map((source) => {
     const marked = rendered.get(source);
     if (marked === undefined) return { text: source.text };
-    const { text, lines } = unmark(marked, nonce, source.text.split('\n').length);
+    const { text, lines } = unmark(marked, nonce);
     if (Buffer.byteLength(text) > options.maxBytes) throw renderedTooLarge(source.label, options.maxBytes);
     return { text, lines };
   });
