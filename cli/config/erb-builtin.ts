@@ -99,6 +99,22 @@ function snippet(code: string): string {
   return flat.length > 100 ? `${flat.slice(0, 97)}...` : flat;
 }
 
+/** Whether output so far ends in a YAML comment line: `kamal init` writes `# RUBY_VERSION: <%= … RUBY_ENGINE … %>`. */
+function inComment(out: string, nonce: string): boolean {
+  const line = out.slice(out.lastIndexOf('\n') + 1).replace(new RegExp(`\\u0001${nonce}:\\d+\\u0002`, 'g'), '');
+  return /^[ \t]*#/.test(line);
+}
+
+/** An expression in a comment line: what it prints cannot change the config, so one outside the subset prints nothing. */
+function parseOrSkip(code: string): Expr | undefined {
+  try {
+    return parseOutputTag(code);
+  } catch (err) {
+    if (err instanceof Unsupported) return undefined;
+    throw err;
+  }
+}
+
 /** One rendering session: @variables and locals set in one file are seen by the next, as in Kamal's one Ruby process. */
 export class BuiltinErb {
   private readonly vars = new Map<string, Value>();
@@ -209,8 +225,8 @@ export class BuiltinErb {
       } else {
         try {
           if (seg.kind === 'expr') {
-            const expr = parseOutputTag(seg.code);
-            if (active) out += toS(await this.eval(expr));
+            const expr = inComment(out, nonce) ? parseOrSkip(seg.code) : parseOutputTag(seg.code);
+            if (active && expr !== undefined) out += toS(await this.eval(expr));
           } else {
             for (const statement of parseCodeTag(seg.code)) active = await this.run(statement, active, frames);
           }

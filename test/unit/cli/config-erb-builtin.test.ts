@@ -69,6 +69,9 @@ describe('built-in ERB: forms of real configs', () => {
     ['<% Dotenv.load(".missing") %>ok', 'ok'],
     ['<% if ENV["X"] == "1" %>yes<% elsif ENV["X"] == "2" %>two<% else %>no<% end %>', 'two', { X: '2' }],
     ['<% unless ENV["X"] %>unset<% end %>', 'unset'],
+    // kamal init's template has this in a comment; Kamal renders it, and what it prints stays in the comment.
+    ['a: 1\n  #   RUBY_VERSION: <%= ENV["RBENV_VERSION"] || ENV["rvm_ruby_string"] || "#{RUBY_ENGINE}-#{RUBY_ENGINE_VERSION}" %>\n', 'a: 1\n  #   RUBY_VERSION: \n'],
+    ['  # v<%= ENV["V"] %>', '  # v3', { V: '3' }],
   ];
   for (const [template, expected, env] of cases) {
     it(`${template} → ${JSON.stringify(expected)}`, async () => {
