@@ -8,7 +8,8 @@
 
 import { resolve } from 'node:path';
 import { ConfigError } from '../../shared/errors.js';
-import { parseCodeTag, parseOutputTag, Unsupported, type Expr, type Statement } from './erb-ruby-expr.js';
+import { parseCodeTag, parseOutputTag, type Expr, type Statement } from './erb-ruby-expr.js';
+import { Unsupported } from './erb-ruby-lex.js';
 import { markText, scanErb, type Segment } from './erb-scan.js';
 
 export const RUBY_HINT = "install Ruby (apt install ruby) and Berth renders deploy.yml with Ruby's own ERB, as Kamal does";

@@ -52,7 +52,7 @@ function kamal1Error(sources: readonly ErbSource[]): ConfigError | undefined {
   for (const source of sources) {
     source.text.split('\n').forEach((line, i) => {
       const key = /^([a-z_]+):(\s|$)/.exec(line)?.[1];
-      const message = key === undefined ? undefined : KAMAL1_ERRORS[key];
+      const message = key !== undefined && Object.hasOwn(KAMAL1_ERRORS, key) ? KAMAL1_ERRORS[key] : undefined;
       if (message !== undefined) found.push(`${key}: ${message} (${source.label}:${i + 1})`);
     });
   }
