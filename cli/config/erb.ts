@@ -71,13 +71,13 @@ function builtinHost(cwd: string, env: Map<string, string>, timeoutMs: number, m
   };
   const read = async (path: string): Promise<string | undefined> => {
     try {
-      if ((await stat(path)).size > maxBytes) throw new ErbEffectError(`${relative(cwd, path)} is larger than ${maxBytes} bytes`);
+      if ((await stat(path)).size > maxBytes) throw new ErbEffectError(`the file is larger than ${maxBytes} bytes`);
       return await readFile(path, 'utf8');
     } catch (err) {
       if (err instanceof ErbEffectError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
-      throw new ErbEffectError(`cannot read ${relative(cwd, path)} (${code ?? 'error'})`);
+      throw new ErbEffectError(`cannot read the file (${code ?? 'error'})`);
     }
   };
   return {
@@ -86,7 +86,7 @@ function builtinHost(cwd: string, env: Map<string, string>, timeoutMs: number, m
     run: command,
     async readFile(path) {
       const text = await read(path);
-      if (text === undefined) throw new ErbEffectError(`raised Errno::ENOENT: no file ${relative(cwd, path)}`);
+      if (text === undefined) throw new ErbEffectError('raised Errno::ENOENT: no such file');
       return text;
     },
     async readDotenv(path, dotenvEnv) {

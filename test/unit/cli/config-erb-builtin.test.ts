@@ -108,7 +108,7 @@ describe('built-in ERB: refusals', () => {
   });
 
   it('refuses a missing file, a failing command and an unclosed tag or if', async () => {
-    assert.match((await refused('<%= File.read("nope.txt") %>')).message, /^ERB <%= File\.read\("nope\.txt"\) %> failed: raised Errno::ENOENT: no file nope\.txt/);
+    assert.match((await refused('<%= File.read("nope.txt") %>')).message, /^ERB <%= File\.read\("nope\.txt"\) %> failed: raised Errno::ENOENT: no such file \(config\/deploy\.yml:1\)$/);
     assert.match((await refused('<%= `exit 3` %>')).message, /failed: exited with status 3 \(config\/deploy\.yml:1\)$/);
     assert.equal((await refused('a: 1\nb: <%= ENV["X"]\n')).message, 'ERB tag opened with <% is never closed with %> (config/deploy.yml:2)');
     assert.match((await refused('<% if true %>x')).message, /not closed with <% end %>/);

@@ -5,6 +5,7 @@
 // starts no process.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,13 +26,14 @@ after(() => dirs.forEach((d) => d.cleanup()));
 function pathWithoutRuby(): string {
   const dir = tempDir('berth-noruby-');
   dirs.push(dir);
-  for (const tool of ['cat', 'sleep', 'printf', 'head', 'tr']) {
+  for (const tool of ['cat', 'sleep', 'printf', 'head', 'tr', 'git']) {
     const found = ['/usr/bin', '/bin'].map((d) => join(d, tool)).find((p) => existsSync(p));
     if (found) symlinkSync(found, join(dir.path, tool));
   }
   return dir.path;
 }
 
+const BASE = 'service: demo\nimage: acme/demo\nservers:\n  web:\n    - 10.0.0.1\n';
 const WITH_RUBY = { PATH: process.env.PATH ?? '' };
 const WITHOUT_RUBY = { PATH: pathWithoutRuby() };
 const BOTH = [
@@ -78,6 +80,15 @@ describe('ERB: the same fixture with and without Ruby', () => {
     }
   });
 
+  it('runs `git rev-parse --short HEAD`.strip in the app dir, as real configs do', async () => {
+    const dir = app({ 'config/deploy.yml': `${BASE}env:\n  clear:\n    SHA: <%= \`git rev-parse --short HEAD\`.strip %>\n` });
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' }).trim();
+    git('init', '-q');
+    git('commit', '-q', '--allow-empty', '-m', 'x');
+    const sha = git('rev-parse', '--short', 'HEAD');
+    for (const [, env] of BOTH) assert.equal((await loadConfig(dir, undefined, '', env)).config.env.clear.SHA, sha);
+  });
+
   for (const [name, env] of BOTH) {
     it(`deploy config -d staging --json renders ERB in both files (${name})`, async () => {
       const stdout = captureStream();
@@ -94,7 +105,6 @@ describe('ERB: the same fixture with and without Ruby', () => {
   }
 });
 
-const BASE = 'service: demo\nimage: acme/demo\nservers:\n  web:\n    - 10.0.0.1\n';
 
 describe('ERB: errors point at the file as written', () => {
   for (const [name, env] of BOTH) {
