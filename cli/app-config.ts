@@ -6,7 +6,7 @@ import { loadConfig, type LoadedConfig } from './config/load.js';
 import { readKeyFile, resolveKeyPath, type OperatorKeyFile } from './keys.js';
 
 export async function loadAppConfig(ctx: RunContext): Promise<LoadedConfig> {
-  const loaded = await loadConfig(ctx.env.cwd, ctx.globals.config, ctx.globals.destination ?? '');
+  const loaded = await loadConfig(ctx.env.cwd, ctx.globals.config, ctx.globals.destination ?? '', ctx.env.processEnv);
   for (const warning of loaded.warnings) ctx.printer.err(warning);
   return loaded;
 }

@@ -13,7 +13,7 @@ import type { RunContext } from '../command.js';
 async function appSettings(ctx: RunContext): Promise<{ appDir: string; agentPort: number }> {
   const found = await findConfigFile(ctx.env.cwd, ctx.globals.config);
   if (!found) return { appDir: ctx.env.cwd, agentPort: DEFAULT_AGENT_PORT };
-  const { config, appDir } = await loadConfigFile(found.file, found.appDir, ctx.env.cwd);
+  const { config, appDir } = await loadConfigFile(found.file, found.appDir, ctx.env.cwd, '', ctx.env.processEnv);
   return { appDir, agentPort: config.agent.port };
 }
 

@@ -15,7 +15,7 @@ const IGNORED: Record<string, string> = {
   hooks_output: 'Berth does not run Kamal hooks (they ran on the deploying machine around SSH steps)',
 };
 
-const KAMAL1_ERRORS: Record<string, string> = {
+export const KAMAL1_ERRORS: Record<string, string> = {
   traefik: 'is a Kamal 1 key: Kamal 2 replaced Traefik with kamal-proxy, and Berth routes with its own router; remove traefik: and set proxy: (host, app_port, ssl)',
   healthcheck: 'is a Kamal 1 key: use proxy/healthcheck (path, interval, timeout in seconds); port becomes proxy/app_port and max_attempts is covered by deploy_timeout',
 };

@@ -8,9 +8,12 @@ import { cronRoleHints } from './cron-hint.js';
 import { isPlainObject, renderWarnings } from './issues.js';
 import { deepMerge, locator, type SourceDoc } from './merge.js';
 import { validateConfig, type DeployConfig } from './schema.js';
+import { renderErb, type ErbSource, type RenderedSource } from './erb.js';
 import { parseYaml } from './yaml.js';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
+
+type ProcessEnv = Readonly<Record<string, string | undefined>>;
 const DESTINATION = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 export interface LoadedConfig {
@@ -76,23 +79,42 @@ export async function availableDestinations(baseFile: string): Promise<string[]>
     .sort();
 }
 
-async function readDoc(file: string, cwd: string): Promise<SourceDoc> {
+async function readSource(file: string, cwd: string): Promise<ErbSource> {
   const label = labelFor(file, cwd);
   const info = await stat(file);
   if (info.size > MAX_CONFIG_BYTES) throw new ConfigError(`${label} is larger than ${MAX_CONFIG_BYTES} bytes`);
-  const { value, lineOf } = parseYaml(await readFile(file, 'utf8'), label);
-  return { value, label, lineOf };
+  return { label, text: await readFile(file, 'utf8') };
+}
+
+/** The files (base first), ERB rendered together as Kamal does, then parsed. */
+async function readDocs(files: string[], cwd: string, appDir: string, destination: string, env: ProcessEnv | undefined): Promise<SourceDoc[]> {
+  const sources = await Promise.all(files.map((file) => readSource(file, cwd)));
+  const rendered = await renderErb(sources, appDir, destination, { maxBytes: MAX_CONFIG_BYTES, ...(env ? { env } : {}) });
+  return sources.map(({ label }, i) => {
+    const { text, lines } = rendered[i] as RenderedSource;
+    const { value, lineOf } = parseYaml(text, label, lines);
+    return { value, label, lineOf };
+  });
 }
 
 function destinationHint(available: string[]): string {
   return available.length ? `destinations with a file: ${available.join(', ')}` : 'create deploy.DESTINATION.yml beside deploy.yml';
 }
 
-export async function loadConfigFile(file: string, appDir: string, cwd: string, destination = ''): Promise<LoadedConfig> {
+/** `env` is what ERB in the files sees (the CLI's environment; process.env when not given). */
+export async function loadConfigFile(file: string, appDir: string, cwd: string, destination = '', env?: ProcessEnv): Promise<LoadedConfig> {
   if (destination !== '' && !DESTINATION.test(destination)) {
     throw new UserError(`destination "${destination.slice(0, 70)}" should be lowercase letters, digits, - or _`, undefined, 'usage');
   }
-  const docs = [await readDoc(file, cwd)];
+  const files = [file];
+  if (destination !== '') {
+    const destFile = destinationFile(file, destination);
+    if (!(await isFile(destFile))) {
+      throw new ConfigError(`destination ${destination}: configuration file ${labelFor(destFile, cwd)} not found`, destinationHint(await availableDestinations(file)));
+    }
+    files.push(destFile);
+  }
+  const docs = await readDocs(files, cwd, appDir, destination, env);
   const base = docs[0] as SourceDoc;
   if (destination === '') {
     if (isPlainObject(base.value) && base.value.require_destination === true) {
@@ -102,12 +124,6 @@ export async function loadConfigFile(file: string, appDir: string, cwd: string, 
         destinationHint(await availableDestinations(file)),
       );
     }
-  } else {
-    const destFile = destinationFile(file, destination);
-    if (!(await isFile(destFile))) {
-      throw new ConfigError(`destination ${destination}: configuration file ${labelFor(destFile, cwd)} not found`, destinationHint(await availableDestinations(file)));
-    }
-    docs.push(await readDoc(destFile, cwd));
   }
   const merged = docs.reduce<unknown>((acc, doc) => deepMerge(acc, doc.value), {});
   const locate = locator(docs);
@@ -134,10 +150,10 @@ export async function loadConfigFile(file: string, appDir: string, cwd: string, 
   };
 }
 
-export async function loadConfig(cwd: string, explicit?: string, destination = ''): Promise<LoadedConfig> {
+export async function loadConfig(cwd: string, explicit?: string, destination = '', env?: ProcessEnv): Promise<LoadedConfig> {
   const found = await findConfigFile(cwd, explicit);
   if (!found) {
     throw new ConfigError(`no deploy.yml in ${cwd} (looked for deploy.yml and config/deploy.yml)`, 'run deploy from your app directory or pass -c FILE');
   }
-  return loadConfigFile(found.file, found.appDir, cwd, destination);
+  return loadConfigFile(found.file, found.appDir, cwd, destination, env);
 }

@@ -15,14 +15,18 @@ export interface ParsedYaml {
 
 const MAX_ALIASES = 100;
 
-export function parseYaml(text: string, fileLabel: string): ParsedYaml {
-  rejectErb(text, fileLabel);
+/**
+ * `sourceLines` maps lines of `text` to lines of the file as written, when
+ * `text` was rendered from ERB (lines[i] is the source line of line i + 1).
+ */
+export function parseYaml(text: string, fileLabel: string, sourceLines?: readonly number[]): ParsedYaml {
   const lineCounter = new LineCounter();
+  const toSource = (line: number) => sourceLines?.[line - 1] ?? line;
   // YAML 1.1, like Ruby's Psych that Kamal uses: `10_000_000` is a number and `<<` merges.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, version: '1.1' });
   const problem = doc.errors[0];
   if (problem) {
-    const line = lineCounter.linePos(problem.pos[0]).line;
+    const line = toSource(lineCounter.linePos(problem.pos[0]).line);
     const message = problem.message.split('\n')[0] ?? 'invalid YAML';
     throw new ConfigError(`invalid YAML: ${message} (${fileLabel}:${line})`);
   }
@@ -32,18 +36,13 @@ export function parseYaml(text: string, fileLabel: string): ParsedYaml {
   } catch (err) {
     throw new ConfigError(`invalid YAML: ${err instanceof Error ? err.message : String(err)} (${fileLabel})`);
   }
-  return { value, lineOf: (path) => findLine(doc, lineCounter, path) };
-}
-
-/** Kamal renders deploy.yml as ERB first; Berth evaluates no Ruby, so say so instead of failing obscurely. */
-function rejectErb(text: string, fileLabel: string): void {
-  const lines = text.split('\n');
-  const index = lines.findIndex((line) => line.includes('<%') && !line.trimStart().startsWith('#'));
-  if (index === -1) return;
-  throw new ConfigError(
-    `ERB (<% … %>) is not supported: Berth does not evaluate Ruby in deploy.yml (${fileLabel}:${index + 1})`,
-    'write the value itself, or reference a secret from .kamal/secrets (which supports $VAR and $(command))',
-  );
+  return {
+    value,
+    lineOf: (path) => {
+      const line = findLine(doc, lineCounter, path);
+      return line === undefined ? undefined : toSource(line);
+    },
+  };
 }
 
 function lineAt(lineCounter: LineCounter, node: Node | null | undefined): number | undefined {

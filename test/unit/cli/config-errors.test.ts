@@ -190,7 +190,10 @@ describe('bad input names the key and line', () => {
     assert.equal(await bad('accessories:\n  redis:\n    image: redis\n'), 'accessories/redis: specify one of host, hosts, role, roles, tag or tags (config/deploy.yml:12)');
     assert.equal(await bad('accessories:\n  redis:\n    image: redis\n    roles: [workers]\n'), 'accessories/redis/roles: names role workers, which servers does not define (config/deploy.yml:14)');
     assert.equal(await bad('', BASE.replace('service: demo', 'service: my.app')), 'service: should be lowercase letters, digits, - or _ (at most 63, starting with a letter or digit) (config/deploy.yml:1)');
-    assert.equal(await bad('', BASE.replace('image: acme/demo:latest', 'image: <%= ENV["IMAGE"] %>')), 'ERB (<% … %>) is not supported: Berth does not evaluate Ruby in deploy.yml (config/deploy.yml:2)');
+    assert.equal(
+      await bad('', BASE.replace('image: acme/demo:latest', 'image: <%= ENV.fetch("BERTH_TEST_NEVER_SET") %>')),
+      'ERB <%= ENV.fetch("BERTH_TEST_NEVER_SET") %> failed in Ruby: KeyError: key not found: "BERTH_TEST_NEVER_SET" (config/deploy.yml:2)',
+    );
     assert.equal((await good('# password: <%= ENV["X"] %>\n')).config.service, 'demo');
     assert.equal(await bad('minimum_version: 3.0.0\n'), 'minimum_version: requires Kamal 3.0.0; Berth reads configurations of Kamal 2.12.0 (config/deploy.yml:11)');
   });
