@@ -67,6 +67,8 @@ function builtinHost(cwd: string, env: Map<string, string>, timeoutMs: number, m
     if (result.kind === 'too_large') throw new ErbEffectError(`printed more than ${maxBytes} bytes`);
     if (result.kind === 'not_text') throw new ErbEffectError('printed something that is not UTF-8 text');
     if (result.kind === 'exit') throw new ErbEffectError(`exited with ${result.signal ?? `status ${result.code}`}`);
+    // `failed` is what the built-in `kamal secrets` commands give; plain sh never does.
+    if (result.kind === 'failed') throw new ErbEffectError(result.message);
     throw new ErbEffectError(`could not start /bin/sh: ${result.reason}`);
   };
   const read = async (path: string): Promise<string | undefined> => {
