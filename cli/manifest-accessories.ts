@@ -12,6 +12,7 @@ import type { Plan, PlannedAccessory } from './config/plan.js';
 import type { SealBinding } from '../shared/sealing.js';
 import type { RegistryLogin } from './release-inputs.js';
 import { resolveImageDigest } from './registry.js';
+import { renderAccessoryFile } from './accessory-erb.js';
 
 /** Raw bytes a file may have: sealed (base64url + header) it stays under ACCESSORY_FILE_MAX_CHARS. */
 export const ACCESSORY_FILE_MAX_BYTES = 64 * 1024;
@@ -78,6 +79,29 @@ export function checkAccessoryInputs(plan: Plan): string[] {
 }
 
 const resolved = new WeakMap<Plan, Map<string, Promise<string>>>();
+const renderedFiles = new WeakMap<Plan, Map<string, Promise<string>>>();
+
+/** A file's content: as read, or rendered once per push when it is ERB (Kamal renders `*.erb` files). */
+function fileContent(config: DeployConfig, plan: Plan, acc: PlannedAccessory, index: number, s: Sealing): Promise<string> {
+  const file = acc.files[index]!;
+  const text = fileBytes(acc, index).toString('utf8');
+  if (file.erbIn === undefined) return Promise.resolve(text);
+  let cache = renderedFiles.get(plan);
+  if (!cache) renderedFiles.set(plan, (cache = new Map()));
+  const key = `${acc.name}\0${index}`;
+  let content = cache.get(key);
+  if (!content) {
+    const env: Record<string, string> = { ...acc.env.clear };
+    for (const [name, secretName] of Object.entries(acc.env.secretNames)) env[name] = s.secret(secretName);
+    const label = `accessories/${acc.name}/files/${index}: ${file.local}`;
+    content = renderAccessoryFile({ label: file.local, text, appDir: file.erbIn, destination: config.destination, env, maxBytes: ACCESSORY_FILE_MAX_BYTES }).then((out) => {
+      if (Buffer.byteLength(out) > ACCESSORY_FILE_MAX_BYTES) throw new ConfigError(`${label} renders to more than ${ACCESSORY_FILE_MAX_BYTES} bytes; an accessory file may have at most that`);
+      return out;
+    });
+    cache.set(key, content);
+  }
+  return content;
+}
 
 /** repo@sha256 for an accessory image: the app's login only on the app's registry, else anonymous. */
 function accessoryImage(plan: Plan, image: string, login: Sealing['registry']): Promise<string> {
@@ -104,7 +128,7 @@ export async function manifestAccessories(config: DeployConfig, plan: Plan, host
     for (const [name, secretName] of Object.entries(acc.env.secretNames)) secret[name] = await s.seal(s.secret(secretName), { use: 'accessory-env', ...where, name });
     const files: ManifestAccessories[string]['files'] = [];
     for (const [i, file] of acc.files.entries()) {
-      const content = await s.seal(fileBytes(acc, i).toString('utf8'), { use: 'accessory-file', ...where, target: file.remote });
+      const content = await s.seal(await fileContent(config, plan, acc, i, s), { use: 'accessory-file', ...where, target: file.remote });
       if (content.length > ACCESSORY_FILE_MAX_CHARS) throw new ConfigError(`accessories/${acc.name}/files/${i}: ${file.local} is too large once sealed (${content.length} characters, at most ${ACCESSORY_FILE_MAX_CHARS})`);
       files.push({ target: file.remote, content, mode: file.mode, ...(file.owner ? { owner: file.owner } : {}) });
     }

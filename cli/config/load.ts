@@ -138,7 +138,12 @@ export async function loadConfigFile(file: string, appDir: string, cwd: string, 
   }
   const { config, warnings } = validated;
   // Kamal expands accessory files against its working directory, the app's.
-  for (const acc of config.accessories) for (const f of acc.files) f.path = resolve(appDir, f.local);
+  for (const acc of config.accessories) {
+    for (const f of acc.files) {
+      f.path = resolve(appDir, f.local);
+      if (f.erbIn !== undefined) f.erbIn = appDir;
+    }
+  }
   return {
     config,
     file,

@@ -88,12 +88,9 @@ function list(raw: unknown, path: KeyPath, findings: Findings, what: string): Ar
 export function checkAccessoryFiles(raw: unknown, path: KeyPath, findings: Findings): AccessoryFileConfig[] {
   const out: AccessoryFileConfig[] = [];
   for (const [entry, at] of list(raw, path, findings, 'file')) {
-    if (entry.local.endsWith('erb')) {
-      findings.error(at, `${entry.local}: Berth does not render ERB templates yet; render it yourself and name the result (secrets may go in its content: it travels sealed)`);
-      continue;
-    }
     if (entry.options !== undefined) findings.warn(at, `options ${entry.options}: not in force yet: Berth passes no mount options for accessory files`);
-    out.push({ local: entry.local, remote: entry.remote, mode: entry.mode ?? KAMAL_FILE_MODE, ...(entry.owner ? { owner: entry.owner } : {}) });
+    // Kamal renders a file whose name ends in `erb` as ERB (the loader records where).
+    out.push({ local: entry.local, remote: entry.remote, mode: entry.mode ?? KAMAL_FILE_MODE, ...(entry.owner ? { owner: entry.owner } : {}), ...(entry.local.endsWith('erb') ? { erbIn: '' } : {}) });
   }
   return out;
 }

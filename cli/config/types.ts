@@ -88,6 +88,8 @@ export interface AccessoryFileConfig {
   mode: string;
   /** Numeric UID[:GID]. */
   owner?: string;
+  /** A `.erb` file (Kamal's rule: the name ends in `erb`): rendered at push with the accessory's env, in this directory (the app's). */
+  erbIn?: string;
 }
 
 export interface AccessoryDirectoryConfig {

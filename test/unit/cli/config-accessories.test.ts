@@ -56,9 +56,7 @@ describe('accessory files and directories', () => {
     assert.deepEqual(view.accessories[0]?.files, ['config/my.cnf → /etc/mysql/my.cnf (0755)', 'config/my.cnf → /etc/mysql/conf.d/x.cnf (0600, owner 999:999)']);
   });
 
-  it('refuses ERB, a relative container path, a user name as owner, a nested directory name and a host path that gives away the host', async () => {
-    assert.equal(await bad('    files:\n      - config/my.cnf.erb:/etc/mysql/my.cnf\n'),
-      'accessories/db/files/0: config/my.cnf.erb: Berth does not render ERB templates yet; render it yourself and name the result (secrets may go in its content: it travels sealed) (config/deploy.yml:13)');
+  it('refuses a relative container path, a user name as owner, a nested directory name and a host path that gives away the host', async () => {
     assert.equal(await bad('    files:\n      - config/my.cnf:etc/my.cnf\n'), 'accessories/db/files/0: etc/my.cnf should be an absolute path in the container (config/deploy.yml:13)');
     assert.equal(await bad('    files:\n      - local: config/my.cnf\n        remote: /etc/my.cnf\n        owner: mysql:mysql\n'),
       'accessories/db/files/0/owner: should be a numeric UID or UID:GID (the ids the image uses for that user), not "mysql:mysql" (config/deploy.yml:15)');
