@@ -49,14 +49,19 @@ function modeOf(value: string | undefined): Mode {
 /** A Kamal 1 file's ERB error would hide what is really wrong, so name its Kamal 1 keys instead. */
 function kamal1Error(sources: readonly ErbSource[]): ConfigError | undefined {
   const found: string[] = [];
+  const labels = new Set<string>();
   for (const source of sources) {
     source.text.split('\n').forEach((line, i) => {
       const key = /^([a-z_]+):(\s|$)/.exec(line)?.[1];
       const message = key !== undefined && Object.hasOwn(KAMAL1_ERRORS, key) ? KAMAL1_ERRORS[key] : undefined;
-      if (message !== undefined) found.push(`${key}: ${message} (${source.label}:${i + 1})`);
+      if (message === undefined) return;
+      found.push(`${key}: ${message} (${source.label}:${i + 1})`);
+      labels.add(source.label);
     });
   }
-  return found.length ? new ConfigError(found.join('; ')) : undefined;
+  if (found.length === 0) return undefined;
+  // Laid out as config problems are (issues.ts renderIssues): one, or a count and one per line.
+  return new ConfigError(found.length === 1 ? (found[0] ?? '') : [`${found.length} problems in ${[...labels].join(' and ')}:`, ...found.map((f) => `  ${f}`)].join('\n'));
 }
 
 function builtinHost(cwd: string, env: Map<string, string>, timeoutMs: number, maxBytes: number): ErbHost {

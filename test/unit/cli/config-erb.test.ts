@@ -189,8 +189,9 @@ describe('ERB in a Kamal 1 config', () => {
       it(`is refused naming the Kamal 2 key when the ERB ${what} (${name})`, async () => {
         assert.notEqual(text, kamal1);
         const err = await refusal(loadConfig(app({ 'config/deploy.yml': text }), undefined, '', env));
-        assert.match(err.message, /^traefik: is a Kamal 1 key: Kamal 2 replaced Traefik with kamal-proxy.*\(config\/deploy\.yml:29\)/);
-        assert.match(err.message, /healthcheck: is a Kamal 1 key: use proxy\/healthcheck/);
+        assert.match(err.message, /^ {2}traefik: is a Kamal 1 key: Kamal 2 replaced Traefik with kamal-proxy.*\(config\/deploy\.yml:29\)$/m);
+        assert.match(err.message, /^ {2}healthcheck: is a Kamal 1 key: use proxy\/healthcheck.*\(config\/deploy\.yml:34\)$/m);
+        assert.match(err.message, /^2 problems in config\/deploy\.yml:\n/);
       });
     }
   }
