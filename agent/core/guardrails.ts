@@ -15,6 +15,9 @@ import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBi
 import { accessoryRestart } from './restart-policy.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 import { checkLogging, loggingPolicy, type LoggingPolicy } from './logging-policy.js';
+import { ALLOW_HOST_CONTROL_FLAG, ALLOW_PUBLISH_FLAG, isHostControlPath, parsePublishList, securityOptRefusal } from '../../shared/docker-mounts.js';
+import { optionMounts, roleVolumes } from './option-mounts.js';
+import { describeAllowance, NO_PUBLISH, unallowedPort, type PublishAllowance } from './publish-policy.js';
 
 export interface GuardrailPolicy {
   /** Capabilities a role may add (upper case, without CAP_). */
@@ -31,6 +34,17 @@ export interface GuardrailPolicy {
    * itself, agent/accessories/data.ts); a manifest's volume or directory there is refused.
    */
   accessoryRoot?: string;
+  /** Host ports releases may publish (--allow-publish); none when absent. */
+  allowPublish?: PublishAllowance;
+  /**
+   * --allow-host-control-mounts: `/`, the Docker socket and the kernel and
+   * engine paths (shared/docker-mounts.ts HOST_CONTROL_ROOTS) may be bind-mounted.
+   */
+  hostControlMounts?: boolean;
+  /** The agent's own paths (state dir, backup roots, /var/lib/berth, /etc/berth): never mounted, whatever is allowed. */
+  ownPaths?: readonly string[];
+  /** The Docker socket the agent uses (and what it resolves to): a host-control path wherever it lies. */
+  engineSockets?: readonly string[];
 }
 
 /**
@@ -53,15 +67,33 @@ const NOTHING_ALLOWS = 'no agent setting allows it';
 // Only sysctls Docker namespaces per container; others would change the host.
 const NAMESPACED_SYSCTL = /^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/;
 
+/** Berth's own places, protected even from an agent that allows host-control mounts. */
+const BERTH_PATHS: readonly string[] = ['/var/lib/berth', '/etc/berth'];
+
 export function guardrailPolicy(
-  o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[]; logging?: LoggingPolicy; accessoryRoot?: string } = {},
+  o: {
+    allowCaps?: readonly string[];
+    allowBinds?: readonly string[];
+    protect?: readonly string[];
+    /** The Docker socket the agent uses: protected, but a host-control path like any other. */
+    engineSocket?: string;
+    logging?: LoggingPolicy;
+    accessoryRoot?: string;
+    allowPublish?: PublishAllowance;
+    hostControlMounts?: boolean;
+  } = {},
 ): GuardrailPolicy {
+  const own = [...BERTH_PATHS, ...(o.protect ?? []).map(trimPath)];
   return {
     allowCaps: (o.allowCaps ?? []).map(capabilityName),
     allowBinds: (o.allowBinds ?? DEFAULT_ALLOW_BINDS).map(trimPath),
-    protectedPaths: [...PROTECTED_PATHS, ...(o.protect ?? []).map(trimPath)],
+    protectedPaths: [...PROTECTED_PATHS, ...own.slice(BERTH_PATHS.length), ...(o.engineSocket ? [trimPath(o.engineSocket)] : [])],
     logging: o.logging ?? loggingPolicy(),
     ...(o.accessoryRoot ? { accessoryRoot: trimPath(o.accessoryRoot) } : {}),
+    allowPublish: o.allowPublish ?? NO_PUBLISH,
+    hostControlMounts: o.hostControlMounts === true,
+    ownPaths: own,
+    engineSockets: o.engineSocket ? [trimPath(o.engineSocket)] : [],
   };
 }
 
@@ -71,6 +103,8 @@ function trimPath(p: string): string {
 }
 
 const within = (path: string, dir: string) => dir === '/' || path === dir || path.startsWith(`${dir}/`);
+
+const hostControlPath = (p: string, policy: GuardrailPolicy) => isHostControlPath(p) || (policy.engineSockets ?? []).includes(p);
 
 /**
  * Why a host path may not be mounted, or undefined when it may. `path` is
@@ -85,11 +119,19 @@ export function bindRefusal(path: string, policy: GuardrailPolicy, o: { agentDat
   const p = trimPath(path);
   const root = policy.accessoryRoot;
   const carved = o.agentData === true && root !== undefined && p.startsWith(`${root}/`);
+  if (policy.hostControlMounts && !carved && hostControlPath(p, policy)) {
+    // The owner gave containers the host; Berth's own keys and state stay out of reach except through `/` itself.
+    const own = (policy.ownPaths ?? BERTH_PATHS).find((dir) => within(p, dir) || (p !== '/' && within(dir, p)));
+    if (own === undefined) return undefined;
+    return { reason: `it would give the container the agent's own files (${own})`, hint: NOTHING_ALLOWS };
+  }
   // Inside the carve-out only protected paths that hold the root itself (the state dir) are excused.
   const hit = policy.protectedPaths.find((prot) => (within(p, prot) || within(prot, p)) && !(carved && within(root, prot)));
   if (p === '/' || hit !== undefined) {
     const what = hit === undefined || within(p, hit) ? (hit ?? '/') : `it holds ${hit}`;
-    return { reason: `it would give the container the host (${what})`, hint: NOTHING_ALLOWS };
+    const ownHit = (policy.ownPaths ?? BERTH_PATHS).some((dir) => within(p, dir) || (p !== '/' && within(dir, p)));
+    const hint = !carved && hostControlPath(p, policy) && !ownHit ? `start the agent with ${ALLOW_HOST_CONTROL_FLAG} (or BERTH_ALLOW_HOST_CONTROL_MOUNTS=1): it gives containers control of this host` : NOTHING_ALLOWS;
+    return { reason: `it would give the container the host (${what})`, hint };
   }
   if (carved) return undefined;
   if (!policy.allowBinds.some((dir) => within(p, dir))) {
@@ -129,6 +171,30 @@ function checkOption(role: string, name: string, value: OptionValue, policy: Gua
       );
     }
   }
+  // Refusals inside a mount (propagation to the host, driver options that bind host paths) are guardrail refusals.
+  if (name === 'mount') optionMounts(role, { mount: value });
+  if (name === 'security-opt') {
+    const refusal = values.map(securityOptRefusal).find((r) => r !== undefined);
+    if (refusal !== undefined) throw new UserError(`role ${role}: option security-opt is refused by this agent's guardrails: ${refusal}`, NOTHING_ALLOWS, 'guardrail_refused');
+  }
+  if (name === 'publish') {
+    const allowance = policy.allowPublish ?? NO_PUBLISH;
+    // Malformed values are refused with their reason by translateOptions.
+    let ports: ReturnType<typeof parsePublishList> = [];
+    try {
+      ports = parsePublishList(values);
+    } catch {
+      return;
+    }
+    const refused = unallowedPort(ports, allowance);
+    if (refused) {
+      throw new UserError(
+        `role ${role}: option publish ${refused.hostPort}/${refused.protocol} is refused by this agent's guardrails: publishing a host port needs the server owner's consent (this agent allows: ${describeAllowance(allowance)})`,
+        `start the agent with ${ALLOW_PUBLISH_FLAG} ${refused.hostPort} (or all; env BERTH_ALLOW_PUBLISH)`,
+        'guardrail_refused',
+      );
+    }
+  }
   if (name === 'sysctl') {
     const bad = values.find((v) => !NAMESPACED_SYSCTL.test(v));
     if (bad !== undefined) {
@@ -146,9 +212,24 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
   for (const [name, value] of Object.entries(spec.options ?? {})) checkOption(role, name, value, policy);
   // Values docker run would refuse fail here, at acceptance, not halfway through a deploy.
   translateOptions(role, spec.options);
-  for (const entry of spec.volumes ?? []) checkVolume(role, entry, policy);
+  if (spec.options?.publish !== undefined && (spec.replicas ?? 1) > 1) {
+    throw new UserError(
+      `role ${role}: option publish cannot be combined with replicas: ${spec.replicas}: only one container can hold a host port`,
+      'run one replica per server for a role that publishes ports',
+      'guardrail_refused',
+    );
+  }
+  for (const entry of roleVolumes(role, spec)) checkVolume(role, entry, policy);
   checkLogging(role, spec.logging, policy.logging);
 }
+
+/** Options an app role may use that an accessory says with its own keys. */
+const ROLE_ONLY: Readonly<Record<string, string>> = {
+  volume: "use the accessory's volumes: or directories:",
+  mount: "use the accessory's volumes: or directories:",
+  publish: "use the accessory's port:",
+  'network-alias': 'an accessory is reached as <service>-<name>',
+};
 
 /**
  * An accessory passes the role checks (options, volumes) and its absolute
@@ -159,7 +240,12 @@ export function checkAccessory(name: string, spec: AccessorySpec, policy: Guardr
   try {
     // Its restart policy is the accessory's own to choose (checked there); the rest are judged as for roles.
     const { options } = accessoryRestart(name, spec.options);
-    for (const [option, value] of Object.entries(options ?? {})) checkOption(name, option, value, policy);
+    for (const [option, value] of Object.entries(options ?? {})) {
+      if (Object.hasOwn(ROLE_ONLY, option)) {
+        throw new UserError(`role ${name}: option ${option} is refused by this agent's guardrails: ${ROLE_ONLY[option] ?? ''}`, NOTHING_ALLOWS, 'guardrail_refused');
+      }
+      checkOption(name, option, value, policy);
+    }
     translateOptions(name, options);
     const binds: HostBind[] = [];
     for (const entry of [...(spec.volumes ?? []), ...absoluteDirectories(spec)]) {
@@ -190,7 +276,7 @@ export function checkRelease(manifest: ManifestPayload, policy: GuardrailPolicy)
     const spec = manifest.roles[role];
     if (!spec) continue;
     checkRole(role, spec, policy);
-    for (const entry of spec.volumes ?? []) {
+    for (const entry of roleVolumes(role, spec)) {
       const v = parseVolume(role, entry);
       if (v.kind === 'bind') binds.push({ source: v.source, writable: isWritable(v), holder: `role ${role}` });
     }
