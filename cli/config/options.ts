@@ -217,3 +217,13 @@ export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, o:
   });
   return out;
 }
+
+/** A role that publishes host ports runs one container per server: two cannot hold the same host port. */
+export function checkPublishReplicas(replicas: Record<string, number> | undefined, roles: readonly { name: string; options: DockerOptions }[], path: KeyPath, findings: Findings): void {
+  for (const role of roles) {
+    const count = replicas?.[role.name];
+    if (count !== undefined && count > 1 && Object.hasOwn(role.options, 'publish')) {
+      findings.error([...path, role.name], `role ${role.name} publishes host ports (options.publish), so it runs one container per server, not ${count}`);
+    }
+  }
+}
