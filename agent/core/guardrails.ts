@@ -219,9 +219,19 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
       'guardrail_refused',
     );
   }
-  for (const entry of roleVolumes(role, spec)) checkVolume(role, entry, policy);
+  for (const entry of spec.volumes ?? []) checkVolume(role, entry, policy);
+  // options.volume/mount may name a container path volumes: already mounts: Docker would refuse the create mid-deploy.
+  const targets = new Set((spec.volumes ?? []).map((entry) => mountTarget(role, entry)));
+  for (const entry of optionMounts(role, spec.options).volumes) {
+    checkVolume(role, entry, policy);
+    const target = mountTarget(role, entry);
+    if (targets.has(target)) throw new UserError(`role ${role}: two volumes or mounts at ${target.slice(0, 200)}`, 'mount one thing at each container path', 'guardrail_refused');
+    targets.add(target);
+  }
   checkLogging(role, spec.logging, policy.logging);
 }
+
+const mountTarget = (role: string, entry: string) => parseVolume(role, entry).target.replace(/(.)\/$/, '$1');
 
 /** Options an app role may use that an accessory says with its own keys. */
 const ROLE_ONLY: Readonly<Record<string, string>> = {

@@ -34,6 +34,7 @@ test('options.volume and bind mounts meet the same guardrails as volumes:', () =
   refused({ options: { mount: 'type=bind,source=/var/run/docker.sock,target=/s' } }, /would give the container the host/, /--allow-host-control-mounts/);
   refused({ options: { mount: 'type=bind,source=/data/x,target=/x,bind-propagation=rshared' } }, /^role web: options\.mount ".*" bind-propagation=rshared is refused/, /^$/);
   assert.throws(() => checkRelease(release({ options: { volume: '/data/a/../../etc:/x' } }), policy), /must not contain "\.\."/);
+  refused({ volumes: ['/data/a:/x'], options: { volume: '/data/b:/x/' } }, /^role web: two volumes or mounts at \/x$/, /one thing/);
   // Nesting across volumes: and options: — a writable outer bind makes the inner one redirectable.
   refused({ volumes: ['/data:/d'], options: { volume: '/data/app:/a' } }, /lies inside \/data/, /sibling/);
 });
