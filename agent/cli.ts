@@ -46,12 +46,12 @@ const RUN_OPTIONS = {
   },
   'allow-publish': {
     value: 'PORTS', multiple: true, env: 'BERTH_ALLOW_PUBLISH', default: 'none',
-    description: 'let releases publish these host ports (options.publish)', note: 'all, a port, or a range like 8000-8100; comma-separated or repeated',
+    description: 'let releases publish these host ports (options.publish)', note: 'all, a port, or a range like 8000-8100',
   },
   'allow-host-control-mounts': {
     env: 'BERTH_ALLOW_HOST_CONTROL_MOUNTS',
     description: 'let releases bind-mount /, the Docker socket, /proc, /sys, /dev, /run, /var/lib/docker: gives containers control of this host',
-    note: "for log shippers and agents (Alloy, Promtail); the agent's own state stays refused",
+    note: "=1 in the environment; for log shippers and monitoring agents (Alloy, Promtail); the agent's own state stays refused",
   },
   'allow-log-driver': {
     value: 'NAME', multiple: true, env: 'BERTH_ALLOW_LOG_DRIVERS',
