@@ -26,7 +26,8 @@ export function scopeToAgent(docker: DockerPort, scope: AgentScope): DockerPort 
   const prepare = async (spec: ContainerSpec): Promise<ContainerSpec> => {
     // Docker would create a missing named volume on first use, without labels.
     for (const name of namedVolumes(spec.host.Binds ?? [])) {
-      const owner = (await docker.ensureVolume(name, { ...mine, [LABEL.kind]: 'volume' }))[LABEL.agent];
+      const driverOptions = spec.volumeOptions?.[name];
+      const owner = (await docker.ensureVolume(name, { ...mine, [LABEL.kind]: 'volume' }, driverOptions))[LABEL.agent];
       // Another agent's data (its database, its uploads) is not this agent's to mount.
       if (owner !== undefined && owner !== scope.agentId) {
         throw new ConflictError(

@@ -44,6 +44,15 @@ const RUN_OPTIONS = {
     value: 'DIR', multiple: true, env: 'BERTH_ALLOW_BINDS', default: DEFAULT_ALLOW_BINDS.join(' and '),
     description: 'let releases bind-mount host paths under DIR', note: '"none" allows no bind mounts, named volumes always work',
   },
+  'allow-publish': {
+    value: 'PORTS', multiple: true, env: 'BERTH_ALLOW_PUBLISH', default: 'none',
+    description: 'let releases publish these host ports (options.publish)', note: 'all, a port, or a range like 8000-8100',
+  },
+  'allow-host-control-mounts': {
+    env: 'BERTH_ALLOW_HOST_CONTROL_MOUNTS',
+    description: 'let releases bind-mount /, the Docker socket, /proc, /sys, /dev, /run, /var/lib/docker: gives containers control of this host',
+    note: "=1 in the environment; for log shippers and monitoring agents (Alloy, Promtail); the agent's own state stays refused",
+  },
   'allow-log-driver': {
     value: 'NAME', multiple: true, env: 'BERTH_ALLOW_LOG_DRIVERS',
     description: 'let releases use this logging driver', note: 'json-file, local, journald and none are always allowed',
@@ -170,7 +179,10 @@ export function parseAgentArgs(argv: string[]): AgentCommand {
       noPositionals(RUN_COMMAND, positionals);
       // RUN_OPTIONS has exactly AgentFlags' keys; the repeatable ones are lists.
       const flags = Object.fromEntries(
-        Object.entries(RUN_OPTIONS).map(([name, o]) => [name, 'multiple' in o ? strs(values[name]) : str(values[name])]),
+        Object.entries(RUN_OPTIONS).map(([name, o]) => [
+          name,
+          'multiple' in o ? strs(values[name]) : 'value' in o ? str(values[name]) : values[name] === true ? 'true' : undefined,
+        ]),
       ) as AgentFlags;
       return { cmd: 'run', flags };
     }

@@ -9,6 +9,7 @@ import { DEFAULT_BACKUP_MIN_INTERVAL_S } from './core/backups/policy.js';
 import { DEFAULT_CRON_POLICY, type CronPolicy } from './core/cron/policy.js';
 import { DEFAULT_ALLOW_BINDS, PROTECTED_PATHS, guardrailPolicy, type GuardrailPolicy } from './core/guardrails.js';
 import { capabilityName } from './core/docker-options.js';
+import { parsePublishAllowance, type PublishAllowance } from './core/publish-policy.js';
 import { accessoryRoot } from './core/accessories.js';
 import { assetRoot } from './core/assets.js';
 import { DEFAULT_LOG_MAX_FILES, DEFAULT_LOG_MAX_SIZE, isLogDriverName, isLogOptionKey, loggingPolicy, parseLogSize, type LoggingPolicy } from './core/logging-policy.js';
@@ -48,6 +49,10 @@ export interface AgentConfig {
   allowCaps: string[];
   /** Host directories releases may bind-mount from (--allow-bind); DEFAULT_ALLOW_BINDS by default. */
   allowBinds: string[];
+  /** Host ports releases may publish (--allow-publish); none by default. */
+  allowPublish: PublishAllowance;
+  /** --allow-host-control-mounts: `/`, the Docker socket, /proc, /sys... may be bind-mounted. */
+  hostControlMounts: boolean;
   // Logs (issue 8): what releases may set as logging, how long a log follow lasts.
   /** Drivers beyond the defaults (--allow-log-driver), their extra option keys (--allow-log-opt), size caps. */
   logging: LoggingPolicy;
@@ -79,6 +84,9 @@ export interface AgentFlags {
   'network-subnet'?: string | undefined;
   'allow-cap'?: string[] | undefined;
   'allow-bind'?: string[] | undefined;
+  'allow-publish'?: string[] | undefined;
+  /** 'true' when given (a switch). */
+  'allow-host-control-mounts'?: string | undefined;
   'allow-log-driver'?: string[] | undefined;
   'allow-log-opt'?: string[] | undefined;
   'log-max-size'?: string | undefined;
@@ -150,6 +158,7 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
     paths: agentPaths(stateDir),
     allowCaps: parseAllowCaps(flags['allow-cap'] ?? splitList(env.BERTH_ALLOW_CAPS) ?? []),
     allowBinds: parseAllowBinds(flags['allow-bind'] ?? splitList(env.BERTH_ALLOW_BINDS) ?? [...DEFAULT_ALLOW_BINDS]),
+    ...hostReach(flags, env),
     ...loadLogConfig(flags, env),
     connections: parseConnectionLimits(
       {
@@ -181,12 +190,17 @@ export function loadAgentConfig(flags: AgentFlags, env: NodeJS.ProcessEnv = proc
  * backups are there, and a container that could write there could plant a
  * symlink where the agent writes backup files.
  */
-export function agentGuardrails(config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'> & Partial<Pick<AgentConfig, 'logging' | 'backups'>>): GuardrailPolicy {
-  const socket = config.dockerHost.startsWith('unix://') ? [config.dockerHost.slice('unix://'.length)] : [];
+export function agentGuardrails(
+  config: Pick<AgentConfig, 'allowCaps' | 'allowBinds' | 'stateDir' | 'dockerHost'> & Partial<Pick<AgentConfig, 'logging' | 'backups' | 'allowPublish' | 'hostControlMounts'>>,
+): GuardrailPolicy {
+  const socket = config.dockerHost.startsWith('unix://') ? config.dockerHost.slice('unix://'.length) : undefined;
   return guardrailPolicy({
     allowCaps: config.allowCaps,
     allowBinds: config.allowBinds,
-    protect: [config.stateDir, ...socket, ...(config.backups?.roots ?? [])],
+    protect: [config.stateDir, ...(config.backups?.roots ?? [])],
+    ...(socket ? { engineSocket: socket } : {}),
+    ...(config.allowPublish ? { allowPublish: config.allowPublish } : {}),
+    ...(config.hostControlMounts ? { hostControlMounts: true } : {}),
     accessoryRoot: accessoryRoot(config.stateDir),
     assetRoot: assetRoot(config.stateDir),
     ...(config.logging ? { logging: config.logging } : {}),
@@ -235,6 +249,19 @@ function parseBackupDirs(values: string[]): string[] {
 function splitList(value: string | undefined): string[] | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+}
+
+/** --allow-publish and --allow-host-control-mounts (issue 14): what reaches beyond a container is the owner's call. */
+function hostReach(flags: AgentFlags, env: NodeJS.ProcessEnv): Pick<AgentConfig, 'allowPublish' | 'hostControlMounts'> {
+  let allowPublish: PublishAllowance;
+  try {
+    allowPublish = parsePublishAllowance(flags['allow-publish'] ?? splitList(env.BERTH_ALLOW_PUBLISH) ?? []);
+  } catch (e) {
+    throw new ConfigError(`--allow-publish ${(e as Error).message}`);
+  }
+  const hostControl = flags['allow-host-control-mounts'] ?? env.BERTH_ALLOW_HOST_CONTROL_MOUNTS ?? '';
+  if (!['', '0', 'false', '1', 'true'].includes(hostControl)) throw new ConfigError('BERTH_ALLOW_HOST_CONTROL_MOUNTS must be 1, true, 0 or false');
+  return { allowPublish, hostControlMounts: hostControl === '1' || hostControl === 'true' };
 }
 
 function parseAllowCaps(values: string[]): string[] {

@@ -74,9 +74,11 @@ export interface DockerPort {
   ping(): Promise<void>;
   /** Creates the network with `labels` unless it exists; an existing one is used as it is. */
   ensureNetwork(name: string, subnet: string, labels?: Record<string, string>): Promise<void>;
-  /** Creates the named volume with `labels` unless it exists; an existing one is used as it is. */
-  /** Creates the named volume with `labels` unless it exists; returns the labels it has. */
-  ensureVolume(name: string, labels: Record<string, string>): Promise<Record<string, string>>;
+  /**
+   * Creates the named volume with `labels` (and the local driver's `driverOptions`, an NFS mount) unless it
+   * exists; returns the labels it has. An existing volume whose driver options differ is a ConflictError.
+   */
+  ensureVolume(name: string, labels: Record<string, string>, driverOptions?: Record<string, string>): Promise<Record<string, string>>;
   imagePresent(ref: string): Promise<boolean>;
   pull(ref: string, options?: PullOptions): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<string>;
@@ -206,11 +208,21 @@ export function createDockerPort(host: string, network = 'berth'): DockerPort {
       networks.set(name, { subnet, labels });
     },
 
-    async ensureVolume(name, labels) {
+    async ensureVolume(name, labels, driverOptions) {
       // Docker answers a create of an existing volume with that volume, as it is:
       // its labels say whose it is.
-      await call(`volume create ${name}`, (abortSignal) => docker.createVolume({ abortSignal, Name: name, Labels: labels }));
+      const driver = driverOptions ? { Driver: 'local', DriverOpts: driverOptions } : {};
+      await call(`volume create ${name}`, (abortSignal) => docker.createVolume({ abortSignal, Name: name, Labels: labels, ...driver }));
       const info = await call(`volume inspect ${name}`, (abortSignal) => docker.getVolume(name).inspect({ abortSignal }));
+      // Mounting it as if it were the NFS export asked for would put the data somewhere else.
+      const existing = (info.Options as Record<string, string> | null) ?? {};
+      if (driverOptions && (info.Driver !== 'local' || JSON.stringify(sorted(existing)) !== JSON.stringify(sorted(driverOptions)))) {
+        throw new ConflictError(
+          `volume ${name} exists with other driver options than the NFS mount asks for`,
+          'name the volume differently, or remove the old volume on the server (docker volume rm) if it is unused',
+          'volume_options_differ',
+        );
+      }
       return (info.Labels as Record<string, string> | null) ?? {};
     },
 
@@ -476,6 +488,10 @@ async function withTimeout<T>(action: string, timeoutMs: number, fn: (signal: Ab
 
 function bindMounts(mounts: ReadonlyArray<{ Type: string; Source: string; RW: boolean }> | undefined): BindMount[] {
   return (mounts ?? []).filter((m) => m.Type === 'bind').map((m) => ({ source: m.Source, writable: m.RW }));
+}
+
+function sorted(o: Record<string, string>): [string, string][] {
+  return Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** Docker's "never finished" is year 1. */

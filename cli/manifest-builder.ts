@@ -121,6 +121,9 @@ function wholeBodies(proxy: NonNullable<PlannedRole['proxy']>): { requests?: fal
   };
 }
 
+/** Role options older agents refuse (feature roles.docker.v2). */
+const DOCKER_V2_OPTIONS = ['volume', 'mount', 'publish', 'network-alias', 'security-opt'];
+
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
 export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
   return [
@@ -133,6 +136,7 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => (r.replicas ?? 1) > 1) ? ['roles.replicas.v1'] : []),
     ...([...plan.roles, ...plan.accessories].some((r) => usesWideEnvNames(r.env)) ? ['env.names.v1'] : []),
     ...(plan.roles.some((r) => r.asset_path !== undefined) ? ['roles.assets.v1'] : []),
+    ...(plan.roles.some((r) => DOCKER_V2_OPTIONS.some((o) => Object.hasOwn(r.options, o))) ? ['roles.docker.v2'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.

@@ -1,7 +1,9 @@
 // PURE: docker run options that would hand a container the host or take over
 // what the agent manages, with the reason given to the user. One table for
 // both places that check it: the CLI (early, with the deploy.yml line) and the
-// agent (authoritative, whatever the manifest's signer asked for).
+// agent (authoritative, whatever the manifest's signer asked for). The options
+// that reach beyond the container but can be judged (volume, mount, publish,
+// network-alias, security-opt) are parsed in shared/docker-mounts.ts instead.
 
 export const REFUSED_DOCKER_OPTIONS: Readonly<Record<string, string>> = {
   privileged: 'gives the container full control of the host',
@@ -16,15 +18,10 @@ export const REFUSED_DOCKER_OPTIONS: Readonly<Record<string, string>> = {
   'cgroup-parent': 'moves the container out of the agent-managed cgroup',
   network: 'the agent attaches app containers to its own network',
   net: 'the agent attaches app containers to its own network',
-  'network-alias': 'the agent attaches app containers to its own network',
-  'security-opt': 'can switch off seccomp, AppArmor or SELinux confinement',
-  volume: 'use the volumes: key, which is checked the same way',
-  v: 'use the volumes: key, which is checked the same way',
-  mount: 'use the volumes: key, which is checked the same way',
+  v: 'write it as volume (the deploy CLI does)',
   'volumes-from': "mounts another container's volumes",
   'volume-driver': 'chooses a volume plugin',
-  publish: 'app containers are reached through the router; accessories use port:',
-  p: 'app containers are reached through the router; accessories use port:',
+  p: 'write it as publish (the deploy CLI does)',
   'publish-all': 'app containers are reached through the router; accessories use port:',
   name: 'the agent names containers',
   label: 'use the labels: key',

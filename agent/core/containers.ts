@@ -5,6 +5,7 @@ import type { ManifestPayload } from '../../shared/manifest.js';
 import { translateOptions, type ConfigOptionFields, type HostOptionFields } from './docker-options.js';
 import { checkRole, checkVolume, type GuardrailPolicy } from './guardrails.js';
 import { bindString } from './volumes.js';
+import { optionMounts, roleVolumes } from './option-mounts.js';
 
 export type Role = ManifestPayload['roles'][string];
 
@@ -28,8 +29,10 @@ export interface ContainerSpec {
   env: Record<string, string>;
   labels: Record<string, string>;
   network: string;
-  /** Extra names on the network (an accessory's `<service>-<name>`). */
+  /** Extra names on the network (an accessory's `<service>-<name>`, a role's network-alias). */
   aliases?: string[];
+  /** Local-driver options of named volumes the agent creates (NFS mounts from options.mount), by volume name. */
+  volumeOptions?: Record<string, Record<string, string>>;
   restartPolicy: RestartPolicy['name'];
   /** on-failure only: how many restarts Docker tries. */
   restartRetries?: number;
@@ -181,6 +184,8 @@ export function containerSpec(
     KAMAL_CONTAINER_NAME: name,
     KAMAL_DESTINATION: manifest.destination,
   };
+  const translated = translateOptions(role, r.options);
+  const { volumeOptions } = optionMounts(role, r.options);
   return {
     name,
     image: manifest.image,
@@ -188,14 +193,16 @@ export function containerSpec(
     env,
     labels: containerLabels(manifest, role, ctx),
     network: ctx.network,
+    ...(translated.aliases?.length ? { aliases: translated.aliases } : {}),
+    ...(Object.keys(volumeOptions).length > 0 ? { volumeOptions } : {}),
     restartPolicy: 'unless-stopped',
     host: hostSettings(role, r, ctx.policy),
-    config: translateOptions(role, r.options).config,
+    config: translated.config,
   };
 }
 
 function hostSettings(role: string, r: Role, policy: GuardrailPolicy): HostSettings {
-  const binds = (r.volumes ?? []).map((entry) => bindString(checkVolume(role, entry, policy)));
+  const binds = roleVolumes(role, r).map((entry) => bindString(checkVolume(role, entry, policy)));
   return {
     ...translateOptions(role, r.options).host,
     ...(binds.length > 0 ? { Binds: binds } : {}),

@@ -5,6 +5,7 @@
 // options may be used at all is agent/core/guardrails.ts's business; this file
 // only knows how to translate the ones it supports.
 import { UserError } from '../../shared/errors.js';
+import { MountSyntaxError, parseMount, parseNetworkAlias, parsePublishList, parseSecurityOpt } from '../../shared/docker-mounts.js';
 
 export type OptionValue = string | number | boolean | string[];
 
@@ -41,6 +42,8 @@ export interface HostOptionFields {
   ReadonlyRootfs?: boolean;
   Sysctls?: Record<string, string>;
   Tmpfs?: Record<string, string>;
+  SecurityOpt?: string[];
+  PortBindings?: Record<string, { HostIp: string; HostPort: string }[]>;
 }
 
 export interface Healthcheck {
@@ -67,6 +70,8 @@ export interface ConfigOptionFields {
 export interface TranslatedOptions {
   host: HostOptionFields;
   config: ConfigOptionFields;
+  /** Extra DNS names on the agent's network (network-alias). */
+  aliases?: string[];
 }
 
 type Translate = (value: OptionValue, out: TranslatedOptions, bad: (why: string) => UserError) => void;
@@ -122,6 +127,20 @@ function list(value: OptionValue): string[] | undefined {
 /** `SYS_NICE`, `sys_nice`, `CAP_SYS_NICE` all name SYS_NICE, as in Docker. */
 export function capabilityName(raw: string): string {
   return raw.trim().toUpperCase().replace(/^CAP_/, '');
+}
+
+/** An option parsed by shared/docker-mounts.ts; its MountSyntaxError becomes the role's UserError. */
+function parsed<T>(parse: (values: string[]) => T, set: (out: TranslatedOptions, value: T) => void): Translate {
+  return (v, out, bad) => {
+    const values = list(v);
+    if (!values) throw bad('must be a string (or a list of them)');
+    try {
+      set(out, parse(values));
+    } catch (e) {
+      if (e instanceof MountSyntaxError) throw bad(e.message);
+      throw e;
+    }
+  };
 }
 
 const size = (field: 'Memory' | 'MemoryReservation' | 'ShmSize', min: number): Translate => (v, out, bad) => {
@@ -212,10 +231,11 @@ const TRANSLATORS: Readonly<Record<string, Translate>> = {
   tmpfs: (v, out, bad) => {
     const values = list(v);
     if (!values || values.some((x) => !/^\/[^:\0]{0,255}(:[A-Za-z0-9=,._-]{0,255})?$/.test(x))) throw bad('must be /PATH[:OPTIONS] (or a list of them)');
-    out.host.Tmpfs = Object.fromEntries(values.map((x) => {
+    // Merged: mount's type=tmpfs entries (translated before) land here too.
+    out.host.Tmpfs = { ...out.host.Tmpfs, ...Object.fromEntries(values.map((x) => {
       const colon = x.indexOf(':');
       return colon === -1 ? [x, ''] : [x.slice(0, colon), x.slice(colon + 1)];
-    }));
+    })) };
   },
   user: word(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,63})?$/, 'USER[:GROUP] (names or ids)', (o, t) => (o.config.User = t)),
   workdir: word(ABSOLUTE, 'an absolute path', (o, t) => (o.config.WorkingDir = t)),
@@ -228,7 +248,23 @@ const TRANSLATORS: Readonly<Record<string, Translate>> = {
   'stop-signal': word(/^(SIG)?[A-Z0-9+-]{1,16}$|^\d{1,2}$/, 'a signal like SIGTERM', (o, t) => (o.config.StopSignal = t)),
   'stop-timeout': integer((o, n) => (o.config.StopTimeout = n), -1, 3600),
   expose: words(/^\d{1,5}(-\d{1,5})?(\/(tcp|udp|sctp))?$/, 'a port like 8080 or 8080/udp', (o, xs) => {
-    o.config.ExposedPorts = Object.fromEntries(xs.map((x) => [x.includes('/') ? x : `${x}/tcp`, {}]));
+    o.config.ExposedPorts = { ...o.config.ExposedPorts, ...Object.fromEntries(xs.map((x) => [x.includes('/') ? x : `${x}/tcp`, {}])) };
+  }),
+  // Judged by the guardrails (the agent's --allow-publish); here only made into Docker's form.
+  publish: parsed(parsePublishList, (out, ports) => {
+    out.host.PortBindings = {};
+    for (const p of ports) {
+      const key = `${p.containerPort}/${p.protocol}`;
+      out.host.PortBindings[key] = [...(out.host.PortBindings[key] ?? []), { HostIp: p.hostIp, HostPort: String(p.hostPort) }];
+      out.config.ExposedPorts = { ...out.config.ExposedPorts, [key]: {} };
+    }
+  }),
+  'security-opt': parsed((xs) => [...new Set(xs.map(parseSecurityOpt))], (out, opts) => (out.host.SecurityOpt = opts)),
+  'network-alias': parsed((xs) => [...new Set(xs.map(parseNetworkAlias))], (out, names) => (out.aliases = names)),
+  // Mounted with the role's volumes (core/option-mounts.ts); only tmpfs mounts are HostConfig fields.
+  volume: () => undefined,
+  mount: parsed((xs) => xs.map(parseMount), (out, mounts) => {
+    for (const m of mounts) if (m.type === 'tmpfs') out.host.Tmpfs = { ...out.host.Tmpfs, [m.target]: m.options };
   }),
   'health-cmd': (v, out, bad) => {
     const t = text(v);
@@ -246,7 +282,10 @@ const TRANSLATORS: Readonly<Record<string, Translate>> = {
 };
 
 /** Options that take one value: a list would be silently cut by docker run, so it is refused. */
-const REPEATABLE = new Set(['ulimit', 'add-host', 'cap-add', 'cap-drop', 'dns', 'dns-option', 'dns-search', 'group-add', 'sysctl', 'tmpfs', 'expose']);
+const REPEATABLE = new Set([
+  'ulimit', 'add-host', 'cap-add', 'cap-drop', 'dns', 'dns-option', 'dns-search', 'group-add', 'sysctl', 'tmpfs', 'expose',
+  'publish', 'security-opt', 'network-alias', 'volume', 'mount',
+]);
 
 /**
  * Translates `options`; throws UserError naming the role and the option for a

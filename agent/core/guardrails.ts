@@ -15,6 +15,9 @@ import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBi
 import { accessoryRestart } from './restart-policy.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 import { checkLogging, loggingPolicy, type LoggingPolicy } from './logging-policy.js';
+import { ALLOW_HOST_CONTROL_FLAG, ALLOW_PUBLISH_FLAG, isHostControlPath, parsePublishList, securityOptRefusal } from '../../shared/docker-mounts.js';
+import { optionMounts, roleVolumes } from './option-mounts.js';
+import { describeAllowance, NO_PUBLISH, unallowedPort, type PublishAllowance } from './publish-policy.js';
 
 export interface GuardrailPolicy {
   /** Capabilities a role may add (upper case, without CAP_). */
@@ -36,6 +39,17 @@ export interface GuardrailPolicy {
    * accessoryRoot; each container gets one `volumes/<version>` leaf, read-only.
    */
   assetRoot?: string;
+  /** Host ports releases may publish (--allow-publish); none when absent. */
+  allowPublish?: PublishAllowance;
+  /**
+   * --allow-host-control-mounts: `/`, the Docker socket and the kernel and
+   * engine paths (shared/docker-mounts.ts HOST_CONTROL_ROOTS) may be bind-mounted.
+   */
+  hostControlMounts?: boolean;
+  /** The agent's own paths (state dir, backup roots, /var/lib/berth, /etc/berth): never mounted, whatever is allowed. */
+  ownPaths?: readonly string[];
+  /** The Docker socket the agent uses (and what it resolves to): a host-control path wherever it lies. */
+  engineSockets?: readonly string[];
 }
 
 /**
@@ -58,16 +72,35 @@ const NOTHING_ALLOWS = 'no agent setting allows it';
 // Only sysctls Docker namespaces per container; others would change the host.
 const NAMESPACED_SYSCTL = /^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/;
 
+/** Berth's own places, protected even from an agent that allows host-control mounts. */
+const BERTH_PATHS: readonly string[] = ['/var/lib/berth', '/etc/berth'];
+
 export function guardrailPolicy(
-  o: { allowCaps?: readonly string[]; allowBinds?: readonly string[]; protect?: readonly string[]; logging?: LoggingPolicy; accessoryRoot?: string; assetRoot?: string } = {},
+  o: {
+    allowCaps?: readonly string[];
+    allowBinds?: readonly string[];
+    protect?: readonly string[];
+    /** The Docker socket the agent uses: protected, but a host-control path like any other. */
+    engineSocket?: string;
+    logging?: LoggingPolicy;
+    accessoryRoot?: string;
+    assetRoot?: string;
+    allowPublish?: PublishAllowance;
+    hostControlMounts?: boolean;
+  } = {},
 ): GuardrailPolicy {
+  const own = [...BERTH_PATHS, ...(o.protect ?? []).map(trimPath)];
   return {
     allowCaps: (o.allowCaps ?? []).map(capabilityName),
     allowBinds: (o.allowBinds ?? DEFAULT_ALLOW_BINDS).map(trimPath),
-    protectedPaths: [...PROTECTED_PATHS, ...(o.protect ?? []).map(trimPath)],
+    protectedPaths: [...PROTECTED_PATHS, ...own.slice(BERTH_PATHS.length), ...(o.engineSocket ? [trimPath(o.engineSocket)] : [])],
     logging: o.logging ?? loggingPolicy(),
     ...(o.accessoryRoot ? { accessoryRoot: trimPath(o.accessoryRoot) } : {}),
     ...(o.assetRoot ? { assetRoot: trimPath(o.assetRoot) } : {}),
+    allowPublish: o.allowPublish ?? NO_PUBLISH,
+    hostControlMounts: o.hostControlMounts === true,
+    ownPaths: own,
+    engineSockets: o.engineSocket ? [trimPath(o.engineSocket)] : [],
   };
 }
 
@@ -77,6 +110,8 @@ function trimPath(p: string): string {
 }
 
 const within = (path: string, dir: string) => dir === '/' || path === dir || path.startsWith(`${dir}/`);
+
+const hostControlPath = (p: string, policy: GuardrailPolicy) => isHostControlPath(p) || (policy.engineSockets ?? []).includes(p);
 
 /**
  * Why a host path may not be mounted, or undefined when it may. `path` is
@@ -92,11 +127,19 @@ export function bindRefusal(path: string, policy: GuardrailPolicy, o: { agentDat
   const p = trimPath(path);
   const root = o.agentData === true ? [policy.accessoryRoot, policy.assetRoot].find((r) => r !== undefined && p.startsWith(`${r}/`)) : undefined;
   const carved = root !== undefined;
+  if (policy.hostControlMounts && !carved && hostControlPath(p, policy)) {
+    // The owner gave containers the host; Berth's own keys and state stay out of reach except through `/` itself.
+    const own = (policy.ownPaths ?? BERTH_PATHS).find((dir) => within(p, dir) || (p !== '/' && within(dir, p)));
+    if (own === undefined) return undefined;
+    return { reason: `it would give the container the agent's own files (${own})`, hint: NOTHING_ALLOWS };
+  }
   // Inside the carve-out only protected paths that hold the root itself (the state dir) are excused.
   const hit = policy.protectedPaths.find((prot) => (within(p, prot) || within(prot, p)) && !(root !== undefined && within(root, prot)));
   if (p === '/' || hit !== undefined) {
     const what = hit === undefined || within(p, hit) ? (hit ?? '/') : `it holds ${hit}`;
-    return { reason: `it would give the container the host (${what})`, hint: NOTHING_ALLOWS };
+    const ownHit = (policy.ownPaths ?? BERTH_PATHS).some((dir) => within(p, dir) || (p !== '/' && within(dir, p)));
+    const hint = !carved && hostControlPath(p, policy) && !ownHit ? `start the agent with ${ALLOW_HOST_CONTROL_FLAG} (or BERTH_ALLOW_HOST_CONTROL_MOUNTS=1): it gives containers control of this host` : NOTHING_ALLOWS;
+    return { reason: `it would give the container the host (${what})`, hint };
   }
   if (carved) return undefined;
   if (!policy.allowBinds.some((dir) => within(p, dir))) {
@@ -136,6 +179,30 @@ function checkOption(role: string, name: string, value: OptionValue, policy: Gua
       );
     }
   }
+  // Refusals inside a mount (propagation to the host, driver options that bind host paths) are guardrail refusals.
+  if (name === 'mount') optionMounts(role, { mount: value });
+  if (name === 'security-opt') {
+    const refusal = values.map(securityOptRefusal).find((r) => r !== undefined);
+    if (refusal !== undefined) throw new UserError(`role ${role}: option security-opt is refused by this agent's guardrails: ${refusal}`, NOTHING_ALLOWS, 'guardrail_refused');
+  }
+  if (name === 'publish') {
+    const allowance = policy.allowPublish ?? NO_PUBLISH;
+    // Malformed values are refused with their reason by translateOptions.
+    let ports: ReturnType<typeof parsePublishList> = [];
+    try {
+      ports = parsePublishList(values);
+    } catch {
+      return;
+    }
+    const refused = unallowedPort(ports, allowance);
+    if (refused) {
+      throw new UserError(
+        `role ${role}: option publish ${refused.hostPort}/${refused.protocol} is refused by this agent's guardrails: publishing a host port needs the server owner's consent (this agent allows: ${describeAllowance(allowance)})`,
+        `start the agent with ${ALLOW_PUBLISH_FLAG} ${refused.hostPort} (or all; env BERTH_ALLOW_PUBLISH)`,
+        'guardrail_refused',
+      );
+    }
+  }
   if (name === 'sysctl') {
     const bad = values.find((v) => !NAMESPACED_SYSCTL.test(v));
     if (bad !== undefined) {
@@ -153,9 +220,34 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
   for (const [name, value] of Object.entries(spec.options ?? {})) checkOption(role, name, value, policy);
   // Values docker run would refuse fail here, at acceptance, not halfway through a deploy.
   translateOptions(role, spec.options);
+  if (spec.options?.publish !== undefined && (spec.replicas ?? 1) > 1) {
+    throw new UserError(
+      `role ${role}: option publish cannot be combined with replicas: ${spec.replicas}: only one container can hold a host port`,
+      'run one replica per server for a role that publishes ports',
+      'guardrail_refused',
+    );
+  }
   for (const entry of spec.volumes ?? []) checkVolume(role, entry, policy);
+  // options.volume/mount may name a container path volumes: already mounts: Docker would refuse the create mid-deploy.
+  const targets = new Set((spec.volumes ?? []).map((entry) => mountTarget(role, entry)));
+  for (const entry of optionMounts(role, spec.options).volumes) {
+    checkVolume(role, entry, policy);
+    const target = mountTarget(role, entry);
+    if (targets.has(target)) throw new UserError(`role ${role}: two volumes or mounts at ${target.slice(0, 200)}`, 'mount one thing at each container path', 'guardrail_refused');
+    targets.add(target);
+  }
   checkLogging(role, spec.logging, policy.logging);
 }
+
+const mountTarget = (role: string, entry: string) => parseVolume(role, entry).target.replace(/(.)\/$/, '$1');
+
+/** Options an app role may use that an accessory says with its own keys. */
+const ROLE_ONLY: Readonly<Record<string, string>> = {
+  volume: "use the accessory's volumes: or directories:",
+  mount: "use the accessory's volumes: or directories:",
+  publish: "use the accessory's port:",
+  'network-alias': 'an accessory is reached as <service>-<name>',
+};
 
 /**
  * An accessory passes the role checks (options, volumes) and its absolute
@@ -166,7 +258,12 @@ export function checkAccessory(name: string, spec: AccessorySpec, policy: Guardr
   try {
     // Its restart policy is the accessory's own to choose (checked there); the rest are judged as for roles.
     const { options } = accessoryRestart(name, spec.options);
-    for (const [option, value] of Object.entries(options ?? {})) checkOption(name, option, value, policy);
+    for (const [option, value] of Object.entries(options ?? {})) {
+      if (Object.hasOwn(ROLE_ONLY, option)) {
+        throw new UserError(`role ${name}: option ${option} is refused by this agent's guardrails: ${ROLE_ONLY[option] ?? ''}`, NOTHING_ALLOWS, 'guardrail_refused');
+      }
+      checkOption(name, option, value, policy);
+    }
     translateOptions(name, options);
     const binds: HostBind[] = [];
     for (const entry of [...(spec.volumes ?? []), ...absoluteDirectories(spec)]) {
@@ -197,7 +294,7 @@ export function checkRelease(manifest: ManifestPayload, policy: GuardrailPolicy)
     const spec = manifest.roles[role];
     if (!spec) continue;
     checkRole(role, spec, policy);
-    for (const entry of spec.volumes ?? []) {
+    for (const entry of roleVolumes(role, spec)) {
       const v = parseVolume(role, entry);
       if (v.kind === 'bind') binds.push({ source: v.source, writable: isWritable(v), holder: `role ${role}` });
     }

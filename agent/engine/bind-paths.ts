@@ -41,8 +41,12 @@ export async function hostPolicy(policy: GuardrailPolicy, realpath: Realpath = f
   const guarded = await Promise.all(policy.protectedPaths.map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
   const accessoryRoot = policy.accessoryRoot && (await resolveHostPath(policy.accessoryRoot, realpath).catch(() => policy.accessoryRoot));
   const assetRoot = policy.assetRoot && (await resolveHostPath(policy.assetRoot, realpath).catch(() => policy.assetRoot));
+  const own = await Promise.all((policy.ownPaths ?? []).map((dir) => resolveHostPath(dir, realpath).catch(() => dir)));
+  const sockets = await Promise.all((policy.engineSockets ?? []).map((s) => resolveHostPath(s, realpath).catch(() => s)));
   return {
     ...policy,
+    ...(policy.ownPaths ? { ownPaths: [...new Set([...policy.ownPaths, ...own])] } : {}),
+    ...(policy.engineSockets ? { engineSockets: [...new Set([...policy.engineSockets, ...sockets])] } : {}),
     allowBinds: [...new Set([...policy.allowBinds, ...roots])],
     protectedPaths: [...new Set([...policy.protectedPaths, ...guarded])],
     ...(accessoryRoot ? { accessoryRoot } : {}),

@@ -14,6 +14,7 @@ import { drainOld, pruneOld } from './finish.js';
 import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
 import { aliveCheck, launch, type Launched } from './launch.js';
 import { observe } from './observe.js';
+import { freePublishedPorts } from './publish-handover.js';
 import { describeLogin, registryAuth } from './registry-auth.js';
 import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
 import { event, launchedRole, manifestOf, stepsOf, type RunContext } from './run-context.js';
@@ -74,6 +75,7 @@ export async function launchAll(ctx: RunContext): Promise<string> {
   const { docker, config } = ctx.deps;
   await docker.ensureNetwork(config.network, config.networkSubnet);
   for (const step of stepsOf(ctx, 'STARTED')) {
+    await freePublishedPorts(ctx, step);
     const l = await launch(step, {
       docker,
       manifest: manifestOf(ctx),

@@ -5,7 +5,8 @@ import type { Launched } from './launch.js';
 import { routedHosts } from './finish.js';
 import { errorText } from '../../shared/errors.js';
 
-export type Pending = Pick<Launched, 'id' | 'name' | 'origin'>;
+/** halted: a running old container this deploy stopped to free its published ports (engine/publish-handover.ts); a revert starts it again. */
+export type Pending = Pick<Launched, 'id' | 'name'> & { origin: Launched['origin'] | 'halted' };
 
 export async function revert(
   deps: EngineDeps,
@@ -26,7 +27,8 @@ export async function revert(
 
   const routed = routedHosts(store);
   const undone: string[] = [];
-  for (const c of pending) {
+  // The old containers stopped for their host ports come back last, once what took the ports is gone.
+  for (const c of [...pending.filter((p) => p.origin !== 'halted'), ...pending.filter((p) => p.origin === 'halted')]) {
     if (opts.keep?.has(c.id)) {
       store.addEvent(deployId, 'FAILED', `left ${c.name} in place: the router may still send traffic to it`);
       continue;
@@ -34,6 +36,11 @@ export async function revert(
     try {
       const info = await docker.inspect(c.id);
       if (!info) continue;
+      if (c.origin === 'halted') {
+        if (!info.running) await docker.start(c.id);
+        undone.push(`started ${c.name} again`);
+        continue;
+      }
       // Never dispose of what serves (a redeploy that reused the routed container).
       if (info.ip && routed.has(info.ip)) continue;
       if (c.origin === 'created') {

@@ -41,8 +41,11 @@ export async function oneOffContainerSpec(deps: OneOffDeps, o: OneOff): Promise<
   const spec = await hostContainerSpec(o.manifest, o.role, { deployId: o.deployId, hostname: deps.hostname, network: deps.network, fingerprint: '', policy }, secrets);
   const labels: Record<string, string> = { ...spec.labels, [LABEL.kind]: o.kind, ...o.labels };
   delete labels[LABEL.spec];
+  // It runs beside the app container: the role's host ports and network aliases stay the app's.
+  const { aliases: _aliases, ...rest } = spec;
+  const { PortBindings: _ports, ...host } = spec.host;
   return {
-    spec: { ...spec, name: `${spec.name}-${o.suffix}-${randomBytes(4).toString('hex')}`, cmd: [...o.cmd], labels, restartPolicy: 'no' },
+    spec: { ...rest, host, name: `${spec.name}-${o.suffix}-${randomBytes(4).toString('hex')}`, cmd: [...o.cmd], labels, restartPolicy: 'no' },
     secrets,
   };
 }

@@ -4,22 +4,85 @@
 // namespaces, devices, the Docker socket) is refused here, before an agent
 // refuses it too. Added capabilities are the agent owner's call: a few
 // low-risk ones pass with a warning, the rest are refused naming the agent
-// option that exists for them.
+// option that exists for them. What reaches beyond the container but can be
+// judged (volume, mount, publish, network-alias, security-opt) is parsed by
+// shared/docker-mounts.ts; host ports and host-control mounts load with one
+// warning naming the agent option, as the agent is the one that decides.
 
 import type { Findings } from './issues.js';
 import { isPlainObject } from './issues.js';
 import type { DockerOptions } from './types.js';
 import type { KeyPath } from './yaml.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
+import {
+  ALLOW_HOST_CONTROL_FLAG, ALLOW_PUBLISH_FLAG, MountSyntaxError, isHostControlPath, parseMount, parseNetworkAlias, parsePublishList, parseSecurityOpt,
+} from '../../shared/docker-mounts.js';
 
 /** docker run options Berth passes through (long names, without `--`). */
 export const ALLOWED_OPTIONS: readonly string[] = [
   'add-host', 'cap-add', 'cap-drop', 'cpu-period', 'cpu-quota', 'cpu-shares', 'cpus', 'cpuset-cpus', 'cpuset-mems',
   'dns', 'dns-option', 'dns-search', 'entrypoint', 'expose', 'group-add', 'health-cmd', 'health-interval',
   'health-retries', 'health-start-interval', 'health-start-period', 'health-timeout', 'hostname', 'init', 'memory',
-  'memory-reservation', 'memory-swap', 'memory-swappiness', 'no-healthcheck', 'oom-score-adj', 'pids-limit', 'read-only',
-  'shm-size', 'stop-signal', 'stop-timeout', 'sysctl', 'tmpfs', 'ulimit', 'user', 'workdir',
+  'memory-reservation', 'memory-swap', 'memory-swappiness', 'mount', 'network-alias', 'no-healthcheck', 'oom-score-adj',
+  'pids-limit', 'publish', 'read-only', 'security-opt', 'shm-size', 'stop-signal', 'stop-timeout', 'sysctl', 'tmpfs', 'ulimit',
+  'user', 'volume', 'workdir',
 ];
+
+// docker run's short names Kamal configs use; the manifest carries the long ones.
+const SHORT: Record<string, string> = { v: 'volume', p: 'publish' };
+
+/** Options an app role may use that an accessory says with its own keys. */
+const ROLE_ONLY: Record<string, string> = {
+  volume: "use the accessory's volumes: or directories:",
+  mount: "use the accessory's volumes: or directories:",
+  publish: "use the accessory's port:",
+  'network-alias': 'an accessory is reached as <service>-<name>',
+};
+
+// One warning per config for each agent option a config depends on, however many keys use it.
+const warnedOnce = new WeakMap<Findings, Set<string>>();
+function warnOnce(findings: Findings, path: KeyPath, flag: string, message: string): void {
+  const seen = warnedOnce.get(findings) ?? new Set<string>();
+  warnedOnce.set(findings, seen);
+  if (seen.has(flag)) return;
+  seen.add(flag);
+  findings.warn(path, message);
+}
+
+function warnHostControl(findings: Findings, path: KeyPath, source: string): void {
+  warnOnce(findings, path, ALLOW_HOST_CONTROL_FLAG,
+    `mounting ${source} gives the container control of the host; agents refuse it unless started with ${ALLOW_HOST_CONTROL_FLAG}`);
+}
+
+/** The options judged by shared/docker-mounts.ts: errors name the key, host-reaching ones warn. */
+function checkReaching(key: string, texts: string[], at: KeyPath, findings: Findings): boolean {
+  try {
+    if (key === 'security-opt') texts.forEach(parseSecurityOpt);
+    if (key === 'network-alias') texts.forEach(parseNetworkAlias);
+    if (key === 'publish') {
+      parsePublishList(texts);
+      warnOnce(findings, at, ALLOW_PUBLISH_FLAG, `publishes host ports; agents refuse the release unless started with ${ALLOW_PUBLISH_FLAG} (naming the ports, or all)`);
+    }
+    if (key === 'mount') {
+      for (const text of texts) {
+        const m = parseMount(text);
+        if (m.type !== 'bind') continue;
+        const source = bindSource(m.volume);
+        if (isHostControlPath(source)) warnHostControl(findings, at, source);
+        else if (forbiddenSource(source)) throw new MountSyntaxError(`mounting ${source} is refused by Berth's guardrails: it would give the container the host`);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof MountSyntaxError)) throw e;
+    findings.error(at, e.message);
+    return false;
+  }
+  if (key === 'volume') return checkVolumes(texts, at, findings, { single: true }).length === texts.length;
+  return true;
+}
+
+const bindSource = (volume: string) => normalize(volume.split(':')[0] ?? '');
+const normalize = (p: string) => p.replace(/\/+/g, '/').replace(/\/\.(?=\/|$)/g, '').replace(/(.)\/$/, '$1');
 
 const AGENT_CAP_OPTION = 'berth-agent run --allow-cap';
 
@@ -62,9 +125,20 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
     return {};
   }
   const out: DockerOptions = {};
+  const seen = new Set<string>();
   for (const [name, value] of Object.entries(raw)) {
     const at = [...path, name];
-    const key = name.replace(/^--?/, '');
+    const bare = name.replace(/^--?/, '');
+    const key = Object.hasOwn(SHORT, bare) ? (SHORT[bare] ?? bare) : bare;
+    if (seen.has(key)) {
+      findings.error(at, `repeats ${key}: give one key with a list of values`);
+      continue;
+    }
+    seen.add(key);
+    if (restartAllowed && Object.hasOwn(ROLE_ONLY, key)) {
+      findings.error(at, `is not for accessories: ${ROLE_ONLY[key] ?? ''}`);
+      continue;
+    }
     const refusal = Object.hasOwn(REFUSED, key) ? REFUSED[key] : undefined;
     if (key === 'restart') {
       if (restartAllowed) out[key] = String(value);
@@ -85,6 +159,11 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
       findings.error(at, 'should be a string, a number, true, or a list of strings (one line each)');
       continue;
     }
+    if (parsed === true && Object.hasOwn(ROLE_ONLY, key)) {
+      findings.error(at, 'needs a value');
+      continue;
+    }
+    if (!checkReaching(key, texts, at, findings)) continue;
     if (key === 'cap-add') checkCapabilities(texts, at, findings);
     if (key === 'sysctl' && texts.some((t) => !/^(net\.|kernel\.(msg|sem|shm)|fs\.mqueue\.)/.test(t))) {
       findings.error(at, 'only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) may be set');
@@ -104,8 +183,12 @@ export function forbiddenSource(source: string): boolean {
   return source.includes('..') || FORBIDDEN_SOURCES.some((re) => re.test(normalized));
 }
 
-/** `SOURCE:TARGET[:OPTS]` volume strings; sources that give away the host are refused. */
-export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings): string[] {
+/**
+ * `SOURCE:TARGET[:OPTS]` volume strings; sources that give away the host are
+ * refused, except the host-control ones an agent may allow (one warning).
+ * `single`: the entries are one option's values, reported at `path` itself.
+ */
+export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings, o: { single?: boolean } = {}): string[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     findings.error(path, 'should be a list of volumes like /host/path:/container/path');
@@ -114,7 +197,7 @@ export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings): s
   if (raw.length > MAX_LIST) findings.error(path, `should have at most ${MAX_LIST} items`);
   const out: string[] = [];
   raw.slice(0, MAX_LIST).forEach((entry, i) => {
-    const at = [...path, i];
+    const at = o.single ? path : [...path, i];
     if (typeof entry !== 'string' || entry.length === 0 || entry.length > MAX_OPTION_VALUE || /[\0\n\r]/.test(entry)) {
       findings.error(at, 'should be a volume like /host/path:/container/path');
       return;
@@ -124,11 +207,23 @@ export function checkVolumes(raw: unknown, path: KeyPath, findings: Findings): s
       findings.error(at, 'should be SOURCE:TARGET (a volume without a target would be an anonymous volume)');
       return;
     }
-    if (forbiddenSource(source)) {
+    if (source.startsWith('/') && !source.includes('..') && isHostControlPath(normalize(source))) {
+      warnHostControl(findings, at, normalize(source));
+    } else if (forbiddenSource(source)) {
       findings.error(at, `mounting ${source} is refused by Berth's guardrails: it would give the container the host`);
       return;
     }
     out.push(entry);
   });
   return out;
+}
+
+/** A role that publishes host ports runs one container per server: two cannot hold the same host port. */
+export function checkPublishReplicas(replicas: Record<string, number> | undefined, roles: readonly { name: string; options: DockerOptions }[], path: KeyPath, findings: Findings): void {
+  for (const role of roles) {
+    const count = replicas?.[role.name];
+    if (count !== undefined && count > 1 && Object.hasOwn(role.options, 'publish')) {
+      findings.error([...path, role.name], `role ${role.name} publishes host ports (options.publish), so it runs one container per server, not ${count}`);
+    }
+  }
 }

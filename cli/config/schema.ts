@@ -10,7 +10,7 @@ import { parseImageReference } from '../../shared/image-reference.js';
 import { KAMAL_BUILT_INS } from '../kamal-commands.js';
 import { Findings, isPlainObject, renderIssues, type Issue, type Locate } from './issues.js';
 import { applyKamalCompat } from './kamal.js';
-import { checkVolumes } from './options.js';
+import { checkPublishReplicas, checkVolumes } from './options.js';
 import { checkAccessories } from './schema-accessories.js';
 import { checkBackups } from './schema-backups.js';
 import { checkAutoDeploy, liftBerthKeys, type BerthPaths } from './schema-berth.js';
@@ -242,6 +242,7 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
   if (backups && Object.keys(backups).length > 0) config.backups = backups;
   const replicas = checkReplicas(input.replicas, berth.replicas, findings, roles, config.accessories.map((a) => a.name));
   if (replicas) config.replicas = replicas;
+  checkPublishReplicas(replicas, roles, berth.replicas, findings);
   return config;
 }
 

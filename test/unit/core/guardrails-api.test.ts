@@ -32,8 +32,8 @@ test('privileged is refused naming the role and option', async () => {
   await refused({ options: { privileged: true } }, /^role web: option privileged is refused by this agent's guardrails/, /no agent setting allows it/);
 });
 
-test('a Docker socket bind mount is refused', async () => {
-  await refused({ volumes: ['/var/run/docker.sock:/var/run/docker.sock'] }, /^role web: volume "\/var\/run\/docker.sock:\/var\/run\/docker.sock" is refused/, /no agent setting/);
+test('a Docker socket bind mount is refused, naming the agent option that gives containers the host', async () => {
+  await refused({ volumes: ['/var/run/docker.sock:/var/run/docker.sock'] }, /^role web: volume "\/var\/run\/docker.sock:\/var\/run\/docker.sock" is refused/, /--allow-host-control-mounts.*control of this host/);
 });
 
 test('an added capability is refused naming the agent flag that would allow it', async () => {

@@ -32,7 +32,7 @@ test('positive control: resources, named volumes, binds under /data and /srv, lo
 });
 
 test('options that hand over the host are refused naming the role and option; no agent flag allows them', () => {
-  for (const [name, value] of [['privileged', true], ['pid', 'host'], ['ipc', 'host'], ['uts', 'host'], ['userns', 'host'], ['network', 'host'], ['device', '/dev/sda'], ['security-opt', 'seccomp=unconfined'], ['cgroupns', 'host'], ['restart', 'always'], ['volume', '/:/host']] as const) {
+  for (const [name, value] of [['privileged', true], ['pid', 'host'], ['ipc', 'host'], ['uts', 'host'], ['userns', 'host'], ['network', 'host'], ['device', '/dev/sda'], ['security-opt', 'seccomp=unconfined'], ['cgroupns', 'host'], ['restart', 'always']] as const) {
     refused({ options: { [name]: value } }, new RegExp(`^role web: option ${name} is refused by this agent's guardrails`), /no agent setting allows it/);
   }
   refused({ options: { sysctl: 'kernel.panic=1' } }, /option sysctl "kernel.panic=1" is refused.*namespaced/, /no agent setting/);
@@ -45,14 +45,19 @@ test('added capabilities need --allow-cap on the agent, named in the hint', () =
 });
 
 test('bind mounts of the host, Docker, the agent or outside the allowed directories are refused', () => {
-  for (const source of ['/var/run/docker.sock', '/run/docker.sock', '/', '/proc', '/sys/fs', '/dev', '/var/lib/docker/volumes', '/var/lib/berth', '/etc/berth', '/var', '/var/lib']) {
+  // Host-control paths: refused by default, the hint names the one agent option that allows them.
+  for (const source of ['/var/run/docker.sock', '/run/docker.sock', '/', '/proc', '/sys/fs', '/dev', '/var/lib/docker/volumes']) {
+    refused({ volumes: [`${source}:/x`] }, /^role web: volume .* is refused by this agent's guardrails: it would give the container the host/, /--allow-host-control-mounts/);
+    refused({ options: { volume: `${source}:/x` } }, /^role web: volume .* is refused by this agent's guardrails: it would give the container the host/, /--allow-host-control-mounts/);
+  }
+  for (const source of ['/var/lib/berth', '/etc/berth', '/var', '/var/lib']) {
     refused({ volumes: [`${source}:/x`] }, /^role web: volume .* is refused by this agent's guardrails: it would give the container the host/, /no agent setting/);
   }
   refused({ volumes: ['/home/me:/x'] }, /outside the host directories this agent allows bind mounts under \(\/data, \/srv\)/, /--allow-bind DIR/);
   refused({ volumes: ['/database:/x'] }, /outside/, /--allow-bind/, policy);
   // An allowed directory never makes a protected path inside it mountable.
   const wide = guardrailPolicy({ allowBinds: ['/var/lib'], protect: [] });
-  refused({ volumes: ['/var/lib/docker:/x'] }, /would give the container the host/, /no agent setting/, wide);
+  refused({ volumes: ['/var/lib/docker:/x'] }, /would give the container the host/, /--allow-host-control-mounts/, wide);
   checkRelease(release({ volumes: ['/var/lib/mysql:/var/lib/mysql'] }), wide);
 });
 
