@@ -7,9 +7,9 @@ export const NAME_RULE = 'must be 1-63 of a-z, 0-9, "-", "_", starting with a le
 // ECDH-ES is direct key agreement, so the encrypted-key part is empty.
 export const JWE_COMPACT = /^[A-Za-z0-9_-]{1,4096}\.\.[A-Za-z0-9_-]{1,64}\.[A-Za-z0-9_-]{0,90000}\.[A-Za-z0-9_-]{1,64}$/;
 /**
- * A container env variable name: letters, digits, `_` and `.`, starting with a
- * letter or `_` (OpenSearch's `discovery.type`), as a .kamal/secrets line can
- * define it too. Docker refuses `=` and empty names; neither, nor NUL, a blank
- * or a line break, gets in here.
+ * A container env variable name: letters, digits, `_`, `.` and `-`, starting
+ * with a letter or `_` (OpenSearch's `discovery.type`, Alloy's
+ * `server.http.listen-addr`): Docker and Kamal take them. Docker refuses `=`
+ * and empty names; neither, nor NUL, a blank or a line break, gets in here.
  */
-export const ENV_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
+export const ENV_VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;

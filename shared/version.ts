@@ -13,7 +13,7 @@
 // (whole-body buffering; absent means Kamal's defaults, applied by agents that have it).
 // proxy.pause.v1: POST /v1/services/:name/proxy/pause and /proxy/resume (`deploy proxy pause|resume`).
 // roles.replicas.v1: a role may carry replicas (several containers per server, balanced by the router).
-// env.names.v1: env variable names may hold dots (shared/manifest-names.ts ENV_VARIABLE_NAME).
+// env.names.v1: env variable names may hold dots and dashes (shared/manifest-names.ts ENV_VARIABLE_NAME).
 // roles.assets.v1: a proxied role may carry assets (Kamal's asset_path, bridged across releases).
 // proxy.tls.v1: a role's proxy may carry ssl (true, or a sealed certificate and key) and ssl_redirect.
 // roles.docker.v2: a role's options may carry volume, mount, publish, network-alias and

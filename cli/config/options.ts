@@ -117,6 +117,14 @@ function checkCapabilities(values: string[], path: KeyPath, findings: Findings):
   }
 }
 
+/**
+ * A user-defined network by name (Kamal apps share one, e.g. `network: scout_shared`,
+ * to reach each other). Not `host`/`none`/`container:…`, which stay refused.
+ */
+function sharedNetwork(value: unknown): boolean {
+  return typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(value) && value !== 'host' && value !== 'none';
+}
+
 /** `options:` of a role (`restartAllowed` false, as in Kamal) or an accessory. */
 export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findings, restartAllowed: boolean): DockerOptions {
   if (raw === undefined || raw === null) return {};
@@ -137,6 +145,10 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
     seen.add(key);
     if (restartAllowed && Object.hasOwn(ROLE_ONLY, key)) {
       findings.error(at, `is not for accessories: ${ROLE_ONLY[key] ?? ''}`);
+      continue;
+    }
+    if ((key === 'network' || key === 'net') && sharedNetwork(value)) {
+      findings.warn(at, `${String(value)}: not in force: containers join this agent's own network, which every app and accessory on the agent shares, so they reach each other there (by container name and network-alias) as on a shared Docker network`);
       continue;
     }
     const refusal = Object.hasOwn(REFUSED, key) ? REFUSED[key] : undefined;

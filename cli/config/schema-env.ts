@@ -1,12 +1,15 @@
 // `env:` as Kamal 2 reads it: a plain map (all clear), or `clear:` / `secret:`
 // (`NAME` or `NAME:SECRET_NAME`) / `tags:` (top level only). Values are Kamal's
 // "stringish": numbers and booleans become strings. Variable names may hold
-// dots (OpenSearch's `discovery.type`): Docker and Kamal pass them on.
+// dots and dashes (OpenSearch's `discovery.type`): Docker and Kamal pass them on.
 
 import { ENV_VARIABLE_NAME } from '../../shared/manifest-names.js';
 import { Findings, isPlainObject } from './issues.js';
 import type { EnvConfig, SecretRef } from './types.js';
 import type { KeyPath } from './yaml.js';
+
+/** A name a .kamal/secrets line can define (no `-`, unlike a variable name). */
+const SECRET_FILE_NAME = /^[A-Za-z_][A-Za-z0-9_.]{0,127}$/;
 
 /** The name of a secret elsewhere in deploy.yml (registry, cron, backups...): letters, digits and _. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -29,7 +32,7 @@ function checkClear(raw: unknown, path: KeyPath, findings: Findings): Record<str
   if (entries.length > MAX_ENV_VARS) findings.error(path, `should have at most ${MAX_ENV_VARS} variables`);
   for (const [name, value] of entries.slice(0, MAX_ENV_VARS)) {
     if (!ENV_VARIABLE_NAME.test(name)) {
-      findings.error([...path, name], 'is not a valid variable name (letters, digits, _ and ., starting with a letter or _)');
+      findings.error([...path, name], 'is not a valid variable name (letters, digits, _, . and -, starting with a letter or _)');
     } else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
       const text = String(value);
       if (text.length > MAX_ENV_VALUE || text.includes('\0')) findings.error([...path, name], `should be text of at most ${MAX_ENV_VALUE} characters`);
@@ -51,9 +54,9 @@ function checkSecret(raw: unknown, path: KeyPath, findings: Findings): SecretRef
   const out: SecretRef[] = [];
   raw.slice(0, MAX_ENV_VARS).forEach((entry, i) => {
     const [name, secret, extra] = typeof entry === 'string' ? entry.split(':') : [];
-    // Both names are what a .kamal/secrets line can define (cli/secrets/dotenv.ts).
-    if (name === undefined || !ENV_VARIABLE_NAME.test(name) || (secret !== undefined && !ENV_VARIABLE_NAME.test(secret)) || extra !== undefined) {
-      findings.error([...path, i], 'should be NAME or NAME:SECRET_NAME (letters, digits, _ and .)');
+    // The secret's name is what a .kamal/secrets line can define (cli/secrets/dotenv.ts): no dashes there.
+    if (name === undefined || !ENV_VARIABLE_NAME.test(name) || !SECRET_FILE_NAME.test(secret ?? name) || extra !== undefined) {
+      findings.error([...path, i], 'should be NAME or NAME:SECRET_NAME (letters, digits, _ and .; a variable name may also hold -)');
       return;
     }
     out.push({ name, secret: secret ?? name });
@@ -61,7 +64,7 @@ function checkSecret(raw: unknown, path: KeyPath, findings: Findings): SecretRef
   return out;
 }
 
-/** True when a planned env names a variable older agents refuse (a dot: feature env.names.v1). */
+/** True when a planned env names a variable older agents refuse (a dot or a dash: feature env.names.v1). */
 export function usesWideEnvNames(env: { clear: Record<string, string>; secretNames: Record<string, string> }): boolean {
   return [...Object.keys(env.clear), ...Object.keys(env.secretNames)].some((name) => !ENV_NAME.test(name));
 }

@@ -77,6 +77,17 @@ describe('docker options real configs use', () => {
     for (const [options, expected] of cases) assert.match(await bad(withOptions(options)), expected, options);
   });
 
+  it('a named network (apps sharing one, as Kamal users do) loads with a warning and is not sent; host, none and container: stay refused', async () => {
+    const { config, warnings } = await load(withOptions('      network: scout_shared\n      network-alias: scout-web\n'));
+    assert.deepEqual(config.roles[0]?.options, { 'network-alias': 'scout-web' });
+    assert.deepEqual(strip(warnings), [
+      "warning: servers/web/options/network: scout_shared: not in force: containers join this agent's own network, which every app and accessory on the agent shares, so they reach each other there (by container name and network-alias) as on a shared Docker network",
+    ]);
+    for (const refused of ['host', 'none', '"container:other"']) {
+      assert.match(await bad(withOptions(`      network: ${refused}\n`)), /^servers\/web\/options\/network: is refused by Berth's guardrails: the agent attaches app containers to its own network/, refused);
+    }
+  });
+
   it('a publishing role runs one container per server', async () => {
     assert.match(await bad(withOptions('      publish: "4001:4001"\n', 'replicas:\n  web: 2\n')), /^replicas\/web: role web publishes host ports \(options.publish\), so it runs one container per server, not 2/);
   });

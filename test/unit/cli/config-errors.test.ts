@@ -189,7 +189,7 @@ describe('bad input names the key and line', () => {
 
   it('env secrets, accessories placement, role names, service names and ERB', async () => {
     assert.deepEqual((await good('env:\n  secret:\n    - DB_PASSWORD:MAIN_DB_PASSWORD\n')).config.env.secret, [{ name: 'DB_PASSWORD', secret: 'MAIN_DB_PASSWORD' }]);
-    assert.equal(await bad('env:\n  secret:\n    - DB-PASSWORD\n'), 'env/secret/0: should be NAME or NAME:SECRET_NAME (letters, digits, _ and .) (config/deploy.yml:13)');
+    assert.equal(await bad('env:\n  secret:\n    - DB-PASSWORD\n'), 'env/secret/0: should be NAME or NAME:SECRET_NAME (letters, digits, _ and .; a variable name may also hold -) (config/deploy.yml:13)');
     assert.equal(await bad('accessories:\n  redis:\n    image: redis\n    host: 10.0.0.1\n    roles: [web]\n'), 'accessories/redis/roles: specify one of host, hosts, role, roles, tag or tags (config/deploy.yml:15)');
     assert.equal(await bad('accessories:\n  redis:\n    image: redis\n'), 'accessories/redis: specify one of host, hosts, role, roles, tag or tags (config/deploy.yml:12)');
     assert.equal(await bad('accessories:\n  redis:\n    image: redis\n    roles: [workers]\n'), 'accessories/redis/roles: names role workers, which servers does not define (config/deploy.yml:14)');

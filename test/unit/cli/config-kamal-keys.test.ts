@@ -131,14 +131,27 @@ accessories:
     assert.ok(!planFeatures(planContainers((await load('env:\n  A_B: x\n')).config), config).includes('env.names.v1'));
   });
 
+  it('a variable name may hold a dash (as Alloy\'s server.http.listen-addr does); a secret name in .kamal/secrets may not', async () => {
+    const { config } = await load('env:\n  clear:\n    server.http.listen-addr: 0.0.0.0:12345\n  secret:\n    - DB-PASSWORD:DB_PASSWORD\n');
+    const plan = planContainers(config);
+    assert.deepEqual(plan.roles[0]?.env.clear, { 'server.http.listen-addr': '0.0.0.0:12345' });
+    assert.deepEqual(plan.roles[0]?.env.secretNames, { 'DB-PASSWORD': 'DB_PASSWORD' });
+    assert.ok(planFeatures(plan, config).includes('env.names.v1'));
+    // A .kamal/secrets line cannot define DB-PASSWORD, so Kamal could not find it either.
+    assert.equal(await bad('env:\n  secret:\n    - DB-PASSWORD\n'), 'env/secret/0: should be NAME or NAME:SECRET_NAME (letters, digits, _ and .; a variable name may also hold -) (config/deploy.yml:11)');
+    assert.equal(await bad('env:\n  secret:\n    - DB_PASSWORD:DB-PASSWORD\n'), 'env/secret/0: should be NAME or NAME:SECRET_NAME (letters, digits, _ and .; a variable name may also hold -) (config/deploy.yml:11)');
+    const m = parseManifestPayload(minimalManifest({ roles: { web: { env: { clear: { 'server.http.listen-addr': '0.0.0.0:12345' } } } } }));
+    assert.deepEqual(m.roles.web?.env.clear, { 'server.http.listen-addr': '0.0.0.0:12345' });
+  });
+
   it('names with =, blanks, line breaks, a leading dot or digit, or empty are still refused', async () => {
-    assert.equal(await bad('env:\n  a=b: x\n'), 'env/a=b: is not a valid variable name (letters, digits, _ and ., starting with a letter or _) (config/deploy.yml:10)');
-    assert.equal(await bad('env:\n  "a b": x\n'), 'env/a b: is not a valid variable name (letters, digits, _ and ., starting with a letter or _) (config/deploy.yml:10)');
+    assert.equal(await bad('env:\n  a=b: x\n'), 'env/a=b: is not a valid variable name (letters, digits, _, . and -, starting with a letter or _) (config/deploy.yml:10)');
+    assert.equal(await bad('env:\n  "a b": x\n'), 'env/a b: is not a valid variable name (letters, digits, _, . and -, starting with a letter or _) (config/deploy.yml:10)');
     assert.match(await bad('env:\n  "a\\nb": x\n'), /^env\/a b: is not a valid variable name/);
     assert.match(await bad('env:\n  .hidden: x\n'), /^env\/\.hidden: is not a valid variable name/);
     assert.match(await bad('env:\n  1X: x\n'), /^env\/1X: is not a valid variable name/);
     assert.match(await bad('env:\n  "": x\n'), /^env\/: is not a valid variable name/);
-    assert.equal(await bad('env:\n  secret:\n    - a=b\n'), 'env/secret/0: should be NAME or NAME:SECRET_NAME (letters, digits, _ and .) (config/deploy.yml:11)');
+    assert.equal(await bad('env:\n  secret:\n    - a=b\n'), 'env/secret/0: should be NAME or NAME:SECRET_NAME (letters, digits, _ and .; a variable name may also hold -) (config/deploy.yml:11)');
   });
 
   it('the manifest schema (what the agent checks) accepts dotted names and refuses the rest', () => {
@@ -146,7 +159,7 @@ accessories:
     const m = parseManifestPayload(minimalManifest({ roles: { web: { env: { clear: { 'discovery.type': 'single-node' }, secret: { 'opensearch.password': sealed } } } } }));
     assert.deepEqual(m.roles.web?.env.clear, { 'discovery.type': 'single-node' });
     assert.deepEqual(Object.keys(m.roles.web?.env.secret ?? {}), ['opensearch.password']);
-    for (const name of ['a=b', '', 'a\nb', 'a\0b', 'a b', '.x', '9x']) {
+    for (const name of ['a=b', '', 'a\nb', 'a\0b', 'a b', '.x', '9x', '-x']) {
       assert.throws(() => parseManifestPayload(minimalManifest({ roles: { web: { env: { clear: { [name]: 'x' } } } } })), /env\.clear\.[\s\S]*invalid key/, JSON.stringify(name));
     }
   });

@@ -140,7 +140,8 @@ describe('manifest schema', () => {
     refused(withRole({ env: { secret: { DB_PASSWORD: 'hunter2' } } }), /^roles\.web\.env\.secret\.DB_PASSWORD: must be a sealed value/);
     const sealed = 'eyJhbGciOiJFQ0RILUVTIn0..aXY.Y3Q.dGFn';
     refused(withRole({ env: { clear: { A: 'x' }, secret: { A: sealed } } }), /^roles\.web\.env\.secret\.A: is also set in env\.clear/);
-    refused(withRole({ env: { clear: { 'BAD-NAME': 'x' } } }), /^roles\.web\.env\.clear\.BAD-NAME: invalid key/);
+    // Dashes inside a name are Docker's and Kamal's (server.http.listen-addr); a leading one is not a name.
+    refused(withRole({ env: { clear: { '-BAD-NAME': 'x' } } }), /^roles\.web\.env\.clear\.-BAD-NAME: invalid key/);
     refused(withRole({ env: { clear: { 'a=b': 'x' } } }), /^roles\.web\.env\.clear\.a=b: invalid key/);
   });
 
