@@ -170,7 +170,6 @@ const TODO: Record<string, string> = {
   'ddbj-repository/production': 'issue 14 §2: options mount (type=bind, readonly) on accessories',
   'fizzy/staging': 'issue 14 §1 ERB (ENV.fetch with a default); §2 options publish (80/443) and mount (an NFS volume) on the load-balancer accessory',
   'fizzy/production': 'issue 14 §1 ERB (ENV.fetch with a default); §2 options publish (80/443) and mount (an NFS volume) on the load-balancer accessory',
-  'ipfs-server/default': 'issue 14 §1 ERB (ENV[], ENV[] || default, a ternary on ENV[] == "false"); §2 options publish (4001/tcp and udp)',
   'rogue-scholar/default': 'issue 14 §2: options publish on an accessory',
 };
 
