@@ -229,7 +229,7 @@ export class BuiltinErb {
             const expr = inComment(out, nonce) ? parseOrSkip(seg.code) : parseOutputTag(seg.code);
             if (active && expr !== undefined) out += toS(await this.eval(expr));
           } else {
-            for (const statement of parseCodeTag(seg.code)) active = await this.run(statement, active, frames);
+            active = await this.runTag(parseCodeTag(seg.code), active, frames);
           }
         } catch (err) {
           const tag = `<%${seg.kind === 'expr' ? '=' : ''} ${snippet(seg.code)} %>`;
@@ -245,8 +245,48 @@ export class BuiltinErb {
     return out;
   }
 
+  /**
+   * One `<% %>` tag's statements. `begin … rescue … end` is taken within one
+   * tag only (`begin; require "dotenv"; Dotenv.load(…); rescue LoadError; end`).
+   * What the subset raises are Ruby StandardErrors (a file, a command, a
+   * missing key), so only a bare `rescue` or `rescue StandardError` catches
+   * them; `rescue LoadError` catches nothing here, as the subset's requires
+   * always load.
+   */
+  private async runTag(list: Statement[], active: boolean, frames: Frame[]): Promise<boolean> {
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as Statement;
+      if (s.t !== 'begin') {
+        active = await this.run(s, active, frames);
+        continue;
+      }
+      const endAt = list.findIndex((x, j) => j > i && x.t === 'end');
+      const inner = list.slice(i + 1, endAt === -1 ? list.length : endAt);
+      if (endAt === -1 || inner.some((x) => ['begin', 'if', 'unless', 'elsif', 'else'].includes(x.t))) throw new Unsupported('begin … end over several tags or around if');
+      const rescueAt = inner.findIndex((x) => x.t === 'rescue');
+      const body = rescueAt === -1 ? inner : inner.slice(0, rescueAt);
+      const rescue = rescueAt === -1 ? undefined : (inner[rescueAt] as Extract<Statement, { t: 'rescue' }>);
+      const handler = rescueAt === -1 ? [] : inner.slice(rescueAt + 1);
+      if (handler.some((x) => x.t === 'rescue')) throw new Unsupported('several rescue clauses');
+      if (active) {
+        try {
+          for (const b of body) await this.run(b, true, frames);
+        } catch (err) {
+          const catches = rescue !== undefined && (rescue.classes.length === 0 || rescue.classes.some((c) => c === 'StandardError' || c === 'Exception'));
+          if (!(err instanceof ErbEffectError) || !catches) throw err;
+          for (const h of handler) await this.run(h, true, frames);
+        }
+      }
+      i = endAt;
+    }
+    return active;
+  }
+
   private async run(s: Statement, active: boolean, frames: Frame[]): Promise<boolean> {
     switch (s.t) {
+      case 'begin':
+      case 'rescue':
+        throw new Unsupported(s.t);
       case 'if':
       case 'unless': {
         const pass = active && truthy(await this.eval(s.test)) === (s.t === 'if');

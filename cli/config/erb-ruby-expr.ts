@@ -26,7 +26,9 @@ export type Expr =
 
 export type Statement =
   | { t: 'if' | 'unless' | 'elsif'; test: Expr }
-  | { t: 'else' | 'end' }
+  | { t: 'else' | 'end' | 'begin' }
+  /** `rescue A, B::C` inside one tag's `begin … end`; no classes: StandardError. */
+  | { t: 'rescue'; classes: string[] }
   | { t: 'assign'; name: string; expr: Expr }
   | { t: 'expr'; expr: Expr };
 
@@ -255,12 +257,41 @@ export function parseOutputTag(code: string): Expr {
   return parseExpression(statements[0] as Tok[]);
 }
 
+/** `A, B::C` after `rescue`: constant names only (`=> e` is not in the subset). */
+function rescueClasses(toks: Tok[]): string[] {
+  const names: string[] = [];
+  let name = '';
+  for (const tok of toks) {
+    if (tok.k === 'id' && /^[A-Z]/.test(tok.value) && (name === '' || name.endsWith('::'))) name += tok.value;
+    else if (tok.k === 'op' && tok.value === '::' && name !== '' && !name.endsWith('::')) name += '::';
+    else if (tok.k === 'op' && tok.value === ',' && name !== '' && !name.endsWith('::')) {
+      names.push(name);
+      name = '';
+    } else throw new Unsupported('rescue with anything but class names');
+  }
+  if (name.endsWith('::') || (name === '' && names.length > 0)) throw new Unsupported('rescue');
+  return name ? [...names, name] : names;
+}
+
 /** The statements of a `<% %>` tag; throws Unsupported. */
 export function parseCodeTag(code: string): Statement[] {
-  return statementsOf(new Lexer(code).tokens()).map((toks) => {
+  const out: Statement[] = [];
+  for (const group of statementsOf(new Lexer(code).tokens())) {
+    let toks = group.filter((t) => t.k !== 'nl');
+    const first = toks[0];
+    if (first?.k === 'id' && first.value === 'begin') {
+      out.push({ t: 'begin' });
+      toks = toks.slice(1);
+      if (toks.length === 0) continue;
+    }
+    const head = toks[0];
+    if (head?.k === 'id' && head.value === 'rescue') {
+      out.push({ t: 'rescue', classes: rescueClasses(toks.slice(1)) });
+      continue;
+    }
     const p = new Parser(toks);
-    const s = p.statement();
+    out.push(p.statement());
     p.done();
-    return s;
-  });
+  }
+  return out;
 }

@@ -71,6 +71,9 @@ function builtinHost(cwd: string, env: Map<string, string>, timeoutMs: number, m
     if (result.kind === 'timeout') throw new ErbEffectError(`took longer than ${timeoutMs / 1000} s`);
     if (result.kind === 'too_large') throw new ErbEffectError(`printed more than ${maxBytes} bytes`);
     if (result.kind === 'not_text') throw new ErbEffectError('printed something that is not UTF-8 text');
+    // Ruby's backticks give what the command printed whatever its exit status
+    // (`git describe` outside a repository prints nothing and exits 128).
+    if (result.kind === 'exit' && result.stdout !== undefined) return result.stdout;
     if (result.kind === 'exit') throw new ErbEffectError(`exited with ${result.signal ?? `status ${result.code}`}`);
     // `failed` is what the built-in `kamal secrets` commands give; plain sh never does.
     if (result.kind === 'failed') throw new ErbEffectError(result.message);

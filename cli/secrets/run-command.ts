@@ -64,18 +64,18 @@ export function runProgram(file: string, args: readonly string[], request: Progr
     child.on('error', (err: NodeJS.ErrnoException) => finish({ kind: 'spawn_failed', reason: err.code ?? 'spawn error' }));
 
     child.on('close', (code, signal) => {
-      if (code !== 0) {
-        finish({ kind: 'exit', code, signal });
-        return;
-      }
-      let stdout: string;
+      let stdout: string | undefined;
       try {
         stdout = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
       } catch {
-        finish({ kind: 'not_text' });
+        stdout = undefined;
+      }
+      if (code !== 0) {
+        // What it printed anyway: Ruby's backticks (ERB) keep it, as Kamal sees it.
+        finish({ kind: 'exit', code, signal, ...(stdout !== undefined ? { stdout } : {}) });
         return;
       }
-      finish({ kind: 'ok', stdout });
+      finish(stdout === undefined ? { kind: 'not_text' } : { kind: 'ok', stdout });
     });
   });
 }

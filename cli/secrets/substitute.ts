@@ -28,7 +28,8 @@ export interface CommandRequest {
 
 export type CommandResult =
   | { kind: 'ok'; stdout: string }
-  | { kind: 'exit'; code: number | null; signal: string | null }
+  /** `stdout`: what it printed before a non-zero exit, when that is text. */
+  | { kind: 'exit'; code: number | null; signal: string | null; stdout?: string }
   | { kind: 'timeout' }
   | { kind: 'too_large' }
   | { kind: 'not_text' }

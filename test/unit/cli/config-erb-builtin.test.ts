@@ -107,9 +107,25 @@ describe('built-in ERB: refusals', () => {
     assert.equal(strip.message, 'ERB <%= ENV["UNSET"].strip %> failed: undefined method strip for nil (config/deploy.yml:1)');
   });
 
-  it('refuses a missing file, a failing command and an unclosed tag or if', async () => {
+  it('gives what a failing command printed, as Ruby\'s backticks do (git describe outside a repository)', async () => {
+    assert.equal(await render('[<%= `echo partial; exit 3` %>]'), '[partial\n]');
+    assert.equal(await render('v: "<%= `git describe --tags --always 2>/dev/null`.strip %>"'), 'v: ""');
+  });
+
+  it('takes begin … rescue … end inside one tag, as real configs guard Dotenv.load with it', async () => {
+    // placecal's form: without the gem Ruby raises LoadError; the subset always has dotenv, so nothing is rescued.
+    assert.equal(await render('<% begin; require "dotenv"; Dotenv.load(".kamal/secrets.staging"); rescue LoadError; end %>a: 1\n'), 'a: 1\n');
+    assert.equal(await render('<% begin\n  x = File.read("nope")\nrescue\n  x = "fallback"\nend %>v: <%= x %>'), 'v: fallback');
+    assert.equal(await render('<% begin; x = ENV.fetch("NOPE"); rescue StandardError; x = "dflt"; end %><%= x %>'), 'dflt');
+    // A class the subset cannot tell apart is not guessed at: the error surfaces.
+    assert.match((await refused('<% begin; x = File.read("nope"); rescue Errno::ENOENT; x = 1; end %>')).message, /raised Errno::ENOENT/);
+    assert.match((await refused('<% begin %>x<% end %>')).message, /is not supported without Ruby/);
+    assert.match((await refused('<% begin; x = 1; rescue => e; end %>')).message, /is not supported without Ruby/);
+  });
+
+  it('refuses a missing file, a command printing binary and an unclosed tag or if', async () => {
     assert.match((await refused('<%= File.read("nope.txt") %>')).message, /^ERB <%= File\.read\("nope\.txt"\) %> failed: raised Errno::ENOENT: no such file \(config\/deploy\.yml:1\)$/);
-    assert.match((await refused('<%= `exit 3` %>')).message, /failed: exited with status 3 \(config\/deploy\.yml:1\)$/);
+    assert.match((await refused('<%= `printf "\\\\377"; exit 3` %>')).message, /failed: exited with status 3 \(config\/deploy\.yml:1\)$/);
     assert.equal((await refused('a: 1\nb: <%= ENV["X"]\n')).message, 'ERB tag opened with <% is never closed with %> (config/deploy.yml:2)');
     assert.match((await refused('<% if true %>x')).message, /not closed with <% end %>/);
   });

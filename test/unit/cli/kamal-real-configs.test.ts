@@ -202,7 +202,7 @@ function cases(): Case[] {
  * as when Kamal's output was recorded), with the fixture's ERB env and its
  * stand-in commands (stub-bin/) first on PATH.
  */
-async function runConfig(c: Case): Promise<{ code: number; out: string; err: string }> {
+async function runConfig(c: Case, erb: ErbMode): Promise<{ code: number; out: string; err: string }> {
   const dir = tempDir('berth-kamal-real-');
   dirs.push(dir);
   const cwd = join(dir.path, c.fixture);
@@ -211,7 +211,7 @@ async function runConfig(c: Case): Promise<{ code: number; out: string; err: str
   const erbEnv = existsSync(envFile) ? (JSON.parse(readFileSync(envFile, 'utf8')) as Record<string, string>) : {};
   const stubs = join(cwd, 'stub-bin');
   const PATH = existsSync(stubs) ? `${stubs}:${process.env.PATH ?? ''}` : process.env.PATH;
-  const env = testEnv(cwd, { processEnv: { PATH, HOME: join(dir.path, 'home'), ...erbEnv } });
+  const env = testEnv(cwd, { processEnv: { PATH, HOME: join(dir.path, 'home'), ...erbEnv, BERTH_ERB: erb } });
   const argv = ['config', ...(c.destination ? ['-d', c.destination] : []), '--json'];
   const stdout = captureStream();
   const stderr = captureStream();
@@ -219,25 +219,31 @@ async function runConfig(c: Case): Promise<{ code: number; out: string; err: str
   return { code, out: stdout.text(), err: stderr.text() };
 }
 
-describe('real Kamal 2 configs: deploy config --json matches Kamal 2.12', () => {
-  for (const c of cases()) {
-    const id = `${c.fixture} ${c.destination || '(no destination)'}`;
-    const key = `${c.fixture}/${c.destination || 'default'}`;
-    const expected = JSON.parse(readFileSync(join(FIXTURES, c.fixture, 'expected', `${c.destination || 'default'}.json`), 'utf8')) as KamalView;
-    const refused = REFUSED_BY_DESIGN[key];
-    if (expected.error || refused) {
-      it(`${id}: refused, as ${expected.error ? 'Kamal refuses it' : `by design (${refused?.reason})`}`, async () => {
-        const { code, out } = await runConfig(c);
-        assert.equal(code, 2, `expected a config error; stdout: ${out.slice(0, 200)}`);
-        // With --json the error is the JSON document on stdout.
-        if (refused) assert.match(out, refused.error);
+type ErbMode = 'ruby' | 'builtin';
+
+// Both ERB paths: Ruby's own ERB (what a Kamal user has), and the built-in
+// subset a machine without Ruby gets.
+for (const erb of ['ruby', 'builtin'] as const) {
+  describe(`real Kamal 2 configs: deploy config --json matches Kamal 2.12 (ERB by ${erb})`, () => {
+    for (const c of cases()) {
+      const id = `${c.fixture} ${c.destination || '(no destination)'}`;
+      const key = `${c.fixture}/${c.destination || 'default'}`;
+      const expected = JSON.parse(readFileSync(join(FIXTURES, c.fixture, 'expected', `${c.destination || 'default'}.json`), 'utf8')) as KamalView;
+      const refused = REFUSED_BY_DESIGN[key];
+      if (expected.error || refused) {
+        it(`${id}: refused, as ${expected.error ? 'Kamal refuses it' : `by design (${refused?.reason})`}`, async () => {
+          const { code, out } = await runConfig(c, erb);
+          assert.equal(code, 2, `expected a config error; stdout: ${out.slice(0, 200)}`);
+          // With --json the error is the JSON document on stdout.
+          if (refused) assert.match(out, refused.error);
+        });
+        continue;
+      }
+      it(id, { todo: TODO[key] }, async () => {
+        const { code, out, err } = await runConfig(c, erb);
+        assert.equal(code, 0, `deploy config failed:\n${out}${err}`);
+        assert.deepEqual(fromBerth(JSON.parse(out) as BerthView), fromKamal(expected));
       });
-      continue;
     }
-    it(id, { todo: TODO[key] }, async () => {
-      const { code, out, err } = await runConfig(c);
-      assert.equal(code, 0, `deploy config failed:\n${out}${err}`);
-      assert.deepEqual(fromBerth(JSON.parse(out) as BerthView), fromKamal(expected));
-    });
-  }
-});
+  });
+}
