@@ -7,6 +7,7 @@ import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
+import type { AppStateSwitch } from './app-state.js';
 import type { Unseal } from './role-secrets.js';
 import type { TlsService } from '../tls/service.js';
 
@@ -78,6 +79,8 @@ export interface Engine {
   setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null>;
   /** `deploy proxy pause|resume`: resolves once the router holds (or releases) the service's requests. */
   setPause(change: PauseChange): Promise<PauseState | null>;
+  /** `deploy app stop|start` on this server (agent/engine/app-state.ts). */
+  appState: AppStateSwitch;
   /** `deploy remove` on this server (agent/engine/remove.ts); 409 while a deploy or operator lock holds it. */
   removeService(req: RemoveRequest): Promise<RemoveResult>;
   /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */

@@ -7,6 +7,7 @@ import type {
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
+import type { AppStateRepo } from './app-state-repo.js';
 import type { BackupsRepo } from './backups-repo.js';
 import type { CertificatesRepo } from './certificates-repo.js';
 import type { CronRepo } from './cron-repo.js';
@@ -142,6 +143,8 @@ export interface Store {
     set(on: MaintenanceOn): { state: MaintenanceState; changed: boolean };
     clear(off: MaintenanceOff): MaintenanceState | null;
   };
+  /** Roles stopped by `deploy app stop` (agent/store/app-state-repo.ts); stop and start record `app.stop|start`. */
+  appState: AppStateRepo;
   /** Paused services (`deploy proxy pause`); set and clear record `proxy.pause|resume` audit rows. */
   pauses: {
     get(service: string, destination: string): PauseState | null;
