@@ -1,6 +1,6 @@
 // `deploy app stop|start` on this server (Kamal's `kamal app stop|start`).
 // Stop: the roles are marked stopped and their routes leave the router (the
-// hosts get the router's 404) before the live release's containers get a
+// hosts get the router's unrouted answer) before the live release's containers get a
 // graceful `docker stop`; the mark persists, so nothing the agent does by itself
 // starts them again (agent/store/app-state-repo.ts). Start: the containers are
 // started, every replica must pass the role's health check (as in a deploy),
@@ -54,7 +54,7 @@ interface Live {
   roles: string[];
 }
 
-/** The live release and the roles asked for: 404 for a service with none, 400 for a role it does not have. */
+/** The live release and the roles asked for: 404 for a service with none or a role it does not have. */
 function liveRelease(store: Store, c: AppStateChange): Live {
   const name = manifestSubject(c.service, c.destination);
   if (store.seq(c.service, c.destination) === 0) throw new NotFoundError(`service ${name} has never been deployed on this agent`);

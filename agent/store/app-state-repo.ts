@@ -1,6 +1,7 @@
 // Roles stopped by `deploy app stop` (Kamal's `kamal app stop`): while a row
-// exists the role's route is left out of every table sent to the router (the
-// hosts get the router's 404, as kamal-proxy's remove gives), and nothing the
+// exists the role's route is left out of every table sent to the router (its
+// hosts get the router's answer for an unrouted host, as after kamal-proxy's
+// remove), and nothing the
 // agent does by itself starts its containers again: not the start-up
 // reconcile, the replica watch, a bake window or an auto-deploy. `deploy app
 // start` or a deploy that goes live (its switch) ends it. Stop and start record

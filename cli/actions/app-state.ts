@@ -1,6 +1,6 @@
 // deploy stop / deploy start (Kamal's `kamal app stop|start`, which map here):
 // on every server of the chosen roles, the live release's containers stop and
-// their routes leave the router (the hosts answer 404), or start again, pass
+// their routes leave the router (the hosts answer as unrouted ones), or start again, pass
 // their health checks and are routed. The stop persists on the agent until
 // `deploy start` or a deploy that goes live. One request per server, a bounded
 // number at a time; a server that fails does not stop the others, and the exit

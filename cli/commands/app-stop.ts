@@ -4,7 +4,7 @@ import { defineCommand } from '../command.js';
 
 export default defineCommand({
   path: ['stop'],
-  summary: 'stop the live release and take it off the router (its hosts answer 404) until `deploy start` or a deploy',
+  summary: 'stop the live release and take it off the router (its hosts answer as unrouted ones) until `deploy start` or a deploy',
   positionals: { min: 0, max: 0 },
   options: {
     role: { type: 'string', short: 'r', value: 'ROLES', description: 'only these roles, comma-separated (default: every role)' },
