@@ -21,21 +21,7 @@ import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
 import { aliveCheck } from './launch.js';
 import { releaseContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
-
-export interface AppStateChange {
-  service: string;
-  destination: string;
-  keyId: string;
-  /** Roles of the live release; every role when absent. */
-  roles?: readonly string[] | undefined;
-}
-
-export interface AppStateSwitch {
-  /** The refusals a request can get before anything changes (404 service/role, 409 held): the API checks them before spending the token. */
-  check(change: AppStateChange, action: 'stop' | 'start'): void;
-  stop(change: AppStateChange): Promise<AppStateResult>;
-  start(change: AppStateChange): Promise<AppStateResult>;
-}
+import type { AppStateChange, AppStateSwitch } from './types.js';
 
 export interface AppStateDeps {
   store: Store;

@@ -2,12 +2,12 @@
 // maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
 import type { HealthProbe } from '../http-probe.js';
 import type { DeployState, JWK, MaintenanceState, PauseState, RouteSet } from '../../shared/api-types.js';
+import type { AppStateResult } from '../../shared/app-state.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/index.js';
-import type { AppStateSwitch } from './app-state.js';
 import type { Unseal } from './role-secrets.js';
 import type { TlsService } from '../tls/service.js';
 
@@ -101,6 +101,22 @@ export interface PauseChange {
   keyId: string;
   /** Seconds a held request waits before 504; null resumes. */
   timeout: number | null;
+}
+
+/** `deploy app stop|start` on this server (agent/engine/app-state.ts). */
+export interface AppStateChange {
+  service: string;
+  destination: string;
+  keyId: string;
+  /** Roles of the live release; every role when absent. */
+  roles?: readonly string[] | undefined;
+}
+
+export interface AppStateSwitch {
+  /** The refusals a request can get before anything changes (404 service/role, 409 held): the API checks them before spending the token. */
+  check(change: AppStateChange, action: 'stop' | 'start'): void;
+  stop(change: AppStateChange): Promise<AppStateResult>;
+  start(change: AppStateChange): Promise<AppStateResult>;
 }
 
 export interface RemoveRequest {

@@ -13,28 +13,9 @@ import { insertAudit } from './audit-repo.js';
 import type { Db } from './db.js';
 import { readCurrentDeployId, readDeployLock } from './deploys-repo.js';
 import { isRemovalHold, lockedError, readOperatorLock, removingError } from './operator-locks-repo.js';
+import type { AppStartInput, AppStopInput, Store } from './types.js';
 
 type StoppedRow = AppStoppedRole & { service: string; destination: string } & Record<string, unknown>;
-
-export interface AppStopInput {
-  service: string;
-  destination: string;
-  keyId: string;
-  /** The release live now: the change is refused if another went live meanwhile. */
-  deployId: number;
-  version: string;
-  /** Each role to stop with its router entry (null: a role without proxy). */
-  roles: ReadonlyArray<{ role: string; route: string | null }>;
-}
-
-export interface AppStartInput {
-  service: string;
-  destination: string;
-  keyId: string;
-  deployId: number;
-  version: string;
-  roles: readonly string[];
-}
 
 const toRole = (r: StoppedRow): AppStoppedRole => ({ role: r.role, route: r.route, deploy_id: r.deploy_id, key_id: r.key_id, since: r.since });
 
@@ -58,7 +39,7 @@ export function isAppStopped(db: Db, service: string, destination: string): bool
   return db.get('SELECT 1 AS one FROM app_stopped WHERE service = ? AND destination = ? LIMIT 1', service, destination) !== undefined;
 }
 
-export function createAppStateRepo(db: Db, now: () => number) {
+export function createAppStateRepo(db: Db, now: () => number): Store['appState'] {
   const rows = (service: string, destination: string): StoppedRow[] =>
     db.all<StoppedRow>('SELECT * FROM app_stopped WHERE service = ? AND destination = ? ORDER BY role', service, destination);
 
@@ -159,5 +140,3 @@ export function createAppStateRepo(db: Db, now: () => number) {
     },
   };
 }
-
-export type AppStateRepo = ReturnType<typeof createAppStateRepo>;
