@@ -1,8 +1,8 @@
 // `deploy app stop|start` on this server (Kamal's `kamal app stop|start`).
 // Stop: the roles are marked stopped and their routes leave the router (the
-// hosts get the router's unrouted answer) before the live release's containers get a
-// graceful `docker stop`; the mark persists, so nothing the agent does by itself
-// starts them again (agent/store/app-state-repo.ts). Start: the containers are
+// hosts get the router's unrouted answer) before the live release's containers
+// get a graceful `docker stop`; the mark persists, so nothing the agent does by
+// itself starts them again (agent/store/app-state-repo.ts). Start: the containers are
 // started, every replica must pass the role's health check (as in a deploy),
 // then the routes come back at the addresses Docker gave them. A start that
 // fails stops what it started again and the roles stay stopped. One stop or
@@ -32,7 +32,6 @@ export interface AppStateDeps {
   /** Defaults to HTTP (health.ts); injected only by tests. */
   probe?: HealthProbe | undefined;
 }
-type Deps = AppStateDeps;
 
 interface Live {
   m: ManifestPayload;
@@ -57,7 +56,7 @@ function liveRelease(store: Store, c: AppStateChange): Live {
 
 const routeOf = (m: ManifestPayload, role: string): string | null => (roleOf(m, role).proxy ? routeName(m, role) : null);
 
-export function createAppState(deps: Deps, publisher: Pick<RoutePublisher, 'publishChange'>): AppStateSwitch {
+export function createAppState(deps: AppStateDeps, publisher: Pick<RoutePublisher, 'publishChange'>): AppStateSwitch {
   const { store, docker, log } = deps;
   const serial = createSerial();
 
@@ -146,7 +145,7 @@ export function createAppState(deps: Deps, publisher: Pick<RoutePublisher, 'publ
 }
 
 /** Starts every replica of a role and waits until each passes its check; returns their addresses. */
-async function startRole(deps: Deps, m: ManifestPayload, role: string, started: string[]): Promise<string[]> {
+async function startRole(deps: AppStateDeps, m: ManifestPayload, role: string, started: string[]): Promise<string[]> {
   const { docker } = deps;
   const proxy = roleOf(m, role).proxy;
   const replicas = await releaseContainers(docker, m, role);

@@ -1,11 +1,10 @@
 // Roles stopped by `deploy app stop` (Kamal's `kamal app stop`): while a row
 // exists the role's route is left out of every table sent to the router (its
 // hosts get the router's answer for an unrouted host, as after kamal-proxy's
-// remove), and nothing the
-// agent does by itself starts its containers again: not the start-up
-// reconcile, the replica watch, a bake window or an auto-deploy. `deploy app
-// start` or a deploy that goes live (its switch) ends it. Stop and start record
-// their audit rows in the same transaction as the change.
+// remove), and nothing the agent does by itself starts its containers again:
+// not the start-up reconcile, the replica watch, a bake window or an
+// auto-deploy. `deploy app start` or a deploy that goes live (its switch) ends
+// it. Stop and start record their audit rows in the same transaction as the change.
 import type { AppStoppedRole } from '../../shared/app-state.js';
 import { ConflictError } from '../../shared/errors.js';
 import { manifestSubject } from '../../shared/manifest.js';
