@@ -246,6 +246,7 @@ async function run(config: AgentConfig): Promise<number> {
     upgradeWebSocket: websockets.upgrade,
     // SIGTERM waits for what these start (deploys and removals alike) before closing the store.
     engine: tracked,
+    appState: { ...engine.appState, stop: (c) => track(running, engine.appState.stop(c)), start: (c) => track(running, engine.appState.start(c)) },
     // Restores stop the app's writers: SIGTERM waits for them to start them again.
     track: (work) => track(running, work),
     webhookIntake,

@@ -107,6 +107,11 @@ const APP_LOG_OPTIONS: Record<string, OptionRule> = {
   hosts: { refuse: '`deploy logs` reads every server of the role, each line prefixed by its host: filter with --grep' },
   primary: { refuse: '`deploy logs` reads every server of the role, each line prefixed by its host: filter with --grep' },
 };
+const APP_STATE_OPTIONS: Record<string, OptionRule> = {
+  roles: { to: '--role' },
+  hosts: { to: '--host' },
+  primary: { refuse: 'name the servers with -h HOSTS (or the roles with -r ROLES)' },
+};
 const ROUTER = 'the router is part of berth-agent and runs with it (systemctl restart berth-agent on the server); `deploy details` shows its routes';
 
 /** Kamal command path (words joined by a space) → its Berth meaning. */
@@ -123,8 +128,8 @@ export const KAMAL_COMMANDS: Readonly<Record<string, KamalEntry>> = {
   docs: { refuse: 'Kamal\'s configuration reference is at https://kamal-deploy.org/docs/configuration; `deploy config` shows what Berth reads from deploy.yml' },
   upgrade: { refuse: 'Kamal 1 to 2 upgrades have no meaning for Berth; `deploy config` names any Kamal 1 key left' },
   'app boot': { berth: ['push'], options: { version: { to: '--version' }, 'lock-wait': { lockWait: true } }, note: 'note: `app boot` deploys the image deploy.yml names (or --version), as `deploy push` does' },
-  'app start': { refuse: 'Berth keeps the release running; `deploy live` ends maintenance, `deploy rollback RELEASE` starts an earlier release' },
-  'app stop': { refuse: 'Berth keeps the release running; `deploy maintenance` stops serving it (503), `deploy remove` removes the service' },
+  'app start': { berth: ['start'], options: APP_STATE_OPTIONS },
+  'app stop': { berth: ['stop'], options: APP_STATE_OPTIONS },
   'app details': { berth: ['details'] },
   'app containers': { berth: ['status'] },
   'app version': { berth: ['status'] },

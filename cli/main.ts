@@ -31,6 +31,8 @@ import cronRunCommand from './commands/cron-run.js';
 import cronHistoryCommand from './commands/cron-history.js';
 import cronPauseCommand from './commands/cron-pause.js';
 import proxyPauseCommand from './commands/proxy-pause.js';
+import appStopCommand from './commands/app-stop.js';
+import appStartCommand from './commands/app-start.js';
 import proxyResumeCommand from './commands/proxy-resume.js';
 import cronResumeCommand from './commands/cron-resume.js';
 import accessoryDetailsCommand from './commands/accessory-details.js';
@@ -88,6 +90,8 @@ export const commands: readonly CommandDefinition[] = [
   cronResumeCommand,
   proxyPauseCommand,
   proxyResumeCommand,
+  appStopCommand,
+  appStartCommand,
   accessoryDetailsCommand,
   accessoryBootCommand,
   accessoryRebootCommand,

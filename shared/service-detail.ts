@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import { DEPLOY_STATES, DEPLOY_TRIGGERS } from './api-types.js';
+import { appStoppedRoleSchema } from './app-state.js';
 import { currentReleaseSchema, maintenanceStateSchema, operatorLockSchema, pauseStateSchema } from './api-responses.js';
 
 const containerSchema = z.object({
@@ -34,6 +35,8 @@ const serviceDetailSchema = z.object({
   maintenance: maintenanceStateSchema.nullable().optional(),
   /** Set while the router holds the service's requests (`deploy proxy pause`). */
   pause: pauseStateSchema.nullable().optional(),
+  /** Roles of the live release stopped by `deploy app stop` (empty: none). */
+  stopped: z.array(appStoppedRoleSchema).optional(),
   /** The operator lock. */
   lock: operatorLockSchema.nullable().optional(),
   /**

@@ -14,6 +14,7 @@ import { deployRoutes } from './deploys.js';
 import { execRoutes } from './exec.js';
 import { healthRoutes } from './health.js';
 import { identityRoutes } from './identity.js';
+import { appStateRoutes } from './app-state.js';
 import { maintenanceRoutes } from './maintenance.js';
 import { proxyPauseRoutes } from './proxy-pause.js';
 import { logRoutes } from './logs.js';
@@ -64,6 +65,7 @@ export function buildApp(deps: ApiDeps): Hono<ApiEnv> {
   webhookDeliveryRoutes(app, full);
   maintenanceRoutes(app, full);
   proxyPauseRoutes(app, full);
+  appStateRoutes(app, full);
   logRoutes(app, full);
   execRoutes(app, full);
   webhookUrlRoutes(app, full);

@@ -55,6 +55,8 @@ export interface ApiDeps {
    */
   engine: Pick<Engine, 'run' | 'removeService' | 'setMaintenance' | 'setPause'>;
   docker: Pick<DockerPort, 'listContainers'>;
+  /** `deploy app stop|start` (agent/engine/app-state.ts); absent, those routes answer 503. */
+  appState?: Engine['appState'];
   identity: AgentIdentity;
   log: Logger;
   /** Clock in ms (tests move it). */

@@ -28,9 +28,13 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
         state: ct.state,
         status: ct.running ? 'running' : ct.exitCode === null ? ct.state : `exited (${ct.exitCode})`,
       }));
+    const stopped = store.appState.get(name, destination);
+    // A stopped role's route is not served: it is not shown either.
+    const hidden = new Set(stopped.flatMap((s) => (s.route ? [s.route] : [])));
     const routes = store.routes
       .all()
       .filter((r) => {
+        if (hidden.has(r.service)) return false;
         const owner = routeOwner(r.service);
         return owner.service === name && owner.destination === destination;
       })
@@ -44,6 +48,7 @@ export function serviceRoutes(app: Hono<ApiEnv>, deps: ApiDeps): void {
       name, destination, seq, current: store.current(name, destination), containers, routes,
       maintenance: store.maintenance.get(name, destination),
       pause: store.pauses.get(name, destination),
+      stopped,
       lock: store.operatorLocks.get(name, destination),
       last_deploy: lastDeploy,
     };

@@ -5,6 +5,7 @@ import { isFinalDeployState } from '../../shared/api-types.js';
 import type { Logger } from '../log.js';
 import { createRoutePublisher } from './route-publisher.js';
 import { createReconciler } from './reconcile.js';
+import { createAppState } from './app-state.js';
 import { createMaintenanceSwitch } from './maintenance.js';
 import { createPauseSwitch } from './pause.js';
 import { removeService } from './remove.js';
@@ -65,6 +66,7 @@ export function createEngine(deps: EngineDeps): Engine {
     },
     setMaintenance: createMaintenanceSwitch(store, publisher),
     setPause: createPauseSwitch(store, publisher),
+    appState: createAppState({ store, docker: deps.docker, log, network: deps.config.network, probe: deps.probe }, publisher),
     removeService: (req) => removeService({ store, docker: deps.docker, publisher, log, stateDir: deps.config.stateDir }, req),
     async retryStranded() {
       for (const [id, attempts] of [...stranded]) {

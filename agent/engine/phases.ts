@@ -9,6 +9,7 @@ import { checkRelease } from '../core/guardrails.js';
 import { plan, type Step } from '../core/plan.js';
 import { routeFor } from '../core/routes.js';
 import { routeTargets } from '../../shared/routes.js';
+import { endStopsForSwitch } from './app-state.js';
 import { bridgeAssets } from './assets.js';
 import { drainOld, pruneOld } from './finish.js';
 import { runningAddress, waitHttpHealthy, waitStillRunning } from './health.js';
@@ -144,6 +145,8 @@ export async function switchRoutes(ctx: RunContext): Promise<string> {
   const m = manifestOf(ctx);
   const routeSteps = stepsOf(ctx, 'SWITCHED');
   const newTargets = new Map<string, string>();
+  // A release going live ends `deploy app stop`: its routes must reach the router.
+  const stops = endStopsForSwitch(store, m.service, m.destination);
   for (const step of routeSteps) {
     const route = routeFor(m, step.role, launchedRole(ctx, step.role).map((l) => l.info.ip ?? ''));
     if (!route) continue;
@@ -156,6 +159,7 @@ export async function switchRoutes(ctx: RunContext): Promise<string> {
     // The router may have applied the switch even though its answer never came
     // (a timeout): it must serve the old table again before the new container goes.
     for (const step of routeSteps) store.routes.set(step.service, step.destination, step.previous);
+    stops.restore();
     try {
       await ctx.publisher.publish();
     } catch (restoreErr) {
@@ -165,6 +169,7 @@ export async function switchRoutes(ctx: RunContext): Promise<string> {
     throw err;
   }
   store.setCurrent(m.service, m.destination, ctx.deployId);
+  stops.done({ id: ctx.deployId, version: m.version, keyId: ctx.deploy.key_id });
   return routeSteps.length > 0
     ? `router switched: ${routeSteps.map((s) => `${s.service} -> ${newTargets.get(s.role)}`).join(', ')}`
     : `${m.version} is current (no proxied role)`;

@@ -7,6 +7,7 @@ import { parseManifestPayload, type ManifestPayload } from '../../shared/manifes
 import { APP_KIND, LABEL, isReleaseContainer } from '../core/containers.js';
 import { proxiedRoles, routeFor, routeKey } from '../core/routes.js';
 import { routeTargets } from '../../shared/routes.js';
+import { stoppedRoles } from './app-state.js';
 import { routedHosts } from './finish.js';
 import { releaseContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
@@ -79,7 +80,9 @@ async function repointRoutes({ store, docker, log }: EngineDeps): Promise<void> 
     } catch {
       continue;
     }
-    for (const role of proxiedRoles(m)) {
+    // `deploy app stop` outlives restarts: those containers stay stopped and unrouted.
+    const stopped = stoppedRoles(store, m.service, m.destination);
+    for (const role of proxiedRoles(m).filter((r) => !stopped.has(r))) {
       const ips: string[] = [];
       for (const { name, info: found } of await releaseContainers(docker, m, role)) {
         let info = found;

@@ -74,6 +74,7 @@ export async function removeService(deps: RemoveDeps, req: RemoveRequest): Promi
     // No container mounts them any more.
     if (deps.stateDir !== undefined) await removeServiceAssets(deps.stateDir, req).catch((e: unknown) => log.warn('could not remove the service\'s asset directories', { service: name, error: e }));
     store.removal.finish({ ...req, containers: removed, routes: routes.length });
+    store.appState.forget(req.service, req.destination);
     log.info('service removed', { service: name, containers: removed, routes: routes.length });
     return { containers: removed, routes: routes.length };
   } catch (err) {

@@ -10,6 +10,7 @@ import { routeTargets } from '../../shared/routes.js';
 import { isReleaseContainer, replicaNames, replicasOf } from '../core/containers.js';
 import { proxiedRoles, routeKey, routeName, targetAddress } from '../core/routes.js';
 import type { ContainerInfo } from '../docker.js';
+import { stoppedRoles } from './app-state.js';
 import { probeHttp } from './health.js';
 import { serviceContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
@@ -47,7 +48,8 @@ export function createReplicaWatch(deps: Deps, publisher: Pick<RoutePublisher, '
         live.add(s.current.deploy_id);
         const m = manifestOf(s.current.deploy_id);
         if (!m) continue;
-        const roles = proxiedRoles(m).filter((role) => replicasOf(m, role) > 1);
+        const stopped = stoppedRoles(deps.store, m.service, m.destination);
+        const roles = proxiedRoles(m).filter((role) => replicasOf(m, role) > 1 && !stopped.has(role));
         if (roles.length === 0) continue;
         const containers = await serviceContainers(deps.docker, m.service, m.destination, { all: false });
         for (const role of roles) if (await repoint(deps, m, role, containers)) changed = true;

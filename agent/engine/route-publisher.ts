@@ -14,6 +14,8 @@ const MAX_ATTEMPTS = 4;
 export interface RouteOverlays {
   maintenance: MaintenanceState[];
   pauses: PauseState[];
+  /** Router entries of roles stopped by `deploy app stop`: left out of the table. */
+  stopped: string[];
 }
 
 export interface RoutePublisher {
@@ -25,7 +27,7 @@ export interface RoutePublisher {
    */
   sync(): Promise<boolean>;
   /**
-   * Sends the table with the maintenance and pause entries `preview` makes of
+   * Sends the table with the maintenance, pause and stopped entries `preview` makes of
    * the stored ones, at a version above the stored one; once the router serves it, runs
    * `commit` with that version in the same turn of the queue (no other send in
    * between) and returns its result. When the router refuses or is down nothing
@@ -38,9 +40,9 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
   let routerDown = false;
   const serialize = createSerial();
 
-  // The table as the router must serve it: routes with health paths, maintenance and pauses merged in.
-  const overlays = (): RouteOverlays => ({ maintenance: store.maintenance.all(), pauses: store.pauses.all() });
-  const table = (o = overlays()) => publishedRoutes(store.routes.all(), o.maintenance, o.pauses);
+  // The table as the router must serve it: routes with health paths, maintenance and pauses merged in, stopped roles left out.
+  const overlays = (): RouteOverlays => ({ maintenance: store.maintenance.all(), pauses: store.pauses.all(), stopped: store.appState.hiddenRoutes() });
+  const table = (o = overlays()) => publishedRoutes(store.routes.all().filter((r) => !o.stopped.includes(r.service)), o.maintenance, o.pauses);
 
   const send = async (preview?: (stored: RouteOverlays) => RouteOverlays): Promise<number> => {
     let lastError: unknown;

@@ -2,6 +2,7 @@
 // maps AgentConfig (plus the loaded sealing key and BERTH_HOST) onto EngineConfig.
 import type { HealthProbe } from '../http-probe.js';
 import type { DeployState, JWK, MaintenanceState, PauseState, RouteSet } from '../../shared/api-types.js';
+import type { AppStateResult } from '../../shared/app-state.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
 import type { GuardrailPolicy } from '../core/guardrails.js';
 import type { DockerPort } from '../docker.js';
@@ -78,6 +79,8 @@ export interface Engine {
   setMaintenance(change: MaintenanceChange): Promise<MaintenanceState | null>;
   /** `deploy proxy pause|resume`: resolves once the router holds (or releases) the service's requests. */
   setPause(change: PauseChange): Promise<PauseState | null>;
+  /** `deploy app stop|start` on this server (agent/engine/app-state.ts). */
+  appState: AppStateSwitch;
   /** `deploy remove` on this server (agent/engine/remove.ts); 409 while a deploy or operator lock holds it. */
   removeService(req: RemoveRequest): Promise<RemoveResult>;
   /** Shutdown: ends open bake windows (engine/bake.ts); resolves when a revert they started is done. */
@@ -98,6 +101,22 @@ export interface PauseChange {
   keyId: string;
   /** Seconds a held request waits before 504; null resumes. */
   timeout: number | null;
+}
+
+/** `deploy app stop|start` on this server (agent/engine/app-state.ts). */
+export interface AppStateChange {
+  service: string;
+  destination: string;
+  keyId: string;
+  /** Roles of the live release; every role when absent. */
+  roles?: readonly string[] | undefined;
+}
+
+export interface AppStateSwitch {
+  /** The refusals a request can get before anything changes (404 service/role, 409 held): the API checks them before spending the token. */
+  check(change: AppStateChange, action: 'stop' | 'start'): void;
+  stop(change: AppStateChange): Promise<AppStateResult>;
+  start(change: AppStateChange): Promise<AppStateResult>;
 }
 
 export interface RemoveRequest {

@@ -6,6 +6,7 @@ import type { EventEmitter } from 'node:events';
 import { AGENT_ACTOR } from '../../shared/api-types.js';
 import { manifestSubject } from '../../shared/manifest.js';
 import type { Db } from './db.js';
+import { isAppStopped } from './app-state-repo.js';
 import { insertAudit } from './audit-repo.js';
 import { insertEvent, readCurrentDeployId, readDeployLock, toDeployRecord, type DeployRow } from './deploys-repo.js';
 import type { BakeFailureInput, BakeFailureOutcome, DeployRecord } from './types.js';
@@ -20,6 +21,7 @@ export function createDerivedRepo(db: Db, now: () => number, bus: EventEmitter) 
     const lock = readDeployLock(db, baked.service, baked.destination);
     if (lock) return `deploy ${lock.deploy_id} holds the deploy lock`;
     if (baked.state !== 'DONE') return `deploy ${baked.id} is ${baked.state}, not DONE`;
+    if (isAppStopped(db, baked.service, baked.destination)) return 'the app was stopped (deploy app stop)';
     // A bake that failed with nothing to go back to stays failed across restarts.
     if (baked.bake_failed !== 0) return `its bake already failed (audit ${baked.bake_failed})`;
     return undefined;

@@ -1,5 +1,6 @@
 // openStore: the agent's SQLite state behind the Store interface of docs/internals.md.
 import { EventEmitter } from 'node:events';
+import { createAppStateRepo } from './app-state-repo.js';
 import { createAuditRepo } from './audit-repo.js';
 import { createBackupsRepo } from './backups-repo.js';
 import { createCertificatesRepo } from './certificates-repo.js';
@@ -67,6 +68,7 @@ export function openStore(file: string, opts: StoreOptions = {}): Store {
     audit: createAuditRepo(db, now),
     maintenance: createMaintenanceRepo(db, now),
     pauses: createPauseRepo(db, now),
+    appState: createAppStateRepo(db, now),
     operatorLocks: createOperatorLocksRepo(db, now),
     removal: createRemovalRepo(db, now),
     derived: createDerivedRepo(db, now, bus),

@@ -298,4 +298,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Issue 14: roles stopped by `deploy app stop` (agent/store/app-state-repo.ts).
+    version: 9,
+    sql: `
+      CREATE TABLE app_stopped (
+        service TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        role TEXT NOT NULL,
+        route TEXT,
+        deploy_id INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        since TEXT NOT NULL,
+        PRIMARY KEY (service, destination, role)
+      );
+    `,
+  },
 ];

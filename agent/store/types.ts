@@ -5,6 +5,7 @@ import type {
   CurrentRelease, DeployEvent, DeployRecord, DeployState, JWK, Route, Scope, ServiceSummary, TrustedKey,
 } from '../../shared/api-types.js';
 import type { ManifestPayload } from '../../shared/manifest.js';
+import type { AppStoppedRole } from '../../shared/app-state.js';
 import type { AuditEntry, OperatorLock } from '../../shared/api-types.js';
 import type { AuditInput, AuditQuery } from './audit-repo.js';
 import type { BackupsRepo } from './backups-repo.js';
@@ -18,6 +19,26 @@ import type { DeliveryUpdate, NewDelivery } from './webhook-deliveries-repo.js';
 import type { WebhookDelivery } from '../../shared/api-types.js';
 
 export type { AuditInput, AuditQuery } from './audit-repo.js';
+
+/** `deploy app stop`: the roles with their router entries (null: a role without proxy), for the release live now. */
+export interface AppStopInput {
+  service: string;
+  destination: string;
+  keyId: string;
+  /** The release live now: the change is refused if another went live meanwhile. */
+  deployId: number;
+  version: string;
+  roles: ReadonlyArray<{ role: string; route: string | null }>;
+}
+
+export interface AppStartInput {
+  service: string;
+  destination: string;
+  keyId: string;
+  deployId: number;
+  version: string;
+  roles: readonly string[];
+}
 export type { CertificateRecord } from './certificates-repo.js';
 export type { MaintenanceOff, MaintenanceOn } from './maintenance-repo.js';
 export type { PauseOff, PauseOn } from './pause-repo.js';
@@ -141,6 +162,20 @@ export interface Store {
     all(): MaintenanceState[];
     set(on: MaintenanceOn): { state: MaintenanceState; changed: boolean };
     clear(off: MaintenanceOff): MaintenanceState | null;
+  };
+  /** Roles stopped by `deploy app stop` (agent/store/app-state-repo.ts); stop and start record `app.stop|start`. */
+  appState: {
+    get(service: string, destination: string): AppStoppedRole[];
+    /** Router entries left out of the table sent to the router. */
+    hiddenRoutes(): string[];
+    /** ConflictError `locked` while a deploy, an operator lock or a removal holds the service. */
+    assertNotHeld(service: string, destination: string, verb: string): void;
+    stop(a: AppStopInput): AppStoppedRole[];
+    start(a: AppStartInput): AppStoppedRole[];
+    takeForSwitch(service: string, destination: string): AppStoppedRole[];
+    restore(service: string, destination: string, roles: readonly AppStoppedRole[]): void;
+    resumedBy(service: string, destination: string, deploy: { id: number; version: string; keyId: string }, roles: readonly AppStoppedRole[]): void;
+    forget(service: string, destination: string): void;
   };
   /** Paused services (`deploy proxy pause`); set and clear record `proxy.pause|resume` audit rows. */
   pauses: {

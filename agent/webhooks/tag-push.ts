@@ -78,6 +78,8 @@ export async function handleTagPush(
     }
     const current = store.current(service, destination);
     if (!current) return { outcome: 'ignored', reason: 'nothing deployed yet: a webhook only moves a service that serves' };
+    // An operator stopped it on purpose: only they bring it back (deploy app start, deploy push).
+    if (store.appState.get(service, destination).length > 0) return { outcome: 'ignored', reason: 'the app is stopped (deploy app stop); deploy app start or deploy push brings it back' };
     const release = store.getRelease(current.deploy_id);
     if (!release) return { outcome: 'failed', reason: `the release of deploy ${current.deploy_id} is missing` };
     const { payload } = release;

@@ -27,6 +27,10 @@ export function renderDetailsBlock(host: string, service: ServiceDetail | null, 
     const m = service.maintenance;
     lines.push(m ? `  maintenance: on since ${sanitize(m.since, 40)}${m.message ? `: ${sanitize(m.message, 500)}` : ''}` : '  maintenance: off');
   }
+  if ((service.stopped ?? []).length > 0) {
+    const stopped = service.stopped ?? [];
+    lines.push(`  app:         stopped (${stopped.map((s) => `${sanitize(s.role, 63)} since ${sanitize(s.since, 40)}`).join(', ')}); deploy start brings it back`);
+  }
   if (service.last_deploy) {
     const d = service.last_deploy;
     lines.push(`  last deploy: #${d.id} ${sanitize(d.version, 130)} ${d.state} at ${sanitize(d.at, 40)}${d.error ? `: ${sanitize(d.error, 500)}` : ''}`);

@@ -26,6 +26,11 @@ function maintenanceCell(service: ServiceView | null): string {
   return m ? `on${m.message ? `: ${sanitize(m.message, 60)}` : ''}` : '-';
 }
 
+function stoppedCell(service: ServiceView | null): string {
+  const stopped = service?.stopped ?? [];
+  return stopped.length ? `stopped: ${stopped.map((s) => sanitize(s.role, 63)).join(', ')}` : '-';
+}
+
 function pauseCell(service: ServiceView | null): string {
   const p = service?.pause;
   return p ? `paused since ${sanitize(p.since, 40)} (held up to ${p.timeout} s)` : '-';
@@ -48,13 +53,16 @@ export function renderStatusTable(rows: StatusRow[]): string {
   const withMaintenance = rows.some((r) => r.service !== null && r.service.maintenance !== undefined);
   // Shown only while some server is paused: a pause holds every request, so it must not go unnoticed.
   const withPause = rows.some((r) => r.service?.pause);
+  // Shown only while some server has stopped roles (`deploy stop`): they serve nothing.
+  const withStopped = rows.some((r) => (r.service?.stopped ?? []).length > 0);
   const extra = (service: ServiceView | null): string[] => [
     ...(withLock ? [lockCell(service)] : []),
     ...(withMaintenance ? [maintenanceCell(service)] : []),
     ...(withPause ? [pauseCell(service)] : []),
+    ...(withStopped ? [stoppedCell(service)] : []),
   ];
   return renderTable(
-    ['HOST', 'RELEASE', 'SEQ', 'CONTAINERS', ...(withLock ? ['LOCK'] : []), ...(withMaintenance ? ['MAINTENANCE'] : []), ...(withPause ? ['PAUSE'] : []), 'LAST DEPLOY'],
+    ['HOST', 'RELEASE', 'SEQ', 'CONTAINERS', ...(withLock ? ['LOCK'] : []), ...(withMaintenance ? ['MAINTENANCE'] : []), ...(withPause ? ['PAUSE'] : []), ...(withStopped ? ['APP'] : []), 'LAST DEPLOY'],
     rows.map(({ host, service, error }) => {
       if (error !== undefined) return [host, '-', '-', '-', ...extra(null), `error: ${sanitize(error, 300)}`];
       if (!service) return [host, '-', '0', '-', ...extra(null), 'never deployed'];

@@ -120,10 +120,10 @@ test('Kamal forms: app exec, app details, app logs, lock acquire/status/release'
   assert.equal((await e.hosts[0]!.get(e.hostHeader)).body, 'v1\n');
 });
 
-test('app stop and other Kamal commands with no Berth meaning exit 2 naming what to use', async () => {
-  const stop = await e.app.run(['app', 'stop']);
-  assert.equal(stop.code, 2);
-  assert.match(stop.stderr, /hint: .*deploy maintenance/);
+test('app images and other Kamal commands with no Berth meaning exit 2 naming what to use', async () => {
+  const images = await e.app.run(['app', 'images']);
+  assert.equal(images.code, 2);
+  assert.match(images.stderr, /hint: .*deploy releases/);
   const build = await e.app.run(['build', 'push']);
   assert.equal(build.code, 2);
   assert.match(build.stderr, /deploy push --version TAG/);

@@ -9,7 +9,8 @@ import type { ApiDeps } from '../../agent/api/context.js';
 import { createFailureLimiter, type FailureLimiter } from '../../agent/api/rate-limit.js';
 import type { AccessoryDeps } from '../../agent/accessories/service.js';
 import type { CronScheduler } from '../../agent/cron/scheduler.js';
-import type { ContainerInfo } from '../../agent/docker.js';
+import type { ContainerInfo, DockerPort } from '../../agent/docker.js';
+import { createAppState } from '../../agent/engine/app-state.js';
 import { createMaintenanceSwitch } from '../../agent/engine/maintenance.js';
 import { createPauseSwitch } from '../../agent/engine/pause.js';
 import { createRoutePublisher } from '../../agent/engine/route-publisher.js';
@@ -70,6 +71,10 @@ export class ApiFixture {
   readonly failRemove = new Set<string>();
   /** Awaited inside each fake Docker stop: a test holds a removal mid-way with it. */
   onStop: ((id: string) => Promise<void>) | undefined;
+  /** What the fake health probe answers (app start). */
+  probeOk = true;
+  /** Container ids the fake Docker started (app start). */
+  readonly started: string[] = [];
   /** What the route publisher talks to (maintenance on/off). */
   readonly router = new MemoryRouter();
   private seq = 1;
@@ -128,6 +133,11 @@ export class ApiFixture {
         removeService: (req) => removeService({ store: this.store, docker: this.fakeDocker(), publisher, log }, req),
       },
       docker: { listContainers: async () => this.containers },
+      // The real stop/start logic, over the fake Docker and the in-memory router.
+      appState: createAppState({
+        store: this.store, docker: this.fakeDocker() as unknown as DockerPort, log, network: 'berth',
+        probe: async () => (this.probeOk ? { ok: true, detail: 'HTTP 200' } : { ok: false, detail: 'HTTP 500' }),
+      }, publisher),
       authLimiter: this.limiter(),
       ...this.webhooks,
       ...(this.cronFor ? { cron: this.cronFor(this.store) } : {}),
@@ -145,6 +155,13 @@ export class ApiFixture {
         const c = this.containers.find((x) => x.id === id);
         if (c) Object.assign(c, { running: false, state: 'exited', exitCode: 0 });
       },
+      inspect: async (idOrName: string) => this.containers.find((x) => x.id === idOrName || x.name === idOrName),
+      start: async (id: string) => {
+        const c = this.containers.find((x) => x.id === id);
+        this.started.push(id);
+        if (c) Object.assign(c, { running: true, state: 'running', exitCode: null, ip: '10.9.0.7' });
+      },
+      logTail: async () => '',
       remove: async (id: string) => {
         const c = this.containers.find((x) => x.id === id);
         if (c && this.failRemove.has(c.name)) throw new Error(`removal of container ${c.name} is already in progress`);

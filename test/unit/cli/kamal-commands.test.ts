@@ -34,6 +34,9 @@ const cases: Array<[string[], string[], string[]?]> = [
   [['app', 'containers'], ['status']],
   [['app', 'maintenance', '--message', 'back soon'], ['maintenance', '--message', 'back soon']],
   [['app', 'live'], ['live']],
+  [['app', 'stop'], ['stop']],
+  [['app', 'stop', '-r', 'web,workers', '-h', 'web1', '-d', 'staging'], ['stop', '--role', 'web,workers', '--host', 'web1', '--destination', 'staging']],
+  [['app', 'start', '--roles=web', '-q'], ['start', '--role', 'web']],
   [['lock', 'acquire', '-m', 'migrating'], ['lock', 'acquire', '--message', 'migrating']],
   [['lock', 'release'], ['lock', 'release']],
   [['audit', '-q'], ['audit']],
@@ -69,8 +72,7 @@ const refused: Array<[string[], RegExp, RegExp]> = [
   [['prune', 'all'], /`deploy prune all`/, /retain_containers/],
   [['env', 'push'], /`deploy env push`/, /with each deploy/],
   [['setup'], /`deploy setup`/, /deploy server add HOST.*deploy push/],
-  [['app', 'stop'], /`deploy app stop`/, /deploy maintenance/],
-  [['app', 'start'], /`deploy app start`/, /deploy live/],
+  [['app', 'stop', '-p'], /`deploy app stop`.*--primary/, /-h HOSTS/],
   [['app', 'frob'], /unknown Kamal command `app frob`/, /app boot\|start\|stop\|details/],
   [['app', 'exec', '-e', 'A:1', 'ls'], /Kamal's --env \(-e\) has no Berth equivalent/, /env KEY=VALUE CMD/],
   [['app', 'exec', '--detach', 'ls'], /--detach/, /cron/],
@@ -161,7 +163,7 @@ test('through main: Kamal forms without a Berth meaning exit 2 naming what to us
   const build = await run(['build', 'push']);
   assert.equal(build.code, 2);
   assert.match(build.stderr, /^error: `deploy build push` is a Kamal command with no meaning in Berth\nhint: Berth never builds/);
-  const stop = await run(['app', 'stop', '--json']);
+  const stop = await run(['app', 'images', '--json']);
   assert.equal(stop.code, 2);
   assert.equal(JSON.parse(stop.stdout).error.code, 'usage');
   const broken = await run(['broken']);

@@ -40,7 +40,7 @@ describe('store: migrations and pragmas', () => {
     const { store, file } = fresh();
     const tables = Object.keys(store.dump()).sort();
     assert.deepEqual(tables, [
-      'audit', 'backup_state', 'backups', 'certificates', 'cron_runs', 'cron_state', 'deploy_events', 'deploys', 'locks', 'maintenance', 'operator_locks', 'pauses', 'releases', 'route_version', 'routes',
+      'app_stopped', 'audit', 'backup_state', 'backups', 'certificates', 'cron_runs', 'cron_state', 'deploy_events', 'deploys', 'locks', 'maintenance', 'operator_locks', 'pauses', 'releases', 'route_version', 'routes',
       'schema_migrations', 'seen_jti', 'service_seq', 'trusted_keys', 'webhook_deliveries',
     ]);
     store.keys.add({ kid: KID, jwk: { kty: 'OKP', crv: 'Ed25519', x: 'x' }, comment: 'c', scopes: ['deploy'] });
