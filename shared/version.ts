@@ -15,7 +15,8 @@
 // roles.replicas.v1: a role may carry replicas (several containers per server, balanced by the router).
 // env.names.v1: env variable names may hold dots (shared/manifest-names.ts ENV_VARIABLE_NAME).
 // roles.assets.v1: a proxied role may carry assets (Kamal's asset_path, bridged across releases).
+// proxy.error_pages.v1: the manifest may carry error_pages (Kamal's error_pages_path; shared/error-pages.ts).
 // proxy.tls.v1: a role's proxy may carry ssl (true, or a sealed certificate and key) and ssl_redirect.
 export const BERTH_VERSION = '0.1.0';
 
-export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1', 'proxy.forward_headers.v1', 'proxy.tls.v1', 'auto_deploy.v1', 'cron.v1', 'accessories.v1', 'backups.v1', 'proxy.paths.v1', 'proxy.buffering.v1', 'proxy.logging.v1', 'proxy.pause.v1', 'proxy.buffer.v1', 'roles.replicas.v1', 'env.names.v1', 'roles.assets.v1']);
+export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1', 'proxy.forward_headers.v1', 'proxy.tls.v1', 'auto_deploy.v1', 'cron.v1', 'accessories.v1', 'backups.v1', 'proxy.paths.v1', 'proxy.buffering.v1', 'proxy.logging.v1', 'proxy.pause.v1', 'proxy.buffer.v1', 'roles.replicas.v1', 'env.names.v1', 'roles.assets.v1', 'proxy.error_pages.v1']);

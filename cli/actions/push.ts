@@ -10,6 +10,7 @@ import { bakeNotice, buildManifestPayload, checkDeployable, planFeatures } from 
 import { backupFeatures } from '../manifest-backups.js';
 import { resolveImageDigest } from '../registry.js';
 import { gatherReleaseInputs } from '../release-inputs.js';
+import { readErrorPages } from '../error-pages.js';
 import { releaseVersion } from '../release-version.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
 import type { RunContext } from '../command.js';
@@ -28,6 +29,8 @@ export async function push(ctx: RunContext, options: { version: string | undefin
   for (const warning of checkDeployable(plan)) ctx.printer.err(warning);
   const key = await readOperatorKey(ctx);
   const version = await releaseVersion(appDir, options.version);
+  // Before secrets are fetched (which may run commands): a page the router could not serve stops the push here.
+  const errorPages = await readErrorPages(appDir, config.error_pages_path);
   const inputs = await gatherReleaseInputs(config, plan, appDir, imageRegistry(config.image), ctx.env.processEnv);
   const ref = parseImageReference(config.image);
   const login = inputs.registry ? { username: inputs.registry.username, password: inputs.registry.password } : undefined;
@@ -58,7 +61,7 @@ export async function push(ctx: RunContext, options: { version: string | undefin
         secret: inputs.secret,
         registry: inputs.registry,
       };
-      return ({ seq, nowSeconds }) => buildManifestPayload(config, plan, host, { kid: key.kid, agentId: pin.agent_id, version, image, seq, nowSeconds }, sealing);
+      return ({ seq, nowSeconds }) => buildManifestPayload(config, plan, host, { kid: key.kid, agentId: pin.agent_id, version, image, seq, nowSeconds, ...(errorPages ? { errorPages } : {}) }, sealing);
     },
   };
   await rollOut(ctx, {
