@@ -8,13 +8,13 @@
 // pages, maintenance) uses the route's page for that status when there is one.
 
 import type { IncomingMessage } from 'node:http';
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../../shared/errors.js';
 import { DEFAULT_MAINTENANCE_MESSAGE } from '../../shared/maintenance.js';
 import { ERROR_PAGE_HASH, errorPageHash, errorPageProblem, parseErrorPage, renderParsedPage, type ParsedPage } from '../../shared/error-pages.js';
 import type { Route, RouteSet } from '../../shared/routes.js';
-import { writeFileDurably } from '../durable-file.js';
+import { readSmallFile, writeFileDurably } from '../durable-file.js';
 import { createSerial } from '../serial.js';
 
 /** Pages one router holds at most: 16 per service for 64 services at once. */
@@ -39,7 +39,7 @@ export class ErrorPageStore {
     });
     for (const name of names.filter((n) => n.endsWith('.html')).sort()) {
       try {
-        this.adopt(name.slice(0, -5), await readSmall(join(this.dir, name)));
+        this.adopt(name.slice(0, -5), await readSmallFile(join(this.dir, name), MAX_FILE_BYTES));
       } catch (e) {
         this.log(`error: ignoring unusable error page ${name}: ${(e as Error).message}`);
       }
@@ -117,16 +117,6 @@ function checkPage(hash: string, html: string): { html: string; parsed: ParsedPa
   if (problem) throw new UserError(`error page ${hash.slice(0, 12)}… ${problem}`, undefined, 'invalid_error_page');
   if (errorPageHash(html) !== hash) throw new UserError(`error page ${hash.slice(0, 12)}… is not the page of that SHA-256`, undefined, 'invalid_error_page');
   return { html, parsed: parseErrorPage(html) };
-}
-
-async function readSmall(path: string): Promise<string> {
-  const handle = await open(path, 'r');
-  try {
-    if ((await handle.stat()).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
 }
 
 // Per request: the page for a status of the route it was routed to. Set once

@@ -72,6 +72,8 @@ describe('error pages in the manifest and the route set', () => {
   it('travels in the manifest; routes name pages by SHA-256', () => {
     const m = parseManifestPayload({ ...minimalManifest(), error_pages: { '502': '<p>down</p>' } });
     assert.equal(m.error_pages?.['502'], '<p>down</p>');
+    assert.throws(() => parseManifestPayload({ ...minimalManifest(), error_pages: { '502': '{{ .Status }}' } }), /error_pages\.502: uses \{\{ \.Status \}\}/);
+    assert.throws(() => parseManifestPayload({ ...minimalManifest(), error_pages: { '../502': 'x' } }), /error_pages/);
     assert.equal(errorPageHash('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     const route = { service: 'demo', hosts: ['demo.test'], target: '127.0.0.1:3000' };
     assert.doesNotThrow(() => parseRouteSet({ version: 1, routes: [{ ...route, error_pages: { '502': errorPageHash('x') } }] }));
