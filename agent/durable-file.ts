@@ -1,8 +1,8 @@
 // A file replaced so that a crash at any point leaves either the old or the
 // new content, never a torn file: written to a temporary name beside it,
 // synced, renamed over it, and the directory synced so the rename is durable.
-// Used for the router's route snapshot and certificate copies and the agent's
-// TLS keys.
+// Used for the router's route snapshot, certificate and error page copies and
+// the agent's TLS keys; `readSmallFile` reads such a copy back, bounded.
 
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
@@ -30,5 +30,16 @@ export async function writeFileDurably(path: string, text: string, mode: number)
     await dir.sync();
   } finally {
     await dir.close();
+  }
+}
+
+/** The file as UTF-8, refused when larger than `maxBytes` (a copy someone replaced by something huge). */
+export async function readSmallFile(path: string, maxBytes: number): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    if ((await handle.stat()).size > maxBytes) throw new Error(`larger than ${maxBytes} bytes`);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
   }
 }

@@ -36,6 +36,8 @@ export interface ManifestFacts {
   jti?: string;
   /** Accessory name → repo@sha256 when resolved before; otherwise looked up once per plan. */
   accessoryImages?: Readonly<Record<string, string>>;
+  /** Kamal's error_pages_path, read by cli/error-pages.ts: status → HTML. */
+  errorPages?: Readonly<Record<string, string>>;
 }
 
 export interface Sealing {
@@ -125,7 +127,7 @@ function wholeBodies(proxy: NonNullable<PlannedRole['proxy']>): { requests?: fal
 const DOCKER_V2_OPTIONS = ['volume', 'mount', 'publish', 'network-alias', 'security-opt'];
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
-export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron'>): string[] {
+export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron' | 'error_pages_path'>): string[] {
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.path_prefixes?.length) ? ['proxy.paths.v1'] : []),
@@ -137,6 +139,7 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...([...plan.roles, ...plan.accessories].some((r) => usesWideEnvNames(r.env)) ? ['env.names.v1'] : []),
     ...(plan.roles.some((r) => r.asset_path !== undefined) ? ['roles.assets.v1'] : []),
     ...(plan.roles.some((r) => DOCKER_V2_OPTIONS.some((o) => Object.hasOwn(r.options, o))) ? ['roles.docker.v2'] : []),
+    ...(config.error_pages_path !== undefined && plan.roles.some((r) => r.proxy) ? ['proxy.error_pages.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     // Only hosts with roles get a manifest; accessories on none of them need no feature.
@@ -293,5 +296,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
     ...(notify ? { notify } : {}),
     ...(accessories ? { accessories } : {}),
     ...(backups ? { backups } : {}),
+    // As Kamal, the pages are the proxy's: a host without a proxied role gets none.
+    ...(facts.errorPages && Object.values(roles).some((r) => r.proxy) ? { error_pages: { ...facts.errorPages } } : {}),
   };
 }

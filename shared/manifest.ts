@@ -3,6 +3,7 @@
 // meant. Errors name the field path, like `roles.web.proxy.app_port: expected number`.
 import { z } from 'zod';
 import { assetsSchema } from './manifest-assets.js';
+import { errorPagesSchema } from './error-pages.js';
 import { UserError } from './errors.js';
 import { parseTagPattern } from './tag-pattern.js';
 import { backupSchema, MAX_BACKUPS } from './manifest-backups.js';
@@ -377,6 +378,8 @@ export const manifestPayloadSchema = z
       .record(z.string().regex(NAME, `backup names ${NAME_RULE}`), backupSchema)
       .refine((b) => Object.keys(b).length <= MAX_BACKUPS, `at most ${MAX_BACKUPS} backups`)
       .optional(),
+    /** Kamal's error pages (feature proxy.error_pages.v1; shared/error-pages.ts): status → HTML the router answers with on this service's routes. */
+    error_pages: errorPagesSchema.optional(),
   })
   .superRefine((m, ctx) => {
     for (const [name, role] of Object.entries(m.roles)) {

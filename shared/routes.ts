@@ -4,6 +4,7 @@
 import { isIPv4, isIPv6 } from './ip.js';
 import { z } from 'zod';
 import { maintenanceMessageSchema } from './maintenance.js';
+import { ERROR_PAGE_HASH, ERROR_PAGE_STATUS, MAX_ERROR_PAGES } from './error-pages.js';
 
 export const MAX_ROUTES = 10_000;
 /** kamal-proxy's default for `pause --max-pause`: how long a held request waits before 504. */
@@ -90,6 +91,11 @@ export const routeSchema = z.strictObject({
   tls: z.strictObject({ redirect: z.boolean() }).optional(),
   /** While set, new requests are held (up to `timeout` seconds each, then 504) until the route is sent without it. */
   pause: z.strictObject({ timeout: z.number().positive().max(MAX_PAUSE_TIMEOUT_S) }).optional(),
+  /** The app's pages for the router's own answers (Kamal's error_pages_path): status → SHA-256 of a page the router was sent (PUT /error-pages/:hash). */
+  error_pages: z
+    .record(z.string().regex(ERROR_PAGE_STATUS, 'must be an HTTP status 400-599'), z.string().regex(ERROR_PAGE_HASH, 'must be a SHA-256 in hex'))
+    .refine((pages) => Object.keys(pages).length <= MAX_ERROR_PAGES, `at most ${MAX_ERROR_PAGES} pages`)
+    .optional(),
   /** While set, every other request gets 503 with the message (the default one when absent). */
   maintenance: z
     .strictObject({

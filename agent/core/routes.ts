@@ -3,6 +3,7 @@
 import { DEFAULT_HEALTH_PATH, type ManifestPayload } from '../../shared/manifest.js';
 import type { MaintenanceState, PauseState, Route } from '../../shared/api-types.js';
 import { roleOf } from './containers.js';
+import { errorPageHashes } from '../../shared/error-pages.js';
 
 /** Proxied roles in a stable order, the primary one first. */
 export function proxiedRoles(manifest: ManifestPayload): string[] {
@@ -62,6 +63,8 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
     buffering: { ...proxy.buffering, requests: proxy.buffering?.requests ?? true, responses: proxy.buffering?.responses ?? true },
     ...(proxy.logging ? { logging: { ...proxy.logging } } : {}),
     ...(proxy.ssl ? { tls: { redirect: proxy.ssl_redirect ?? true } } : {}),
+    // The pages themselves reach the router beside the table (agent/engine/error-pages.ts).
+    ...(manifest.error_pages ? { error_pages: errorPageHashes(manifest.error_pages) } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import type { MaintenanceState, PauseState } from '../../shared/api-types.js';
 import { publishedRoutes, sameRoutes } from '../core/routes.js';
 import type { RouterPort } from './types.js';
 import { createSerial } from '../serial.js';
+import { pushErrorPages } from './error-pages.js';
 
 const MAX_ATTEMPTS = 4;
 
@@ -53,6 +54,7 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
         ? { version: store.routes.version() + 1, routes: table(preview(stored)) }
         : { version: store.routes.version(), routes: table(stored) };
       try {
+        await pushErrorPages(router, set.routes);
         await router.putRoutes(set);
         return set.version;
       } catch (err) {

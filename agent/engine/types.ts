@@ -32,6 +32,9 @@ export interface RouterPort {
   /** Resolves once the router serves the set; rejects with status 409 when `version` is not above its own. */
   putRoutes(set: RouteSet): Promise<unknown>;
   targets(): Promise<Record<string, TargetStats>>;
+  /** Hashes of the error pages the router holds (agent/engine/error-pages.ts); absent in fakes that serve none. */
+  listErrorPages?(): Promise<string[]>;
+  putErrorPage?(hash: string, html: string): Promise<void>;
 }
 
 export interface EngineDeps {

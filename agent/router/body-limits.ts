@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { renderErrorPage } from './pages.js';
+import { routeErrorPage } from './error-pages.js';
 import type { Route } from './types.js';
 
 /** The limits of a route, undefined for none (0 and absent mean unlimited). */
@@ -61,7 +62,7 @@ function refuseBody(req: IncomingMessage, res: ServerResponse, status: 413 | 503
     res.destroy();
     return;
   }
-  const page = renderErrorPage(status, detail);
+  const page = routeErrorPage(req, status) ?? renderErrorPage(status, detail);
   res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(page), 'cache-control': 'no-store', ...extra });
   res.write(page);
   const end = (): void => {

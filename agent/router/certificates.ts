@@ -4,12 +4,12 @@
 // reference swapped in a single assignment: a handshake sees the old map or
 // the new one, and open connections keep the certificate they shook hands with.
 
-import { mkdir, open, readdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { UserError } from '../../shared/errors.js';
 import { checkCertificate, sniCandidates, type CertificateInfo } from '../core/certificates.js';
-import { writeFileDurably } from '../durable-file.js';
+import { readSmallFile, writeFileDurably } from '../durable-file.js';
 import { createSerial } from '../serial.js';
 
 export interface CertificateInput {
@@ -54,7 +54,7 @@ export class CertificateStore {
     });
     for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
       try {
-        const data = JSON.parse(await readSmall(join(this.dir, name))) as unknown;
+        const data = JSON.parse(await readSmallFile(join(this.dir, name), MAX_FILE_BYTES)) as unknown;
         const input = parseCertificateInput(data);
         const id = parseId((data as { id?: unknown }).id);
         // An expired certificate still serves (monitoring sees it, browsers refuse it either way) until the agent replaces it.
@@ -174,14 +174,4 @@ export function parseCertificateInput(body: unknown): CertificateInput {
   });
   if (typeof b.cert_pem !== 'string' || typeof b.key_pem !== 'string') throw new UserError('cert_pem and key_pem must be PEM strings');
   return { hosts: normalized, cert_pem: b.cert_pem, key_pem: b.key_pem };
-}
-
-async function readSmall(path: string): Promise<string> {
-  const handle = await open(path, 'r');
-  try {
-    if ((await handle.stat()).size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
 }

@@ -19,6 +19,10 @@ export interface RouterClient {
   putCertificate(id: string, body: { hosts: string[]; cert_pem: string; key_pem: string }): Promise<RouterCertificate>;
   deleteCertificate(id: string): Promise<void>;
   listCertificates(): Promise<RouterCertificate[]>;
+  /** Hashes of the error pages the router holds. */
+  listErrorPages(): Promise<string[]>;
+  /** Resolves once the page is checked, snapshotted and known to every worker. */
+  putErrorPage(hash: string, html: string): Promise<void>;
 }
 
 /** What the router says of a certificate it serves (never the key). */
@@ -63,6 +67,14 @@ export function createRouterClient(socketPath: string, options: RouterClientOpti
     putCertificate: async (id, body) => (await call('PUT', `/certificates/${encodeURIComponent(id)}`, body)) as RouterCertificate,
     deleteCertificate: async (id) => {
       await call('DELETE', `/certificates/${encodeURIComponent(id)}`);
+    },
+    listErrorPages: async () => {
+      const answer = (await call('GET', '/error-pages')) as { pages?: unknown };
+      if (!Array.isArray(answer?.pages)) throw new UpstreamError('router answered GET /error-pages without a list');
+      return answer.pages.filter((p): p is string => typeof p === 'string');
+    },
+    putErrorPage: async (hash, html) => {
+      await call('PUT', `/error-pages/${encodeURIComponent(hash)}`, { html });
     },
     listCertificates: async () => {
       const answer = (await call('GET', '/certificates')) as { certificates?: unknown };

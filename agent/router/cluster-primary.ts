@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { UpstreamError } from '../../shared/errors.js';
 import { ChallengeAnswers } from './acme-challenges.js';
 import { CertificateStore } from './certificates.js';
+import { ErrorPageStore } from './error-pages.js';
 import { SharedConnectionBudget } from './cluster-connections.js';
 import { parseCounts, parseMetricsCounts, parseWorkerMessage, type MetricsCounts, type PrimaryMessage, type WorkerMessage } from './cluster-protocol.js';
 import { DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
@@ -63,6 +64,8 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
   const challenges = new ChallengeAnswers();
   const certificates = new CertificateStore(config.tlsDir ?? join(config.stateDir, 'router', 'tls'), log);
   await certificates.load();
+  const errorPages = new ErrorPageStore(join(config.stateDir, 'router', 'error-pages'), log);
+  await errorPages.load();
   const budget = new SharedConnectionBudget(config.connections ?? DEFAULT_ROUTER_CONNECTIONS, (m) => log(`warning: ${m}`));
   const members = new Map<number, Member>();
   let retired: MetricsCounts = { slots: {}, down: [], open: 0 };
@@ -180,7 +183,7 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
       members.set(worker.id, member);
       try {
         await ask(member, {
-          t: 'init', set: table.routeSet, certificates: certificates.entries(), challenges: challenges.entries(),
+          t: 'init', set: table.routeSet, certificates: certificates.entries(), challenges: challenges.entries(), pages: errorPages.entries(),
           metrics: config.metricsListen !== undefined,
         }, INIT_TIMEOUT_MS);
         member.ready = true;
@@ -205,6 +208,7 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
   const apply = (set: RouteSet): Promise<number> => serialized(async () => {
     assertNewer(set, table.version);
     const next = buildTable(set);
+    errorPages.assertComplete(set);
     try {
       await push({ t: 'prepare', set });
       await saveSnapshot(config.snapshotPath, set);
@@ -216,6 +220,7 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
     // From here the set is committed: a worker started from now on gets it at init.
     table = next;
     await push({ t: 'commit', version: set.version });
+    await errorPages.prune(set);
     log(`routes applied version=${set.version} routes=${set.routes.length} workers=${members.size}`);
     return set.version;
   });
@@ -287,7 +292,16 @@ export async function startRouterCluster(config: RouterConfig, log: (message: st
       },
     },
   };
-  const controlServer = createControlServer({ routeSet: () => table.routeSet, apply, targets, log, tls });
+  const pages = {
+    list: () => errorPages.list(),
+    // Serialized with applies, so no table naming the page is prepared before every worker has it.
+    put: (hash: string, body: unknown): Promise<void> => serialized(async () => {
+      await errorPages.put(hash, body);
+      const page = errorPages.entries().find((p) => p.hash === hash);
+      if (page) await push({ t: 'page-put', page });
+    }),
+  };
+  const controlServer = createControlServer({ routeSet: () => table.routeSet, apply, targets, log, tls, errorPages: pages });
   controlServer.on('error', (e) => log(`error: control server: ${e.message}`));
   // Last: the control socket answers only once every worker serves.
   await listenOnSocket(controlServer, config.socketPath);

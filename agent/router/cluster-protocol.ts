@@ -7,6 +7,16 @@ import { parseCertificateInput, type CertificateInput } from './certificates.js'
 import { parseRouteSet } from './table.js';
 import type { RouteSet } from './types.js';
 
+export interface ErrorPageEntry {
+  hash: string;
+  html: string;
+}
+
+function errorPageEntry(v: unknown): ErrorPageEntry {
+  if (!isObject(v) || !isString(v['hash'], 64) || typeof v['html'] !== 'string') throw new Error('bad error page entry');
+  return { hash: v['hash'], html: v['html'] };
+}
+
 export interface ChallengeEntry {
   token: string;
   host: string;
@@ -35,7 +45,7 @@ export interface MetricsCounts {
 
 /** Primary → worker. Those with `id` are answered by a Reply with the same id. */
 export type PrimaryMessage =
-  | { t: 'init'; id: number; set: RouteSet; certificates: Array<{ id: string; input: CertificateInput }>; challenges: ChallengeEntry[]; metrics: boolean }
+  | { t: 'init'; id: number; set: RouteSet; certificates: Array<{ id: string; input: CertificateInput }>; challenges: ChallengeEntry[]; metrics: boolean; pages: ErrorPageEntry[] }
   | { t: 'prepare'; id: number; set: RouteSet }
   | { t: 'commit'; id: number; version: number }
   | { t: 'abort'; version: number }
@@ -43,6 +53,8 @@ export type PrimaryMessage =
   | { t: 'challenge-delete'; id: number; token: string }
   | { t: 'cert-put'; id: number; cert: string; input: CertificateInput }
   | { t: 'cert-delete'; id: number; cert: string }
+  /** An error page the primary checked and stored (agent/router/error-pages.ts); the worker checks it again. */
+  | { t: 'page-put'; id: number; page: ErrorPageEntry }
   | { t: 'targets'; id: number }
   | { t: 'metrics'; id: number }
   /** Answers to `conns`: per connection id, whether it may be served. */
@@ -91,6 +103,7 @@ export function parsePrimaryMessage(m: unknown): PrimaryMessage {
           return { id: c['id'], input: parseCertificateInput(c['input']) };
         }),
         challenges: challenges.map(challengeEntry),
+        pages: Array.isArray(m['pages']) ? m['pages'].map(errorPageEntry) : [],
       };
     }
     case 'prepare':
@@ -112,6 +125,8 @@ export function parsePrimaryMessage(m: unknown): PrimaryMessage {
     case 'cert-delete':
       if (!isString(m['cert'])) throw new Error('cert-delete: bad id');
       return { t: 'cert-delete', id: needId(), cert: m['cert'] };
+    case 'page-put':
+      return { t: 'page-put', id: needId(), page: errorPageEntry(m['page']) };
     case 'targets':
     case 'metrics':
       return { t: m['t'], id: needId() };

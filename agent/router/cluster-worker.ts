@@ -10,6 +10,7 @@ import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { ChallengeAnswers } from './acme-challenges.js';
 import { CertificateStore } from './certificates.js';
+import { ErrorPageStore } from './error-pages.js';
 import { RemoteConnectionGuard } from './cluster-connections.js';
 import { parsePrimaryMessage, type PrimaryMessage, type WorkerMessage } from './cluster-protocol.js';
 import { DEFAULT_ROUTER_CONNECTIONS, type RouterConfig } from './config.js';
@@ -67,6 +68,7 @@ export async function runRouterWorker(config: RouterConfig): Promise<void> {
   const guard = new RemoteConnectionGuard(send);
   const certificates = new CertificateStore(config.tlsDir ?? join(config.stateDir, 'router', 'tls'), workerLog);
   const challenges = new ChallengeAnswers();
+  const errorPages = new ErrorPageStore(undefined, workerLog);
   let router: RunningRouter | undefined;
   let prepared: RouteTable | undefined;
   let stopping = false;
@@ -84,11 +86,12 @@ export async function runRouterWorker(config: RouterConfig): Promise<void> {
       case 'init':
         for (const c of m.certificates) certificates.adopt(c.id, c.input);
         for (const c of m.challenges) challenges.adopt(c);
+        for (const p of m.pages) errorPages.adopt(p.hash, p.html);
         router = await startRouter(config, {
           log: workerLog,
           ...(config.requestLog === false ? {} : { requestLog: writeRequestLog }),
           worker: {
-            routeSet: m.set, certificates, challenges, metrics: m.metrics,
+            routeSet: m.set, certificates, challenges, errorPages, metrics: m.metrics,
             guard: (servers) => guard.install(servers, config.connections ?? DEFAULT_ROUTER_CONNECTIONS),
           },
         });
@@ -99,6 +102,7 @@ export async function runRouterWorker(config: RouterConfig): Promise<void> {
       case 'commit': {
         if (!router?.worker || prepared?.version !== m.version) throw new Error(`commit of version ${m.version} that was not prepared`);
         router.worker.swap(prepared);
+        await errorPages.prune(prepared.routeSet);
         prepared = undefined;
         return undefined;
       }
@@ -113,6 +117,9 @@ export async function runRouterWorker(config: RouterConfig): Promise<void> {
         return undefined;
       case 'cert-put':
         certificates.adopt(m.cert, m.input);
+        return undefined;
+      case 'page-put':
+        errorPages.adopt(m.page.hash, m.page.html);
         return undefined;
       case 'cert-delete':
         certificates.forget(m.cert);

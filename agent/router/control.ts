@@ -22,6 +22,8 @@ export interface ControlDeps {
   log(message: string): void;
   /** Challenge answers and certificates (agent/router/control-tls.ts). */
   tls?: TlsControl;
+  /** The app's error pages (agent/router/error-pages.ts); a primary's put also reaches every worker. */
+  errorPages?: { list(): string[]; put(hash: string, body: unknown): Promise<void> };
 }
 
 export function createControlServer(deps: ControlDeps): Server {
@@ -44,7 +46,17 @@ async function handle(deps: ControlDeps, req: IncomingMessage, res: ServerRespon
       allow(method, ['GET', 'PUT']);
       if (method === 'GET') return sendJson(res, 200, deps.routeSet());
       return sendJson(res, 200, { version: await deps.apply(parseRouteSet(parseJson(await readBody(req)))) });
+    case '/error-pages':
+      allow(method, ['GET']);
+      return sendJson(res, 200, { pages: deps.errorPages?.list() ?? [] });
     default: {
+      const page = deps.errorPages && /^\/error-pages\/([^/]*)$/.exec(path ?? '');
+      if (page) {
+        allow(method, ['PUT']);
+        await deps.errorPages!.put(page[1]!, parseJson(await readBody(req)));
+        res.writeHead(204).end();
+        return;
+      }
       const answer = deps.tls && (await tlsEndpoint(deps.tls, method, path ?? '', allow, async () => parseJson(await readBody(req))));
       if (answer?.status === 204) {
         res.writeHead(204).end();

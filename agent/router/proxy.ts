@@ -21,6 +21,7 @@ import type { Route } from './types.js';
 import type { TargetPool } from './target-pool.js';
 import { forwardWebhook, isWebhookPath } from './webhooks.js';
 import { CHALLENGE_PREFIX, type ChallengeAnswers } from './acme-challenges.js';
+import { bindErrorPages, type ErrorPageStore } from './error-pages.js';
 import { redirectLocation, sendRedirect, wantsRedirect } from './redirect.js';
 
 export interface ProxyDeps {
@@ -47,6 +48,8 @@ export interface ProxyDeps {
   pauses: PauseGate;
   /** HTTP-01 answers and the certificates redirects depend on (agent/router/https.ts); none in a router without TLS. */
   tls?: { challenges: ChallengeAnswers; hasCertificate: (host: string) => boolean };
+  /** The app's error pages (agent/router/error-pages.ts); the router's own for every route without it. */
+  errorPages?: ErrorPageStore;
 }
 
 /** Pipelined requests a connection may have waiting; one more closes it. */
@@ -144,6 +147,7 @@ export function createProxyHandler(deps: ProxyDeps): (req: IncomingMessage, res:
       return;
     }
     const { route } = matched;
+    bindErrorPages(req, route, deps.errorPages);
     if (deps.tls && wantsRedirect(route, 'encrypted' in req.socket, deps.tls.hasCertificate, host!)) {
       deps.metrics.observe(route.service, res);
       sendRedirect(res, redirectLocation(host!, requested.forward));

@@ -15,6 +15,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, DEFAULT_ROUTER_CONNECTIONS, type RouterConfig 
 import { Balancer } from './balancer.js';
 import { ChallengeAnswers } from './acme-challenges.js';
 import { CertificateStore } from './certificates.js';
+import { ErrorPageStore } from './error-pages.js';
 import { createControlServer, listenOnSocket } from './control.js';
 import { createHttpsProxyServer } from './https.js';
 import { InflightCounter } from './inflight.js';
@@ -52,6 +53,7 @@ export interface WorkerPlane {
   routeSet: RouteSet;
   certificates: CertificateStore;
   challenges: ChallengeAnswers;
+  errorPages: ErrorPageStore;
   /** Count metrics for the primary to sum. */
   metrics: boolean;
   /** Replaces the local connection caps. */
@@ -98,8 +100,10 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     const run = applying.then(async () => {
       assertNewer(set, table.version);
       const next = buildTable(set);
+      errorPages.assertComplete(set);
       await saveSnapshot(config.snapshotPath, set);
       swap(next);
+      await errorPages.prune(set);
       log(`routes applied version=${set.version} routes=${set.routes.length}`);
       return set.version;
     });
@@ -117,6 +121,8 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
   const challenges = worker?.challenges ?? new ChallengeAnswers();
   const certificates = worker?.certificates ?? new CertificateStore(config.tlsDir ?? join(config.stateDir, 'router', 'tls'), log);
   if (!worker) await certificates.load();
+  const errorPages = worker?.errorPages ?? new ErrorPageStore(join(config.stateDir, 'router', 'error-pages'), log);
+  if (!worker) await errorPages.load();
 
   const requestLog = options.requestLog ? createRequestLog({ write: options.requestLog }) : undefined;
   const connections = config.connections ?? DEFAULT_ROUTER_CONNECTIONS;
@@ -140,6 +146,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     spool: new Spool(join(config.stateDir, 'router', 'buffers'), undefined, config.bufferDiskMax),
     ...(requestLog ? { requestLog } : {}),
     tls: { challenges, hasCertificate: (host) => config.httpsListen !== undefined && certificates.hasCertificateFor(host) },
+    errorPages,
   });
   const proxyServer = createServer({ ...httpTimeouts(connections.headerTimeoutMs, false), requestTimeout: 0 }, handler);
   // Socket inactivity: Node destroys a socket quiet this long (no 'timeout' listener);
@@ -149,7 +156,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     ? createHttpsProxyServer(certificates, handler, { headerTimeoutMs: connections.headerTimeoutMs, idleTimeoutMs, log })
     : undefined;
   const servers: Server[] = httpsServer ? [proxyServer, httpsServer] : [proxyServer];
-  const upgradeDeps = { table: () => table, inflight, balancer, pauses, log: failureLog(log), plain: handler, idleTimeoutMs };
+  const upgradeDeps = { table: () => table, inflight, balancer, pauses, log: failureLog(log), plain: handler, idleTimeoutMs, errorPages };
   const upgrades = [
     attachUpgrades(proxyServer, { ...upgradeDeps, proto: 'http' }),
     ...(httpsServer ? [attachUpgrades(httpsServer, { ...upgradeDeps, proto: 'https' })] : []),
@@ -173,6 +180,7 @@ export async function startRouter(config: RouterConfig, options: RouterOptions =
     targets: () => inflight.report(table.targets()),
     log,
     tls: { challenges, certificates },
+    errorPages,
   });
 
   if (!worker) await listenOnSocket(controlServer, config.socketPath);

@@ -23,6 +23,7 @@ import { pausedTooLong, type PauseGate } from './pause.js';
 import { parseRequestTarget, stripPathPrefix, type RequestTarget } from './request-target.js';
 import { DEFAULT_RESPONSE_TIMEOUT_S, isHealthPath, normalizeHost, type RouteTable } from './table.js';
 import type { Route } from './types.js';
+import { bindErrorPages, maintenancePageOf, routeErrorPage, type ErrorPageStore } from './error-pages.js';
 import { isWebSocketUpgrade, rawAnswer, relayedResponseHead, upgradeRequestHeaders } from './upgrade-headers.js';
 import { isWebhookPath } from './webhooks.js';
 
@@ -40,6 +41,8 @@ export interface UpgradeDeps {
   plain: (req: IncomingMessage, res: ServerResponse) => void;
   /** The server's socket inactivity timeout, lifted while the target works on its answer. */
   idleTimeoutMs: number;
+  /** The app's error pages; the router's own when absent. */
+  errorPages?: ErrorPageStore;
 }
 
 export interface UpgradeRelay {
@@ -103,6 +106,7 @@ function dispatch(deps: UpgradeDeps, req: IncomingMessage, socket: Socket, head:
   const matched = host === undefined ? undefined : deps.table().match(host, requested.path);
   if (!matched) return answerError(socket, req, 503, `There is no service for host ${host ?? '(none)'}.`);
   const { route } = matched;
+  bindErrorPages(req, route, deps.errorPages);
   // As for a plain request: the app, and the health-path exemption, see the stripped path.
   const target = route.strip_path_prefix === true ? stripPathPrefix(requested, matched.prefix) : requested;
   if (route.maintenance && !isHealthPath(route, target.path)) return answerMaintenance(socket, req, route.maintenance.message ?? DEFAULT_MAINTENANCE_MESSAGE);
@@ -215,17 +219,19 @@ function servePlain(deps: UpgradeDeps, req: IncomingMessage, socket: Socket): vo
 }
 
 function answerError(socket: Socket, req: IncomingMessage, status: ErrorPageStatus, detail: string): void {
-  writeAnswer(socket, rawAnswer(status, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }, renderErrorPage(status, detail), req.method !== 'HEAD'));
+  const page = routeErrorPage(req, status) ?? renderErrorPage(status, detail);
+  writeAnswer(socket, rawAnswer(status, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' }, page, req.method !== 'HEAD'));
 }
 
 function answerMaintenance(socket: Socket, req: IncomingMessage, message: string): void {
-  const html = acceptsHtml(req.headers.accept);
+  const custom = maintenancePageOf(req, message);
+  const html = custom !== undefined || acceptsHtml(req.headers.accept);
   const headers = {
     'Content-Type': html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8',
     'Cache-Control': 'no-store',
     'Retry-After': String(MAINTENANCE_RETRY_AFTER_S),
   };
-  writeAnswer(socket, rawAnswer(503, headers, html ? renderMaintenancePage(message) : `${message}\n`, true));
+  writeAnswer(socket, rawAnswer(503, headers, custom ?? (html ? renderMaintenancePage(message) : `${message}\n`), true));
 }
 
 function writeAnswer(socket: Socket, bytes: string): void {

@@ -10,6 +10,7 @@ import { bakeNotice, buildManifestPayload, checkDeployable, planFeatures } from 
 import { backupFeatures } from '../manifest-backups.js';
 import { resolveImageDigest } from '../registry.js';
 import { gatherReleaseInputs } from '../release-inputs.js';
+import { readErrorPages } from '../error-pages.js';
 import { releaseVersion } from '../release-version.js';
 import { declaredVersion, releaseImage } from '../image-version.js';
 import { loadAppConfig, readOperatorKey } from '../app-config.js';
@@ -30,6 +31,8 @@ export async function push(ctx: RunContext, options: { version: string | undefin
   const key = await readOperatorKey(ctx);
   const declared = declaredVersion(options.version, ctx.env.processEnv);
   const version = await releaseVersion(appDir, declared);
+  // Before secrets are fetched (which may run commands): a page the router could not serve stops the push here.
+  const errorPages = await readErrorPages(appDir, config.error_pages_path);
   const inputs = await gatherReleaseInputs(config, plan, appDir, imageRegistry(config.image), ctx.env.processEnv);
   const { ref, note } = releaseImage(config.image, parseImageReference(config.image), declared);
   if (note && !ctx.json) ctx.printer.err(note);
@@ -61,7 +64,7 @@ export async function push(ctx: RunContext, options: { version: string | undefin
         secret: inputs.secret,
         registry: inputs.registry,
       };
-      return ({ seq, nowSeconds }) => buildManifestPayload(config, plan, host, { kid: key.kid, agentId: pin.agent_id, version, image, seq, nowSeconds }, sealing);
+      return ({ seq, nowSeconds }) => buildManifestPayload(config, plan, host, { kid: key.kid, agentId: pin.agent_id, version, image, seq, nowSeconds, ...(errorPages ? { errorPages } : {}) }, sealing);
     },
   };
   await rollOut(ctx, {

@@ -230,7 +230,6 @@ function checkTopLevel(input: Record<string, unknown>, writtenAs: Record<string,
     const value = checkPathString(input[key], [key], findings);
     if (value !== undefined) config[key] = value;
   }
-  if (config.error_pages_path !== undefined) findings.warn(['error_pages_path'], "accepted but not in force: the router answers its own errors with its own pages, not this directory's 4xx/5xx.html");
   const autoDeploy = checkAutoDeploy(input.auto_deploy, berth.auto_deploy, findings);
   if (autoDeploy) config.auto_deploy = autoDeploy;
   const cron = checkCron(input.cron, berth.cron, findings, roles, primaryRole);

@@ -1,6 +1,6 @@
 // asset_path from deploy.yml to the manifest: per role or top level, proxied
-// roles only (as Kamal), mount options, the feature the CLI then requires; and
-// error_pages_path loads with a warning that it is not in force.
+// roles only (as Kamal), mount options, the feature the CLI then requires.
+// error_pages_path: test/unit/cli/error-pages.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../../cli/config/load.js';
@@ -67,12 +67,5 @@ describe('asset_path', () => {
 
   it('the agent refuses assets on a role without proxy', () => {
     assert.throws(() => parseManifestPayload({ ...minimalManifest(), roles: { web: { assets: { path: '/a' } } } }), /roles\.web\.assets.*proxied/);
-  });
-});
-
-describe('error_pages_path', () => {
-  it('loads with a warning that it is not in force', async () => {
-    const loaded = await loadConfig(app({ 'deploy.yml': BASE + 'error_pages_path: public\n' }));
-    assert.ok(loaded.warnings.some((w) => /error_pages_path: accepted but not in force/.test(w)), JSON.stringify(loaded.warnings));
   });
 });
