@@ -166,10 +166,8 @@ function fromBerth(b: BerthView): unknown {
  * The lead removes an entry when that part is merged; every other case must pass.
  */
 const TODO: Record<string, string> = {
-  'ddbj-repository/staging': 'issue 14 §2: options mount (type=bind, readonly) on a role and on accessories; also an accessory file named *.erb (Berth does not render accessory ERB templates)',
-  'ddbj-repository/production': 'issue 14 §2: options mount (type=bind, readonly) on a role and on accessories; also an accessory file named *.erb (Berth does not render accessory ERB templates)',
-  'fizzy/staging': 'issue 14 §1 ERB (ENV.fetch with a default); §2 options publish (80/443) and mount (an NFS volume) on the load-balancer accessory',
-  'fizzy/production': 'issue 14 §1 ERB (ENV.fetch with a default); §2 options publish (80/443) and mount (an NFS volume) on the load-balancer accessory',
+  'ddbj-repository/staging': "issue 14: the seaweedfs accessory's proxy: (Berth loads it as not in force, so --json shows no proxy where Kamal has one); its options.mount passes",
+  'ddbj-repository/production': "issue 14: the seaweedfs accessory's proxy: (Berth loads it as not in force, so --json shows no proxy where Kamal has one); its options.mount passes",
   'ipfs-server/default': 'issue 14 §1 ERB (ENV[], ENV[] || default, a ternary on ENV[] == "false"); §2 options publish (4001/tcp and udp)',
   'rogue-scholar/default': 'issue 14 §5 dotted env names (discovery.type, server.http.listen-addr); §2 options publish on an accessory; §3 the docker.sock mount of the Alloy accessory; "and 7 more" not shown (§6)',
   'scout/default': 'issue 14 §1 ERB (ENV.fetch, %x(./registry_password.sh)); §2 network-alias, with network: scout_shared (a named network, which issue 14 does not mention)',
