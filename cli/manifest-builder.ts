@@ -125,9 +125,14 @@ function wholeBodies(proxy: NonNullable<PlannedRole['proxy']>): { requests?: fal
 
 /** Role options older agents refuse (feature roles.docker.v2). */
 const DOCKER_V2_OPTIONS = ['volume', 'mount', 'publish', 'network-alias', 'security-opt'];
+/** Accessory options agents before accessories.docker.v2 refuse (security-opt came with roles.docker.v2). */
+const ACCESSORY_DOCKER_V2_OPTIONS = ['volume', 'mount', 'publish', 'network-alias'];
+const usesAny = (options: Record<string, unknown>, names: readonly string[]) => names.some((o) => Object.hasOwn(options, o));
 
 /** Agent features a release of this plan needs beyond the basic ones (older agents refuse unknown fields). */
 export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy' | 'cron' | 'error_pages_path'>): string[] {
+  // Only hosts with roles get a manifest; accessories on none of them need no feature.
+  const placed = plan.accessories.filter((a) => plan.roles.some((r) => r.hosts.some((h) => accessoriesOnHost(plan, h.host).includes(a))));
   return [
     ...(plan.roles.some((r) => r.proxy?.forward_headers === true) ? ['proxy.forward_headers.v1'] : []),
     ...(plan.roles.some((r) => r.proxy?.path_prefixes?.length) ? ['proxy.paths.v1'] : []),
@@ -138,12 +143,12 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(plan.roles.some((r) => (r.replicas ?? 1) > 1) ? ['roles.replicas.v1'] : []),
     ...([...plan.roles, ...plan.accessories].some((r) => usesWideEnvNames(r.env)) ? ['env.names.v1'] : []),
     ...(plan.roles.some((r) => r.asset_path !== undefined) ? ['roles.assets.v1'] : []),
-    ...(plan.roles.some((r) => DOCKER_V2_OPTIONS.some((o) => Object.hasOwn(r.options, o))) ? ['roles.docker.v2'] : []),
+    ...(plan.roles.some((r) => usesAny(r.options, DOCKER_V2_OPTIONS)) || placed.some((a) => usesAny(a.options, ['security-opt'])) ? ['roles.docker.v2'] : []),
+    ...(placed.some((a) => usesAny(a.options, ACCESSORY_DOCKER_V2_OPTIONS)) ? ['accessories.docker.v2'] : []),
     ...(config.error_pages_path !== undefined && plan.roles.some((r) => r.proxy) ? ['proxy.error_pages.v1'] : []),
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
-    // Only hosts with roles get a manifest; accessories on none of them need no feature.
-    ...(plan.roles.some((r) => r.hosts.some((h) => accessoriesOnHost(plan, h.host).length > 0)) ? ['accessories.v1'] : []),
+    ...(placed.length > 0 ? ['accessories.v1'] : []),
   ];
 }
 

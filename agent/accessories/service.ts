@@ -136,12 +136,13 @@ async function hostSpec(deps: AccessoryDeps, m: ManifestPayload, name: string, d
   return spec;
 }
 
-async function create(deps: AccessoryDeps, m: ManifestPayload, name: string, d: Desired): Promise<void> {
+/** `spec`: hostSpec(), made before anything changed (a reboot judges the new spec before it stops the old container). */
+async function create(deps: AccessoryDeps, m: ManifestPayload, name: string, d: Desired, spec: ContainerSpec): Promise<void> {
   const { notes } = await prepareAccessoryData(d.stateDir, d.base, d.spec, d.secrets.files);
   for (const note of notes) deps.onEvent?.(`accessory ${name}: ${note}`);
   await deps.docker.ensureNetwork(deps.network, deps.networkSubnet);
   await pullIfAbsent(deps, m, d.spec.image);
-  const id = await deps.docker.createContainer(await hostSpec(deps, m, name, d));
+  const id = await deps.docker.createContainer(spec);
   try {
     await deps.docker.start(id);
   } catch (err) {
@@ -164,22 +165,29 @@ export function bootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: str
     const d = await desired(deps, m, name);
     const found = await findAccessory(deps.docker, m, name);
     if (found) throw exists(m, name, found);
-    await create(deps, m, name, d);
+    await create(deps, m, name, d, await hostSpec(deps, m, name, d));
     return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: ['created'] };
   });
 }
 
-/** Replaces the container from the current release; kept directories and files stay. */
+/**
+ * Replaces the container from the current release; kept directories and files
+ * stay. The new spec is judged first: one this agent refuses (a host port or
+ * bind its flags no longer allow) leaves the running container alone. The old
+ * container is stopped and removed before the new one is created, so host
+ * ports it publishes are free for the new one.
+ */
 export function rebootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<ActionResult> {
   return exclusive(async () => {
     const d = await desired(deps, m, name);
+    const spec = await hostSpec(deps, m, name, d);
     const found = await findAccessory(deps.docker, m, name);
     const changed = found ? accessoryChanges(found.labels[LABEL.spec], d.summary) : ['created'];
     if (found) {
       if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
       await deps.docker.remove(found.id, { force: true });
     }
-    await create(deps, m, name, d);
+    await create(deps, m, name, d, spec);
     return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed };
   });
 }

@@ -21,6 +21,7 @@ import { ACCESSORY_LABEL, accessoryBase, accessoryContainerName, accessoryContai
 import { LABEL } from '../core/containers.js';
 import { Redactor } from '../core/cron/output.js';
 import { guardrailPolicy, type GuardrailPolicy } from '../core/guardrails.js';
+import { withoutHostReach } from '../core/option-mounts.js';
 import type { DockerPort } from '../docker.js';
 import type { Unseal } from '../engine/role-secrets.js';
 import type { JWK } from '../../shared/api-types.js';
@@ -63,7 +64,7 @@ const OUTPUT_LINES = 20;
  */
 export async function verifyDump(deps: VerifyDeps, input: VerifyInput): Promise<{ passed: boolean; output: string }> {
   const name = input.spec.accessory as string;
-  const accessory: AccessorySpec = { ...input.accessory, directories: [], volumes: [] };
+  const accessory: AccessorySpec = { ...input.accessory, directories: [], volumes: [], ...(input.accessory.options ? { options: withoutHostReach(input.accessory.options) } : {}) };
   delete (accessory as { port?: string }).port;
   const m = { service: input.service, destination: input.destination, aud: deps.agentId, accessories: { [name]: accessory } } as unknown as ManifestPayload;
   const secrets = await openAccessorySecrets(m, name, input.accessory, deps.sealingPrivateJwk, deps.unseal ?? defaultUnseal);

@@ -11,6 +11,7 @@ import { agentTag, defaultLogConfig, LABEL, type ContainerSpec } from './contain
 import { translateOptions } from './docker-options.js';
 import { checkAccessory, checkVolume, type GuardrailPolicy } from './guardrails.js';
 import { accessoryRestart } from './restart-policy.js';
+import { optionMounts } from './option-mounts.js';
 import { bindString } from './volumes.js';
 
 export const ACCESSORY_KIND = 'accessory';
@@ -138,12 +139,16 @@ export function accessoryContainerSpec(m: ManifestPayload, name: string, ctx: Ac
   checkAccessory(name, a, ctx.policy);
   const restart = accessoryRestart(name, a.options);
   const options = translateOptions(name, restart.options);
+  const mounts = optionMounts(name, restart.options);
   const binds = [
     ...a.files.map((f) => `${fileHostPath(ctx.base, f.target)}:${f.target}:ro`),
     ...a.directories.map((d) => `${d.source.startsWith('/') ? posix.normalize(d.source) : dirHostPath(ctx.base, d.source)}:${d.target}`),
-    ...(a.volumes ?? []).map((v) => bindString(checkVolume(name, v, ctx.policy))),
+    ...[...(a.volumes ?? []), ...mounts.volumes].map((v) => bindString(checkVolume(name, v, ctx.policy))),
   ];
   const port = a.port === undefined ? undefined : portBinding(a.port);
+  // options.publish and port: bind different host ports (checkAccessory), possibly of one container port.
+  const ports = { ...options.host.PortBindings };
+  if (port) ports[port.key] = [...(ports[port.key] ?? []), { HostIp: port.hostIp, HostPort: port.hostPort }];
   return {
     name: accessoryContainerName(m, name),
     image: a.image,
@@ -160,13 +165,14 @@ export function accessoryContainerSpec(m: ManifestPayload, name: string, ctx: Ac
       [LABEL.agent]: m.aud,
     },
     network: ctx.network,
-    aliases: [accessoryHost(m.service, name)],
+    aliases: [...new Set([accessoryHost(m.service, name), ...(options.aliases ?? [])])],
+    ...(Object.keys(mounts.volumeOptions).length > 0 ? { volumeOptions: mounts.volumeOptions } : {}),
     restartPolicy: restart.restart.name,
     ...(restart.restart.maxRetries !== undefined ? { restartRetries: restart.restart.maxRetries } : {}),
     host: {
       ...options.host,
       ...(binds.length > 0 ? { Binds: binds } : {}),
-      ...(port ? { PortBindings: { [port.key]: [{ HostIp: port.hostIp, HostPort: port.hostPort }] } } : {}),
+      ...(Object.keys(ports).length > 0 ? { PortBindings: ports } : {}),
       LogConfig: defaultLogConfig(),
     },
     config: { ...options.config, ...(port ? { ExposedPorts: { ...options.config.ExposedPorts, [port.key]: {} } } : {}) },

@@ -15,7 +15,7 @@ import { describeNestingConflict, findNestingConflict, NESTING_HINT, type HostBi
 import { accessoryRestart } from './restart-policy.js';
 import { REFUSED_DOCKER_OPTIONS as REFUSED } from '../../shared/docker-guardrails.js';
 import { checkLogging, loggingPolicy, type LoggingPolicy } from './logging-policy.js';
-import { ALLOW_HOST_CONTROL_FLAG, ALLOW_PUBLISH_FLAG, isHostControlPath, parsePublishList, securityOptRefusal } from '../../shared/docker-mounts.js';
+import { ALLOW_HOST_CONTROL_FLAG, ALLOW_PUBLISH_FLAG, isHostControlPath, MountSyntaxError, parsePublishList, securityOptRefusal } from '../../shared/docker-mounts.js';
 import { optionMounts, roleVolumes } from './option-mounts.js';
 import { describeAllowance, NO_PUBLISH, unallowedPort, type PublishAllowance } from './publish-policy.js';
 
@@ -241,34 +241,31 @@ export function checkRole(role: string, spec: ManifestPayload['roles'][string], 
 
 const mountTarget = (role: string, entry: string) => parseVolume(role, entry).target.replace(/(.)\/$/, '$1');
 
-/** Options an app role may use that an accessory says with its own keys. */
-const ROLE_ONLY: Readonly<Record<string, string>> = {
-  volume: "use the accessory's volumes: or directories:",
-  mount: "use the accessory's volumes: or directories:",
-  publish: "use the accessory's port:",
-  'network-alias': 'an accessory is reached as <service>-<name>',
-};
-
 /**
  * An accessory passes the role checks (options, volumes) and its absolute
- * `directories` are judged like bind volumes. The checks name it as a role;
- * the message is rewritten to name the accessory.
+ * `directories` are judged like bind volumes; its options.volume/mount are
+ * mounted beside its volumes and judged like them, options.publish like a
+ * role's. The checks name it as a role; the message is rewritten to name the accessory.
  */
 export function checkAccessory(name: string, spec: AccessorySpec, policy: GuardrailPolicy): HostBind[] {
   try {
     // Its restart policy is the accessory's own to choose (checked there); the rest are judged as for roles.
     const { options } = accessoryRestart(name, spec.options);
-    for (const [option, value] of Object.entries(options ?? {})) {
-      if (Object.hasOwn(ROLE_ONLY, option)) {
-        throw new UserError(`role ${name}: option ${option} is refused by this agent's guardrails: ${ROLE_ONLY[option] ?? ''}`, NOTHING_ALLOWS, 'guardrail_refused');
-      }
-      checkOption(name, option, value, policy);
-    }
+    for (const [option, value] of Object.entries(options ?? {})) checkOption(name, option, value, policy);
     translateOptions(name, options);
+    checkAccessoryPorts(name, spec.port, options?.publish);
     const binds: HostBind[] = [];
-    for (const entry of [...(spec.volumes ?? []), ...absoluteDirectories(spec)]) {
+    const extra = optionMounts(name, options).volumes;
+    for (const entry of [...(spec.volumes ?? []), ...absoluteDirectories(spec), ...extra]) {
       const v = checkVolume(name, entry, policy);
       if (v.kind === 'bind') binds.push({ source: v.source, writable: isWritable(v), holder: `accessory ${name}` });
+    }
+    // Docker refuses two mounts at one container path; the accessory's own keys could always collide, options are checked.
+    const targets = new Set([...spec.files.map((f) => f.target), ...spec.directories.map((d) => d.target), ...(spec.volumes ?? []).map((v) => mountTarget(name, v))].map(trimTarget));
+    for (const entry of extra) {
+      const target = mountTarget(name, entry);
+      if (targets.has(target)) throw new UserError(`role ${name}: two volumes or mounts at ${target.slice(0, 200)}`, 'mount one thing at each container path', 'guardrail_refused');
+      targets.add(target);
     }
     return binds;
   } catch (e) {
@@ -276,6 +273,19 @@ export function checkAccessory(name: string, spec: AccessorySpec, policy: Guardr
       throw new UserError(`accessory ${name}:${e.message.slice(`role ${name}:`.length)}`, e.hint, e.code);
     }
     throw e;
+  }
+}
+
+const trimTarget = (t: string) => posix.normalize(t).replace(/(.)\/$/, '$1');
+
+/** `port:` and options.publish both bind host ports of one container: none twice (Docker would fail the start). */
+function checkAccessoryPorts(name: string, port: string | undefined, publish: OptionValue | undefined): void {
+  if (port === undefined || publish === undefined) return;
+  try {
+    parsePublishList([port, ...(Array.isArray(publish) ? publish : [String(publish)])]);
+  } catch (e) {
+    if (!(e instanceof MountSyntaxError)) throw e;
+    throw new UserError(`role ${name}: option publish with its port: key: ${e.message}`, 'publish each host port once', 'guardrail_refused');
   }
 }
 

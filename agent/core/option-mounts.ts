@@ -63,3 +63,15 @@ type Role = ManifestPayload['roles'][string];
 export function roleVolumes(role: string, spec: Pick<Role, 'volumes' | 'options'>): string[] {
   return [...(spec.volumes ?? []), ...optionMounts(role, spec.options).volumes];
 }
+
+/**
+ * Options without what reaches beyond the container (host ports, extra DNS
+ * names, binds and volumes; tmpfs mounts stay): for a throwaway copy that runs
+ * beside the real container and must not take its ports, names or data.
+ */
+export function withoutHostReach(options: Record<string, OptionValue> | undefined): Record<string, OptionValue> | undefined {
+  if (options === undefined) return undefined;
+  const { publish: _p, 'network-alias': _a, volume: _v, mount, ...rest } = options;
+  const tmpfs = values(mount).filter((v) => typeof v === 'string' && parseMount(v).type === 'tmpfs');
+  return { ...rest, ...(tmpfs.length > 0 ? { mount: tmpfs } : {}) };
+}

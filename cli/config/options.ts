@@ -31,13 +31,8 @@ export const ALLOWED_OPTIONS: readonly string[] = [
 // docker run's short names Kamal configs use; the manifest carries the long ones.
 const SHORT: Record<string, string> = { v: 'volume', p: 'publish' };
 
-/** Options an app role may use that an accessory says with its own keys. */
-const ROLE_ONLY: Record<string, string> = {
-  volume: "use the accessory's volumes: or directories:",
-  mount: "use the accessory's volumes: or directories:",
-  publish: "use the accessory's port:",
-  'network-alias': 'an accessory is reached as <service>-<name>',
-};
+/** Options that say nothing without a value. */
+const NEEDS_VALUE = new Set(['volume', 'mount', 'publish', 'network-alias']);
 
 // One warning per config for each agent option a config depends on, however many keys use it.
 const warnedOnce = new WeakMap<Findings, Set<string>>();
@@ -143,10 +138,6 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
       continue;
     }
     seen.add(key);
-    if (restartAllowed && Object.hasOwn(ROLE_ONLY, key)) {
-      findings.error(at, `is not for accessories: ${ROLE_ONLY[key] ?? ''}`);
-      continue;
-    }
     if ((key === 'network' || key === 'net') && sharedNetwork(value)) {
       findings.warn(at, `${String(value)}: not in force: containers join this agent's own network, which every app and accessory on the agent shares, so they reach each other there (by container name and network-alias) as on a shared Docker network`);
       continue;
@@ -171,7 +162,7 @@ export function checkDockerOptions(raw: unknown, path: KeyPath, findings: Findin
       findings.error(at, 'should be a string, a number, true, or a list of strings (one line each)');
       continue;
     }
-    if (parsed === true && Object.hasOwn(ROLE_ONLY, key)) {
+    if (parsed === true && NEEDS_VALUE.has(key)) {
       findings.error(at, 'needs a value');
       continue;
     }
@@ -237,5 +228,17 @@ export function checkPublishReplicas(replicas: Record<string, number> | undefine
     if (count !== undefined && count > 1 && Object.hasOwn(role.options, 'publish')) {
       findings.error([...path, role.name], `role ${role.name} publishes host ports (options.publish), so it runs one container per server, not ${count}`);
     }
+  }
+}
+
+/** An accessory's `port:` and options.publish bind host ports of one container: Docker would fail the start on one twice. */
+export function checkAccessoryPublish(port: string | undefined, options: DockerOptions, path: KeyPath, findings: Findings): void {
+  const publish = options.publish;
+  if (port === undefined || publish === undefined || publish === true) return;
+  try {
+    parsePublishList([port, ...(Array.isArray(publish) ? publish : [publish])]);
+  } catch (e) {
+    if (!(e instanceof MountSyntaxError)) throw e;
+    findings.error([...path, 'options', 'publish'], `${e.message} (with port:): publish each host port once`);
   }
 }

@@ -6,7 +6,7 @@
 import { isValidHostname } from '../address.js';
 import { parseImageReference } from '../../shared/image-reference.js';
 import { Findings, isPlainObject } from './issues.js';
-import { checkDockerOptions, checkVolumes } from './options.js';
+import { checkAccessoryPublish, checkDockerOptions, checkVolumes } from './options.js';
 import { checkEnv } from './schema-env.js';
 import { checkAccessoryDirectories, checkAccessoryFiles } from './schema-accessory-paths.js';
 import { checkCmd, checkLabels, checkText } from './schema-values.js';
@@ -69,7 +69,7 @@ function checkAccessory(service: string, name: string, raw: unknown, appRegistry
     roles: [],
     tags: [],
     env: checkEnv(raw.env, [...path, 'env'], findings, false).env,
-    labels: checkLabels(raw.labels, [...path, 'labels'], findings),
+    labels: checkLabels(raw.labels, [...path, 'labels'], findings, true),
     options: checkDockerOptions(raw.options, [...path, 'options'], findings, true),
     files: checkAccessoryFiles(raw.files, [...path, 'files'], findings),
     directories: checkAccessoryDirectories(raw.directories, [...path, 'directories'], findings),
@@ -106,6 +106,7 @@ function checkAccessory(service: string, name: string, raw: unknown, appRegistry
       }
     }
   }
+  checkAccessoryPublish(acc.port, acc.options, path, findings);
   if (raw.network !== undefined) {
     findings.warn([...path, 'network'], `not in force: the agent attaches accessories to its own network, where the app reaches this one as ${acc.service}`);
   }

@@ -80,7 +80,7 @@ function checkRole(name: string, raw: unknown, ctx: ServersContext, findings: Fi
     const cmd = checkCmd(raw.cmd, [...path, 'cmd'], findings);
     if (cmd) role.cmd = cmd;
     role.options = checkDockerOptions(raw.options, [...path, 'options'], findings, false);
-    role.labels = checkLabels(raw.labels, [...path, 'labels'], findings);
+    role.labels = checkLabels(raw.labels, [...path, 'labels'], findings, true);
     role.env = checkEnv(raw.env, [...path, 'env'], findings, false).env;
     const logging = checkLogging(raw.logging, [...path, 'logging'], findings);
     if (logging) role.logging = logging;

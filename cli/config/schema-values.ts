@@ -46,9 +46,11 @@ export function checkStringMap(raw: unknown, path: KeyPath, findings: Findings, 
   return out;
 }
 
-export function checkLabels(raw: unknown, path: KeyPath, findings: Findings): Record<string, string> {
+/** `reserved`: a role's or accessory's labels, where Kamal refuses the labels it sets itself. */
+export function checkLabels(raw: unknown, path: KeyPath, findings: Findings, reserved = false): Record<string, string> {
   const labels = checkStringMap(raw, path, findings, LABEL_KEY, 'labels');
   for (const key of Object.keys(labels)) {
+    if (reserved && ['destination', 'role', 'service'].includes(key)) findings.error([...path, key], 'invalid label: destination, role and service are reserved labels (Kamal sets them)');
     if (key.startsWith('traefik.')) findings.warn([...path, key], 'Traefik labels have no effect (Kamal 2 and Berth route with proxy/host)');
     if (key.startsWith('berth.')) findings.error([...path, key], 'berth.* labels are set by the agent');
   }

@@ -103,6 +103,17 @@ test('the next deploy leaves it; a spec change shows in changes and reboot appli
   await assert.rejects(resolveExecTarget(execDeps, { service: f.service, destination: '', cmd: ['true'], accessory: 'nope', reuse: false }), { code: 'not_found' });
 });
 
+test("a reboot whose new spec this agent refuses (a host port it does not allow) leaves the running container alone", async () => {
+  const m = f.store.getRelease(f.store.current(f.service, '')!.deploy_id)!.payload;
+  const running = await findAccessory(f.docker, m, 'cache');
+  assert.ok(running?.running);
+  const cache = m.accessories!.cache!;
+  const refused = { ...m, accessories: { cache: { ...cache, options: { publish: '127.0.0.1:18080:80' } } } };
+  await assert.rejects(rebootAccessory(deps, refused, 'cache'), { code: 'guardrail_refused', message: /accessory cache: option publish 18080\/tcp is refused/ });
+  const after = await findAccessory(f.docker, m, 'cache');
+  assert.deepEqual([after?.id, after?.running], [running.id, true]);
+});
+
 test('remove keeps the directory, purge deletes it', async () => {
   const m = f.store.getRelease(f.store.current(f.service, '')!.deploy_id)!.payload;
   const dir = join(f.stateDir, 'accessories', f.service, 'cache', 'dirs', 'data');

@@ -91,9 +91,4 @@ describe('docker options real configs use', () => {
   it('a publishing role runs one container per server', async () => {
     assert.match(await bad(withOptions('      publish: "4001:4001"\n', 'replicas:\n  web: 2\n')), /^replicas\/web: role web publishes host ports \(options.publish\), so it runs one container per server, not 2/);
   });
-
-  it('accessories use their own keys for volumes and ports', async () => {
-    const yml = `${BASE}accessories:\n  db:\n    image: postgres:16\n    host: 10.0.0.1\n    options:\n      publish: "5432:5432"\n`;
-    assert.match(await bad(yml), /accessories\/db\/options\/publish: is not for accessories: use the accessory's port:/);
-  });
 });

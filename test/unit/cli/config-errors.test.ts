@@ -155,6 +155,13 @@ describe('bad input names the key and line', () => {
     }
   });
 
+  it('labels Kamal sets itself (service, role, destination) are refused on a role and an accessory, as Kamal refuses them', async () => {
+    const withLabels = (labels: string) => BASE.replace('    cmd: bin/web', `    cmd: bin/web\n    labels:\n${labels}`);
+    assert.equal(await bad('', withLabels('      service: other\n')), 'servers/web/labels/service: invalid label: destination, role and service are reserved labels (Kamal sets them) (config/deploy.yml:9)');
+    assert.match(await bad('accessories:\n  db:\n    image: postgres:16\n    host: 10.0.0.1\n    labels:\n      role: db\n'), /^accessories\/db\/labels\/role: invalid label: destination, role and service are reserved labels/);
+    assert.deepEqual((await good('', withLabels('      team: a\n'))).config.roles[0]?.labels, { team: 'a' });
+  });
+
   it('options that break the guardrails', async () => {
     const withOptions = (options: string) => BASE.replace('    cmd: bin/web', `    cmd: bin/web\n    options:\n${options}`);
     assert.deepEqual((await good('', withOptions('      memory: 2g\n      cpus: 2\n      add-host: [db:10.0.0.9]\n'))).config.roles[0]?.options, { memory: '2g', cpus: '2', 'add-host': ['db:10.0.0.9'] });

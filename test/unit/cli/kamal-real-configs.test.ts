@@ -166,11 +166,9 @@ function fromBerth(b: BerthView): unknown {
  * The lead removes an entry when that part is merged; every other case must pass.
  */
 const TODO: Record<string, string> = {
-  'ddbj-repository/staging': 'issue 14 §2: options mount (type=bind, readonly) on accessories',
-  'ddbj-repository/production': 'issue 14 §2: options mount (type=bind, readonly) on accessories',
-  'fizzy/staging': 'issue 14 §1 ERB (ENV.fetch with a default); §2 options publish (80/443) and mount (an NFS volume) on the load-balancer accessory',
-  'fizzy/production': 'issue 14 §1 ERB (ENV.fetch with a default); §2 options publish (80/443) and mount (an NFS volume) on the load-balancer accessory',
-  'rogue-scholar/default': 'issue 14 §2: options publish on an accessory',
+  'ddbj-repository/staging': "issue 14: the seaweedfs accessory's proxy: (Berth loads it as not in force, so --json shows no proxy where Kamal has one); its options.mount passes",
+  'ddbj-repository/production': "issue 14: the seaweedfs accessory's proxy: (Berth loads it as not in force, so --json shows no proxy where Kamal has one); its options.mount passes",
+  'rogue-scholar/default': "issue 14: accessories' proxy: (listmonk, n8n, bert, plausible; Berth loads it as not in force, so --json shows no proxy where Kamal has one)",
 };
 
 /** Configs Kamal loads that Berth refuses on purpose, with what its refusal must name. */

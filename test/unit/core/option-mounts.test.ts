@@ -100,14 +100,6 @@ test('the container spec: binds and named volumes, NFS driver options, tmpfs, Se
   assert.throws(() => containerSpec(release({ options: { 'network-alias': 'bad alias' } }), 'web', ctx(), {}), /options\.network-alias .*not a host name/);
 });
 
-test('accessories say volumes and ports with their own keys', () => {
-  const m = (options: Record<string, unknown>) =>
-    parseManifestPayload(minimalManifest({ accessories: { db: { image: String(minimalManifest().image), options } } }));
-  for (const key of ['volume', 'mount', 'publish', 'network-alias']) {
-    assert.throws(() => checkRelease(m({ [key]: key === 'mount' ? 'type=tmpfs,target=/t' : key === 'publish' ? '80:80' : key === 'volume' ? '/data/x:/x' : 'db' }), policy), new RegExp(`^UserError: accessory db: option ${key} is refused`));
-  }
-});
-
 test('--allow-host-control-mounts: the socket, /, kernel and engine paths pass; the agent’s own files never do', () => {
   const cmd = parseAgentArgs(['run', '--allow-host-control-mounts', '--allow-publish', '4001', '--allow-publish', '8000-8010,9000']);
   const flags = cmd.cmd === 'run' ? cmd.flags : {};
