@@ -54,18 +54,19 @@ export async function routeAccessory(routing: AccessoryRouting, docker: DockerPo
     const now = await docker.inspect(containerId);
     if (!now?.running) throw new UnhealthyError(`accessory ${name}: container ${info.name} stopped (${now?.state ?? 'gone'}) before it became healthy`, `deploy accessory logs ${name}`);
   };
+  const service = routeName(m, name);
+  const route = proxyRoute(service, proxy, info.ip);
+  const previous = storedRoute(routing, m, name) ?? null;
+  // Already served as this release says (a deploy of the app, a start of a running one): nothing to wait for.
+  if (previous && JSON.stringify(previous) === JSON.stringify(route)) return;
   await waitHttpHealthy({
     host: info.ip, port: proxy.app_port, path: proxy.healthcheck.path, intervalSeconds: proxy.healthcheck.interval,
     requestTimeoutSeconds: proxy.healthcheck.timeout, timeoutSeconds: m.deploy_timeout, checkAlive, probe: routing.probe,
   });
-  const service = routeName(m, name);
   if (proxy.ssl) {
     if (!routing.tls) throw new UserError(`accessory ${name}: this agent cannot serve HTTPS (no certificate service)`, undefined, 'certificate_failed');
     await routing.tls.prepare({ service: m.service, destination: m.destination, routeName: service, hosts: [...proxy.hosts] }, (message) => say?.(`accessory ${name}: ${message}`));
   }
-  const route = proxyRoute(service, proxy, info.ip);
-  const previous = storedRoute(routing, m, name) ?? null;
-  if (previous && JSON.stringify(previous) === JSON.stringify(route)) return;
   const key = accessoryRouteKey(m, name);
   routing.routes.set(key.service, key.destination, route);
   try {
