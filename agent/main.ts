@@ -261,6 +261,7 @@ async function run(config: AgentConfig): Promise<number> {
       networkSubnet: config.networkSubnet,
       sealingPrivateJwk: identity.sealingPrivateJwk,
       policy: guardrails,
+      routing: { routes: store.routes, publish: () => engine.publishRoutes(), tls },
     },
   });
   const server = await startApiServer(app, {

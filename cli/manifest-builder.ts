@@ -17,6 +17,7 @@ import type { DeployConfig } from './config/types.js';
 import type { Plan, PlannedRole } from './config/plan.js';
 import type { RegistryLogin } from './release-inputs.js';
 import { accessoriesOnHost, checkAccessoryInputs, manifestAccessories } from './manifest-accessories.js';
+import { checkAccessoryRoutes } from './manifest-accessory-routes.js';
 import { manifestBackups } from './manifest-backups.js';
 import { usesWideEnvNames } from './config/schema-env.js';
 
@@ -61,7 +62,7 @@ export function rolesOnHost(plan: Plan, host: string): PlannedRole[] {
   return plan.roles.filter((r) => r.hosts.some((h) => h.host === host));
 }
 
-function manifestProxy(role: PlannedRole): ManifestRole['proxy'] {
+function manifestProxy(role: Pick<PlannedRole, 'role' | 'proxy'>): ManifestRole['proxy'] {
   const proxy = role.proxy;
   if (!proxy) return undefined;
   if (proxy.hosts.length === 0) {
@@ -149,6 +150,7 @@ export function planFeatures(plan: Plan, config: Pick<DeployConfig, 'auto_deploy
     ...(config.auto_deploy ? ['auto_deploy.v1'] : []),
     ...(Object.keys(config.cron ?? {}).length > 0 ? ['cron.v1'] : []),
     ...(placed.length > 0 ? ['accessories.v1'] : []),
+    ...(placed.some((a) => a.proxy) ? ['accessories.proxy.v1'] : []),
   ];
 }
 
@@ -223,6 +225,7 @@ export function checkDeployable(plan: Plan): string[] {
     }
   }
   checkRouteClashes(plan);
+  checkAccessoryRoutes(plan, rolesOnHost);
   warnings.push(...checkAccessoryInputs(plan));
   return [...new Set(warnings)];
 }
@@ -274,6 +277,11 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   // Only a host with jobs reports failed runs; others never open the hook.
   const notify = cron ? await manifestNotify(config, sealing) : undefined;
   const accessories = await manifestAccessories(config, plan, host, sealing, facts.accessoryImages);
+  // A routed accessory's proxy travels as a role's does (ssl: true only, schema-accessory-proxy.ts).
+  for (const [name, acc] of Object.entries(accessories ?? {})) {
+    const proxy = manifestProxy({ role: `accessory ${name}`, proxy: plan.accessories.find((a) => a.name === name)?.proxy ?? null });
+    if (proxy) acc.proxy = proxy as NonNullable<typeof acc.proxy>;
+  }
   const backups = manifestBackups(config, plan, host);
   return {
     apiVersion: 'berth/v1',

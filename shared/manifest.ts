@@ -261,6 +261,12 @@ const accessorySchema = z.strictObject({
   volumes: roleSchema.shape.volumes,
   options: roleSchema.shape.options,
   labels: roleSchema.shape.labels,
+  /**
+   * Routed like a role once it answers its health check (feature
+   * accessories.proxy.v1), under the route key `service.accessory`; only
+   * automatic certificates (ssl: true).
+   */
+  proxy: proxySchema.extend({ ssl: z.literal(true).optional() }).optional(),
 });
 
 export type AccessorySpec = z.output<typeof accessorySchema>;
@@ -385,6 +391,10 @@ export const manifestPayloadSchema = z
     for (const [name, role] of Object.entries(m.roles)) {
       // As Kamal: assets are bridged only where the proxy switches traffic.
       if (role.assets && !role.proxy) ctx.addIssue({ code: 'custom', path: ['roles', name, 'assets'], message: 'needs the role to be proxied' });
+    }
+    for (const [name, acc] of Object.entries(m.accessories ?? {})) {
+      // A routed accessory's route key `service.name` is the one a further proxied role of that name has.
+      if (acc.proxy && Object.hasOwn(m.roles, name)) ctx.addIssue({ code: 'custom', path: ['accessories', name, 'proxy'], message: `a routed accessory cannot share its name with role ${name}` });
     }
     for (const [job, spec] of Object.entries(m.cron ?? {})) {
       if (!Object.hasOwn(m.roles, spec.role)) {

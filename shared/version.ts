@@ -22,6 +22,7 @@
 // security-opt (shared/docker-mounts.ts), judged by the agent's guardrails.
 // accessories.docker.v2: an accessory's options may carry volume, mount, publish and
 // network-alias, judged as a role's.
+// accessories.proxy.v1: an accessory may carry proxy (routed by the router once healthy).
 export const BERTH_VERSION = '0.1.0';
 
-export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1', 'proxy.forward_headers.v1', 'proxy.tls.v1', 'auto_deploy.v1', 'cron.v1', 'accessories.v1', 'backups.v1', 'proxy.paths.v1', 'proxy.buffering.v1', 'proxy.logging.v1', 'proxy.pause.v1', 'proxy.buffer.v1', 'roles.replicas.v1', 'env.names.v1', 'roles.assets.v1', 'roles.docker.v2', 'accessories.docker.v2', 'app.stop.v1', 'proxy.error_pages.v1']);
+export const FEATURES: readonly string[] = Object.freeze(['releases.v1', 'sse.events', 'registry.auth.v1', 'roles.docker.v1', 'bake.v1', 'rollback.v1', 'sealing.bound.v1', 'proxy.forward_headers.v1', 'proxy.tls.v1', 'auto_deploy.v1', 'cron.v1', 'accessories.v1', 'backups.v1', 'proxy.paths.v1', 'proxy.buffering.v1', 'proxy.logging.v1', 'proxy.pause.v1', 'proxy.buffer.v1', 'roles.replicas.v1', 'env.names.v1', 'roles.assets.v1', 'roles.docker.v2', 'accessories.docker.v2', 'app.stop.v1', 'proxy.error_pages.v1', 'accessories.proxy.v1']);

@@ -32,6 +32,7 @@ import type { Unseal } from '../engine/role-secrets.js';
 import { createSerial } from '../serial.js';
 import { openAccessorySecrets } from './secrets.js';
 import { prepareAccessoryData, purgeAccessoryData } from './data.js';
+import { routeAccessory, unrouteAccessory, type AccessoryRouting } from './routes.js';
 
 export interface AccessoryDeps {
   docker: DockerPort;
@@ -43,6 +44,8 @@ export interface AccessoryDeps {
   unseal?: Unseal;
   /** Told what an operation did worth reporting (a pull, a chown not permitted). */
   onEvent?: (message: string) => void;
+  /** Routes accessories with a proxy (routes.ts); without it they are only run. */
+  routing?: AccessoryRouting;
 }
 
 /**
@@ -137,7 +140,7 @@ async function hostSpec(deps: AccessoryDeps, m: ManifestPayload, name: string, d
 }
 
 /** `spec`: hostSpec(), made before anything changed (a reboot judges the new spec before it stops the old container). */
-async function create(deps: AccessoryDeps, m: ManifestPayload, name: string, d: Desired, spec: ContainerSpec): Promise<void> {
+async function create(deps: AccessoryDeps, m: ManifestPayload, name: string, d: Desired, spec: ContainerSpec): Promise<string> {
   const { notes } = await prepareAccessoryData(d.stateDir, d.base, d.spec, d.secrets.files);
   for (const note of notes) deps.onEvent?.(`accessory ${name}: ${note}`);
   await deps.docker.ensureNetwork(deps.network, deps.networkSubnet);
@@ -150,6 +153,12 @@ async function create(deps: AccessoryDeps, m: ManifestPayload, name: string, d: 
     await deps.docker.remove(id, { force: true }).catch(() => undefined);
     throw err;
   }
+  return id;
+}
+
+/** A routed accessory gets its route once healthy; a failure leaves the container running and says why. */
+async function route(deps: AccessoryDeps, m: ManifestPayload, name: string, id: string): Promise<void> {
+  if (deps.routing) await routeAccessory(deps.routing, deps.docker, m, name, id, deps.onEvent);
 }
 
 function exists(m: ManifestPayload, name: string, info: ContainerInfo): ConflictError {
@@ -165,7 +174,7 @@ export function bootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: str
     const d = await desired(deps, m, name);
     const found = await findAccessory(deps.docker, m, name);
     if (found) throw exists(m, name, found);
-    await create(deps, m, name, d, await hostSpec(deps, m, name, d));
+    await route(deps, m, name, await create(deps, m, name, d, await hostSpec(deps, m, name, d)));
     return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: ['created'] };
   });
 }
@@ -184,10 +193,11 @@ export function rebootAccessory(deps: AccessoryDeps, m: ManifestPayload, name: s
     const found = await findAccessory(deps.docker, m, name);
     const changed = found ? accessoryChanges(found.labels[LABEL.spec], d.summary) : ['created'];
     if (found) {
+      if (deps.routing) await unrouteAccessory(deps.routing, m, name);
       if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
       await deps.docker.remove(found.id, { force: true });
     }
-    await create(deps, m, name, d, spec);
+    await route(deps, m, name, await create(deps, m, name, d, spec));
     return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed };
   });
 }
@@ -202,6 +212,7 @@ export function startAccessory(deps: AccessoryDeps, m: ManifestPayload, name: st
     const found = await findAccessory(deps.docker, m, name);
     if (!found) throw missing(m, name);
     if (!found.running) await deps.docker.start(found.id);
+    await route(deps, m, name, found.id);
     return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: found.running ? [] : ['started'] };
   });
 }
@@ -211,6 +222,8 @@ export function stopAccessory(deps: AccessoryDeps, m: ManifestPayload, name: str
     const d = await desired(deps, m, name);
     const found = await findAccessory(deps.docker, m, name);
     if (!found) throw missing(m, name);
+    // Out of the router before the container stops: requests get the router's 503, not a dead target.
+    if (deps.routing) await unrouteAccessory(deps.routing, m, name);
     if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
     return { accessory: statusOf(m, name, d, await findAccessory(deps.docker, m, name)), changed: found.running ? ['stopped'] : [] };
   });
@@ -218,7 +231,7 @@ export function stopAccessory(deps: AccessoryDeps, m: ManifestPayload, name: str
 
 /** The container goes; with `purge`, what the agent keeps for it too (never an absolute host directory). */
 export function removeAccessory(
-  deps: Pick<AccessoryDeps, 'docker' | 'stateDir'>,
+  deps: Pick<AccessoryDeps, 'docker' | 'stateDir' | 'routing'>,
   m: ManifestPayload,
   name: string,
   purge: boolean,
@@ -228,6 +241,7 @@ export function removeAccessory(
     const spec = accessoryOf(m, name);
     const found = await findAccessory(deps.docker, m, name);
     if (!spec && !found) requireAccessory(m, name);
+    if (deps.routing) await unrouteAccessory(deps.routing, m, name);
     if (found) {
       if (found.running) await deps.docker.stop(found.id, m.stop_timeout);
       await deps.docker.remove(found.id, { force: true });

@@ -43,9 +43,16 @@ export function targetAddress(ip: string, port: number): string {
 export function routeFor(manifest: ManifestPayload, role: string, containerIp: string | readonly string[]): Route | undefined {
   const proxy = roleOf(manifest, role).proxy;
   if (!proxy) return undefined;
+  return proxyRoute(routeName(manifest, role), proxy, containerIp, manifest.error_pages);
+}
+
+type ProxySpec = NonNullable<ReturnType<typeof roleOf>['proxy']>;
+
+/** The router entry named `service` for a proxy spec (a role's, or a routed accessory's). */
+export function proxyRoute(service: string, proxy: Omit<ProxySpec, 'ssl'> & { ssl?: ProxySpec['ssl'] }, containerIp: string | readonly string[], errorPages?: ManifestPayload['error_pages']): Route {
   const targets = (typeof containerIp === 'string' ? [containerIp] : containerIp).map((ip) => targetAddress(ip, proxy.app_port));
   return {
-    service: routeName(manifest, role),
+    service,
     hosts: [...proxy.hosts],
     target: targets.length === 1 ? targets[0]! : targets,
     health_path: proxy.healthcheck.path,
@@ -64,7 +71,7 @@ export function routeFor(manifest: ManifestPayload, role: string, containerIp: s
     ...(proxy.logging ? { logging: { ...proxy.logging } } : {}),
     ...(proxy.ssl ? { tls: { redirect: proxy.ssl_redirect ?? true } } : {}),
     // The pages themselves reach the router beside the table (agent/engine/error-pages.ts).
-    ...(manifest.error_pages ? { error_pages: errorPageHashes(manifest.error_pages) } : {}),
+    ...(errorPages ? { error_pages: errorPageHashes(errorPages) } : {}),
   };
 }
 

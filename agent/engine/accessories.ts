@@ -5,7 +5,9 @@
 // change), so a difference is only reported, and a stopped one is left
 // stopped. A failed boot fails the deploy before any app container changed.
 import { BerthError } from '../../shared/errors.js';
-import { accessoryStatus, bootAccessory, type AccessoryDeps } from '../accessories/service.js';
+import { accessoryStatus, bootAccessory, findAccessory, type AccessoryDeps } from '../accessories/service.js';
+import { routeAccessory } from '../accessories/routes.js';
+import type { ManifestPayload } from '../../shared/manifest.js';
 import { ACCESSORY_KIND, ACCESSORY_LABEL } from '../core/accessories.js';
 import { LABEL } from '../core/containers.js';
 import { event, manifestOf, type RunContext } from './run-context.js';
@@ -21,6 +23,7 @@ export function accessoryDeps(ctx: RunContext, onEvent: (message: string) => voi
     policy: ctx.policy,
     ...(unseal ? { unseal } : {}),
     onEvent,
+    routing: { routes: ctx.deps.store.routes, publish: () => ctx.publisher.publish(), tls: ctx.deps.tls, probe: ctx.deps.probe },
   };
 }
 
@@ -28,6 +31,11 @@ function named(name: string, err: unknown): BerthError {
   const message = `accessory ${name} could not be booted: `;
   if (err instanceof BerthError) return new BerthError(err.code, err.status, message + err.message, err.hint);
   return new BerthError('accessory_failed', 500, message + (err instanceof Error ? err.message : String(err)));
+}
+
+async function routeRunning(deps: AccessoryDeps, m: ManifestPayload, name: string): Promise<void> {
+  const found = await findAccessory(deps.docker, m, name);
+  if (found && deps.routing) await routeAccessory(deps.routing, deps.docker, m, name, found.id, deps.onEvent);
 }
 
 export async function bootAccessories(ctx: RunContext): Promise<void> {
@@ -42,6 +50,8 @@ export async function bootAccessories(ctx: RunContext): Promise<void> {
         say(`accessory ${name}: booted ${accessory.container ?? ''} (reachable as ${accessory.host})`);
         continue;
       }
+      // Running ones are (re)routed as this release says: a proxy added, changed or taken away.
+      if (status.state === 'running') await routeRunning(deps, m, name);
       if (status.changes.length > 0) say(`accessory ${name}: spec changed (${status.changes.join(', ')}); deploy accessory reboot ${name} applies it`);
       if (status.state !== 'running') say(`accessory ${name}: ${status.container} is ${status.state}; left so (deploy accessory start ${name} starts it)`);
     } catch (err) {

@@ -64,6 +64,7 @@ export function createEngine(deps: EngineDeps): Engine {
       await deps.tls?.sync();
       await publisher.sync();
     },
+    publishRoutes: () => publisher.publish(),
     setMaintenance: createMaintenanceSwitch(store, publisher),
     setPause: createPauseSwitch(store, publisher),
     appState: createAppState({ store, docker: deps.docker, log, network: deps.config.network, probe: deps.probe }, publisher),

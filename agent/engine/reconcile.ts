@@ -1,7 +1,7 @@
 // At agent start, in this order: resend the route table (so no drain is judged
 // against stale routes), settle every unfinished deploy (settle.ts), remove the
-// containers no release owns, repoint routes whose container moved, and resend
-// the route table.
+// containers no release owns, repoint routes whose container (a role's or a
+// routed accessory's) moved, and resend the route table.
 import type { DeployRecord } from '../../shared/api-types.js';
 import { parseManifestPayload, type ManifestPayload } from '../../shared/manifest.js';
 import { APP_KIND, LABEL, isReleaseContainer } from '../core/containers.js';
@@ -14,6 +14,8 @@ import type { RoutePublisher } from './route-publisher.js';
 import { settle, type SettleOptions, type Settler } from './settle.js';
 import type { EngineDeps } from './types.js';
 import { rememberErrorPages } from './error-pages.js';
+import { findAccessory } from '../accessories/service.js';
+import { repointAccessoryRoutes } from '../accessories/routes.js';
 
 export function createReconciler(deps: EngineDeps, publisher: RoutePublisher) {
   const s: Settler = { deps, publisher };
@@ -83,6 +85,7 @@ async function repointRoutes({ store, docker, log }: EngineDeps): Promise<void> 
     }
     // `deploy app stop` outlives restarts: those containers stay stopped and unrouted.
     const stopped = stoppedRoles(store, m.service, m.destination);
+    await repointAccessoryRoutes(store.routes, m, (name) => findAccessory(docker, m, name));
     for (const role of proxiedRoles(m).filter((r) => !stopped.has(r))) {
       const ips: string[] = [];
       for (const { name, info: found } of await releaseContainers(docker, m, role)) {

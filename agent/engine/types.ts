@@ -74,6 +74,8 @@ export interface Engine {
   reconcile(): Promise<void>;
   /** Sends the agent's route table when the router is behind; tolerates a router that is down. */
   syncRoutes(): Promise<void>;
+  /** Sends the whole route table now (routed accessories, agent/accessories/routes.ts). */
+  publishRoutes(): Promise<number>;
   /** Tries again to bring deploys a failure left unfinished (lock held) to a final state. */
   retryStranded(): Promise<void>;
   /** Routes of roles with several replicas follow the replicas that run and are healthy (replica-watch.ts). */

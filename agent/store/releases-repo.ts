@@ -30,9 +30,15 @@ export function createReleasesRepo(db: Db, now: () => number, bus: EventEmitter)
    * another service or destination, or that two of its own roles both route.
    */
   function routeClash(p: ManifestPayload): RouteClash | undefined {
-    const own = Object.entries(p.roles).flatMap(([role, r]) =>
-      r.proxy ? [{ owner: `role ${role} of ${manifestSubject(p.service, p.destination)}`, hosts: r.proxy.hosts, prefixes: r.proxy.path_prefixes }] : [],
-    );
+    const own = [
+      ...Object.entries(p.roles).flatMap(([role, r]) =>
+        r.proxy ? [{ owner: `role ${role} of ${manifestSubject(p.service, p.destination)}`, hosts: r.proxy.hosts, prefixes: r.proxy.path_prefixes }] : [],
+      ),
+      // Routed accessories claim hosts as roles do (their route key is `service.name`).
+      ...Object.entries(p.accessories ?? {}).flatMap(([name, a]) =>
+        a.proxy ? [{ owner: `accessory ${name} of ${manifestSubject(p.service, p.destination)}`, hosts: a.proxy.hosts, prefixes: a.proxy.path_prefixes }] : [],
+      ),
+    ];
     if (own.length === 0) return undefined;
     const inner = findRouteClash(own);
     if (inner) return inner;

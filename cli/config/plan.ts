@@ -52,6 +52,7 @@ export interface PlannedAccessory {
   files: AccessoryFileConfig[];
   directories: AccessoryDirectoryConfig[];
   volumes: string[];
+  proxy?: ProxyConfig;
 }
 
 export interface Plan {
@@ -124,6 +125,7 @@ function planAccessory(config: DeployConfig, acc: AccessoryConfig): PlannedAcces
     files: acc.files.map((f) => ({ ...f })),
     directories: acc.directories.map((d) => ({ ...d })),
     volumes: [...acc.volumes],
+    ...(acc.proxy ? { proxy: acc.proxy } : {}),
   };
 }
 

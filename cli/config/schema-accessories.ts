@@ -11,6 +11,7 @@ import { checkEnv } from './schema-env.js';
 import { checkAccessoryDirectories, checkAccessoryFiles } from './schema-accessory-paths.js';
 import { checkCmd, checkLabels, checkText } from './schema-values.js';
 import { checkRegistry } from './schema-registry.js';
+import { checkAccessoryProxy } from './schema-accessory-proxy.js';
 import type { AccessoryConfig, RegistryConfig } from './types.js';
 import type { KeyPath } from './yaml.js';
 
@@ -115,9 +116,8 @@ function checkAccessory(service: string, name: string, raw: unknown, appRegistry
     if (own !== undefined) findings.warn([...path, 'service'], `not in force: the agent names the container itself and the app reaches it as ${acc.service}`);
   }
   if (raw.registry !== undefined) applyAccessoryRegistry(acc, raw.registry, appRegistry, [...path, 'registry'], findings);
-  if (raw.proxy !== undefined && raw.proxy !== false) {
-    findings.warn([...path, 'proxy'], `not in force: Berth's router does not route to accessories yet; publish a port (accessories/${name}/port) to reach it`);
-  }
+  const proxy = checkAccessoryProxy(raw.proxy, [...path, 'proxy'], findings);
+  if (proxy) acc.proxy = proxy;
   return acc;
 }
 

@@ -114,6 +114,8 @@ export interface AccessoryConfig {
   files: AccessoryFileConfig[];
   directories: AccessoryDirectoryConfig[];
   volumes: string[];
+  /** Routed by the agent's router once healthy, like a role (schema-accessory-proxy.ts). */
+  proxy?: ProxyConfig;
 }
 
 export interface BootConfig {

@@ -234,6 +234,20 @@ describe('POST /v1/releases', () => {
       await control();
     });
 
+    it('a routed accessory claims its hosts like a role: another service\'s host or its own role\'s → 409, nothing stored', async () => {
+      await control();
+      const accessory = (host: string) => ({
+        accessories: { admin: { image: `adminer@sha256:${'ab'.repeat(32)}`, proxy: { hosts: [host], app_port: 80, healthcheck: { path: '/up', interval: 1, timeout: 5 } } } },
+      });
+      f.store.routes.set('other', '', { service: 'other', hosts: ['acc.test'], target: '10.0.0.9:80' });
+      let before = f.store.dump();
+      await refused(await f.postRelease(await f.manifest(accessory('acc.test'))), before, 409, 'host_conflict', /host acc\.test is already served by other/);
+      f.store.routes.set('other', '', null);
+      before = f.store.dump();
+      await refused(await f.postRelease(await f.manifest(accessory('demo.test'))), before, 409, 'host_conflict', /routed by both (role web|accessory admin) of demo and (accessory admin|role web) of demo/);
+      await control();
+    });
+
     it('path prefixes share a host: another prefix deploys, the same host and prefix is 409 naming host, prefix and the holder', async () => {
       await control();
       const proxy = (path_prefixes?: string[]) => ({

@@ -76,7 +76,7 @@ describe('accessory files and directories', () => {
 });
 
 describe('accessory keys Berth cannot apply', () => {
-  it('registry is applied as Kamal does (server joined to the image); another registry\'s login, network, proxy and service are warned about', async () => {
+  it('registry is applied as Kamal does (server joined to the image); another registry\'s login, network and service are warned about', async () => {
     const onApp = await loadConfig(app({ 'config/deploy.yml': BASE.replace('servers:', 'registry:\n  server: ghcr.io\n  username: u\n  password: [REG]\nservers:') + '    registry:\n      server: ghcr.io\n      username: u\n      password: [REG]\n' }));
     assert.equal(onApp.config.accessories[0]?.image, 'ghcr.io/mysql:8.0');
     assert.deepEqual(onApp.warnings, []);
@@ -85,7 +85,6 @@ describe('accessory keys Berth cannot apply', () => {
     assert.deepEqual(warnings, [
       "warning: accessories/db/registry: login not in force: the agent logs in only to the app's registry (docker.io); it pulls quay.io/mysql:8.0 without one, which works for a public image (config/deploy.yml:12)",
       'warning: accessories/db/network: not in force: the agent attaches accessories to its own network, where the app reaches this one as demo-db (config/deploy.yml:16)',
-      "warning: accessories/db/proxy: not in force: Berth's router does not route to accessories yet; publish a port (accessories/db/port) to reach it (config/deploy.yml:17)",
       'warning: accessories/db/service: not in force: the agent names the container itself and the app reaches it as demo-db (config/deploy.yml:19)',
     ]);
     assert.equal(config.accessories[0]?.service, 'demo-db');

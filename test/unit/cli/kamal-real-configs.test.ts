@@ -165,11 +165,7 @@ function fromBerth(b: BerthView): unknown {
  * Cases Berth cannot load yet, each with the part of issue 14 that fixes it.
  * The lead removes an entry when that part is merged; every other case must pass.
  */
-const TODO: Record<string, string> = {
-  'ddbj-repository/staging': "issue 14: the seaweedfs accessory's proxy: (Berth loads it as not in force, so --json shows no proxy where Kamal has one); its options.mount passes",
-  'ddbj-repository/production': "issue 14: the seaweedfs accessory's proxy: (Berth loads it as not in force, so --json shows no proxy where Kamal has one); its options.mount passes",
-  'rogue-scholar/default': "issue 14: accessories' proxy: (listmonk, n8n, bert, plausible; Berth loads it as not in force, so --json shows no proxy where Kamal has one)",
-};
+const TODO: Record<string, string> = {};
 
 /** Configs Kamal loads that Berth refuses on purpose, with what its refusal must name. */
 const REFUSED_BY_DESIGN: Record<string, { reason: string; error: RegExp }> = {
