@@ -6,6 +6,7 @@
 // alias of the same name (Kamal refuses such aliases in the config).
 
 import { UserError } from '../shared/errors.js';
+import { rubyShellSplit } from './secrets/shellwords.js';
 import type { CommandSpec } from './command.js';
 import { KAMAL_COMMANDS, KAMAL_GROUPS } from './kamal-commands.js';
 import { configSelection, positionalIndexes, positionalWords, translateKamal } from './kamal-translate.js';
@@ -28,43 +29,20 @@ function isKnownWord(word: string, commands: readonly CommandSpec[]): boolean {
 }
 
 /**
- * An alias body split as Kamal splits it (Ruby's Shellwords.split): quotes
- * and backslashes only, `$` and `|` are plain characters. What they mean to a
- * shell is judged later, on the command `app exec` runs.
+ * An alias body split as Kamal splits it (Ruby's Shellwords.split, the same
+ * port `kamal secrets` uses): quotes and backslashes only, `$` and `|` are
+ * plain characters. What they mean to a shell is judged later, on the command
+ * `app exec` runs.
  */
 export function splitAliasWords(text: string): string[] | undefined {
-  const words: string[] = [];
-  let word: string | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string;
-    if (/\s/.test(c)) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else if (c === "'") {
-      const end = text.indexOf("'", i + 1);
-      if (end === -1) return undefined;
-      word = (word ?? '') + text.slice(i + 1, end);
-      i = end;
-    } else if (c === '"') {
-      word ??= '';
-      for (i++; text[i] !== '"'; i++) {
-        if (i >= text.length) return undefined;
-        if (text[i] === '\\' && /[$`"\\\n]/.test(text[i + 1] ?? '')) i++;
-        word += text[i];
-      }
-    } else if (c === '\\') {
-      if (i + 1 >= text.length) return undefined;
-      word = (word ?? '') + text[++i];
-    } else word = (word ?? '') + c;
-  }
-  if (word !== undefined) words.push(word);
-  return words;
+  const split = rubyShellSplit(text);
+  return split.ok ? split.words : undefined;
 }
 
 /** `argv` with its first positional word replaced by `body`'s words, the rest appended after them. */
 export function expandAlias(argv: readonly string[], name: string, body: string): string[] {
   const words = splitAliasWords(body);
-  if (!words) throw new UserError(`alias ${name}: ${JSON.stringify(body.slice(0, 200))} has an unmatched quote or ends with a backslash`, 'fix aliases: in deploy.yml', 'config_invalid');
+  if (!words) throw new UserError(`alias ${name}: ${JSON.stringify(body.slice(0, 200))} has an unmatched quote`, 'fix aliases: in deploy.yml', 'config_invalid');
   const at = positionalIndexes(argv)[0] ?? argv.length;
   return [...words, ...argv.slice(0, at), ...argv.slice(at + 1)];
 }

@@ -153,7 +153,8 @@ test('alias bodies split as Ruby Shellwords does: quotes and backslashes only', 
   assert.deepEqual(splitAliasWords(`app exec "sh -c 'echo \\$HOME | wc'" a\\ b`), ['app', 'exec', "sh -c 'echo $HOME | wc'", 'a b']);
   assert.deepEqual(splitAliasWords(`x 'it''s' "" y$Z`), ['x', 'its', '', 'y$Z']);
   assert.equal(splitAliasWords(`app exec "unterminated`), undefined);
-  assert.equal(splitAliasWords(`trailing \\`), undefined);
+  // Ruby: "trailing \\".shellsplit => ["trailing", "\\"].
+  assert.deepEqual(splitAliasWords(`trailing \\`), ['trailing', '\\']);
 });
 
 test('through main: Kamal forms without a Berth meaning exit 2 naming what to use; an alias shadowing a Kamal command is a config error', async () => {
