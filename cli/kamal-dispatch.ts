@@ -67,12 +67,12 @@ export async function resolveCommandLine(argv: readonly string[], commands: read
 }
 
 /** Aliases from the deploy.yml under `cwd` the line names; config loading is imported only when a line needs it. */
-export function configAliases(cwd: string): AliasSource {
+export function configAliases(cwd: string, env: Readonly<Record<string, string | undefined>>): AliasSource {
   return async (argv) => {
     const { config, destination } = configSelection(argv);
     try {
       const { loadConfig } = await import('./config/load.js');
-      return { aliases: (await loadConfig(cwd, config, destination ?? '')).config.aliases };
+      return { aliases: (await loadConfig(cwd, config, destination ?? '', env)).config.aliases };
     } catch (err) {
       return { failed: err instanceof Error ? err.message : String(err) };
     }

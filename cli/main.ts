@@ -152,7 +152,7 @@ export async function main(io: MainIo): Promise<number> {
   const verbose = own.includes('--verbose');
   try {
     // Aliases and Kamal's command forms become the Berth command line first.
-    const resolved = await resolveCommandLine(io.argv, commands, configAliases(io.env.cwd));
+    const resolved = await resolveCommandLine(io.argv, commands, configAliases(io.env.cwd, io.env.processEnv));
     const parsed = parseCommandLine(resolved.argv, commands);
     if (parsed.kind === 'command' && parsed.values.json !== true) for (const note of resolved.notes) io.stderr.write(`${note}\n`);
     if (parsed.kind === 'help') {
