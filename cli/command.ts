@@ -4,6 +4,7 @@
 // spec. Definitions live in cli/commands/, one per file; they import what they
 // run lazily, so loading every spec (for help and dispatch) stays cheap.
 
+import type { LoadedConfig } from './config/load.js';
 import type { CliEnv } from './env.js';
 import type { Printer } from './output/printer.js';
 import type { Style } from './output/style.js';
@@ -47,7 +48,12 @@ export interface RunContext {
   /** stdout is a terminal and not --json: live progress may redraw. */
   live: boolean;
   globals: GlobalOptions;
+  /** deploy.yml loads of this command line (cli/app-config.ts loadConfigOnce). */
+  configs?: ConfigCache;
 }
+
+/** Configs loaded during one command line, by file and destination: ERB runs once. */
+export type ConfigCache = Map<string, Promise<LoadedConfig>>;
 
 export interface CommandContext<S extends OptionSpecs = OptionSpecs> extends RunContext {
   options: OptionsOf<S>;

@@ -7,7 +7,7 @@
 
 import { UserError } from '../shared/errors.js';
 import { rubyShellSplit } from './secrets/shellwords.js';
-import type { CommandSpec } from './command.js';
+import type { CommandSpec, ConfigCache } from './command.js';
 import { KAMAL_COMMANDS, KAMAL_GROUPS } from './kamal-commands.js';
 import { configSelection, positionalIndexes, positionalWords, translateKamal } from './kamal-translate.js';
 
@@ -66,13 +66,17 @@ export async function resolveCommandLine(argv: readonly string[], commands: read
   return translated ? { argv: translated.argv, notes: translated.notes } : { argv: line, notes: [] };
 }
 
-/** Aliases from the deploy.yml under `cwd` the line names; config loading is imported only when a line needs it. */
-export function configAliases(cwd: string, env: Readonly<Record<string, string | undefined>>): AliasSource {
+/**
+ * Aliases from the deploy.yml under `cwd` the line names; config loading is
+ * imported only when a line needs it, and the load is kept in `cache` for the
+ * command the alias runs.
+ */
+export function configAliases(cwd: string, env: Readonly<Record<string, string | undefined>>, cache: ConfigCache): AliasSource {
   return async (argv) => {
     const { config, destination } = configSelection(argv);
     try {
-      const { loadConfig } = await import('./config/load.js');
-      return { aliases: (await loadConfig(cwd, config, destination ?? '', env)).config.aliases };
+      const { loadConfigOnce } = await import('./app-config.js');
+      return { aliases: (await loadConfigOnce(cache, cwd, config, destination ?? '', env)).config.aliases };
     } catch (err) {
       return { failed: err instanceof Error ? err.message : String(err) };
     }

@@ -5,7 +5,7 @@
 import { isBerthError } from '../shared/errors.js';
 import { ownWords, parseCommandLine } from './args.js';
 import { configAliases, resolveCommandLine } from './kamal-dispatch.js';
-import type { CommandDefinition, OptionSpecs, OptionsOf } from './command.js';
+import type { CommandDefinition, ConfigCache, OptionSpecs, OptionsOf } from './command.js';
 import keysNewCommand from './commands/keys-new.js';
 import keysShowCommand from './commands/keys-show.js';
 import serverAddCommand from './commands/server-add.js';
@@ -152,7 +152,8 @@ export async function main(io: MainIo): Promise<number> {
   const verbose = own.includes('--verbose');
   try {
     // Aliases and Kamal's command forms become the Berth command line first.
-    const resolved = await resolveCommandLine(io.argv, commands, configAliases(io.env.cwd, io.env.processEnv));
+    const configs: ConfigCache = new Map();
+    const resolved = await resolveCommandLine(io.argv, commands, configAliases(io.env.cwd, io.env.processEnv, configs));
     const parsed = parseCommandLine(resolved.argv, commands);
     if (parsed.kind === 'command' && parsed.values.json !== true) for (const note of resolved.notes) io.stderr.write(`${note}\n`);
     if (parsed.kind === 'help') {
@@ -167,6 +168,7 @@ export async function main(io: MainIo): Promise<number> {
       json: wantsJson,
       live: io.env.stdoutIsTTY && !wantsJson,
       globals: parsed.globals,
+      configs,
       // The parser filled these from this command's own spec, which is what run() is typed by.
       options: parsed.options as OptionsOf<OptionSpecs>,
       positionals: parsed.positionals,
