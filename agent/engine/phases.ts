@@ -19,7 +19,6 @@ import { freePublishedPorts } from './publish-handover.js';
 import { describeLogin, registryAuth } from './registry-auth.js';
 import { openRoleSecrets, roleFingerprints } from './role-secrets.js';
 import { event, launchedRole, manifestOf, stepsOf, type RunContext } from './run-context.js';
-import { rememberErrorPages } from './error-pages.js';
 
 /** The stored manifest, checked against its deploy record. */
 export async function verify(ctx: RunContext): Promise<string> {
@@ -151,7 +150,6 @@ export async function switchRoutes(ctx: RunContext): Promise<string> {
   for (const step of routeSteps) {
     const route = routeFor(m, step.role, launchedRole(ctx, step.role).map((l) => l.info.ip ?? ''));
     if (!route) continue;
-    rememberErrorPages(m.error_pages);
     newTargets.set(step.role, routeTargets(route).join(' '));
     store.routes.set(step.service, step.destination, route);
   }

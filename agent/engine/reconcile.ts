@@ -13,7 +13,6 @@ import { releaseContainers } from './observe.js';
 import type { RoutePublisher } from './route-publisher.js';
 import { settle, type SettleOptions, type Settler } from './settle.js';
 import type { EngineDeps } from './types.js';
-import { rememberErrorPages } from './error-pages.js';
 import { findAccessory } from '../accessories/service.js';
 import { repointAccessoryRoutes } from '../accessories/routes.js';
 
@@ -103,7 +102,6 @@ async function repointRoutes({ store, docker, log }: EngineDeps): Promise<void> 
       }
       const route = ips.length > 0 ? routeFor(m, role, ips) : undefined;
       if (!route) continue;
-      rememberErrorPages(m.error_pages);
       const existing = store.routes.all().find((r) => r.service === route.service);
       if (existing && routeTargets(existing).join(' ') === routeTargets(route).join(' ')) continue;
       const key = routeKey(m, role);

@@ -7,7 +7,7 @@ import type { MaintenanceState, PauseState } from '../../shared/api-types.js';
 import { publishedRoutes, sameRoutes } from '../core/routes.js';
 import type { RouterPort } from './types.js';
 import { createSerial } from '../serial.js';
-import { pushErrorPages } from './error-pages.js';
+import { pushErrorPages, storedErrorPages } from './error-pages.js';
 
 const MAX_ATTEMPTS = 4;
 
@@ -40,6 +40,7 @@ export interface RoutePublisher {
 export function createRoutePublisher(store: Store, router: RouterPort, log: Logger): RoutePublisher {
   let routerDown = false;
   const serialize = createSerial();
+  const pages = storedErrorPages(store);
 
   // The table as the router must serve it: routes with health paths, maintenance and pauses merged in, stopped roles left out.
   const overlays = (): RouteOverlays => ({ maintenance: store.maintenance.all(), pauses: store.pauses.all(), stopped: store.appState.hiddenRoutes() });
@@ -54,7 +55,7 @@ export function createRoutePublisher(store: Store, router: RouterPort, log: Logg
         ? { version: store.routes.version() + 1, routes: table(preview(stored)) }
         : { version: store.routes.version(), routes: table(stored) };
       try {
-        await pushErrorPages(router, set.routes);
+        await pushErrorPages(router, set.routes, pages);
         await router.putRoutes(set);
         return set.version;
       } catch (err) {
