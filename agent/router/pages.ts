@@ -1,6 +1,8 @@
 // The router's own error pages. The detail may hold a client-sent host name,
 // so it is escaped and bounded.
 
+import { escapeHtml } from '../../shared/error-pages.js';
+
 const TITLES: Record<ErrorPageStatus, string> = {
   400: 'Bad Request',
   413: 'Content Too Large',
@@ -53,8 +55,4 @@ export function acceptsHtml(accept: string | undefined): boolean {
       const q = params.find((p) => p.startsWith('q='));
       return q === undefined || Number(q.slice(2)) > 0;
     });
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
