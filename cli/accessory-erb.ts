@@ -12,13 +12,15 @@ export interface AccessoryErbInput {
   text: string;
   appDir: string;
   destination: string;
-  /** The accessory's env: clear values and opened secrets. */
+  /** The CLI's environment, as deploy.yml's ERB sees it. */
+  processEnv: Readonly<Record<string, string | undefined>>;
+  /** The accessory's env: clear values and opened secrets, added to processEnv. */
   env: Readonly<Record<string, string>>;
   maxBytes: number;
 }
 
 export async function renderAccessoryFile(input: AccessoryErbInput): Promise<string> {
-  const env = { ...process.env, ...input.env };
+  const env = { ...input.processEnv, ...input.env };
   const [rendered] = await renderErb([{ label: input.label, text: input.text }], input.appDir, input.destination, { env, maxBytes: input.maxBytes });
   if (rendered === undefined) throw new ConfigError(`ERB in ${input.label} could not be rendered`);
   return rendered.text;

@@ -82,7 +82,7 @@ const resolved = new WeakMap<Plan, Map<string, Promise<string>>>();
 const renderedFiles = new WeakMap<Plan, Map<string, Promise<string>>>();
 
 /** A file's content: as read, or rendered once per push when it is ERB (Kamal renders `*.erb` files). */
-function fileContent(config: DeployConfig, plan: Plan, acc: PlannedAccessory, index: number, s: Sealing): Promise<string> {
+function fileContent(config: DeployConfig, plan: Plan, acc: PlannedAccessory, index: number, s: Sealing, processEnv: Readonly<Record<string, string | undefined>>): Promise<string> {
   const file = acc.files[index]!;
   const text = fileBytes(acc, index).toString('utf8');
   if (file.erbIn === undefined) return Promise.resolve(text);
@@ -94,7 +94,7 @@ function fileContent(config: DeployConfig, plan: Plan, acc: PlannedAccessory, in
     const env: Record<string, string> = { ...acc.env.clear };
     for (const [name, secretName] of Object.entries(acc.env.secretNames)) env[name] = s.secret(secretName);
     const label = `accessories/${acc.name}/files/${index}: ${file.local}`;
-    content = renderAccessoryFile({ label: file.local, text, appDir: file.erbIn, destination: config.destination, env, maxBytes: ACCESSORY_FILE_MAX_BYTES }).then((out) => {
+    content = renderAccessoryFile({ label: file.local, text, appDir: file.erbIn, destination: config.destination, processEnv, env, maxBytes: ACCESSORY_FILE_MAX_BYTES }).then((out) => {
       if (Buffer.byteLength(out) > ACCESSORY_FILE_MAX_BYTES) throw new ConfigError(`${label} renders to more than ${ACCESSORY_FILE_MAX_BYTES} bytes; an accessory file may have at most that`);
       return out;
     });
@@ -118,7 +118,7 @@ function accessoryImage(plan: Plan, image: string, login: Sealing['registry']): 
 }
 
 /** `images`: accessory name → repo@sha256 already resolved; the others are looked up here. */
-export async function manifestAccessories(config: DeployConfig, plan: Plan, host: string, s: Sealing, images: Readonly<Record<string, string>> = {}): Promise<ManifestAccessories | undefined> {
+export async function manifestAccessories(config: DeployConfig, plan: Plan, host: string, s: Sealing, images: Readonly<Record<string, string>> = {}, processEnv: Readonly<Record<string, string | undefined>> = process.env): Promise<ManifestAccessories | undefined> {
   const placed = accessoriesOnHost(plan, host);
   if (placed.length === 0) return undefined;
   const out: ManifestAccessories = {};
@@ -128,7 +128,7 @@ export async function manifestAccessories(config: DeployConfig, plan: Plan, host
     for (const [name, secretName] of Object.entries(acc.env.secretNames)) secret[name] = await s.seal(s.secret(secretName), { use: 'accessory-env', ...where, name });
     const files: ManifestAccessories[string]['files'] = [];
     for (const [i, file] of acc.files.entries()) {
-      const content = await s.seal(await fileContent(config, plan, acc, i, s), { use: 'accessory-file', ...where, target: file.remote });
+      const content = await s.seal(await fileContent(config, plan, acc, i, s, processEnv), { use: 'accessory-file', ...where, target: file.remote });
       if (content.length > ACCESSORY_FILE_MAX_CHARS) throw new ConfigError(`accessories/${acc.name}/files/${i}: ${file.local} is too large once sealed (${content.length} characters, at most ${ACCESSORY_FILE_MAX_CHARS})`);
       files.push({ target: file.remote, content, mode: file.mode, ...(file.owner ? { owner: file.owner } : {}) });
     }

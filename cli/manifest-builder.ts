@@ -39,6 +39,8 @@ export interface ManifestFacts {
   accessoryImages?: Readonly<Record<string, string>>;
   /** Kamal's error_pages_path, read by cli/error-pages.ts: status → HTML. */
   errorPages?: Readonly<Record<string, string>>;
+  /** The CLI's environment, which accessory `*.erb` files render with (as deploy.yml does). */
+  processEnv?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface Sealing {
@@ -276,7 +278,7 @@ export async function buildManifestPayload(config: DeployConfig, plan: Plan, hos
   const cron = manifestCron(config, plan, host);
   // Only a host with jobs reports failed runs; others never open the hook.
   const notify = cron ? await manifestNotify(config, sealing) : undefined;
-  const accessories = await manifestAccessories(config, plan, host, sealing, facts.accessoryImages);
+  const accessories = await manifestAccessories(config, plan, host, sealing, facts.accessoryImages, facts.processEnv);
   // A routed accessory's proxy travels as a role's does (ssl: true only, schema-accessory-proxy.ts).
   for (const [name, acc] of Object.entries(accessories ?? {})) {
     const proxy = manifestProxy({ role: `accessory ${name}`, proxy: plan.accessories.find((a) => a.name === name)?.proxy ?? null });

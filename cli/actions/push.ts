@@ -64,7 +64,7 @@ export async function push(ctx: RunContext, options: { version: string | undefin
         secret: inputs.secret,
         registry: inputs.registry,
       };
-      return ({ seq, nowSeconds }) => buildManifestPayload(config, plan, host, { kid: key.kid, agentId: pin.agent_id, version, image, seq, nowSeconds, ...(errorPages ? { errorPages } : {}) }, sealing);
+      return ({ seq, nowSeconds }) => buildManifestPayload(config, plan, host, { kid: key.kid, agentId: pin.agent_id, version, image, seq, nowSeconds, processEnv: ctx.env.processEnv, ...(errorPages ? { errorPages } : {}) }, sealing);
     },
   };
   await rollOut(ctx, {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { loadConfig } from '../../../cli/config/load.js';
 import { planContainers } from '../../../cli/config/plan.js';
 import { buildManifestPayload } from '../../../cli/manifest-builder.js';
@@ -38,7 +38,7 @@ accessories:
       - ${file}:/etc/mysql/conf.d/client.cnf
 `;
 
-async function renderedFile(template: string): Promise<string> {
+async function renderedFile(template: string, erb: 'ruby' | 'builtin'): Promise<string> {
   const dir = tempDir();
   try {
     mkdirSync(join(dir.path, 'config'));
@@ -52,7 +52,7 @@ async function renderedFile(template: string): Promise<string> {
       secret: (name: string) => SECRETS[name] ?? assert.fail(`unexpected secret ${name}`),
       registry: undefined,
     };
-    const manifest = await buildManifestPayload(loaded, planContainers(loaded), '10.0.0.1:7443', facts, sealing);
+    const manifest = await buildManifestPayload(loaded, planContainers(loaded), '10.0.0.1:7443', { ...facts, processEnv: { PATH: process.env.PATH, BERTH_ERB: erb } }, sealing);
     const file = manifest.accessories?.db?.files?.[0];
     assert.equal(file?.target, '/etc/mysql/conf.d/client.cnf');
     const opened = await openSealed(file?.content ?? '', keys.sealing.privateJwk, { use: 'accessory-file', service: 'shop', destination: '', accessory: 'db', target: '/etc/mysql/conf.d/client.cnf' });
@@ -67,21 +67,13 @@ const EXPECTED = '[client]\ndatabase=shop_production\npassword=pw-accessory-erb-
 
 for (const mode of ['ruby', 'builtin'] as const) {
   describe(`accessory .erb files (BERTH_ERB=${mode})`, () => {
-    const saved = process.env.BERTH_ERB;
-    beforeEach(() => {
-      process.env.BERTH_ERB = mode;
-    });
-    afterEach(() => {
-      if (saved === undefined) delete process.env.BERTH_ERB;
-      else process.env.BERTH_ERB = saved;
-    });
 
     it('renders the template with the accessory env, secrets included, and seals the result', async () => {
-      assert.equal(await renderedFile(TEMPLATE), EXPECTED);
+      assert.equal(await renderedFile(TEMPLATE, mode), EXPECTED);
     });
 
     it('names the failing tag and line, never a value', async () => {
-      await assert.rejects(renderedFile('password=<%= ENV.fetch("DB_PASSWORD") %>\nport=<%= ENV.fetch("DB_PORT") %>\n'), (err: unknown) => {
+      await assert.rejects(renderedFile('password=<%= ENV.fetch("DB_PASSWORD") %>\nport=<%= ENV.fetch("DB_PORT") %>\n', mode), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /config\/client\.cnf\.erb:2/);
         assert.match(err.message, /DB_PORT/);
@@ -91,7 +83,7 @@ for (const mode of ['ruby', 'builtin'] as const) {
     });
 
     it('refuses a template that renders to more than an accessory file may hold', async () => {
-      await assert.rejects(renderedFile(`<%= "x" * 70000 %>\n`), (err: unknown) => {
+      await assert.rejects(renderedFile(`<%= "x" * 70000 %>\n`, mode), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         // Ruby renders it and Berth refuses the size; the built-in subset has no `*` and names the tag instead.
         assert.match(err.message, mode === 'ruby' ? /renders (\(ERB\) )?to more than 65536 bytes/ : /not supported without Ruby/);
