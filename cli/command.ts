@@ -85,3 +85,16 @@ export function defineCommand<const S extends OptionSpecs>(definition: CommandDe
 export function commandName(spec: CommandSpec): string {
   return spec.path.join(' ');
 }
+
+/** The options of `commands` and the global ones that take a value, as typed (`--lines`, `-n`). */
+export function valueOptionNames(commands: readonly Pick<CommandSpec, 'options'>[]): ReadonlySet<string> {
+  const names = new Set<string>();
+  for (const options of [GLOBAL_OPTIONS as OptionSpecs, ...commands.map((c) => (c.options ?? {}) as OptionSpecs)]) {
+    for (const [name, spec] of Object.entries(options)) {
+      if (spec.type !== 'string') continue;
+      names.add(`--${name}`);
+      if (spec.short) names.add(`-${spec.short}`);
+    }
+  }
+  return names;
+}

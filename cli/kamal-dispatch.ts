@@ -7,7 +7,7 @@
 
 import { UserError } from '../shared/errors.js';
 import { rubyShellSplit } from './secrets/shellwords.js';
-import type { CommandSpec, ConfigCache } from './command.js';
+import { valueOptionNames, type CommandSpec, type ConfigCache } from './command.js';
 import { KAMAL_COMMANDS, KAMAL_GROUPS } from './kamal-commands.js';
 import { configSelection, positionalIndexes, positionalWords, translateKamal } from './kamal-translate.js';
 
@@ -40,18 +40,20 @@ export function splitAliasWords(text: string): string[] | undefined {
 }
 
 /** `argv` with its first positional word replaced by `body`'s words, the rest appended after them. */
-export function expandAlias(argv: readonly string[], name: string, body: string): string[] {
+export function expandAlias(argv: readonly string[], name: string, body: string, berthValues?: ReadonlySet<string>): string[] {
   const words = splitAliasWords(body);
   if (!words) throw new UserError(`alias ${name}: ${JSON.stringify(body.slice(0, 200))} has an unmatched quote`, 'fix aliases: in deploy.yml', 'config_invalid');
-  const at = positionalIndexes(argv)[0] ?? argv.length;
+  const at = positionalIndexes(argv, berthValues)[0] ?? argv.length;
   return [...words, ...argv.slice(0, at), ...argv.slice(at + 1)];
 }
 
 export async function resolveCommandLine(argv: readonly string[], commands: readonly CommandSpec[], aliasSource: AliasSource): Promise<ResolvedLine> {
   let line = [...argv];
   let source: Awaited<ReturnType<AliasSource>> | undefined;
+  // Option values (`--comment x`) are never taken for command words.
+  const berthValues = valueOptionNames(commands);
   for (let depth = 0; ; depth++) {
-    const first = positionalWords(line)[0];
+    const first = positionalWords(line, berthValues)[0];
     if (first === undefined || isKnownWord(first, commands)) break;
     source ??= await aliasSource(line);
     if ('failed' in source) {
@@ -60,9 +62,9 @@ export async function resolveCommandLine(argv: readonly string[], commands: read
     const body = Object.hasOwn(source.aliases, first) ? source.aliases[first] : undefined;
     if (body === undefined) break;
     if (depth >= MAX_ALIAS_DEPTH) throw new UserError(`alias ${first} expands to aliases more than ${MAX_ALIAS_DEPTH} deep`, 'an alias probably names itself; fix aliases: in deploy.yml', 'config_invalid');
-    line = expandAlias(line, first, body);
+    line = expandAlias(line, first, body, berthValues);
   }
-  const translated = translateKamal(line);
+  const translated = translateKamal(line, berthValues);
   return translated ? { argv: translated.argv, notes: translated.notes } : { argv: line, notes: [] };
 }
 

@@ -5,6 +5,7 @@
 // (--json, --trust-new, --key) work on the Kamal forms too.
 
 import { UserError } from '../shared/errors.js';
+import { valueOptionNames } from './command.js';
 import { splitShellWords } from './config/shell-words.js';
 import {
   KAMAL_COMMAND_OPTIONS, KAMAL_COMMANDS, KAMAL_GLOBAL_OPTIONS, KAMAL_GROUPS, KAMAL_GROUPS_REFUSED,
@@ -19,8 +20,8 @@ export interface Translation {
 }
 
 const KAMAL_LOCK_WAIT_TIMEOUT = '900';
-// Berth's own options that take a value, so their values are not taken for command words.
-const BERTH_VALUE_OPTIONS = new Set(['--config', '-c', '--destination', '-d', '--key', '--lock-wait', '--role', '--host']);
+// Berth's global options that take a value; callers that know the commands pass all of theirs (valueOptionNames).
+const GLOBAL_VALUE_OPTIONS = valueOptionNames([]);
 
 const ALL_OPTIONS: KamalOption[] = [...KAMAL_GLOBAL_OPTIONS, ...Object.values(KAMAL_COMMAND_OPTIONS)];
 
@@ -37,7 +38,7 @@ function findOption(token: string): KamalOption | undefined {
 }
 
 /** Whether the option at `i` consumes the next token as its value. */
-function takesValue(argv: readonly string[], i: number, option: KamalOption | undefined): boolean {
+function takesValue(argv: readonly string[], i: number, option: KamalOption | undefined, berthValues: ReadonlySet<string>): boolean {
   const token = argv[i] as string;
   const next = argv[i + 1];
   if (token.includes('=') || next === undefined) return false;
@@ -46,24 +47,24 @@ function takesValue(argv: readonly string[], i: number, option: KamalOption | un
   // -h alone is help; -h HOSTS is Kamal's host filter.
   if (token === '-h') return !next.startsWith('-');
   if (option) return option.value;
-  return BERTH_VALUE_OPTIONS.has(token);
+  return berthValues.has(token);
 }
 
 /** Where the positional words of a command line are, skipping options and their values. */
-export function positionalIndexes(argv: readonly string[]): number[] {
+export function positionalIndexes(argv: readonly string[], berthValues: ReadonlySet<string> = GLOBAL_VALUE_OPTIONS): number[] {
   const at: number[] = [];
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i] as string;
     if (token === '--') return [...at, ...argv.slice(i + 1).map((_, j) => i + 1 + j)];
     if (token.startsWith('-') && token !== '-') {
-      if (takesValue(argv, i, findOption(token.split('=')[0] as string))) i++;
+      if (takesValue(argv, i, findOption(token.split('=')[0] as string), berthValues)) i++;
     } else at.push(i);
   }
   return at;
 }
 
-export function positionalWords(argv: readonly string[]): string[] {
-  return positionalIndexes(argv).map((i) => argv[i] as string);
+export function positionalWords(argv: readonly string[], berthValues: ReadonlySet<string> = GLOBAL_VALUE_OPTIONS): string[] {
+  return positionalIndexes(argv, berthValues).map((i) => argv[i] as string);
 }
 
 /** The values of -c/--config/--config-file and -d/--destination, as Berth and Kamal spell them. */
@@ -103,13 +104,13 @@ function ruleFor(entry: KamalCommand, option: KamalOption): OptionRule | undefin
 }
 
 /** The Berth command line for a Kamal form, or undefined when `argv` is not one. */
-export function translateKamal(argv: readonly string[]): Translation | undefined {
-  const found = lookup(positionalWords(argv));
+export function translateKamal(argv: readonly string[], berthValues: ReadonlySet<string> = GLOBAL_VALUE_OPTIONS): Translation | undefined {
+  const found = lookup(positionalWords(argv, berthValues));
   if (!found) return undefined;
   const { entry, path } = found;
   // Help is the help of the Berth command it runs.
   const own = argv.indexOf('--') === -1 ? argv : argv.slice(0, argv.indexOf('--'));
-  if (own.includes('--help') || own.some((t, i) => t === '-h' && !takesValue(own, i, undefined))) return { argv: [...entry.berth, '--help'], notes: [], form: path };
+  if (own.includes('--help') || own.some((t, i) => t === '-h' && !takesValue(own, i, undefined, berthValues))) return { argv: [...entry.berth, '--help'], notes: [], form: path };
   const notes: string[] = entry.note ? [entry.note] : [];
   const options: string[] = [];
   const positionals: string[] = [];
@@ -131,7 +132,7 @@ export function translateKamal(argv: readonly string[]): Translation | undefined
     }
     const [name, inline] = token.includes('=') ? [token.slice(0, token.indexOf('=')), token.slice(token.indexOf('=') + 1)] : [token, undefined];
     const option = findOption(name as string);
-    const hasValue = takesValue(argv, i, option);
+    const hasValue = takesValue(argv, i, option, berthValues);
     const value = inline ?? (hasValue ? argv[i + 1] : undefined);
     if (hasValue) i++;
     const rule = option ? ruleFor(entry, option) : undefined;

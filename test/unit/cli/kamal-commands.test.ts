@@ -148,6 +148,13 @@ test('--version is the tag of an untagged image line; a tag or digest on the lin
   assert.equal(declaredVersion(undefined, { VERSION: '' }), undefined);
 });
 
+test('a Berth option\'s value on a Kamal form stays with its option, whichever command declares the option', async () => {
+  const noAliases = async () => ({ aliases: {} });
+  // --comment takes a value (deploy keys new); taken for a command word, `x` would become lock acquire's positional.
+  const { argv } = await resolveCommandLine(['lock', 'acquire', '--comment', 'x', '-m', 'y'], commands, noAliases);
+  assert.deepEqual(argv, ['lock', 'acquire', '--comment', 'x', '--message', 'y']);
+});
+
 test('alias bodies split as Ruby Shellwords does: quotes and backslashes only', () => {
   assert.deepEqual(splitAliasWords(`app exec -i --reuse "bin/rails console"`), ['app', 'exec', '-i', '--reuse', 'bin/rails console']);
   assert.deepEqual(splitAliasWords(`app exec "sh -c 'echo \\$HOME | wc'" a\\ b`), ['app', 'exec', "sh -c 'echo $HOME | wc'", 'a b']);
