@@ -74,11 +74,11 @@ test('deploy accessory stop takes the route away; start brings it back', async (
 test('a host a role routes, and a bad app_port, are refused naming the key; nothing changes', async () => {
   e.configure('v2', accessory(`      host: ${e.hostHeader}\n`));
   const clash = await e.push('r3');
-  assert.notEqual(clash.code, 0);
+  assert.equal(clash.code, 2, clash.stderr);
   assert.match(clash.stderr, new RegExp(`accessories/admin/proxy/host: ${e.hostHeader.replace(/\./g, '\\.')} under path prefix / is routed by both role web and accessory admin`));
   e.configure('v2', accessory(`      host: ${HOST}\n      app_port: 0\n`));
   const port = await e.push('r3');
-  assert.notEqual(port.code, 0);
+  assert.equal(port.code, 2, port.stderr);
   assert.match(port.stderr, /accessories\/admin\/proxy\/app_port: /);
   assert.deepEqual(await app(), { status: 200, body: 'v1\n' });
   assert.deepEqual(await acc(), { status: 200, body: 'v1\n' });

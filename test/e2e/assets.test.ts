@@ -82,6 +82,7 @@ test('old and new containers serve both releases\' assets across a switch; prune
   // Mounted read-only: the app cannot write where the agent copies the next release's files.
   const write = await docker(e.hosts[0]!.engine.host, ['exec', running[0]!.name, 'sh', '-c', 'echo x > /www/assets/planted']);
   assert.notEqual(write.code, 0, 'the asset volume is read-only');
+  assert.match(write.stderr, /Read-only file system/);
 
   await deploy('a3');
   assert.deepEqual(await css('/assets/a-a2.css'), { status: 200, body: 'a2 css\n' });

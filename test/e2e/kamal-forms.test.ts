@@ -115,6 +115,7 @@ test('Kamal forms: app exec, app details, app logs, lock acquire/status/release'
   assert.match(status.stdout, /kamal form/);
   const refused = await e.app.run(['deploy', '--skip-push', '--version', SHA_B]);
   assert.equal(refused.code, 1, explain(refused, e));
+  assert.match(refused.stderr, /kamal form/, 'the refusal says why the servers are locked');
   const release = await e.app.run(['lock', 'release']);
   assert.equal(release.code, 0, explain(release, e));
   assert.equal((await e.hosts[0]!.get(e.hostHeader)).body, 'v1\n');

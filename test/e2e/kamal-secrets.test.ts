@@ -103,7 +103,7 @@ test('secrets fetched with `kamal secrets fetch/extract` (1Password, no Kamal in
 
 test('without op on PATH the push stops before any server, naming the CLI, the adapter and the line', async () => {
   const r = await app.run(['push', '--version', 'o2'], { env: { PATH: process.env.PATH ?? '' } });
-  assert.notEqual(r.code, 0);
+  assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stderr, /\.kamal\/secrets:1: `kamal secrets fetch`: 1Password CLI is not installed: op is not on PATH/);
   const running = (await containersByLabel(server.engine.host, `berth.service=${SERVICE}`)).map((c) => c.name);
   assert.ok(!running.some((n) => n.includes('o2')), 'nothing of o2 was deployed');

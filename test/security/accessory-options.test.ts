@@ -10,12 +10,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { containersByLabel, docker, dockerOk } from '../support/docker-cli.js';
 import { waitFor } from '../support/wait.js';
+import { freePort, rawGetBody as direct } from '../support/processes.js';
 
 let e: E2eApp;
 let allowed: string;
@@ -23,14 +23,6 @@ let port: number;
 const suffix = randomBytes(4).toString('hex');
 const DATA = `accopts-data-${suffix}`;
 const FOREIGN = `accopts-foreign-${suffix}`;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port: p } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return p;
-}
 
 const engineHost = () => e.hosts[0]!.engine.host;
 
@@ -65,15 +57,6 @@ async function run(args: string[], code = 0): Promise<string> {
 }
 
 /** GET / straight to the published port on 127.0.0.1. */
-function direct(p: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(p, '127.0.0.1', () => sock.end('GET / HTTP/1.0\r\nHost: x\r\n\r\n'));
-    let data = '';
-    sock.on('data', (d) => (data += d.toString()));
-    sock.on('end', () => resolve(data.split('\r\n\r\n').slice(1).join('\r\n\r\n')));
-    sock.on('error', reject);
-  });
-}
 const answers = () => waitFor('the published port to answer', async () => (await direct(port).catch(() => '')) || undefined, 15_000);
 
 test('without --allow-publish: the config loads with the warning, the agent refuses the release naming the port, nothing is created', async () => {

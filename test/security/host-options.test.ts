@@ -7,24 +7,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupApp, explain, type E2eApp } from '../support/e2e-app.js';
 import { docker, dockerOk } from '../support/docker-cli.js';
 import { waitFor } from '../support/wait.js';
+import { freePort, rawGetBody as direct } from '../support/processes.js';
 
 let e: E2eApp;
 let allowed: string;
 let port: number;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port: p } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return p;
-}
 
 before(async () => {
   allowed = mkdtempSync(join(tmpdir(), 'berth-opts-'));
@@ -68,15 +60,6 @@ const inspect = async (name: string, format: string) => (await dockerOk(engineHo
 const serving = async () => (await e.hosts[0]!.get('hostopts.test')).body;
 
 /** GET / on 127.0.0.1:port, straight to the container's published port. */
-function direct(p: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(p, '127.0.0.1', () => sock.end('GET / HTTP/1.0\r\nHost: x\r\n\r\n'));
-    let data = '';
-    sock.on('data', (d) => (data += d.toString()));
-    sock.on('end', () => resolve(data.split('\r\n\r\n').slice(1).join('\r\n\r\n')));
-    sock.on('error', reject);
-  });
-}
 
 async function restartAgent(env: NodeJS.ProcessEnv): Promise<void> {
   await e.hosts[0]!.killAgent();

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from './wait.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 // The bundled binaries (scripts/postbuild.mjs), as installed.
@@ -54,20 +55,14 @@ export async function waitForPort(host: string, port: number, timeoutMs = 20_000
   throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${proc ? `\n${proc.output()}` : ''}`);
 }
 
-async function waitForPortClosed(host: string, port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const open = await new Promise<boolean>((res) => {
-      const s = connect({ host, port }, () => {
-        s.destroy();
-        res(true);
-      });
-      s.on('error', () => res(false));
+function portAccepts(host: string, port: number): Promise<boolean> {
+  return new Promise<boolean>((res) => {
+    const s = connect({ host, port }, () => {
+      s.destroy();
+      res(true);
     });
-    if (!open) return;
-    await sleep(100);
-  }
-  throw new Error(`${host}:${port} still accepts ${timeoutMs} ms after the router was killed`);
+    s.on('error', () => res(false));
+  });
 }
 
 export async function waitForFile(path: string, timeoutMs = 60_000): Promise<void> {
@@ -173,7 +168,7 @@ export class BerthHost {
     this.router.child.kill('SIGKILL');
     await this.router.exited;
     // With BERTH_ROUTER_WORKERS the workers outlive a killed primary by up to 2 s (systemd waits for them too).
-    await waitForPortClosed(this.ip, this.httpPort);
+    await waitFor(`${this.ip}:${this.httpPort} closed after the router was killed`, async () => !(await portAccepts(this.ip, this.httpPort)), 10_000, { intervalMs: 100 });
   }
 
   /** GET through this host's router with a Host header. */

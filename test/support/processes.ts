@@ -183,3 +183,14 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/** `GET /` over a plain socket to 127.0.0.1:port (HTTP/1.0, no Host of any app): the body, for ports a container publishes itself. */
+export function rawGetBody(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1', () => sock.end('GET / HTTP/1.0\r\nHost: x\r\n\r\n'));
+    let data = '';
+    sock.on('data', (d) => (data += d.toString()));
+    sock.on('end', () => resolve(data.split('\r\n\r\n').slice(1).join('\r\n\r\n')));
+    sock.on('error', reject);
+  });
+}

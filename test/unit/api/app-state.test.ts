@@ -145,9 +145,9 @@ describe('app stop and start', () => {
     }
     await refused(await post('/v1/services/demo/app/stop?destinaton=x', {}), 400, 'invalid_input', /unknown query parameter/);
     // A token signed for another path, an expired one, one for another agent, and a replayed one.
-    await refused(await post(STOP, '{}', { sign: { path: START } }), 401, 'unauthorized', /./);
-    await refused(await post(STOP, '{}', { sign: { now: Math.floor(Date.now() / 1000) - 3600 } }), 401, 'unauthorized', /./);
-    await refused(await post(STOP, '{}', { sign: { aud: 'another-agent' } }), 401, 'unauthorized', /./);
+    await refused(await post(STOP, '{}', { sign: { path: START } }), 401, 'unauthorized', /htu does not match the request path/);
+    await refused(await post(STOP, '{}', { sign: { now: Math.floor(Date.now() / 1000) - 3600 } }), 401, 'unauthorized', /expired/);
+    await refused(await post(STOP, '{}', { sign: { aud: 'another-agent' } }), 401, 'unauthorized', /audience is not this agent/);
     const token = await f.token('POST', START, '{}');
     await answer(await post(START, '{}', { authorization: `Berth ${token}` }));
     await refused(await post(START, '{}', { authorization: `Berth ${token}` }), 409, 'replayed', /already used/);

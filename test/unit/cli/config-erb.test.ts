@@ -34,7 +34,8 @@ function pathWithoutRuby(): string {
 }
 
 const BASE = 'service: demo\nimage: acme/demo\nservers:\n  web:\n    - 10.0.0.1\n';
-const WITH_RUBY = { PATH: process.env.PATH ?? '' };
+// BERTH_ERB=ruby: without Ruby these cases fail rather than quietly take the built-in path.
+const WITH_RUBY = { PATH: process.env.PATH ?? '', BERTH_ERB: 'ruby' };
 const WITHOUT_RUBY = { PATH: pathWithoutRuby() };
 const BOTH = [
   ['with ruby', WITH_RUBY],

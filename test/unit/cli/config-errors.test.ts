@@ -178,7 +178,9 @@ describe('bad input names the key and line', () => {
     // An inherited property name is an unknown option, not a lookup into the object's prototype.
     assert.match(await bad('', withOptions('      constructor: x\n')), /^servers\/web\/options\/constructor: is not a docker run option Berth passes on/);
     // The agent decides about host-control mounts: the config loads with one warning naming its option.
-    assert.deepEqual((await good('volumes:\n  - /var/run/docker.sock:/var/run/docker.sock\n  - /:/rootfs:ro\n')).warnings, [
+    const control = await good('volumes:\n  - /var/run/docker.sock:/var/run/docker.sock\n  - /:/rootfs:ro\n');
+    assert.deepEqual(control.config.volumes, ['/var/run/docker.sock:/var/run/docker.sock', '/:/rootfs:ro']);
+    assert.deepEqual(control.warnings, [
       'warning: volumes/0: mounting /var/run/docker.sock gives the container control of the host; agents refuse it unless started with berth-agent run --allow-host-control-mounts (config/deploy.yml:12)',
     ]);
     assert.equal(await bad('volumes:\n  - /var/lib/berth:/x\n'), "volumes/0: mounting /var/lib/berth is refused by Berth's guardrails: it would give the container the host (config/deploy.yml:12)");

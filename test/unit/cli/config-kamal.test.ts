@@ -150,7 +150,7 @@ describe('Kamal example: mysql-cron-app (roles and destinations)', () => {
       (e: unknown) => e,
     );
     assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /^\d+ problems in config\/deploy\.yml:\n  servers\/web: no servers specified for the web primary role \(are its hosts in a destination file\? pass -d DESTINATION\) \(config\/deploy\.yml:6\)\n  /);
+    assert.match(err.message, /^3 problems in config\/deploy\.yml:\n  servers\/web: no servers specified for the web primary role \(are its hosts in a destination file\? pass -d DESTINATION\) \(config\/deploy\.yml:6\)\n  /);
     assert.equal(err.hint, 'destinations with a file: production, staging (pass -d DESTINATION)');
   });
 });
